@@ -1,0 +1,36 @@
+# Basin — the two commands: `make demo` and `make test` (see README.md).
+# Each first installs what is missing (Debian packages, NumPy for the interop tests),
+# then builds and runs.
+
+SHELL := /bin/bash
+SWIFT ?= swift
+APT_PACKAGES := libopenblas-dev liblapacke-dev libarchive-dev libpng-dev libcairo2-dev \
+                fonts-dejavu-core pkg-config dataset-fashion-mnist
+export OPENBLAS_NUM_THREADS ?= 2
+DEMO_OUT ?= out/demo
+
+.PHONY: all deps build release test demo bench clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh $(APT_PACKAGES)
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+test: deps
+	$(SWIFT) build --build-tests
+	BASIN_REQUIRE_NUMPY=1 $(SWIFT) test --skip-build
+
+demo: release
+	@bash scripts/demo.sh "$(DEMO_OUT)"
+
+bench: release
+	$(SWIFT) run -c release --skip-build basin-bench
+
+clean:
+	rm -rf .build out

@@ -1,0 +1,55 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Basin: see shared/DESIGN.md and docs/ARCHITECTURE.md for the picture.
+// C libraries are reached only through the system-library targets below, and only
+// `Tensors`, `CheckpointFormat` and `Render` import them.
+let package = Package(
+    name: "Basin",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Tensors", targets: ["Tensors"]),
+        .library(name: "CheckpointFormat", targets: ["CheckpointFormat"]),
+        .library(name: "Trainer", targets: ["Trainer"]),
+        .library(name: "Render", targets: ["Render"]),
+        .library(name: "Analyzers", targets: ["Analyzers"]),
+        .library(name: "AnalyzeCLI", targets: ["AnalyzeCLI"]),
+        .executable(name: "analyze", targets: ["analyze"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // System libraries (Debian: libopenblas-dev liblapacke-dev libarchive-dev libpng-dev libcairo2-dev).
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CLapacke", pkgConfig: "lapacke", providers: [.apt(["liblapacke-dev"])]),
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
+
+        .target(name: "Tensors", dependencies: ["CBLAS", "CLapacke"]),
+        .target(name: "CheckpointFormat", dependencies: [
+            "Tensors", "CArchive", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .target(name: "Trainer", dependencies: ["Tensors", "CheckpointFormat"]),
+        .target(name: "Render", dependencies: ["CCairo", "CPNG"]),
+        .target(name: "Analyzers", dependencies: [
+            "Tensors", "CheckpointFormat", "Trainer", "Render",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .target(name: "AnalyzeCLI", dependencies: [
+            "Analyzers", "CheckpointFormat", "Tensors",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "analyze", dependencies: ["AnalyzeCLI", "Analyzers"]),
+        .executableTarget(name: "basin-bench", dependencies: ["Tensors", "CheckpointFormat"]),
+
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "CheckpointFormatTests", dependencies: ["CheckpointFormat", "Tensors"]),
+        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Tensors"]),
+        .testTarget(name: "RenderTests", dependencies: ["Render"]),
+        .testTarget(name: "AnalyzersTests", dependencies: ["Analyzers", "CheckpointFormat", "Tensors"]),
+        .testTarget(name: "CLITests", dependencies: ["CheckpointFormat", "Tensors"]),
+    ]
+)

@@ -1,0 +1,2 @@
+import ArgumentParser
+public enum AnalyzeCLI { public static func main() {} }

@@ -1,0 +1,3 @@
+import ArgumentParser
+/// `Analyzers`: the Analyzer protocol, the registry, one folder per analyzer.
+public enum AnalyzersModule {}

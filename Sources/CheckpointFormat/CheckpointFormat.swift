@@ -1,0 +1,2 @@
+/// `CheckpointFormat`: run directories, checkpoint and activation archives, NumPy and safetensors interop.
+import Tensors

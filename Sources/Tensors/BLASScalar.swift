@@ -1,0 +1,156 @@
+import CBLAS
+import CLapacke
+
+/// A floating-point type that BLAS and LAPACK have routines for: `Float` (the `s`
+/// routines) and `Double` (the `d` routines).
+///
+/// Basin keeps weights, activations and gradients in float32 (the precision they are
+/// trained and saved in) and switches to float64 where cancellation would cost digits:
+/// CCA on nearly collinear activations, Lanczos recurrences, Gram–Schmidt of long
+/// parameter vectors. Every routine here takes row-major, contiguous buffers.
+public protocol BLASScalar: BinaryFloatingPoint, Codable, Sendable, LosslessStringConvertible
+where RawSignificand: FixedWidthInteger {
+    /// The NumPy dtype string for this type in little-endian order (`<f4`, `<f8`).
+    static var numpyDescr: String { get }
+
+    /// C ← α·op(A)·op(B) + β·C, row-major (`cblas_?gemm`).
+    static func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Self, a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
+        beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+    /// y ← α·op(A)·x + β·y, row-major (`cblas_?gemv`).
+    static func gemv(
+        transpose: Bool, m: Int, n: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int,
+        x: UnsafePointer<Self>, beta: Self, y: UnsafeMutablePointer<Self>)
+    /// y ← α·x + y (`cblas_?axpy`).
+    static func axpy(count: Int, alpha: Self, x: UnsafePointer<Self>, y: UnsafeMutablePointer<Self>)
+    /// xᵀy (`cblas_?dot`).
+    static func dot(count: Int, x: UnsafePointer<Self>, y: UnsafePointer<Self>) -> Self
+    /// ‖x‖₂ (`cblas_?nrm2`, which scales to avoid overflow).
+    static func nrm2(count: Int, x: UnsafePointer<Self>) -> Self
+    /// x ← α·x (`cblas_?scal`).
+    static func scal(count: Int, alpha: Self, x: UnsafeMutablePointer<Self>)
+
+    // LAPACKE, row-major. Each returns LAPACK's `info`.
+    static func gesdd(jobz: UInt8, m: Int, n: Int, a: UnsafeMutablePointer<Self>, lda: Int,
+                      s: UnsafeMutablePointer<Self>, u: UnsafeMutablePointer<Self>, ldu: Int,
+                      vt: UnsafeMutablePointer<Self>, ldvt: Int) -> Int
+    static func syevd(jobz: UInt8, n: Int, a: UnsafeMutablePointer<Self>, lda: Int,
+                      w: UnsafeMutablePointer<Self>) -> Int
+    static func geqrf(m: Int, n: Int, a: UnsafeMutablePointer<Self>, lda: Int,
+                      tau: UnsafeMutablePointer<Self>) -> Int
+    static func orgqr(m: Int, n: Int, k: Int, a: UnsafeMutablePointer<Self>, lda: Int,
+                      tau: UnsafePointer<Self>) -> Int
+    static func potrf(n: Int, a: UnsafeMutablePointer<Self>, lda: Int) -> Int
+    static func gelsd(m: Int, n: Int, nrhs: Int, a: UnsafeMutablePointer<Self>, lda: Int,
+                      b: UnsafeMutablePointer<Self>, ldb: Int, s: UnsafeMutablePointer<Self>,
+                      rcond: Self, rank: inout Int) -> Int
+}
+
+@inline(__always) private func trans(_ t: Bool) -> CBLAS_TRANSPOSE { t ? CblasTrans : CblasNoTrans }
+@inline(__always) private func i32(_ x: Int) -> Int32 { Int32(truncatingIfNeeded: x) }
+private let rowMajor = Int32(LAPACK_ROW_MAJOR)
+
+extension Float: BLASScalar {
+    public static var numpyDescr: String { "<f4" }
+    public static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        cblas_sgemm(CblasRowMajor, trans(transposeA), trans(transposeB), i32(m), i32(n), i32(k),
+                    alpha, a, i32(lda), b, i32(ldb), beta, c, i32(ldc))
+    }
+    public static func gemv(transpose: Bool, m: Int, n: Int, alpha: Float, a: UnsafePointer<Float>,
+                            lda: Int, x: UnsafePointer<Float>, beta: Float, y: UnsafeMutablePointer<Float>) {
+        cblas_sgemv(CblasRowMajor, trans(transpose), i32(m), i32(n), alpha, a, i32(lda), x, 1, beta, y, 1)
+    }
+    public static func axpy(count: Int, alpha: Float, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
+        cblas_saxpy(i32(count), alpha, x, 1, y, 1)
+    }
+    public static func dot(count: Int, x: UnsafePointer<Float>, y: UnsafePointer<Float>) -> Float {
+        cblas_sdot(i32(count), x, 1, y, 1)
+    }
+    public static func nrm2(count: Int, x: UnsafePointer<Float>) -> Float { cblas_snrm2(i32(count), x, 1) }
+    public static func scal(count: Int, alpha: Float, x: UnsafeMutablePointer<Float>) {
+        cblas_sscal(i32(count), alpha, x, 1)
+    }
+    public static func gesdd(jobz: UInt8, m: Int, n: Int, a: UnsafeMutablePointer<Float>, lda: Int,
+                             s: UnsafeMutablePointer<Float>, u: UnsafeMutablePointer<Float>, ldu: Int,
+                             vt: UnsafeMutablePointer<Float>, ldvt: Int) -> Int {
+        Int(LAPACKE_sgesdd(rowMajor, CChar(jobz), i32(m), i32(n), a, i32(lda), s, u, i32(ldu), vt, i32(ldvt)))
+    }
+    public static func syevd(jobz: UInt8, n: Int, a: UnsafeMutablePointer<Float>, lda: Int,
+                             w: UnsafeMutablePointer<Float>) -> Int {
+        Int(LAPACKE_ssyevd(rowMajor, CChar(jobz), CChar(UInt8(ascii: "U")), i32(n), a, i32(lda), w))
+    }
+    public static func geqrf(m: Int, n: Int, a: UnsafeMutablePointer<Float>, lda: Int,
+                             tau: UnsafeMutablePointer<Float>) -> Int {
+        Int(LAPACKE_sgeqrf(rowMajor, i32(m), i32(n), a, i32(lda), tau))
+    }
+    public static func orgqr(m: Int, n: Int, k: Int, a: UnsafeMutablePointer<Float>, lda: Int,
+                             tau: UnsafePointer<Float>) -> Int {
+        Int(LAPACKE_sorgqr(rowMajor, i32(m), i32(n), i32(k), a, i32(lda), tau))
+    }
+    public static func potrf(n: Int, a: UnsafeMutablePointer<Float>, lda: Int) -> Int {
+        Int(LAPACKE_spotrf(rowMajor, CChar(UInt8(ascii: "L")), i32(n), a, i32(lda)))
+    }
+    public static func gelsd(m: Int, n: Int, nrhs: Int, a: UnsafeMutablePointer<Float>, lda: Int,
+                             b: UnsafeMutablePointer<Float>, ldb: Int, s: UnsafeMutablePointer<Float>,
+                             rcond: Float, rank: inout Int) -> Int {
+        var r: Int32 = 0
+        let info = LAPACKE_sgelsd(rowMajor, i32(m), i32(n), i32(nrhs), a, i32(lda), b, i32(ldb), s, rcond, &r)
+        rank = Int(r)
+        return Int(info)
+    }
+}
+
+extension Double: BLASScalar {
+    public static var numpyDescr: String { "<f8" }
+    public static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Double,
+                            a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
+                            beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
+        cblas_dgemm(CblasRowMajor, trans(transposeA), trans(transposeB), i32(m), i32(n), i32(k),
+                    alpha, a, i32(lda), b, i32(ldb), beta, c, i32(ldc))
+    }
+    public static func gemv(transpose: Bool, m: Int, n: Int, alpha: Double, a: UnsafePointer<Double>,
+                            lda: Int, x: UnsafePointer<Double>, beta: Double, y: UnsafeMutablePointer<Double>) {
+        cblas_dgemv(CblasRowMajor, trans(transpose), i32(m), i32(n), alpha, a, i32(lda), x, 1, beta, y, 1)
+    }
+    public static func axpy(count: Int, alpha: Double, x: UnsafePointer<Double>, y: UnsafeMutablePointer<Double>) {
+        cblas_daxpy(i32(count), alpha, x, 1, y, 1)
+    }
+    public static func dot(count: Int, x: UnsafePointer<Double>, y: UnsafePointer<Double>) -> Double {
+        cblas_ddot(i32(count), x, 1, y, 1)
+    }
+    public static func nrm2(count: Int, x: UnsafePointer<Double>) -> Double { cblas_dnrm2(i32(count), x, 1) }
+    public static func scal(count: Int, alpha: Double, x: UnsafeMutablePointer<Double>) {
+        cblas_dscal(i32(count), alpha, x, 1)
+    }
+    public static func gesdd(jobz: UInt8, m: Int, n: Int, a: UnsafeMutablePointer<Double>, lda: Int,
+                             s: UnsafeMutablePointer<Double>, u: UnsafeMutablePointer<Double>, ldu: Int,
+                             vt: UnsafeMutablePointer<Double>, ldvt: Int) -> Int {
+        Int(LAPACKE_dgesdd(rowMajor, CChar(jobz), i32(m), i32(n), a, i32(lda), s, u, i32(ldu), vt, i32(ldvt)))
+    }
+    public static func syevd(jobz: UInt8, n: Int, a: UnsafeMutablePointer<Double>, lda: Int,
+                             w: UnsafeMutablePointer<Double>) -> Int {
+        Int(LAPACKE_dsyevd(rowMajor, CChar(jobz), CChar(UInt8(ascii: "U")), i32(n), a, i32(lda), w))
+    }
+    public static func geqrf(m: Int, n: Int, a: UnsafeMutablePointer<Double>, lda: Int,
+                             tau: UnsafeMutablePointer<Double>) -> Int {
+        Int(LAPACKE_dgeqrf(rowMajor, i32(m), i32(n), a, i32(lda), tau))
+    }
+    public static func orgqr(m: Int, n: Int, k: Int, a: UnsafeMutablePointer<Double>, lda: Int,
+                             tau: UnsafePointer<Double>) -> Int {
+        Int(LAPACKE_dorgqr(rowMajor, i32(m), i32(n), i32(k), a, i32(lda), tau))
+    }
+    public static func potrf(n: Int, a: UnsafeMutablePointer<Double>, lda: Int) -> Int {
+        Int(LAPACKE_dpotrf(rowMajor, CChar(UInt8(ascii: "L")), i32(n), a, i32(lda)))
+    }
+    public static func gelsd(m: Int, n: Int, nrhs: Int, a: UnsafeMutablePointer<Double>, lda: Int,
+                             b: UnsafeMutablePointer<Double>, ldb: Int, s: UnsafeMutablePointer<Double>,
+                             rcond: Double, rank: inout Int) -> Int {
+        var r: Int32 = 0
+        let info = LAPACKE_dgelsd(rowMajor, i32(m), i32(n), i32(nrhs), a, i32(lda), b, i32(ldb), s, rcond, &r)
+        rank = Int(r)
+        return Int(info)
+    }
+}

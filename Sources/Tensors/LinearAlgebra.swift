@@ -1,0 +1,190 @@
+/// Decompositions through LAPACKE. Each checks its input for NaN/∞ first (LAPACK
+/// would return garbage or loop), turns LAPACK's `info` into a thrown error, and
+/// returns fresh tensors; inputs are never modified.
+public enum LinearAlgebra {
+    /// Thin singular value decomposition `a = u · diag(s) · vt` by divide and conquer (`?gesdd`).
+    ///
+    /// Divide and conquer is several times faster than `?gesvd` for the tall activation
+    /// matrices SVCCA reduces, at the same accuracy.
+    /// - Parameter a: `[m, n]`.
+    /// - Returns: `u` `[m, r]`, `s` `[r]` descending, `vt` `[r, n]` with `r = min(m, n)`.
+    public static func svd<S: BLASScalar>(_ a: Tensor<S>) throws(LinearAlgebraError)
+        -> (u: Tensor<S>, s: Tensor<S>, vt: Tensor<S>) {
+        let (m, n) = try matrixShape(a, "gesdd")
+        let r = min(m, n)
+        var work = a.scalars
+        var s = [S](repeating: 0, count: r)
+        var u = [S](repeating: 0, count: m * r)
+        var vt = [S](repeating: 0, count: r * n)
+        if r > 0 {
+            let info = work.withUnsafeMutableBufferPointer { w in
+                s.withUnsafeMutableBufferPointer { sp in
+                    u.withUnsafeMutableBufferPointer { up in
+                        vt.withUnsafeMutableBufferPointer { vp in
+                            S.gesdd(jobz: UInt8(ascii: "S"), m: m, n: n, a: w.baseAddress!, lda: n,
+                                    s: sp.baseAddress!, u: up.baseAddress!, ldu: r,
+                                    vt: vp.baseAddress!, ldvt: n)
+                        }
+                    }
+                }
+            }
+            try check(info, "gesdd")
+        }
+        return (Tensor(uncheckedShape: [m, r], scalars: u), Tensor(uncheckedShape: [r], scalars: s),
+                Tensor(uncheckedShape: [r, n], scalars: vt))
+    }
+
+    /// Eigendecomposition of a symmetric matrix by divide and conquer (`?syevd`).
+    ///
+    /// Only the upper triangle of `a` is read.
+    /// - Parameter a: `[n, n]`, symmetric.
+    /// - Returns: eigenvalues `[n]` in ascending order and eigenvectors `[n, n]`, one per *column*
+    ///   (column `j` belongs to `values[j]`), as LAPACK and NumPy's `eigh` return them.
+    public static func symmetricEigen<S: BLASScalar>(_ a: Tensor<S>) throws(LinearAlgebraError)
+        -> (values: Tensor<S>, vectors: Tensor<S>) {
+        let (m, n) = try matrixShape(a, "syevd")
+        guard m == n else { throw .notSquare(routine: "syevd", shape: a.shape) }
+        var v = a.scalars
+        var w = [S](repeating: 0, count: n)
+        if n > 0 {
+            let info = v.withUnsafeMutableBufferPointer { vp in
+                w.withUnsafeMutableBufferPointer { wp in
+                    S.syevd(jobz: UInt8(ascii: "V"), n: n, a: vp.baseAddress!, lda: n, w: wp.baseAddress!)
+                }
+            }
+            try check(info, "syevd")
+        }
+        return (Tensor(uncheckedShape: [n], scalars: w), Tensor(uncheckedShape: [n, n], scalars: v))
+    }
+
+    /// Thin QR decomposition `a = q · r` by Householder reflections (`?geqrf` + `?orgqr`).
+    ///
+    /// Householder QR keeps `q` orthonormal to machine precision, unlike classical
+    /// Gram–Schmidt, which loses orthogonality as the columns approach dependence.
+    /// - Parameter a: `[m, n]`.
+    /// - Returns: `q` `[m, k]` with orthonormal columns and upper-triangular `r` `[k, n]`, `k = min(m, n)`.
+    public static func qr<S: BLASScalar>(_ a: Tensor<S>) throws(LinearAlgebraError) -> (q: Tensor<S>, r: Tensor<S>) {
+        let (m, n) = try matrixShape(a, "geqrf")
+        let k = min(m, n)
+        var f = a.scalars
+        var tau = [S](repeating: 0, count: k)
+        if k > 0 {
+            let info = f.withUnsafeMutableBufferPointer { fp in
+                tau.withUnsafeMutableBufferPointer { tp in
+                    S.geqrf(m: m, n: n, a: fp.baseAddress!, lda: n, tau: tp.baseAddress!)
+                }
+            }
+            try check(info, "geqrf")
+        }
+        var r = [S](repeating: 0, count: k * n)
+        for i in 0..<k { for j in i..<n { r[i * n + j] = f[i * n + j] } }
+        // Q's first k columns, stored row-major [m, k].
+        var q = [S](repeating: 0, count: m * k)
+        for i in 0..<m { for j in 0..<k { q[i * k + j] = f[i * n + j] } }
+        if k > 0 {
+            let info = q.withUnsafeMutableBufferPointer { qp in
+                tau.withUnsafeBufferPointer { tp in
+                    S.orgqr(m: m, n: k, k: k, a: qp.baseAddress!, lda: k, tau: tp.baseAddress!)
+                }
+            }
+            try check(info, "orgqr")
+        }
+        return (Tensor(uncheckedShape: [m, k], scalars: q), Tensor(uncheckedShape: [k, n], scalars: r))
+    }
+
+    /// Cholesky factor `L` of a symmetric positive-definite matrix, `a = L·Lᵀ` (`?potrf`).
+    /// - Parameter a: `[n, n]`; only the lower triangle is read.
+    /// - Returns: lower-triangular `[n, n]`.
+    /// - Throws: `LinearAlgebraError.notPositiveDefinite` naming the failing leading minor.
+    public static func cholesky<S: BLASScalar>(_ a: Tensor<S>) throws(LinearAlgebraError) -> Tensor<S> {
+        let (m, n) = try matrixShape(a, "potrf")
+        guard m == n else { throw .notSquare(routine: "potrf", shape: a.shape) }
+        var l = a.scalars
+        if n > 0 {
+            let info = l.withUnsafeMutableBufferPointer { lp in S.potrf(n: n, a: lp.baseAddress!, lda: n) }
+            if info > 0 { throw .notPositiveDefinite(order: info) }
+            try check(info, "potrf")
+        }
+        for i in 0..<n { for j in (i + 1)..<max(n, i + 1) { l[i * n + j] = 0 } }
+        return Tensor(uncheckedShape: [n, n], scalars: l)
+    }
+
+    /// Minimum-norm least-squares solution of `a · x ≈ b` by SVD (`?gelsd`).
+    ///
+    /// The SVD-based solver handles rank-deficient `a` (e.g. projecting an iterate onto
+    /// a plane whose spanning vectors are nearly parallel) and reports the rank it used.
+    /// - Parameters:
+    ///   - a: `[m, n]`.
+    ///   - b: `[m]` or `[m, nrhs]`.
+    ///   - rcond: singular values below `rcond · s_max` count as zero; negative means machine precision.
+    /// - Returns: `x` `[n]` or `[n, nrhs]`, and the effective rank of `a`.
+    public static func leastSquares<S: BLASScalar>(_ a: Tensor<S>, _ b: Tensor<S>, rcond: S = -1)
+        throws(LinearAlgebraError) -> (solution: Tensor<S>, rank: Int) {
+        let (m, n) = try matrixShape(a, "gelsd")
+        guard b.rank == 1 || b.rank == 2, b.shape[0] == m else {
+            throw .shapeMismatch(routine: "gelsd", a: a.shape, b: b.shape)
+        }
+        guard b.isFinite else { throw .nonFinite(routine: "gelsd") }
+        let nrhs = b.rank == 1 ? 1 : b.shape[1]
+        let ldb = max(nrhs, 1)
+        // gelsd overwrites b, which must have room for max(m, n) rows.
+        var bb = [S](repeating: 0, count: max(m, n) * ldb)
+        for i in 0..<m { for j in 0..<nrhs { bb[i * ldb + j] = b.scalars[i * nrhs + j] } }
+        var work = a.scalars
+        var s = [S](repeating: 0, count: max(min(m, n), 1))
+        var rank = 0
+        if m > 0 && n > 0 && nrhs > 0 {
+            let info = work.withUnsafeMutableBufferPointer { ap in
+                bb.withUnsafeMutableBufferPointer { bp in
+                    s.withUnsafeMutableBufferPointer { sp in
+                        S.gelsd(m: m, n: n, nrhs: nrhs, a: ap.baseAddress!, lda: n, b: bp.baseAddress!,
+                                ldb: ldb, s: sp.baseAddress!, rcond: rcond, rank: &rank)
+                    }
+                }
+            }
+            try check(info, "gelsd")
+        }
+        let x = Array(bb[0..<(n * nrhs)])
+        return (Tensor(uncheckedShape: b.rank == 1 ? [n] : [n, nrhs], scalars: x), rank)
+    }
+
+    private static func matrixShape<S: BLASScalar>(_ a: Tensor<S>, _ routine: String) throws(LinearAlgebraError) -> (Int, Int) {
+        guard a.rank == 2 else { throw .notAMatrix(routine: routine, shape: a.shape) }
+        guard a.isFinite else { throw .nonFinite(routine: routine) }
+        guard a.shape[0] < Int(Int32.max) && a.shape[1] < Int(Int32.max) && a.count < Int(Int32.max) else {
+            throw .tooLarge(routine: routine, shape: a.shape)
+        }
+        return (a.shape[0], a.shape[1])
+    }
+
+    private static func check(_ info: Int, _ routine: String) throws(LinearAlgebraError) {
+        if info < 0 { throw .illegalArgument(routine: routine, position: -info) }
+        if info > 0 { throw .didNotConverge(routine: routine, info: info) }
+    }
+}
+
+/// Failures of a LAPACK call, with the routine's name and LAPACK's own diagnosis.
+public enum LinearAlgebraError: Error, Equatable, CustomStringConvertible {
+    case notAMatrix(routine: String, shape: [Int])
+    case notSquare(routine: String, shape: [Int])
+    case shapeMismatch(routine: String, a: [Int], b: [Int])
+    case nonFinite(routine: String)
+    case tooLarge(routine: String, shape: [Int])
+    case illegalArgument(routine: String, position: Int)
+    case didNotConverge(routine: String, info: Int)
+    case notPositiveDefinite(order: Int)
+
+    public var description: String {
+        switch self {
+        case let .notAMatrix(r, shape): return "\(r): expected a matrix (rank 2), got shape \(shape)"
+        case let .notSquare(r, shape): return "\(r): expected a square matrix, got shape \(shape)"
+        case let .shapeMismatch(r, a, b): return "\(r): right-hand side \(b) does not match matrix \(a)"
+        case let .nonFinite(r): return "\(r): input contains NaN or infinite values"
+        case let .tooLarge(r, shape): return "\(r): shape \(shape) exceeds LAPACK's 32-bit index range"
+        case let .illegalArgument(r, p): return "\(r): LAPACK rejected argument \(p) (a bug in Basin; please report it)"
+        case let .didNotConverge(r, info): return "\(r): LAPACK did not converge (info = \(info))"
+        case let .notPositiveDefinite(order):
+            return "potrf: matrix is not positive definite (leading minor of order \(order) is not positive)"
+        }
+    }
+}

@@ -1,0 +1,2 @@
+import AnalyzeCLI
+AnalyzeCLI.main()
