@@ -1,0 +1,175 @@
+import CArchive
+import Foundation
+
+/// Compression applied to a whole checkpoint archive (a libarchive filter).
+public enum Compression: String, Codable, Sendable, CaseIterable {
+    case none, gzip, zstd
+}
+
+/// Sequential reader over a tar or zip archive (libarchive). Entries are visited in
+/// order; an entry's data is read only when asked for, otherwise skipped (a seek for
+/// uncompressed files), so reading one tensor of a large checkpoint does not load the rest.
+final class ArchiveReader {
+    enum Kind { case tar, zip }
+    private let handle: OpaquePointer
+    let path: String
+    private(set) var currentEntry: String?
+    private(set) var currentSize: Int = 0
+
+    init(path: String, kind: Kind) throws(CheckpointError) {
+        guard FileManager.default.fileExists(atPath: path) else { throw .fileNotFound(path: path) }
+        guard let a = archive_read_new() else { throw .archiveFailure(path: path, entry: nil, detail: "libarchive: out of memory") }
+        handle = a
+        self.path = path
+        switch kind {
+        case .tar:
+            archive_read_support_filter_all(a)
+            archive_read_support_format_tar(a)
+        case .zip:
+            archive_read_support_format_zip(a)
+        }
+        if archive_read_open_filename(a, path, 1 << 20) != ARCHIVE_OK {
+            let detail = lastError
+            archive_read_free(a)
+            throw .notAnArchive(path: path, detail: detail)
+        }
+    }
+
+    deinit { archive_read_free(handle) }
+
+    private var lastError: String {
+        archive_error_string(handle).map { String(cString: $0) } ?? "unknown libarchive error"
+    }
+
+    private func failure(_ entry: String?) -> CheckpointError {
+        let detail = lastError
+        let lower = detail.lowercased()
+        if lower.contains("truncat") || lower.contains("premature") || lower.contains("unexpected end") {
+            return .truncated(path: path, entry: entry, detail: detail)
+        }
+        return .archiveFailure(path: path, entry: entry, detail: detail)
+    }
+
+    /// Advances to the next entry and returns its name, or nil at the end of the archive.
+    func nextEntry() throws(CheckpointError) -> String? {
+        var entry: OpaquePointer?
+        let status = archive_read_next_header(handle, &entry)
+        if status == ARCHIVE_EOF { currentEntry = nil; return nil }
+        guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let e = entry else {
+            if currentEntry == nil && archive_file_count(handle) == 0 {
+                throw .notAnArchive(path: path, detail: lastError)
+            }
+            throw failure(currentEntry)
+        }
+        let name = archive_entry_pathname(e).map { String(cString: $0) } ?? ""
+        currentEntry = name
+        currentSize = archive_entry_size_is_set(e) != 0 ? Int(archive_entry_size(e)) : -1
+        return name
+    }
+
+    /// Reads all of the current entry's data; fails if fewer bytes arrive than its header promised.
+    func readData() throws(CheckpointError) -> [UInt8] {
+        let entry = currentEntry
+        if currentSize >= 0 {
+            let size = currentSize
+            var out = [UInt8](repeating: 0, count: size)
+            var filled = 0
+            while filled < size {
+                let n = out.withUnsafeMutableBytes { buf in
+                    archive_read_data(handle, buf.baseAddress! + filled, size - filled)
+                }
+                if n < 0 { throw failure(entry) }
+                if n == 0 { throw .truncated(path: path, entry: entry, detail: "entry holds \(filled) of \(size) bytes") }
+                filled += n
+            }
+            return out
+        }
+        // Size unknown (streamed zip entries): read until the entry ends.
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { archive_read_data(handle, $0.baseAddress, $0.count) }
+            if n < 0 { throw failure(entry) }
+            if n == 0 { return out }
+            out += chunk[0..<n]
+        }
+    }
+
+    /// Skips the current entry's data without decoding it.
+    func skipData() throws(CheckpointError) {
+        if archive_read_data_skip(handle) != ARCHIVE_OK { throw failure(currentEntry) }
+    }
+}
+
+/// Sequential writer of a tar (optionally compressed) or zip archive to an open file
+/// descriptor. Entries carry fixed metadata (mtime 0, uid/gid 0, mode 0644) so the same
+/// tensors always give the same bytes.
+final class ArchiveWriter {
+    enum Kind { case tar(Compression), zip(deflate: Bool) }
+    private let handle: OpaquePointer
+    let path: String
+
+    init(fd: Int32, path: String, kind: Kind) throws(CheckpointError) {
+        guard let a = archive_write_new() else { throw .writeFailed(path: path, detail: "libarchive: out of memory") }
+        handle = a
+        self.path = path
+        var status: Int32 = ARCHIVE_OK
+        switch kind {
+        case .tar(let compression):
+            status = archive_write_set_format_pax_restricted(a)
+            switch compression {
+            case .none: break
+            case .gzip:
+                status = min(status, archive_write_add_filter_gzip(a))
+                // No timestamp in the gzip header: identical inputs give identical files.
+                _ = archive_write_set_filter_option(a, "gzip", "timestamp", nil)
+            case .zstd:
+                status = min(status, archive_write_add_filter_zstd(a))
+            }
+        case .zip(let deflate):
+            status = archive_write_set_format_zip(a)
+            if !deflate { _ = archive_write_set_format_option(a, "zip", "compression", "store") }
+        }
+        // Without this libarchive pads the last block of uncompressed output to 10 KiB.
+        archive_write_set_bytes_in_last_block(a, 1)
+        if status != ARCHIVE_OK || archive_write_open_fd(a, fd) != ARCHIVE_OK {
+            let detail = archive_error_string(a).map { String(cString: $0) } ?? "cannot open archive for writing"
+            archive_write_free(a)
+            throw .writeFailed(path: path, detail: detail)
+        }
+    }
+
+    deinit { archive_write_free(handle) }
+
+    private func fail(_ what: String) -> CheckpointError {
+        .writeFailed(path: path, detail: "\(what): " + (archive_error_string(handle).map { String(cString: $0) } ?? "libarchive error"))
+    }
+
+    /// Adds one regular-file entry whose data is the concatenation of `parts`.
+    func addEntry(name: String, parts: [UnsafeRawBufferPointer]) throws(CheckpointError) {
+        guard let entry = archive_entry_new() else { throw .writeFailed(path: path, detail: "out of memory") }
+        defer { archive_entry_free(entry) }
+        let size = parts.reduce(0) { $0 + $1.count }
+        archive_entry_set_pathname(entry, name)
+        archive_entry_set_size(entry, la_int64_t(size))
+        archive_entry_set_filetype(entry, 0o100000)  // AE_IFREG (the macro is a cast Swift cannot import)
+        archive_entry_set_perm(entry, 0o644)
+        archive_entry_set_mtime(entry, 0, 0)
+        if archive_write_header(handle, entry) != ARCHIVE_OK { throw fail("entry '\(name)'") }
+        for part in parts {
+            var offset = 0
+            while offset < part.count {
+                guard let base = part.baseAddress else { break }
+                let n = archive_write_data(handle, base + offset, min(part.count - offset, 1 << 24))
+                if n <= 0 { throw fail("entry '\(name)'") }
+                offset += n
+            }
+        }
+        if archive_write_finish_entry(handle) != ARCHIVE_OK { throw fail("entry '\(name)'") }
+    }
+
+    /// Writes the archive trailer and flushes compression buffers.
+    func finish() throws(CheckpointError) {
+        if archive_write_close(handle) != ARCHIVE_OK { throw fail("closing archive") }
+    }
+}
