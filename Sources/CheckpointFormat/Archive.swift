@@ -13,6 +13,7 @@ final class ArchiveReader {
     enum Kind { case tar, zip }
     private let handle: OpaquePointer
     let path: String
+    let kind: Kind
     private(set) var currentEntry: String?
     private(set) var currentSize: Int = 0
 
@@ -21,6 +22,7 @@ final class ArchiveReader {
         guard let a = archive_read_new() else { throw .archiveFailure(path: path, entry: nil, detail: "libarchive: out of memory") }
         handle = a
         self.path = path
+        self.kind = kind
         switch kind {
         case .tar:
             archive_read_support_filter_all(a)
@@ -29,22 +31,40 @@ final class ArchiveReader {
             archive_read_support_format_zip(a)
         }
         if archive_read_open_filename(a, path, 1 << 20) != ARCHIVE_OK {
-            let detail = lastError
-            archive_read_free(a)
+            // deinit frees the handle: a class whose stored properties are set runs deinit
+            // even when its initialiser throws.
+            let error = failure(nil)
+            guard case .archiveFailure(_, _, let detail) = error else { throw error }
+            if ArchiveReader.hasCompressionMagic(path) {
+                throw .truncated(path: path, entry: nil, detail: "compressed data ends early or is damaged (\(detail))")
+            }
             throw .notAnArchive(path: path, detail: detail)
         }
     }
 
     deinit { archive_read_free(handle) }
 
+    /// True when the file starts like a gzip or zstd stream.
+    static func hasCompressionMagic(_ path: String) -> Bool {
+        guard let h = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? h.close() }
+        let head = (try? h.read(upToCount: 4)).map { [UInt8]($0) } ?? []
+        return head.starts(with: [0x1F, 0x8B]) || head.starts(with: [0x28, 0xB5, 0x2F, 0xFD])
+    }
+
     private var lastError: String {
         archive_error_string(handle).map { String(cString: $0) } ?? "unknown libarchive error"
     }
 
-    private func failure(_ entry: String?) -> CheckpointError {
-        let detail = lastError
-        let lower = detail.lowercased()
-        if lower.contains("truncat") || lower.contains("premature") || lower.contains("unexpected end") {
+    private func failure(_ entry: String?, after: Bool = false) -> CheckpointError {
+        let message = archive_error_string(handle).map { String(cString: $0) }
+        let compressed = archive_filter_count(handle) > 1 && archive_filter_code(handle, 0) != ARCHIVE_FILTER_NONE
+        let lower = (message ?? "").lowercased()
+        let detail = (after ? "after entry '\(entry ?? "")': " : "")
+            + (message ?? (compressed ? "compressed data ends early or is damaged" : "unreadable archive"))
+        let entry = after ? nil : entry
+        if lower.contains("truncat") || lower.contains("premature") || lower.contains("unexpected end")
+            || (message == nil && compressed) {
             return .truncated(path: path, entry: entry, detail: detail)
         }
         return .archiveFailure(path: path, entry: entry, detail: detail)
@@ -54,17 +74,44 @@ final class ArchiveReader {
     func nextEntry() throws(CheckpointError) -> String? {
         var entry: OpaquePointer?
         let status = archive_read_next_header(handle, &entry)
-        if status == ARCHIVE_EOF { currentEntry = nil; return nil }
+        if status == ARCHIVE_EOF {
+            try checkComplete()
+            currentEntry = nil
+            return nil
+        }
         guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let e = entry else {
-            if currentEntry == nil && archive_file_count(handle) == 0 {
-                throw .notAnArchive(path: path, detail: lastError)
+            let error = failure(currentEntry, after: currentEntry != nil)
+            if currentEntry == nil, case .archiveFailure(_, _, let detail) = error {
+                if ArchiveReader.hasCompressionMagic(path) {
+                    throw .truncated(path: path, entry: nil, detail: "compressed data ends early or is damaged (\(detail))")
+                }
+                throw .notAnArchive(path: path, detail: detail)
             }
-            throw failure(currentEntry)
+            throw error
         }
         let name = archive_entry_pathname(e).map { String(cString: $0) } ?? ""
         currentEntry = name
         currentSize = archive_entry_size_is_set(e) != 0 ? Int(archive_entry_size(e)) : -1
         return name
+    }
+
+    /// libarchive accepts a tar file whose end-of-archive marker is cut off. Basin does
+    /// not: an uncompressed tar must be whole 512-byte blocks ending in the two zero blocks
+    /// `ArchiveWriter` always writes. (Compressed streams carry their own end markers,
+    /// which the decompressors check.)
+    private func checkComplete() throws(CheckpointError) {
+        guard kind == .tar, archive_filter_code(handle, 0) == ARCHIVE_FILTER_NONE else { return }
+        guard let handle = FileHandle(forReadingAtPath: path) else { return }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()).map(Int.init) ?? 0
+        var tail: [UInt8] = []
+        if size >= 1024 {
+            try? handle.seek(toOffset: UInt64(size - 1024))
+            tail = (try? handle.read(upToCount: 1024)).map { [UInt8]($0) } ?? []
+        }
+        guard size % 512 == 0, tail.count == 1024, tail.allSatisfy({ $0 == 0 }) else {
+            throw .truncated(path: path, entry: nil, detail: "the tar end-of-archive marker is missing")
+        }
     }
 
     /// Reads all of the current entry's data; fails if fewer bytes arrive than its header promised.
@@ -133,9 +180,8 @@ final class ArchiveWriter {
         // Without this libarchive pads the last block of uncompressed output to 10 KiB.
         archive_write_set_bytes_in_last_block(a, 1)
         if status != ARCHIVE_OK || archive_write_open_fd(a, fd) != ARCHIVE_OK {
-            let detail = archive_error_string(a).map { String(cString: $0) } ?? "cannot open archive for writing"
-            archive_write_free(a)
-            throw .writeFailed(path: path, detail: detail)
+            // deinit frees the handle (it runs even when a class initialiser throws).
+            throw .writeFailed(path: path, detail: archive_error_string(a).map { String(cString: $0) } ?? "cannot open archive for writing")
         }
     }
 

@@ -134,7 +134,9 @@ public final class CheckpointReader: @unchecked Sendable {
         }
         var out: [String: NDArray] = [:]
         let reader = try ArchiveReader(path: path, kind: .tar)
-        while out.count < wanted.count, let entry = try reader.nextEntry() {
+        // Reading everything goes on to the end of the archive, so truncation after the
+        // last entry is caught too; reading a subset stops once it has what it needs.
+        while names == nil || out.count < wanted.count, let entry = try reader.nextEntry() {
             guard let r = wanted[entry] else { try reader.skipData(); continue }
             let array = try decodeEntry(try reader.readData(), record: r)
             if requireFinite, let i = array.firstNonFiniteIndex() {
