@@ -202,7 +202,7 @@ public final class CheckpointReader: @unchecked Sendable {
             let bytes = try reader.readData()
             do {
                 let a = try decodeEntry(bytes, record: r)
-                let bad = a.dtype.isFloatingPoint ? a.doublesNonFiniteCount() : 0
+                let bad = a.dtype.isFloatingPoint ? a.nonFiniteCount() : 0
                 statuses[entry] = EntryStatus(entry: entry, ok: true, problem: "", nonFinite: bad)
             } catch {
                 statuses[entry] = EntryStatus(entry: entry, ok: false, problem: error.description, nonFinite: 0)
@@ -216,8 +216,8 @@ public final class CheckpointReader: @unchecked Sendable {
 }
 
 extension NDArray {
-    /// Number of NaN/∞ elements.
-    func doublesNonFiniteCount() -> Int {
+    /// Number of NaN/∞ elements (0 for integer dtypes).
+    public func nonFiniteCount() -> Int {
         if dtype == .float32 {
             return bytes.withUnsafeBytes { raw in
                 raw.bindMemory(to: UInt32.self).reduce(0) { $0 + (Float(bitPattern: UInt32(littleEndian: $1)).isFinite ? 0 : 1) }
