@@ -35,8 +35,8 @@ final class ArchiveReader {
             // even when its initialiser throws.
             let error = failure(nil)
             guard case .archiveFailure(_, _, let detail) = error else { throw error }
-            if ArchiveReader.hasCompressionMagic(path) {
-                throw .truncated(path: path, entry: nil, detail: "compressed data ends early or is damaged (\(detail))")
+            if ArchiveReader.startsLikeBasinArchive(path) {
+                throw .truncated(path: path, entry: nil, detail: "data ends early or is damaged (\(detail))")
             }
             throw .notAnArchive(path: path, detail: detail)
         }
@@ -44,16 +44,15 @@ final class ArchiveReader {
 
     deinit { archive_read_free(handle) }
 
-    /// True when the file starts like a gzip or zstd stream.
-    static func hasCompressionMagic(_ path: String) -> Bool {
+    /// True when the file starts like a Basin archive: a gzip or zstd stream, or a tar
+    /// header for `manifest.json` (so a file cut inside its first block reads as truncated,
+    /// not as "not an archive").
+    static func startsLikeBasinArchive(_ path: String) -> Bool {
         guard let h = FileHandle(forReadingAtPath: path) else { return false }
         defer { try? h.close() }
-        let head = (try? h.read(upToCount: 4)).map { [UInt8]($0) } ?? []
+        let head = (try? h.read(upToCount: 14)).map { [UInt8]($0) } ?? []
         return head.starts(with: [0x1F, 0x8B]) || head.starts(with: [0x28, 0xB5, 0x2F, 0xFD])
-    }
-
-    private var lastError: String {
-        archive_error_string(handle).map { String(cString: $0) } ?? "unknown libarchive error"
+            || head == Array("manifest.json".utf8) + [0]
     }
 
     private func failure(_ entry: String?, after: Bool = false) -> CheckpointError {
@@ -82,8 +81,8 @@ final class ArchiveReader {
         guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let e = entry else {
             let error = failure(currentEntry, after: currentEntry != nil)
             if currentEntry == nil, case .archiveFailure(_, _, let detail) = error {
-                if ArchiveReader.hasCompressionMagic(path) {
-                    throw .truncated(path: path, entry: nil, detail: "compressed data ends early or is damaged (\(detail))")
+                if ArchiveReader.startsLikeBasinArchive(path) {
+                    throw .truncated(path: path, entry: nil, detail: "data ends early or is damaged (\(detail))")
                 }
                 throw .notAnArchive(path: path, detail: detail)
             }
