@@ -30,7 +30,9 @@ demo: release
 	@bash scripts/demo.sh "$(DEMO_OUT)"
 
 bench: release
-	$(SWIFT) run -c release --skip-build basin-bench
+	$(SWIFT) run -c release --skip-build basin-bench $(BENCH_ARGS)
+	@if python3 -c 'import numpy' 2>/dev/null; then echo; python3 bench/numpy_reference.py $(BENCH_ARGS); \
+	 else echo "(NumPy not installed: skipping the NumPy reference)"; fi
 
 clean:
 	rm -rf .build out

@@ -118,16 +118,20 @@ final class ArchiveReader {
         let entry = currentEntry
         if currentSize >= 0 {
             let size = currentSize
-            var out = [UInt8](repeating: 0, count: size)
-            var filled = 0
-            while filled < size {
-                let n = out.withUnsafeMutableBytes { buf in
-                    archive_read_data(handle, buf.baseAddress! + filled, size - filled)
+            // Read straight into uninitialised storage: no zero-filling pass over large tensors.
+            var failure: CheckpointError?
+            let out = [UInt8](unsafeUninitializedCapacity: size) { buf, initialized in
+                var filled = 0
+                while filled < size, let base = buf.baseAddress {
+                    let n = archive_read_data(handle, base + filled, size - filled)
+                    if n < 0 { failure = self.failure(entry); break }
+                    if n == 0 { failure = .truncated(path: path, entry: entry, detail: "entry holds \(filled) of \(size) bytes"); break }
+                    filled += n
                 }
-                if n < 0 { throw failure(entry) }
-                if n == 0 { throw .truncated(path: path, entry: entry, detail: "entry holds \(filled) of \(size) bytes") }
-                filled += n
+                if filled < size, let base = buf.baseAddress { (base + filled).initialize(repeating: 0, count: size - filled) }
+                initialized = size
             }
+            if let failure { throw failure }
             return out
         }
         // Size unknown (streamed zip entries): read until the entry ends.
@@ -176,7 +180,9 @@ final class ArchiveWriter {
             status = archive_write_set_format_zip(a)
             if !deflate { _ = archive_write_set_format_option(a, "zip", "compression", "store") }
         }
-        // Without this libarchive pads the last block of uncompressed output to 10 KiB.
+        // 1 MiB output blocks (libarchive's default is 10 KiB): a 200 MB checkpoint takes
+        // 200 write calls instead of 20 000. The last block is not padded.
+        archive_write_set_bytes_per_block(a, 1 << 20)
         archive_write_set_bytes_in_last_block(a, 1)
         if status != ARCHIVE_OK || archive_write_open_fd(a, fd) != ARCHIVE_OK {
             // deinit frees the handle (it runs even when a class initialiser throws).
