@@ -44,6 +44,7 @@ let package = Package(
         ]),
         .executableTarget(name: "analyze", dependencies: ["AnalyzeCLI", "Analyzers"]),
         .executableTarget(name: "basin-bench", dependencies: ["Tensors", "CheckpointFormat"]),
+        .executableTarget(name: "basin-gallery", dependencies: ["Render"]),
 
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "CheckpointFormatTests", dependencies: ["CheckpointFormat", "Tensors"]),

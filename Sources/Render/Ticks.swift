@@ -66,6 +66,23 @@ public enum Ticks {
             let ticks = lin.ticks.filter { $0 > 0 }
             return (ticks, labels(ticks, step: lin.step), [])
         }
+        if decades.count == 2 {
+            // Two decades in view: label 2 and 5 too, in plain numbers, so the axis has enough landmarks.
+            var major: [Double] = []
+            for e in e0...e1 { for m in [1, 2, 5] {
+                let v = value(multiple: m, exponent: e)
+                if v >= a * (1 - 1e-9) && v <= b * (1 + 1e-9) { major.append(v) }
+            } }
+            if major.count <= maxCount {
+                var minor: [Double] = []
+                for e in e0...e1 { for m in [3, 4, 6, 7, 8, 9] {
+                    let v = value(multiple: m, exponent: e)
+                    if v >= a && v <= b { minor.append(v) }
+                } }
+                let plain = major.allSatisfy { $0 >= 1e-3 && $0 < 1e5 }
+                return (major, plain ? major.map { compact($0) } : logLabels(major), minor)
+            }
+        }
         let every = Swift.max(1, Int((Double(decades.count) / Double(Swift.max(maxCount, 1))).rounded(.up)))
         let major = decades.enumerated().filter { $0.offset % every == 0 }.map(\.element)
         var minor: [Double] = []
