@@ -25,3 +25,21 @@ let hr = try Heatmap(title: "SVCCA similarity, epoch 10 vs 150", xLabel: "epoch 
 print(hr.warnings)
 let diff = (0..<7).map { i in (0..<7).map { j in 0.3 * sin(Double(i) * 0.9) * cos(Double(j) * 0.7) } }
 try Heatmap.difference(title: "Difference of similarities", values: diff, rowLabels: layers, columnLabels: layers, annotate: true).write(base: out + "/heatmap-diff")
+// Loss surface on a plane: a curved valley joining two minima, with a bump in between.
+let gx = (0...60).map { -0.4 + 1.8 * Double($0) / 60 }
+let gy = (0...50).map { -0.5 + 1.5 * Double($0) / 50 }
+func loss(_ u: Double, _ v: Double) -> Double {
+    let valley = v - 0.8 * sin(Double.pi * u)   // the curve v = 0.8 sin(πu) joins (0,0) and (1,0)
+    let bump = u * (1 - u)
+    return 0.03 + 2.5 * valley * valley + 0.4 * bump * bump + 0.15 * v * v
+}
+let grid = gy.map { v in gx.map { u in loss(u, v) } }
+let curveX = (0...40).map { Double($0) / 40 }
+let contour = ContourMap(title: "Train loss on the plane through w₁, w₂ and θ", xLabel: "u", yLabel: "v", x: gx, y: gy,
+                         values: grid, colormap: .magma,
+                         points: [LabeledPoint(x: 0, y: 0, label: "W30"), LabeledPoint(x: 1, y: 0, label: "W150"),
+                                  LabeledPoint(x: 0.5, y: 0.8, label: "θ", marker: .diamond)],
+                         polylines: [Polyline(x: [0, 0.5, 1], y: [0, 0.8, 0], label: "polychain", color: .white, dash: [5, 3]),
+                                     Polyline(x: curveX, y: curveX.map { 0.8 * sin(Double.pi * $0) }, color: Color(hex: 0x2ca02c))],
+                         colorBarLabel: "train loss")
+print(try contour.write(base: out + "/contour").warnings)
