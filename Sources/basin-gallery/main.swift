@@ -43,3 +43,28 @@ let contour = ContourMap(title: "Train loss on the plane through w₁, w₂ and 
                                      Polyline(x: curveX, y: curveX.map { 0.8 * sin(Double.pi * $0) }, color: Color(hex: 0x2ca02c))],
                          colorBarLabel: "train loss")
 print(try contour.write(base: out + "/contour").warnings)
+let stages = ["stage 1", "stage 2", "stage 3", "stage 4", "stage 5"]
+try BarChart(title: "Transferability per stage", xLabel: "training stage", yLabel: "transferability",
+             categories: stages, groups: [BarGroup(name: "CIFAR-100", values: [0.92, 0.71, 0.45, 0.22, 0.08]),
+                                          BarGroup(name: "SVHN", values: [0.81, 0.52, 0.30, 0.11, -0.04]),
+                                          BarGroup(name: "Fashion-MNIST", values: [0.95, 0.80, 0.61, 0.35, 0.14])],
+             valueLabels: true).write(base: out + "/bars")
+try ScatterPlot(title: "Sharpness vs generalisation gap", xLabel: "top Hessian eigenvalue λ₁", yLabel: "test − train loss",
+                series: [ScatterSeries(name: "SGD", x: [12, 25, 48, 95, 180], y: [0.05, 0.08, 0.13, 0.22, 0.31],
+                                       labels: ["bs 32", "bs 64", "bs 128", "bs 256", "bs 512"]),
+                         ScatterSeries(name: "Adam", x: [30, 60, 140, 260], y: [0.09, 0.12, 0.2, 0.35],
+                                       labels: ["bs 32", "bs 64", "bs 256", "bs 512"], marker: .square)],
+                xScale: .log).write(base: out + "/scatter")
+let lam = (0...30).map { Double($0) / 30 }
+func pairPanel(_ name: String, _ h: Double, _ nanAt: Int? = nil) -> LinePlot {
+    var tr = lam.map { 0.05 + h * 4 * $0 * (1 - $0) }
+    if let k = nanAt { tr[k] = .nan }
+    let te = lam.map { 0.35 + h * 4.4 * $0 * (1 - $0) }
+    return LinePlot(title: name, series: [Series(name: "train", x: lam, y: tr, marker: .circle),
+                                          Series(name: "test", x: lam, y: te, dash: [5, 3])])
+}
+let sm = SmallMultiples(title: "Loss along the segment between checkpoints", xLabel: "interpolation λ", yLabel: "loss",
+                        panels: [pairPanel("W30 → W70", 1.2), pairPanel("W70 → W110", 0.6), pairPanel("W110 → W150", 0.1),
+                                 pairPanel("W30 → W150", 1.6), pairPanel("W70 → W150", 0.8, 12), pairPanel("W30 → W110", 1.0)],
+                        columns: 3)
+print(try sm.write(base: out + "/small-multiples").warnings)
