@@ -102,7 +102,16 @@ func chooseTicks(scale: AxisScale, lo: Double, hi: Double, length: Double, horiz
         }
         if fits { return set }
     }
-    return best
+    // Nothing fits (a very short axis): keep the end ticks only, then the first alone.
+    guard best.major.count > 2 else { return best }
+    let ends = [0, best.major.count - 1]
+    let endsSet = TickSet(major: ends.map { best.major[$0] }, labels: ends.map { best.labels[$0] }, minor: [])
+    let map = AxisMap(scale: scale, lo: lo, hi: hi, from: 0, to: length)
+    if let a = map.px(endsSet.major[0]), let b = map.px(endsSet.major[1]) {
+        let need = horizontal ? (endsSet.labels.map { measurer.width($0, size: Style.tickFont) }.reduce(0, +)) / 2 + 8 : Style.tickFont * 1.7
+        if abs(b - a) >= need { return endsSet }
+    }
+    return TickSet(major: [best.major[0]], labels: [best.labels[0]], minor: [])
 }
 
 /// The range to show for `values`: finite (and, on a log axis, positive) values widened by `margin`

@@ -41,7 +41,7 @@ func drawColorBar(into d: inout Drawing, rect: Rect, colormap: Colormap, lo: Dou
     } else {
         let steps = 128
         for k in 0..<steps {
-            let t = (Double(k) + 0.5) / Double(steps)
+            let t = Double(k) / Double(steps - 1)   // the end blocks show the exact end colours
             let y = rect.maxY - Double(k + 1) * rect.height / Double(steps)
             d.fillRect(Rect(x: rect.minX, y: y, width: rect.width, height: rect.height / Double(steps) + 0.3), colormap.color(at: t))
         }

@@ -12,7 +12,8 @@ public enum AxisScale: Sendable, Equatable {
 public enum Ticks {
     /// Linear ticks inside [`min`, `max`] with a step of 1, 2 or 5 × 10^k, at most `maxCount` of them.
     ///
-    /// The step is the smallest 1-2-5 value that keeps the count ≤ `maxCount`; ticks are exact multiples
+    /// The step is the smallest 1-2-5 value that keeps the count ≤ `maxCount`, unless that step leaves fewer
+    /// than two ticks in the range, in which case the step before it is used; ticks are exact multiples
     /// of the step (computed as integer multiples divided by a power of ten, so 0.1 + 0.2 prints "0.3").
     /// - Returns: ticks in increasing order and the step; a degenerate range is widened around its value.
     public static func linear(min lo: Double, max hi: Double, maxCount: Int = 8) -> (ticks: [Double], step: Double) {
@@ -21,15 +22,19 @@ public enum Ticks {
         if b - a <= abs(b) * 1e-12 || b == a { let d = a == 0 ? 1 : abs(a) * 0.1; a -= d; b += d }
         let span = b - a
         var exponent = Int(floor(log10(span / Double(Swift.max(maxCount, 1))))) - 1
+        var lastWithTwo: (ticks: [Double], step: Double)? = nil
         while true {
             for m in [1, 2, 5] {
                 let step = Double(m) * pow(10, Double(exponent))
-                let first = Int((a / step).rounded(.up)), last = Int((b / step).rounded(.down))
-                if last - first + 1 <= Swift.max(maxCount, 2) {
-                    let ticks = (first...Swift.max(first, last)).map { value(multiple: $0 * m, exponent: exponent) }
-                        .filter { $0 >= a - step * 1e-9 && $0 <= b + step * 1e-9 }
-                    return (ticks, step)
+                // A relative 1e-9 slack keeps 0.7 / 0.1 = 6.9999… from dropping the tick at 0.7.
+                let first = Int((a / step - 1e-9).rounded(.up)), last = Int((b / step + 1e-9).rounded(.down))
+                let ticks = first <= last ? (first...last).map { value(multiple: $0 * m, exponent: exponent) } : []
+                if ticks.count <= Swift.max(maxCount, 2) {
+                    // The first step with few enough ticks; if it leaves fewer than two, take the step before.
+                    if ticks.count >= 2 { return (ticks, step) }
+                    return lastWithTwo ?? (ticks, step)
                 }
+                lastWithTwo = (ticks, step)
             }
             exponent += 1
         }
