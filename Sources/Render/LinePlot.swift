@@ -1,3 +1,5 @@
+import Foundation
+
 /// One line of a ``LinePlot``: `y[i]` is plotted at `x[i]`; NaN or ±Inf values break the line (a gap).
 public struct Series: Sendable {
     public var name: String
@@ -185,7 +187,13 @@ func drawSeries(_ s: Series, color: Color, frame: Cartesian, into d: inout Drawi
         run = []
     }
     for k in 0..<n {
-        if let p = frame.point(s.x[k], s.y[k]) { run.append(p); points.append(p) } else {
+        if let p = frame.point(s.x[k], s.y[k]) {
+            // Dense series (per-iteration logs): skip vertices closer than 0.3 pt to the last one kept.
+            // The line looks the same and the SVG stays small; a run's last point is always kept.
+            let nextOK = k + 1 < n && frame.point(s.x[k + 1], s.y[k + 1]) != nil
+            if let last = run.last, nextOK, hypot(p.x - last.x, p.y - last.y) < 0.3 { continue }
+            run.append(p); points.append(p)
+        } else {
             if !s.x[k].isFinite || !s.y[k].isFinite { bad += 1 } else { nonPositive += 1 }
             flush(&d)
         }

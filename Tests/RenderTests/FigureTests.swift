@@ -174,3 +174,18 @@ func samplePlot() -> LinePlot {
     let head = try #require(FileManager.default.contents(atPath: dir + "/p.pdf")).prefix(5)
     #expect(String(decoding: head, as: UTF8.self) == "%PDF-")
 }
+
+@Test func denseSeriesAreThinnedButKeepTheirEnds() throws {
+    let n = 100_000
+    let x = (0..<n).map(Double.init), y = x.map { sin($0 / 5000) }
+    let drawing = LinePlot(series: [Series(name: "per-iteration loss", x: x, y: y)], legend: .hidden).makeDrawing()
+    let strokes = drawing.ops.compactMap { op -> [PathElement]? in
+        if case .path(let p, nil, let s?) = op, s.width == 1.8 { return p }
+        return nil
+    }
+    #expect(strokes.count == 1)
+    let path = try #require(strokes.first)
+    #expect(path.count < 10_000, "a \(n)-point series kept \(path.count) vertices")
+    let plot = try #require(drawing.regions["plot"])
+    if case .line(let last) = path.last { #expect(abs(last.x - (plot.maxX - plot.width * 0.02 / 1.04)) < 1) } else { Issue.record("no line end") }
+}
