@@ -36,14 +36,15 @@ func drawColorBar(into d: inout Drawing, rect: Rect, colormap: Colormap, lo: Dou
         for k in 0..<(levels.count - 1) {
             guard let y0 = map.px(levels[k]), let y1 = map.px(levels[k + 1]) else { continue }
             let t = levels.count == 2 ? 0.5 : Double(k) / Double(levels.count - 2)
-            d.fillRect(Rect(x: rect.minX, y: min(y0, y1), width: rect.width, height: abs(y1 - y0) + 0.3), colormap.color(at: t))
+            d.fillRect(Rect(x: rect.minX, y: min(y0, y1), width: rect.width, height: abs(y1 - y0) + (k > 0 ? 1 : 0)), colormap.color(at: t))
         }
     } else {
         let steps = 128
         for k in 0..<steps {
             let t = Double(k) / Double(steps - 1)   // the end blocks show the exact end colours
             let y = rect.maxY - Double(k + 1) * rect.height / Double(steps)
-            d.fillRect(Rect(x: rect.minX, y: y, width: rect.width, height: rect.height / Double(steps) + 0.3), colormap.color(at: t))
+            // Each step reaches 1 pt down into the step below (painted earlier): no hairlines between steps.
+            d.fillRect(Rect(x: rect.minX, y: y, width: rect.width, height: rect.height / Double(steps) + (k > 0 ? 1 : 0)), colormap.color(at: t))
         }
     }
     d.stroke(rectPath(rect), Stroke(color: .axis, width: 0.8, roundJoins: false))

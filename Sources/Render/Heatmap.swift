@@ -81,7 +81,10 @@ public struct Heatmap: Figure {
         for r in 0..<rows {
             for c in 0..<cols {
                 let v = c < values[r].count ? values[r][c] : .nan
-                let rect = Rect(x: plot.minX + Double(c) * cell, y: plot.minY + Double(r) * cell, width: cell + 0.25, height: cell + 0.25)
+                // Interior cells reach 1 pt into their right and lower neighbours, which paint over them:
+                // abutting antialiased edges would otherwise let the white background show as hairlines.
+                let rect = Rect(x: plot.minX + Double(c) * cell, y: plot.minY + Double(r) * cell,
+                                width: cell + (c + 1 < cols ? 1 : 0), height: cell + (r + 1 < rows ? 1 : 0))
                 let color = v.isFinite ? colormap.color(at: hi == lo ? 0.5 : (v - lo) / (hi - lo)) : Color.missing
                 d.fillRect(rect, color)
                 if annotate {
@@ -95,12 +98,15 @@ public struct Heatmap: Figure {
             }
         }
         d.stroke(rectPath(plot), Stroke(color: .axis, width: Style.axisWidth, roundJoins: false))
-        for r in 0..<rows {
+        // Many rows or columns: label every k-th one so labels never overlap.
+        let rowEvery = max(1, Int((Style.tickFont * 1.25 / cell).rounded(.up)))
+        let colEvery = rotate ? rowEvery : max(1, Int(((colLabelW + 6) / cell).rounded(.up)))
+        for r in stride(from: 0, to: rows, by: rowEvery) {
             let y = plot.minY + (Double(r) + 0.5) * cell
             d.line(Point(x: plot.minX - Style.tickLength, y: y), Point(x: plot.minX, y: y), color: .axis, width: Style.axisWidth)
             d.text(TextMark(string: rowNames[r], at: Point(x: plot.minX - Style.tickLength - 3, y: y), size: Style.tickFont, h: .right, v: .middle))
         }
-        for c in 0..<cols {
+        for c in stride(from: 0, to: cols, by: colEvery) {
             let x = plot.minX + (Double(c) + 0.5) * cell
             d.line(Point(x: x, y: plot.maxY), Point(x: x, y: plot.maxY + Style.tickLength), color: .axis, width: Style.axisWidth)
             let at = Point(x: x, y: plot.maxY + Style.tickLength + 2.5)

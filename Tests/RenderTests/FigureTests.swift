@@ -189,3 +189,14 @@ func samplePlot() -> LinePlot {
     let plot = try #require(drawing.regions["plot"])
     if case .line(let last) = path.last { #expect(abs(last.x - (plot.maxX - plot.width * 0.02 / 1.04)) < 1) } else { Issue.record("no line end") }
 }
+
+@Test func largeHeatmapsThinTheirLabels() throws {
+    let n = 60
+    let values = (0..<n).map { i in (0..<n).map { j in Double(i * j) } }
+    let names = (0..<n).map { "layer\($0).conv" }
+    let drawing = Heatmap(values: values, rowLabels: names, columnLabels: names).makeDrawing()
+    let shown = drawing.texts.filter { $0.hasPrefix("layer") }
+    #expect(shown.count < 2 * n && shown.count >= 10, "\(shown.count) labels for \(n)×\(n)")
+    let dir = try temporaryFolder()
+    try Heatmap(values: values, rowLabels: names, columnLabels: names).write(base: dir + "/big")
+}
