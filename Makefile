@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 APT_PACKAGES := libopenblas-dev liblapacke-dev libarchive-dev libpng-dev libcairo2-dev \
-                fonts-dejavu-core pkg-config dataset-fashion-mnist
+                fonts-dejavu-core pkg-config dataset-fashion-mnist chromium
 export OPENBLAS_NUM_THREADS ?= 2
 DEMO_OUT ?= out/demo
 
