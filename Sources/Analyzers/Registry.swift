@@ -3,5 +3,6 @@
 public enum BuiltInAnalyzers {
     public static let all: [AnalyzerType] = [
         NormsAnalyzer.self,
+        SVCCAAnalyzer.self,
     ]
 }

@@ -88,9 +88,15 @@ public enum RepresentationSimilarity {
     }
 
     /// Centres each neuron, drops zero-variance neurons, and takes the thin SVD.
-    /// - Parameter activations: `[datapoints, neurons]`.
+    /// - Parameters:
+    ///   - activations: `[datapoints, neurons]`.
+    ///   - inputEpsilon: the unit roundoff of the precision the activations were stored in
+    ///     (`Float.ulpOfOne` for float32 dumps): singular values below
+    ///     `max(datapoints, neurons) · inputEpsilon · s_max` are rounding noise of the
+    ///     stored data, not directions, and are not counted in the rank.
     /// - Throws: `SimilarityError` for non-matrices, non-finite values or a layer with no variance.
-    public static func prepare(_ activations: Tensor<Double>, name: String) throws -> PreparedLayer {
+    public static func prepare(_ activations: Tensor<Double>, name: String,
+                               inputEpsilon: Double = Double.ulpOfOne) throws -> PreparedLayer {
         guard activations.rank == 2 else { throw SimilarityError.notAMatrix(layer: name, shape: activations.shape) }
         guard activations.isFinite else { throw SimilarityError.nonFinite(layer: name) }
         let n = activations.shape[0], p = activations.shape[1]
@@ -117,8 +123,8 @@ public enum RepresentationSimilarity {
         }
         let matrix = try Tensor(shape: [n, keep.count], scalars: centred)
         let (u, s, vt) = try LinearAlgebra.svd(matrix)
-        // Numerical rank: LAPACK's usual tolerance max(n, p)·ε·s_max.
-        let tolerance = Double(max(n, keep.count)) * Double.ulpOfOne * (s.scalars.first ?? 0)
+        // Numerical rank: LAPACK's usual tolerance max(n, p)·ε·s_max, with ε of the stored data.
+        let tolerance = Double(max(n, keep.count)) * max(inputEpsilon, Double.ulpOfOne) * (s.scalars.first ?? 0)
         let r = s.scalars.firstIndex { $0 <= tolerance } ?? s.count
         guard r > 0 else { throw SimilarityError.noVariance(layer: name) }
         let uR = try columns(u, r)
