@@ -71,6 +71,9 @@ public struct LinePlot: Figure {
     public var verticalLines: [VerticalLine] = []
     public var bands: [Band] = []
     public var legend: LegendLocation = .best
+    /// Category names for x = 0, 1, 2 …: ticks at the integers, labelled with these
+    /// (e.g. layer names along a per-layer plot). Labels that would overlap are thinned.
+    public var xCategories: [String]? = nil
     public var grid = true
     /// Figure size in points.
     public var width = 560.0
@@ -89,8 +92,16 @@ public struct LinePlot: Figure {
         let measurer = TextMeasurer()
         let bounds = Rect(x: 0, y: 0, width: width, height: height)
         let (xr, yr) = ranges()
-        let frame = Cartesian.layout(bounds: bounds, title: title, xLabel: xLabel, yLabel: yLabel,
+        var frame = Cartesian.layout(bounds: bounds, title: title, xLabel: xLabel, yLabel: yLabel,
                                      xScale: xScale, xRange: xr, yScale: yScale, yRange: yr, measurer: measurer)
+        if let categories = xCategories, !categories.isEmpty {
+            // Every k-th category, k the smallest step whose labels fit side by side.
+            let widest = categories.map { measurer.width($0, size: Style.tickFont) }.max() ?? 0
+            let spacing = frame.plot.width / max(xr.1 - xr.0, 1e-9)
+            let step = max(1, Int(((widest + 8) / max(spacing, 1e-9)).rounded(.up)))
+            let shown = Array(stride(from: 0, to: categories.count, by: step))
+            frame.xTicks = TickSet(major: shown.map(Double.init), labels: shown.map { categories[$0] }, minor: [])
+        }
         d.regions["plot"] = frame.plot
         if grid { frame.drawGrid(into: &d) }
         let avoid = drawContent(into: &d, frame: frame, measurer: measurer)
@@ -108,6 +119,7 @@ public struct LinePlot: Figure {
         }
         xs += verticalLines.map(\.x)
         var xr = autoRange(xs, scale: xScale, margin: 0.02)
+        if let c = xCategories, !c.isEmpty { xr = (-0.3, Double(c.count - 1) + 0.3) }
         var yr = autoRange(ys, scale: yScale)
         if let r = xRange { xr = (r.lowerBound, r.upperBound) }
         if let r = yRange { yr = (r.lowerBound, r.upperBound) }

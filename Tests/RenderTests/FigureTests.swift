@@ -200,3 +200,13 @@ func samplePlot() -> LinePlot {
     let dir = try temporaryFolder()
     try Heatmap(values: values, rowLabels: names, columnLabels: names).write(base: dir + "/big")
 }
+
+@Test func categoricalXAxisLabelsTheIntegers() throws {
+    var plot = LinePlot(series: [Series(name: "diag", x: [0, 1, 2, 3], y: [0.9, 0.8, 0.5, 0.4])])
+    plot.xCategories = ["conv1", "conv2", "fc1", "logits"]
+    let dir = try temporaryFolder()
+    try plot.render(to: FigureOutput(svgPath: dir + "/cat.svg"))
+    let texts = try svgTexts(path: dir + "/cat.svg")
+    for name in ["conv1", "conv2", "fc1", "logits"] { #expect(texts.contains(name), "\(name)") }
+    #expect(!texts.contains("1.5") && !texts.contains("2.5"))   // no fractional layer ticks (y ticks stay below 1)
+}

@@ -146,6 +146,7 @@ public struct SVCCAAnalyzer: Analyzer {
             var plot = LinePlot(title: "\(metric.title) per layer: \(labelA) vs \(labelB)", xLabel: "layer", yLabel: metric.rawValue,
                                 series: [Series(name: "\(labelA) vs \(labelB)", x: d.indices.map(Double.init), y: d, marker: .circle)])
             plot.yRange = 0...1
+            plot.xCategories = main.layersA
             try plot.render(to: .files(base: context.outputDirectory + "/diagonal", metadata: metadata))
             files += ["diagonal.png", "diagonal.svg"]
         }
