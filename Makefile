@@ -24,7 +24,7 @@ release: deps
 
 test: deps
 	$(SWIFT) build --build-tests
-	BASIN_REQUIRE_NUMPY=1 $(SWIFT) test --skip-build
+	BASIN_STRICT_TESTS=1 $(SWIFT) test --skip-build
 
 demo: release
 	@bash scripts/demo.sh "$(DEMO_OUT)"

@@ -57,7 +57,7 @@ func temporaryDirectory(_ label: String = "basin-cli") -> String {
     return path
 }
 
-/// A python3 that can import NumPy, or nil. With BASIN_REQUIRE_NUMPY=1 (set by
+/// A python3 that can import NumPy, or nil. With BASIN_STRICT_TESTS=1 (set by
 /// `make test`), a missing NumPy fails the interop tests instead of skipping them.
 let python: String? = {
     for candidate in ["/usr/bin/env"] {
@@ -65,4 +65,4 @@ let python: String? = {
     }
     return nil
 }()
-let numpyRequired = ProcessInfo.processInfo.environment["BASIN_REQUIRE_NUMPY"] == "1"
+let numpyRequired = ProcessInfo.processInfo.environment["BASIN_STRICT_TESTS"] == "1"

@@ -6,7 +6,7 @@ import Testing
 @Suite struct NumPyInteropTests {
     @Test func numpyLoadsUntarredCheckpointBitExactly() throws {
         guard let python else {
-            if numpyRequired { Issue.record("python3 with NumPy is required (BASIN_REQUIRE_NUMPY=1) but missing") }
+            if numpyRequired { Issue.record("python3 with NumPy is required (BASIN_STRICT_TESTS=1) but missing") }
             return
         }
         let dir = temporaryDirectory()
@@ -35,7 +35,7 @@ import Testing
 
     @Test func numpyReadsExportedNpzAndSafetensorsHeader() throws {
         guard let python else {
-            if numpyRequired { Issue.record("python3 with NumPy is required (BASIN_REQUIRE_NUMPY=1) but missing") }
+            if numpyRequired { Issue.record("python3 with NumPy is required (BASIN_STRICT_TESTS=1) but missing") }
             return
         }
         let dir = temporaryDirectory()
