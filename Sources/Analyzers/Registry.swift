@@ -4,5 +4,6 @@ public enum BuiltInAnalyzers {
     public static let all: [AnalyzerType] = [
         NormsAnalyzer.self,
         SVCCAAnalyzer.self,
+        TransferAnalyzer.self,
     ]
 }
