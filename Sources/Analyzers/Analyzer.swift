@@ -30,11 +30,15 @@ public protocol Analyzer {
     /// Runs the analysis. Writes only inside `context.outputDirectory`.
     /// - Throws: errors whose description names the file and what was expected.
     func run(_ context: AnalysisContext) throws -> Result
+
+    /// The few numbers `analyze report` shows in its key-numbers table (label, value).
+    static func keyNumbers(_ result: Result) -> [(String, String)]
 }
 
 extension Analyzer {
     public static var discussion: String { "" }
     public var outputName: String { Self.name }
+    public static func keyNumbers(_ result: Result) -> [(String, String)] { [] }
 }
 
 /// What every analyzer returns: a versioned, JSON-encodable value that names its figures.

@@ -60,6 +60,14 @@ public struct NormsAnalyzer: Analyzer {
     let options: Options
     public init(options: Options) { self.options = options }
 
+    public static func keyNumbers(_ r: Result) -> [(String, String)] {
+        r.totals.flatMap { t -> [(String, String)] in
+            t.norms.enumerated().map { ("‖\(t.name)‖ at checkpoint \($0.offset + 1)", String(format: "%.6g", $0.element)) }
+                + (t.distance.map { [("distance, \(t.name)", String(format: "%.6g", $0))] } ?? [])
+                + (t.relativeDistance.map { [("relative distance, \(t.name)", String(format: "%.4g", $0))] } ?? [])
+        }
+    }
+
     public var outputName: String {
         let parts = options.epochs.map { $0.split(separator: ",").map { $0.replacingOccurrences(of: ":", with: "") } }
             ?? [options.a, options.b].compactMap { $0 }.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent.replacingOccurrences(of: ":", with: "") }

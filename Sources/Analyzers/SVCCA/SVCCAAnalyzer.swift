@@ -85,6 +85,14 @@ public struct SVCCAAnalyzer: Analyzer {
     let options: Options
     public init(options: Options) { self.options = options }
 
+    public static func keyNumbers(_ r: Result) -> [(String, String)] {
+        var out = [("metric shown", r.settings.metric), ("layers", "\(r.similarity.layersA.count) × \(r.similarity.layersB.count)")]
+        if let d = r.diagonal {
+            out += zip(r.similarity.layersA, d).map { ("\(r.settings.metric), \($0) vs \($0)", String(format: "%.4f", $1)) }
+        }
+        return out
+    }
+
     public var outputName: String {
         let parts = options.epochs.map { $0.split(separator: ",").map(String.init) }
             ?? [options.a, options.b].compactMap { $0 }.map(Self.shortName)

@@ -41,6 +41,10 @@ public struct TransferAnalyzer: Analyzer {
     let options: Options
     public init(options: Options) { self.options = options }
 
+    public static func keyNumbers(_ r: Result) -> [(String, String)] {
+        r.transferability.map { ("\($0.target), \($0.mode), stage \($0.stage)", $0.transferability.map { String(format: "%.3f", $0) } ?? "undefined") }
+    }
+
     public var outputName: String {
         "transfer-" + URL(fileURLWithPath: options.fromAccuracies ?? "table").deletingPathExtension().lastPathComponent
     }
