@@ -37,7 +37,9 @@ public struct Adam: Optimizer {
         let t = Double(stepCount)
         // Bias corrections in double: 1 − β₂ᵗ loses digits in float for small t.
         let c1 = 1 - _exp(t * _log(beta1)), c2 = 1 - _exp(t * _log(beta2))
-        let b1 = Float(beta1), b2 = Float(beta2), eps = Float(epsilon), wd = Float(weightDecay), lr = Float(learningRate)
+        // 1 − β in double, then rounded (as PyTorch passes `1 - beta2` as a Python float): Float(1) − Float(0.999)
+        // is off by 1e-5 relative.
+        let b1 = Float(beta1), b2 = Float(beta2), ob1 = Float(1 - beta1), ob2 = Float(1 - beta2), eps = Float(epsilon), wd = Float(weightDecay), lr = Float(learningRate)
         let stepSize = Float(learningRate / c1), sqrtC2 = Float(c2.squareRoot())
         let decoupled = decoupledWeightDecay
         let spans = activeRanges(ranges, count: n)
@@ -49,8 +51,8 @@ public struct Adam: Optimizer {
                             for i in span {
                                 var d = g[i]
                                 if decoupled { p[i] -= lr * wd * p[i] } else { d += wd * p[i] }
-                                m[i] = b1 * m[i] + (1 - b1) * d
-                                v[i] = b2 * v[i] + (1 - b2) * d * d
+                                m[i] = b1 * m[i] + ob1 * d
+                                v[i] = b2 * v[i] + ob2 * d * d
                                 p[i] -= stepSize * m[i] / (v[i].squareRoot() / sqrtC2 + eps)
                             }
                         }
