@@ -64,10 +64,13 @@ final class BatchNorm<Scalar: BLASScalar> {
         for ch in 0..<c {
             var mean: Scalar = 0, variance: Scalar = 0
             if usedBatchStatistics {
-                for bi in 0..<b { let row = xv + (bi * c + ch) * hw; for i in 0..<hw { mean += row[i] } }
-                mean /= count
-                for bi in 0..<b { let row = xv + (bi * c + ch) * hw; for i in 0..<hw { let d = row[i] - mean; variance += d * d } }
-                variance /= count
+                // Channel sums run over B·H·W elements: accumulate in double so float32 statistics
+                // stay accurate to rounding of the result, not of a long running sum.
+                var sum = 0.0, squares = 0.0
+                for bi in 0..<b { let row = xv + (bi * c + ch) * hw; for i in 0..<hw { sum += Double(row[i]) } }
+                mean = Scalar(sum / Double(n))
+                for bi in 0..<b { let row = xv + (bi * c + ch) * hw; for i in 0..<hw { let d = Double(row[i] - mean); squares += d * d } }
+                variance = Scalar(squares / Double(n))
                 if pass.mode == .train {
                     let unbiased = n > 1 ? variance * count / (count - 1) : variance
                     runningMean[ch] = (1 - momentum) * runningMean[ch] + momentum * mean
@@ -91,13 +94,12 @@ final class BatchNorm<Scalar: BLASScalar> {
             let vGamma = v[parameterOffset + ch], vBeta = v[parameterOffset + c + ch]
             if let rx = x.tangent {
                 if usedBatchStatistics {
-                    var rMean: Scalar = 0, a: Scalar = 0
+                    var rSum = 0.0, aSum = 0.0
                     for bi in 0..<b {
                         let off = (bi * c + ch) * hw
-                        for i in 0..<hw { rMean += rx.pointer[off + i]; a += xhat.pointer[off + i] * rx.pointer[off + i] }
+                        for i in 0..<hw { rSum += Double(rx.pointer[off + i]); aSum += Double(xhat.pointer[off + i] * rx.pointer[off + i]) }
                     }
-                    rMean /= count
-                    a /= count
+                    let rMean = Scalar(rSum / Double(n)), a = Scalar(aSum / Double(n))
                     tangentCorrelation[ch] = a
                     for bi in 0..<b {
                         let off = (bi * c + ch) * hw
@@ -132,11 +134,12 @@ final class BatchNorm<Scalar: BLASScalar> {
         let dyv = dy.value.pointer, xh = xhat.pointer
         for ch in 0..<c {
             let s = inverseStd[ch], g = gamma[ch]
-            var sumDy: Scalar = 0, sumDyX: Scalar = 0
+            var accDy = 0.0, accDyX = 0.0
             for bi in 0..<b {
                 let off = (bi * c + ch) * hw
-                for i in 0..<hw { sumDy += dyv[off + i]; sumDyX += dyv[off + i] * xh[off + i] }
+                for i in 0..<hw { accDy += Double(dyv[off + i]); accDyX += Double(dyv[off + i] * xh[off + i]) }
             }
+            let sumDy = Scalar(accDy), sumDyX = Scalar(accDyX)
             if let grad = pass.gradient { grad[parameterOffset + ch] += sumDyX; grad[parameterOffset + c + ch] += sumDy }
             // ∂x̂ = γ·∂y, so mean ∂x̂ = γ·ΣΔy/N and mean(∂x̂·x̂) = γ·Σ∂y·x̂/N.
             let meanD = g * sumDy / count, meanDX = g * sumDyX / count
@@ -151,15 +154,16 @@ final class BatchNorm<Scalar: BLASScalar> {
             guard let v = pass.direction, let rdy = dy.tangent, let rdx = dx.tangent, let rxh = normalizedTangent
             else { continue }
             let vGamma = v[parameterOffset + ch]
-            var sumRdy: Scalar = 0, sumRdyX: Scalar = 0, sumDyRx: Scalar = 0
+            var accRdy = 0.0, accRdyX = 0.0, accDyRx = 0.0
             for bi in 0..<b {
                 let off = (bi * c + ch) * hw
                 for i in 0..<hw {
-                    sumRdy += rdy.pointer[off + i]
-                    sumRdyX += rdy.pointer[off + i] * xh[off + i]
-                    sumDyRx += dyv[off + i] * rxh.pointer[off + i]
+                    accRdy += Double(rdy.pointer[off + i])
+                    accRdyX += Double(rdy.pointer[off + i] * xh[off + i])
+                    accDyRx += Double(dyv[off + i] * rxh.pointer[off + i])
                 }
             }
+            let sumRdy = Scalar(accRdy), sumRdyX = Scalar(accRdyX), sumDyRx = Scalar(accDyRx)
             if let hv = pass.hvp { hv[parameterOffset + ch] += sumRdyX + sumDyRx; hv[parameterOffset + c + ch] += sumRdy }
             if !usedBatchStatistics {
                 for bi in 0..<b {
