@@ -56,3 +56,27 @@ struct BatchNormTests {
         #expect(abs(y2[0, 0] - (1 - 0.25) / ((0.9 + 0.1 * 1.25 * 4 / 3) + 1e-5).squareRoot()) < 1e-12)
     }
 }
+
+@Suite("Batch-norm statistics recomputation")
+struct RecomputeStatisticsTests {
+    @Test("recomputed running mean is the data mean, whatever the batch size", arguments: [1, 3, 10])
+    func cumulativeAverage(batchSize: Int) throws {
+        let spec = ModelSpec.vgg(depth: 11, inputShape: [3, 32, 32], classes: 2, widthMultiplier: 1.0 / 16, batchNorm: true)
+        let model = try Model(spec: spec, rng: RandomGenerator(seed: 1))
+        var rng = RandomGenerator(seed: 2)
+        let data = try Dataset(name: "noise", inputs: Tensor<Float>.randomNormal(shape: [10, 3, 32, 32], mean: 0.5, using: &rng),
+                               labels: Array(repeating: 0, count: 10), classes: 2)
+        try model.recomputeBatchNormStatistics(data, batchSize: batchSize)
+        // The first BN sees conv outputs that do not depend on other layers' statistics, so its running
+        // mean must equal the mean of features.0's output over all samples and pixels.
+        let conv = try #require(try model.layerOutputs(data.inputs, mode: .eval).first { $0.name == "features.0" }).output
+        let channels = 4, pixels = 32 * 32
+        let state = Dictionary(uniqueKeysWithValues: model.stateDict().map { ($0.name, $0.tensor) })
+        let mean = try #require(state["features.1.running_mean"])
+        for c in 0..<channels {
+            var s = 0.0
+            for i in 0..<10 { for p in 0..<pixels { s += Double(conv[i, c * pixels + p]) } }
+            #expect(abs(Double(mean[flat: c]) - s / Double(10 * pixels)) < 1e-4, "channel \(c)")
+        }
+    }
+}

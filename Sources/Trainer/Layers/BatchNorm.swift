@@ -16,7 +16,7 @@ import Tensors
 /// variance N/(N − 1)·σ², m = 0.1, ε = 1e-5.
 final class BatchNorm<Scalar: BLASScalar> {
     let channels: Int
-    let momentum: Scalar
+    var momentum: Scalar
     let epsilon: Scalar
     var parameterOffset = 0
     var bufferOffset = 0
