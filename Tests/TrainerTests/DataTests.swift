@@ -4,13 +4,39 @@ import Tensors
 @testable import Trainer
 
 @Suite("Datasets")
-struct DataTests {
+final class DataTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("basin-trainer-tests-\(UUID().uuidString)")
+
+    deinit { try? FileManager.default.removeItem(at: directory) }
+
     func temporaryFile(_ bytes: [UInt8], _ name: String) throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("basin-trainer-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let url = dir.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let url = directory.appendingPathComponent(name)
         try Data(bytes).write(to: url)
         return url
+    }
+
+    /// The repository's `fixtures/fashion-mnist-mini` (256 train, 128 test images).
+    static var fashionMini: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("fixtures/fashion-mnist-mini")
+    }
+
+    @Test("the Fashion-MNIST fixture reads, and an MLP learns it")
+    func fashionMiniFixture() throws {
+        let dir = Self.fashionMini
+        let train = try IDX.dataset(name: "fmnist-mini", images: dir.appendingPathComponent("train-images-idx3-ubyte"),
+                                    labels: dir.appendingPathComponent("train-labels-idx1-ubyte"))
+        let test = try IDX.dataset(name: "fmnist-mini-test", images: dir.appendingPathComponent("t10k-images-idx3-ubyte"),
+                                   labels: dir.appendingPathComponent("t10k-labels-idx1-ubyte"))
+        #expect(train.inputs.shape == [256, 1, 28, 28] && test.count == 128)
+        #expect(Array(train.labels.prefix(5)) == [9, 0, 0, 3, 0])
+        let model = try Model(spec: .mlp(inputShape: [1, 28, 28], widths: [64], classes: 10), rng: RandomGenerator(seed: 1))
+        let loop = try TrainingLoop(model: model, optimizer: try SGD(learningRate: 0.05, momentum: 0.9),
+                                    configuration: TrainingConfiguration(epochs: 15, batchSize: 32, schedule: .constant(0.05), seed: 1))
+        let history = try loop.train(on: train, validation: test)
+        #expect((history.last?.trainAccuracy ?? 0) > 0.9)
+        #expect((history.last?.validationAccuracy ?? 0) > 0.6, "test accuracy \(history.last?.validationAccuracy ?? 0)")
     }
 
     @Test("IDX images and labels read into [N, 1, H, W] in [0, 1]")
