@@ -122,3 +122,25 @@ final class DataTests {
         #expect(rows.contains([3, 2, 1]) && rows.contains([1, 2, 3]))
     }
 }
+
+@Suite("CIFAR-10 binary batches")
+struct CIFARTests {
+    @Test("records split into label and planar RGB; a partial record is an error naming the file")
+    func cifar() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("basin-trainer-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var bytes: [UInt8] = []
+        for label: UInt8 in [3, 7] { bytes.append(label); bytes += (0..<3072).map { UInt8(truncatingIfNeeded: Int($0) / 1024 * 100 + Int(label)) } }
+        let url = dir.appendingPathComponent("data_batch_1.bin")
+        try Data(bytes).write(to: url)
+        let d = try CIFAR10.dataset(name: "cifar", files: [url])
+        #expect(d.inputs.shape == [2, 3, 32, 32] && d.labels == [3, 7])
+        #expect(d.inputs[flat: 3072 + 2048] == Float(207) / 255)
+        let bad = dir.appendingPathComponent("bad.bin")
+        try Data(bytes.dropLast()).write(to: bad)
+        #expect(throws: TrainerError.dataset("\(bad.path): 6145 bytes is not a whole number of 3073-byte CIFAR-10 records")) {
+            try CIFAR10.dataset(name: "cifar", files: [bad])
+        }
+    }
+}
