@@ -1,0 +1,131 @@
+import Tensors
+
+/// A fixed-size, zero-initialised scalar buffer that owns its memory.
+///
+/// Layers pass activations and their tangents as `Buffer`s so that hot loops and
+/// BLAS calls take a stable pointer without nested `withUnsafe…` closures. A buffer
+/// is written by the layer that creates it and treated as read-only afterwards.
+final class Buffer<Scalar: BLASScalar> {
+    /// Number of scalars.
+    let count: Int
+    /// The first scalar; valid for `count` elements while the buffer is alive.
+    let pointer: UnsafeMutablePointer<Scalar>
+
+    /// `count` zeros.
+    init(count: Int) {
+        precondition(count >= 0, "Buffer needs a non-negative count")
+        self.count = count
+        pointer = .allocate(capacity: Swift.max(count, 1))
+        pointer.initialize(repeating: 0, count: Swift.max(count, 1))
+    }
+
+    /// A copy of `source`.
+    convenience init(copying source: UnsafeBufferPointer<Scalar>) {
+        self.init(count: source.count)
+        if let base = source.baseAddress { pointer.update(from: base, count: source.count) }
+    }
+
+    /// A copy of a tensor's scalars.
+    convenience init(_ tensor: Tensor<Scalar>) {
+        self.init(count: tensor.count)
+        tensor.withUnsafeBufferPointer { p in
+            if let base = p.baseAddress { pointer.update(from: base, count: p.count) }
+        }
+    }
+
+    deinit {
+        pointer.deinitialize(count: Swift.max(count, 1))
+        pointer.deallocate()
+    }
+
+    /// A copy of this buffer.
+    func copy() -> Buffer { Buffer(copying: UnsafeBufferPointer(start: pointer, count: count)) }
+
+    /// Sets every element to zero.
+    func zero() { pointer.update(repeating: 0, count: count) }
+
+    /// The scalars as a tensor of `shape` (one copy).
+    func tensor(shape: [Int]) -> Tensor<Scalar> {
+        precondition(shape.reduce(1, *) == count, "shape \(shape) does not hold \(count) scalars")
+        var t = Tensor<Scalar>(zeros: shape)
+        t.withUnsafeMutableBufferPointer { p in
+            if let base = p.baseAddress { base.update(from: pointer, count: count) }
+        }
+        return t
+    }
+}
+
+/// An activation and, in a Hessian-vector pass, its directional derivative R{·}.
+///
+/// Shapes are `[batch, features]` or NCHW `[batch, channels, height, width]`, row-major.
+struct Dual<Scalar: BLASScalar> {
+    var shape: [Int]
+    var value: Buffer<Scalar>
+    /// R{value} = d/dε value(θ + ε·v) at ε = 0; nil outside a Hessian-vector pass.
+    var tangent: Buffer<Scalar>?
+
+    var batch: Int { shape[0] }
+    /// Elements per sample (product of all but the first dimension).
+    var perSample: Int { shape.dropFirst().reduce(1, *) }
+
+    /// A zero activation of `shape`, with a zero tangent when `withTangent`.
+    static func zeros(_ shape: [Int], withTangent: Bool) -> Dual {
+        let n = shape.reduce(1, *)
+        return Dual(shape: shape, value: Buffer(count: n), tangent: withTangent ? Buffer(count: n) : nil)
+    }
+}
+
+/// Which statistics batch normalisation uses, stated by every caller (no hidden mode).
+public enum ForwardMode: String, Codable, Sendable, CaseIterable {
+    /// Batch statistics, and running statistics updated with momentum (PyTorch `model.train()`).
+    case train
+    /// Batch statistics, running statistics left untouched (for loss/Hessian probes on batches).
+    case batchStatistics
+    /// Running statistics (PyTorch `model.eval()`).
+    case eval
+
+    var usesBatchStatistics: Bool { self != .eval }
+}
+
+/// The flat vectors one forward/backward pass reads and writes, as raw pointers valid
+/// for the duration of the pass. Each layer addresses its slice by offset.
+struct Pass<Scalar: BLASScalar> {
+    /// θ, the flat parameter vector.
+    let parameters: UnsafePointer<Scalar>
+    /// v, the direction of a Hessian-vector product; nil for plain passes.
+    let direction: UnsafePointer<Scalar>?
+    /// ∂L/∂θ accumulates here (zeroed by the caller); nil when not wanted.
+    let gradient: UnsafeMutablePointer<Scalar>?
+    /// Hv = R{∂L/∂θ} accumulates here; nil outside a Hessian-vector pass.
+    let hvp: UnsafeMutablePointer<Scalar>?
+    /// Running statistics and other non-trainable buffers.
+    let buffers: UnsafeMutablePointer<Scalar>
+    let mode: ForwardMode
+
+    var withTangents: Bool { direction != nil }
+}
+
+/// C ← α·op(A)·op(B) + β·C on raw row-major pointers; skips empty products.
+@inline(__always)
+func gemm<S: BLASScalar>(_ transposeA: Bool, _ transposeB: Bool, m: Int, n: Int, k: Int,
+                         alpha: S = 1, _ a: UnsafePointer<S>, lda: Int, _ b: UnsafePointer<S>, ldb: Int,
+                         beta: S, _ c: UnsafeMutablePointer<S>, ldc: Int) {
+    guard m > 0, n > 0 else { return }
+    if k == 0 {
+        if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+        return
+    }
+    S.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+           a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+}
+
+/// y ← y + α·x over `count` elements.
+@inline(__always)
+func axpy<S: BLASScalar>(_ count: Int, _ alpha: S, _ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>) {
+    if count > 0 { S.axpy(count: count, alpha: alpha, x: x, y: y) }
+}
+
+/// eˣ for any BLAS scalar (through `Double`; only used on [batch, classes] matrices).
+@inline(__always) func exponential<S: BLASScalar>(_ x: S) -> S { S(_exp(Double(x))) }
+/// ln x for any BLAS scalar (through `Double`).
+@inline(__always) func logarithm<S: BLASScalar>(_ x: S) -> S { S(_log(Double(x))) }

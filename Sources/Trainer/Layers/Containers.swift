@@ -1,0 +1,98 @@
+import Tensors
+
+/// Layers applied in order (PyTorch `nn.Sequential`); children are named `"0"`, `"1"`, … or by name.
+final class Sequential<Scalar: BLASScalar> {
+    var children: [(name: String, layer: Layer<Scalar>)]
+
+    init(_ children: [(name: String, layer: Layer<Scalar>)]) { self.children = children }
+
+    /// Children named by their index, as `nn.Sequential(*layers)` names them.
+    convenience init(indexed layers: [Layer<Scalar>]) {
+        self.init(layers.enumerated().map { (String($0.offset), $0.element) })
+    }
+
+    func forward(_ x: Dual<Scalar>, _ pass: Pass<Scalar>, prefix: String, recorder: LayerRecorder<Scalar>?) -> Dual<Scalar> {
+        var h = x
+        for child in children {
+            h = child.layer.forward(h, pass, name: prefix.isEmpty ? child.name : "\(prefix).\(child.name)", recorder: recorder)
+        }
+        return h
+    }
+
+    func backward(_ dy: Dual<Scalar>, _ pass: Pass<Scalar>) -> Dual<Scalar> {
+        var g = dy
+        for child in children.reversed() { g = child.layer.backward(g, pass) }
+        return g
+    }
+
+    func outputShape(_ sample: [Int]) -> [Int]? {
+        var s = sample
+        for child in children {
+            guard let next = child.layer.outputShape(s) else { return nil }
+            s = next
+        }
+        return s
+    }
+
+    func layout(prefix: String, into table: inout ParameterTable) {
+        Layer.sequential(self).layout(prefix: prefix, into: &table)
+    }
+
+    func visitLeaves(prefix: String, _ body: (String, Layer<Scalar>) -> Void) {
+        Layer.sequential(self).visitLeaves(prefix: prefix, body)
+    }
+
+    func releaseCaches() { for c in children { c.layer.releaseCaches() } }
+}
+
+/// A residual block y = relu(main(x) + shortcut(x)) (the CIFAR ResNet `BasicBlock`).
+///
+/// `main` holds `conv1, bn1, relu, conv2, bn2`; `shortcut` is empty for the identity or holds a
+/// 1×1 convolution and batch norm (`shortcut.0`, `shortcut.1`, PyTorch's option B).
+/// Backward: ∂x = main'ᵀ·∂s + shortcut'ᵀ·∂s with ∂s = 1[s > 0]·∂y; R-operator likewise, since the
+/// sum is linear.
+final class Residual<Scalar: BLASScalar> {
+    let main: Sequential<Scalar>
+    let shortcut: Sequential<Scalar>
+    private let activation = ReLU<Scalar>()
+
+    init(main: Sequential<Scalar>, shortcut: Sequential<Scalar>) {
+        self.main = main
+        self.shortcut = shortcut
+    }
+
+    func forward(_ x: Dual<Scalar>, _ pass: Pass<Scalar>, prefix: String) -> Dual<Scalar> {
+        let a = main.forward(x, pass, prefix: prefix, recorder: nil)
+        let b = shortcut.children.isEmpty ? x : shortcut.forward(x, pass, prefix: prefix, recorder: nil)
+        precondition(a.shape == b.shape, "residual branches disagree: \(a.shape) vs \(b.shape)")
+        let sum = Dual<Scalar>.zeros(a.shape, withTangent: pass.withTangents)
+        sum.value.pointer.update(from: a.value.pointer, count: a.value.count)
+        axpy(a.value.count, 1, b.value.pointer, sum.value.pointer)
+        if let rs = sum.tangent {
+            if let ra = a.tangent { axpy(a.value.count, 1, ra.pointer, rs.pointer) }
+            if let rb = b.tangent { axpy(a.value.count, 1, rb.pointer, rs.pointer) }
+        }
+        return activation.forward(sum, pass)
+    }
+
+    func backward(_ dy: Dual<Scalar>, _ pass: Pass<Scalar>) -> Dual<Scalar> {
+        let ds = activation.backward(dy, pass)
+        let dxMain = main.backward(ds, pass)
+        let dxShort = shortcut.children.isEmpty ? ds : shortcut.backward(ds, pass)
+        let dx = Dual<Scalar>.zeros(dxMain.shape, withTangent: pass.withTangents)
+        let n = dx.value.count
+        dx.value.pointer.update(from: dxMain.value.pointer, count: n)
+        axpy(n, 1, dxShort.value.pointer, dx.value.pointer)
+        if let rdx = dx.tangent {
+            if let r = dxMain.tangent { axpy(n, 1, r.pointer, rdx.pointer) }
+            if let r = dxShort.tangent { axpy(n, 1, r.pointer, rdx.pointer) }
+        }
+        return dx
+    }
+
+    func outputShape(_ sample: [Int]) -> [Int]? {
+        guard let a = main.outputShape(sample) else { return nil }
+        let b = shortcut.children.isEmpty ? sample : shortcut.outputShape(sample)
+        return a == b ? a : nil
+    }
+}

@@ -1,0 +1,181 @@
+import Tensors
+
+/// Max pooling over k×k windows (PyTorch `nn.MaxPool2d(k, stride)`, no padding).
+///
+/// Shapes: x `[B, C, H, W]` → y `[B, C, Ho, Wo]`. y = x[argmax]; ∂x scatters ∂y to the argmax;
+/// R{y} = R{x}[argmax], R{∂x} scatters R{∂y} the same way (the argmax is locally constant).
+/// Ties go to the first maximum in row-major window order, as PyTorch's CPU kernel.
+final class MaxPool2d<Scalar: BLASScalar> {
+    let kernelSize: Int, stride: Int
+    private var inputShape: [Int] = []
+    private var argmax: [Int32] = []
+
+    init(kernelSize: Int, stride: Int? = nil) {
+        self.kernelSize = kernelSize
+        self.stride = stride ?? kernelSize
+    }
+
+    func outputShape(_ sample: [Int]) -> [Int]? {
+        guard sample.count == 3 else { return nil }
+        let ho = (sample[1] - kernelSize) / stride + 1, wo = (sample[2] - kernelSize) / stride + 1
+        return ho > 0 && wo > 0 ? [sample[0], ho, wo] : nil
+    }
+
+    func forward(_ x: Dual<Scalar>, _ pass: Pass<Scalar>) -> Dual<Scalar> {
+        precondition(x.shape.count == 4, "MaxPool2d expects NCHW, got \(x.shape)")
+        inputShape = x.shape
+        let planes = x.shape[0] * x.shape[1], h = x.shape[2], w = x.shape[3]
+        let ho = (h - kernelSize) / stride + 1, wo = (w - kernelSize) / stride + 1
+        let y = Dual<Scalar>.zeros([x.shape[0], x.shape[1], ho, wo], withTangent: pass.withTangents)
+        argmax = [Int32](repeating: 0, count: planes * ho * wo)
+        let xv = x.value.pointer, yv = y.value.pointer
+        argmax.withUnsafeMutableBufferPointer { am in
+            for pl in 0..<planes {
+                let base = pl * h * w
+                for oh in 0..<ho {
+                    for ow in 0..<wo {
+                        var best = base + (oh * stride) * w + ow * stride
+                        for i in 0..<kernelSize {
+                            let row = base + (oh * stride + i) * w + ow * stride
+                            for j in 0..<kernelSize where xv[row + j] > xv[best] { best = row + j }
+                        }
+                        let o = (pl * ho + oh) * wo + ow
+                        yv[o] = xv[best]
+                        am[o] = Int32(best)
+                    }
+                }
+            }
+            if let ry = y.tangent, let rx = x.tangent {
+                for o in 0..<am.count { ry.pointer[o] = rx.pointer[Int(am[o])] }
+            }
+        }
+        return y
+    }
+
+    func backward(_ dy: Dual<Scalar>, _ pass: Pass<Scalar>) -> Dual<Scalar> {
+        let dx = Dual<Scalar>.zeros(inputShape, withTangent: pass.withTangents)
+        argmax.withUnsafeBufferPointer { am in
+            for o in 0..<am.count { dx.value.pointer[Int(am[o])] += dy.value.pointer[o] }
+            if let rdx = dx.tangent, let rdy = dy.tangent {
+                for o in 0..<am.count { rdx.pointer[Int(am[o])] += rdy.pointer[o] }
+            }
+        }
+        return dx
+    }
+
+    func releaseCache() { argmax = [] }
+}
+
+/// Average pooling over k×k windows (PyTorch `nn.AvgPool2d(k, stride)`, no padding).
+///
+/// Linear in x, so R{y} = pool(R{x}) and R{∂x} = poolᵀ(R{∂y}); each is the same loop.
+final class AvgPool2d<Scalar: BLASScalar> {
+    let kernelSize: Int, stride: Int
+    private var inputShape: [Int] = []
+
+    init(kernelSize: Int, stride: Int? = nil) {
+        self.kernelSize = kernelSize
+        self.stride = stride ?? kernelSize
+    }
+
+    func outputShape(_ sample: [Int]) -> [Int]? {
+        guard sample.count == 3 else { return nil }
+        let ho = (sample[1] - kernelSize) / stride + 1, wo = (sample[2] - kernelSize) / stride + 1
+        return ho > 0 && wo > 0 ? [sample[0], ho, wo] : nil
+    }
+
+    func forward(_ x: Dual<Scalar>, _ pass: Pass<Scalar>) -> Dual<Scalar> {
+        precondition(x.shape.count == 4, "AvgPool2d expects NCHW, got \(x.shape)")
+        inputShape = x.shape
+        let h = x.shape[2], w = x.shape[3]
+        let ho = (h - kernelSize) / stride + 1, wo = (w - kernelSize) / stride + 1
+        let y = Dual<Scalar>.zeros([x.shape[0], x.shape[1], ho, wo], withTangent: pass.withTangents)
+        pool(x.value.pointer, y.value.pointer, planes: x.shape[0] * x.shape[1], h: h, w: w, ho: ho, wo: wo)
+        if let rx = x.tangent, let ry = y.tangent {
+            pool(rx.pointer, ry.pointer, planes: x.shape[0] * x.shape[1], h: h, w: w, ho: ho, wo: wo)
+        }
+        return y
+    }
+
+    func backward(_ dy: Dual<Scalar>, _ pass: Pass<Scalar>) -> Dual<Scalar> {
+        let h = inputShape[2], w = inputShape[3]
+        let ho = (h - kernelSize) / stride + 1, wo = (w - kernelSize) / stride + 1
+        let planes = inputShape[0] * inputShape[1]
+        let dx = Dual<Scalar>.zeros(inputShape, withTangent: pass.withTangents)
+        unpool(dy.value.pointer, dx.value.pointer, planes: planes, h: h, w: w, ho: ho, wo: wo)
+        if let rdy = dy.tangent, let rdx = dx.tangent {
+            unpool(rdy.pointer, rdx.pointer, planes: planes, h: h, w: w, ho: ho, wo: wo)
+        }
+        return dx
+    }
+
+    private func pool(_ x: UnsafePointer<Scalar>, _ y: UnsafeMutablePointer<Scalar>, planes: Int, h: Int, w: Int, ho: Int, wo: Int) {
+        let scale = 1 / Scalar(kernelSize * kernelSize)
+        for pl in 0..<planes {
+            for oh in 0..<ho {
+                for ow in 0..<wo {
+                    var s: Scalar = 0
+                    for i in 0..<kernelSize {
+                        let row = x + pl * h * w + (oh * stride + i) * w + ow * stride
+                        for j in 0..<kernelSize { s += row[j] }
+                    }
+                    y[(pl * ho + oh) * wo + ow] = s * scale
+                }
+            }
+        }
+    }
+
+    private func unpool(_ dy: UnsafePointer<Scalar>, _ dx: UnsafeMutablePointer<Scalar>, planes: Int, h: Int, w: Int, ho: Int, wo: Int) {
+        let scale = 1 / Scalar(kernelSize * kernelSize)
+        for pl in 0..<planes {
+            for oh in 0..<ho {
+                for ow in 0..<wo {
+                    let g = dy[(pl * ho + oh) * wo + ow] * scale
+                    for i in 0..<kernelSize {
+                        let row = dx + pl * h * w + (oh * stride + i) * w + ow * stride
+                        for j in 0..<kernelSize { row[j] += g }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Global average pooling to `[B, C]` (PyTorch `nn.AdaptiveAvgPool2d(1)` followed by `flatten(1)`).
+///
+/// y[b, c] = mean over H·W of x[b, c]; linear, so R{y} and R{∂x} reuse the same loops.
+final class GlobalAvgPool<Scalar: BLASScalar> {
+    private var inputShape: [Int] = []
+
+    func forward(_ x: Dual<Scalar>, _ pass: Pass<Scalar>) -> Dual<Scalar> {
+        precondition(x.shape.count == 4, "GlobalAvgPool expects NCHW, got \(x.shape)")
+        inputShape = x.shape
+        let planes = x.shape[0] * x.shape[1], hw = x.shape[2] * x.shape[3]
+        let y = Dual<Scalar>.zeros([x.shape[0], x.shape[1]], withTangent: pass.withTangents)
+        let scale = 1 / Scalar(hw)
+        for pl in 0..<planes {
+            var s: Scalar = 0
+            for i in 0..<hw { s += x.value.pointer[pl * hw + i] }
+            y.value.pointer[pl] = s * scale
+            if let rx = x.tangent, let ry = y.tangent {
+                var r: Scalar = 0
+                for i in 0..<hw { r += rx.pointer[pl * hw + i] }
+                ry.pointer[pl] = r * scale
+            }
+        }
+        return y
+    }
+
+    func backward(_ dy: Dual<Scalar>, _ pass: Pass<Scalar>) -> Dual<Scalar> {
+        let planes = inputShape[0] * inputShape[1], hw = inputShape[2] * inputShape[3]
+        let dx = Dual<Scalar>.zeros(inputShape, withTangent: pass.withTangents)
+        let scale = 1 / Scalar(hw)
+        for pl in 0..<planes {
+            (dx.value.pointer + pl * hw).update(repeating: dy.value.pointer[pl] * scale, count: hw)
+            if let rdy = dy.tangent, let rdx = dx.tangent {
+                (rdx.pointer + pl * hw).update(repeating: rdy.pointer[pl] * scale, count: hw)
+            }
+        }
+        return dx
+    }
+}

@@ -1,0 +1,141 @@
+import Tensors
+
+extension Network {
+    /// The logits `[B, classes]` for `inputs` `[B] + inputShape`.
+    /// - Parameters:
+    ///   - mode: which batch-norm statistics to use (`.train` also updates the running statistics).
+    ///   - parameters: θ for this call only; nil uses the stored parameters.
+    @_specialize(exported: true, where Scalar == Float)
+    public func logits(_ inputs: Tensor<Scalar>, mode: ForwardMode, at parameters: Tensor<Scalar>? = nil) throws(TrainerError) -> Tensor<Scalar> {
+        let batch = try validatedShape(inputs)
+        try validate(parameters: parameters)
+        var out: Tensor<Scalar>?
+        withParameters(parameters) { theta in
+            let y = forward(inputs, shape: batch, theta: theta, direction: nil, mode: mode, recorder: nil)
+            out = y.value.tensor(shape: [batch[0], y.perSample])
+        }
+        root.releaseCaches()
+        return out ?? Tensor(zeros: [batch[0], spec.classes])
+    }
+
+    /// The loss and accuracy on a batch, L(θ) = (1/B)·Σ ℓ(f(x_b; θ), y_b).
+    @_specialize(exported: true, where Scalar == Float)
+    public func evaluate(_ batch: Batch<Scalar>, loss: LossFunction, mode: ForwardMode,
+                         at parameters: Tensor<Scalar>? = nil) throws(TrainerError) -> Evaluation {
+        try run(batch, loss: loss, mode: mode, at: parameters, direction: nil, wantGradient: false).evaluation
+    }
+
+    /// The loss and its gradient ∇_θ L `[parameterCount]` by backpropagation.
+    @_specialize(exported: true, where Scalar == Float)
+    public func gradient(_ batch: Batch<Scalar>, loss: LossFunction, mode: ForwardMode,
+                         at parameters: Tensor<Scalar>? = nil) throws(TrainerError) -> GradientResult<Scalar> {
+        let r = try run(batch, loss: loss, mode: mode, at: parameters, direction: nil, wantGradient: true)
+        return GradientResult(evaluation: r.evaluation, gradient: r.gradient ?? Tensor(zeros: [parameterCount]))
+    }
+
+    /// The exact Hessian-vector product H·v = ∂²L/∂θ² · v, with the loss and gradient, in one
+    /// forward and one backward pass (Pearlmutter 1994, "Fast exact multiplication by the Hessian":
+    /// every layer propagates R{·} = d/dε (·)(θ + ε·v) alongside its value and gradient).
+    ///
+    /// The Hessian is that of the loss as evaluated in `mode`: with `.batchStatistics` it includes
+    /// the dependence of batch-norm statistics on θ; with `.eval` BN is a fixed affine map.
+    /// - Throws: `TrainerError.vectorLength` unless `direction` has `parameterCount` elements.
+    @_specialize(exported: true, where Scalar == Float)
+    public func hessianVectorProduct(_ batch: Batch<Scalar>, direction: Tensor<Scalar>, loss: LossFunction,
+                                     mode: ForwardMode, at parameters: Tensor<Scalar>? = nil) throws(TrainerError) -> HessianVectorResult<Scalar> {
+        guard direction.count == parameterCount else {
+            throw .vectorLength(what: "direction", expected: parameterCount, got: direction.count)
+        }
+        let r = try run(batch, loss: loss, mode: mode, at: parameters, direction: direction, wantGradient: true)
+        return HessianVectorResult(evaluation: r.evaluation, gradient: r.gradient ?? Tensor(zeros: [parameterCount]),
+                                   hessianVectorProduct: r.hvp ?? Tensor(zeros: [parameterCount]))
+    }
+
+    /// The output of every layer as a `[B, neurons]` matrix, in forward order, named as PyTorch
+    /// names the module (`features.0`, `classifier.1`, `layer2.0` for a whole residual block).
+    @_specialize(exported: true, where Scalar == Float)
+    public func layerOutputs(_ inputs: Tensor<Scalar>, mode: ForwardMode,
+                             at parameters: Tensor<Scalar>? = nil) throws(TrainerError) -> [(name: String, output: Tensor<Scalar>)] {
+        let batch = try validatedShape(inputs)
+        try validate(parameters: parameters)
+        let recorder = LayerRecorder<Scalar>()
+        withParameters(parameters) { theta in
+            _ = forward(inputs, shape: batch, theta: theta, direction: nil, mode: mode, recorder: recorder)
+        }
+        root.releaseCaches()
+        return recorder.outputs
+    }
+
+    // MARK: Internals
+
+    private struct RunResult {
+        var evaluation: Evaluation
+        var gradient: Tensor<Scalar>?
+        var hvp: Tensor<Scalar>?
+    }
+
+    private func run(_ batch: Batch<Scalar>, loss: LossFunction, mode: ForwardMode, at parameters: Tensor<Scalar>?,
+                     direction: Tensor<Scalar>?, wantGradient: Bool) throws(TrainerError) -> RunResult {
+        let shape = try validatedShape(batch.inputs)
+        try validate(parameters: parameters)
+        let b = shape[0], k = spec.classes
+        guard batch.labels.count == b else { throw .labels("\(batch.labels.count) labels for a batch of \(b)") }
+        if let bad = batch.labels.first(where: { $0 < 0 || $0 >= k }) { throw .labels("label \(bad) outside 0..<\(k)") }
+        if case .distillation = loss {
+            guard let t = batch.teacherLogits else { throw .labels("distillation needs the teacher's logits") }
+            guard t.shape == [b, k] else { throw .inputShape(expected: [k], got: t.shape) }
+        }
+        let n = parameterCount
+        let gradient = wantGradient ? Buffer<Scalar>(count: n) : nil
+        let hvp = direction != nil ? Buffer<Scalar>(count: n) : nil
+        let v = direction.map { Buffer($0) }
+        var evaluation = Evaluation(loss: 0, correct: 0, count: b)
+        withParameters(parameters) { theta in
+            let pass = Pass(parameters: theta, direction: v.map { UnsafePointer($0.pointer) }, gradient: gradient?.pointer,
+                            hvp: hvp?.pointer, buffers: bufferStorage.pointer, mode: mode)
+            let x = Dual(shape: shape, value: Buffer(batch.inputs), tangent: v != nil ? Buffer(count: batch.inputs.count) : nil)
+            let z = root.forward(x, pass, name: "", recorder: nil)
+            let teacher = batch.teacherLogits.map { Buffer($0) }
+            let l = loss.evaluate(logits: z, labels: batch.labels, teacher: teacher.map { UnsafePointer($0.pointer) })
+            evaluation.loss = l.loss
+            evaluation.correct = l.correct
+            if wantGradient { _ = root.backward(l.gradient, pass) }
+        }
+        root.releaseCaches()
+        return RunResult(evaluation: evaluation, gradient: gradient?.tensor(shape: [n]), hvp: hvp?.tensor(shape: [n]))
+    }
+
+    private func forward(_ inputs: Tensor<Scalar>, shape: [Int], theta: UnsafePointer<Scalar>, direction: UnsafePointer<Scalar>?,
+                         mode: ForwardMode, recorder: LayerRecorder<Scalar>?) -> Dual<Scalar> {
+        let pass = Pass(parameters: theta, direction: direction, gradient: nil, hvp: nil, buffers: bufferStorage.pointer, mode: mode)
+        let x = Dual(shape: shape, value: Buffer(inputs), tangent: nil)
+        return root.forward(x, pass, name: "", recorder: recorder)
+    }
+
+    /// `[B] + inputShape` for inputs given as `[B] + inputShape` or `[B, prod(inputShape)]`.
+    private func validatedShape(_ inputs: Tensor<Scalar>) throws(TrainerError) -> [Int] {
+        let perSample = spec.inputShape.reduce(1, *)
+        guard let b = inputs.shape.first, inputs.rank >= 2,
+              Array(inputs.shape.dropFirst()) == spec.inputShape || inputs.shape.dropFirst().reduce(1, *) == perSample && inputs.rank == 2
+        else { throw .inputShape(expected: spec.inputShape, got: inputs.shape) }
+        return [b] + spec.inputShape
+    }
+
+    private func validate(parameters: Tensor<Scalar>?) throws(TrainerError) {
+        if let p = parameters, p.count != parameterCount {
+            throw .vectorLength(what: "parameters", expected: parameterCount, got: p.count)
+        }
+    }
+
+    /// Calls `body` with θ: the given vector, or the stored one.
+    private func withParameters(_ parameters: Tensor<Scalar>?, _ body: (UnsafePointer<Scalar>) -> Void) {
+        if let parameters {
+            parameters.withUnsafeBufferPointer { p in
+                guard let base = p.baseAddress else { return body(parameterStorage.pointer) }
+                body(base)
+            }
+        } else {
+            body(parameterStorage.pointer)
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import Tensors
+
+/// Stochastic gradient descent with momentum, Nesterov momentum and L2 weight decay, exactly as
+/// PyTorch's `torch.optim.SGD`:
+///
+///     g ← ∇L + λ·θ
+///     b ← g (first step), else b ← μ·b + (1 − τ)·g
+///     g ← g + μ·b (Nesterov) or g ← b
+///     θ ← θ − η·g
+///
+/// (λ weight decay, μ momentum, τ dampening, η learning rate). With μ = 0 it is plain (full-batch or
+/// mini-batch) gradient descent.
+public struct SGD: Optimizer {
+    public var learningRate: Double
+    public var momentum: Double
+    public var dampening: Double
+    public var weightDecay: Double
+    public var nesterov: Bool
+    public private(set) var stepCount = 0
+    private var buffer: [Float] = []
+
+    public init(learningRate: Double, momentum: Double = 0, dampening: Double = 0, weightDecay: Double = 0,
+                nesterov: Bool = false) throws(TrainerError) {
+        guard learningRate >= 0, momentum >= 0, weightDecay >= 0 else {
+            throw .invalidOption("SGD needs non-negative learning rate, momentum and weight decay")
+        }
+        guard !nesterov || (momentum > 0 && dampening == 0) else {
+            throw .invalidOption("Nesterov momentum requires a momentum and zero dampening (as in PyTorch)")
+        }
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.dampening = dampening
+        self.weightDecay = weightDecay
+        self.nesterov = nesterov
+    }
+
+    public mutating func step(parameters: inout Tensor<Float>, gradient: Tensor<Float>, ranges: [Range<Int>]? = nil) throws(TrainerError) {
+        try check(parameters, gradient)
+        let n = parameters.count
+        let first = buffer.isEmpty && momentum != 0
+        if momentum != 0 && buffer.count != n { buffer = [Float](repeating: 0, count: n) }
+        let lr = Float(learningRate), mu = Float(momentum), wd = Float(weightDecay), damp = Float(1 - dampening)
+        let useMomentum = momentum != 0, nesterov = self.nesterov
+        let spans = activeRanges(ranges, count: n)
+        gradient.withUnsafeBufferPointer { g in
+            parameters.withUnsafeMutableBufferPointer { p in
+                buffer.withUnsafeMutableBufferPointer { b in
+                    for span in spans {
+                        for i in span {
+                            var d = g[i] + wd * p[i]
+                            if useMomentum {
+                                b[i] = first ? d : mu * b[i] + damp * d
+                                d = nesterov ? d + mu * b[i] : b[i]
+                            }
+                            p[i] -= lr * d
+                        }
+                    }
+                }
+            }
+        }
+        stepCount += 1
+    }
+
+    public var state: [String: Tensor<Float>] {
+        buffer.isEmpty ? [:] : ["momentum_buffer": Tensor(vector: buffer)]
+    }
+
+    public mutating func load(state: [String: Tensor<Float>], stepCount: Int) throws(TrainerError) {
+        buffer = state["momentum_buffer"]?.scalars ?? []
+        self.stepCount = stepCount
+    }
+}
+

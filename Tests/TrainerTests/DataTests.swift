@@ -1,0 +1,146 @@
+import Foundation
+import Testing
+import Tensors
+@testable import Trainer
+
+@Suite("Datasets")
+final class DataTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("basin-trainer-tests-\(UUID().uuidString)")
+
+    deinit { try? FileManager.default.removeItem(at: directory) }
+
+    func temporaryFile(_ bytes: [UInt8], _ name: String) throws -> URL {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let url = directory.appendingPathComponent(name)
+        try Data(bytes).write(to: url)
+        return url
+    }
+
+    /// The repository's `fixtures/fashion-mnist-mini` (256 train, 128 test images).
+    static var fashionMini: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("fixtures/fashion-mnist-mini")
+    }
+
+    @Test("the Fashion-MNIST fixture reads, and an MLP learns it")
+    func fashionMiniFixture() throws {
+        let dir = Self.fashionMini
+        let train = try IDX.dataset(name: "fmnist-mini", images: dir.appendingPathComponent("train-images-idx3-ubyte"),
+                                    labels: dir.appendingPathComponent("train-labels-idx1-ubyte"))
+        let test = try IDX.dataset(name: "fmnist-mini-test", images: dir.appendingPathComponent("t10k-images-idx3-ubyte"),
+                                   labels: dir.appendingPathComponent("t10k-labels-idx1-ubyte"))
+        #expect(train.inputs.shape == [256, 1, 28, 28] && test.count == 128)
+        #expect(Array(train.labels.prefix(5)) == [9, 0, 0, 3, 0])
+        let model = try Model(spec: .mlp(inputShape: [1, 28, 28], widths: [64], classes: 10), rng: RandomGenerator(seed: 1))
+        let loop = try TrainingLoop(model: model, optimizer: try SGD(learningRate: 0.05, momentum: 0.9),
+                                    configuration: TrainingConfiguration(epochs: 15, batchSize: 32, schedule: .constant(0.05), seed: 1))
+        let history = try loop.train(on: train, validation: test)
+        #expect((history.last?.trainAccuracy ?? 0) > 0.9)
+        #expect((history.last?.validationAccuracy ?? 0) > 0.6, "test accuracy \(history.last?.validationAccuracy ?? 0)")
+    }
+
+    @Test("IDX images and labels read into [N, 1, H, W] in [0, 1]")
+    func idx() throws {
+        let images = try temporaryFile([0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2, 0, 255, 51, 102], "img.idx")
+        let labels = try temporaryFile([0, 0, 8, 1, 0, 0, 0, 2, 7, 3], "lbl.idx")
+        let d = try IDX.dataset(name: "tiny", images: images, labels: labels)
+        #expect(d.inputs.shape == [2, 1, 1, 2])
+        #expect(d.inputs.scalars == [0, 1, 0.2, 0.4])
+        #expect(d.labels == [7, 3])
+    }
+
+    @Test("IDX errors name the file", arguments: [
+        ([0x1F, 0x8B, 8, 0], "gzip"), ([1, 2, 3, 4], "bad magic"), ([0, 0, 0x0D, 1, 0, 0, 0, 1], "not unsigned byte"),
+        ([0, 0, 8, 1, 0, 0, 0, 5, 1], "holds"),
+    ] as [([UInt8], String)])
+    func idxErrors(_ bytes: [UInt8], _ fragment: String) throws {
+        let url = try temporaryFile(bytes, "bad.idx")
+        do {
+            _ = try IDX.readBytes(url)
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.description.contains(url.path) && error.description.contains(fragment), "\(error)")
+        }
+    }
+
+    @Test("CSV with a header, label last, scaled")
+    func csv() throws {
+        let url = try temporaryFile(Array("a,b,label\n0,16,1\n8,4,0\n\n".utf8), "digits.csv")
+        let d = try CSVDataset.read(url, scale: 1.0 / 16)
+        #expect(d.inputs.scalars == [0, 1, 0.5, 0.25])
+        #expect(d.labels == [1, 0] && d.classes == 2)
+        let bad = try temporaryFile(Array("1,2,0\n1,2\n".utf8), "bad.csv")
+        #expect(throws: TrainerError.self) { try CSVDataset.read(bad) }
+    }
+
+    @Test("PS10: simple and complex patterns in separate channels, constant over space, groups recorded")
+    func ps10() throws {
+        let d = try PS10.generate(samples: 400, height: 4, width: 4, noisyFraction: 0.1, rng: RandomGenerator(seed: 3))
+        #expect(d.inputs.shape == [400, 6, 4, 4] && d.classes == 10)
+        #expect(d.groups["simple"]?.count == 200 && d.groups["complex"]?.count == 200 && d.groups["noisy"]?.count == 40)
+        let simple = Set(d.groups["simple"] ?? [])
+        var patternsPerClass: [Int: Set<[Float]>] = [:]
+        for i in 0..<d.count {
+            let sample = (0..<96).map { d.inputs[flat: i * 96 + $0] }
+            let active = simple.contains(i) ? 0..<48 : 48..<96, silent = simple.contains(i) ? 48..<96 : 0..<48
+            #expect(silent.allSatisfy { sample[$0] == 0 })
+            for c in 0..<3 { #expect(Set(sample[(active.lowerBound + 16 * c)..<(active.lowerBound + 16 * (c + 1))]).count == 1) }
+            if simple.contains(i) && !(d.groups["noisy"] ?? []).contains(i) {
+                patternsPerClass[d.labels[i], default: []].insert([sample[0], sample[16], sample[32]])
+            }
+        }
+        #expect(patternsPerClass.values.allSatisfy { $0.count <= 10 })
+        let again = try PS10.generate(samples: 400, height: 4, width: 4, noisyFraction: 0.1, rng: RandomGenerator(seed: 3))
+        #expect(again.inputs == d.inputs && again.labels == d.labels)
+    }
+
+    @Test("label noise changes exactly the recorded labels")
+    func labelNoise() throws {
+        let d = try SyntheticData.blobs(classes: 4, perClass: 50, dimensions: 3, rng: RandomGenerator(seed: 1))
+        let noisy = try d.withLabelNoise(fraction: 0.2, rng: RandomGenerator(seed: 2))
+        let changed = (0..<d.count).filter { d.labels[$0] != noisy.labels[$0] }
+        #expect(changed == noisy.groups["noisy"])
+        #expect(changed.count == 40)
+    }
+
+    @Test("a seeded split is a partition and keeps groups")
+    func split() throws {
+        let d = try SyntheticData.spirals(classes: 3, perClass: 20, rng: RandomGenerator(seed: 1))
+            .withLabelNoise(fraction: 0.5, rng: RandomGenerator(seed: 1))
+        let (train, validation) = try d.split(validationCount: 15, rng: RandomGenerator(seed: 4))
+        #expect(train.count == 45 && validation.count == 15)
+        #expect((train.groups["noisy"]?.count ?? 0) + (validation.groups["noisy"]?.count ?? 0) == 30)
+    }
+
+    @Test("augmentation without padding only mirrors")
+    func flipOnly() throws {
+        var rng = RandomGenerator(seed: 1)
+        let x = try Tensor<Float>(shape: [8, 1, 1, 3], scalars: (0..<8).flatMap { _ in [1, 2, 3] as [Float] })
+        let y = Augmentation(cropPadding: 0, horizontalFlip: true).apply(to: x, rng: &rng)
+        let rows = (0..<8).map { i in (0..<3).map { y[flat: i * 3 + $0] } }
+        #expect(rows.allSatisfy { $0 == [1, 2, 3] || $0 == [3, 2, 1] })
+        #expect(rows.contains([3, 2, 1]) && rows.contains([1, 2, 3]))
+    }
+}
+
+@Suite("CIFAR-10 binary batches")
+struct CIFARTests {
+    @Test("records split into label and planar RGB; a partial record is an error naming the file")
+    func cifar() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("basin-trainer-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var bytes: [UInt8] = []
+        for label: UInt8 in [3, 7] { bytes.append(label); bytes += (0..<3072).map { UInt8(truncatingIfNeeded: Int($0) / 1024 * 100 + Int(label)) } }
+        let url = dir.appendingPathComponent("data_batch_1.bin")
+        try Data(bytes).write(to: url)
+        let d = try CIFAR10.dataset(name: "cifar", files: [url])
+        #expect(d.inputs.shape == [2, 3, 32, 32] && d.labels == [3, 7])
+        #expect(d.inputs[flat: 3072 + 2048] == Float(207) / 255)
+        let bad = dir.appendingPathComponent("bad.bin")
+        try Data(bytes.dropLast()).write(to: bad)
+        #expect(throws: TrainerError.dataset("\(bad.path): 6145 bytes is not a whole number of 3073-byte CIFAR-10 records")) {
+            try CIFAR10.dataset(name: "cifar", files: [bad])
+        }
+    }
+}
