@@ -40,7 +40,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "AnalyzeCLI", dependencies: [
-            "Analyzers", "CheckpointFormat", "Tensors",
+            "Analyzers", "CheckpointFormat", "Tensors", "Trainer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "AnalyzerTestKit", dependencies: ["Analyzers", "CheckpointFormat"]),
@@ -50,7 +50,7 @@ let package = Package(
 
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "CheckpointFormatTests", dependencies: ["CheckpointFormat", "Tensors"]),
-        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Tensors"]),
+        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Tensors", "CheckpointFormat"]),
         .testTarget(name: "RenderTests", dependencies: ["Render"]),
         .testTarget(name: "AnalyzersTests", dependencies: ["Analyzers", "AnalyzerTestKit", "CheckpointFormat", "Tensors"]),
         .testTarget(name: "CLITests", dependencies: ["CheckpointFormat", "Tensors"]),

@@ -33,6 +33,13 @@ public final class ProgressReporter: @unchecked Sendable {
         draw(force: done == total)
     }
 
+    /// Sets the number of steps done.
+    public func set(_ steps: Int) {
+        lock.lock(); defer { lock.unlock() }
+        done = min(max(steps, 0), total)
+        draw(force: done == total)
+    }
+
     /// Ends the phase and moves to a fresh line.
     public func finish() {
         lock.lock(); defer { lock.unlock() }

@@ -11,6 +11,9 @@ public enum ArchiveKind: String, Codable, Sendable {
 /// (batch-norm running statistics) follow the BN policy.
 public enum TensorRole: String, Codable, Sendable {
     case parameter, buffer, activation
+    /// Optimizer state (momentum buffers, Adam moments), named `optimizer.<name>`: kept so a
+    /// run resumes exactly; analyses ignore it.
+    case optimizer
 }
 
 /// One row of the manifest's tensor table. See docs/FORMAT.md.

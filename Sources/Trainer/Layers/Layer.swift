@@ -140,8 +140,11 @@ indirect enum Layer<Scalar: BLASScalar> {
 /// Collects per-layer outputs as `[batch, neurons]` matrices during a forward pass.
 final class LayerRecorder<Scalar: BLASScalar> {
     private(set) var outputs: [(name: String, output: Tensor<Scalar>)] = []
+    /// Each output's full shape (NCHW for convolutional layers), in the same order.
+    private(set) var shapes: [[Int]] = []
     func record(_ name: String, _ y: Dual<Scalar>) {
         outputs.append((name, y.value.tensor(shape: [y.batch, y.perSample])))
+        shapes.append(y.shape)
     }
 }
 

@@ -53,9 +53,11 @@ extension Network {
 
     /// The output of every layer as a `[B, neurons]` matrix, in forward order, named as PyTorch
     /// names the module (`features.0`, `classifier.1`, `layer2.0` for a whole residual block).
+    /// With `keepShape`, convolutional outputs keep their NCHW shape `[B, C, H, W]` (activation
+    /// dumps store them so analyses can pool per channel).
     @_specialize(exported: true, where Scalar == Float)
-    public func layerOutputs(_ inputs: Tensor<Scalar>, mode: ForwardMode,
-                             at parameters: Tensor<Scalar>? = nil) throws(TrainerError) -> [(name: String, output: Tensor<Scalar>)] {
+    public func layerOutputs(_ inputs: Tensor<Scalar>, mode: ForwardMode, at parameters: Tensor<Scalar>? = nil,
+                             keepShape: Bool = false) throws(TrainerError) -> [(name: String, output: Tensor<Scalar>)] {
         let batch = try validatedShape(inputs)
         try validate(parameters: parameters)
         let recorder = LayerRecorder<Scalar>()
@@ -63,7 +65,9 @@ extension Network {
             _ = forward(inputs, shape: batch, theta: theta, direction: nil, mode: mode, recorder: recorder)
         }
         root.releaseCaches()
-        return recorder.outputs
+        guard keepShape else { return recorder.outputs }
+        // Same element count by construction: the recorder stored [B, perSample] of that shape.
+        return zip(recorder.outputs, recorder.shapes).map { o, shape in (o.name, (try? o.output.reshaped(shape)) ?? o.output) }
     }
 
     // MARK: Internals

@@ -1,0 +1,139 @@
+import Analyzers
+import ArgumentParser
+import CheckpointFormat
+import Foundation
+import Tensors
+import Trainer
+
+/// `analyze train`: make a run directory from a preset or a run spec.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a run from a preset or a run.json spec and write its run directory.",
+        discussion: """
+            Writes run.json, checkpoints/epoch-NNNN.ckpt (epoch 0 is the initialisation), per-iteration
+            checkpoints for --iteration-epochs, activations/epoch-NNNN.acts on a fixed probe set, and
+            metrics.jsonl. The same seed gives byte-identical files; --resume continues an interrupted
+            run from its last epoch checkpoint exactly as if it had not stopped.
+
+            Examples:
+              analyze train --list-presets
+              analyze train --preset step --out runs/step
+              analyze train --preset sgdr --out runs/sgdr --epochs 8 --seed 2
+              analyze train --preset distill --teacher runs/step/:12 --out runs/distill
+              analyze train --config my-run.json --out runs/mine
+              analyze train --preset step --out runs/step --resume
+            """)
+
+    @Option(help: "A preset name (see --list-presets).")
+    var preset: String?
+
+    @Option(help: "A run spec JSON file (the format of run.json).")
+    var config: String?
+
+    @Option(help: "The run directory to write (default: runs/PRESET).")
+    var out: String?
+
+    @Option(help: "Override the number of epochs.")
+    var epochs: Int?
+
+    @Option(help: "Override the seed (initialisation, shuffling, data split, probe set).")
+    var seed: UInt64?
+
+    @Option(help: "Override the number of training samples used.")
+    var trainLimit: Int?
+
+    @Option(help: "Override the epochs that get a checkpoint, e.g. 10,20,30.")
+    var saveEpochs: String?
+
+    @Option(help: "Override the epochs whose every iteration gets a checkpoint, e.g. 3,4.")
+    var iterationEpochs: String?
+
+    @Option(help: "Override the epochs that get an activation dump, e.g. 1,12.")
+    var activationEpochs: String?
+
+    @Option(help: "The teacher checkpoint for distillation: a .ckpt file or RUN/:EPOCH.")
+    var teacher: String?
+
+    @Option(help: "Folder of fallback data (the bundled Fashion-MNIST subset) when Debian's dataset-fashion-mnist is absent.")
+    var fixtures: String = "fixtures"
+
+    @Flag(help: "Continue an interrupted run from its last epoch checkpoint.")
+    var resume = false
+
+    @Flag(help: "List the presets and exit.")
+    var listPresets = false
+
+    @Flag(help: "Never draw progress bars.")
+    var quiet = false
+
+    func validate() throws {
+        if listPresets { return }
+        if (preset == nil) == (config == nil) && !resume { throw ValidationError("give --preset NAME or --config FILE") }
+        if let p = preset, Presets.named(p) == nil {
+            throw ValidationError("unknown preset '\(p)'; one of: \(Presets.all().map(\.name).joined(separator: ", "))")
+        }
+        if let e = epochs, e < 1 { throw ValidationError("--epochs must be at least 1") }
+    }
+
+    func run() throws {
+        if listPresets {
+            let all = Presets.all()
+            let width = all.map(\.name.count).max() ?? 0
+            for p in all { print(p.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + p.summary) }
+            return
+        }
+        let fixtureFolder = FileManager.default.fileExists(atPath: fixtures) ? fixtures : nil
+        let outPath = out ?? "runs/" + (preset ?? "run")
+        var spec: RunSpec
+        if resume, config == nil, preset == nil {
+            spec = try RunSpec.load(try RunDirectory(path: outPath))
+        } else if let config {
+            guard let data = FileManager.default.contents(atPath: config) else { throw CheckpointError.fileNotFound(path: config) }
+            do { spec = try JSONDecoder().decode(RunSpec.self, from: data) } catch {
+                throw CheckpointError.invalidInput(path: config, detail: "not a run spec: \(error)")
+            }
+        } else {
+            guard let p = Presets.named(preset ?? "", seed: seed ?? 1, fixtures: fixtureFolder) else { throw ValidationError("unknown preset") }
+            spec = p.spec
+        }
+        if let epochs { spec.training.epochs = epochs }
+        if let seed { spec.training.seed = seed; spec.data.seed = seed }
+        if let trainLimit { spec.data.trainLimit = trainLimit }
+        if let s = saveEpochs { spec.save.epochs = try Self.ints(s, "--save-epochs") }
+        if let s = iterationEpochs { spec.save.iterationEpochs = try Self.ints(s, "--iteration-epochs") }
+        if let s = activationEpochs { spec.save.activationEpochs = try Self.ints(s, "--activation-epochs") }
+        if let teacher { spec.teacher = teacher }
+        if case .distillation = spec.training.loss, spec.teacher == nil {
+            throw ValidationError("distillation needs a teacher: --teacher RUN/:EPOCH")
+        }
+        if resume, let existing = try? RunSpec.load(try RunDirectory(path: outPath)), existing != spec {
+            throw CheckpointError.incompatible(pathA: outPath + "/run.json", pathB: "the requested settings",
+                                               detail: "resuming needs the same run spec; drop the overrides or start a new run")
+        }
+        let run = try RunDirectory.create(path: outPath)
+        let trainer = RunTrainer(spec: spec, run: run)
+        let bar = ProgressReporter(enabled: quiet ? false : nil)
+        var phase = ""
+        trainer.progress = { label, done, total in
+            if label != phase { if !phase.isEmpty { bar.finish() }; phase = label; bar.start(label, total: total) }
+            bar.advance(by: 0)
+            if done > 0 { bar.set(done) }
+        }
+        let history = try trainer.train(resume: resume)
+        if !phase.isEmpty { bar.finish() }
+        if let last = history.last {
+            let val = last.validationAccuracy.map { String(format: ", val acc %.4f", $0) } ?? ""
+            print(String(format: "train: %@ epoch %d, train loss %.4f, train acc %.4f", run.path, last.epoch + 1, last.trainLoss, last.trainAccuracy) + val)
+        } else {
+            print("train: \(run.path) was already complete")
+        }
+    }
+
+    static func ints(_ text: String, _ option: String) throws -> [Int] {
+        try text.split(separator: ",").map {
+            guard let n = Int($0.trimmingCharacters(in: .whitespaces)), n >= 0 else { throw ValidationError("\(option): '\($0)' is not an epoch") }
+            return n
+        }
+    }
+}

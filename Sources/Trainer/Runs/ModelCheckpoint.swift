@@ -1,0 +1,61 @@
+import CheckpointFormat
+import Foundation
+import Tensors
+
+/// Models to and from checkpoint archives (docs/FORMAT.md).
+public enum ModelCheckpoint {
+    /// Loads the model a checkpoint holds: builds it from the manifest's model spec and
+    /// loads parameters and buffers (optimizer state is ignored).
+    /// - Throws: `CheckpointError` for unreadable files or a missing/invalid model spec,
+    ///   `TrainerError` when the tensors do not fit the spec, and for NaN/∞ weights.
+    public static func load(_ path: String) throws -> (model: Model, manifest: CheckpointManifest) {
+        let reader = try CheckpointReader(path: path)
+        guard let specJSON = reader.manifest.model else {
+            throw CheckpointError.invalidInput(path: path, detail: "the manifest has no model spec; import it with --model-spec")
+        }
+        let spec: ModelSpec
+        do { spec = try specJSON.decode(as: ModelSpec.self) } catch {
+            throw CheckpointError.invalidInput(path: path, detail: "the manifest's model spec is not one Basin can build: \(error)")
+        }
+        let model = try Model(spec: spec, rng: RandomGenerator(seed: 0))
+        let names = reader.manifest.tensors.filter { $0.role != .optimizer }.map(\.name)
+        let arrays = try reader.arrays(named: names, requireFinite: true)
+        var tensors: [String: Tensor<Float>] = [:]
+        for (name, a) in arrays { tensors[name] = a.floatTensor() }
+        do { try model.load(named: tensors) } catch {
+            throw CheckpointError.invalidInput(path: path, detail: "\(error)")
+        }
+        return (model, reader.manifest)
+    }
+
+    /// Optimizer state stored in a checkpoint (`optimizer.<name>` tensors).
+    public static func optimizerState(_ path: String) throws -> [String: Tensor<Float>] {
+        let reader = try CheckpointReader(path: path)
+        let names = reader.manifest.tensors.filter { $0.role == .optimizer }.map(\.name)
+        var out: [String: Tensor<Float>] = [:]
+        for (name, a) in try reader.arrays(named: names) { out[String(name.dropFirst("optimizer.".count))] = a.floatTensor() }
+        return out
+    }
+
+    /// Writes the model's parameters and buffers (and optionally optimizer state) as a checkpoint.
+    @discardableResult
+    public static func write(_ model: Model, to path: String, epoch: Int?, iteration: Int?, learningRate: Double?,
+                             metrics: [String: Double] = [:], optimizer: (any Optimizer)? = nil,
+                             extra: [String: JSONValue] = [:], compression: Compression = .none) throws -> CheckpointManifest {
+        let bufferNames = Set(model.namedBuffers.map(\.name))
+        var sources = model.stateDict().map {
+            TensorSource(name: $0.name, tensor: $0.tensor, role: bufferNames.contains($0.name) ? .buffer : .parameter)
+        }
+        var extra = extra
+        if let optimizer {
+            for (name, t) in optimizer.state.sorted(by: { $0.key < $1.key }) {
+                sources.append(TensorSource(name: "optimizer." + name, tensor: t, role: .optimizer))
+            }
+            extra["optimizerSteps"] = .number(Double(optimizer.stepCount))
+        }
+        let manifest = CheckpointManifest(kind: .checkpoint, createdBy: "basin \(BasinVersion.string)",
+                                          model: try JSONValue(encoding: model.spec), epoch: epoch, iteration: iteration,
+                                          learningRate: learningRate, metrics: metrics, extra: extra)
+        return try CheckpointWriter.write(sources, manifest: manifest, to: path, compression: compression)
+    }
+}

@@ -1,0 +1,90 @@
+import CheckpointFormat
+import Foundation
+import Tensors
+
+/// The optimizer of a run, as recorded in run.json.
+public enum OptimizerSpec: Codable, Equatable, Sendable {
+    case sgd(learningRate: Double, momentum: Double, weightDecay: Double, nesterov: Bool)
+    case adam(learningRate: Double, beta1: Double, beta2: Double, weightDecay: Double)
+    /// Full-batch gradient descent plus isotropic Gaussian noise of the given variance (paper 002).
+    case noisyGradientDescent(learningRate: Double, noiseVariance: Double)
+
+    /// A fresh optimizer; noise streams derive from `seed`.
+    public func make(seed: UInt64) throws(TrainerError) -> any Optimizer {
+        switch self {
+        case let .sgd(lr, m, wd, nesterov): return try SGD(learningRate: lr, momentum: m, weightDecay: wd, nesterov: nesterov)
+        case let .adam(lr, b1, b2, wd): return try Adam(learningRate: lr, beta1: b1, beta2: b2, weightDecay: wd)
+        case let .noisyGradientDescent(lr, v):
+            return try NoisyGradientDescent(learningRate: lr, noiseVariance: v, rng: RandomGenerator(seed: seed).split("gradient-noise"))
+        }
+    }
+}
+
+/// What to save while training.
+public struct SavePlan: Codable, Equatable, Sendable {
+    /// Save a checkpoint after these epochs (epoch 0 = initialisation is always saved).
+    public var epochs: [Int]
+    /// Also save every `every` epochs (nil: only `epochs` and the last).
+    public var every: Int?
+    /// Save a checkpoint after every iteration of these epochs (paper 002's per-iteration analysis).
+    public var iterationEpochs: [Int]
+    /// Dump every layer's activations on the probe set at these epochs.
+    public var activationEpochs: [Int]
+    /// The probe set: this many samples of the validation set (or test set, or training set), seeded.
+    public var probeCount: Int
+    /// Log a step line to metrics.jsonl every `logEvery` iterations (epoch lines always).
+    public var logEvery: Int
+    /// Archive compression for checkpoints and dumps.
+    public var compression: Compression
+
+    public init(epochs: [Int] = [], every: Int? = nil, iterationEpochs: [Int] = [], activationEpochs: [Int] = [],
+                probeCount: Int = 500, logEvery: Int = 10, compression: Compression = .none) {
+        self.epochs = epochs; self.every = every; self.iterationEpochs = iterationEpochs
+        self.activationEpochs = activationEpochs; self.probeCount = probeCount; self.logEvery = logEvery
+        self.compression = compression
+    }
+
+    func savesCheckpoint(afterEpoch e: Int, last: Int) -> Bool {
+        e == 0 || e == last || epochs.contains(e) || (every.map { $0 > 0 && e % $0 == 0 } ?? false)
+    }
+}
+
+/// Everything that decides a run's numbers: `run.json`.
+public struct RunSpec: Codable, Equatable, Sendable {
+    public var name: String
+    public var model: ModelSpec
+    public var initialization: Initialization
+    public var data: DatasetSpec
+    public var optimizer: OptimizerSpec
+    public var training: TrainingConfiguration
+    public var save: SavePlan
+    /// Distillation: the teacher's checkpoint (a .ckpt path or `run/:EPOCH`).
+    public var teacher: String?
+    /// The preset this spec came from, if any.
+    public var preset: String?
+    public var basinVersion: String = BasinVersion.string
+
+    public init(name: String, model: ModelSpec, initialization: Initialization = .pytorchDefault, data: DatasetSpec,
+                optimizer: OptimizerSpec, training: TrainingConfiguration, save: SavePlan, teacher: String? = nil,
+                preset: String? = nil) {
+        self.name = name; self.model = model; self.initialization = initialization; self.data = data
+        self.optimizer = optimizer; self.training = training; self.save = save; self.teacher = teacher; self.preset = preset
+    }
+
+    /// Reads `run.json`.
+    public static func load(_ run: RunDirectory) throws -> RunSpec {
+        guard let data = FileManager.default.contents(atPath: run.runJSONPath) else {
+            throw CheckpointError.notARunDirectory(path: run.path, detail: "no run.json (was it made by `analyze train`?)")
+        }
+        do { return try JSONDecoder().decode(RunSpec.self, from: data) } catch {
+            throw CheckpointError.invalidInput(path: run.runJSONPath, detail: "not a Basin run spec: \(error)")
+        }
+    }
+
+    /// Pretty, key-sorted JSON.
+    public func encoded() throws -> [UInt8] {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return Array(try e.encode(self)) + [0x0A]
+    }
+}

@@ -1,0 +1,223 @@
+import CheckpointFormat
+import Foundation
+import Tensors
+
+/// Trains a run described by a `RunSpec` and writes its run directory (docs/FORMAT.md):
+/// run.json, checkpoints (epoch 0 = initialisation, the planned epochs with optimizer state so
+/// the run can resume, every iteration of the planned epochs), activation dumps on a fixed
+/// probe set, and metrics.jsonl.
+///
+/// Deterministic: the same spec gives byte-identical files; `resume` continues from the last
+/// epoch checkpoint exactly as an uninterrupted run would (the loop's randomness is a pure
+/// function of seed, epoch and iteration, and optimizer state is in the checkpoint).
+public final class RunTrainer {
+    public let spec: RunSpec
+    public let run: RunDirectory
+    /// Called with (phase label, done, total) as work progresses.
+    public var progress: ((String, Int, Int) -> Void)?
+
+    public init(spec: RunSpec, run: RunDirectory) {
+        self.spec = spec
+        self.run = run
+    }
+
+    /// Loads the data, the probe set and the teacher, then trains.
+    /// - Parameter resume: continue from the newest resumable checkpoint instead of starting over.
+    /// - Returns: the metrics of the epochs trained by this call.
+    @discardableResult
+    public func train(resume: Bool) throws -> [EpochMetrics] {
+        let data = try RunData.load(spec.data)
+        let probe = probeSet(data)
+        let teacher = try spec.teacher.map { try ModelCheckpoint.load(try TeacherLocator.resolve($0)).model }
+        let model = try Model(spec: spec.model, initialization: spec.initialization,
+                              rng: RandomGenerator(seed: spec.training.seed).split("init"))
+        var optimizer = try spec.optimizer.make(seed: spec.training.seed)
+        var startEpoch = 0, startIteration = 0
+        var initial = model.parameters
+        var autoDecay: AutoDecay?
+
+        if resume, let point = latestResumable() {
+            let path = run.checkpointPath(for: .epoch(point))
+            let (loaded, manifest) = try ModelCheckpoint.load(path)
+            try model.setParameters(loaded.parameters)
+            try model.setBuffers(loaded.buffers)
+            var steps = 0
+            if case .number(let n)? = manifest.extra["optimizerSteps"] { steps = Int(n) }
+            try optimizer.load(state: try ModelCheckpoint.optimizerState(path), stepCount: steps)
+            autoDecay = try manifest.extra["autoDecay"].map { try $0.decode(as: AutoDecay.self) }
+            initial = try ModelCheckpoint.load(run.checkpointPath(for: .epoch(0))).model.parameters
+            startEpoch = point
+            startIteration = manifest.iteration ?? 0
+            try truncateMetrics(afterEpoch: point)
+        } else {
+            if !run.checkpoints().isEmpty {
+                throw CheckpointError.writeFailed(path: run.path, detail: "the run already has checkpoints; pass --resume to continue it, or choose a new folder")
+            }
+            try AtomicFile.write(try spec.encoded(), to: run.runJSONPath)
+            try AtomicFile.write([], to: run.metricsPath)
+        }
+
+        let loop = try TrainingLoop(model: model, optimizer: optimizer, configuration: spec.training, teacher: teacher)
+        if startEpoch > 0 { loop.resume(epoch: startEpoch, iteration: startIteration, initialParameters: initial, autoDecay: autoDecay) }
+        let perEpoch = loop.iterationsPerEpoch(samples: data.train.count)
+        let metrics = MetricsLog(path: run.metricsPath)
+        var failure: Error?
+
+        if startEpoch == 0 {
+            try saveEpoch(0, iteration: 0, model: model, optimizer: loop.optimizer, loop: loop, lr: nil, metrics: [:], probe: probe, data: data)
+            if spec.save.iterationEpochs.contains(1) { try saveIteration(0, model: model) }
+        }
+        loop.progress = { [weak self] done, total in self?.progress?("epoch \(loop.epoch + 1)/\(self?.spec.training.epochs ?? 0)", done, total) }
+        loop.onStep = { [weak self] m in
+            guard let self, failure == nil else { return }
+            let epoch = m.epoch + 1, iteration = m.iteration + 1
+            if iteration % max(self.spec.save.logEvery, 1) == 0 || iteration % perEpoch == 0 {
+                var line: [String: JSONValue] = ["kind": .string("step"), "epoch": .number(Double(epoch)), "iteration": .number(Double(iteration)),
+                                                 "lr": .number(m.learningRate), "loss": .number(m.loss), "accuracy": .number(m.accuracy),
+                                                 "grad_norm": .number(m.gradientNorm), "distance_from_init": .number(m.distanceFromInit)]
+                if let c = m.gradientCosine { line["grad_cosine"] = .number(c) }
+                metrics.append(line)
+            }
+            if self.spec.save.iterationEpochs.contains(epoch) {
+                do { try self.saveIteration(iteration, model: model) } catch { failure = error }
+            }
+        }
+        loop.onEpoch = { [weak self] m in
+            guard let self, failure == nil else { return }
+            let epoch = m.epoch + 1
+            var line: [String: JSONValue] = ["kind": .string("epoch"), "epoch": .number(Double(epoch)), "iteration": .number(Double(m.iteration)),
+                                             "lr": .number(m.learningRate), "train_loss": .number(m.trainLoss), "train_acc": .number(m.trainAccuracy)]
+            var values = ["train_loss": m.trainLoss, "train_acc": m.trainAccuracy]
+            if let l = m.validationLoss, let a = m.validationAccuracy {
+                line["val_loss"] = .number(l); line["val_acc"] = .number(a)
+                values["val_loss"] = l; values["val_acc"] = a
+            }
+            if let action = m.autoDecayAction { line["autodecay"] = .string(action.rawValue) }
+            metrics.append(line)
+            do {
+                try metrics.flush()
+                if self.spec.save.savesCheckpoint(afterEpoch: epoch, last: self.spec.training.epochs) || m.autoDecayAction == .stop {
+                    try self.saveEpoch(epoch, iteration: m.iteration, model: model, optimizer: loop.optimizer, loop: loop,
+                                       lr: m.learningRate, metrics: values, probe: probe, data: data)
+                }
+                if self.spec.save.iterationEpochs.contains(epoch + 1) { try self.saveIteration(m.iteration, model: model) }
+            } catch { failure = error }
+        }
+        let history = try loop.train(on: data.train, validation: data.validation)
+        try metrics.flush()
+        if let failure { throw failure }
+        return history
+    }
+
+    // MARK: saving
+
+    func saveEpoch(_ epoch: Int, iteration: Int, model: Model, optimizer: any Optimizer, loop: TrainingLoop, lr: Double?,
+                   metrics: [String: Double], probe: (ProbeSet, Dataset)?, data: RunData) throws {
+        var extra: [String: JSONValue] = ["seed": .number(Double(spec.training.seed))]
+        if let decay = loop.autoDecayState { extra["autoDecay"] = try JSONValue(encoding: decay) }
+        try ModelCheckpoint.write(model, to: run.checkpointPath(for: .epoch(epoch)), epoch: epoch, iteration: iteration,
+                                  learningRate: lr, metrics: metrics, optimizer: optimizer, extra: extra,
+                                  compression: spec.save.compression)
+        if spec.save.activationEpochs.contains(epoch), let (p, probeData) = probe {
+            try ActivationRecorder.write(model: model, probe: p, data: probeData, epoch: epoch, iteration: iteration,
+                                         to: run.activationsPath(for: .epoch(epoch)), compression: spec.save.compression)
+        }
+    }
+
+    func saveIteration(_ iteration: Int, model: Model) throws {
+        try ModelCheckpoint.write(model, to: run.checkpointPath(for: .iteration(iteration)), epoch: nil, iteration: iteration,
+                                  learningRate: nil, compression: spec.save.compression)
+    }
+
+    /// The probe set: `probeCount` samples of the validation set (else test, else train), drawn by seed.
+    func probeSet(_ data: RunData) -> (ProbeSet, Dataset)? {
+        guard !spec.save.activationEpochs.isEmpty else { return nil }
+        let (split, source) = data.validation.map { ("val", $0) } ?? data.test.map { ("test", $0) } ?? ("train", data.train)
+        var rng = RandomGenerator(seed: spec.training.seed).split("probe")
+        let count = min(spec.save.probeCount, source.count)
+        let indices = Array(rng.permutation(source.count).prefix(count)).sorted()
+        return (ProbeSet(dataset: spec.data.identity, split: split, count: count, indices: indices, seed: spec.training.seed),
+                source.subset(indices))
+    }
+
+    /// The newest epoch checkpoint that carries optimizer state.
+    func latestResumable() -> Int? {
+        for point in run.checkpoints().reversed() {
+            guard case .epoch(let e) = point, let reader = try? CheckpointReader(path: run.checkpointPath(for: point)) else { continue }
+            if e == 0 || reader.manifest.tensors.contains(where: { $0.role == .optimizer }) || spec.optimizer.isStateless { return e }
+        }
+        return nil
+    }
+
+    /// Drops metrics.jsonl lines of epochs after `epoch` (they will be written again).
+    func truncateMetrics(afterEpoch epoch: Int) throws {
+        guard let data = FileManager.default.contents(atPath: run.metricsPath) else { return }
+        let kept = String(decoding: data, as: UTF8.self).split(separator: "\n").filter { line in
+            guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let e = (o["epoch"] as? NSNumber)?.intValue else { return false }
+            return e <= epoch
+        }
+        try AtomicFile.write(Array((kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).utf8), to: run.metricsPath)
+    }
+}
+
+extension OptimizerSpec {
+    /// Plain SGD without momentum keeps no state between steps.
+    var isStateless: Bool {
+        if case .sgd(_, let m, _, _) = self { return m == 0 }
+        return false
+    }
+}
+
+/// Appends JSON lines to metrics.jsonl, flushed at every epoch (each flush rewrites the file
+/// atomically, so an interruption never leaves a half line).
+final class MetricsLog {
+    let path: String
+    private var pending: [String] = []
+    init(path: String) { self.path = path }
+
+    func append(_ object: [String: JSONValue]) { pending.append(JSONValue.object(object).description) }
+
+    func flush() throws {
+        guard !pending.isEmpty else { return }
+        let existing = FileManager.default.contents(atPath: path).map { [UInt8]($0) } ?? []
+        try AtomicFile.write(existing + Array((pending.joined(separator: "\n") + "\n").utf8), to: path)
+        pending.removeAll()
+    }
+}
+
+/// Resolves a teacher given as a `.ckpt` file or `run/:EPOCH`.
+enum TeacherLocator {
+    static func resolve(_ spec: String) throws -> String {
+        if FileManager.default.fileExists(atPath: spec) { return spec }
+        guard let colon = spec.range(of: "/:") ?? spec.range(of: ":"), let point = RunPoint(parsing: String(spec[colon.upperBound...])) else {
+            throw CheckpointError.fileNotFound(path: spec)
+        }
+        return try RunDirectory(path: String(spec[..<colon.lowerBound])).checkpoint(point)
+    }
+}
+
+/// Activation dumps: every layer's output on the probe set.
+public enum ActivationRecorder {
+    public static func write(model: Model, probe: ProbeSet, data: Dataset, epoch: Int?, iteration: Int?, to path: String,
+                             compression: Compression = .none) throws {
+        var outputs: [String: [Tensor<Float>]] = [:]
+        var order: [String] = []
+        for start in stride(from: 0, to: data.count, by: 250) {
+            let batch = data.batch(Array(start..<min(start + 250, data.count)))
+            for (name, t) in try model.layerOutputs(batch.inputs, mode: .eval, keepShape: true) {
+                if outputs[name] == nil { order.append(name) }
+                outputs[name, default: []].append(t)
+            }
+        }
+        let sources = try order.map { name -> TensorSource in
+            let parts = outputs[name] ?? []
+            let shape = [data.count] + Array(parts.first?.shape.dropFirst() ?? [])
+            let scalars = parts.flatMap(\.scalars)
+            return TensorSource(name: name, tensor: try Tensor(shape: shape, scalars: scalars), role: .activation)
+        }
+        let manifest = CheckpointManifest(kind: .activations, createdBy: "basin \(BasinVersion.string)",
+                                          model: try JSONValue(encoding: model.spec), epoch: epoch, iteration: iteration, probe: probe)
+        try CheckpointWriter.write(sources, manifest: manifest, to: path, compression: compression)
+    }
+}

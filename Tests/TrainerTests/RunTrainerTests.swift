@@ -1,0 +1,91 @@
+import CheckpointFormat
+import Foundation
+import Testing
+import Tensors
+@testable import Trainer
+
+@Suite("Run directories: emission, determinism, resume")
+struct RunTrainerTests {
+    func spec(epochs: Int, seed: UInt64 = 3) -> RunSpec {
+        RunSpec(name: "blobs", model: .mlp(inputShape: [4], widths: [8], classes: 3),
+                data: DatasetSpec(source: .blobs(classes: 3, perClass: 40, dimensions: 4), validationCount: 30, seed: seed),
+                optimizer: .sgd(learningRate: 0.1, momentum: 0.9, weightDecay: 1e-4, nesterov: true),
+                training: TrainingConfiguration(epochs: epochs, batchSize: 16,
+                                                schedule: .step(initial: 0.1, milestones: [2], factor: 0.5, unit: .epoch), seed: seed),
+                save: SavePlan(epochs: [1, 2, 3], iterationEpochs: [2], activationEpochs: [1, 3], probeCount: 20, logEvery: 2))
+    }
+
+    func folder() -> String { NSTemporaryDirectory() + "/basin-run-\(UUID().uuidString)" }
+
+    func files(_ run: String) -> [String: Data] {
+        var out: [String: Data] = [:]
+        for sub in ["checkpoints", "activations"] {
+            for f in (try? FileManager.default.contentsOfDirectory(atPath: run + "/" + sub)) ?? [] {
+                out[sub + "/" + f] = FileManager.default.contents(atPath: run + "/" + sub + "/" + f)
+            }
+        }
+        out["metrics.jsonl"] = FileManager.default.contents(atPath: run + "/metrics.jsonl")
+        return out
+    }
+
+    @Test("a run writes what the analyzers need")
+    func emission() throws {
+        let path = folder()
+        let run = try RunDirectory.create(path: path)
+        try RunTrainer(spec: spec(epochs: 3), run: run).train(resume: false)
+        // 90 training samples in batches of 16: 6 iterations per epoch; epoch 2 is iterations 6…12.
+        #expect(run.checkpoints() == [.epoch(0), .epoch(1), .epoch(2), .epoch(3)] + (6...12).map { .iteration($0) })
+        #expect(run.activationDumps() == [.epoch(1), .epoch(3)])
+        #expect(try RunSpec.load(run) == spec(epochs: 3))
+        let dump = try CheckpointReader(path: run.activationsPath(for: .epoch(3)))
+        #expect(dump.manifest.probe?.count == 20 && dump.manifest.probe?.split == "val")
+        #expect(dump.manifest.tensors.allSatisfy { $0.shape.first == 20 })
+        // The epoch-6-iteration checkpoint equals the end of epoch 1.
+        let a = try ModelCheckpoint.load(run.checkpointPath(for: .epoch(1))).model.parameters
+        let b = try ModelCheckpoint.load(run.checkpointPath(for: .iteration(6))).model.parameters
+        #expect(a == b)
+        let lines = try String(contentsOfFile: run.metricsPath, encoding: .utf8).split(separator: "\n")
+        #expect(lines.filter { $0.contains("\"kind\":\"epoch\"") }.count == 3)
+        #expect(lines.contains { $0.contains("grad_cosine") && $0.contains("distance_from_init") })
+        let manifest = try CheckpointReader(path: run.checkpointPath(for: .epoch(3))).manifest
+        #expect(manifest.tensors.contains { $0.role == .optimizer && $0.name == "optimizer.momentum_buffer" })
+        #expect(manifest.metrics["val_acc"] != nil && manifest.learningRate == 0.05)
+    }
+
+    @Test("the same seed gives byte-identical files")
+    func determinism() throws {
+        let a = folder(), b = folder()
+        try RunTrainer(spec: spec(epochs: 3), run: try RunDirectory.create(path: a)).train(resume: false)
+        try RunTrainer(spec: spec(epochs: 3), run: try RunDirectory.create(path: b)).train(resume: false)
+        let fa = files(a), fb = files(b)
+        #expect(fa.keys.sorted() == fb.keys.sorted() && fa.count > 10)
+        for k in fa.keys.sorted() { #expect(fa[k] == fb[k], "\(k) differs") }
+        let c = folder()
+        try RunTrainer(spec: spec(epochs: 3, seed: 4), run: try RunDirectory.create(path: c)).train(resume: false)
+        #expect(files(c)["checkpoints/epoch-0003.ckpt"] != fa["checkpoints/epoch-0003.ckpt"])
+    }
+
+    @Test("resuming after an interruption ends exactly where an uninterrupted run ends")
+    func resume() throws {
+        let straight = folder(), interrupted = folder()
+        try RunTrainer(spec: spec(epochs: 3), run: try RunDirectory.create(path: straight)).train(resume: false)
+        // Stop after epoch 2 (the interrupted process), then continue with the full spec.
+        let run = try RunDirectory.create(path: interrupted)
+        try RunTrainer(spec: spec(epochs: 2), run: run).train(resume: false)
+        try RunTrainer(spec: spec(epochs: 3), run: run).train(resume: true)
+        let fa = files(straight), fb = files(interrupted)
+        for k in ["checkpoints/epoch-0003.ckpt", "activations/epoch-0003.acts", "metrics.jsonl"] {
+            #expect(fa[k] != nil && fa[k] == fb[k], "\(k) differs after resume")
+        }
+    }
+
+    @Test("starting over an existing run is refused; nothing is overwritten")
+    func existingRun() throws {
+        let path = folder()
+        let run = try RunDirectory.create(path: path)
+        try RunTrainer(spec: spec(epochs: 1), run: run).train(resume: false)
+        let before = files(path)
+        #expect(throws: CheckpointError.self) { try RunTrainer(spec: spec(epochs: 1), run: run).train(resume: false) }
+        #expect(files(path) == before)
+    }
+}
