@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "CheckpointFormatTests", dependencies: ["CheckpointFormat", "Tensors"]),
         .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Tensors", "CheckpointFormat"]),
         .testTarget(name: "RenderTests", dependencies: ["Render"]),
-        .testTarget(name: "AnalyzersTests", dependencies: ["Analyzers", "AnalyzerTestKit", "CheckpointFormat", "Tensors"]),
+        .testTarget(name: "AnalyzersTests", dependencies: ["Analyzers", "AnalyzerTestKit", "CheckpointFormat", "Tensors", "Trainer"]),
         .testTarget(name: "CLITests", dependencies: ["CheckpointFormat", "Tensors"]),
     ]
 )

@@ -5,6 +5,7 @@ import Foundation
 import Testing
 @testable import Analyzers
 import Tensors
+import Trainer
 
 @Suite struct SVCCAAnalyzerTests {
     /// Dumps at epochs 1 and 2: layer `shared` is an invertible transform of the same
@@ -82,5 +83,28 @@ import Tensors
         #expect {
             try SVCCAAnalyzer(options: try SVCCAAnalyzer.Options.parse(["--epochs", "1,9"])).run(context)
         } throws: { error in "\(error)".contains("available: activations at epoch 1, activations at epoch 2") }
+    }
+}
+
+@Suite struct SVCCAOnTrainedRunsTests {
+    @Test func missingDumpIsComputedOnTheRecordedProbeSet() throws {
+        let path = NSTemporaryDirectory() + "/basin-svcca-run-\(UUID().uuidString)"
+        let run = try RunDirectory.create(path: path)
+        let spec = RunSpec(name: "blobs", model: .mlp(inputShape: [6], widths: [12, 8], classes: 3),
+                           data: DatasetSpec(source: .blobs(classes: 3, perClass: 60, dimensions: 6), validationCount: 60, seed: 2),
+                           optimizer: .sgd(learningRate: 0.1, momentum: 0.9, weightDecay: 0, nesterov: false),
+                           training: TrainingConfiguration(epochs: 3, batchSize: 20, schedule: .constant(0.1), seed: 2),
+                           save: SavePlan(epochs: [1, 2, 3], activationEpochs: [1, 3], probeCount: 50))
+        try RunTrainer(spec: spec, run: run).train(resume: false)
+        let options = try SVCCAAnalyzer.Options.parse(["--epochs", "1,3", "--no-reduction"])
+        let saved = try AnalyzerTestKit.checkContract(SVCCAAnalyzer.self, options: options, run: run)
+        try FileManager.default.removeItem(atPath: run.activationsPath(for: .epoch(3)))
+        let computed = try AnalyzerTestKit.checkContract(SVCCAAnalyzer.self, options: options, run: run)
+        #expect(computed.similarity.layersA == saved.similarity.layersA)
+        for (r1, r2) in zip(saved.similarity.values(.svcca), computed.similarity.values(.svcca)) {
+            for (x, y) in zip(r1, r2) { #expect(abs(x - y) < 1e-9) }
+        }
+        #expect(computed.settings.b.contains("computed on the run's probe set"))
+        #expect(!FileManager.default.fileExists(atPath: run.activationsPath(for: .epoch(3))))   // nothing written into the run
     }
 }

@@ -51,6 +51,27 @@ public struct ActivationDump {
         }.max() ?? Double.ulpOfOne
     }
 
+    /// Activations computed in memory (a dump that was not saved during training).
+    /// - Parameter label: what to call the source in messages and settings.
+    public init(label: String, probe: ProbeSet?, layers named: [(name: String, output: Tensor<Float>)],
+                only wanted: [String]?, conv: ConvReduction) throws {
+        var matrices: [String: Tensor<Double>] = [:]
+        var order: [String] = []
+        for (name, t) in named where wanted?.contains(name) ?? true {
+            let array = NDArray(t)
+            matrices[name] = try ActivationDump.matrix(array, conv: conv, path: label, name: name)
+            order.append(name)
+        }
+        if let wanted, let missing = wanted.first(where: { !order.contains($0) }) {
+            throw CheckpointError.missingEntry(path: label, entry: missing)
+        }
+        path = label
+        self.probe = probe
+        layers = order
+        self.matrices = matrices
+        inputEpsilon = Double(Float.ulpOfOne)
+    }
+
     /// `[N, neurons]` as is; `[N, C, H, W]` pooled or flattened; `[N, C, L]` likewise over L.
     static func matrix(_ array: NDArray, conv: ConvReduction, path: String, name: String) throws -> Tensor<Double> {
         let t = array.doubleTensor()

@@ -3,6 +3,7 @@ import CheckpointFormat
 import Foundation
 import Render
 import Tensors
+import Trainer
 
 /// `analyze svcca`: which layers' representations changed (paper 000, section 4 and
 /// Figures 4–6, 14): a layer × layer similarity heatmap of two activation dumps, its
@@ -106,12 +107,11 @@ public struct SVCCAAnalyzer: Analyzer {
     }
 
     public func run(_ context: AnalysisContext) throws -> Result {
-        let (pathA, pathB) = try resolvePaths(context)
-        let pathB2 = try options.diffB.map { try CheckpointLocator.resolveActivations($0) }
         let conv = ActivationDump.ConvReduction(rawValue: options.conv) ?? .pool
         let layerNames = options.layers.map { $0.split(separator: ",").map(String.init) }
-        let dumpA = try ActivationDump(path: pathA, layers: layerNames, conv: conv)
-        let dumpB = try ActivationDump(path: pathB, layers: layerNames, conv: conv)
+        let (dumpA, dumpB) = try loadDumps(context, layers: layerNames, conv: conv)
+        let (pathA, pathB) = (dumpA.path, dumpB.path)
+        let pathB2 = try options.diffB.map { try CheckpointLocator.resolveActivations($0) }
         let dumpB2 = try pathB2.map { try ActivationDump(path: $0, layers: layerNames, conv: conv) }
         for other in [dumpB] + (dumpB2.map { [$0] } ?? []) where dumpA.probe != nil && other.probe != nil && dumpA.probe != other.probe {
             throw CheckpointError.incompatible(pathA: dumpA.path, pathB: other.path, detail: "activations were computed on different probe sets")
@@ -178,13 +178,38 @@ public struct SVCCAAnalyzer: Analyzer {
         return Result(settings: settings, similarity: main, diffSimilarity: second, diagonal: diagonal, warnings: warnings, files: files)
     }
 
-    func resolvePaths(_ context: AnalysisContext) throws -> (String, String) {
-        if let epochs = options.epochs {
-            guard let run = context.run else { throw ValidationError("--epochs needs a run directory argument") }
-            let points = try RunDirectory.parsePoints(epochs)
-            return (try run.activations(points[0]), try run.activations(points[1]))
+    /// The two dumps. With `--epochs`, a dump the run did not save is computed from the
+    /// checkpoint on the run's recorded probe set (the one training would have used).
+    func loadDumps(_ context: AnalysisContext, layers: [String]?, conv: ActivationDump.ConvReduction) throws -> (ActivationDump, ActivationDump) {
+        guard let epochs = options.epochs else {
+            return (try ActivationDump(path: try CheckpointLocator.resolveActivations(options.a ?? ""), layers: layers, conv: conv),
+                    try ActivationDump(path: try CheckpointLocator.resolveActivations(options.b ?? ""), layers: layers, conv: conv))
         }
-        return (try CheckpointLocator.resolveActivations(options.a ?? ""), try CheckpointLocator.resolveActivations(options.b ?? ""))
+        guard let run = context.run else { throw ValidationError("--epochs needs a run directory argument") }
+        var probe: (ProbeSet, Dataset)?
+        var dumps: [ActivationDump] = []
+        for point in try RunDirectory.parsePoints(epochs) {
+            let saved = run.activationsPath(for: point)
+            if FileManager.default.fileExists(atPath: saved) {
+                dumps.append(try ActivationDump(path: saved, layers: layers, conv: conv))
+                continue
+            }
+            let checkpoint = run.checkpointPath(for: point)
+            guard FileManager.default.fileExists(atPath: checkpoint), FileManager.default.fileExists(atPath: run.runJSONPath) else {
+                _ = try run.activations(point)   // throws, listing the dumps that exist
+                continue
+            }
+            if probe == nil {
+                let spec = try RunSpec.load(run)
+                probe = RunTrainer.probeSet(spec: spec, data: try RunData.load(spec.data))
+            }
+            guard let (p, data) = probe else { continue }
+            let model = try ModelCheckpoint.load(checkpoint).model
+            dumps.append(try ActivationDump(label: checkpoint + " (activations computed on the run's probe set)", probe: p,
+                                            layers: try ActivationRecorder.activations(model: model, data: data), only: layers, conv: conv))
+        }
+        guard dumps.count == 2 else { throw ValidationError("--epochs takes two points, e.g. 10,150") }
+        return (dumps[0], dumps[1])
     }
 
     static func label(_ epochs: String?, index: Int, spec: String?) -> String {

@@ -129,9 +129,14 @@ public final class RunTrainer {
                                   learningRate: nil, compression: spec.save.compression)
     }
 
-    /// The probe set: `probeCount` samples of the validation set (else test, else train), drawn by seed.
     func probeSet(_ data: RunData) -> (ProbeSet, Dataset)? {
-        guard !spec.save.activationEpochs.isEmpty else { return nil }
+        spec.save.activationEpochs.isEmpty ? nil : RunTrainer.probeSet(spec: spec, data: data)
+    }
+
+    /// A run's probe set: `save.probeCount` samples of the validation set (or test set, or
+    /// training set), drawn by the run's seed. Analyzers that compute a missing activation
+    /// dump use this so it matches the dumps written during training.
+    public static func probeSet(spec: RunSpec, data: RunData) -> (ProbeSet, Dataset) {
         let (split, source) = data.validation.map { ("val", $0) } ?? data.test.map { ("test", $0) } ?? ("train", data.train)
         var rng = RandomGenerator(seed: spec.training.seed).split("probe")
         let count = min(spec.save.probeCount, source.count)
@@ -199,8 +204,8 @@ enum TeacherLocator {
 
 /// Activation dumps: every layer's output on the probe set.
 public enum ActivationRecorder {
-    public static func write(model: Model, probe: ProbeSet, data: Dataset, epoch: Int?, iteration: Int?, to path: String,
-                             compression: Compression = .none) throws {
+    /// Every layer's outputs on `data`, in forward order; convolutional outputs keep NCHW.
+    public static func activations(model: Model, data: Dataset) throws -> [(name: String, output: Tensor<Float>)] {
         var outputs: [String: [Tensor<Float>]] = [:]
         var order: [String] = []
         for start in stride(from: 0, to: data.count, by: 250) {
@@ -210,12 +215,16 @@ public enum ActivationRecorder {
                 outputs[name, default: []].append(t)
             }
         }
-        let sources = try order.map { name -> TensorSource in
+        return try order.map { name in
             let parts = outputs[name] ?? []
             let shape = [data.count] + Array(parts.first?.shape.dropFirst() ?? [])
-            let scalars = parts.flatMap(\.scalars)
-            return TensorSource(name: name, tensor: try Tensor(shape: shape, scalars: scalars), role: .activation)
+            return (name, try Tensor(shape: shape, scalars: parts.flatMap(\.scalars)))
         }
+    }
+
+    public static func write(model: Model, probe: ProbeSet, data: Dataset, epoch: Int?, iteration: Int?, to path: String,
+                             compression: Compression = .none) throws {
+        let sources = try activations(model: model, data: data).map { TensorSource(name: $0.name, tensor: $0.output, role: .activation) }
         let manifest = CheckpointManifest(kind: .activations, createdBy: "basin \(BasinVersion.string)",
                                           model: try JSONValue(encoding: model.spec), epoch: epoch, iteration: iteration, probe: probe)
         try CheckpointWriter.write(sources, manifest: manifest, to: path, compression: compression)
