@@ -24,6 +24,7 @@ release: deps
 
 test: deps
 	$(SWIFT) build --build-tests
+	$(SWIFT) build --package-path examples/swift-custom-analyzer
 	BASIN_STRICT_TESTS=1 $(SWIFT) test --skip-build
 
 demo: release

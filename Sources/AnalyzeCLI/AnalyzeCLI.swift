@@ -48,7 +48,7 @@ struct RootCommand: ParsableCommand {
                 (see docs/CUSTOM_ANALYZERS.md).
                 """,
             version: "basin \(BasinVersion.string)",
-            subcommands: [ListCommand.self, InspectCommand.self, ImportCommand.self, ExportCommand.self, ReportCommand.self, TrainCommand.self]
+            subcommands: [ListCommand.self, InspectCommand.self, ImportCommand.self, ExportCommand.self, ReportCommand.self, TrainCommand.self, DemoCommand.self]
                 + AnalyzeCLI.analyzers.map { $0.commandType })
     }
 }

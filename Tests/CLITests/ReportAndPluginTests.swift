@@ -67,3 +67,31 @@ import Testing
         #expect(try analyze(["report", dir + "/missing"]).status != 0)
     }
 }
+
+@Suite struct SwiftCustomAnalyzerTests {
+    /// Built by `make test` (swift build --package-path examples/swift-custom-analyzer).
+    let binary = repoRoot + "/examples/swift-custom-analyzer/.build/debug/analyze"
+
+    @Test func customBuildListsRunsAndReportsItsAnalyzer() throws {
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            if numpyRequired { Issue.record("\(binary) is not built; `make test` builds it") }
+            return
+        }
+        let dir = temporaryDirectory("basin-custom")
+        #expect(try analyze(["import", fixtures + "/interop/state_dict", "--run", dir, "--epoch", "3"]).status == 0)
+        let list = try runProcess(binary, ["list"])
+        #expect(list.stdout.contains("parameter-count") && list.stdout.contains("norms"))
+        let help = try runProcess(binary, ["parameter-count", "--help"])
+        #expect(help.stdout.contains("Examples:"))
+        let r = try runProcess(binary, ["parameter-count", dir, "--epoch", "3", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let result = (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])?["result"] as? [String: Any]
+        // fc1 3×4 + 3, fc2 2×3 + 2 = 23 parameters; running_mean 3 + num_batches_tracked 1 = 4 buffer elements.
+        #expect(result?["parameters"] as? Int == 23 && result?["buffers"] as? Int == 4)
+        #expect(try runProcess(binary, ["report", dir]).status == 0)
+        let html = try String(contentsOfFile: dir + "/report/index.html", encoding: .utf8)
+        #expect(html.contains("parameter-count: parameter-count-3") && html.contains("buffer elements"))
+        // The shipped `analyze` does not know it (and says so).
+        #expect(try analyze(["parameter-count", dir, "--epoch", "3"]).status != 0)
+    }
+}

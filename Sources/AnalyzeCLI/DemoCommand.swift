@@ -1,0 +1,150 @@
+import Analyzers
+import ArgumentParser
+import CheckpointFormat
+import Foundation
+import Tensors
+import Trainer
+
+/// `analyze demo`: the main job end to end. Trains small versions of the papers' runs on
+/// Fashion-MNIST, runs the analyzers on them and writes one report.
+///
+/// Resumable: a finished run or analysis is skipped, an interrupted run continues from its
+/// last epoch checkpoint, so running the demo again after an interruption redoes nothing.
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Train small versions of the papers' runs, analyse them, and write an HTML report.",
+        discussion: """
+            Uses Fashion-MNIST from Debian's dataset-fashion-mnist package (falls back, with a message,
+            to the 256-image subset bundled in fixtures/). --quick trains two short runs (SGDR and step
+            decay); the full demo adds the warmup, FC-freeze and distillation runs. Interrupt it and run
+            it again: finished work is kept.
+
+            Examples:
+              analyze demo
+              analyze demo --quick --out /tmp/basin-demo
+            """)
+
+    @Option(help: "Where the runs, analyses and report go.")
+    var out: String = "out/demo"
+
+    @Flag(help: "Two short runs and the core analyses only (about 2 minutes on 2 cores).")
+    var quick = false
+
+    @Option(help: "Threads for BLAS and parallel loops.")
+    var threads: Int = 2
+
+    @Option(help: "Seed of every run and analysis.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Folder holding the bundled fallback data (fashion-mnist-mini).")
+    var fixtures: String = "fixtures"
+
+    @Flag(help: "Never draw progress bars.")
+    var quiet = false
+
+    func run() throws {
+        BLAS.setThreadCount(threads)
+        let started = Date()
+        let fixtureFolder = FileManager.default.fileExists(atPath: fixtures) ? fixtures : nil
+        if !FileManager.default.fileExists(atPath: DatasetSpec.debianFashionMNIST + "/train-images-idx3-ubyte.gz") {
+            print("demo: Debian's dataset-fashion-mnist is not installed; using the 256-image subset in \(fixtures)/ (numbers will be rough).")
+        }
+        let bar = ProgressReporter(enabled: quiet ? false : nil)
+        let epochs = quick ? 6 : 12
+        let limit = quick ? 2500 : 6000
+        var plans: [(name: String, spec: RunSpec)] = []
+        func preset(_ name: String, _ edit: (inout RunSpec) -> Void = { _ in }) -> RunSpec? {
+            guard var spec = Presets.named(name, seed: seed, fixtures: fixtureFolder)?.spec else { return nil }
+            spec.training.epochs = epochs
+            spec.data.trainLimit = limit
+            spec.save.activationEpochs = [2, epochs]
+            spec.save.epochs = Array(stride(from: 1, through: epochs, by: 1))
+            edit(&spec)
+            return spec
+        }
+        if let s = preset("step", { $0.training.schedule = .step(initial: 0.05, milestones: [epochs / 2, epochs * 5 / 6], factor: 0.2, unit: .epoch) }) {
+            plans.append(("step", s))
+        }
+        if let s = preset("sgdr", {
+            $0.training.schedule = .sgdr(t0: epochs / 3, tMult: 2, etaMin: 0, etaMax: 0.05, unit: .fractionalEpoch)
+            $0.save.iterationEpochs = [epochs / 3 + 1]
+        }) { plans.append(("sgdr", s)) }
+        if !quick {
+            for name in ["warmup-lb", "nowarmup-lb", "freeze-fc-lb"] { if let s = preset(name) { plans.append((name, s)) } }
+            if let s = preset("distill", { $0.teacher = out + "/runs/step/:\(epochs)" }) { plans.append(("distill", s)) }
+        }
+
+        var runs: [String: RunDirectory] = [:]
+        for (name, spec) in plans {
+            runs[name] = try trainIfNeeded(name: name, spec: spec, bar: bar)
+        }
+
+        var analyses: [(String, () throws -> Void)] = []
+        func add<A: Analyzer>(_ type: A.Type, _ runName: String?, _ arguments: [String], out folder: String? = nil) {
+            let run = runName.flatMap { runs[$0] }
+            analyses.append(("\(A.name) \((runName.map { [$0] } ?? []) + arguments)", {
+                let analyzer = A(options: try A.Options.parse(arguments))
+                let dir = folder ?? (run?.analysesDirectory ?? out + "/analyses") + "/" + analyzer.outputName
+                if FileManager.default.fileExists(atPath: dir + "/result.json") { return }
+                _ = try AnalysisRunner.run(analyzer, run: run, outputDirectory: dir, arguments: (run.map { [$0.path] } ?? []) + arguments,
+                                           threads: threads, seed: seed, progress: bar)
+            }))
+        }
+        for name in runs.keys.sorted() {
+            add(NormsAnalyzer.self, name, ["--epochs", "0,\(epochs)"])
+            add(SVCCAAnalyzer.self, name, ["--epochs", "2,\(epochs)"])
+        }
+        if runs["step"] != nil && runs["sgdr"] != nil {
+            add(SVCCAAnalyzer.self, nil, ["--a", out + "/runs/step/:\(epochs)", "--b", out + "/runs/sgdr/:\(epochs)"],
+                out: out + "/runs/step/analyses/svcca-step-vs-sgdr")
+        }
+        if !quick, runs["warmup-lb"] != nil, runs["freeze-fc-lb"] != nil, runs["nowarmup-lb"] != nil {
+            add(SVCCAAnalyzer.self, nil, ["--a", out + "/runs/warmup-lb/:\(epochs)", "--b", out + "/runs/freeze-fc-lb/:\(epochs)",
+                                          "--diff-b", out + "/runs/nowarmup-lb/:\(epochs)"],
+                out: out + "/runs/warmup-lb/analyses/svcca-warmup-vs-freeze-vs-nowarmup")
+        }
+        if !quick, runs["distill"] != nil {
+            add(SVCCAAnalyzer.self, nil, ["--a", out + "/runs/step/:\(epochs)", "--b", out + "/runs/distill/:\(epochs)"],
+                out: out + "/runs/distill/analyses/svcca-teacher-vs-student")
+        }
+        if let table = [fixtures + "/transfer/paper003_table2.csv"].first(where: { FileManager.default.fileExists(atPath: $0) }), let step = runs["step"] {
+            add(TransferAnalyzer.self, nil, ["--from-accuracies", table], out: step.analysesDirectory + "/transfer-paper003-table2")
+        }
+        for (i, (label, body)) in analyses.enumerated() {
+            if !quiet { print("demo: analysis \(i + 1)/\(analyses.count): \(label)") }
+            try body()
+        }
+        let ordered = plans.compactMap { runs[$0.name] }
+        let index = try RunReport.write(runs: ordered, analyzers: AnalyzeCLI.analyzers, outputDirectory: out + "/report")
+        print(String(format: "demo: done in %.0f s", Date().timeIntervalSince(started)))
+        print("demo: report at \(URL(fileURLWithPath: index).standardizedFileURL.path)")
+    }
+
+    /// Trains a run unless it is complete; continues it when it was interrupted.
+    func trainIfNeeded(name: String, spec: RunSpec, bar: ProgressReporter) throws -> RunDirectory {
+        let path = out + "/runs/" + name
+        let run = try RunDirectory.create(path: path)
+        let final = run.checkpointPath(for: .epoch(spec.training.epochs))
+        if FileManager.default.fileExists(atPath: final) {
+            if !quiet { print("demo: \(name): complete, kept") }
+            return run
+        }
+        let resume = FileManager.default.fileExists(atPath: run.runJSONPath) && !run.checkpoints().isEmpty
+        if resume, let existing = try? RunSpec.load(run), existing != spec {
+            throw CheckpointError.incompatible(pathA: run.runJSONPath, pathB: "this demo's settings",
+                                               detail: "the folder holds a different run; remove \(path) or choose another --out")
+        }
+        if !quiet { print("demo: \(name): \(resume ? "resuming" : "training") (\(spec.training.epochs) epochs, \(spec.model.kind.rawValue))") }
+        let trainer = RunTrainer(spec: spec, run: run)
+        var phase = ""
+        trainer.progress = { label, done, total in
+            let full = "\(name) \(label)"
+            if full != phase { if !phase.isEmpty { bar.finish() }; phase = full; bar.start(full, total: total) }
+            bar.set(done)
+        }
+        try trainer.train(resume: resume)
+        if !phase.isEmpty { bar.finish() }
+        return run
+    }
+}

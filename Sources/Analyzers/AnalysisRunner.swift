@@ -1,0 +1,87 @@
+import ArgumentParser
+import CheckpointFormat
+import Foundation
+import Tensors
+
+/// Runs an analyzer the way `analyze NAME` does: output folder, staging, result.json with
+/// its envelope, atomic publication. The CLI's subcommands and `analyze demo` both use it,
+/// and so can a custom driver.
+///
+/// The analyzer writes into a hidden staging folder beside its output folder; only when it
+/// succeeds does the staging folder replace the old output, so a failed or interrupted
+/// run leaves earlier results intact and nothing half-written.
+public enum AnalysisRunner {
+    public struct Outcome<R: AnalysisResult> {
+        public var outputDirectory: String
+        public var result: R
+        /// The result.json text as written.
+        public var json: String
+    }
+
+    /// Runs `analyzer` and publishes its results.
+    /// - Parameters:
+    ///   - arguments: the command-line arguments to record (after the analyzer's name).
+    ///   - outputDirectory: nil means `RUN/analyses/<outputName>` (or `analyses/<outputName>`).
+    public static func run<A: Analyzer>(_ analyzer: A, run: RunDirectory?, outputDirectory: String? = nil, arguments: [String],
+                                        threads: Int = 2, seed: UInt64 = 0, progress: ProgressReporter) throws -> Outcome<A.Result> {
+        let outDir = outputDirectory ?? ((run?.analysesDirectory ?? "analyses") + "/" + analyzer.outputName)
+        BLAS.setThreadCount(threads)
+        let staging = try stage(outDir)
+        do {
+            let context = AnalysisContext(run: run, outputDirectory: staging, progress: progress, threads: threads, seed: seed)
+            let result = try analyzer.run(context)
+            let envelope = ResultEnvelope(analyzer: A.name, schemaVersion: A.Result.schemaVersion, basinVersion: BasinVersion.string,
+                                          arguments: arguments, run: run?.path, seed: seed, result: result)
+            let json = try encode(envelope)
+            try AtomicFile.write(Array(json.utf8), to: staging + "/result.json")
+            try publish(staging, as: outDir)
+            return Outcome(outputDirectory: outDir, result: result, json: json)
+        } catch {
+            try? FileManager.default.removeItem(atPath: staging)
+            throw error
+        }
+    }
+
+    /// Parses `arguments` as `A`'s options (validation included) and runs it.
+    public static func run<A: Analyzer>(_ type: A.Type, arguments: [String], run: RunDirectory?, outputDirectory: String? = nil,
+                                        threads: Int = 2, seed: UInt64 = 0, progress: ProgressReporter) throws -> Outcome<A.Result> {
+        let options = try A.Options.parse(arguments)
+        return try self.run(A(options: options), run: run, outputDirectory: outputDirectory,
+                            arguments: (run.map { [$0.path] } ?? []) + arguments, threads: threads, seed: seed, progress: progress)
+    }
+
+    /// Pretty, key-sorted JSON (stable diffs, readable by people and scripts); NaN/∞ as strings.
+    public static func encode<T: Encodable>(_ value: T) throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: try e.encode(value), as: UTF8.self)
+    }
+
+    static func stage(_ outDir: String) throws(CheckpointError) -> String {
+        let url = URL(fileURLWithPath: outDir)
+        let parent = url.deletingLastPathComponent().path
+        let staging = parent + "/." + url.lastPathComponent + ".staging-\(getpid())"
+        do {
+            try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+            try? FileManager.default.removeItem(atPath: staging)
+            try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false)
+        } catch {
+            throw .writeFailed(path: outDir, detail: "cannot create \(staging)")
+        }
+        return staging
+    }
+
+    /// Moves the old folder aside, renames the staging folder into place, removes the old one.
+    static func publish(_ staging: String, as outDir: String) throws(CheckpointError) {
+        let fm = FileManager.default
+        let old = staging + ".old"
+        let hadOld = fm.fileExists(atPath: outDir)
+        if hadOld && rename(outDir, old) != 0 { throw .writeFailed(path: outDir, detail: "cannot move the previous results aside") }
+        if rename(staging, outDir) != 0 {
+            if hadOld { rename(old, outDir) }
+            throw .writeFailed(path: outDir, detail: "cannot move the new results into place")
+        }
+        if hadOld { try? fm.removeItem(atPath: old) }
+    }
+}
