@@ -112,6 +112,34 @@ final class DataTests {
         #expect((train.groups["noisy"]?.count ?? 0) + (validation.groups["noisy"]?.count ?? 0) == 30)
     }
 
+    @Test("random crop shifts each image by at most the padding and fills with zeros")
+    func randomCrop() throws {
+        var rng = RandomGenerator(seed: 3)
+        let h = 5, w = 6
+        let image = (0..<(h * w)).map { Float($0 + 1) }
+        let x = try Tensor<Float>(shape: [6, 1, h, w], scalars: Array((0..<6).map { _ in image }.joined()))
+        let y = Augmentation(cropPadding: 2, horizontalFlip: false).apply(to: x, rng: &rng)
+        for i in 0..<6 {
+            let out = (0..<(h * w)).map { y[flat: i * h * w + $0] }
+            let shifts = (-2...2).flatMap { dy in (-2...2).map { dx in (dy, dx) } }.filter { dy, dx in
+                (0..<h).allSatisfy { r in (0..<w).allSatisfy { c in
+                    let sr = r + dy, sc = c + dx
+                    let expected: Float = (sr >= 0 && sr < h && sc >= 0 && sc < w) ? image[sr * w + sc] : 0
+                    return out[r * w + c] == expected
+                } }
+            }
+            #expect(!shifts.isEmpty, "image \(i) is not a shifted crop")
+        }
+    }
+
+    @Test("per-channel normalisation")
+    func normalization() throws {
+        let d = try Dataset(name: "n", inputs: try Tensor<Float>(shape: [1, 2, 1, 2], scalars: [1, 3, 10, 20]), labels: [0], classes: 1)
+        let n = try d.normalized(mean: [2, 15], std: [1, 5])
+        #expect(n.inputs.scalars == [-1, 1, -1, 1])
+        #expect(throws: TrainerError.self) { try d.normalized(mean: [0, 0, 0], std: [1, 1, 1]) }
+    }
+
     @Test("augmentation without padding only mirrors")
     func flipOnly() throws {
         var rng = RandomGenerator(seed: 1)

@@ -81,6 +81,15 @@ struct ModelSpecTests {
         #expect(outs.map(\.output.shape) == [[2, 128], [2, 32], [2, 32], [2, 48], [2, 12], [2, 12], [2, 4], [2, 4], [2, 6], [2, 5]])
     }
 
+    @Test("a copy has the same parameters and buffers and is independent")
+    func copy() throws {
+        let net = try Model(spec: .resnet(depth: 8, inputShape: [3, 8, 8], classes: 3, widthMultiplier: 0.25), rng: RandomGenerator(seed: 0))
+        let twin = net.copy()
+        #expect(twin.parameters == net.parameters && twin.buffers == net.buffers && twin.spec == net.spec)
+        try twin.setParameters(Tensor(zeros: [net.parameterCount]))
+        #expect(twin.parameters != net.parameters)
+    }
+
     @Test("evaluating at a parameter vector leaves the stored parameters alone")
     func evaluateAt() throws {
         let net = try Model(spec: .mlp(inputShape: [3], widths: [4], classes: 2), rng: RandomGenerator(seed: 0))
