@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 APT_PACKAGES := libopenblas-dev liblapacke-dev libarchive-dev libpng-dev libcairo2-dev \
-                fonts-dejavu-core pkg-config dataset-fashion-mnist
+                fonts-dejavu-core pkg-config dataset-fashion-mnist chromium
 export OPENBLAS_NUM_THREADS ?= 2
 DEMO_OUT ?= out/demo
 
@@ -24,13 +24,15 @@ release: deps
 
 test: deps
 	$(SWIFT) build --build-tests
-	BASIN_REQUIRE_NUMPY=1 $(SWIFT) test --skip-build
+	BASIN_STRICT_TESTS=1 $(SWIFT) test --skip-build
 
 demo: release
 	@bash scripts/demo.sh "$(DEMO_OUT)"
 
 bench: release
-	$(SWIFT) run -c release --skip-build basin-bench
+	$(SWIFT) run -c release --skip-build basin-bench $(BENCH_ARGS)
+	@if python3 -c 'import numpy' 2>/dev/null; then echo; python3 bench/numpy_reference.py $(BENCH_ARGS); \
+	 else echo "(NumPy not installed: skipping the NumPy reference)"; fi
 
 clean:
 	rm -rf .build out

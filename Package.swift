@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "Render", targets: ["Render"]),
         .library(name: "Analyzers", targets: ["Analyzers"]),
         .library(name: "AnalyzeCLI", targets: ["AnalyzeCLI"]),
+        .library(name: "AnalyzerTestKit", targets: ["AnalyzerTestKit"]),
         .executable(name: "analyze", targets: ["analyze"]),
     ],
     dependencies: [
@@ -42,14 +43,16 @@ let package = Package(
             "Analyzers", "CheckpointFormat", "Tensors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .target(name: "AnalyzerTestKit", dependencies: ["Analyzers", "CheckpointFormat"]),
         .executableTarget(name: "analyze", dependencies: ["AnalyzeCLI", "Analyzers"]),
         .executableTarget(name: "basin-bench", dependencies: ["Tensors", "CheckpointFormat"]),
+        .executableTarget(name: "basin-gallery", dependencies: ["Render"]),
 
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "CheckpointFormatTests", dependencies: ["CheckpointFormat", "Tensors"]),
         .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Tensors"]),
         .testTarget(name: "RenderTests", dependencies: ["Render"]),
-        .testTarget(name: "AnalyzersTests", dependencies: ["Analyzers", "CheckpointFormat", "Tensors"]),
+        .testTarget(name: "AnalyzersTests", dependencies: ["Analyzers", "AnalyzerTestKit", "CheckpointFormat", "Tensors"]),
         .testTarget(name: "CLITests", dependencies: ["CheckpointFormat", "Tensors"]),
     ]
 )

@@ -1,2 +1,59 @@
+import Analyzers
 import ArgumentParser
-public enum AnalyzeCLI { public static func main() {} }
+import Foundation
+import Tensors
+
+/// The `analyze` command line. The shipped executable and any custom build call the
+/// same entry point:
+///
+///     AnalyzeCLI.main(analyzers: BuiltInAnalyzers.all + [MyAnalyzer.self])
+///
+/// Subcommands: one per registered analyzer, plus `list`, `inspect`, `import` and
+/// `export`; any other name `foo` runs an executable `analyze-foo` found on PATH.
+public enum AnalyzeCLI {
+    /// The analyzers of this process, set once at start-up (like swift-log's bootstrap)
+    /// because argument-parser reads subcommands from a static configuration.
+    nonisolated(unsafe) static var analyzers: [AnalyzerType] = BuiltInAnalyzers.all
+
+    public static func main(analyzers: [AnalyzerType] = BuiltInAnalyzers.all,
+                            arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> Never {
+        self.analyzers = analyzers
+        BLAS.setThreadCount(min(2, ProcessInfo.processInfo.activeProcessorCount))
+        if let first = arguments.first, !first.hasPrefix("-"), !knownCommandNames.contains(first),
+           let plugin = Plugins.find(name: first) {
+            Plugins.run(plugin, name: first, arguments: Array(arguments.dropFirst()))
+        }
+        RootCommand.main(arguments)
+        exit(0)
+    }
+
+    static var knownCommandNames: Set<String> {
+        Set(RootCommand.configuration.subcommands.compactMap { $0.configuration.commandName } + ["help"])
+    }
+}
+
+struct RootCommand: ParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "analyze",
+            abstract: "Basin: analyse how a neural network trained, from its checkpoints.",
+            discussion: """
+                Examples:
+                  analyze list
+                  analyze inspect run/checkpoints/epoch-0150.ckpt
+                  analyze import state_dict/ --run run/ --epoch 150 --model-spec model.json
+                  analyze norms run/ --epochs 10,150
+
+                Any executable named analyze-NAME on PATH runs as `analyze NAME …`
+                (see docs/CUSTOM_ANALYZERS.md).
+                """,
+            version: "basin \(BasinVersion.string)",
+            subcommands: [ListCommand.self, InspectCommand.self, ImportCommand.self, ExportCommand.self, ReportCommand.self]
+                + AnalyzeCLI.analyzers.map { $0.commandType })
+    }
+}
+
+extension Analyzer {
+    /// The subcommand that runs this analyzer.
+    static var commandType: ParsableCommand.Type { AnalyzerCommand<Self>.self }
+}

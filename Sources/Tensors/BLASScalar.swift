@@ -154,3 +154,15 @@ extension Double: BLASScalar {
         return Int(info)
     }
 }
+
+/// Process-wide BLAS settings.
+public enum BLAS {
+    /// Sets the number of threads OpenBLAS uses from now on. (OPENBLAS_NUM_THREADS is
+    /// read only when the library loads, so a running program must call this instead.)
+    public static func setThreadCount(_ n: Int) {
+        openblas_set_num_threads(Int32(max(1, n)))
+    }
+
+    /// The number of threads OpenBLAS currently uses.
+    public static var threadCount: Int { Int(openblas_get_num_threads()) }
+}

@@ -1,0 +1,136 @@
+import ArgumentParser
+import CheckpointFormat
+import Tensors
+import Foundation
+
+/// `analyze import`: a checkpoint or activation dump from NumPy/PyTorch files.
+struct ImportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Build a checkpoint or activation dump from a folder of .npy files, an .npz or a .safetensors file.",
+        discussion: """
+            Tensor names come from the file names (folder of .npy) or keys (.npz, .safetensors),
+            e.g. features.0.weight.npy → features.0.weight, as PyTorch names state-dict entries.
+            Dtypes are kept; running_mean/running_var/num_batches_tracked are marked as buffers.
+            An existing output is never overwritten without --force.
+
+            Examples:
+              analyze import state_dict/ --out epoch-0150.ckpt --model-spec model.json --epoch 150
+              analyze import weights.safetensors --run run/ --epoch 150
+              analyze import acts.npz --kind activations --run run/ --epoch 10 \\
+                  --probe-dataset fashion-mnist --probe-split test
+            """)
+
+    @Argument(help: "A folder of .npy files, a .npy, an .npz or a .safetensors file.")
+    var source: String
+
+    @Option(help: "Output archive path.")
+    var out: String?
+
+    @Option(name: .customLong("run"), help: "Put the archive into this run directory (created if missing) under checkpoints/ or activations/.")
+    var runDirectory: String?
+
+    @Option(help: "What the source holds: checkpoint or activations.")
+    var kind: String = "checkpoint"
+
+    @Option(help: "The epoch this checkpoint belongs to (recorded, and names the file with --run).")
+    var epoch: Int?
+
+    @Option(help: "The iteration this checkpoint belongs to (recorded, and names the file with --run when no --epoch).")
+    var iteration: Int?
+
+    @Option(help: "The learning rate at this point (recorded).")
+    var learningRate: Double?
+
+    @Option(help: "A JSON file with the model spec (docs/TRAINING.md), stored in the manifest.")
+    var modelSpec: String?
+
+    @Option(help: "Activation dumps: the probe set's dataset name.")
+    var probeDataset: String?
+
+    @Option(help: "Activation dumps: the probe set's split (train, val, test).")
+    var probeSplit: String = "test"
+
+    @Option(help: "Archive compression: none, gzip or zstd.")
+    var compression: String = "none"
+
+    @Flag(help: "Replace an existing output file.")
+    var force = false
+
+    func validate() throws {
+        if (out == nil) == (runDirectory == nil) { throw ValidationError("give exactly one of --out FILE or --run DIR") }
+        if runDirectory != nil && epoch == nil && iteration == nil { throw ValidationError("--run needs --epoch or --iteration to name the file") }
+        if ArchiveKind(rawValue: kind) == nil { throw ValidationError("--kind must be checkpoint or activations, got '\(kind)'") }
+        if Compression(rawValue: compression) == nil { throw ValidationError("--compression must be none, gzip or zstd, got '\(compression)'") }
+        if kind == "activations" && probeDataset == nil { throw ValidationError("activation dumps need --probe-dataset (which datapoints the rows are)") }
+    }
+
+    func run() throws {
+        let kind = ArchiveKind(rawValue: self.kind) ?? .checkpoint
+        let destination: String
+        if let runPath = runDirectory {
+            let dir = try RunDirectory.create(path: runPath)
+            let point: RunPoint = epoch.map { .epoch($0) } ?? .iteration(iteration ?? 0)
+            destination = kind == .checkpoint ? dir.checkpointPath(for: point) : dir.activationsPath(for: point)
+        } else {
+            destination = out ?? ""
+        }
+        if FileManager.default.fileExists(atPath: destination) && !force {
+            throw CheckpointError.writeFailed(path: destination, detail: "file exists; pass --force to replace it")
+        }
+        var manifest = CheckpointManifest(kind: kind, createdBy: "basin \(BasinVersion.string) import", epoch: epoch,
+                                          iteration: iteration, learningRate: learningRate,
+                                          extra: ["importedFrom": .string(source)])
+        if let specPath = modelSpec {
+            guard let data = FileManager.default.contents(atPath: specPath) else { throw CheckpointError.fileNotFound(path: specPath) }
+            do { manifest.model = try JSONDecoder().decode(JSONValue.self, from: data) } catch {
+                throw CheckpointError.invalidInput(path: specPath, detail: "model spec is not valid JSON")
+            }
+        }
+        if kind == .activations {
+            let arrays = try Importer.arrays(from: source)
+            manifest.probe = ProbeSet(dataset: probeDataset ?? "", split: probeSplit, count: arrays.first?.array.shape.first ?? 0)
+        }
+        let written = try Importer.importArchive(from: source, to: destination, manifest: manifest,
+                                                 compression: Compression(rawValue: compression) ?? .none)
+        let elements = written.tensors.reduce(0) { $0 + $1.shape.reduce(1, *) }
+        print("imported \(written.tensors.count) tensors (\(grouped(elements)) elements) into \(destination)")
+    }
+}
+
+/// `analyze export`: tensors of a checkpoint back out as NumPy or safetensors files.
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write a checkpoint's tensors as an .npz, a .safetensors file or a folder of .npy files.",
+        discussion: """
+            Examples:
+              analyze export run/checkpoints/epoch-0150.ckpt --to epoch150.npz
+              analyze export run/checkpoints/epoch-0150.ckpt --to epoch150.safetensors
+              analyze export run/checkpoints/epoch-0150.ckpt --to epoch150/ --tensors fc1.weight,fc1.bias
+            """)
+
+    @Argument(help: "A .ckpt or .acts archive.")
+    var archive: String
+
+    @Option(help: "Destination: NAME.npz, NAME.safetensors, or a folder (ending in /) for .npy files.")
+    var to: String
+
+    @Option(help: "Comma-separated tensor names (default: all).")
+    var tensors: String?
+
+    func run() throws {
+        let reader = try CheckpointReader(path: archive)
+        let names = tensors.map { $0.split(separator: ",").map(String.init) } ?? reader.names
+        let arrays = try reader.arrays(named: names)
+        let ordered = names.compactMap { n in arrays[n].map { (name: n, array: $0) } }
+        if to.hasSuffix(".npz") {
+            try NPZ.write(ordered, to: to)
+        } else if to.hasSuffix(".safetensors") {
+            try Safetensors.write(ordered, metadata: ["source": archive], to: to)
+        } else {
+            for (name, array) in ordered { try NPYFile.write(array, to: to + (to.hasSuffix("/") ? "" : "/") + name + ".npy") }
+        }
+        print("exported \(ordered.count) tensors to \(to)")
+    }
+}

@@ -1,3 +1,0 @@
-import ArgumentParser
-/// `Analyzers`: the Analyzer protocol, the registry, one folder per analyzer.
-public enum AnalyzersModule {}

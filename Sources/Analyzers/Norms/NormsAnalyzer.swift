@@ -1,0 +1,129 @@
+import ArgumentParser
+import CheckpointFormat
+import Foundation
+import Tensors
+
+/// `analyze norms`: per-tensor L2 norms of one or two checkpoints and the distance
+/// between them. The smallest analyzer; it proves the path from checkpoints to results.
+public struct NormsAnalyzer: Analyzer {
+    public struct Options: ParsableArguments {
+        @Option(help: "One or two checkpoints of the run, e.g. 10,150 or it:200.")
+        public var epochs: String?
+
+        @Option(name: .customLong("a"), help: "First checkpoint: a .ckpt file or run/:EPOCH (instead of --epochs).")
+        public var a: String?
+
+        @Option(name: .customLong("b"), help: "Second checkpoint: a .ckpt file or run/:EPOCH.")
+        public var b: String?
+
+        public init() {}
+
+        public mutating func validate() throws {
+            if epochs == nil && a == nil { throw ValidationError("name checkpoints with --epochs 10,150 (with a run directory) or --a/--b") }
+            if epochs != nil && (a != nil || b != nil) { throw ValidationError("use either --epochs or --a/--b, not both") }
+            if b != nil && a == nil { throw ValidationError("--b needs --a") }
+            if let e = epochs {
+                let count = e.split(separator: ",").count
+                if count < 1 || count > 2 { throw ValidationError("--epochs takes one or two checkpoints, got '\(e)'") }
+            }
+        }
+    }
+
+    public struct Settings: Codable, Sendable {
+        public var checkpoints: [String]
+        public var precision: String
+    }
+
+    public struct Result: AnalysisResult {
+        public static let schemaVersion = 1
+        public var settings: Settings
+        /// One row per tensor, in the first checkpoint's order.
+        public var tensors: [WeightNorms.Row]
+        /// Norm (and distance) over all parameters, and over all buffers.
+        public var totals: [WeightNorms.Row]
+        public var files: [String]
+    }
+
+    public static let name = "norms"
+    public static let summary = "Per-tensor L2 norms of one or two checkpoints and the distance between them."
+    public static let discussion = """
+        Examples:
+          analyze norms run/ --epochs 150
+          analyze norms run/ --epochs 10,150
+          analyze norms --a runA/:150 --b runB/:150
+          analyze norms --a a.ckpt --b b.ckpt --json
+
+        Writes result.json and norms.csv under run/analyses/norms-<points>/ (or --out).
+        NaN or infinite weights stop the analysis with the file and tensor named.
+        """
+
+    let options: Options
+    public init(options: Options) { self.options = options }
+
+    public static func keyNumbers(_ r: Result) -> [(String, String)] {
+        r.totals.flatMap { t -> [(String, String)] in
+            t.norms.enumerated().map { ("‖\(t.name)‖ at checkpoint \($0.offset + 1)", String(format: "%.6g", $0.element)) }
+                + (t.distance.map { [("distance, \(t.name)", String(format: "%.6g", $0))] } ?? [])
+                + (t.relativeDistance.map { [("relative distance, \(t.name)", String(format: "%.4g", $0))] } ?? [])
+        }
+    }
+
+    public var outputName: String {
+        let parts = options.epochs.map { $0.split(separator: ",").map { $0.replacingOccurrences(of: ":", with: "") } }
+            ?? [options.a, options.b].compactMap { $0 }.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent.replacingOccurrences(of: ":", with: "") }
+        return (["norms"] + parts).joined(separator: "-")
+    }
+
+    public func run(_ context: AnalysisContext) throws -> Result {
+        let paths: [String]
+        if let epochs = options.epochs {
+            guard let run = context.run else { throw ValidationError("--epochs needs a run directory argument") }
+            paths = try RunDirectory.parsePoints(epochs).map { try run.checkpoint($0) }
+        } else {
+            paths = try [options.a, options.b].compactMap { $0 }.map { try CheckpointLocator.resolve($0) }
+        }
+        context.progress.start("norms", total: paths.count)
+        let readers = try paths.map { try CheckpointReader(path: $0) }
+        if readers.count == 2 { try requireSameTensors(readers[0], readers[1]) }
+        var arrays: [[String: NDArray]] = []
+        for r in readers {
+            arrays.append(try r.arrays(requireFinite: true))
+            context.progress.advance()
+        }
+        context.progress.finish()
+        let rows = WeightNorms.rows(records: readers[0].manifest.tensors, arrays: arrays)
+        let totals = [TensorRole.parameter, .buffer, .activation].compactMap { WeightNorms.total(rows, role: $0) }
+        let csv = try context.write(Self.csv(rows + totals, checkpoints: paths.count), to: "norms.csv")
+        return Result(settings: Settings(checkpoints: paths, precision: "float64"), tensors: rows, totals: totals, files: [csv])
+    }
+
+    /// Two checkpoints are comparable only with the same tensor names and shapes.
+    func requireSameTensors(_ a: CheckpointReader, _ b: CheckpointReader) throws {
+        let shapesA = Dictionary(uniqueKeysWithValues: a.manifest.tensors.map { ($0.name, $0.shape) })
+        let shapesB = Dictionary(uniqueKeysWithValues: b.manifest.tensors.map { ($0.name, $0.shape) })
+        if let missing = shapesA.keys.sorted().first(where: { shapesB[$0] == nil }) ?? shapesB.keys.sorted().first(where: { shapesA[$0] == nil }) {
+            throw CheckpointError.incompatible(pathA: a.path, pathB: b.path, detail: "tensor '\(missing)' is in one checkpoint only")
+        }
+        if let name = shapesA.keys.sorted().first(where: { shapesA[$0] != shapesB[$0] }) {
+            throw CheckpointError.incompatible(pathA: a.path, pathB: b.path,
+                                               detail: "tensor '\(name)' has shape \(shapesA[name] ?? []) vs \(shapesB[name] ?? [])")
+        }
+    }
+
+    static func csv(_ rows: [WeightNorms.Row], checkpoints: Int) -> String {
+        let header = ["tensor", "role", "elements"] + (checkpoints == 2 ? ["norm_a", "norm_b", "distance", "relative_distance"] : ["norm"])
+        var lines = [header.joined(separator: ",")]
+        for r in rows {
+            var cells = [csvField(r.name), r.role.rawValue, String(r.shape.reduce(1, *))]
+            cells += r.norms.map { String($0) }
+            if checkpoints == 2 { cells += [r.distance.map { String($0) } ?? "", r.relativeDistance.map { String($0) } ?? ""] }
+            lines.append(cells.joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// A CSV field, quoted when it holds a comma, quote or newline (RFC 4180).
+public func csvField(_ s: String) -> String {
+    s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+}

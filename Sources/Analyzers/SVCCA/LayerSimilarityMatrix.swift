@@ -1,0 +1,65 @@
+import Foundation
+import Tensors
+
+/// Layer × layer similarity of two models on the same datapoints (paper 000, Figures 5
+/// and 14): cell (i, j) compares layer i of A with layer j of B.
+///
+/// Each layer is centred and decomposed once; every pair then costs one small GEMM and
+/// one small SVD, spread over the available cores.
+public struct LayerSimilarityMatrix: Codable, Sendable {
+    public var layersA: [String]
+    public var layersB: [String]
+    /// `[layersA.count][layersB.count]`, row-major.
+    public var comparisons: [[RepresentationSimilarity.Comparison]]
+    /// Neurons dropped for zero variance, per layer (A then B), only where any were.
+    public var droppedNeurons: [String: [Int]]
+
+    public enum Metric: String, CaseIterable, Codable, Sendable {
+        case svcca, pwcca, cka
+        public var title: String {
+            switch self {
+            case .svcca: return "SVCCA (mean canonical correlation)"
+            case .pwcca: return "PWCCA"
+            case .cka: return "linear CKA"
+            }
+        }
+    }
+
+    /// The matrix of one metric, `[layersA.count][layersB.count]`.
+    public func values(_ metric: Metric) -> [[Double]] {
+        comparisons.map { row in row.map { c in
+            switch metric {
+            case .svcca: return c.mean
+            case .pwcca: return c.pwcca
+            case .cka: return c.cka
+            }
+        } }
+    }
+
+    /// Computes every pair.
+    /// - Parameters:
+    ///   - a, b: `(layer name, [datapoints, neurons])` in layer order.
+    ///   - inputEpsilon: unit roundoff of the stored activations (see `RepresentationSimilarity.prepare`).
+    ///   - threads: worker threads for the pairs (BLAS runs single-threaded inside them).
+    ///   - progress: called once per finished step (layers prepared, then pairs).
+    public static func compute(_ a: [(String, Tensor<Double>)], _ b: [(String, Tensor<Double>)],
+                               reduction: RepresentationSimilarity.Reduction, inputEpsilon: Double = Double.ulpOfOne,
+                               threads: Int,
+                               progress: @Sendable () -> Void = {}) throws -> LayerSimilarityMatrix {
+        let all = a + b
+        let prepared = try parallelMap(all.count, threads: threads) { i in
+            defer { progress() }
+            return try RepresentationSimilarity.prepare(all[i].1, name: all[i].0, inputEpsilon: inputEpsilon)
+        }
+        let pa = Array(prepared[0..<a.count]), pb = Array(prepared[a.count...])
+        let flat = try parallelMap(pa.count * pb.count, threads: threads) { k in
+            defer { progress() }
+            return try RepresentationSimilarity.compare(pa[k / pb.count], pb[k % pb.count], reduction: reduction)
+        }
+        var dropped: [String: [Int]] = [:]
+        for p in prepared where !p.droppedNeurons.isEmpty { dropped[p.name] = p.droppedNeurons }
+        return LayerSimilarityMatrix(layersA: a.map(\.0), layersB: b.map(\.0),
+                                     comparisons: (0..<pa.count).map { i in Array(flat[(i * pb.count)..<((i + 1) * pb.count)]) },
+                                     droppedNeurons: dropped)
+    }
+}

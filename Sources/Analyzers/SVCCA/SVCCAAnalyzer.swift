@@ -1,0 +1,212 @@
+import ArgumentParser
+import CheckpointFormat
+import Foundation
+import Render
+import Tensors
+
+/// `analyze svcca`: which layers' representations changed (paper 000, section 4 and
+/// Figures 4–6, 14): a layer × layer similarity heatmap of two activation dumps, its
+/// diagonal, and optionally the difference of two such heatmaps.
+public struct SVCCAAnalyzer: Analyzer {
+    public struct Options: ParsableArguments {
+        @Option(help: "Two activation dumps of the run, e.g. 10,150.")
+        public var epochs: String?
+        @Option(name: .customLong("a"), help: "First model's activations: an .acts file or run/:EPOCH.")
+        public var a: String?
+        @Option(name: .customLong("b"), help: "Second model's activations: an .acts file or run/:EPOCH.")
+        public var b: String?
+        @Option(name: .customLong("diff-b"), help: "Also compare --a with this dump and draw |sim(a,b) − sim(a,diff-b)| (paper 000 Figure 6).")
+        public var diffB: String?
+        @Option(help: "The measure the heatmap shows: svcca, pwcca or cka (all three are in result.json).")
+        public var metric: String = "svcca"
+        @Option(help: "Keep the fewest SVD directions explaining this fraction of variance (the paper's 0.99).")
+        public var keepVariance: Double = 0.99
+        @Option(help: "Keep this many SVD directions instead (google/svcca's tutorial uses 20).")
+        public var keepDims: Int?
+        @Flag(help: "No SVD reduction: plain CCA on all neurons.")
+        public var noReduction = false
+        @Option(help: "Convolutional activations [N, C, H, W]: pool (average over space) or flatten.")
+        public var conv: String = "pool"
+        @Option(help: "Comma-separated layer names to use (default: all, in dump order).")
+        public var layers: String?
+
+        public init() {}
+
+        public mutating func validate() throws {
+            if epochs == nil && (a == nil || b == nil) { throw ValidationError("name two dumps: --epochs 10,150 with a run, or --a and --b") }
+            if epochs != nil && (a != nil || b != nil) { throw ValidationError("use either --epochs or --a/--b, not both") }
+            if let e = epochs, e.split(separator: ",").count != 2 { throw ValidationError("--epochs takes two points, e.g. 10,150") }
+            if LayerSimilarityMatrix.Metric(rawValue: metric) == nil { throw ValidationError("--metric must be svcca, pwcca or cka") }
+            if !(keepVariance > 0 && keepVariance <= 1) { throw ValidationError("--keep-variance must be in (0, 1], got \(keepVariance)") }
+            if let k = keepDims, k < 1 { throw ValidationError("--keep-dims must be at least 1") }
+            if ActivationDump.ConvReduction(rawValue: conv) == nil { throw ValidationError("--conv must be pool or flatten") }
+        }
+
+        var reduction: RepresentationSimilarity.Reduction {
+            noReduction ? .none : keepDims.map { .dimensions($0) } ?? .variance(keepVariance)
+        }
+    }
+
+    public struct Settings: Codable, Sendable {
+        public var a: String, b: String, diffB: String?
+        public var metric: String
+        public var reduction: RepresentationSimilarity.Reduction
+        public var conv: String
+        public var probe: ProbeSet?
+        public var precision = "float64"
+    }
+
+    public struct Result: AnalysisResult {
+        public static let schemaVersion = 1
+        public var settings: Settings
+        public var similarity: LayerSimilarityMatrix
+        public var diffSimilarity: LayerSimilarityMatrix?
+        /// The metric's diagonal (layer i vs layer i) when both sides have the same layers.
+        public var diagonal: [Double]?
+        public var warnings: [String]
+        public var files: [String]
+    }
+
+    public static let name = "svcca"
+    public static let summary = "Layer × layer representation similarity (SVCCA, PWCCA, CKA) of two activation dumps."
+    public static let discussion = """
+        Examples:
+          analyze svcca run/ --epochs 10,150
+          analyze svcca --a teacher/:150 --b student/:150 --metric pwcca
+          analyze svcca --a T.acts --b S_distilled.acts --diff-b S_independent.acts
+          analyze svcca run/ --epochs 10,150 --keep-dims 20 --conv flatten
+
+        Both dumps must hold activations on the same probe set (same datapoints, same order).
+        Layers are centred, constant neurons dropped (and reported), reduced by SVD to
+        the directions explaining --keep-variance of the variance, then compared by CCA.
+        Computed in float64. Writes result.json, matrix.csv, pairs.csv and heatmap figures.
+        """
+
+    let options: Options
+    public init(options: Options) { self.options = options }
+
+    public static func keyNumbers(_ r: Result) -> [(String, String)] {
+        var out = [("metric shown", r.settings.metric), ("layers", "\(r.similarity.layersA.count) × \(r.similarity.layersB.count)")]
+        if let d = r.diagonal {
+            out += zip(r.similarity.layersA, d).map { ("\(r.settings.metric), \($0) vs \($0)", String(format: "%.4f", $1)) }
+        }
+        return out
+    }
+
+    public var outputName: String {
+        let parts = options.epochs.map { $0.split(separator: ",").map(String.init) }
+            ?? [options.a, options.b].compactMap { $0 }.map(Self.shortName)
+        return (["svcca"] + parts + (options.diffB.map { ["vs", Self.shortName($0)] } ?? [])
+                + (options.metric == "svcca" ? [] : [options.metric])).joined(separator: "-")
+    }
+
+    static func shortName(_ spec: String) -> String {
+        spec.split(separator: "/").filter { !$0.isEmpty && $0 != "activations" }.suffix(2)
+            .joined(separator: "_").replacingOccurrences(of: ":", with: "").replacingOccurrences(of: ".acts", with: "")
+    }
+
+    public func run(_ context: AnalysisContext) throws -> Result {
+        let (pathA, pathB) = try resolvePaths(context)
+        let pathB2 = try options.diffB.map { try CheckpointLocator.resolveActivations($0) }
+        let conv = ActivationDump.ConvReduction(rawValue: options.conv) ?? .pool
+        let layerNames = options.layers.map { $0.split(separator: ",").map(String.init) }
+        let dumpA = try ActivationDump(path: pathA, layers: layerNames, conv: conv)
+        let dumpB = try ActivationDump(path: pathB, layers: layerNames, conv: conv)
+        let dumpB2 = try pathB2.map { try ActivationDump(path: $0, layers: layerNames, conv: conv) }
+        for other in [dumpB] + (dumpB2.map { [$0] } ?? []) where dumpA.probe != nil && other.probe != nil && dumpA.probe != other.probe {
+            throw CheckpointError.incompatible(pathA: dumpA.path, pathB: other.path, detail: "activations were computed on different probe sets")
+        }
+        let metric = LayerSimilarityMatrix.Metric(rawValue: options.metric) ?? .svcca
+        let pairs = (dumpA.layers.count + dumpB.layers.count) * 2 + dumpA.layers.count * dumpB.layers.count * (dumpB2 == nil ? 1 : 2)
+        context.progress.start("svcca", total: pairs)
+        let progress = context.progress
+        func layers(_ d: ActivationDump) -> [(String, Tensor<Double>)] { d.layers.compactMap { n in d.matrices[n].map { (n, $0) } } }
+        let epsilon = max(dumpA.inputEpsilon, dumpB.inputEpsilon, dumpB2?.inputEpsilon ?? 0)
+        let main = try LayerSimilarityMatrix.compute(layers(dumpA), layers(dumpB), reduction: options.reduction,
+                                                     inputEpsilon: epsilon, threads: context.threads) { progress.advance() }
+        let second = try dumpB2.map {
+            try LayerSimilarityMatrix.compute(layers(dumpA), layers($0), reduction: options.reduction,
+                                              inputEpsilon: epsilon, threads: context.threads) { progress.advance() }
+        }
+        context.progress.finish()
+
+        var files: [String] = []
+        var warnings: [String] = main.droppedNeurons.sorted { $0.key < $1.key }.map { "layer '\($0.key)': dropped \($0.value.count) constant neuron(s)" }
+        let values = main.values(metric)
+        files.append(try context.write(Self.matrixCSV(main, metric: metric), to: "matrix.csv"))
+        files.append(try context.write(Self.pairsCSV(main), to: "pairs.csv"))
+        let labelA = Self.label(options.epochs, index: 0, spec: options.a)
+        let labelB = Self.label(options.epochs, index: 1, spec: options.b)
+        let metadata = ["Software": "Basin \(BasinVersion.string)", "basin:analyzer": Self.name, "basin:run": context.run?.path ?? ""]
+        let heat = Heatmap(title: "\(metric.title): \(labelA) vs \(labelB)", xLabel: labelB, yLabel: labelA, values: values,
+                           rowLabels: main.layersA, columnLabels: main.layersB,
+                           range: metric == .cka ? .automatic : .fixed(min: 0, max: 1),
+                           annotate: main.layersA.count * main.layersB.count <= 400, colorBarLabel: metric.rawValue)
+        let report = try heat.render(to: .files(base: context.outputDirectory + "/heatmap", metadata: metadata))
+        warnings += report.warnings
+        files += ["heatmap.png", "heatmap.svg"]
+
+        var diagonal: [Double]?
+        if main.layersA == main.layersB {
+            let d = (0..<values.count).map { values[$0][$0] }
+            diagonal = d
+            files.append(try context.write("layer,\(metric.rawValue)\n" + zip(main.layersA, d).map { "\(csvField($0)),\($1)" }.joined(separator: "\n") + "\n", to: "diagonal.csv"))
+            var plot = LinePlot(title: "\(metric.title) per layer: \(labelA) vs \(labelB)", xLabel: "layer", yLabel: metric.rawValue,
+                                series: [Series(name: "\(labelA) vs \(labelB)", x: d.indices.map(Double.init), y: d, marker: .circle)])
+            plot.yRange = 0...1
+            plot.xCategories = main.layersA
+            try plot.render(to: .files(base: context.outputDirectory + "/diagonal", metadata: metadata))
+            files += ["diagonal.png", "diagonal.svg"]
+        }
+        if let second, let spec = options.diffB {
+            let v2 = second.values(metric)
+            let diff = zip(values, v2).map { zip($0, $1).map { abs($0 - $1) } }
+            files.append(try context.write(Self.matrixCSV(second, metric: metric), to: "matrix-diff-b.csv"))
+            let h2 = Heatmap(title: "\(metric.title): \(labelA) vs \(Self.shortName(spec))", xLabel: Self.shortName(spec), yLabel: labelA,
+                             values: v2, rowLabels: second.layersA, columnLabels: second.layersB,
+                             range: .fixed(min: 0, max: 1), annotate: v2.count * (v2.first?.count ?? 0) <= 400, colorBarLabel: metric.rawValue)
+            try h2.render(to: .files(base: context.outputDirectory + "/heatmap-diff-b", metadata: metadata))
+            var hd = Heatmap(title: "|\(labelB) − \(Self.shortName(spec))| against \(labelA)", xLabel: "layer", yLabel: labelA + " layer",
+                             values: diff, rowLabels: main.layersA, columnLabels: main.layersB, colormap: .magma,
+                             range: .automatic, annotate: diff.count * (diff.first?.count ?? 0) <= 400, colorBarLabel: "absolute difference")
+            hd.annotationDigits = 2
+            try hd.render(to: .files(base: context.outputDirectory + "/difference", metadata: metadata))
+            files += ["heatmap-diff-b.png", "heatmap-diff-b.svg", "difference.png", "difference.svg"]
+        }
+        let settings = Settings(a: pathA, b: pathB, diffB: pathB2, metric: metric.rawValue, reduction: options.reduction,
+                                conv: options.conv, probe: dumpA.probe)
+        return Result(settings: settings, similarity: main, diffSimilarity: second, diagonal: diagonal, warnings: warnings, files: files)
+    }
+
+    func resolvePaths(_ context: AnalysisContext) throws -> (String, String) {
+        if let epochs = options.epochs {
+            guard let run = context.run else { throw ValidationError("--epochs needs a run directory argument") }
+            let points = try RunDirectory.parsePoints(epochs)
+            return (try run.activations(points[0]), try run.activations(points[1]))
+        }
+        return (try CheckpointLocator.resolveActivations(options.a ?? ""), try CheckpointLocator.resolveActivations(options.b ?? ""))
+    }
+
+    static func label(_ epochs: String?, index: Int, spec: String?) -> String {
+        if let e = epochs?.split(separator: ","), index < e.count { return "epoch " + e[index] }
+        return spec.map(shortName) ?? "?"
+    }
+
+    static func matrixCSV(_ m: LayerSimilarityMatrix, metric: LayerSimilarityMatrix.Metric) -> String {
+        let values = m.values(metric)
+        var lines = [(["layer"] + m.layersB).map(csvField).joined(separator: ",")]
+        for (i, name) in m.layersA.enumerated() { lines.append(([csvField(name)] + values[i].map { String($0) }).joined(separator: ",")) }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func pairsCSV(_ m: LayerSimilarityMatrix) -> String {
+        var lines = ["layer_a,layer_b,kept_a,kept_b,svcca,pwcca,cka,google_threshold_mean"]
+        for (i, a) in m.layersA.enumerated() {
+            for (j, b) in m.layersB.enumerated() {
+                let c = m.comparisons[i][j]
+                lines.append("\(csvField(a)),\(csvField(b)),\(c.keptA),\(c.keptB),\(c.mean),\(c.pwcca),\(c.cka),\(c.googleThresholdMean)")
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

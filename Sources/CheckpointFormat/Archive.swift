@@ -1,0 +1,226 @@
+import CArchive
+import Foundation
+
+/// Compression applied to a whole checkpoint archive (a libarchive filter).
+public enum Compression: String, Codable, Sendable, CaseIterable {
+    case none, gzip, zstd
+}
+
+/// Sequential reader over a tar or zip archive (libarchive). Entries are visited in
+/// order; an entry's data is read only when asked for, otherwise skipped (a seek for
+/// uncompressed files), so reading one tensor of a large checkpoint does not load the rest.
+final class ArchiveReader {
+    enum Kind { case tar, zip }
+    private let handle: OpaquePointer
+    let path: String
+    let kind: Kind
+    private(set) var currentEntry: String?
+    private(set) var currentSize: Int = 0
+
+    init(path: String, kind: Kind) throws(CheckpointError) {
+        guard FileManager.default.fileExists(atPath: path) else { throw .fileNotFound(path: path) }
+        guard let a = archive_read_new() else { throw .archiveFailure(path: path, entry: nil, detail: "libarchive: out of memory") }
+        handle = a
+        self.path = path
+        self.kind = kind
+        switch kind {
+        case .tar:
+            archive_read_support_filter_all(a)
+            archive_read_support_format_tar(a)
+        case .zip:
+            archive_read_support_format_zip(a)
+        }
+        if archive_read_open_filename(a, path, 1 << 20) != ARCHIVE_OK {
+            // deinit frees the handle: a class whose stored properties are set runs deinit
+            // even when its initialiser throws.
+            let error = failure(nil)
+            guard case .archiveFailure(_, _, let detail) = error else { throw error }
+            if ArchiveReader.startsLikeBasinArchive(path) {
+                throw .truncated(path: path, entry: nil, detail: "data ends early or is damaged (\(detail))")
+            }
+            throw .notAnArchive(path: path, detail: detail)
+        }
+    }
+
+    deinit { archive_read_free(handle) }
+
+    /// True when the file starts like a Basin archive: a gzip or zstd stream, or a tar
+    /// header for `manifest.json` (so a file cut inside its first block reads as truncated,
+    /// not as "not an archive").
+    static func startsLikeBasinArchive(_ path: String) -> Bool {
+        guard let h = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? h.close() }
+        let head = (try? h.read(upToCount: 14)).map { [UInt8]($0) } ?? []
+        return head.starts(with: [0x1F, 0x8B]) || head.starts(with: [0x28, 0xB5, 0x2F, 0xFD])
+            || head == Array("manifest.json".utf8) + [0]
+    }
+
+    private func failure(_ entry: String?, after: Bool = false) -> CheckpointError {
+        let message = archive_error_string(handle).map { String(cString: $0) }
+        let compressed = archive_filter_count(handle) > 1 && archive_filter_code(handle, 0) != ARCHIVE_FILTER_NONE
+        let lower = (message ?? "").lowercased()
+        let detail = (after ? "after entry '\(entry ?? "")': " : "")
+            + (message ?? (compressed ? "compressed data ends early or is damaged" : "unreadable archive"))
+        let entry = after ? nil : entry
+        if lower.contains("truncat") || lower.contains("premature") || lower.contains("unexpected end")
+            || (message == nil && compressed) {
+            return .truncated(path: path, entry: entry, detail: detail)
+        }
+        return .archiveFailure(path: path, entry: entry, detail: detail)
+    }
+
+    /// Advances to the next entry and returns its name, or nil at the end of the archive.
+    func nextEntry() throws(CheckpointError) -> String? {
+        var entry: OpaquePointer?
+        let status = archive_read_next_header(handle, &entry)
+        if status == ARCHIVE_EOF {
+            try checkComplete()
+            currentEntry = nil
+            return nil
+        }
+        guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let e = entry else {
+            let error = failure(currentEntry, after: currentEntry != nil)
+            if currentEntry == nil, case .archiveFailure(_, _, let detail) = error {
+                if ArchiveReader.startsLikeBasinArchive(path) {
+                    throw .truncated(path: path, entry: nil, detail: "data ends early or is damaged (\(detail))")
+                }
+                throw .notAnArchive(path: path, detail: detail)
+            }
+            throw error
+        }
+        let name = archive_entry_pathname(e).map { String(cString: $0) } ?? ""
+        currentEntry = name
+        currentSize = archive_entry_size_is_set(e) != 0 ? Int(archive_entry_size(e)) : -1
+        return name
+    }
+
+    /// libarchive accepts a tar file whose end-of-archive marker is cut off. Basin does
+    /// not: an uncompressed tar must be whole 512-byte blocks ending in the two zero blocks
+    /// `ArchiveWriter` always writes. (Compressed streams carry their own end markers,
+    /// which the decompressors check.)
+    private func checkComplete() throws(CheckpointError) {
+        guard kind == .tar, archive_filter_code(handle, 0) == ARCHIVE_FILTER_NONE else { return }
+        guard let handle = FileHandle(forReadingAtPath: path) else { return }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()).map(Int.init) ?? 0
+        var tail: [UInt8] = []
+        if size >= 1024 {
+            try? handle.seek(toOffset: UInt64(size - 1024))
+            tail = (try? handle.read(upToCount: 1024)).map { [UInt8]($0) } ?? []
+        }
+        guard size % 512 == 0, tail.count == 1024, tail.allSatisfy({ $0 == 0 }) else {
+            throw .truncated(path: path, entry: nil, detail: "the tar end-of-archive marker is missing")
+        }
+    }
+
+    /// Reads all of the current entry's data; fails if fewer bytes arrive than its header promised.
+    func readData() throws(CheckpointError) -> [UInt8] {
+        let entry = currentEntry
+        if currentSize >= 0 {
+            let size = currentSize
+            // Read straight into uninitialised storage: no zero-filling pass over large tensors.
+            var failure: CheckpointError?
+            let out = [UInt8](unsafeUninitializedCapacity: size) { buf, initialized in
+                var filled = 0
+                while filled < size, let base = buf.baseAddress {
+                    let n = archive_read_data(handle, base + filled, size - filled)
+                    if n < 0 { failure = self.failure(entry); break }
+                    if n == 0 { failure = .truncated(path: path, entry: entry, detail: "entry holds \(filled) of \(size) bytes"); break }
+                    filled += n
+                }
+                if filled < size, let base = buf.baseAddress { (base + filled).initialize(repeating: 0, count: size - filled) }
+                initialized = size
+            }
+            if let failure { throw failure }
+            return out
+        }
+        // Size unknown (streamed zip entries): read until the entry ends.
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { archive_read_data(handle, $0.baseAddress, $0.count) }
+            if n < 0 { throw failure(entry) }
+            if n == 0 { return out }
+            out += chunk[0..<n]
+        }
+    }
+
+    /// Skips the current entry's data without decoding it.
+    func skipData() throws(CheckpointError) {
+        if archive_read_data_skip(handle) != ARCHIVE_OK { throw failure(currentEntry) }
+    }
+}
+
+/// Sequential writer of a tar (optionally compressed) or zip archive to an open file
+/// descriptor. Entries carry fixed metadata (mtime 0, uid/gid 0, mode 0644) so the same
+/// tensors always give the same bytes.
+final class ArchiveWriter {
+    enum Kind { case tar(Compression), zip(deflate: Bool) }
+    private let handle: OpaquePointer
+    let path: String
+
+    init(fd: Int32, path: String, kind: Kind) throws(CheckpointError) {
+        guard let a = archive_write_new() else { throw .writeFailed(path: path, detail: "libarchive: out of memory") }
+        handle = a
+        self.path = path
+        var status: Int32 = ARCHIVE_OK
+        switch kind {
+        case .tar(let compression):
+            status = archive_write_set_format_pax_restricted(a)
+            switch compression {
+            case .none: break
+            case .gzip:
+                status = min(status, archive_write_add_filter_gzip(a))
+                // No timestamp in the gzip header: identical inputs give identical files.
+                _ = archive_write_set_filter_option(a, "gzip", "timestamp", nil)
+            case .zstd:
+                status = min(status, archive_write_add_filter_zstd(a))
+            }
+        case .zip(let deflate):
+            status = archive_write_set_format_zip(a)
+            if !deflate { _ = archive_write_set_format_option(a, "zip", "compression", "store") }
+        }
+        // 1 MiB output blocks (libarchive's default is 10 KiB): a 200 MB checkpoint takes
+        // 200 write calls instead of 20 000. The last block is not padded.
+        archive_write_set_bytes_per_block(a, 1 << 20)
+        archive_write_set_bytes_in_last_block(a, 1)
+        if status != ARCHIVE_OK || archive_write_open_fd(a, fd) != ARCHIVE_OK {
+            // deinit frees the handle (it runs even when a class initialiser throws).
+            throw .writeFailed(path: path, detail: archive_error_string(a).map { String(cString: $0) } ?? "cannot open archive for writing")
+        }
+    }
+
+    deinit { archive_write_free(handle) }
+
+    private func fail(_ what: String) -> CheckpointError {
+        .writeFailed(path: path, detail: "\(what): " + (archive_error_string(handle).map { String(cString: $0) } ?? "libarchive error"))
+    }
+
+    /// Adds one regular-file entry whose data is the concatenation of `parts`.
+    func addEntry(name: String, parts: [UnsafeRawBufferPointer]) throws(CheckpointError) {
+        guard let entry = archive_entry_new() else { throw .writeFailed(path: path, detail: "out of memory") }
+        defer { archive_entry_free(entry) }
+        let size = parts.reduce(0) { $0 + $1.count }
+        archive_entry_set_pathname(entry, name)
+        archive_entry_set_size(entry, la_int64_t(size))
+        archive_entry_set_filetype(entry, 0o100000)  // AE_IFREG (the macro is a cast Swift cannot import)
+        archive_entry_set_perm(entry, 0o644)
+        archive_entry_set_mtime(entry, 0, 0)
+        if archive_write_header(handle, entry) != ARCHIVE_OK { throw fail("entry '\(name)'") }
+        for part in parts {
+            var offset = 0
+            while offset < part.count {
+                guard let base = part.baseAddress else { break }
+                let n = archive_write_data(handle, base + offset, min(part.count - offset, 1 << 24))
+                if n <= 0 { throw fail("entry '\(name)'") }
+                offset += n
+            }
+        }
+        if archive_write_finish_entry(handle) != ARCHIVE_OK { throw fail("entry '\(name)'") }
+    }
+
+    /// Writes the archive trailer and flushes compression buffers.
+    func finish() throws(CheckpointError) {
+        if archive_write_close(handle) != ARCHIVE_OK { throw fail("closing archive") }
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+
+/// Writes a file so that readers see either the old file or the complete new one, never a
+/// half-written one: write to a hidden temporary file in the same directory, `fsync` it,
+/// `rename` it over the target (atomic on POSIX file systems), then `fsync` the directory
+/// so the rename itself survives a crash. On any failure the temporary file is removed
+/// and the previous file, if any, is untouched.
+public enum AtomicFile {
+    /// Calls `body` with a file descriptor open for writing, then publishes the file at `path`.
+    public static func write(to path: String, _ body: (Int32) throws(CheckpointError) -> Void) throws(CheckpointError) {
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent().path
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw .writeFailed(path: path, detail: "cannot create directory \(directory)")
+        }
+        let temp = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .writeFailed(path: path, detail: String(cString: strerror(errno))) }
+        var published = false
+        defer { if !published { unlink(temp) } }
+        do {
+            try body(fd)
+        } catch {
+            close(fd)
+            throw error
+        }
+        if fsync(fd) != 0 {
+            let why = String(cString: strerror(errno))
+            close(fd)
+            throw .writeFailed(path: path, detail: "fsync: \(why)")
+        }
+        close(fd)
+        guard rename(temp, path) == 0 else { throw .writeFailed(path: path, detail: "rename: \(String(cString: strerror(errno)))") }
+        published = true
+        let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 { fsync(dfd); close(dfd) }
+    }
+
+    /// Atomically replaces `path` with `bytes`.
+    public static func write(_ bytes: [UInt8], to path: String) throws(CheckpointError) {
+        try write(to: path) { (fd: Int32) throws(CheckpointError) in
+            var offset = 0
+            while offset < bytes.count {
+                let n = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw .writeFailed(path: path, detail: String(cString: strerror(errno)))
+                }
+                offset += n
+            }
+        }
+    }
+}

@@ -1,2 +1,0 @@
-/// `CheckpointFormat`: run directories, checkpoint and activation archives, NumPy and safetensors interop.
-import Tensors

@@ -1,0 +1,68 @@
+import AnalyzerTestKit
+import ArgumentParser
+import CheckpointFormat
+import Foundation
+import Testing
+@testable import Analyzers
+import Tensors
+
+@Suite struct NormsAnalyzerTests {
+    /// A run with two checkpoints whose norms are known by hand.
+    func makeRun() throws -> RunDirectory {
+        let run = try RunDirectory.create(path: NSTemporaryDirectory() + "/basin-norms-\(UUID().uuidString)")
+        let points: [(Int, [Float], [Float])] = [(1, [3, 4], [0]), (2, [0, 0], [2])]
+        for (epoch, w, b) in points {
+            try CheckpointWriter.write([TensorSource(name: "fc.weight", tensor: Tensor(vector: w)),
+                                        TensorSource(name: "bn.running_mean", tensor: Tensor(vector: b), role: .buffer)],
+                                       manifest: CheckpointManifest(kind: .checkpoint, createdBy: "test", epoch: epoch),
+                                       to: run.checkpointPath(for: .epoch(epoch)))
+        }
+        return run
+    }
+
+    func options(_ arguments: [String]) throws -> NormsAnalyzer.Options {
+        try NormsAnalyzer.Options.parse(arguments)
+    }
+
+    @Test func keepsTheAnalyzerContract() throws {
+        let run = try makeRun()
+        let result = try AnalyzerTestKit.checkContract(NormsAnalyzer.self, options: try options(["--epochs", "1,2"]), run: run)
+        let weight = try #require(result.tensors.first { $0.name == "fc.weight" })
+        #expect(weight.norms == [5, 0] && weight.distance == 5 && weight.relativeDistance == 1)
+        let buffer = try #require(result.tensors.first { $0.name == "bn.running_mean" })
+        #expect(buffer.norms == [0, 2] && buffer.distance == 2 && buffer.relativeDistance == nil)
+    }
+
+    @Test func singleCheckpointHasNoDistance() throws {
+        let result = try AnalyzerTestKit.checkContract(NormsAnalyzer.self, options: try options(["--epochs", "1"]), run: try makeRun())
+        #expect(result.tensors.allSatisfy { $0.distance == nil && $0.norms.count == 1 })
+    }
+
+    @Test func totalsCombineSquares() {
+        let rows = [WeightNorms.Row(name: "a", role: .parameter, shape: [2], norms: [3, 1], distance: 1, relativeDistance: nil),
+                    WeightNorms.Row(name: "b", role: .parameter, shape: [3], norms: [4, 1], distance: 1, relativeDistance: nil)]
+        let total = WeightNorms.total(rows, role: .parameter)
+        #expect(total?.norms == [5, 2.0.squareRoot()])
+        #expect(total?.distance == 2.0.squareRoot() && total?.relativeDistance == 2.0.squareRoot() / 5)
+        #expect(total?.shape == [5])
+        #expect(WeightNorms.total(rows, role: .buffer) == nil)
+    }
+
+    @Test(arguments: [[String](), ["--epochs", "1,2,3"], ["--epochs", "1", "--a", "x.ckpt"], ["--b", "x.ckpt"]])
+    func invalidOptionsAreRejected(arguments: [String]) {
+        #expect(throws: (any Error).self) { try NormsAnalyzer.Options.parse(arguments) }
+    }
+
+    @Test func outputFolderNamesTheSettings() throws {
+        #expect(NormsAnalyzer(options: try options(["--epochs", "10,it:200"])).outputName == "norms-10-it200")
+    }
+
+    @Test func everyBuiltInHasAUniqueNameSummaryAndExamples() {
+        let names = BuiltInAnalyzers.all.map { $0.name }
+        #expect(Set(names).count == names.count)
+        for a in BuiltInAnalyzers.all {
+            #expect(!a.summary.isEmpty && !a.summary.contains("\n"), "\(a.name)")
+            #expect(a.discussion.contains("Examples:"), "\(a.name)")
+        }
+    }
+}

@@ -1,0 +1,86 @@
+import AnalyzerTestKit
+import ArgumentParser
+import CheckpointFormat
+import Foundation
+import Testing
+@testable import Analyzers
+import Tensors
+
+@Suite struct SVCCAAnalyzerTests {
+    /// Dumps at epochs 1 and 2: layer `shared` is an invertible transform of the same
+    /// signal in both (similarity 1), `noise` is independent (similarity near the
+    /// baseline), `conv` is an NCHW map that pools to `shared`'s signal.
+    func makeRun(probeSeed: UInt64 = 0) throws -> RunDirectory {
+        let run = try RunDirectory.create(path: NSTemporaryDirectory() + "/basin-svcca-\(UUID().uuidString)")
+        var rng = RandomGenerator(seed: 9)
+        let n = 300
+        let signal = Tensor<Float>.randomNormal(shape: [n, 6], using: &rng)
+        for epoch in [1, 2] {
+            var mix = Tensor<Float>.randomNormal(shape: [6, 6], using: &rng)
+            for i in 0..<6 { mix[i, i] += 4 }
+            let shared = try Tensor.matmul(signal, mix)
+            let noise = Tensor<Float>.randomNormal(shape: [n, 8], using: &rng)
+            var conv = Tensor<Float>(zeros: [n, 6, 2, 2])
+            for i in 0..<n { for c in 0..<6 { for k in 0..<4 { conv[flat: (i * 6 + c) * 4 + k] = signal[i, c] + (k.isMultiple(of: 2) ? 1 : -1) * Float(epoch) } } }
+            let manifest = CheckpointManifest(kind: .activations, createdBy: "test", epoch: epoch,
+                                              probe: ProbeSet(dataset: "synthetic", split: "val", count: n, seed: epoch == 2 ? probeSeed : 0))
+            try CheckpointWriter.write([TensorSource(name: "conv", tensor: conv, role: .activation),
+                                        TensorSource(name: "shared", tensor: shared, role: .activation),
+                                        TensorSource(name: "noise", tensor: noise, role: .activation)],
+                                       manifest: manifest, to: run.activationsPath(for: .epoch(epoch)))
+        }
+        return run
+    }
+
+    @Test func heatmapFindsTheSharedLayerAndKeepsTheContract() throws {
+        let run = try makeRun()
+        let options = try SVCCAAnalyzer.Options.parse(["--epochs", "1,2", "--no-reduction"])
+        let result = try AnalyzerTestKit.checkContract(SVCCAAnalyzer.self, options: options, run: run)
+        let m = result.similarity
+        #expect(m.layersA == ["conv", "shared", "noise"] && m.layersB == m.layersA)
+        let svcca = m.values(.svcca)
+        #expect(abs(svcca[1][1] - 1) < 1e-5)          // shared vs shared: invertible transform
+        #expect(abs(svcca[0][0] - 1) < 1e-5)          // pooled conv maps: the same signal
+        #expect(abs(svcca[0][1] - 1) < 1e-5)          // conv (pooled) spans the same space as shared
+        #expect(svcca[2][2] < 0.3)                     // independent noise
+        #expect(result.diagonal?.count == 3)
+        #expect(Set(result.files).isSuperset(of: ["matrix.csv", "pairs.csv", "heatmap.png", "heatmap.svg", "diagonal.csv"]))
+    }
+
+    @Test func flattenedConvolutionsSeeTheSpatialPattern() throws {
+        let run = try makeRun()
+        let options = try SVCCAAnalyzer.Options.parse(["--epochs", "1,2", "--conv", "flatten", "--layers", "conv", "--no-reduction"])
+        let result = try AnalyzerTestKit.checkContract(SVCCAAnalyzer.self, options: options, run: run)
+        // 24 flattened neurons; the ±epoch offsets are constant per position, so after
+        // centring each position is the signal again: 6 directions, all correlations 1.
+        #expect(result.similarity.comparisons[0][0].keptA == 6)
+        #expect(abs(result.similarity.values(.svcca)[0][0] - 1) < 1e-5)
+    }
+
+    @Test func differenceOfTwoComparisons() throws {
+        let run = try makeRun()
+        let a = run.activationsPath(for: .epoch(1)), b = run.activationsPath(for: .epoch(2))
+        let options = try SVCCAAnalyzer.Options.parse(["--a", a, "--b", b, "--diff-b", a, "--no-reduction"])
+        let result = try AnalyzerTestKit.checkContract(SVCCAAnalyzer.self, options: options, run: nil)
+        let second = try #require(result.diffSimilarity)
+        // a against itself: every diagonal cell is 1.
+        for i in 0..<3 { #expect(abs(second.values(.svcca)[i][i] - 1) < 1e-9) }
+        #expect(result.files.contains("difference.png"))
+    }
+
+    @Test func differentProbeSetsAreRefused() throws {
+        let run = try makeRun(probeSeed: 5)
+        let context = AnalysisContext(run: run, outputDirectory: NSTemporaryDirectory(), progress: .silent, threads: 1, seed: 0)
+        #expect {
+            try SVCCAAnalyzer(options: try SVCCAAnalyzer.Options.parse(["--epochs", "1,2"])).run(context)
+        } throws: { error in "\(error)".contains("different probe sets") }
+    }
+
+    @Test func missingDumpListsWhatExists() throws {
+        let run = try makeRun()
+        let context = AnalysisContext(run: run, outputDirectory: NSTemporaryDirectory(), progress: .silent, threads: 1, seed: 0)
+        #expect {
+            try SVCCAAnalyzer(options: try SVCCAAnalyzer.Options.parse(["--epochs", "1,9"])).run(context)
+        } throws: { error in "\(error)".contains("available: activations at epoch 1, activations at epoch 2") }
+    }
+}

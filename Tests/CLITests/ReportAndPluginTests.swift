@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+
+@Suite struct PluginAndReportTests {
+    let pluginDirectory = repoRoot + "/examples/python-plugin"
+
+    func makeRun() throws -> String {
+        let dir = temporaryDirectory("basin-report")
+        let run = dir + "/run"
+        #expect(try analyze(["import", fixtures + "/interop/state_dict", "--run", run, "--epoch", "1"]).status == 0)
+        #expect(try analyze(["import", fixtures + "/interop/state_dict_later", "--run", run, "--epoch", "2"]).status == 0)
+        let metrics = (0..<5).map { #"{"iteration": \#($0 * 10), "train_loss": \#(2.0 / Double($0 + 1)), "lr": 0.1}"# }
+        try (metrics.joined(separator: "\n") + "\n").write(toFile: run + "/metrics.jsonl", atomically: true, encoding: .utf8)
+        return run
+    }
+
+    @Test func pythonPluginIsListedRunAndAgreesWithTheBuiltIn() throws {
+        guard python != nil else {
+            if numpyRequired { Issue.record("python3 with NumPy is required (BASIN_STRICT_TESTS=1) but missing") }
+            return
+        }
+        let run = try makeRun()
+        let env = ["PATH": pluginDirectory + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")]
+        let list = try analyze(["list"], environment: env)
+        #expect(list.stdout.contains("weightnorms") && list.stdout.contains("example plugin"))
+        let r = try analyze(["weightnorms", run, "--epoch", "2"], environment: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        let plugin = try JSONSerialization.jsonObject(with: try #require(FileManager.default.contents(atPath: run + "/analyses/weightnorms/result.json"))) as? [String: Any]
+        let rows = (plugin?["result"] as? [String: Any])?["tensors"] as? [[String: Any]] ?? []
+        #expect(rows.count == 4)
+        // The built-in computes the same norms in Swift.
+        let builtIn = try analyze(["norms", run, "--epochs", "2", "--json"])
+        let envelope = try JSONSerialization.jsonObject(with: Data(builtIn.stdout.utf8)) as? [String: Any]
+        let swiftRows = ((envelope?["result"] as? [String: Any])?["tensors"] as? [[String: Any]]) ?? []
+        for row in rows {
+            let name = row["name"] as? String
+            let swift = swiftRows.first { $0["name"] as? String == name }
+            let a = row["norm"] as? Double ?? .nan, b = (swift?["norms"] as? [Double])?.first ?? .nan
+            #expect(abs(a - b) <= 1e-12 * max(1, abs(a)), "\(name ?? "?"): plugin \(a), built-in \(b)")
+        }
+        // Unknown commands that are not plugins are still errors.
+        #expect(try analyze(["no-such-analyzer"], environment: env).status != 0)
+    }
+
+    @Test func reportGathersEverythingAndIsIdempotent() throws {
+        let run = try makeRun()
+        #expect(try analyze(["norms", run, "--epochs", "1,2"]).status == 0)
+        #expect(try analyze(["transfer", "--from-accuracies", fixtures + "/transfer/paper003_table2.csv",
+                             "--out", run + "/analyses/transfer-paper"]).status == 0)
+        let first = try analyze(["report", run])
+        #expect(first.status == 0, "\(first.stderr)")
+        let html = try String(contentsOfFile: run + "/report/index.html", encoding: .utf8)
+        for needle in ["Training", "norms: norms-1-2", "transfer: transfer-paper", "data:image/png;base64,",
+                       "distance, all parameters", "Caltech256, finetune, stage 2", "0.317"] {
+            #expect(html.contains(needle), "report lacks \(needle)")
+        }
+        #expect(!html.contains("http://") && !html.contains("https://"))
+        #expect(try analyze(["report", run]).status == 0)
+        #expect(try String(contentsOfFile: run + "/report/index.html", encoding: .utf8) == html)
+    }
+
+    @Test func reportOfAnEmptyRunSaysSo() throws {
+        let dir = temporaryDirectory("basin-empty")
+        let r = try analyze(["report", dir])
+        #expect(r.status == 0)
+        #expect(try String(contentsOfFile: dir + "/report/index.html", encoding: .utf8).contains("Nothing to report yet"))
+        #expect(try analyze(["report", dir + "/missing"]).status != 0)
+    }
+}

@@ -1,0 +1,85 @@
+import Testing
+@testable import Tensors
+
+@Suite struct LinearAlgebraTests {
+    @Test func svdOfHandMatrix() throws {
+        // [[3, 0], [4, 5]] has singular values √45 and √5 (AᵀA = [[25, 20], [20, 25]]).
+        let a = try Tensor<Double>(shape: [2, 2], scalars: [3, 0, 4, 5])
+        let (_, s, _) = try LinearAlgebra.svd(a)
+        #expect(abs(s[flat: 0] - 45.0.squareRoot()) < 1e-12)
+        #expect(abs(s[flat: 1] - 5.0.squareRoot()) < 1e-12)
+    }
+
+    @Test(arguments: [(6, 4), (4, 6), (5, 5)])
+    func svdReconstructsMatrix(m: Int, n: Int) throws {
+        var rng = RandomGenerator(seed: UInt64(m * 10 + n))
+        let a = Tensor<Double>.randomNormal(shape: [m, n], using: &rng)
+        let (u, s, vt) = try LinearAlgebra.svd(a)
+        var us = u
+        for i in 0..<u.shape[0] { for j in 0..<u.shape[1] { us[i, j] *= s[flat: j] } }
+        #expect(try Tensor.matmul(us, vt).maxAbsDifference(a) < 1e-12)
+        #expect(zip(s.scalars, s.scalars.dropFirst()).allSatisfy { $0 >= $1 })
+    }
+
+    @Test func symmetricEigenOfHandMatrix() throws {
+        // [[2, 1], [1, 2]]: eigenvalues 1 and 3, eigenvectors (1, −1)/√2 and (1, 1)/√2.
+        let a = try Tensor<Double>(shape: [2, 2], scalars: [2, 1, 1, 2])
+        let (w, v) = try LinearAlgebra.symmetricEigen(a)
+        #expect(abs(w[flat: 0] - 1) < 1e-12 && abs(w[flat: 1] - 3) < 1e-12)
+        #expect(abs(abs(v[0, 1]) - 0.5.squareRoot()) < 1e-12)
+        #expect(abs(v[0, 1] - v[1, 1]) < 1e-12)   // column 1 is ∝ (1, 1)
+    }
+
+    @Test func eigenOfDiagonalIsItsSortedDiagonal() throws {
+        var d = Tensor<Float>(zeros: [4, 4])
+        for (i, x) in [5, -1, 2, 0.5].enumerated() { d[i, i] = Float(x) }
+        let (w, _) = try LinearAlgebra.symmetricEigen(d)
+        #expect(w.scalars == [-1, 0.5, 2, 5])
+    }
+
+    @Test func qrHasOrthonormalQAndReconstructs() throws {
+        var rng = RandomGenerator(seed: 3)
+        let a = Tensor<Double>.randomNormal(shape: [7, 3], using: &rng)
+        let (q, r) = try LinearAlgebra.qr(a)
+        #expect(q.shape == [7, 3] && r.shape == [3, 3])
+        #expect(try Tensor.matmul(q, q, transposeA: true).maxAbsDifference(.identity(3)) < 1e-12)
+        #expect(try Tensor.matmul(q, r).maxAbsDifference(a) < 1e-12)
+        #expect(r[1, 0] == 0 && r[2, 0] == 0 && r[2, 1] == 0)
+    }
+
+    @Test func choleskyOfHandMatrix() throws {
+        // [[4, 2], [2, 3]] = L·Lᵀ with L = [[2, 0], [1, √2]].
+        let l = try LinearAlgebra.cholesky(Tensor<Double>(shape: [2, 2], scalars: [4, 2, 2, 3]))
+        #expect(l.maxAbsDifference(try Tensor(shape: [2, 2], scalars: [2, 0, 1, 2.0.squareRoot()])) < 1e-12)
+    }
+
+    @Test func choleskyRejectsIndefiniteMatrix() {
+        #expect(throws: LinearAlgebraError.notPositiveDefinite(order: 2)) {
+            try LinearAlgebra.cholesky(Tensor<Double>(shape: [2, 2], scalars: [1, 2, 2, 1]))
+        }
+    }
+
+    @Test func leastSquaresFitsALineThroughHandPoints() throws {
+        // Points (0, 1), (1, 3), (2, 5) lie on y = 1 + 2x exactly.
+        let a = try Tensor<Double>(shape: [3, 2], scalars: [1, 0, 1, 1, 1, 2])
+        let (x, rank) = try LinearAlgebra.leastSquares(a, Tensor(vector: [1, 3, 5]))
+        #expect(rank == 2)
+        #expect(abs(x[flat: 0] - 1) < 1e-12 && abs(x[flat: 1] - 2) < 1e-12)
+    }
+
+    @Test func leastSquaresOnRankDeficientMatrixGivesMinimumNorm() throws {
+        // Two identical columns: the minimum-norm solution splits the weight equally.
+        let a = try Tensor<Double>(shape: [2, 2], scalars: [1, 1, 2, 2])
+        let (x, rank) = try LinearAlgebra.leastSquares(a, Tensor(vector: [2, 4]))
+        #expect(rank == 1)
+        #expect(abs(x[flat: 0] - 1) < 1e-12 && abs(x[flat: 1] - 1) < 1e-12)
+    }
+
+    @Test func nonFiniteInputIsRejectedBeforeLAPACK() {
+        let a = Tensor<Float>(shape: [2, 2], repeating: .nan)
+        #expect(throws: LinearAlgebraError.nonFinite(routine: "gesdd")) { try LinearAlgebra.svd(a) }
+        #expect(throws: LinearAlgebraError.notAMatrix(routine: "syevd", shape: [4])) {
+            try LinearAlgebra.symmetricEigen(Tensor<Float>(zeros: [4]))
+        }
+    }
+}
