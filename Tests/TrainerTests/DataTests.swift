@@ -50,7 +50,7 @@ final class DataTests {
     }
 
     @Test("IDX errors name the file", arguments: [
-        ([0x1F, 0x8B, 8, 0], "gzip"), ([1, 2, 3, 4], "bad magic"), ([0, 0, 0x0D, 1, 0, 0, 0, 1], "not unsigned byte"),
+        ([0x1F, 0x8B, 8, 0], "bad.idx"), ([1, 2, 3, 4], "bad magic"), ([0, 0, 0x0D, 1, 0, 0, 0, 1], "not unsigned byte"),
         ([0, 0, 8, 1, 0, 0, 0, 5, 1], "holds"),
     ] as [([UInt8], String)])
     func idxErrors(_ bytes: [UInt8], _ fragment: String) throws {
@@ -61,6 +61,21 @@ final class DataTests {
         } catch {
             #expect(error.description.contains(url.path) && error.description.contains(fragment), "\(error)")
         }
+    }
+
+    @Test("gzip-compressed IDX files read directly (Debian's Fashion-MNIST)",
+          .enabled(if: FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz")))
+    func gzipIDX() throws {
+        let dir = URL(fileURLWithPath: "/usr/share/datasets/fashion-mnist")
+        let d = try IDX.dataset(name: "fashion-mnist-test", images: dir.appendingPathComponent("t10k-images-idx3-ubyte.gz"),
+                                labels: dir.appendingPathComponent("t10k-labels-idx1-ubyte.gz"))
+        #expect(d.inputs.shape == [10_000, 1, 28, 28])
+        // The fixture holds the first 128 test images: the compressed and raw files must agree.
+        let mini = Self.fashionMini
+        let m = try IDX.dataset(name: "mini", images: mini.appendingPathComponent("t10k-images-idx3-ubyte"),
+                                labels: mini.appendingPathComponent("t10k-labels-idx1-ubyte"))
+        #expect(Array(d.labels.prefix(128)) == m.labels)
+        #expect((0..<(128 * 784)).allSatisfy { d.inputs[flat: $0] == m.inputs[flat: $0] })
     }
 
     @Test("CSV with a header, label last, scaled")

@@ -5,7 +5,7 @@ import Trainer
 
 /// Throughput and real-data checks, off by default (set `BASIN_TRAINER_BENCH=1`; run in release:
 /// `swift test -c release -Xswiftc -enable-testing --filter ThroughputTests`).
-/// `BASIN_FASHION_MNIST` names a folder with the *decompressed* Fashion-MNIST IDX files.
+/// `BASIN_FASHION_MNIST` names a folder with the Fashion-MNIST IDX files (raw or `.gz`).
 @Suite("Throughput (opt-in)", .enabled(if: ProcessInfo.processInfo.environment["BASIN_TRAINER_BENCH"] != nil))
 struct ThroughputTests {
     func samplesPerSecond(_ spec: ModelSpec, batch: Int, steps: Int, hvp: Bool = false) throws -> Double {
@@ -45,10 +45,14 @@ struct ThroughputTests {
     func fashionMNIST() throws {
         guard let folder = ProcessInfo.processInfo.environment["BASIN_FASHION_MNIST"] else { return }
         let dir = URL(fileURLWithPath: folder)
-        let train = try IDX.dataset(name: "fashion-mnist-train", images: dir.appendingPathComponent("train-images-idx3-ubyte"),
-                                    labels: dir.appendingPathComponent("train-labels-idx1-ubyte"))
-        let test = try IDX.dataset(name: "fashion-mnist-test", images: dir.appendingPathComponent("t10k-images-idx3-ubyte"),
-                                   labels: dir.appendingPathComponent("t10k-labels-idx1-ubyte"))
+        func file(_ name: String) -> URL {
+            let raw = dir.appendingPathComponent(name)
+            return FileManager.default.fileExists(atPath: raw.path) ? raw : dir.appendingPathComponent(name + ".gz")
+        }
+        let train = try IDX.dataset(name: "fashion-mnist-train", images: file("train-images-idx3-ubyte"),
+                                    labels: file("train-labels-idx1-ubyte"))
+        let test = try IDX.dataset(name: "fashion-mnist-test", images: file("t10k-images-idx3-ubyte"),
+                                   labels: file("t10k-labels-idx1-ubyte"))
         for (name, spec, epochs) in [("mlp", ModelSpec.mlp(inputShape: [1, 28, 28], widths: [512, 256], classes: 10), 3),
                                      ("shallow-cnn", ModelSpec.shallowCNN(inputShape: [1, 28, 28], classes: 10), 2)] {
             let model = try Model(spec: spec, rng: RandomGenerator(seed: 1))
