@@ -103,3 +103,28 @@ struct ModelSpecTests {
         }
     }
 }
+
+@Suite("Input validation")
+struct InputValidationTests {
+    let net: Model
+    init() throws { net = try Model(spec: .mlp(inputShape: [3], widths: [2], classes: 2), rng: RandomGenerator(seed: 0)) }
+
+    @Test("bad batches are rejected with a message, not a crash", arguments: [
+        ("empty", [0, 3], [Int](), LossFunction.crossEntropy),
+        ("wrong features", [2, 4], [0, 1], .crossEntropy),
+        ("label out of range", [2, 3], [0, 2], .crossEntropy),
+        ("label count", [2, 3], [0], .crossEntropy),
+        ("no teacher", [2, 3], [0, 1], .distillation(temperature: 5, alpha: 0.5)),
+    ])
+    func badBatch(_ name: String, _ shape: [Int], _ labels: [Int], _ loss: LossFunction) {
+        let batch = Batch(inputs: Tensor<Float>(zeros: shape), labels: labels)
+        #expect(throws: TrainerError.self, "\(name)") { try net.gradient(batch, loss: loss, mode: .eval) }
+    }
+
+    @Test("distillation settings are checked")
+    func distillationSettings() {
+        let batch = Batch(inputs: Tensor<Float>(zeros: [1, 3]), labels: [0], teacherLogits: Tensor(zeros: [1, 2]))
+        #expect(throws: TrainerError.self) { try net.evaluate(batch, loss: .distillation(temperature: 0, alpha: 0.5), mode: .eval) }
+        #expect(throws: TrainerError.self) { try net.evaluate(batch, loss: .distillation(temperature: 2, alpha: 1.5), mode: .eval) }
+    }
+}
