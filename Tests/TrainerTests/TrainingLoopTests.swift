@@ -89,3 +89,13 @@ struct TrainingLoopTests {
         }
     }
 }
+
+@Suite("Benchmark harness")
+struct BenchmarkHarnessTests {
+    @Test("reports positive throughputs for a tiny model")
+    func tiny() throws {
+        let r = try TrainerBenchmark.run(.mlp(inputShape: [4], widths: [3], classes: 2), batchSize: 8, steps: 2)
+        #expect(r.trainSamplesPerSecond > 0 && r.hessianVectorSamplesPerSecond > 0)
+        #expect(throws: TrainerError.self) { try TrainerBenchmark.run(.mlp(inputShape: [4], widths: [], classes: 2), steps: 0) }
+    }
+}
