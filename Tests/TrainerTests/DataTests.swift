@@ -50,7 +50,7 @@ final class DataTests {
     }
 
     @Test("IDX errors name the file", arguments: [
-        ([0x1F, 0x8B, 8, 0], "gzip"), ([1, 2, 3, 4], "bad magic"), ([0, 0, 0x0D, 1, 0, 0, 0, 1], "not unsigned byte"),
+        ([0x1F, 0x8B, 8, 0], "bad.idx"), ([1, 2, 3, 4], "bad magic"), ([0, 0, 0x0D, 1, 0, 0, 0, 1], "not unsigned byte"),
         ([0, 0, 8, 1, 0, 0, 0, 5, 1], "holds"),
     ] as [([UInt8], String)])
     func idxErrors(_ bytes: [UInt8], _ fragment: String) throws {
@@ -61,6 +61,21 @@ final class DataTests {
         } catch {
             #expect(error.description.contains(url.path) && error.description.contains(fragment), "\(error)")
         }
+    }
+
+    @Test("gzip-compressed IDX files read directly (Debian's Fashion-MNIST)",
+          .enabled(if: FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz")))
+    func gzipIDX() throws {
+        let dir = URL(fileURLWithPath: "/usr/share/datasets/fashion-mnist")
+        let d = try IDX.dataset(name: "fashion-mnist-test", images: dir.appendingPathComponent("t10k-images-idx3-ubyte.gz"),
+                                labels: dir.appendingPathComponent("t10k-labels-idx1-ubyte.gz"))
+        #expect(d.inputs.shape == [10_000, 1, 28, 28])
+        // The fixture holds the first 128 test images: the compressed and raw files must agree.
+        let mini = Self.fashionMini
+        let m = try IDX.dataset(name: "mini", images: mini.appendingPathComponent("t10k-images-idx3-ubyte"),
+                                labels: mini.appendingPathComponent("t10k-labels-idx1-ubyte"))
+        #expect(Array(d.labels.prefix(128)) == m.labels)
+        #expect((0..<(128 * 784)).allSatisfy { d.inputs[flat: $0] == m.inputs[flat: $0] })
     }
 
     @Test("CSV with a header, label last, scaled")
@@ -110,6 +125,34 @@ final class DataTests {
         let (train, validation) = try d.split(validationCount: 15, rng: RandomGenerator(seed: 4))
         #expect(train.count == 45 && validation.count == 15)
         #expect((train.groups["noisy"]?.count ?? 0) + (validation.groups["noisy"]?.count ?? 0) == 30)
+    }
+
+    @Test("random crop shifts each image by at most the padding and fills with zeros")
+    func randomCrop() throws {
+        var rng = RandomGenerator(seed: 3)
+        let h = 5, w = 6
+        let image = (0..<(h * w)).map { Float($0 + 1) }
+        let x = try Tensor<Float>(shape: [6, 1, h, w], scalars: Array((0..<6).map { _ in image }.joined()))
+        let y = Augmentation(cropPadding: 2, horizontalFlip: false).apply(to: x, rng: &rng)
+        for i in 0..<6 {
+            let out = (0..<(h * w)).map { y[flat: i * h * w + $0] }
+            let shifts = (-2...2).flatMap { dy in (-2...2).map { dx in (dy, dx) } }.filter { dy, dx in
+                (0..<h).allSatisfy { r in (0..<w).allSatisfy { c in
+                    let sr = r + dy, sc = c + dx
+                    let expected: Float = (sr >= 0 && sr < h && sc >= 0 && sc < w) ? image[sr * w + sc] : 0
+                    return out[r * w + c] == expected
+                } }
+            }
+            #expect(!shifts.isEmpty, "image \(i) is not a shifted crop")
+        }
+    }
+
+    @Test("per-channel normalisation")
+    func normalization() throws {
+        let d = try Dataset(name: "n", inputs: try Tensor<Float>(shape: [1, 2, 1, 2], scalars: [1, 3, 10, 20]), labels: [0], classes: 1)
+        let n = try d.normalized(mean: [2, 15], std: [1, 5])
+        #expect(n.inputs.scalars == [-1, 1, -1, 1])
+        #expect(throws: TrainerError.self) { try d.normalized(mean: [0, 0, 0], std: [1, 1, 1]) }
     }
 
     @Test("augmentation without padding only mirrors")

@@ -22,22 +22,22 @@ struct ModelCase: CustomTestStringConvertible, Sendable {
 
 @Suite("Model gradients and Hessian-vector products (float64)")
 struct ModelGradientTests {
-    @Test("gradient matches finite differences", arguments: ModelCase.all)
-    func gradient(_ c: ModelCase) throws {
+    @Test("gradient matches finite differences", arguments: ModelCase.all, [ForwardMode.batchStatistics, .eval])
+    func gradient(_ c: ModelCase, mode: ForwardMode) throws {
         let net = try Network<Double>(spec: c.spec, rng: RandomGenerator(seed: 5))
         let batch = GradientCheck.randomBatch(net, batch: c.batch, seed: 9)
-        let err = try GradientCheck.directionalGradientError(net, batch, mode: .batchStatistics, directions: 2)
-        #expect(err < GradientCheck.tolerance, "\(c.name): relative error \(err)")
+        let err = try GradientCheck.directionalGradientError(net, batch, mode: mode, directions: 2)
+        #expect(err < GradientCheck.tolerance, "\(c.name) [\(mode)]: relative error \(err)")
     }
 
-    @Test("Hessian-vector product matches finite differences", arguments: ModelCase.all)
-    func hessianVector(_ c: ModelCase) throws {
+    @Test("Hessian-vector product matches finite differences", arguments: ModelCase.all, [ForwardMode.batchStatistics, .eval])
+    func hessianVector(_ c: ModelCase, mode: ForwardMode) throws {
         let net = try Network<Double>(spec: c.spec, rng: RandomGenerator(seed: 5))
         let batch = GradientCheck.randomBatch(net, batch: c.batch, seed: 10)
-        let err = try GradientCheck.hessianVectorError(net, batch, mode: .batchStatistics)
-        #expect(err < GradientCheck.tolerance, "\(c.name): relative error \(err)")
-        let sym = try GradientCheck.symmetryError(net, batch, mode: .batchStatistics)
-        #expect(sym < 1e-9, "\(c.name): asymmetry \(sym)")
+        let err = try GradientCheck.hessianVectorError(net, batch, mode: mode)
+        #expect(err < GradientCheck.tolerance, "\(c.name) [\(mode)]: relative error \(err)")
+        let sym = try GradientCheck.symmetryError(net, batch, mode: mode)
+        #expect(sym < 1e-9, "\(c.name) [\(mode)]: asymmetry \(sym)")
     }
 
     @Test("distillation loss: gradient and Hessian-vector product", arguments: [0.0, 0.5, 1.0])

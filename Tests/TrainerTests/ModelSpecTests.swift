@@ -81,6 +81,15 @@ struct ModelSpecTests {
         #expect(outs.map(\.output.shape) == [[2, 128], [2, 32], [2, 32], [2, 48], [2, 12], [2, 12], [2, 4], [2, 4], [2, 6], [2, 5]])
     }
 
+    @Test("a copy has the same parameters and buffers and is independent")
+    func copy() throws {
+        let net = try Model(spec: .resnet(depth: 8, inputShape: [3, 8, 8], classes: 3, widthMultiplier: 0.25), rng: RandomGenerator(seed: 0))
+        let twin = net.copy()
+        #expect(twin.parameters == net.parameters && twin.buffers == net.buffers && twin.spec == net.spec)
+        try twin.setParameters(Tensor(zeros: [net.parameterCount]))
+        #expect(twin.parameters != net.parameters)
+    }
+
     @Test("evaluating at a parameter vector leaves the stored parameters alone")
     func evaluateAt() throws {
         let net = try Model(spec: .mlp(inputShape: [3], widths: [4], classes: 2), rng: RandomGenerator(seed: 0))
@@ -92,5 +101,30 @@ struct ModelSpecTests {
         #expect(throws: TrainerError.vectorLength(what: "parameters", expected: net.parameterCount, got: 3)) {
             try net.evaluate(batch, loss: .crossEntropy, mode: .eval, at: Tensor(zeros: [3]))
         }
+    }
+}
+
+@Suite("Input validation")
+struct InputValidationTests {
+    let net: Model
+    init() throws { net = try Model(spec: .mlp(inputShape: [3], widths: [2], classes: 2), rng: RandomGenerator(seed: 0)) }
+
+    @Test("bad batches are rejected with a message, not a crash", arguments: [
+        ("empty", [0, 3], [Int](), LossFunction.crossEntropy),
+        ("wrong features", [2, 4], [0, 1], .crossEntropy),
+        ("label out of range", [2, 3], [0, 2], .crossEntropy),
+        ("label count", [2, 3], [0], .crossEntropy),
+        ("no teacher", [2, 3], [0, 1], .distillation(temperature: 5, alpha: 0.5)),
+    ])
+    func badBatch(_ name: String, _ shape: [Int], _ labels: [Int], _ loss: LossFunction) {
+        let batch = Batch(inputs: Tensor<Float>(zeros: shape), labels: labels)
+        #expect(throws: TrainerError.self, "\(name)") { try net.gradient(batch, loss: loss, mode: .eval) }
+    }
+
+    @Test("distillation settings are checked")
+    func distillationSettings() {
+        let batch = Batch(inputs: Tensor<Float>(zeros: [1, 3]), labels: [0], teacherLogits: Tensor(zeros: [1, 2]))
+        #expect(throws: TrainerError.self) { try net.evaluate(batch, loss: .distillation(temperature: 0, alpha: 0.5), mode: .eval) }
+        #expect(throws: TrainerError.self) { try net.evaluate(batch, loss: .distillation(temperature: 2, alpha: 1.5), mode: .eval) }
     }
 }

@@ -17,10 +17,18 @@ struct TrainingLoopTests {
     func learnsBlobs() throws {
         let l = try loop(epochs: 15)
         var steps = 0, progressCalls = 0
-        l.onStep = { m in steps += 1; #expect(m.loss.isFinite) }
+        var distances: [Double] = []
+        l.onStep = { m in
+            #expect(m.loss.isFinite && m.gradientNorm > 0)
+            #expect((m.gradientCosine == nil) == (steps == 0))
+            if let c = m.gradientCosine { #expect(c >= -1 - 1e-9 && c <= 1 + 1e-9) }
+            distances.append(m.distanceFromInit)
+            steps += 1
+        }
         l.progress = { done, total in progressCalls += 1; #expect(done <= total) }
         let history = try l.train(on: try data(), validation: try data())
         #expect(steps == 15 * 8 && progressCalls == steps)
+        #expect(distances[0] > 0 && (distances.last ?? 0) > distances[0])
         #expect((history.last?.validationAccuracy ?? 0) > 0.9)
         #expect((history.last?.trainLoss ?? 9) < history[0].trainLoss)
     }
@@ -79,5 +87,15 @@ struct TrainingLoopTests {
         #expect(throws: TrainerError.self) {
             try TrainingLoop(model: student, optimizer: try SGD(learningRate: 0.05), configuration: config)
         }
+    }
+}
+
+@Suite("Benchmark harness")
+struct BenchmarkHarnessTests {
+    @Test("reports positive throughputs for a tiny model")
+    func tiny() throws {
+        let r = try TrainerBenchmark.run(.mlp(inputShape: [4], widths: [3], classes: 2), batchSize: 8, steps: 2)
+        #expect(r.trainSamplesPerSecond > 0 && r.hessianVectorSamplesPerSecond > 0)
+        #expect(throws: TrainerError.self) { try TrainerBenchmark.run(.mlp(inputShape: [4], widths: [], classes: 2), steps: 0) }
     }
 }

@@ -32,5 +32,6 @@ public enum CIFAR10 {
     /// Per-channel means and standard deviations of the CIFAR-10 training set (the values used
     /// with `Dataset.normalized(mean:std:)` by most CIFAR recipes).
     public static let trainMean: [Float] = [0.4914, 0.4822, 0.4465]
+    /// Per-channel standard deviations of the CIFAR-10 training set.
     public static let trainStd: [Float] = [0.2470, 0.2435, 0.2616]
 }

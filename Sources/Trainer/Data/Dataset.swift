@@ -5,10 +5,15 @@ import Tensors
 /// `groups` names subsets by sample index (PS10's `simple`, `complex`, `noisy`; label noise's
 /// `noisy`), so accuracies can be split by group. Subsetting keeps groups consistent.
 public struct Dataset: Sendable {
+    /// A label for messages and results.
     public var name: String
+    /// `[N] + sampleShape`, float32.
     public private(set) var inputs: Tensor<Float>
+    /// One class index in `0..<classes` per sample.
     public private(set) var labels: [Int]
+    /// Number of classes.
     public let classes: Int
+    /// The shape of one sample (`[1, 28, 28]`, `[3, 32, 32]`, `[features]`).
     public let sampleShape: [Int]
     /// Named subsets, as sorted sample indices.
     public var groups: [String: [Int]]

@@ -1,21 +1,18 @@
+import CheckpointFormat
 import Foundation
 import Tensors
 
 /// Reader for the IDX format of MNIST and Fashion-MNIST (LeCun et al.): a 4-byte magic
 /// `00 00 <type> <rank>`, `rank` big-endian UInt32 dimensions, then the data, row-major.
 public enum IDX {
-    /// Reads an unsigned-byte IDX tensor (type 0x08).
+    /// Reads an unsigned-byte IDX tensor (type 0x08), raw or compressed (gzip, as Debian's
+    /// `dataset-fashion-mnist` ships it, or zstd/xz/bzip2: anything `CompressedFile` reads).
     ///
-    /// - Throws: `TrainerError.dataset` naming the file when it is gzip-compressed (decompress it
-    ///   first — TODO: read .gz once CheckpointFormat exposes gunzip), not IDX, not unsigned bytes,
-    ///   or shorter than its header says.
+    /// - Throws: `TrainerError.dataset` naming the file when it cannot be read or decompressed, is
+    ///   not IDX, not unsigned bytes, or shorter than its header says.
     public static func readBytes(_ url: URL) throws(TrainerError) -> (shape: [Int], bytes: [UInt8]) {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw .dataset("\(url.path): cannot read (\(error.localizedDescription))") }
-        let b = [UInt8](data)
-        if b.count >= 2 && b[0] == 0x1F && b[1] == 0x8B {
-            throw .dataset("\(url.path) is gzip-compressed; decompress it (gunzip -k) and pass the raw IDX file")
-        }
+        let b: [UInt8]
+        do { b = try CompressedFile.read(path: url.path) } catch { throw .dataset("\(url.path): \(error.description)") }
         guard b.count >= 4, b[0] == 0, b[1] == 0 else { throw .dataset("\(url.path): not an IDX file (bad magic)") }
         guard b[2] == 0x08 else { throw .dataset("\(url.path): IDX type 0x\(String(b[2], radix: 16)) is not unsigned byte (0x08)") }
         let rank = Int(b[3])

@@ -16,6 +16,7 @@ import Tensors
 /// Groups `simple`, `complex` and `noisy` record which samples are which, so accuracies can be split.
 /// `jitter` (default 0) adds N(0, jitter²) to each sample's pattern before broadcasting.
 public enum PS10 {
+    /// `samples` samples of `[6, height, width]`; see the type's comment for the construction.
     public static func generate(samples: Int, height: Int = 32, width: Int = 32, simplePatterns: Int = 10,
                                 complexPatterns: Int = 100, noisyFraction: Double = 0, jitter: Double = 0,
                                 rng: RandomGenerator) throws(TrainerError) -> Dataset {

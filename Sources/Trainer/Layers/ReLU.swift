@@ -12,8 +12,9 @@ final class ReLU<Scalar: BLASScalar> {
         let y = Dual<Scalar>.zeros(x.shape, withTangent: pass.withTangents)
         let xv = x.value.pointer, yv = y.value.pointer
         for i in 0..<n { yv[i] = xv[i] > 0 ? xv[i] : 0 }
+        // Branch-free selects so the loops vectorise.
         if let ry = y.tangent, let rx = x.tangent {
-            for i in 0..<n where xv[i] > 0 { ry.pointer[i] = rx.pointer[i] }
+            for i in 0..<n { ry.pointer[i] = xv[i] > 0 ? rx.pointer[i] : 0 }
         }
         output = y
         return y
@@ -24,9 +25,10 @@ final class ReLU<Scalar: BLASScalar> {
         let n = y.value.count
         let dx = Dual<Scalar>.zeros(y.shape, withTangent: pass.withTangents)
         let yv = y.value.pointer
-        for i in 0..<n where yv[i] > 0 { dx.value.pointer[i] = dy.value.pointer[i] }
+        let dyv = dy.value.pointer, dxv = dx.value.pointer
+        for i in 0..<n { dxv[i] = yv[i] > 0 ? dyv[i] : 0 }
         if let rdx = dx.tangent, let rdy = dy.tangent {
-            for i in 0..<n where yv[i] > 0 { rdx.pointer[i] = rdy.pointer[i] }
+            for i in 0..<n { rdx.pointer[i] = yv[i] > 0 ? rdy.pointer[i] : 0 }
         }
         return dx
     }

@@ -34,6 +34,7 @@ extension LossFunction {
         case let .distillation(t, alpha): (hardWeight, softWeight, temperature) = (1 - alpha, alpha, t)
         }
         var p = [Double](repeating: 0, count: k), pt = [Double](repeating: 0, count: k), q = [Double](repeating: 0, count: k)
+        var g = [Double](repeating: 0, count: k)
         let invB = 1 / Double(b)
         for row in 0..<b {
             let z = logits.value.pointer + row * k
@@ -42,7 +43,7 @@ extension LossFunction {
             for j in 1..<Swift.max(k, 1) where z[j] > z[best] { best = j }
             if best == label { correct += 1 }
             let lse = softmax(z, k, scale: 1, into: &p)
-            var g = [Double](repeating: 0, count: k)
+            for j in 0..<k { g[j] = 0 }
             if hardWeight != 0 {
                 total += hardWeight * (lse - Double(z[label]))
                 for j in 0..<k { g[j] += hardWeight * (p[j] - (j == label ? 1 : 0)) }

@@ -18,6 +18,7 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         case resnet
     }
 
+    /// The architecture family.
     public var kind: Kind
     /// The per-sample input shape: `[features]` or `[channels, height, width]`.
     public var inputShape: [Int]

@@ -85,7 +85,10 @@ extension Network {
         let b = shape[0], k = spec.classes
         guard batch.labels.count == b else { throw .labels("\(batch.labels.count) labels for a batch of \(b)") }
         if let bad = batch.labels.first(where: { $0 < 0 || $0 >= k }) { throw .labels("label \(bad) outside 0..<\(k)") }
-        if case .distillation = loss {
+        if case let .distillation(temperature, alpha) = loss {
+            guard temperature > 0, (0...1).contains(alpha) else {
+                throw .invalidOption("distillation needs temperature > 0 and α in [0, 1], got T = \(temperature), α = \(alpha)")
+            }
             guard let t = batch.teacherLogits else { throw .labels("distillation needs the teacher's logits") }
             guard t.shape == [b, k] else { throw .inputShape(expected: [k], got: t.shape) }
         }
@@ -116,10 +119,10 @@ extension Network {
         return root.forward(x, pass, name: "", recorder: recorder)
     }
 
-    /// `[B] + inputShape` for inputs given as `[B] + inputShape` or `[B, prod(inputShape)]`.
+    /// `[B] + inputShape` for inputs given as `[B] + inputShape` or `[B, prod(inputShape)]`, B > 0.
     private func validatedShape(_ inputs: Tensor<Scalar>) throws(TrainerError) -> [Int] {
         let perSample = spec.inputShape.reduce(1, *)
-        guard let b = inputs.shape.first, inputs.rank >= 2,
+        guard let b = inputs.shape.first, b > 0, inputs.rank >= 2,
               Array(inputs.shape.dropFirst()) == spec.inputShape || inputs.shape.dropFirst().reduce(1, *) == perSample && inputs.rank == 2
         else { throw .inputShape(expected: spec.inputShape, got: inputs.shape) }
         return [b] + spec.inputShape

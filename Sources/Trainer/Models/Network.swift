@@ -3,8 +3,11 @@ import Tensors
 /// A labelled batch: inputs `[B] + inputShape` (or `[B, features]`), one class index per sample,
 /// and for distillation the teacher's logits `[B, classes]`.
 public struct Batch<Scalar: BLASScalar>: Sendable {
+    /// `[B] + inputShape` (or `[B, features]`).
     public var inputs: Tensor<Scalar>
+    /// One class index per sample.
     public var labels: [Int]
+    /// The teacher's logits `[B, classes]`, for distillation only.
     public var teacherLogits: Tensor<Scalar>?
 
     public init(inputs: Tensor<Scalar>, labels: [Int], teacherLogits: Tensor<Scalar>? = nil) {

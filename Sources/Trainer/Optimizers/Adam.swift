@@ -6,11 +6,17 @@ import Tensors
 ///     m ← β₁·m + (1 − β₁)·g,  v ← β₂·v + (1 − β₂)·g²
 ///     θ ← θ − η · (m / (1 − β₁ᵗ)) / (√(v / (1 − β₂ᵗ)) + ε)
 public struct Adam: Optimizer {
+    /// η.
     public var learningRate: Double
+    /// β₁, the first-moment decay.
     public var beta1: Double
+    /// β₂, the second-moment decay.
     public var beta2: Double
+    /// ε in the denominator.
     public var epsilon: Double
+    /// λ.
     public var weightDecay: Double
+    /// AdamW's decoupled decay instead of L2 in the gradient.
     public var decoupledWeightDecay: Bool
     public private(set) var stepCount = 0
     private var m: [Float] = []

@@ -11,10 +11,15 @@ import Tensors
 /// (λ weight decay, μ momentum, τ dampening, η learning rate). With μ = 0 it is plain (full-batch or
 /// mini-batch) gradient descent.
 public struct SGD: Optimizer {
+    /// η (overwritten by the training loop's schedule each step).
     public var learningRate: Double
+    /// μ; 0 disables momentum.
     public var momentum: Double
+    /// τ, PyTorch's dampening.
     public var dampening: Double
+    /// λ, the L2 coefficient added to the gradient.
     public var weightDecay: Double
+    /// Nesterov momentum.
     public var nesterov: Bool
     public private(set) var stepCount = 0
     private var buffer: [Float] = []

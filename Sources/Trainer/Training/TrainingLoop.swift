@@ -8,8 +8,11 @@ import Tensors
 /// `split("augment").split(iteration)` — pure functions of (seed, epoch, iteration), so a run
 /// resumed at an epoch boundary continues exactly as an uninterrupted one.
 public final class TrainingLoop {
+    /// The model being trained (its parameters change in place).
     public let model: Model
+    /// The update rule; its state is what a checkpoint must save to resume.
     public var optimizer: any Optimizer
+    /// The settings of this run.
     public let configuration: TrainingConfiguration
     /// The teacher for distillation, evaluated in eval mode on each (augmented) batch.
     public let teacher: Model?
