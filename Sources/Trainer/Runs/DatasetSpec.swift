@@ -113,21 +113,9 @@ public struct RunData: Sendable {
         return try idxFiles(name: name, images: try find(stem + "-images-idx3-ubyte"), labels: try find(stem + "-labels-idx1-ubyte"))
     }
 
-    /// Reads IDX files, decompressing gzip/zstd through libarchive when needed.
+    /// Reads IDX files (raw or compressed: `IDX` decompresses through `CompressedFile`).
     static func idxFiles(name: String, images: String, labels: String) throws(TrainerError) -> Dataset {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("basin-idx-\(getpid())-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        func raw(_ path: String) throws(TrainerError) -> URL {
-            guard path.hasSuffix(".gz") || path.hasSuffix(".zst") else { return URL(fileURLWithPath: path) }
-            do {
-                let bytes = try CompressedFile.read(path: path)
-                try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-                let out = dir.appendingPathComponent(URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent)
-                try Data(bytes).write(to: out)
-                return out
-            } catch { throw .dataset("\(error)") }
-        }
-        return try IDX.dataset(name: name, images: try raw(images), labels: try raw(labels))
+        try IDX.dataset(name: name, images: URL(fileURLWithPath: images), labels: URL(fileURLWithPath: labels))
     }
 
     /// Only the samples of `classes`, relabelled 0..<k in that order.
