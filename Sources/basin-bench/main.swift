@@ -1,6 +1,7 @@
 import CheckpointFormat
 import Foundation
 import Tensors
+import Trainer
 
 // `make bench`: throughput of Basin's hot paths, in release mode. Compare with
 // bench/numpy_reference.py (run by the Makefile right after) on the same sizes.
@@ -68,3 +69,10 @@ for n in [256, 1024] {
 let acts = Tensor<Double>.randomNormal(shape: [2000, 256], using: &rng)
 let svd = try best(3) { _ = try LinearAlgebra.svd(acts) }
 row("dgesdd 2000×256 (SVCCA reduction)", String(format: "%7.3f s", svd))
+
+// Training throughput (samples/s) at batch 128: SGD steps and full Hessian-vector products.
+for (name, spec, steps) in TrainerBenchmark.standardModels where !(quick && name.contains("ResNet")) {
+    let r = try TrainerBenchmark.run(spec, batchSize: 128, steps: quick ? max(1, steps / 4) : steps)
+    row("train \(name), batch 128", String(format: "%7.0f samples/s", r.trainSamplesPerSecond))
+    row("Hessian-vector product \(name), batch 128", String(format: "%7.0f samples/s", r.hessianVectorSamplesPerSecond))
+}
