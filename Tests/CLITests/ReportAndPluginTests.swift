@@ -70,7 +70,7 @@ import Testing
 
 @Suite struct SwiftCustomAnalyzerTests {
     /// Built by `make test` (swift build --package-path examples/swift-custom-analyzer).
-    let binary = repoRoot + "/examples/swift-custom-analyzer/.build/debug/analyze"
+    let binary = repoRoot + "/examples/swift-custom-analyzer/.build/debug/my-analyze"
 
     @Test func customBuildListsRunsAndReportsItsAnalyzer() throws {
         guard FileManager.default.isExecutableFile(atPath: binary) else {

@@ -1,5 +1,5 @@
 // swift-tools-version:6.0
-// A custom analyzer in Swift (docs/CUSTOM_ANALYZERS.md): an `analyze` executable with every
+// A custom analyzer in Swift (docs/CUSTOM_ANALYZERS.md): a `my-analyze` executable with every
 // built-in analyzer plus `parameter-count`. Build: swift build --package-path examples/swift-custom-analyzer
 import PackageDescription
 
@@ -11,7 +11,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
-        .executableTarget(name: "analyze", dependencies: [
+        .executableTarget(name: "my-analyze", dependencies: [
             .product(name: "Analyzers", package: "Basin"),
             .product(name: "AnalyzeCLI", package: "Basin"),
             .product(name: "CheckpointFormat", package: "Basin"),
