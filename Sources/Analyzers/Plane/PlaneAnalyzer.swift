@@ -126,7 +126,7 @@ public struct PlaneAnalyzer: Analyzer {
         let setup = try LandscapeSetup(model: model, options: options.data, context: context, fallbackRun: pair.fallbackRun)
 
         var points = [placed(pair.labelA, pair.a, a, basis), placed(pair.labelB, pair.b, b, basis), placed(thetaLabel, thetaSource, theta, basis)]
-        for (label, path) in try iteratePaths(context: context, exclude: [pair.a, pair.b]) {
+        for (label, path) in try iteratePaths(context: context, exclude: [pair.a, pair.b, thetaSource]) {
             let m = try LandscapeCheckpoints.load(path)
             try LandscapeCheckpoints.requireCompatible(model, pair.a, m, path)
             points.append(placed(label, path, m.parameters, basis))
