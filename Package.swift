@@ -45,7 +45,7 @@ let package = Package(
         ]),
         .target(name: "AnalyzerTestKit", dependencies: ["Analyzers", "CheckpointFormat"]),
         .executableTarget(name: "analyze", dependencies: ["AnalyzeCLI", "Analyzers"]),
-        .executableTarget(name: "basin-bench", dependencies: ["Tensors", "CheckpointFormat", "Trainer"]),
+        .executableTarget(name: "basin-bench", dependencies: ["Tensors", "CheckpointFormat", "Trainer", "Analyzers"]),
         .executableTarget(name: "basin-gallery", dependencies: ["Render"]),
 
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),

@@ -5,5 +5,9 @@ public enum BuiltInAnalyzers {
         NormsAnalyzer.self,
         SVCCAAnalyzer.self,
         TransferAnalyzer.self,
+        BarrierAnalyzer.self,
+        ConnectAnalyzer.self,
+        PlaneAnalyzer.self,
+        WalkAnalyzer.self,
     ]
 }

@@ -1,3 +1,4 @@
+import Analyzers
 import CheckpointFormat
 import Foundation
 import Tensors
@@ -75,4 +76,33 @@ for (name, spec, steps) in TrainerBenchmark.standardModels where !(quick && name
     let r = try TrainerBenchmark.run(spec, batchSize: 128, steps: quick ? max(1, steps / 4) : steps)
     row("train \(name), batch 128", String(format: "%7.0f samples/s", r.trainSamplesPerSecond))
     row("Hessian-vector product \(name), batch 128", String(format: "%7.0f samples/s", r.hessianVectorSamplesPerSecond))
+}
+
+// Landscape analyzers' loss evaluator (issue 5): MLP 784-512-256-10 on 10 000 samples,
+// `barrier` with 61 points on the segment and `plane` with a 21×21 grid, both cores
+// (points in parallel, BLAS single-threaded inside each worker). --quick: 9 points, 5×5.
+do {
+    var lrng = RandomGenerator(seed: 7)
+    let spec = ModelSpec.mlp(inputShape: [784], widths: [512, 256], classes: 10)
+    let modelA = try Model(spec: spec, rng: lrng.split("a")), modelB = try Model(spec: spec, rng: lrng.split("b"))
+    let samples = 10_000
+    let inputs = Tensor<Float>.randomUniform(shape: [samples, 784], using: &lrng)
+    let labels = (0..<samples).map { _ in lrng.nextInt(below: 10) }
+    let data = try Dataset(name: "bench", inputs: inputs, labels: labels, classes: 10)
+    let evaluator = LossEvaluator(model: modelA, splits: [("train", data)], statisticsData: data, policy: .recompute,
+                                  batchSize: 500, threads: 2)
+    let a = modelA.parameters, b = modelB.parameters
+    let points = quick ? 9 : 61
+    let barrier = try best(1) {
+        _ = try BarrierFinder.profiles(evaluator: evaluator, shape: .segment, controls: [a, b], buffers: [modelA.buffers, modelB.buffers],
+                                       points: points, relativeTolerance: 1e-3, progress: nil)
+    }
+    row("barrier, MLP 784-512-256-10, 10k samples, \(points) pts", String(format: "%7.2f s  (%.1f ms/point)", barrier, barrier / Double(points) * 1000))
+    let theta = ParameterVectors.combine([a, b, try Model(spec: spec, rng: lrng.split("c")).parameters], weights: [0.25, 0.25, 0.5])
+    let basis = try PlaneBasis(a: a, b: b, theta: theta)
+    let grid = quick ? 5 : 21
+    let plane = try best(1) {
+        _ = try evaluator.evaluate(count: grid * grid) { k in LandscapePoint(parameters: basis.point(x: Double(k % grid) / 10, y: Double(k / grid) / 10)) }
+    }
+    row("plane \(grid)×\(grid), MLP 784-512-256-10, 10k samples", String(format: "%7.2f s  (%.1f ms/point)", plane, plane / Double(grid * grid) * 1000))
 }

@@ -1,0 +1,182 @@
+import ArgumentParser
+import CheckpointFormat
+import Foundation
+import Render
+import Tensors
+import Trainer
+
+/// `analyze barrier`: loss and accuracy on the segment (1 − λ)·w_a + λ·w_b between checkpoints,
+/// the barrier height and whether a barrier exists by paper 001's footnote 1; beside the
+/// segment, the connecting curve when `analyze connect` has found one (paper 000 Figure 2).
+public struct BarrierAnalyzer: Analyzer {
+    public struct Options: ParsableArguments {
+        @Option(help: "A pair of the run's checkpoints, e.g. 70,150 (repeat for more pairs).")
+        public var pairs: [String] = []
+        @Option(name: .customLong("a"), help: "First checkpoint: a .ckpt file or run/:EPOCH (instead of --pairs).")
+        public var a: String?
+        @Option(name: .customLong("b"), help: "Second checkpoint: a .ckpt file or run/:EPOCH.")
+        public var b: String?
+        @Option(help: "Evaluation points on [0, 1], endpoints included.")
+        public var points: Int = 61
+        @Option(help: "Splits to evaluate: train, val or train,val.")
+        public var split: String = "train,val"
+        @Option(help: "A barrier exists when the interior maximum exceeds the higher endpoint loss by more than this fraction of it.")
+        public var tolerance: Double = 1e-3
+        @Option(help: "Connecting curve to draw beside the segment: auto (RUN/analyses/connect-A-B if it exists), none, or a connect output folder.")
+        public var connection: String = "auto"
+        @OptionGroup public var data: LandscapeDataOptions
+
+        public init() {}
+
+        public mutating func validate() throws {
+            if pairs.isEmpty && (a == nil || b == nil) { throw ValidationError("name checkpoints with --pairs 70,150 (with a run directory) or --a and --b") }
+            if !pairs.isEmpty && (a != nil || b != nil) { throw ValidationError("use either --pairs or --a/--b, not both") }
+            if let bad = pairs.first(where: { $0.split(separator: ",").count != 2 }) { throw ValidationError("--pairs takes two checkpoints, e.g. 70,150; got '\(bad)'") }
+            if points < 3 { throw ValidationError("--points must be at least 3 (two endpoints and an interior point), got \(points)") }
+            if splits.isEmpty || splits.contains(where: { $0 != "train" && $0 != "val" }) { throw ValidationError("--split must be train, val or train,val") }
+            if !(tolerance >= 0) { throw ValidationError("--tolerance must be ≥ 0") }
+        }
+
+        var splits: [String] { split.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+    }
+
+    public struct Settings: Codable, Sendable {
+        public var points: Int
+        public var splits: [String]
+        public var relativeTolerance: Double
+        public var connection: String
+        public var data: LandscapeDataSettings
+    }
+
+    public struct PairResult: Codable, Sendable {
+        public var pair: LandscapePair
+        /// ‖w_b − w_a‖₂.
+        public var distance: Double
+        public var segment: [LossProfile]
+        /// The connecting curve's profiles when a connection was found for this pair.
+        public var curve: [LossProfile]?
+        public var curveShape: CurveShape?
+        /// The connect output folder the curve came from.
+        public var connectionFolder: String?
+    }
+
+    public struct Result: AnalysisResult {
+        public static let schemaVersion = 1
+        public var settings: Settings
+        public var pairs: [PairResult]
+        public var warnings: [String]
+        public var files: [String]
+    }
+
+    public static let name = "barrier"
+    public static let summary = "Loss and accuracy on the segment between checkpoints; barrier height (and the connecting curve if found)."
+    public static let discussion = """
+        Examples:
+          analyze barrier run/ --pairs 70,150
+          analyze barrier run/ --pairs 30,70 --pairs 70,150 --points 61 --split train,val
+          analyze barrier --a runA/:150 --b runB/:150
+          analyze barrier --a a.ckpt --b b.ckpt --data fashion-mnist --train-limit 10000
+
+        Evaluates (1 − λ)·w_a + λ·w_b at --points evenly spaced λ on the full training and
+        validation splits (or seeded subsets: --train-limit, --val-limit). Barrier height =
+        max over interior λ of the loss − max(endpoint losses); a barrier exists (paper 001,
+        footnote 1) when it exceeds --tolerance × the higher endpoint loss. Batch-norm models
+        get their statistics recomputed at every point (--bn). If `analyze connect` has saved a
+        curve for the pair, it is evaluated and drawn beside the segment (paper 000 Fig. 2).
+        Writes result.json, profiles.csv, barriers.csv and <pair>-loss / <pair>-accuracy figures.
+        """
+
+    let options: Options
+    public init(options: Options) { self.options = options }
+
+    public var outputName: String {
+        let parts = options.pairs.isEmpty
+            ? [options.a, options.b].compactMap { $0 }.map(LandscapeCheckpoints.slug)
+            : options.pairs.map(LandscapePair.slug(pair:))
+        return (["barrier"] + parts).joined(separator: "-")
+    }
+
+    public static func keyNumbers(_ r: Result) -> [(String, String)] {
+        r.pairs.flatMap { p in
+            p.segment.map { ("barrier \(p.pair.labelA)–\(p.pair.labelB), \($0.split)", String(format: "%.4g%@", $0.barrier.height, $0.barrier.exists ? "" : " (none)")) }
+                + (p.curve ?? []).map { ("curve max − max(ends), \(p.pair.labelA)–\(p.pair.labelB), \($0.split)", String(format: "%.4g", $0.barrier.height)) }
+        }
+    }
+
+    public func run(_ context: AnalysisContext) throws -> Result {
+        let pairs = options.pairs.isEmpty
+            ? [try LandscapePair.resolve(a: options.a ?? "", b: options.b ?? "")]
+            : try options.pairs.map { try LandscapePair.resolve(pair: $0, run: context.run) }
+        var loaded: [(LandscapePair, Model, Tensor<Float>, Tensor<Float>, Tensor<Float>, Tensor<Float>)] = []
+        for p in pairs {
+            let l = try p.load()
+            if let first = loaded.first { try LandscapeCheckpoints.requireCompatible(first.1, first.0.a, l.model, p.a) }
+            loaded.append((p, l.model, l.thetaA, l.thetaB, l.buffersA, l.buffersB))
+        }
+        guard let first = loaded.first else { throw ValidationError("no pair to analyse") }
+        let setup = try LandscapeSetup(model: first.1, options: options.data, context: context, fallbackRun: first.0.fallbackRun,
+                                       splits: options.splits)
+        let connections = try pairs.map { try ConnectionCurve.find(options.connection, pair: $0, run: context.run) }
+        let total = connections.reduce(pairs.count * options.points) { $0 + ($1 == nil ? 0 : options.points) }
+        context.progress.start("barrier", total: total)
+        var results: [PairResult] = []
+        for ((pair, _, a, b, ba, bb), connection) in zip(loaded, connections) {
+            let segment = try BarrierFinder.profiles(evaluator: setup.evaluator, shape: .segment, controls: [a, b], buffers: [ba, bb],
+                                                     points: options.points, relativeTolerance: options.tolerance, progress: context.progress)
+            var curve: [LossProfile]?
+            if let connection {
+                let controls = [a] + connection.bends + [b]
+                let mid = ParameterVectors.combine([ba, bb], weights: [0.5, 0.5])
+                curve = try BarrierFinder.profiles(evaluator: setup.evaluator, shape: connection.shape, controls: controls,
+                                                   buffers: [ba] + connection.bends.map { _ in mid } + [bb], points: options.points,
+                                                   relativeTolerance: options.tolerance, progress: context.progress)
+            }
+            results.append(PairResult(pair: pair, distance: ParameterVectors.distance(a, b), segment: segment, curve: curve,
+                                      curveShape: connection?.shape, connectionFolder: connection?.folder))
+        }
+        context.progress.finish()
+
+        var files = [try context.write(Self.profilesCSV(results), to: "profiles.csv"),
+                     try context.write(Self.barriersCSV(results), to: "barriers.csv")]
+        var warnings: [String] = []
+        let metadata = ["Software": "Basin \(BasinVersion.string)", "basin:analyzer": Self.name, "basin:run": context.run?.path ?? ""]
+        for r in results {
+            for (quantity, label) in [("loss", "loss"), ("accuracy", "accuracy")] {
+                let plot = LandscapeFigures.profilePlot(title: "\(label.capitalized): \(r.pair.labelA) → \(r.pair.labelB)", yLabel: label,
+                                                        segment: r.segment, curve: r.curve, curveName: r.curveShape.map { "curve (\($0.description))" },
+                                                        quantity: quantity, xLabel: r.curve == nil ? "λ" : "λ (segment) / t (curve)")
+                let base = "\(r.pair.slug)-\(quantity)"
+                warnings += try plot.render(to: .files(base: context.outputDirectory + "/" + base, metadata: metadata)).warnings
+                files += [base + ".png", base + ".svg"]
+            }
+        }
+        let settings = Settings(points: options.points, splits: options.splits, relativeTolerance: options.tolerance,
+                                connection: options.connection, data: setup.data.settings)
+        return Result(settings: settings, pairs: results, warnings: warnings, files: files)
+    }
+
+    static func profilesCSV(_ results: [PairResult]) -> String {
+        var lines = ["pair,path,split,t,loss,accuracy"]
+        for r in results {
+            for (path, profiles) in [("segment", r.segment), ("curve", r.curve ?? [])] {
+                for p in profiles {
+                    for i in p.t.indices { lines.append("\(r.pair.slug),\(path),\(p.split),\(p.t[i]),\(p.loss[i]),\(p.accuracy[i])") }
+                }
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func barriersCSV(_ results: [PairResult]) -> String {
+        var lines = ["pair,a,b,path,split,loss_a,loss_b,max_interior_loss,argmax_t,height,barrier"]
+        for r in results {
+            for (path, profiles) in [("segment", r.segment), ("curve", r.curve ?? [])] {
+                for p in profiles {
+                    let m = p.barrier
+                    lines.append("\(r.pair.slug),\(csvField(r.pair.a)),\(csvField(r.pair.b)),\(path),\(p.split),\(m.endpointLosses[0]),\(m.endpointLosses[1]),\(m.maxInteriorLoss),\(m.argmaxT),\(m.height),\(m.exists)")
+                }
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

@@ -1,0 +1,226 @@
+import ArgumentParser
+import CheckpointFormat
+import Foundation
+import Render
+import Tensors
+import Trainer
+
+/// `analyze connect`: trains a low-loss polychain or Bézier curve between two checkpoints
+/// (mode connectivity, papers 000/001), saves its bends as checkpoints, and compares loss and
+/// accuracy on the curve with the straight segment (paper 000 Figure 2).
+public struct ConnectAnalyzer: Analyzer {
+    public struct Options: ParsableArguments {
+        @Option(help: "The pair of the run's checkpoints to connect, e.g. 70,150.")
+        public var pairs: String?
+        @Option(name: .customLong("a"), help: "First endpoint: a .ckpt file or run/:EPOCH (instead of --pairs).")
+        public var a: String?
+        @Option(name: .customLong("b"), help: "Second endpoint: a .ckpt file or run/:EPOCH.")
+        public var b: String?
+        @Option(help: "Curve form: polychain or bezier.")
+        public var curve: CurveKind = .polychain
+        @Option(help: "Free bends between the endpoints (Garipov's --num_bends 3 counts the endpoints: it is --bends 1 here).")
+        public var bends: Int = 1
+        @Option(help: "Passes over the training data while training the bends.")
+        public var epochs: Int = 10
+        @Option(help: "Minibatch size while training the bends.")
+        public var batchSize: Int = 128
+        @Option(help: "Initial learning rate of SGD on the bends.")
+        public var lr: Double = 0.05
+        @Option(help: "Learning-rate schedule: garipov (constant for 50% of steps, linear to 1% by 90%) or constant.")
+        public var lrSchedule: String = "garipov"
+        @Option(help: "SGD momentum.")
+        public var momentum: Double = 0.9
+        @Option(help: "Weight decay on the curve point φ_θ(t) (the papers' 5e-4).")
+        public var weightDecay: Double = 5e-4
+        @Option(help: "Converged when the last epoch's mean curve loss changed by at most this fraction.")
+        public var convergenceTolerance: Double = 0.02
+        @Option(help: "Evaluation points on the curve and on the segment, endpoints included.")
+        public var points: Int = 61
+        @Option(help: "A barrier exists when the interior maximum exceeds the higher endpoint loss by more than this fraction.")
+        public var tolerance: Double = 1e-3
+        @OptionGroup public var data: LandscapeDataOptions
+
+        public init() {}
+
+        public mutating func validate() throws {
+            if pairs == nil && (a == nil || b == nil) { throw ValidationError("name the endpoints with --pairs 70,150 (with a run directory) or --a and --b") }
+            if pairs != nil && (a != nil || b != nil) { throw ValidationError("use either --pairs or --a/--b, not both") }
+            if let p = pairs, p.split(separator: ",").count != 2 { throw ValidationError("--pairs takes two checkpoints, e.g. 70,150") }
+            if bends < 1 { throw ValidationError("--bends must be at least 1") }
+            if epochs < 1 || batchSize < 1 { throw ValidationError("--epochs and --batch-size must be at least 1") }
+            if !(lr > 0) { throw ValidationError("--lr must be positive") }
+            if !["garipov", "constant"].contains(lrSchedule) { throw ValidationError("--lr-schedule must be garipov or constant") }
+            if !(momentum >= 0 && momentum < 1) { throw ValidationError("--momentum must be in [0, 1)") }
+            if !(weightDecay >= 0) { throw ValidationError("--weight-decay must be ≥ 0") }
+            if points < 3 { throw ValidationError("--points must be at least 3") }
+        }
+    }
+
+    public struct Settings: Codable, Sendable {
+        public var pair: LandscapePair
+        public var shape: CurveShape
+        public var training: CurveTrainingSettings
+        public var points: Int
+        public var relativeTolerance: Double
+        public var data: LandscapeDataSettings
+    }
+
+    public struct Result: AnalysisResult {
+        public static let schemaVersion = 1
+        public var settings: Settings
+        public var training: CurveTrainingReport
+        public var segment: [LossProfile]
+        public var curve: [LossProfile]
+        /// ‖θⱼ − (w_a + w_b)/2‖ per bend, and ‖w_b − w_a‖ for scale.
+        public var bendDisplacement: [Double]
+        public var endpointDistance: Double
+        /// The bends' checkpoints (θ), in curve order.
+        public var bendFiles: [String]
+        public var warnings: [String]
+        public var files: [String]
+    }
+
+    public static let name = "connect"
+    public static let summary = "Train a low-loss polychain/Bézier curve between two checkpoints and compare it with the segment."
+    public static let discussion = """
+        Examples:
+          analyze connect run/ --pairs 70,150
+          analyze connect run/ --pairs 30,70 --curve bezier --epochs 20 --lr 0.03
+          analyze connect --a runA/:150 --b runB/:150 --train-limit 5000
+
+        The bends θ start evenly spaced on the segment ((w_a + w_b)/2 for one bend); each SGD step
+        draws t ~ U(0, 1) and a minibatch, and follows ∇_θ L(φ_θ(t)) with weight decay on φ_θ(t)
+        (paper 001 section 2). The report says whether the epoch loss converged. Then loss and
+        accuracy are evaluated at --points values of t on the curve and on the segment, train and
+        validation. The bends are saved as bend-1.ckpt … in the output folder, with curve.json;
+        `analyze barrier` and `analyze plane` pick them up from RUN/analyses/connect-A-B.
+        """
+
+    let options: Options
+    public init(options: Options) { self.options = options }
+
+    var shape: CurveShape { CurveShape(kind: options.curve, bends: options.bends) }
+
+    public var outputName: String {
+        let pair = options.pairs.map(LandscapePair.slug(pair:))
+            ?? [options.a, options.b].compactMap { $0 }.map(LandscapeCheckpoints.slug).joined(separator: "-")
+        var parts = ["connect", pair]
+        if options.curve != .polychain { parts.append(options.curve.rawValue) }
+        if options.bends != 1 { parts.append("bends\(options.bends)") }
+        return parts.joined(separator: "-")
+    }
+
+    public static func keyNumbers(_ r: Result) -> [(String, String)] {
+        var out = [("curve", r.settings.shape.description), ("converged", "\(r.training.converged) after \(r.training.iterations) steps"),
+                   ("final training loss on the curve (minibatch mean)", String(format: "%.4g", r.training.finalLoss))]
+        for (s, c) in zip(r.segment, r.curve) {
+            out.append(("\(s.split): max loss segment / curve", String(format: "%.4g / %.4g", s.loss.max() ?? .nan, c.loss.max() ?? .nan)))
+        }
+        return out
+    }
+
+    public func run(_ context: AnalysisContext) throws -> Result {
+        let pair = try options.pairs.map { try LandscapePair.resolve(pair: $0, run: context.run) }
+            ?? LandscapePair.resolve(a: options.a ?? "", b: options.b ?? "")
+        let (model, a, b, ba, bb) = try pair.load()
+        let setup = try LandscapeSetup(model: model, options: options.data, context: context, fallbackRun: pair.fallbackRun)
+        let training = CurveTrainingSettings(epochs: options.epochs, batchSize: options.batchSize, learningRate: options.lr,
+                                             momentum: options.momentum, weightDecay: options.weightDecay, schedule: options.lrSchedule,
+                                             tolerance: options.convergenceTolerance,
+                                             forwardMode: model.namedBuffers.isEmpty ? "eval" : "batch statistics")
+        let rng = RandomGenerator(seed: context.seed).split("connect")
+        let (bends, report) = try PolychainConnector.train(model: model, a: a, b: b, shape: shape, data: setup.data.train,
+                                                           settings: training, rng: rng, progress: context.progress)
+        context.progress.start("connect: evaluating", total: 2 * options.points)
+        let mid = ParameterVectors.combine([ba, bb], weights: [0.5, 0.5])
+        let segment = try BarrierFinder.profiles(evaluator: setup.evaluator, shape: .segment, controls: [a, b], buffers: [ba, bb],
+                                                 points: options.points, relativeTolerance: options.tolerance, progress: context.progress)
+        let curve = try BarrierFinder.profiles(evaluator: setup.evaluator, shape: shape, controls: [a] + bends + [b],
+                                               buffers: [ba] + bends.map { _ in mid } + [bb], points: options.points,
+                                               relativeTolerance: options.tolerance, progress: context.progress)
+        context.progress.finish()
+
+        var files: [String] = []
+        var bendFiles: [String] = []
+        let holder = model.copy()
+        try holder.setBuffers(mid)
+        for (j, theta) in bends.enumerated() {
+            try holder.setParameters(theta)
+            let name = "bend-\(j + 1).ckpt"
+            try ModelCheckpoint.write(holder, to: context.outputDirectory + "/" + name, epoch: nil, iteration: nil, learningRate: nil,
+                                      extra: ["curve": .string(options.curve.rawValue), "bend": .number(Double(j + 1)),
+                                              "a": .string(pair.a), "b": .string(pair.b)])
+            bendFiles.append(name)
+        }
+        files += bendFiles
+        let record = ConnectionRecord(a: pair.a, b: pair.b, shape: shape, bends: bendFiles)
+        files.append(try context.write(try record.encoded(), to: ConnectionRecord.fileName))
+        files.append(try context.write(BarrierAnalyzer.profilesCSV([.init(pair: pair, distance: 0, segment: segment, curve: curve)]), to: "profiles.csv"))
+        files.append(try context.write("epoch,mean_curve_loss\n" + report.epochLosses.enumerated().map { "\($0.offset + 1),\($0.element)" }.joined(separator: "\n") + "\n", to: "training.csv"))
+
+        var warnings: [String] = []
+        if !report.converged { warnings.append("curve training did not converge by --convergence-tolerance \(options.convergenceTolerance): last relative change \(report.finalRelativeChange.map { String(format: "%.3g", $0) } ?? "n/a"); consider more --epochs") }
+        let metadata = ["Software": "Basin \(BasinVersion.string)", "basin:analyzer": Self.name, "basin:run": context.run?.path ?? ""]
+        for quantity in ["loss", "accuracy"] {
+            let plot = LandscapeFigures.profilePlot(title: "\(quantity.capitalized): curve vs segment, \(pair.labelA) → \(pair.labelB)", yLabel: quantity,
+                                                    segment: segment, curve: curve, curveName: "curve", quantity: quantity, xLabel: "t")
+            warnings += try plot.render(to: .files(base: context.outputDirectory + "/curve-\(quantity)", metadata: metadata)).warnings
+            files += ["curve-\(quantity).png", "curve-\(quantity).svg"]
+        }
+        var tplot = LinePlot(title: "Curve training: mean L(φθ(t)) per epoch", xLabel: "epoch", yLabel: "loss",
+                             series: [Series(name: "minibatch mean", x: report.epochLosses.indices.map { Double($0 + 1) }, y: report.epochLosses, marker: .circle)])
+        tplot.legend = .hidden
+        warnings += try tplot.render(to: .files(base: context.outputDirectory + "/training", metadata: metadata)).warnings
+        files += ["training.png", "training.svg"]
+
+        let displacement = bends.map { ParameterVectors.distance($0, ParameterVectors.combine([a, b], weights: [0.5, 0.5])) }
+        let settings = Settings(pair: pair, shape: shape, training: training, points: options.points,
+                                relativeTolerance: options.tolerance, data: setup.data.settings)
+        return Result(settings: settings, training: report, segment: segment, curve: curve, bendDisplacement: displacement,
+                      endpointDistance: ParameterVectors.distance(a, b), bendFiles: bendFiles, warnings: warnings, files: files)
+    }
+}
+
+/// `curve.json` in a connect output folder: which endpoints, which curve, which bend files.
+struct ConnectionRecord: Codable {
+    static let fileName = "curve.json"
+    var a: String
+    var b: String
+    var shape: CurveShape
+    var bends: [String]
+
+    func encoded() throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try e.encode(self), as: UTF8.self) + "\n"
+    }
+}
+
+/// A trained connection loaded for `barrier` and `plane`.
+struct ConnectionCurve {
+    var folder: String
+    var shape: CurveShape
+    var bends: [Tensor<Float>]
+
+    /// `option`: `auto` (RUN/analyses/connect-<pair>, nil when absent), `none`, or a folder.
+    /// - Throws: when a named folder has no curve.json, or its endpoints are not the pair's.
+    static func find(_ option: String, pair: LandscapePair, run: RunDirectory?) throws -> ConnectionCurve? {
+        if option == "none" { return nil }
+        let folder = option == "auto" ? (run?.analysesDirectory ?? "analyses") + "/connect-" + pair.slug : option
+        let recordPath = folder + "/" + ConnectionRecord.fileName
+        guard let bytes = FileManager.default.contents(atPath: recordPath) else {
+            if option == "auto" { return nil }
+            throw CheckpointError.fileNotFound(path: recordPath)
+        }
+        let record: ConnectionRecord
+        do { record = try JSONDecoder().decode(ConnectionRecord.self, from: bytes) } catch {
+            throw CheckpointError.invalidInput(path: recordPath, detail: "not a connect curve record: \(error)")
+        }
+        func same(_ x: String, _ y: String) -> Bool { URL(fileURLWithPath: x).standardizedFileURL.path == URL(fileURLWithPath: y).standardizedFileURL.path }
+        guard same(record.a, pair.a), same(record.b, pair.b) else {
+            throw CheckpointError.incompatible(pathA: recordPath, pathB: pair.a, detail: "the curve connects \(record.a) and \(record.b), not \(pair.a) and \(pair.b)")
+        }
+        let bends = try record.bends.map { try LandscapeCheckpoints.load(folder + "/" + $0).parameters }
+        return ConnectionCurve(folder: folder, shape: record.shape, bends: bends)
+    }
+}

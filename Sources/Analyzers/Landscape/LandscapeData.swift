@@ -1,0 +1,168 @@
+import ArgumentParser
+import CheckpointFormat
+import Foundation
+import Tensors
+import Trainer
+
+/// How batch-norm running statistics are chosen at a point that is not a saved checkpoint.
+public enum BatchNormPolicy: String, Codable, Sendable, CaseIterable, ExpressibleByArgument {
+    /// Reset and recompute the running statistics at every evaluated point with one pass over
+    /// the training data (Garipov et al.'s `update_bn`, the mode-connectivity papers' method),
+    /// then evaluate in eval mode. Applied to the endpoints too, so the whole profile is comparable.
+    case recompute
+    /// Combine the endpoints' saved running statistics with the same weights as the parameters
+    /// (a bend's statistics are the endpoints' mean); variances are clamped at 1e-5.
+    case interpolate
+    /// Normalise every evaluation batch with its own statistics (PyTorch train mode without
+    /// updating anything; what paper 002 tracks). Depends on --batch-size.
+    case batch
+}
+
+/// The data options the landscape analyzers share (`barrier`, `connect`, `plane`, `walk`).
+public struct LandscapeDataOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Data to evaluate on when the checkpoints have no run.json: 'fashion-mnist' (Debian's package; validation = its test set), a folder of Fashion-MNIST-style IDX files (train-/t10k-…-ubyte[.gz]), or a run directory whose run.json names the data.", valueName: "source"))
+    public var data: String?
+
+    @Option(help: "Use a seeded random subset of this many training samples (seed: --seed). Default: the whole training split.")
+    public var trainLimit: Int?
+
+    @Option(help: "Use a seeded random subset of this many validation samples. Default: the whole validation split.")
+    public var valLimit: Int?
+
+    @Option(help: "Batch-norm statistics off the checkpoints: recompute, interpolate or batch (ignored by models without batch norm).")
+    public var bn: BatchNormPolicy = .recompute
+
+    @Option(help: "Samples per forward pass when evaluating (a throughput setting; with --bn batch it changes the numbers).")
+    public var evalBatchSize: Int = 500
+
+    public init() {}
+
+    public mutating func validate() throws {
+        if let n = trainLimit, n < 1 { throw ValidationError("--train-limit must be at least 1, got \(n)") }
+        if let n = valLimit, n < 1 { throw ValidationError("--val-limit must be at least 1, got \(n)") }
+        if evalBatchSize < 1 { throw ValidationError("--eval-batch-size must be at least 1") }
+    }
+}
+
+/// The data settings as recorded in every landscape result.
+public struct LandscapeDataSettings: Codable, Sendable, Equatable {
+    /// Where the data came from: `run.json of <run>`, `fashion-mnist`, an IDX folder.
+    public var source: String
+    /// Training samples used, of how many in the split.
+    public var trainSamples: Int, trainAvailable: Int
+    /// The split used for "val": `validation` (held out of training by the run) or `test`.
+    public var validationSplit: String?
+    public var validationSamples: Int, validationAvailable: Int
+    /// Seed of the subsets (the analysis seed).
+    public var subsetSeed: UInt64
+    public var batchNorm: String
+    public var modelHasBatchNorm: Bool
+    public var evalBatchSize: Int
+    /// Augmentation is never applied when evaluating.
+    public var augmentation = "none"
+}
+
+/// The training and validation data of an analysis, subsetted as the options say.
+public struct LandscapeData: Sendable {
+    public var train: Dataset
+    public var validation: Dataset?
+    public var validationSplit: String?
+    public var settings: LandscapeDataSettings
+
+    /// Loads the data: `--data` if given, else the run.json of `run`, else of `fallbackRun`.
+    /// - Throws: a `CheckpointError` saying how to pass `--data` when nothing names the data.
+    public static func load(_ options: LandscapeDataOptions, run: RunDirectory?, fallbackRun: String?, seed: UInt64,
+                            hasBatchNorm: Bool) throws -> LandscapeData {
+        let (runData, source) = try resolve(options.data, run: run, fallbackRun: fallbackRun)
+        var rng = RandomGenerator(seed: seed).split("landscape-subset")
+        func subset(_ d: Dataset, _ limit: Int?, _ name: String) -> Dataset {
+            guard let limit, limit < d.count else { return d }
+            var r = rng.split(name)
+            return d.subset(Array(r.permutation(d.count).prefix(limit)).sorted())
+        }
+        let train = subset(runData.train, options.trainLimit, "train")
+        let (valSource, valName): (Dataset?, String?) = runData.validation.map { ($0, "validation") } ?? runData.test.map { ($0, "test") } ?? (nil, nil)
+        let val = valSource.map { subset($0, options.valLimit, "val") }
+        rng = RandomGenerator(seed: seed)
+        let settings = LandscapeDataSettings(source: source, trainSamples: train.count, trainAvailable: runData.train.count,
+                                             validationSplit: valName, validationSamples: val?.count ?? 0,
+                                             validationAvailable: valSource?.count ?? 0, subsetSeed: seed,
+                                             batchNorm: hasBatchNorm ? options.bn.rawValue : "none (model has no batch norm)",
+                                             modelHasBatchNorm: hasBatchNorm, evalBatchSize: options.evalBatchSize)
+        return LandscapeData(train: train, validation: val, validationSplit: valName, settings: settings)
+    }
+
+    static func resolve(_ data: String?, run: RunDirectory?, fallbackRun: String?) throws -> (RunData, String) {
+        if let data {
+            if data == "fashion-mnist" {
+                return (try RunData.load(DatasetSpec(source: .fashionMNIST(directory: nil))), "fashion-mnist (\(DatasetSpec.debianFashionMNIST))")
+            }
+            if FileManager.default.fileExists(atPath: data + "/run.json") {
+                let r = try RunDirectory(path: data)
+                return (try RunData.load(try RunSpec.load(r).data), "run.json of \(data)")
+            }
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: data, isDirectory: &isDirectory), isDirectory.boolValue {
+                return (try RunData.load(DatasetSpec(source: .fashionMNIST(directory: data))), "IDX folder \(data)")
+            }
+            throw ValidationError("--data '\(data)' is neither 'fashion-mnist', a run directory with run.json, nor a folder of IDX files")
+        }
+        for candidate in [run?.path, fallbackRun].compactMap({ $0 }) where FileManager.default.fileExists(atPath: candidate + "/run.json") {
+            let r = try RunDirectory(path: candidate)
+            return (try RunData.load(try RunSpec.load(r).data), "run.json of \(candidate)")
+        }
+        let named = [run?.path, fallbackRun].compactMap { $0 }
+        throw CheckpointError.notARunDirectory(path: named.first ?? ".", detail: "no run.json names the data these checkpoints were trained on (imported checkpoints have none); pass --data fashion-mnist, --data IDX_FOLDER or --data RUN_DIR")
+    }
+}
+
+/// Locating and loading the checkpoints a landscape analysis compares.
+public enum LandscapeCheckpoints {
+    /// The run directory a checkpoint spec belongs to: `runA/:150` → runA; `runA/checkpoints/x.ckpt` → runA.
+    public static func runPath(of spec: String) -> String? {
+        if !FileManager.default.fileExists(atPath: spec), let colon = spec.range(of: "/:") ?? spec.range(of: ":") {
+            let p = String(spec[..<colon.lowerBound])
+            return p.isEmpty ? "." : p
+        }
+        let parent = URL(fileURLWithPath: spec).deletingLastPathComponent()
+        guard parent.lastPathComponent == "checkpoints" else { return nil }
+        return parent.deletingLastPathComponent().path
+    }
+
+    /// Loads a model; NaN/∞ weights fail naming the file and tensor.
+    public static func load(_ path: String) throws -> Model {
+        try ModelCheckpoint.load(path).model
+    }
+
+    /// Fails unless `b` has the same architecture and parameter layout as `a`, naming both files.
+    public static func requireCompatible(_ a: Model, _ pathA: String, _ b: Model, _ pathB: String) throws {
+        if a.spec != b.spec {
+            throw CheckpointError.incompatible(pathA: pathA, pathB: pathB, detail: "different model specs (\(a.spec.kind.rawValue) vs \(b.spec.kind.rawValue), \(a.parameterCount) vs \(b.parameterCount) parameters)")
+        }
+        let na = a.namedParameters, nb = b.namedParameters
+        if na.count != nb.count {
+            throw CheckpointError.incompatible(pathA: pathA, pathB: pathB, detail: "\(na.count) vs \(nb.count) parameter tensors")
+        }
+        if let i = na.indices.first(where: { na[$0].name != nb[$0].name || na[$0].shape != nb[$0].shape }) {
+            throw CheckpointError.incompatible(pathA: pathA, pathB: pathB, detail: "parameter '\(na[i].name)' \(na[i].shape) vs '\(nb[i].name)' \(nb[i].shape)")
+        }
+    }
+
+    /// Short label of a checkpoint spec for figures (`epoch 70`, `runA:150`, `perm`).
+    public static func label(_ spec: String) -> String {
+        if let point = RunPoint(parsing: spec) { return point.description }
+        if let colon = spec.range(of: "/:") {
+            return URL(fileURLWithPath: String(spec[..<colon.lowerBound])).lastPathComponent + ":" + spec[colon.upperBound...]
+        }
+        let stem = URL(fileURLWithPath: spec).deletingPathExtension().lastPathComponent
+        if stem.hasPrefix("epoch-"), let e = Int(stem.dropFirst(6)) { return RunPoint.epoch(e).description }
+        if stem.hasPrefix("iter-"), let i = Int(stem.dropFirst(5)) { return RunPoint.iteration(i).description }
+        return stem
+    }
+
+    /// A file-name-safe short form (`70`, `runA_150`, `perm`).
+    public static func slug(_ spec: String) -> String {
+        let l = label(spec).replacingOccurrences(of: "epoch ", with: "").replacingOccurrences(of: "iteration ", with: "it")
+        return String(l.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" })
+    }
+}

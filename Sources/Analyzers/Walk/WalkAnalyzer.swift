@@ -1,0 +1,224 @@
+import ArgumentParser
+import CheckpointFormat
+import Foundation
+import Render
+import Tensors
+import Trainer
+
+/// `analyze walk`: the full-data loss interpolated between consecutive per-iteration checkpoints
+/// (paper 002): valley floor, height above it, barriers crossed per epoch, gradient cosine and
+/// distance from initialisation.
+public struct WalkAnalyzer: Analyzer {
+    public struct Options: ParsableArguments {
+        @Option(help: "Epochs to walk, e.g. 1,10,25 (default: every epoch with per-iteration checkpoints).")
+        public var epochs: String?
+        @Option(help: "Interpolation intervals per step: α = 0, 1/points, …, 1.")
+        public var points: Int = 10
+        @Option(help: "Walk at most this many steps per epoch (the first ones); default: all.")
+        public var maxSteps: Int?
+        @Option(help: "A barrier is crossed when an interpolated loss exceeds both iterates' by more than this fraction.")
+        public var tolerance: Double = 1e-3
+        @OptionGroup public var data: LandscapeDataOptions
+
+        public init() {}
+
+        public mutating func validate() throws {
+            if points < 2 { throw ValidationError("--points must be at least 2") }
+            if let m = maxSteps, m < 1 { throw ValidationError("--max-steps must be at least 1") }
+            if let e = epochs, (try? RunDirectory.parsePoints(e)) == nil { throw ValidationError("--epochs takes epoch numbers, e.g. 1,10,25") }
+        }
+    }
+
+    public struct Settings: Codable, Sendable {
+        public var points: Int
+        public var maxSteps: Int?
+        public var relativeTolerance: Double
+        /// Where grouping into epochs came from: `metrics.jsonl` or `contiguous iteration runs`.
+        public var grouping: String
+        /// `recomputed from epoch-0000.ckpt` or `metrics.jsonl`.
+        public var distanceSource: String
+        public var cosineSource: String
+        public var data: LandscapeDataSettings
+    }
+
+    public struct EpochWalk: Codable, Sendable {
+        public var summary: WalkEpochSummary
+        public var steps: [WalkStep]
+        /// Per iterate of the epoch (`[steps + 1]`): iteration, distance from θ₀, gradient cosine.
+        public var iterations: [Int]
+        public var distanceFromInit: [Double?]
+        public var gradientCosine: [Double?]
+    }
+
+    public struct Result: AnalysisResult {
+        public static let schemaVersion = 1
+        public var settings: Settings
+        public var epochs: [EpochWalk]
+        public var warnings: [String]
+        public var files: [String]
+    }
+
+    public static let name = "walk"
+    public static let summary = "Loss interpolated between consecutive SGD iterates: valley floor, height, barriers crossed per epoch."
+    public static let discussion = """
+        Examples:
+          analyze walk run/
+          analyze walk run/ --epochs 1,10,25 --points 10
+          analyze walk run/ --epochs 5 --max-steps 20 --train-limit 2000
+
+        Needs per-iteration checkpoints (`iterationEpochs` in the run's save plan). For every
+        step θ_t → θ_{t+1} the training loss (whole split unless --train-limit) is evaluated at
+        --points + 1 evenly spaced α; the valley floor is the minimum, the height h_t = L(θ_t) −
+        floor, and a barrier is crossed when an interpolated point is above both iterates
+        (paper 002, footnote 1). Per epoch: barriers crossed (Table 1) and mean height (Table 2).
+        Gradient cosines come from metrics.jsonl; distance from initialisation is recomputed
+        from epoch-0000.ckpt when present. Writes result.json, steps.csv, epochs.csv, figures.
+        """
+
+    let options: Options
+    public init(options: Options) { self.options = options }
+
+    public var outputName: String {
+        (["walk"] + (options.epochs.map { [$0.replacingOccurrences(of: ",", with: "-")] } ?? [])).joined(separator: "-")
+    }
+
+    public static func keyNumbers(_ r: Result) -> [(String, String)] {
+        r.epochs.map { e in ("\(e.summary.label): barriers crossed / steps, mean height",
+                             String(format: "%d / %d, %.4g", e.summary.barriersCrossed, e.summary.steps, e.summary.averageHeight)) }
+    }
+
+    public func run(_ context: AnalysisContext) throws -> Result {
+        guard let run = context.run else { throw ValidationError("walk needs a run directory with per-iteration checkpoints") }
+        let iterations = run.checkpoints().compactMap { p -> Int? in if case .iteration(let i) = p { return i } else { return nil } }
+        guard !iterations.isEmpty else {
+            throw CheckpointError.missingCheckpoint(run: run.path, requested: "per-iteration checkpoints (iter-*.ckpt)",
+                                                    available: run.checkpoints().map(\.description))
+        }
+        let metrics = WalkMetrics(path: run.metricsPath)
+        var groups = metrics.epochGroups(iterations: iterations)
+        let grouping = groups.first?.epoch == nil ? "contiguous iteration runs" : "metrics.jsonl"
+        if let e = options.epochs {
+            let wanted = try RunDirectory.parsePoints(e).compactMap { p -> Int? in if case .epoch(let n) = p { return n } else { return nil } }
+            let have = groups.compactMap(\.epoch)
+            if let missing = wanted.first(where: { !have.contains($0) }) {
+                throw CheckpointError.missingCheckpoint(run: run.path, requested: "per-iteration checkpoints of epoch \(missing)",
+                                                        available: have.map { "epoch \($0) (per-iteration)" })
+            }
+            groups = groups.filter { $0.epoch.map(wanted.contains) ?? false }
+        }
+        if let m = options.maxSteps { groups = groups.map { g in var g = g; g.iterations = Array(g.iterations.prefix(m + 1)); return g } }
+        groups = groups.filter { $0.iterations.count >= 2 }
+        guard !groups.isEmpty else { throw ValidationError("no epoch has two consecutive per-iteration checkpoints to walk between") }
+
+        let first = try LandscapeCheckpoints.load(run.checkpointPath(for: .iteration(groups[0].iterations[0])))
+        let setup = try LandscapeSetup(model: first, options: options.data, context: context, fallbackRun: run.path, splits: ["train"])
+        let initial = FileManager.default.fileExists(atPath: run.checkpointPath(for: .epoch(0)))
+            ? try LandscapeCheckpoints.load(run.checkpointPath(for: .epoch(0))).parameters : nil
+        let alphas = SGDWalk.alphas(options.points)
+        let totalSteps = groups.reduce(0) { $0 + $1.iterations.count - 1 }
+        context.progress.start("walk", total: totalSteps * alphas.count)
+        var walks: [EpochWalk] = []
+        for g in groups {
+            var thetas: [Tensor<Float>] = []
+            var buffers: [Tensor<Float>] = []
+            for it in g.iterations {
+                let path = try run.checkpoint(.iteration(it))
+                let m = try LandscapeCheckpoints.load(path)
+                try LandscapeCheckpoints.requireCompatible(first, run.checkpointPath(for: .iteration(groups[0].iterations[0])), m, path)
+                thetas.append(m.parameters); buffers.append(m.buffers)
+            }
+            let steps = thetas.count - 1, n = alphas.count
+            let evaluator = setup.evaluator
+            let (iterates, stats) = (thetas, buffers)
+            let values = try evaluator.evaluate(count: steps * n, progress: context.progress) { k in
+                let (s, j) = (k / n, k % n), w = [1 - alphas[j], alphas[j]]
+                return LandscapePoint(parameters: ParameterVectors.combine([iterates[s], iterates[s + 1]], weights: w),
+                                      buffers: evaluator.combineBuffers([stats[s], stats[s + 1]], weights: w))
+            }
+            let profiles = (0..<steps).map { s in (0..<n).map { values[s * n + $0][0].loss } }
+            let walked = SGDWalk.steps(profiles: profiles, iterations: Array(g.iterations.dropLast()), alphas: alphas,
+                                       relativeTolerance: options.tolerance)
+            let distance: [Double?] = initial.map { i in thetas.map { ParameterVectors.distance($0, i) } } ?? g.iterations.map { metrics.distance[$0] }
+            let cosine = g.iterations.map { metrics.cosine[$0] }
+            let knownCos = cosine.compactMap { $0 }
+            let summary = WalkEpochSummary(epoch: g.epoch, label: g.label, steps: walked.count,
+                                           barriersCrossed: walked.filter(\.barrierCrossed).count,
+                                           averageHeight: walked.map(\.height).reduce(0, +) / Double(walked.count),
+                                           averageFloor: walked.map(\.floor).reduce(0, +) / Double(walked.count),
+                                           meanGradientCosine: knownCos.isEmpty ? nil : knownCos.reduce(0, +) / Double(knownCos.count))
+            walks.append(EpochWalk(summary: summary, steps: walked, iterations: g.iterations, distanceFromInit: distance, gradientCosine: cosine))
+        }
+        context.progress.finish()
+
+        var warnings: [String] = []
+        if walks.allSatisfy({ $0.gradientCosine.allSatisfy { $0 == nil } }) {
+            warnings.append("metrics.jsonl has no grad_cosine for these iterations (log every step with logEvery: 1 to get them)")
+        }
+        var files = [try context.write(Self.stepsCSV(walks), to: "steps.csv"), try context.write(Self.epochsCSV(walks), to: "epochs.csv")]
+        let (figureFiles, figureWarnings) = try WalkFigures.render(walks, context: context, name: Self.name)
+        files += figureFiles
+        warnings += figureWarnings
+        let settings = Settings(points: options.points, maxSteps: options.maxSteps, relativeTolerance: options.tolerance, grouping: grouping,
+                                distanceSource: initial == nil ? "metrics.jsonl" : "recomputed from epoch-0000.ckpt",
+                                cosineSource: "metrics.jsonl (minibatch gradients during training)", data: setup.data.settings)
+        return Result(settings: settings, epochs: walks, warnings: warnings, files: files)
+    }
+
+    static func stepsCSV(_ walks: [EpochWalk]) -> String {
+        var lines = ["epoch,iteration,loss_start,loss_end,floor,floor_alpha,height,height_end,barrier_height,barrier_crossed"]
+        for w in walks {
+            for s in w.steps {
+                lines.append("\(w.summary.epoch.map(String.init) ?? w.summary.label),\(s.iteration),\(s.lossStart),\(s.lossEnd),\(s.floor),\(s.floorAlpha),\(s.height),\(s.heightEnd),\(s.barrierHeight),\(s.barrierCrossed)")
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func epochsCSV(_ walks: [EpochWalk]) -> String {
+        "epoch,steps,barriers_crossed,average_height,average_floor,mean_grad_cosine\n" + walks.map { w in
+            let s = w.summary
+            return "\(s.epoch.map(String.init) ?? s.label),\(s.steps),\(s.barriersCrossed),\(s.averageHeight),\(s.averageFloor),\(s.meanGradientCosine.map { String($0) } ?? "")"
+        }.joined(separator: "\n") + "\n"
+    }
+}
+
+/// What metrics.jsonl says about the iterations: epoch boundaries, gradient cosines, distances.
+struct WalkMetrics {
+    var epochEnds: [Int: Int] = [:]
+    var cosine: [Int: Double] = [:]
+    var distance: [Int: Double] = [:]
+
+    struct Group { var epoch: Int?; var label: String; var iterations: [Int] }
+
+    init(path: String) {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
+        for line in text.split(separator: "\n") {
+            guard let obj = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
+                  let kind = obj["kind"] as? String, let it = (obj["iteration"] as? NSNumber)?.intValue else { continue }
+            if kind == "epoch", let e = (obj["epoch"] as? NSNumber)?.intValue { epochEnds[e] = it }
+            if kind == "step" {
+                if let c = (obj["grad_cosine"] as? NSNumber)?.doubleValue { cosine[it] = c }
+                if let d = (obj["distance_from_init"] as? NSNumber)?.doubleValue { distance[it] = d }
+            }
+        }
+    }
+
+    /// Epoch e's iterates are the saved iterations in [end(e − 1), end(e)]; without epoch lines,
+    /// runs of consecutive saved iterations form the groups.
+    func epochGroups(iterations: [Int]) -> [Group] {
+        let saved = Set(iterations)
+        if !epochEnds.isEmpty {
+            return epochEnds.keys.sorted().compactMap { e in
+                let start = epochEnds[e - 1] ?? 0, end = epochEnds[e] ?? 0
+                let its = iterations.filter { $0 >= start && $0 <= end }
+                return its.count >= 2 && saved.contains(end) ? Group(epoch: e, label: "epoch \(e)", iterations: its) : nil
+            }
+        }
+        var groups: [Group] = []
+        for it in iterations.sorted() {
+            if let last = groups.last?.iterations.last, last + 1 == it { groups[groups.count - 1].iterations.append(it) }
+            else { groups.append(Group(epoch: nil, label: "iterations from \(it)", iterations: [it])) }
+        }
+        return groups
+    }
+}
