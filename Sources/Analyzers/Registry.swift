@@ -5,5 +5,6 @@ public enum BuiltInAnalyzers {
         NormsAnalyzer.self,
         SVCCAAnalyzer.self,
         TransferAnalyzer.self,
+        HessianAnalyzer.self,
     ]
 }
