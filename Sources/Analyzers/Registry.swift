@@ -3,11 +3,12 @@
 public enum BuiltInAnalyzers {
     public static let all: [AnalyzerType] = [
         NormsAnalyzer.self,
-        SVCCAAnalyzer.self,
-        TransferAnalyzer.self,
         BarrierAnalyzer.self,
         ConnectAnalyzer.self,
         PlaneAnalyzer.self,
         WalkAnalyzer.self,
+        SVCCAAnalyzer.self,
+        HessianAnalyzer.self,
+        TransferAnalyzer.self,
     ]
 }

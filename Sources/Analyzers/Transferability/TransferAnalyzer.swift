@@ -7,15 +7,67 @@ import Tensors
 /// `analyze transfer`: how transferable is what each learning-rate stage learned
 /// (paper 003, section 6 and Figure 11).
 public struct TransferAnalyzer: Analyzer {
+    public enum Mode: String, ExpressibleByArgument, Codable, Sendable { case fix, finetune, both }
+
     public struct Options: ParsableArguments {
         @Option(help: "A CSV of accuracies measured elsewhere: stage,source_accuracy,target,mode,target_accuracy.")
         public var fromAccuracies: String?
 
+        @Option(help: "Stage checkpoints in order, e.g. runA/:30,runA/:60,runA/:90 (or 30,60,90 with a run directory).")
+        public var stages: String?
+        @Option(help: "The target dataset: FILE.json, fashion-mnist[:DIR], ps10-complex, ps10, csv:TRAIN[,TEST], idx:…, blobs, spirals.")
+        public var target: String?
+        @Option(help: "fix (new head on frozen features), finetune (everything trained) or both.")
+        public var mode: Mode = .both
+        @Option(help: "Keep only these target classes, e.g. 5,6,7,8,9 (relabelled 0…k−1).")
+        public var targetClasses: String?
+        @Option(help: "Use only the first N target training samples.")
+        public var targetTrainLimit: Int?
+        @Option(help: "Hold out this many target training samples for evaluation when the target has no test split.")
+        public var targetValidation: Int = 500
+        @Option(help: "Use only the first N target test samples.")
+        public var targetTestLimit: Int?
+        @Option(help: "Seed of the target's generation and split (PS10 patterns, blobs, validation split).")
+        public var targetSeed: UInt64 = 0
+        @Option(help: "Scale for csv: targets (e.g. 0.0625 for UCI optdigits).")
+        public var targetScale: Double = 1
+        @Option(help: "Training budget, identical for every stage: epochs.")
+        public var epochs: Int = 10
+        @Option(help: "Training budget: mini-batch size.")
+        public var batchSize: Int = 64
+        @Option(help: "SGD learning rate of the linear head in fix mode.")
+        public var fixLr: Double = 0.1
+        @Option(help: "SGD learning rate of all parameters in finetune mode.")
+        public var finetuneLr: Double = 0.01
+        @Option(help: "SGD momentum for both modes.")
+        public var momentum: Double = 0.9
+        @Option(help: "SGD weight decay for both modes.")
+        public var weightDecay: Double = 0
+        @Option(help: "Source accuracies acc_i, one per stage (default: each checkpoint's recorded val_acc).")
+        public var sourceAccuracies: String?
+
         public init() {}
 
         public mutating func validate() throws {
-            if fromAccuracies == nil {
-                throw ValidationError("give --from-accuracies FILE (training transfer runs from stage checkpoints is not built yet)")
+            if fromAccuracies != nil {
+                if stages != nil || target != nil { throw ValidationError("use either --from-accuracies or --stages/--target, not both") }
+                return
+            }
+            guard let stages, target != nil else {
+                throw ValidationError("give --from-accuracies FILE, or --stages CKPT,CKPT,… with --target DATASET")
+            }
+            let count = stages.split(separator: ",").count
+            if count < 2 { throw ValidationError("--stages needs at least two checkpoints (transferability compares consecutive stages)") }
+            if epochs < 1 || batchSize < 1 { throw ValidationError("--epochs and --batch-size must be ≥ 1") }
+            if !(fixLr > 0) || !(finetuneLr > 0) { throw ValidationError("learning rates must be positive") }
+            if let s = sourceAccuracies {
+                let values = s.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+                if values.contains(where: { $0 == nil }) || values.count != count {
+                    throw ValidationError("--source-accuracies needs \(count) numbers, one per stage, got '\(s)'")
+                }
+            }
+            if let c = targetClasses, c.split(separator: ",").contains(where: { Int($0) == nil }) {
+                throw ValidationError("--target-classes takes integers, e.g. 5,6,7,8,9")
             }
         }
     }
@@ -25,6 +77,9 @@ public struct TransferAnalyzer: Analyzer {
         public var settings: [String: String]
         public var measurements: [Transferability.Measurement]
         public var transferability: [Transferability.Value]
+        /// Only when transfers were trained here (--stages): the budget, target and per-stage details.
+        public var transfer: StageTransfer.Settings?
+        public var stages: [StageTransfer.Stage]?
         public var files: [String]
     }
 
@@ -33,6 +88,16 @@ public struct TransferAnalyzer: Analyzer {
     public static let discussion = """
         Examples:
           analyze transfer --from-accuracies fixtures/transfer/paper003_table2.csv --out transfer-paper
+          analyze transfer --stages runs/ps10/:5,runs/ps10/:10,runs/ps10/:16 --target ps10-complex --target-seed 7
+          analyze transfer runs/fm/ --stages 2,6,12 --target fashion-mnist --target-classes 5,6,7,8,9 --mode fix
+
+        With --stages, each stage checkpoint is transferred to the target with one recorded budget and
+        seed: "fix" trains a new linear head on its frozen penultimate features, "finetune" trains a
+        new head and every parameter. acc_i is the checkpoint's recorded val_acc (or
+        --source-accuracies); tacc_i is accuracy on the target's test split (else a held-out part of
+        its training data). LogME (You et al. 2021) scores each stage's penultimate features on the
+        target's training split without training. Also writes accuracies.csv (the --from-accuracies
+        format) and logme.png/svg.
 
         The CSV has one row per (stage, target, mode): stage,source_accuracy,target,mode,target_accuracy.
         Writes result.json, transferability.csv and one grouped bar chart per mode (paper 003 Figure 11).
@@ -46,13 +111,37 @@ public struct TransferAnalyzer: Analyzer {
     }
 
     public var outputName: String {
-        "transfer-" + URL(fileURLWithPath: options.fromAccuracies ?? "table").deletingPathExtension().lastPathComponent
+        if options.fromAccuracies == nil, let stages = options.stages, let target = options.target {
+            let points = stages.split(separator: ",").map { $0.split(separator: ":").last.map(String.init) ?? "" }
+            let t = URL(fileURLWithPath: target).deletingPathExtension().lastPathComponent
+                .replacingOccurrences(of: ":", with: "-").replacingOccurrences(of: ",", with: "-")
+            return (["transfer", t] + (options.targetClasses.map { ["c" + $0.replacingOccurrences(of: ",", with: "")] } ?? [])
+                    + points + [options.mode.rawValue]).joined(separator: "-")
+        }
+        return "transfer-" + URL(fileURLWithPath: options.fromAccuracies ?? "table").deletingPathExtension().lastPathComponent
     }
 
     public func run(_ context: AnalysisContext) throws -> Result {
-        let path = options.fromAccuracies ?? ""
+        guard let path = options.fromAccuracies else {
+            let trained = try StageTransfer.run(options, context: context)
+            let accuracies = try context.write(StageTransfer.accuracyCSV(trained.stages, measurements: trained.measurements),
+                                               to: "accuracies.csv")
+            var result = try report(trained.measurements, settings: ["target": trained.settings.target.label,
+                                                                      "stages": options.stages ?? "", "mode": options.mode.rawValue],
+                                    context: context)
+            result.transfer = trained.settings
+            result.stages = trained.stages
+            result.files.insert(accuracies, at: 0)
+            result.files += try StageTransfer.logMEFigure(trained.stages, target: trained.settings.target.label, context: context)
+            return result
+        }
         guard let data = FileManager.default.contents(atPath: path) else { throw CheckpointError.fileNotFound(path: path) }
         let measurements = try Transferability.parse(csv: String(decoding: data, as: UTF8.self), path: path)
+        return try report(measurements, settings: ["fromAccuracies": path], context: context)
+    }
+
+    /// T_i from the measurements: transferability.csv and one grouped bar chart per mode.
+    func report(_ measurements: [Transferability.Measurement], settings: [String: String], context: AnalysisContext) throws -> Result {
         let values = Transferability.values(measurements)
         var csv = "target,mode,stage,source_gain,target_gain,transferability\n"
         for v in values {
@@ -75,6 +164,6 @@ public struct TransferAnalyzer: Analyzer {
             try chart.render(to: .files(base: context.outputDirectory + "/" + base, metadata: metadata))
             files += [base + ".png", base + ".svg"]
         }
-        return Result(settings: ["fromAccuracies": path], measurements: measurements, transferability: values, files: files)
+        return Result(settings: settings, measurements: measurements, transferability: values, transfer: nil, stages: nil, files: files)
     }
 }

@@ -1,0 +1,326 @@
+import ArgumentParser
+import CheckpointFormat
+import Foundation
+import Render
+import Tensors
+import Trainer
+
+/// `analyze hessian`: how sharp is the minimum? Top-k Hessian eigenvalues at a checkpoint (paper
+/// 003 §4.1, Figure 5: eigenvalues and convergence intervals (0, 2/λ)), a trace estimate, and the
+/// spectral norm across checkpoints (paper 002 Figure 3).
+public struct HessianAnalyzer: Analyzer {
+    public enum Method: String, ExpressibleByArgument, Codable, Sendable { case lanczos, power }
+    public enum BNMode: String, ExpressibleByArgument, Codable, Sendable {
+        case eval, train
+        var forwardMode: ForwardMode { self == .eval ? .eval : .batchStatistics }
+    }
+    public enum Split: String, ExpressibleByArgument, Codable, Sendable { case train, validation, test }
+
+    public struct Options: ParsableArguments {
+        @Option(help: "The checkpoint of the run: an epoch (150) or iteration (it:1200).")
+        public var epoch: String?
+        @Option(help: "A checkpoint anywhere: a .ckpt file or RUN/:EPOCH (instead of --epoch).")
+        public var checkpoint: String?
+        @Option(help: "Track the top eigenvalues across these checkpoints of the run, e.g. 10,20,30 (paper 002 Figure 3).")
+        public var overEpochs: String?
+        @Option(help: "How many of the largest eigenvalues.")
+        public var top: Int = 10
+        @Option(help: "lanczos (full reorthogonalisation, float64) or power (PyHessian's power iteration with deflation).")
+        public var method: Method = .lanczos
+        @Option(help: "Lanczos: Krylov dimension limit; power: iterations per eigenvalue (PyHessian: 100).")
+        public var maxIterations: Int = 100
+        @Option(help: "Convergence tolerance (default: lanczos 1e-4 on residual/λ₁; power 1e-3 on the relative change of λ, as PyHessian).")
+        public var tolerance: Double?
+        @Option(help: "Use this many samples of the split (a seeded random subset); default all.")
+        public var samples: Int?
+        @Option(help: "Which split the loss averages over: train, validation or test.")
+        public var split: Split = .train
+        @Option(help: "Batch norm: eval (running statistics, as PyHessian) or train (batch statistics, as paper 002; depends on --batch-size).")
+        public var bn: BNMode = .eval
+        @Option(help: "Samples per Hessian-vector-product batch.")
+        public var batchSize: Int = 500
+        @Option(help: "Add wd·I, the Hessian of (wd/2)·‖θ‖² (e.g. the run's SGD weight decay 5e-4).")
+        public var weightDecay: Double = 0
+        @Flag(help: "Also estimate the trace tr(H) by Hutchinson's method, with its standard error.")
+        public var trace = false
+        @Option(help: "Rademacher samples for --trace.")
+        public var traceSamples: Int = 100
+        @Option(help: "The data instead of run.json's (needed for imported checkpoints): FILE.json, fashion-mnist[:DIR], ps10, blobs, csv:…, idx:…")
+        public var data: String?
+
+        public init() {}
+
+        public mutating func validate() throws {
+            let given = [epoch, checkpoint, overEpochs].compactMap { $0 }.count
+            if given != 1 { throw ValidationError("name exactly one of --epoch, --checkpoint or --over-epochs") }
+            if top < 1 { throw ValidationError("--top must be ≥ 1") }
+            if maxIterations < 1 { throw ValidationError("--max-iterations must be ≥ 1") }
+            if method == .lanczos && maxIterations < top { throw ValidationError("Lanczos needs --max-iterations ≥ --top") }
+            if let t = tolerance, !(t > 0) { throw ValidationError("--tolerance must be positive") }
+            if let s = samples, s < 1 { throw ValidationError("--samples must be ≥ 1") }
+            if batchSize < 1 { throw ValidationError("--batch-size must be ≥ 1") }
+            if trace && traceSamples < 2 { throw ValidationError("--trace-samples must be ≥ 2") }
+            if !weightDecay.isFinite { throw ValidationError("--weight-decay must be a number") }
+        }
+
+        var effectiveTolerance: Double { tolerance ?? (method == .lanczos ? 1e-4 : 1e-3) }
+    }
+
+    /// Every setting that changes a number.
+    public struct Settings: Codable, Sendable {
+        public var method: Method
+        public var top: Int
+        public var maxIterations: Int
+        public var tolerance: Double
+        public var convergenceRule: String
+        public var split: Split
+        public var samples: Int
+        public var sampleSelection: String
+        public var bn: BNMode
+        public var batchSize: Int
+        public var weightDecay: Double
+        public var loss: String
+        public var trace: Bool
+        public var traceSamples: Int?
+        public var seed: UInt64
+        public var data: DatasetSpec
+        public var dataGroup: String?
+        public var precision: String
+    }
+
+    public struct Spectrum: Codable, Sendable {
+        public var checkpoint: String
+        public var epoch: Int?
+        public var iteration: Int?
+        /// The learning rate stored with the checkpoint (compare with 2/λ).
+        public var learningRate: Double?
+        public var validationAccuracy: Double?
+        /// Loss and accuracy at θ on the samples the Hessian averages over, in the same BN mode.
+        public var loss: Double
+        public var accuracy: Double
+        public var parameterCount: Int
+        public var eigenvalues: [EigenEstimate]
+        /// 2/λᵢ, the largest learning rate at which gradient descent converges along eigenvector i
+        /// (nil for λᵢ ≤ 0: no upper limit).
+        public var convergenceIntervals: [Double?]
+        public var hessianVectorProducts: Int
+        public var trace: HutchinsonTrace.Estimate?
+    }
+
+    public struct Result: AnalysisResult {
+        public static let schemaVersion = 1
+        public var settings: Settings
+        public var spectra: [Spectrum]
+        public var files: [String]
+    }
+
+    public static let name = "hessian"
+    public static let summary = "Top-k Hessian eigenvalues (Lanczos or power iteration), 2/λ intervals, trace, spectral norm over training."
+    public static let discussion = """
+        Examples:
+          analyze hessian run/ --epoch 16 --top 10
+          analyze hessian run/ --epoch 16 --method power --samples 1000 --trace
+          analyze hessian run/ --over-epochs 1,2,4,8,16 --top 1 --bn train
+          analyze hessian --checkpoint imported/:0 --data fashion-mnist --samples 2000
+
+        Hessian-vector products are exact (Pearlmutter's R-op, float32); the solvers run in float64.
+        Every eigenvalue reports converged, iterations and residual ‖Hv − λv‖. Writes result.json,
+        eigenvalues.csv, eigenvalues.png/svg (λ and the intervals (0, 2/λ) against the checkpoint's
+        learning rate) and, with --over-epochs, spectral-norm.csv and spectral-norm.png/svg.
+        """
+
+    let options: Options
+    public init(options: Options) { self.options = options }
+
+    public var outputName: String {
+        let point = (options.epoch ?? options.overEpochs.map { "over-" + $0.replacingOccurrences(of: ",", with: "-") }
+            ?? options.checkpoint.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } ?? "")
+            .replacingOccurrences(of: ":", with: "")
+        var parts = ["hessian", point, options.method.rawValue]
+        if options.bn == .train { parts.append("bntrain") }
+        if let s = options.samples { parts.append("n\(s)") }
+        if options.split != .train { parts.append(options.split.rawValue) }
+        return parts.joined(separator: "-")
+    }
+
+    public static func keyNumbers(_ r: Result) -> [(String, String)] {
+        r.spectra.flatMap { s -> [(String, String)] in
+            let at = s.epoch.map { "epoch \($0)" } ?? s.checkpoint
+            var out = [("λ₁ at \(at)", String(format: "%.5g", s.eigenvalues.first?.eigenvalue ?? .nan))]
+            if let i = s.convergenceIntervals.first ?? nil { out.append(("2/λ₁ at \(at)", String(format: "%.4g", i))) }
+            if let t = s.trace { out.append(("tr(H) at \(at)", String(format: "%.5g ± %.2g", t.trace, t.standardError))) }
+            return out
+        }
+    }
+
+    public func run(_ context: AnalysisContext) throws -> Result {
+        let o = options
+        let checkpoints = try resolveCheckpoints(context)
+        let (dataArgument, dataset) = try loadData(context, checkpoint: checkpoints[0])
+        var data = dataset
+        var selection = "all samples of the split, in order"
+        if let s = o.samples, s < data.count {
+            var r = RandomGenerator(seed: context.seed).split("hessian-samples")
+            data = data.subset(Array(r.permutation(data.count).prefix(s)).sorted())
+            selection = "seeded random subset (seed \(context.seed), stream hessian-samples), in index order"
+        }
+        let settings = Settings(method: o.method, top: o.top, maxIterations: o.maxIterations, tolerance: o.effectiveTolerance,
+                                convergenceRule: o.method == .lanczos ? "residual ≤ tolerance·|λ₁| (Ritz residual β·|s_m|)"
+                                    : "|λ − λ_prev| / (|λ_prev| + 1e-6) < tolerance (PyHessian)",
+                                split: o.split, samples: data.count, sampleSelection: selection, bn: o.bn, batchSize: o.batchSize,
+                                weightDecay: o.weightDecay, loss: "cross-entropy (batch mean)", trace: o.trace,
+                                traceSamples: o.trace ? o.traceSamples : nil, seed: context.seed, data: dataArgument.spec,
+                                dataGroup: dataArgument.group,
+                                precision: "Hessian-vector products float32 (exact R-op); Krylov basis and eigen-solver float64")
+        var spectra: [Spectrum] = []
+        for path in checkpoints {
+            spectra.append(try spectrum(at: path, data: data, context: context))
+        }
+        var files = [try context.write(Self.eigenvalueCSV(spectra), to: "eigenvalues.csv")]
+        let metadata = ["Software": "Basin \(BasinVersion.string)", "basin:analyzer": Self.name]
+        if let last = spectra.last {
+            let figure = Self.eigenvalueFigure(last)
+            try figure.render(to: .files(base: context.outputDirectory + "/eigenvalues", metadata: metadata))
+            files += ["eigenvalues.png", "eigenvalues.svg"]
+        }
+        if o.overEpochs != nil {
+            files.append(try context.write(Self.spectralNormCSV(spectra), to: "spectral-norm.csv"))
+            try Self.spectralNormFigure(spectra, bn: o.bn).render(to: .files(base: context.outputDirectory + "/spectral-norm", metadata: metadata))
+            files += ["spectral-norm.png", "spectral-norm.svg"]
+        }
+        return Result(settings: settings, spectra: spectra, files: files)
+    }
+
+    func spectrum(at path: String, data: Dataset, context: AnalysisContext) throws -> Spectrum {
+        let o = options
+        let (model, manifest) = try ModelCheckpoint.load(path)
+        guard data.sampleSize == model.spec.inputShape.reduce(1, *) else {
+            throw ValidationError("\(path): the model takes inputs \(model.spec.inputShape), the data has samples \(data.sampleShape)")
+        }
+        let mode = o.bn.forwardMode
+        let evaluation = try model.evaluate(data, mode: mode, batchSize: o.batchSize)
+        let label = manifest.epoch.map { "epoch \($0)" } ?? URL(fileURLWithPath: path).lastPathComponent
+        let progress = context.progress
+        let op = HessianOperator.make(model: model, data: data, mode: mode, batchSize: o.batchSize, weightDecay: o.weightDecay,
+                                      threads: context.threads)
+        let rng = RandomGenerator(seed: context.seed).split("hessian-" + o.method.rawValue)
+        let solution: EigenSolution
+        switch o.method {
+        case .lanczos:
+            progress.start("hessian \(label): Lanczos", total: min(o.maxIterations, model.parameterCount))
+            solution = try Lanczos.largest(o.top, of: op, maxIterations: o.maxIterations, tolerance: o.effectiveTolerance, rng: rng) {
+                progress.set($0)
+            }
+        case .power:
+            progress.start("hessian \(label): power iteration", total: o.top * o.maxIterations)
+            solution = try PowerIteration.largest(o.top, of: op, maxIterations: o.maxIterations, tolerance: o.effectiveTolerance,
+                                                  rng: rng) { progress.set($0) }
+        }
+        progress.finish()
+        var trace: HutchinsonTrace.Estimate?
+        if o.trace {
+            progress.start("hessian \(label): trace", total: o.traceSamples)
+            trace = try HutchinsonTrace.estimate(op, samples: o.traceSamples, rng: RandomGenerator(seed: context.seed).split("hutchinson")) {
+                progress.set($0)
+            }
+            progress.finish()
+        }
+        return Spectrum(checkpoint: path, epoch: manifest.epoch, iteration: manifest.iteration, learningRate: manifest.learningRate,
+                        validationAccuracy: manifest.metrics["val_acc"], loss: evaluation.loss, accuracy: evaluation.accuracy,
+                        parameterCount: model.parameterCount, eigenvalues: solution.estimates,
+                        convergenceIntervals: solution.estimates.map { $0.eigenvalue > 0 ? 2 / $0.eigenvalue : nil },
+                        hessianVectorProducts: solution.applications + (trace?.samples ?? 0), trace: trace)
+    }
+
+    func resolveCheckpoints(_ context: AnalysisContext) throws -> [String] {
+        if let c = options.checkpoint { return [try CheckpointLocator.resolve(c)] }
+        guard let run = context.run else { throw ValidationError("--epoch and --over-epochs need a run directory argument") }
+        let text = options.epoch ?? options.overEpochs ?? ""
+        return try RunDirectory.parsePoints(text).map { try run.checkpoint($0) }
+    }
+
+    /// The dataset: --data, else the run's run.json (the run given, or the one holding the checkpoint).
+    func loadData(_ context: AnalysisContext, checkpoint: String) throws -> (DatasetArgument, Dataset) {
+        let argument: DatasetArgument
+        if let d = options.data {
+            argument = try DatasetArgument.parse(d, seed: context.seed)
+        } else {
+            let runPath = context.run?.path
+                ?? URL(fileURLWithPath: checkpoint).deletingLastPathComponent().deletingLastPathComponent().path
+            guard let run = try? RunDirectory(path: runPath), FileManager.default.fileExists(atPath: run.runJSONPath) else {
+                throw ValidationError("\(checkpoint): no run.json next to it to say which data it trained on; pass --data (e.g. --data fashion-mnist)")
+            }
+            let spec = try RunSpec.load(run)
+            argument = DatasetArgument(spec: spec.data, group: nil, label: spec.data.identity)
+        }
+        let all = try argument.load()
+        switch options.split {
+        case .train: return (argument, all.train)
+        case .validation:
+            guard let v = all.validation else { throw ValidationError("the data \(argument.label) has no validation split") }
+            return (argument, v)
+        case .test:
+            guard let t = all.test else { throw ValidationError("the data \(argument.label) has no test split") }
+            return (argument, t)
+        }
+    }
+
+    // MARK: Outputs
+
+    static func eigenvalueCSV(_ spectra: [Spectrum]) -> String {
+        var csv = "checkpoint,epoch,rank,eigenvalue,two_over_lambda,converged,iterations,residual\n"
+        for s in spectra {
+            for (e, i) in zip(s.eigenvalues, s.convergenceIntervals) {
+                csv += "\(csvField(s.checkpoint)),\(s.epoch.map(String.init) ?? ""),\(e.rank),\(e.eigenvalue),\(i.map { String($0) } ?? ""),"
+                    + "\(e.converged),\(e.iterations),\(e.residual)\n"
+            }
+        }
+        return csv
+    }
+
+    static func spectralNormCSV(_ spectra: [Spectrum]) -> String {
+        var csv = "checkpoint,epoch,iteration,spectral_norm,converged,loss,accuracy,val_acc,learning_rate\n"
+        for s in spectra {
+            let top = s.eigenvalues.first
+            csv += "\(csvField(s.checkpoint)),\(s.epoch.map(String.init) ?? ""),\(s.iteration.map(String.init) ?? ""),"
+                + "\(top.map { String($0.eigenvalue) } ?? ""),\(top?.converged ?? false),\(s.loss),\(s.accuracy),"
+                + "\(s.validationAccuracy.map { String($0) } ?? ""),\(s.learningRate.map { String($0) } ?? "")\n"
+        }
+        return csv
+    }
+
+    /// Paper 003 Figure 5: the top eigenvalues, and beside them the intervals (0, 2/λ) as a shaded
+    /// band with the checkpoint's learning rate as a line (directions whose 2/λ lies below it diverge).
+    static func eigenvalueFigure(_ s: Spectrum) -> SmallMultiples {
+        let ranks = s.eigenvalues.map { Double($0.rank) }
+        let at = s.epoch.map { "epoch \($0)" } ?? URL(fileURLWithPath: s.checkpoint).lastPathComponent
+        let left = LinePlot(title: "eigenvalues λᵢ", xLabel: "i", yLabel: "λ",
+                            series: [Series(name: "λᵢ", x: ranks, y: s.eigenvalues.map(\.eigenvalue), marker: .circle)])
+        let positive = zip(ranks, s.convergenceIntervals).compactMap { r, i in i.map { (r, $0) } }
+        var right = LinePlot(title: "convergence intervals (0, 2/λᵢ)", xLabel: "i", yLabel: "learning rate",
+                             series: [Series(name: "2/λᵢ", x: positive.map(\.0), y: positive.map(\.1), marker: .square)],
+                             bands: [Band(.between(x: positive.map(\.0), lower: positive.map { _ in 0 }, upper: positive.map(\.1)),
+                                          label: "(0, 2/λᵢ)")])
+        if let lr = s.learningRate, let first = ranks.first, let last = ranks.last {
+            right.series.append(Series(name: "learning rate \(String(format: "%.3g", lr))", x: [first, last], y: [lr, lr], dash: [5, 3]))
+        }
+        var figure = SmallMultiples(title: "Top Hessian eigenvalues at \(at)", panels: [left, right], columns: 2)
+        figure.shareY = false
+        figure.shareX = true
+        return figure
+    }
+
+    /// Paper 002 Figure 3: spectral norm and validation accuracy against the epoch.
+    static func spectralNormFigure(_ spectra: [Spectrum], bn: BNMode) -> SmallMultiples {
+        let rows = spectra.enumerated().map { (i, s) in (Double(s.epoch ?? i), s) }
+        let norm = LinePlot(title: "spectral norm λ₁ (BN \(bn.rawValue) mode)", xLabel: "epoch", yLabel: "λ₁",
+                            series: [Series(name: "λ₁", x: rows.map(\.0), y: rows.map { $0.1.eigenvalues.first?.eigenvalue ?? .nan }, marker: .circle)])
+        let withAcc = rows.filter { $0.1.validationAccuracy != nil }
+        let acc = LinePlot(title: "validation accuracy", xLabel: "epoch", yLabel: "accuracy",
+                           series: [Series(name: "validation accuracy", x: withAcc.map(\.0), y: withAcc.map { $0.1.validationAccuracy ?? .nan },
+                                           marker: .square)])
+        var figure = SmallMultiples(title: "Hessian spectral norm during training", panels: [norm, acc], columns: 2)
+        figure.shareY = false
+        return figure
+    }
+}

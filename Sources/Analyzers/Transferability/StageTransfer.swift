@@ -1,0 +1,144 @@
+import ArgumentParser
+import CheckpointFormat
+import Foundation
+import Render
+import Tensors
+import Trainer
+
+/// The training half of `analyze transfer --stages … --target …`: per stage checkpoint, the
+/// source accuracy, "fix" and "finetune" target accuracies with one budget, and LogME.
+public enum StageTransfer {
+    public struct Settings: Codable, Sendable {
+        public var target: DatasetArgument
+        public var targetTrainSamples: Int
+        public var targetEvaluationSamples: Int
+        /// `test` or `validation` (held out of the target's training data).
+        public var targetEvaluationSplit: String
+        public var targetClasses: Int
+        public var modes: [String]
+        public var budget: FeatureTransfer.Budget
+        public var logMETolerance: Double
+        public var logMEMaxIterations: Int
+        public var features: String
+    }
+
+    public struct Stage: Codable, Sendable {
+        public var stage: Int
+        public var checkpoint: String
+        public var epoch: Int?
+        public var sourceAccuracy: Double
+        /// Where acc_i came from: `val_acc in the checkpoint manifest` or `--source-accuracies`.
+        public var sourceAccuracyFrom: String
+        public var featureDimensions: Int
+        public var fix: FeatureTransfer.Outcome?
+        public var finetune: FeatureTransfer.Outcome?
+        public var logME: LogME.Score
+    }
+
+    static func run(_ o: TransferAnalyzer.Options, context: AnalysisContext) throws
+        -> (settings: Settings, stages: [Stage], measurements: [Transferability.Measurement]) {
+        guard let stagesText = o.stages, let targetText = o.target else { throw ValidationError("--stages and --target are required") }
+        let paths: [String] = try stagesText.split(separator: ",").map { item in
+            let s = item.trimmingCharacters(in: .whitespaces)
+            if let run = context.run, let points = try? RunDirectory.parsePoints(s), points.count == 1 { return try run.checkpoint(points[0]) }
+            return try CheckpointLocator.resolve(s)
+        }
+        let given = o.sourceAccuracies.map { $0.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) } }
+        let target = try DatasetArgument.parse(targetText, classes: o.targetClasses.map { $0.split(separator: ",").compactMap { Int($0) } },
+                                               trainLimit: o.targetTrainLimit, validation: nil, testLimit: o.targetTestLimit,
+                                               scale: o.targetScale, seed: o.targetSeed)
+        var spec = target
+        var data = try target.load()
+        var split = "test"
+        if data.test == nil {
+            // No test split: hold out part of the training data (the seeded split of DatasetSpec).
+            spec.spec.validationCount = o.targetValidation
+            data = try spec.load()
+            split = "validation"
+        }
+        guard let evaluation = data.test ?? data.validation, evaluation.count > 0 else {
+            throw ValidationError("target \(target.label): no test split and --target-validation is 0: nothing to evaluate on")
+        }
+        let train = data.train
+        let budget = FeatureTransfer.Budget(epochs: o.epochs, batchSize: o.batchSize, fixLearningRate: o.fixLr,
+                                            finetuneLearningRate: o.finetuneLr, momentum: o.momentum, weightDecay: o.weightDecay,
+                                            seed: context.seed)
+        let modes = o.mode == .both ? ["fix", "finetune"] : [o.mode.rawValue]
+        let settings = Settings(target: spec, targetTrainSamples: train.count, targetEvaluationSamples: evaluation.count,
+                                targetEvaluationSplit: split, targetClasses: train.classes, modes: modes, budget: budget,
+                                logMETolerance: 1e-3, logMEMaxIterations: 100,
+                                features: "input of the last linear layer, eval mode (BN running statistics), float32 → float64 for LogME")
+        // Per stage: load, features, LogME, fix, finetune. Stages are independent: one per thread.
+        let progress = context.progress
+        progress.start("transfer to \(target.label)", total: paths.count * (modes.count + 1))
+        let stages: [Stage] = try parallelMap(paths.count, threads: context.threads) { i in
+            let path = paths[i]
+            let (model, manifest) = try ModelCheckpoint.load(path)
+            let acc: Double, from: String
+            if let g = given { acc = g[i]; from = "--source-accuracies" } else if let v = manifest.metrics["val_acc"] {
+                acc = v; from = "val_acc in the checkpoint manifest"
+            } else {
+                throw ValidationError("\(path): no val_acc recorded in the checkpoint; pass --source-accuracies (one per stage)")
+            }
+            guard train.sampleSize == model.spec.inputShape.reduce(1, *) else {
+                throw ValidationError("\(path): the model takes inputs \(model.spec.inputShape), target \(target.label) has samples \(train.sampleShape)")
+            }
+            let trainFeatures = try FeatureTransfer.penultimateFeatures(model, train)
+            let testFeatures = try FeatureTransfer.penultimateFeatures(model, evaluation)
+            let logME = try LogME.score(features: Tensor<Double>(converting: trainFeatures), labels: train.labels, classes: train.classes,
+                                        tolerance: settings.logMETolerance, maxIterations: settings.logMEMaxIterations)
+            progress.advance()
+            var fix: FeatureTransfer.Outcome?, finetune: FeatureTransfer.Outcome?
+            if modes.contains("fix") {
+                fix = try FeatureTransfer.fix(features: trainFeatures, labels: train.labels, test: testFeatures,
+                                              testLabels: evaluation.labels, classes: train.classes, budget: budget)
+                progress.advance()
+            }
+            if modes.contains("finetune") {
+                finetune = try FeatureTransfer.finetune(source: model, train: train, test: evaluation, budget: budget)
+                progress.advance()
+            }
+            return Stage(stage: i + 1, checkpoint: path, epoch: manifest.epoch, sourceAccuracy: acc, sourceAccuracyFrom: from,
+                         featureDimensions: trainFeatures.columns, fix: fix, finetune: finetune, logME: logME)
+        }
+        progress.finish()
+        var measurements: [Transferability.Measurement] = []
+        for mode in modes {
+            for s in stages {
+                guard let outcome = mode == "fix" ? s.fix : s.finetune else { continue }
+                measurements.append(.init(stage: s.stage, sourceAccuracy: s.sourceAccuracy, target: target.label, mode: mode,
+                                          targetAccuracy: outcome.targetAccuracy))
+            }
+        }
+        return (settings, stages, measurements)
+    }
+
+    /// The measured accuracies in the `--from-accuracies` format, plus checkpoint and LogME columns.
+    static func accuracyCSV(_ stages: [Stage], measurements: [Transferability.Measurement]) -> String {
+        var csv = "stage,source_accuracy,target,mode,target_accuracy,checkpoint,logme\n"
+        for m in measurements {
+            let s = stages.first { $0.stage == m.stage }
+            csv += "\(m.stage),\(m.sourceAccuracy),\(csvField(m.target)),\(m.mode),\(m.targetAccuracy),"
+                + "\(csvField(s?.checkpoint ?? "")),\(s.map { String($0.logME.logME) } ?? "")\n"
+        }
+        return csv
+    }
+
+    /// LogME per stage, and the target accuracies per stage and mode, as bars.
+    static func logMEFigure(_ stages: [Stage], target: String, context: AnalysisContext) throws -> [String] {
+        let metadata = ["Software": "Basin \(BasinVersion.string)", "basin:analyzer": TransferAnalyzer.name]
+        let names = stages.map { s in "stage \(s.stage)" + (s.epoch.map { " (epoch \($0))" } ?? "") }
+        let logme = BarChart(title: "LogME of each stage's features on \(target)", xLabel: "stage", yLabel: "LogME (higher: more transferable)",
+                             categories: names, groups: [BarGroup(name: "LogME", values: stages.map(\.logME.logME))], valueLabels: true)
+        try logme.render(to: .files(base: context.outputDirectory + "/logme", metadata: metadata))
+        var groups = [BarGroup(name: "source acc", values: stages.map(\.sourceAccuracy))]
+        if stages.contains(where: { $0.fix != nil }) { groups.append(BarGroup(name: "fix", values: stages.map { $0.fix?.targetAccuracy ?? .nan })) }
+        if stages.contains(where: { $0.finetune != nil }) {
+            groups.append(BarGroup(name: "finetune", values: stages.map { $0.finetune?.targetAccuracy ?? .nan }))
+        }
+        let acc = BarChart(title: "Source and target accuracy per stage (\(target))", xLabel: "stage", yLabel: "accuracy",
+                           categories: names, groups: groups, valueLabels: true)
+        try acc.render(to: .files(base: context.outputDirectory + "/accuracies", metadata: metadata))
+        return ["logme.png", "logme.svg", "accuracies.png", "accuracies.svg"]
+    }
+}
