@@ -51,8 +51,8 @@ struct DemoCommand: ParsableCommand {
             print("demo: Debian's dataset-fashion-mnist is not installed; using the 256-image subset in \(fixtures)/ (numbers will be rough).")
         }
         let bar = ProgressReporter(enabled: quiet ? false : nil)
-        let epochs = quick ? 6 : 12
-        let limit = quick ? 2500 : 6000
+        let epochs = quick ? 9 : 12
+        let limit = quick ? 8000 : 16000
         var plans: [(name: String, spec: RunSpec)] = []
         func preset(_ name: String, _ edit: (inout RunSpec) -> Void = { _ in }) -> RunSpec? {
             guard var spec = Presets.named(name, seed: seed, fixtures: fixtureFolder)?.spec else { return nil }
@@ -73,6 +73,8 @@ struct DemoCommand: ParsableCommand {
         if !quick {
             for name in ["warmup-lb", "nowarmup-lb", "freeze-fc-lb"] { if let s = preset(name) { plans.append((name, s)) } }
             if let s = preset("distill", { $0.teacher = out + "/runs/step/:\(epochs)" }) { plans.append(("distill", s)) }
+            // Paper 003's stage transferability needs its own run: PS10 with one decay, as the preset defines it.
+            if let s = Presets.named("ps10-decay", seed: seed, fixtures: fixtureFolder)?.spec { plans.append(("ps10-decay", s)) }
         }
 
         var runs: [String: RunDirectory] = [:]
@@ -107,6 +109,30 @@ struct DemoCommand: ParsableCommand {
         if !quick, runs["distill"] != nil {
             add(SVCCAAnalyzer.self, nil, ["--a", out + "/runs/step/:\(epochs)", "--b", out + "/runs/distill/:\(epochs)"],
                 out: out + "/runs/distill/analyses/svcca-teacher-vs-student")
+        }
+        // Landscape (papers 000–002): connect first, so barrier and plane draw its curve and bend.
+        let restart = epochs / 3
+        if runs["sgdr"] != nil {
+            let pair = "\(restart),\(epochs)"
+            let subset = ["--train-limit", quick ? "1000" : "2000", "--val-limit", quick ? "500" : "1000"]
+            add(ConnectAnalyzer.self, "sgdr", ["--pairs", pair, "--epochs", quick ? "2" : "4", "--points", quick ? "21" : "31"] + subset)
+            add(BarrierAnalyzer.self, "sgdr", ["--pairs", pair, "--pairs", "\(restart - 1),\(restart)", "--points", quick ? "21" : "31"] + subset)
+            add(PlaneAnalyzer.self, "sgdr", ["--pair", pair, "--grid", quick ? "9" : "13"] + subset)
+            add(WalkAnalyzer.self, "sgdr", ["--epochs", "\(restart + 1)", "--max-steps", quick ? "12" : "30", "--points", "8"] + subset)
+        }
+        if runs["step"] != nil {
+            add(BarrierAnalyzer.self, "step", ["--pairs", "\(epochs / 2),\(epochs)", "--points", quick ? "21" : "31",
+                                               "--train-limit", quick ? "1000" : "2000", "--val-limit", quick ? "500" : "1000"])
+        }
+        // Curvature (papers 002, 003): top eigenvalues at the end of both schedules, and across the step run.
+        for name in ["step", "sgdr"] where runs[name] != nil {
+            add(HessianAnalyzer.self, name, ["--epoch", "\(epochs)", "--top", quick ? "3" : "5", "--samples", quick ? "500" : "1000"])
+        }
+        if !quick, runs["step"] != nil {
+            add(HessianAnalyzer.self, "step", ["--over-epochs", "2,\(epochs / 2),\(epochs * 5 / 6),\(epochs)", "--top", "1", "--samples", "1000"])
+        }
+        if !quick, runs["ps10-decay"] != nil {
+            add(TransferAnalyzer.self, "ps10-decay", ["--stages", "5,10,16", "--target", "ps10-complex:2000", "--target-validation", "500", "--mode", "both", "--epochs", "3"])
         }
         if let table = [fixtures + "/transfer/paper003_table2.csv"].first(where: { FileManager.default.fileExists(atPath: $0) }), let step = runs["step"] {
             add(TransferAnalyzer.self, nil, ["--from-accuracies", table], out: step.analysesDirectory + "/transfer-paper003-table2")

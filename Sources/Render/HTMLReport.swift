@@ -59,8 +59,9 @@ public struct HTMLReport: Sendable {
     /// Formats a number for a table cell: four significant digits, compact ("0.1235", "1.235e5").
     public static func number(_ v: Double) -> String { Ticks.compact(v, significant: 4) }
 
-    /// The page. `imageData` maps a PNG path to its bytes when images are embedded.
-    public func html(imageData: [String: Data] = [:]) -> String {
+    /// The page. `imageData` maps a PNG path to its bytes when images are embedded; `pixelWidths`
+    /// maps a PNG path to its width, so no figure is shown larger than its natural size.
+    public func html(imageData: [String: Data] = [:], pixelWidths: [String: Int] = [:]) -> String {
         var h = """
         <!DOCTYPE html>
         <html lang="en">
@@ -86,7 +87,10 @@ public struct HTMLReport: Sendable {
                 h += "<div class=\"figures\">\n"
                 for f in s.figures {
                     let src = imageData[f.png].map { "data:image/png;base64," + $0.base64EncodedString() } ?? f.png
-                    h += "<figure\(f.wide ? " class=\"wide\"" : "")><a href=\"\(escape(f.svg ?? f.png))\"><img src=\"\(escape(src))\" alt=\"\(escape(f.caption))\" loading=\"lazy\"></a>"
+                    // Figures are drawn at 2 device pixels per point: never show one larger than its
+                    // natural size, or its text grows out of proportion with the page's.
+                    let natural = (pixelWidths[f.png] ?? imageData[f.png].flatMap(Self.pngWidth)).map { " style=\"max-width: \($0 / 2)px\"" } ?? ""
+                    h += "<figure\(f.wide ? " class=\"wide\"" : "")><a href=\"\(escape(f.svg ?? f.png))\"><img src=\"\(escape(src))\" alt=\"\(escape(f.caption))\"\(natural) loading=\"lazy\"></a>"
                     h += "<figcaption>\(escape(f.caption))"
                     if let svg = f.svg { h += " <a class=\"fmt\" href=\"\(escape(svg))\">SVG</a>" }
                     h += " <a class=\"fmt\" href=\"\(escape(f.png))\">PNG</a></figcaption></figure>\n"
@@ -122,17 +126,21 @@ public struct HTMLReport: Sendable {
     ///   ``RenderError/cannotWrite(path:reason:)`` when the page cannot be written.
     public func write(to path: String, embedImages: Bool = false) throws {
         var data: [String: Data] = [:]
-        if embedImages {
-            let dir = (path as NSString).deletingLastPathComponent
-            for f in sections.flatMap(\.figures) {
-                let file = f.png.hasPrefix("/") ? f.png : (dir as NSString).appendingPathComponent(f.png)
+        var widths: [String: Int] = [:]
+        let dir = (path as NSString).deletingLastPathComponent
+        for f in sections.flatMap(\.figures) {
+            let file = f.png.hasPrefix("/") ? f.png : (dir as NSString).appendingPathComponent(f.png)
+            if embedImages {
                 guard let bytes = FileManager.default.contents(atPath: file) else {
                     throw RenderError.cannotRead(path: file, reason: "figure to embed in \(path) is missing")
                 }
                 data[f.png] = bytes
+            } else if let handle = FileHandle(forReadingAtPath: file) {
+                if let head = try? handle.read(upToCount: 24), let w = Self.pngWidth(head) { widths[f.png] = w }
+                try? handle.close()
             }
         }
-        try writeAtomically(Data(html(imageData: data).utf8), to: path)
+        try writeAtomically(Data(html(imageData: data, pixelWidths: widths).utf8), to: path)
     }
 
     static let css = """
@@ -151,7 +159,7 @@ public struct HTMLReport: Sendable {
     .figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 420px), 1fr)); gap: 18px; }
     figure { margin: 0; border: 1px solid var(--line); border-radius: 6px; padding: 10px; background: #fff; }
     figure.wide { grid-column: 1 / -1; }
-    figure img { width: 100%; height: auto; display: block; }
+    figure img { width: 100%; height: auto; display: block; margin: 0 auto; }
     figcaption { color: var(--muted); font-size: 0.9em; margin-top: 6px; }
     .fmt { font-size: 0.85em; margin-left: 6px; }
     .table { overflow-x: auto; margin: 14px 0; }
@@ -167,4 +175,9 @@ public struct HTMLReport: Sendable {
     @media (max-width: 600px) { body { font-size: 14px; } header, main, footer { padding: 0 12px; } }
 
     """
+    /// The width in pixels from a PNG's IHDR chunk (bytes 16–19, big-endian), if the data is a PNG.
+    static func pngWidth(_ data: Data) -> Int? {
+        guard data.count >= 24, data.starts(with: [0x89, 0x50, 0x4E, 0x47]) else { return nil }
+        return data.dropFirst(16).prefix(4).reduce(0) { $0 << 8 | Int($1) }
+    }
 }

@@ -33,6 +33,27 @@ import Tensors
         #expect(buffer.norms == [0, 2] && buffer.distance == 2 && buffer.relativeDistance == nil)
     }
 
+    /// Optimizer state may be absent from one checkpoint (no momentum before the first step);
+    /// a missing model tensor is still an error.
+    @Test func optimizerStateMayDifferButModelTensorsMayNot() throws {
+        let run = try makeRun()
+        try CheckpointWriter.write([TensorSource(name: "fc.weight", tensor: Tensor(vector: [Float(6), 8])),
+                                    TensorSource(name: "bn.running_mean", tensor: Tensor(vector: [Float(0)]), role: .buffer),
+                                    TensorSource(name: "optimizer.momentum_buffer", tensor: Tensor(vector: [Float(1), 1]), role: .optimizer)],
+                                   manifest: CheckpointManifest(kind: .checkpoint, createdBy: "test", epoch: 3),
+                                   to: run.checkpointPath(for: .epoch(3)))
+        let result = try AnalyzerTestKit.checkContract(NormsAnalyzer.self, options: try options(["--epochs", "1,3"]), run: run)
+        let weight = try #require(result.tensors.first { $0.name == "fc.weight" })
+        #expect(weight.norms == [5, 10] && weight.distance == 5)
+        #expect(!result.tensors.contains { $0.role == .optimizer })
+        try CheckpointWriter.write([TensorSource(name: "fc.weight", tensor: Tensor(vector: [Float(6), 8]))],
+                                   manifest: CheckpointManifest(kind: .checkpoint, createdBy: "test", epoch: 4),
+                                   to: run.checkpointPath(for: .epoch(4)))
+        let context = AnalysisContext(run: run, outputDirectory: NSTemporaryDirectory() + "/basin-norms-out-\(UUID().uuidString)",
+                                      progress: .silent, threads: 1, seed: 0)
+        #expect(throws: CheckpointError.self) { try NormsAnalyzer(options: try options(["--epochs", "1,4"])).run(context) }
+    }
+
     @Test func singleCheckpointHasNoDistance() throws {
         let result = try AnalyzerTestKit.checkContract(NormsAnalyzer.self, options: try options(["--epochs", "1"]), run: try makeRun())
         #expect(result.tensors.allSatisfy { $0.distance == nil && $0.norms.count == 1 })

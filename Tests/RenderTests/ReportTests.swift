@@ -21,6 +21,9 @@ func sampleReport(dir: String) throws -> HTMLReport {
     let html = try String(contentsOfFile: dir + "/index.html", encoding: .utf8)
     #expect(html.contains("Run &lt;resnet&gt; &amp; co"))
     #expect(html.contains("<img src=\"loss.png\"") && html.contains("href=\"loss.svg\""))
+    // Never shown larger than drawn: a 2×-scale PNG of W pixels gets max-width W/2 CSS pixels.
+    let width = try #require(HTMLReport.pngWidth(try Data(contentsOf: URL(fileURLWithPath: dir + "/loss.png"))))
+    #expect(width > 100 && html.contains("max-width: \(width / 2)px"))
     #expect(html.contains("0.1235") && html.contains("name=\"viewport\""))
     #expect(!html.contains("http://") && !html.contains("https://") && !html.contains("<script"), "page must load nothing from the network")
     try report.write(to: dir + "/embedded.html", embedImages: true)

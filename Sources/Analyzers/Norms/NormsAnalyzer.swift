@@ -97,10 +97,13 @@ public struct NormsAnalyzer: Analyzer {
         return Result(settings: Settings(checkpoints: paths, precision: "float64"), tensors: rows, totals: totals, files: [csv])
     }
 
-    /// Two checkpoints are comparable only with the same tensor names and shapes.
+    /// Two checkpoints are comparable only with the same model tensors (names and shapes).
+    /// Optimizer state may differ: a run's initial checkpoint has no momentum yet.
     func requireSameTensors(_ a: CheckpointReader, _ b: CheckpointReader) throws {
-        let shapesA = Dictionary(uniqueKeysWithValues: a.manifest.tensors.map { ($0.name, $0.shape) })
-        let shapesB = Dictionary(uniqueKeysWithValues: b.manifest.tensors.map { ($0.name, $0.shape) })
+        func shapes(_ r: CheckpointReader) -> [String: [Int]] {
+            Dictionary(r.manifest.tensors.filter { $0.role != .optimizer }.map { ($0.name, $0.shape) }, uniquingKeysWith: { a, _ in a })
+        }
+        let shapesA = shapes(a), shapesB = shapes(b)
         if let missing = shapesA.keys.sorted().first(where: { shapesB[$0] == nil }) ?? shapesB.keys.sorted().first(where: { shapesA[$0] == nil }) {
             throw CheckpointError.incompatible(pathA: a.path, pathB: b.path, detail: "tensor '\(missing)' is in one checkpoint only")
         }
