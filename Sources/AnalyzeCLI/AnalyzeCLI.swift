@@ -39,12 +39,16 @@ struct RootCommand: ParsableCommand {
             abstract: "Basin: analyse how a neural network trained, from its checkpoints.",
             discussion: """
                 Examples:
-                  analyze list
-                  analyze inspect run/checkpoints/epoch-0150.ckpt
+                  analyze demo --quick   # train, analyse, report (about a minute)
+                  analyze train --preset sgdr --out runs/sgdr
+                  analyze barrier runs/sgdr --pairs 4,12
+                  analyze connect runs/sgdr --pairs 4,12 && analyze plane runs/sgdr --pair 4,12
+                  analyze svcca runs/sgdr --epochs 2,12
+                  analyze hessian runs/sgdr --epoch 12 --top 10
+                  analyze report runs/sgdr
                   analyze import state_dict/ --run run/ --epoch 150 --model-spec model.json
-                  analyze norms run/ --epochs 10,150
 
-                Any executable named analyze-NAME on PATH runs as `analyze NAME …`
+                Any executable named analyze-NAME on PATH runs as `analyze NAME …` \
                 (see docs/CUSTOM_ANALYZERS.md).
                 """,
             version: "basin \(BasinVersion.string)",

@@ -15,9 +15,9 @@ struct DemoCommand: ParsableCommand {
         commandName: "demo",
         abstract: "Train small versions of the papers' runs, analyse them, and write an HTML report.",
         discussion: """
-            Uses Fashion-MNIST from Debian's dataset-fashion-mnist package (falls back, with a message,
-            to the 256-image subset bundled in fixtures/). --quick trains two short runs (SGDR and step
-            decay); the full demo adds the warmup, FC-freeze and distillation runs. Interrupt it and run
+            Uses Fashion-MNIST from Debian's dataset-fashion-mnist package (falls back, with a message, \
+            to the 256-image subset bundled in fixtures/). --quick trains two short runs (SGDR and step \
+            decay); the full demo adds the warmup, FC-freeze and distillation runs. Interrupt it and run \
             it again: finished work is kept.
 
             Examples:
@@ -48,7 +48,7 @@ struct DemoCommand: ParsableCommand {
         let started = Date()
         let fixtureFolder = FileManager.default.fileExists(atPath: fixtures) ? fixtures : nil
         if !FileManager.default.fileExists(atPath: DatasetSpec.debianFashionMNIST + "/train-images-idx3-ubyte.gz") {
-            print("demo: Debian's dataset-fashion-mnist is not installed; using the 256-image subset in \(fixtures)/ (numbers will be rough).")
+            say("demo: Debian's dataset-fashion-mnist is not installed; using the 256-image subset in \(fixtures)/ (numbers will be rough).")
         }
         let bar = ProgressReporter(enabled: quiet ? false : nil)
         let epochs = quick ? 9 : 12
@@ -132,19 +132,21 @@ struct DemoCommand: ParsableCommand {
             add(HessianAnalyzer.self, "step", ["--over-epochs", "2,\(epochs / 2),\(epochs * 5 / 6),\(epochs)", "--top", "1", "--samples", "1000"])
         }
         if !quick, runs["ps10-decay"] != nil {
+            // Paper 003 Figure 5: the top eigenvalues and 2/λ before the decay (epoch 10) and after it (16).
+            for epoch in ["10", "16"] { add(HessianAnalyzer.self, "ps10-decay", ["--epoch", epoch, "--top", "10", "--samples", "2000"]) }
             add(TransferAnalyzer.self, "ps10-decay", ["--stages", "5,10,16", "--target", "ps10-complex:2000", "--target-validation", "500", "--mode", "both", "--epochs", "3"])
         }
         if let table = [fixtures + "/transfer/paper003_table2.csv"].first(where: { FileManager.default.fileExists(atPath: $0) }), let step = runs["step"] {
             add(TransferAnalyzer.self, nil, ["--from-accuracies", table], out: step.analysesDirectory + "/transfer-paper003-table2")
         }
         for (i, (label, body)) in analyses.enumerated() {
-            if !quiet { print("demo: analysis \(i + 1)/\(analyses.count): \(label)") }
+            if !quiet { say("demo: analysis \(i + 1)/\(analyses.count): \(label)") }
             try body()
         }
         let ordered = plans.compactMap { runs[$0.name] }
         let index = try RunReport.write(runs: ordered, analyzers: AnalyzeCLI.analyzers, outputDirectory: out + "/report")
-        print(String(format: "demo: done in %.0f s", Date().timeIntervalSince(started)))
-        print("demo: report at \(URL(fileURLWithPath: index).standardizedFileURL.path)")
+        say(String(format: "demo: done in %.0f s", Date().timeIntervalSince(started)))
+        say("demo: report at \(URL(fileURLWithPath: index).standardizedFileURL.path)")
     }
 
     /// Trains a run unless it is complete; continues it when it was interrupted.
@@ -153,7 +155,7 @@ struct DemoCommand: ParsableCommand {
         let run = try RunDirectory.create(path: path)
         let final = run.checkpointPath(for: .epoch(spec.training.epochs))
         if FileManager.default.fileExists(atPath: final) {
-            if !quiet { print("demo: \(name): complete, kept") }
+            if !quiet { say("demo: \(name): complete, kept") }
             return run
         }
         let resume = FileManager.default.fileExists(atPath: run.runJSONPath) && !run.checkpoints().isEmpty
@@ -161,7 +163,7 @@ struct DemoCommand: ParsableCommand {
             throw CheckpointError.incompatible(pathA: run.runJSONPath, pathB: "this demo's settings",
                                                detail: "the folder holds a different run; remove \(path) or choose another --out")
         }
-        if !quiet { print("demo: \(name): \(resume ? "resuming" : "training") (\(spec.training.epochs) epochs, \(spec.model.kind.rawValue))") }
+        if !quiet { say("demo: \(name): \(resume ? "resuming" : "training") (\(spec.training.epochs) epochs, \(spec.model.kind.rawValue))") }
         let trainer = RunTrainer(spec: spec, run: run)
         var phase = ""
         trainer.progress = { label, done, total in
@@ -173,4 +175,11 @@ struct DemoCommand: ParsableCommand {
         if !phase.isEmpty { bar.finish() }
         return run
     }
+}
+
+/// Prints a line and flushes it, so progress reaches a log file or pipe as it happens
+/// (stdout is block-buffered when it is not a terminal).
+private func say(_ line: String) {
+    print(line)
+    fflush(nil)
 }

@@ -9,9 +9,9 @@ struct ImportCommand: ParsableCommand {
         commandName: "import",
         abstract: "Build a checkpoint or activation dump from a folder of .npy files, an .npz or a .safetensors file.",
         discussion: """
-            Tensor names come from the file names (folder of .npy) or keys (.npz, .safetensors),
-            e.g. features.0.weight.npy → features.0.weight, as PyTorch names state-dict entries.
-            Dtypes are kept; running_mean/running_var/num_batches_tracked are marked as buffers.
+            Tensor names come from the file names (folder of .npy) or keys (.npz, .safetensors), \
+            e.g. features.0.weight.npy → features.0.weight, as PyTorch names state-dict entries. \
+            Dtypes are kept; running_mean/running_var/num_batches_tracked are marked as buffers. \
             An existing output is never overwritten without --force.
 
             Examples:

@@ -9,8 +9,8 @@ struct InspectCommand: ParsableCommand {
         commandName: "inspect",
         abstract: "Show what a checkpoint, activation dump, .npy/.npz/.safetensors file or run directory holds.",
         discussion: """
-            Checkpoints and activation dumps are read in full and every tensor's SHA-256,
-            dtype and shape is checked against the manifest; the command exits non-zero if
+            Checkpoints and activation dumps are read in full and every tensor's SHA-256, \
+            dtype and shape is checked against the manifest; the command exits non-zero if \
             any check fails. NaN/∞ elements are counted.
 
             Examples:

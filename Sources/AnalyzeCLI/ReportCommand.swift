@@ -9,8 +9,8 @@ struct ReportCommand: ParsableCommand {
         commandName: "report",
         abstract: "Gather a run's training curves and every analysis under analyses/ into report/index.html.",
         discussion: """
-            Runs no analysis: it collects what exists (built-in, custom and plugin analyzers alike),
-            so re-running it is cheap and gives the same page. The page is one self-contained file
+            Runs no analysis: it collects what exists (built-in, custom and plugin analyzers alike), \
+            so re-running it is cheap and gives the same page. The page is one self-contained file \
             (figures embedded, SVG versions linked), readable offline.
 
             Examples:

@@ -11,9 +11,9 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a run from a preset or a run.json spec and write its run directory.",
         discussion: """
-            Writes run.json, checkpoints/epoch-NNNN.ckpt (epoch 0 is the initialisation), per-iteration
-            checkpoints for --iteration-epochs, activations/epoch-NNNN.acts on a fixed probe set, and
-            metrics.jsonl. The same seed gives byte-identical files; --resume continues an interrupted
+            Writes run.json, checkpoints/epoch-NNNN.ckpt (epoch 0 is the initialisation), per-iteration \
+            checkpoints for --iteration-epochs, activations/epoch-NNNN.acts on a fixed probe set, and \
+            metrics.jsonl. The same seed gives byte-identical files; --resume continues an interrupted \
             run from its last epoch checkpoint exactly as if it had not stopped.
 
             Examples:

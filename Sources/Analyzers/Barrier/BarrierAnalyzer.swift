@@ -77,12 +77,12 @@ public struct BarrierAnalyzer: Analyzer {
           analyze barrier --a runA/:150 --b runB/:150
           analyze barrier --a a.ckpt --b b.ckpt --data fashion-mnist --train-limit 10000
 
-        Evaluates (1 − λ)·w_a + λ·w_b at --points evenly spaced λ on the full training and
-        validation splits (or seeded subsets: --train-limit, --val-limit). Barrier height =
-        max over interior λ of the loss − max(endpoint losses); a barrier exists (paper 001,
-        footnote 1) when it exceeds --tolerance × the higher endpoint loss. Batch-norm models
-        get their statistics recomputed at every point (--bn). If `analyze connect` has saved a
-        curve for the pair, it is evaluated and drawn beside the segment (paper 000 Fig. 2).
+        Evaluates (1 − λ)·w_a + λ·w_b at --points evenly spaced λ on the full training and \
+        validation splits (or seeded subsets: --train-limit, --val-limit). Barrier height = \
+        max over interior λ of the loss − max(endpoint losses); a barrier exists (paper 001, \
+        footnote 1) when it exceeds --tolerance × the higher endpoint loss. Batch-norm models \
+        get their statistics recomputed at every point (--bn). If `analyze connect` has saved a \
+        curve for the pair, it is evaluated and drawn beside the segment (paper 000 Fig. 2). \
         Writes result.json, profiles.csv, barriers.csv and <pair>-loss / <pair>-accuracy figures.
         """
 

@@ -88,11 +88,11 @@ public struct ConnectAnalyzer: Analyzer {
           analyze connect run/ --pairs 30,70 --curve bezier --epochs 20 --lr 0.03
           analyze connect --a runA/:150 --b runB/:150 --train-limit 5000
 
-        The bends θ start evenly spaced on the segment ((w_a + w_b)/2 for one bend); each SGD step
-        draws t ~ U(0, 1) and a minibatch, and follows ∇_θ L(φ_θ(t)) with weight decay on φ_θ(t)
-        (paper 001 section 2). The report says whether the epoch loss converged. Then loss and
-        accuracy are evaluated at --points values of t on the curve and on the segment, train and
-        validation. The bends are saved as bend-1.ckpt … in the output folder, with curve.json;
+        The bends θ start evenly spaced on the segment ((w_a + w_b)/2 for one bend); each SGD step \
+        draws t ~ U(0, 1) and a minibatch, and follows ∇_θ L(φ_θ(t)) with weight decay on φ_θ(t) \
+        (paper 001 section 2). The report says whether the epoch loss converged. Then loss and \
+        accuracy are evaluated at --points values of t on the curve and on the segment, train and \
+        validation. The bends are saved as bend-1.ckpt … in the output folder, with curve.json; \
         `analyze barrier` and `analyze plane` pick them up from RUN/analyses/connect-A-B.
         """
 

@@ -123,9 +123,9 @@ public struct HessianAnalyzer: Analyzer {
           analyze hessian run/ --over-epochs 1,2,4,8,16 --top 1 --bn train
           analyze hessian --checkpoint imported/:0 --data fashion-mnist --samples 2000
 
-        Hessian-vector products are exact (Pearlmutter's R-op, float32); the solvers run in float64.
-        Every eigenvalue reports converged, iterations and residual ‖Hv − λv‖. Writes result.json,
-        eigenvalues.csv, eigenvalues.png/svg (λ and the intervals (0, 2/λ) against the checkpoint's
+        Hessian-vector products are exact (Pearlmutter's R-op, float32); the solvers run in float64. \
+        Every eigenvalue reports converged, iterations and residual ‖Hv − λv‖. Writes result.json, \
+        eigenvalues.csv, eigenvalues.png/svg (λ and the intervals (0, 2/λ) against the checkpoint's \
         learning rate) and, with --over-epochs, spectral-norm.csv and spectral-norm.png/svg.
         """
 

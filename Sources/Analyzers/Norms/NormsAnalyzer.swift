@@ -53,7 +53,7 @@ public struct NormsAnalyzer: Analyzer {
           analyze norms --a runA/:150 --b runB/:150
           analyze norms --a a.ckpt --b b.ckpt --json
 
-        Writes result.json and norms.csv under run/analyses/norms-<points>/ (or --out).
+        Writes result.json and norms.csv under run/analyses/norms-<points>/ (or --out). \
         NaN or infinite weights stop the analysis with the file and tensor named.
         """
 

@@ -85,11 +85,11 @@ public struct PlaneAnalyzer: Analyzer {
           analyze plane run/ --pair 70,150 --grid 31 --margin 0.3 --iterates 30,70,100,150
           analyze plane run/ --pair 4,12 --third 8 --iterates all
 
-        Builds an orthonormal basis of the plane through w_a, w_b and θ (Gram–Schmidt, e₁ along
-        w_b − w_a), evaluates loss and accuracy on a --grid × --grid lattice covering the three
-        points plus --margin, on train and validation data, and projects each requested saved
-        iterate onto the plane by least squares, reporting its distance to the plane (a projected
-        point's loss is not the iterate's loss). Figures: filled log-scale loss contours with the
+        Builds an orthonormal basis of the plane through w_a, w_b and θ (Gram–Schmidt, e₁ along \
+        w_b − w_a), evaluates loss and accuracy on a --grid × --grid lattice covering the three \
+        points plus --margin, on train and validation data, and projects each requested saved \
+        iterate onto the plane by least squares, reporting its distance to the plane (a projected \
+        point's loss is not the iterate's loss). Figures: filled log-scale loss contours with the \
         projections and θ labelled (paper 000 Fig. 3). Writes result.json, grid.csv, points.csv.
         """
 

@@ -77,9 +77,9 @@ public struct SVCCAAnalyzer: Analyzer {
           analyze svcca --a T.acts --b S_distilled.acts --diff-b S_independent.acts
           analyze svcca run/ --epochs 10,150 --keep-dims 20 --conv flatten
 
-        Both dumps must hold activations on the same probe set (same datapoints, same order).
-        Layers are centred, constant neurons dropped (and reported), reduced by SVD to
-        the directions explaining --keep-variance of the variance, then compared by CCA.
+        Both dumps must hold activations on the same probe set (same datapoints, same order). \
+        Layers are centred, constant neurons dropped (and reported), reduced by SVD to \
+        the directions explaining --keep-variance of the variance, then compared by CCA. \
         Computed in float64. Writes result.json, matrix.csv, pairs.csv and heatmap figures.
         """
 

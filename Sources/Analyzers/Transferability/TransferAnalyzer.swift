@@ -91,15 +91,15 @@ public struct TransferAnalyzer: Analyzer {
           analyze transfer --stages runs/ps10/:5,runs/ps10/:10,runs/ps10/:16 --target ps10-complex --target-seed 7
           analyze transfer runs/fm/ --stages 2,6,12 --target fashion-mnist --target-classes 5,6,7,8,9 --mode fix
 
-        With --stages, each stage checkpoint is transferred to the target with one recorded budget and
-        seed: "fix" trains a new linear head on its frozen penultimate features, "finetune" trains a
-        new head and every parameter. acc_i is the checkpoint's recorded val_acc (or
-        --source-accuracies); tacc_i is accuracy on the target's test split (else a held-out part of
-        its training data). LogME (You et al. 2021) scores each stage's penultimate features on the
-        target's training split without training. Also writes accuracies.csv (the --from-accuracies
+        With --stages, each stage checkpoint is transferred to the target with one recorded budget and \
+        seed: "fix" trains a new linear head on its frozen penultimate features, "finetune" trains a \
+        new head and every parameter. acc_i is the checkpoint's recorded val_acc (or \
+        --source-accuracies); tacc_i is accuracy on the target's test split (else a held-out part of \
+        its training data). LogME (You et al. 2021) scores each stage's penultimate features on the \
+        target's training split without training. Also writes accuracies.csv (the --from-accuracies \
         format) and logme.png/svg.
 
-        The CSV has one row per (stage, target, mode): stage,source_accuracy,target,mode,target_accuracy.
+        The CSV has one row per (stage, target, mode): stage,source_accuracy,target,mode,target_accuracy. \
         Writes result.json, transferability.csv and one grouped bar chart per mode (paper 003 Figure 11).
         """
 

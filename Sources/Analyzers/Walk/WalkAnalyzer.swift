@@ -66,12 +66,12 @@ public struct WalkAnalyzer: Analyzer {
           analyze walk run/ --epochs 1,10,25 --points 10
           analyze walk run/ --epochs 5 --max-steps 20 --train-limit 2000
 
-        Needs per-iteration checkpoints (`iterationEpochs` in the run's save plan). For every
-        step θ_t → θ_{t+1} the training loss (whole split unless --train-limit) is evaluated at
-        --points + 1 evenly spaced α; the valley floor is the minimum, the height h_t = L(θ_t) −
-        floor, and a barrier is crossed when an interpolated point is above both iterates
-        (paper 002, footnote 1). Per epoch: barriers crossed (Table 1) and mean height (Table 2).
-        Gradient cosines come from metrics.jsonl; distance from initialisation is recomputed
+        Needs per-iteration checkpoints (`iterationEpochs` in the run's save plan). For every \
+        step θ_t → θ_{t+1} the training loss (whole split unless --train-limit) is evaluated at \
+        --points + 1 evenly spaced α; the valley floor is the minimum, the height h_t = L(θ_t) − \
+        floor, and a barrier is crossed when an interpolated point is above both iterates \
+        (paper 002, footnote 1). Per epoch: barriers crossed (Table 1) and mean height (Table 2). \
+        Gradient cosines come from metrics.jsonl; distance from initialisation is recomputed \
         from epoch-0000.ckpt when present. Writes result.json, steps.csv, epochs.csv, figures.
         """
 
