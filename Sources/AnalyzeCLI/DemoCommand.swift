@@ -43,6 +43,10 @@ struct DemoCommand: ParsableCommand {
     @Flag(help: "Never draw progress bars.")
     var quiet = false
 
+    /// For tests: the quick demo's runs and analyses at toy sizes on the bundled data (seconds in a debug build).
+    @Flag(help: .hidden)
+    var smoke = false
+
     func run() throws {
         BLAS.setThreadCount(threads)
         let started = Date()
@@ -51,13 +55,19 @@ struct DemoCommand: ParsableCommand {
             say("demo: Debian's dataset-fashion-mnist is not installed; using the 256-image subset in \(fixtures)/ (numbers will be rough).")
         }
         let bar = ProgressReporter(enabled: quiet ? false : nil)
-        let epochs = quick ? 9 : 12
-        let limit = quick ? 8000 : 16000
+        let size = smoke ? DemoScale.smoke : quick ? DemoScale.quick : DemoScale.full
+        let quick = quick || smoke
+        let epochs = size.epochs
         var plans: [(name: String, spec: RunSpec)] = []
         func preset(_ name: String, _ edit: (inout RunSpec) -> Void = { _ in }) -> RunSpec? {
             guard var spec = Presets.named(name, seed: seed, fixtures: fixtureFolder)?.spec else { return nil }
             spec.training.epochs = epochs
-            spec.data.trainLimit = limit
+            spec.data.trainLimit = size.trainLimit
+            if smoke {
+                spec.data.source = .fashionMNIST(directory: fixtures + "/fashion-mnist-mini")
+                spec.data.validationCount = 56
+                spec.save.probeCount = 64
+            }
             spec.save.activationEpochs = [2, epochs]
             spec.save.epochs = Array(stride(from: 1, through: epochs, by: 1))
             edit(&spec)
@@ -114,19 +124,17 @@ struct DemoCommand: ParsableCommand {
         let restart = epochs / 3
         if runs["sgdr"] != nil {
             let pair = "\(restart),\(epochs)"
-            let subset = ["--train-limit", quick ? "1000" : "2000", "--val-limit", quick ? "500" : "1000"]
-            add(ConnectAnalyzer.self, "sgdr", ["--pairs", pair, "--epochs", quick ? "2" : "4", "--points", quick ? "21" : "31"] + subset)
-            add(BarrierAnalyzer.self, "sgdr", ["--pairs", pair, "--pairs", "\(restart - 1),\(restart)", "--points", quick ? "21" : "31"] + subset)
-            add(PlaneAnalyzer.self, "sgdr", ["--pair", pair, "--grid", quick ? "9" : "13"] + subset)
-            add(WalkAnalyzer.self, "sgdr", ["--epochs", "\(restart + 1)", "--max-steps", quick ? "12" : "30", "--points", "8"] + subset)
+            add(ConnectAnalyzer.self, "sgdr", ["--pairs", pair, "--epochs", "\(size.connectEpochs)", "--points", "\(size.points)"] + size.subset)
+            add(BarrierAnalyzer.self, "sgdr", ["--pairs", pair, "--pairs", "\(restart - 1),\(restart)", "--points", "\(size.points)"] + size.subset)
+            add(PlaneAnalyzer.self, "sgdr", ["--pair", pair, "--grid", "\(size.grid)"] + size.subset)
+            add(WalkAnalyzer.self, "sgdr", ["--epochs", "\(restart + 1)", "--max-steps", "\(size.walkSteps)", "--points", "8"] + size.subset)
         }
         if runs["step"] != nil {
-            add(BarrierAnalyzer.self, "step", ["--pairs", "\(epochs / 2),\(epochs)", "--points", quick ? "21" : "31",
-                                               "--train-limit", quick ? "1000" : "2000", "--val-limit", quick ? "500" : "1000"])
+            add(BarrierAnalyzer.self, "step", ["--pairs", "\(epochs / 2),\(epochs)", "--points", "\(size.points)"] + size.subset)
         }
         // Curvature (papers 002, 003): top eigenvalues at the end of both schedules, and across the step run.
         for name in ["step", "sgdr"] where runs[name] != nil {
-            add(HessianAnalyzer.self, name, ["--epoch", "\(epochs)", "--top", quick ? "3" : "5", "--samples", quick ? "500" : "1000"])
+            add(HessianAnalyzer.self, name, ["--epoch", "\(epochs)", "--top", "\(size.hessianTop)", "--samples", "\(size.hessianSamples)"])
         }
         if !quick, runs["step"] != nil {
             add(HessianAnalyzer.self, "step", ["--over-epochs", "2,\(epochs / 2),\(epochs * 5 / 6),\(epochs)", "--top", "1", "--samples", "1000"])
@@ -182,4 +190,27 @@ struct DemoCommand: ParsableCommand {
 private func say(_ line: String) {
     print(line)
     fflush(nil)
+}
+
+/// How big the demo's runs and analyses are: `quick` (two runs, about a minute and a half
+/// on 2 cores), the full demo (under 10 minutes), and `smoke`, toy sizes for tests.
+struct DemoScale {
+    var epochs: Int
+    var trainLimit: Int
+    /// Seeded subsets the landscape analyzers evaluate on (train, validation).
+    var subsetTrain: Int, subsetValidation: Int
+    var connectEpochs: Int
+    var points: Int
+    var grid: Int
+    var walkSteps: Int
+    var hessianTop: Int, hessianSamples: Int
+
+    var subset: [String] { ["--train-limit", "\(subsetTrain)", "--val-limit", "\(subsetValidation)"] }
+
+    static let quick = DemoScale(epochs: 9, trainLimit: 8000, subsetTrain: 1000, subsetValidation: 500, connectEpochs: 2,
+                                 points: 21, grid: 9, walkSteps: 12, hessianTop: 3, hessianSamples: 500)
+    static let full = DemoScale(epochs: 12, trainLimit: 16000, subsetTrain: 2000, subsetValidation: 1000, connectEpochs: 4,
+                                points: 31, grid: 13, walkSteps: 30, hessianTop: 5, hessianSamples: 1000)
+    static let smoke = DemoScale(epochs: 3, trainLimit: 256, subsetTrain: 100, subsetValidation: 50, connectEpochs: 1,
+                                 points: 5, grid: 3, walkSteps: 2, hessianTop: 2, hessianSamples: 64)
 }
