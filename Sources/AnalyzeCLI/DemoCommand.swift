@@ -81,10 +81,29 @@ struct DemoCommand: ParsableCommand {
             $0.save.iterationEpochs = [epochs / 3 + 1]
         }) { plans.append(("sgdr", s)) }
         if !quick {
-            for name in ["warmup-lb", "nowarmup-lb", "freeze-fc-lb"] { if let s = preset(name) { plans.append((name, s)) } }
+            // Paper 000's warmup study at batch 500: warmup over the first 2 epochs, none, or the classifier frozen.
+            let trainSamples = size.trainLimit - 1000
+            for name in ["warmup-lb", "nowarmup-lb", "freeze-fc-lb"] {
+                if let s = preset(name, { spec in
+                    if case .warmup(_, let start, let then) = spec.training.schedule {
+                        spec.training.schedule = .warmup(iterations: 2 * ((trainSamples + 499) / 500), start: start, then: then)
+                    }
+                }) { plans.append((name, s)) }
+            }
+            // Distillation (paper 000 §5): the step run is the teacher; an independent student of the same
+            // architecture, trained on hard labels from another seed, is the baseline.
             if let s = preset("distill", { $0.teacher = out + "/runs/step/:\(epochs)" }) { plans.append(("distill", s)) }
-            // Paper 003's stage transferability needs its own run: PS10 with one decay, as the preset defines it.
-            if let s = Presets.named("ps10-decay", seed: seed, fixtures: fixtureFolder)?.spec { plans.append(("ps10-decay", s)) }
+            if let s = preset("step", {
+                $0.name = "independent"
+                $0.training.seed = seed + 1
+            }) { plans.append(("independent", s)) }
+            // Paper 003 §6: stage transferability. The source learns classes 0–4 with two decays;
+            // the target is classes 5–9 (evaluated by `transfer --stages`).
+            if let s = preset("step", {
+                $0.name = "source-0to4"
+                $0.data.classSubset = [0, 1, 2, 3, 4]
+                $0.model = .shallowCNN(inputShape: [1, 28, 28], classes: 5, widths: [8, 16, 64, 32])
+            }) { plans.append(("source-0to4", s)) }
         }
 
         var runs: [String: RunDirectory] = [:]
@@ -116,9 +135,11 @@ struct DemoCommand: ParsableCommand {
                                           "--diff-b", out + "/runs/nowarmup-lb/:\(epochs)"],
                 out: out + "/runs/warmup-lb/analyses/svcca-warmup-vs-freeze-vs-nowarmup")
         }
-        if !quick, runs["distill"] != nil {
-            add(SVCCAAnalyzer.self, nil, ["--a", out + "/runs/step/:\(epochs)", "--b", out + "/runs/distill/:\(epochs)"],
-                out: out + "/runs/distill/analyses/svcca-teacher-vs-student")
+        if !quick, runs["distill"] != nil, runs["independent"] != nil {
+            // Paper 000 Figure 6: |CCA(T, S_distilled) − CCA(T, S_indep)| per layer pair.
+            add(SVCCAAnalyzer.self, nil, ["--a", out + "/runs/step/:\(epochs)", "--b", out + "/runs/distill/:\(epochs)",
+                                          "--diff-b", out + "/runs/independent/:\(epochs)"],
+                out: out + "/runs/distill/analyses/svcca-teacher-vs-distilled-vs-independent")
         }
         // Landscape (papers 000–002): connect first, so barrier and plane draw its curve and bend.
         let restart = epochs / 3
@@ -139,10 +160,17 @@ struct DemoCommand: ParsableCommand {
         if !quick, runs["step"] != nil {
             add(HessianAnalyzer.self, "step", ["--over-epochs", "2,\(epochs / 2),\(epochs * 5 / 6),\(epochs)", "--top", "1", "--samples", "1000"])
         }
-        if !quick, runs["ps10-decay"] != nil {
-            // Paper 003 Figure 5: the top eigenvalues and 2/λ before the decay (epoch 10) and after it (16).
-            for epoch in ["10", "16"] { add(HessianAnalyzer.self, "ps10-decay", ["--epoch", epoch, "--top", "10", "--samples", "2000"]) }
-            add(TransferAnalyzer.self, "ps10-decay", ["--stages", "5,10,16", "--target", "ps10-complex:2000", "--target-validation", "500", "--mode", "both", "--epochs", "3"])
+        if !quick, runs["step"] != nil {
+            // Paper 003 Figure 5: top eigenvalues and 2/λ before the first decay (epoch 6 of 12) and at the end.
+            for epoch in [epochs / 2, epochs] {
+                add(HessianAnalyzer.self, "step", ["--epoch", "\(epoch)", "--top", "10", "--samples", "\(size.hessianSamples)"])
+            }
+        }
+        if !quick, runs["source-0to4"] != nil {
+            let stages = [epochs / 2, epochs * 5 / 6, epochs].map(String.init).joined(separator: ",")
+            add(TransferAnalyzer.self, "source-0to4", ["--stages", stages, "--target", "fashion-mnist" + (smoke ? ":" + fixtures + "/fashion-mnist-mini" : ""),
+                                                       "--target-classes", "5,6,7,8,9", "--target-train-limit", "3000", "--target-test-limit", "1000",
+                                                       "--mode", "both", "--epochs", "3"])
         }
         if let table = [fixtures + "/transfer/paper003_table2.csv"].first(where: { FileManager.default.fileExists(atPath: $0) }), let step = runs["step"] {
             add(TransferAnalyzer.self, nil, ["--from-accuracies", table], out: step.analysesDirectory + "/transfer-paper003-table2")
@@ -209,7 +237,7 @@ struct DemoScale {
 
     static let quick = DemoScale(epochs: 9, trainLimit: 8000, subsetTrain: 1000, subsetValidation: 500, connectEpochs: 2,
                                  points: 21, grid: 9, walkSteps: 12, hessianTop: 3, hessianSamples: 500)
-    static let full = DemoScale(epochs: 12, trainLimit: 16000, subsetTrain: 2000, subsetValidation: 1000, connectEpochs: 4,
+    static let full = DemoScale(epochs: 12, trainLimit: 8000, subsetTrain: 2000, subsetValidation: 1000, connectEpochs: 4,
                                 points: 31, grid: 13, walkSteps: 30, hessianTop: 5, hessianSamples: 1000)
     static let smoke = DemoScale(epochs: 3, trainLimit: 256, subsetTrain: 100, subsetValidation: 50, connectEpochs: 1,
                                  points: 5, grid: 3, walkSteps: 2, hessianTop: 2, hessianSamples: 64)

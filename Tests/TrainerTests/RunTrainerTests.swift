@@ -89,3 +89,23 @@ struct RunTrainerTests {
         #expect(files(path) == before)
     }
 }
+
+@Suite("Probe sets") struct ProbeSetTests {
+    /// Runs on the same data with different training seeds share their probe set (so their
+    /// activations compare); another data seed draws another one.
+    @Test func drawnByTheDataSeedNotTheTrainingSeed() throws {
+        func spec(training: UInt64, data: UInt64) -> RunSpec {
+            RunSpec(name: "p", model: .mlp(inputShape: [4], widths: [6], classes: 3),
+                    data: DatasetSpec(source: .blobs(classes: 3, perClass: 60, dimensions: 4), validationCount: 60, seed: data),
+                    optimizer: .sgd(learningRate: 0.1, momentum: 0, weightDecay: 0, nesterov: false),
+                    training: TrainingConfiguration(epochs: 1, batchSize: 16, schedule: .constant(0.1), seed: training),
+                    save: SavePlan(epochs: [1], activationEpochs: [1], probeCount: 20))
+        }
+        let a = spec(training: 1, data: 5), b = spec(training: 2, data: 5), c = spec(training: 1, data: 6)
+        let pa = RunTrainer.probeSet(spec: a, data: try RunData.load(a.data)).0
+        let pb = RunTrainer.probeSet(spec: b, data: try RunData.load(b.data)).0
+        let pc = RunTrainer.probeSet(spec: c, data: try RunData.load(c.data)).0
+        #expect(pa.indices != nil && pa.indices == pb.indices && pa.count == 20)
+        #expect(pa.indices != pc.indices)
+    }
+}

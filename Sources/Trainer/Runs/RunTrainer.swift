@@ -134,11 +134,13 @@ public final class RunTrainer {
     }
 
     /// A run's probe set: `save.probeCount` samples of the validation set (or test set, or
-    /// training set), drawn by the run's seed. Analyzers that compute a missing activation
-    /// dump use this so it matches the dumps written during training.
+    /// training set), drawn by the *data* seed: runs on the same data with different training
+    /// seeds (an independent student, a second initialisation) share their probe set, so their
+    /// activations can be compared. Analyzers that compute a missing activation dump use this
+    /// so it matches the dumps written during training.
     public static func probeSet(spec: RunSpec, data: RunData) -> (ProbeSet, Dataset) {
         let (split, source) = data.validation.map { ("val", $0) } ?? data.test.map { ("test", $0) } ?? ("train", data.train)
-        var rng = RandomGenerator(seed: spec.training.seed).split("probe")
+        var rng = RandomGenerator(seed: spec.data.seed).split("probe")
         let count = min(spec.save.probeCount, source.count)
         let indices = Array(rng.permutation(source.count).prefix(count)).sorted()
         return (ProbeSet(dataset: spec.data.identity, split: split, count: count, indices: indices, seed: spec.training.seed),
