@@ -30,10 +30,17 @@ test: deps
 demo: release
 	@bash scripts/demo.sh "$(DEMO_OUT)"
 
+# basin-bench writes the SVCCA activations and the Hessian model and data (about 1.2 GB of
+# .npy) to $(BASIN_BENCH_DIR) for the NumPy and PyTorch references; they are deleted at the
+# end unless KEEP_BENCH_FILES=1.
+export BASIN_BENCH_DIR ?= /tmp/basin-bench
 bench: release
+	@mkdir -p "$(BASIN_BENCH_DIR)"
 	$(SWIFT) run -c release --skip-build basin-bench $(BENCH_ARGS)
 	@if python3 -c 'import numpy' 2>/dev/null; then echo; python3 bench/numpy_reference.py $(BENCH_ARGS); \
 	 else echo "(NumPy not installed: skipping the NumPy reference)"; fi
+	@if python3 -c 'import numpy' 2>/dev/null; then echo; python3 bench/torch_hessian_reference.py $(BENCH_ARGS); fi
+	@if [ "$(KEEP_BENCH_FILES)" != 1 ]; then rm -rf "$(BASIN_BENCH_DIR)/basin-bench-svcca" "$(BASIN_BENCH_DIR)/basin-bench-hessian"; fi
 
 clean:
 	rm -rf .build out

@@ -18,6 +18,10 @@ where RawSignificand: FixedWidthInteger {
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: Self, a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
         beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+    /// Upper triangle of C ← α·AᵀA + β·C for A `[k, n]`, C `[n, n]`, row-major (`cblas_?syrk`):
+    /// half the work of the equivalent `gemm`.
+    static func syrkTransposed(n: Int, k: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int,
+                               beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
     /// y ← α·op(A)·x + β·y, row-major (`cblas_?gemv`).
     static func gemv(
         transpose: Bool, m: Int, n: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int,
@@ -58,6 +62,10 @@ extension Float: BLASScalar {
                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         cblas_sgemm(CblasRowMajor, trans(transposeA), trans(transposeB), i32(m), i32(n), i32(k),
                     alpha, a, i32(lda), b, i32(ldb), beta, c, i32(ldc))
+    }
+    public static func syrkTransposed(n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, i32(n), i32(k), alpha, a, i32(lda), beta, c, i32(ldc))
     }
     public static func gemv(transpose: Bool, m: Int, n: Int, alpha: Float, a: UnsafePointer<Float>,
                             lda: Int, x: UnsafePointer<Float>, beta: Float, y: UnsafeMutablePointer<Float>) {
@@ -110,6 +118,10 @@ extension Double: BLASScalar {
                             beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
         cblas_dgemm(CblasRowMajor, trans(transposeA), trans(transposeB), i32(m), i32(n), i32(k),
                     alpha, a, i32(lda), b, i32(ldb), beta, c, i32(ldc))
+    }
+    public static func syrkTransposed(n: Int, k: Int, alpha: Double, a: UnsafePointer<Double>, lda: Int,
+                                      beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, i32(n), i32(k), alpha, a, i32(lda), beta, c, i32(ldc))
     }
     public static func gemv(transpose: Bool, m: Int, n: Int, alpha: Double, a: UnsafePointer<Double>,
                             lda: Int, x: UnsafePointer<Double>, beta: Double, y: UnsafeMutablePointer<Double>) {

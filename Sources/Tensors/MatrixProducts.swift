@@ -35,6 +35,25 @@ extension Tensor {
         return Tensor(uncheckedShape: [m, n], scalars: c)
     }
 
+    /// The Gram matrix aᵀ·a (`[n, n]`) of a matrix `[m, n]`, through `?syrk` (half a `gemm`);
+    /// both triangles are filled.
+    /// - Throws: `TensorError.rankMismatch` unless `a` is rank 2.
+    public static func gram(_ a: Tensor) throws(TensorError) -> Tensor {
+        guard a.rank == 2 else { throw .rankMismatch(operation: "gram", expected: 2, got: a.shape) }
+        let m = a.shape[0], n = a.shape[1]
+        var c = [Scalar](repeating: 0, count: n * n)
+        if m > 0 && n > 0 {
+            a.scalars.withUnsafeBufferPointer { ap in
+                c.withUnsafeMutableBufferPointer { cp in
+                    guard let ab = ap.baseAddress, let cb = cp.baseAddress else { return }
+                    Scalar.syrkTransposed(n: n, k: m, alpha: 1, a: ab, lda: n, beta: 0, c: cb, ldc: n)
+                    for i in 0..<n { for j in 0..<i { cb[i * n + j] = cb[j * n + i] } }
+                }
+            }
+        }
+        return Tensor(uncheckedShape: [n, n], scalars: c)
+    }
+
     /// op(a)·x for a matrix `a` (`[m, n]`) and a vector `x` (`n` elements, or `m` with `transpose`).
     /// - Throws: `TensorError` when the shapes do not agree.
     public static func matvec(_ a: Tensor, _ x: Tensor, transpose: Bool = false) throws(TensorError) -> Tensor {

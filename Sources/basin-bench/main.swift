@@ -8,9 +8,12 @@ import Trainer
 // bench/numpy_reference.py (run by the Makefile right after) on the same sizes.
 // Results are recorded in docs/PERFORMANCE.md.
 
-BLAS.setThreadCount(2)
+BLAS.setThreadCount(Int(ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] ?? "") ?? 2)
 let arguments = CommandLine.arguments.dropFirst()
 let quick = arguments.contains("--quick")
+// Sections to run (`basin-bench svcca hessian`); all when none is named.
+let sections = Set(arguments.filter { !$0.hasPrefix("--") })
+func enabled(_ section: String) -> Bool { sections.isEmpty || sections.contains(section) }
 let parameters = quick ? 5_000_000 : 50_000_000
 let tensorCount = 50
 let directory = ProcessInfo.processInfo.environment["BASIN_BENCH_DIR"] ?? NSTemporaryDirectory()
@@ -37,6 +40,7 @@ print(String(repeating: "-", count: 72))
 
 // Checkpoint write and read: \(tensorCount) float32 tensors, \(parameters) parameters in all.
 var rng = RandomGenerator(seed: 1)
+if enabled("checkpoint") {
 let perTensor = parameters / tensorCount
 let tensors = (0..<tensorCount).map { i in
     TensorSource(name: "features.\(i).weight", tensor: Tensor<Float>.randomNormal(shape: [perTensor / 1000, 1000], using: &rng))
@@ -57,8 +61,10 @@ for compression in [Compression.none, .zstd, .gzip] where !(quick && compression
     row("checkpoint read+verify, \(parameters / 1_000_000)M params, \(compression.rawValue)", String(format: "%7.0f MB/s  (%.2f s)", megabytes / read, read))
     try? FileManager.default.removeItem(atPath: path)
 }
+}
 
 // Matrix products (sgemm), the kernel of dense and im2col-convolution layers.
+if enabled("numerics") {
 for n in [256, 1024] {
     let a = Tensor<Float>.randomNormal(shape: [n, n], using: &rng)
     let b = Tensor<Float>.randomNormal(shape: [n, n], using: &rng)
@@ -70,9 +76,10 @@ for n in [256, 1024] {
 let acts = Tensor<Double>.randomNormal(shape: [2000, 256], using: &rng)
 let svd = try best(3) { _ = try LinearAlgebra.svd(acts) }
 row("dgesdd 2000×256 (SVCCA reduction)", String(format: "%7.3f s", svd))
+}
 
 // Training throughput (samples/s) at batch 128: SGD steps and full Hessian-vector products.
-for (name, spec, steps) in TrainerBenchmark.standardModels where !(quick && name.contains("ResNet")) {
+for (name, spec, steps) in TrainerBenchmark.standardModels where enabled("train") && !(quick && name.contains("ResNet")) {
     let r = try TrainerBenchmark.run(spec, batchSize: 128, steps: quick ? max(1, steps / 4) : steps)
     row("train \(name), batch 128", String(format: "%7.0f samples/s", r.trainSamplesPerSecond))
     row("Hessian-vector product \(name), batch 128", String(format: "%7.0f samples/s", r.hessianVectorSamplesPerSecond))
@@ -81,7 +88,7 @@ for (name, spec, steps) in TrainerBenchmark.standardModels where !(quick && name
 // Landscape analyzers' loss evaluator (issue 5): MLP 784-512-256-10 on 10 000 samples,
 // `barrier` with 61 points on the segment and `plane` with a 21×21 grid, both cores
 // (points in parallel, BLAS single-threaded inside each worker). --quick: 9 points, 5×5.
-do {
+if enabled("landscape") {
     var lrng = RandomGenerator(seed: 7)
     let spec = ModelSpec.mlp(inputShape: [784], widths: [512, 256], classes: 10)
     let modelA = try Model(spec: spec, rng: lrng.split("a")), modelB = try Model(spec: spec, rng: lrng.split("b"))
@@ -105,4 +112,124 @@ do {
         _ = try evaluator.evaluate(count: grid * grid) { k in LandscapePoint(parameters: basis.point(x: Double(k % grid) / 10, y: Double(k / grid) / 10)) }
     }
     row("plane \(grid)×\(grid), MLP 784-512-256-10, 10k samples", String(format: "%7.2f s  (%.1f ms/point)", plane, plane / Double(grid * grid) * 1000))
+}
+
+// SVCCA (issue 6): a layer×layer heatmap, two models of 10 layers of 512 neurons on 10 000
+// datapoints, keep-variance 0.99, and one 2048-neuron pair. The activations are written as
+// .npy to $BASIN_BENCH_DIR/basin-bench-svcca so that bench/numpy_reference.py runs the same
+// algorithm on the same numbers, and Basin's values go to basin.json there for it to check.
+// Model A's layer j is (0.6·Z₀ + 0.8·Z_j)·D with D = diag(1/(1 + k/32)) (a decaying spectrum,
+// and a shared Z₀ so that A's layers resemble each other); model B's layer j is
+// A_j·M_j + 0.5·N_j with M_j = I + G_j/√p. Z, G, N standard normal, seeded.
+// --quick: 4 layers of 128 neurons on 2 000 datapoints, and a 512-neuron pair.
+let svccaDirectory = directory + "/basin-bench-svcca"
+if enabled("svcca") {
+    let n = quick ? 2_000 : 10_000, width = quick ? 128 : 512, layerCount = quick ? 4 : 10, wide = quick ? 512 : 2048
+    try FileManager.default.createDirectory(atPath: svccaDirectory, withIntermediateDirectories: true)
+    var srng = RandomGenerator(seed: 6)
+    func decaying(_ x: Tensor<Double>, _ halfAt: Double) -> Tensor<Double> {
+        var x = x
+        let rows = x.shape[0], p = x.shape[1]
+        x.withUnsafeMutableBufferPointer { b in for i in 0..<rows { for k in 0..<p { b[i * p + k] /= 1 + Double(k) / halfAt } } }
+        return x
+    }
+    func related(_ a: Tensor<Double>, _ rng: inout RandomGenerator) throws -> Tensor<Double> {
+        let p = a.shape[1]
+        var m = Tensor<Double>.randomNormal(shape: [p, p], standardDeviation: 1 / Double(p).squareRoot(), using: &rng)
+        for i in 0..<p { m[i, i] += 1 }
+        return try Tensor.matmul(a, m) + Tensor<Double>.randomNormal(shape: [a.shape[0], p], standardDeviation: 0.5, using: &rng)
+    }
+    let z0 = Tensor<Double>.randomNormal(shape: [n, width], using: &srng)
+    var generatedA: [(String, Tensor<Double>)] = [], generatedB: [(String, Tensor<Double>)] = []
+    for j in 0..<layerCount {
+        let zj = Tensor<Double>.randomNormal(shape: [n, width], using: &srng)
+        let a = decaying(try 0.6 * z0 + 0.8 * zj, 32)
+        generatedA.append(("a\(j)", a))
+        generatedB.append(("b\(j)", try related(a, &srng)))
+    }
+    let layersA = generatedA, layersB = generatedB
+    let pairA = decaying(Tensor<Double>.randomNormal(shape: [n, wide], using: &srng), 128)
+    let pairB = try related(pairA, &srng)
+    for (name, x) in layersA + layersB + [("pair_a", pairA), ("pair_b", pairB)] {
+        try NPYFile.write(NDArray(x), to: svccaDirectory + "/\(name).npy")
+    }
+
+    let reduction = RepresentationSimilarity.Reduction.variance(0.99)
+    let allLayers = layersA + layersB
+    let repeats = quick ? 3 : 2
+    var prepared: [RepresentationSimilarity.PreparedLayer] = []
+    let prepare = try best(repeats) {
+        prepared = try parallelMap(allLayers.count, threads: 2) { i in
+            try RepresentationSimilarity.prepare(allLayers[i].1, name: allLayers[i].0)
+        }
+    }
+    var matrix: LayerSimilarityMatrix?
+    let heatmap = try best(repeats) {
+        matrix = try LayerSimilarityMatrix.compute(layersA, layersB, reduction: reduction, threads: 2)
+    }
+    let m = matrix!
+    let routes = Dictionary(grouping: prepared, by: \.route).mapValues(\.count)
+    let cells = layerCount * layerCount
+    row("SVCCA heatmap \(layerCount)×\(layerCount), \(width) neurons, \(n / 1000)k points",
+        String(format: "%7.2f s  (prepare %d layers %.2f s, %@; %.0f ms/pair)", heatmap, 2 * layerCount, prepare,
+               routes.map { "\($0.value) \($0.key.rawValue)" }.sorted().joined(separator: ", "),
+               (heatmap - prepare) / Double(cells) * 1000))
+    var pairPrepared: (RepresentationSimilarity.PreparedLayer, RepresentationSimilarity.PreparedLayer)?
+    var pair: RepresentationSimilarity.Comparison?
+    let pairTime = try best(quick ? 3 : 1) {
+        let pa = try RepresentationSimilarity.prepare(pairA, name: "pair_a"), pb = try RepresentationSimilarity.prepare(pairB, name: "pair_b")
+        pair = try RepresentationSimilarity.compare(pa, pb, reduction: reduction)
+        pairPrepared = (pa, pb)
+    }
+    row("SVCCA pair \(wide)×\(n / 1000)k points, both sides",
+        String(format: "%7.2f s  (routes %@/%@, kept %d/%d)", pairTime, pairPrepared!.0.route.rawValue, pairPrepared!.1.route.rawValue,
+               pair!.keptA, pair!.keptB))
+    let svcca = m.values(.svcca)
+    for (i, j) in [(0, 0), (0, layerCount - 1), (layerCount / 2, layerCount / 2 - 1), (layerCount - 1, layerCount - 1)] {
+        row("  mean CCA cell (a\(i), b\(j))", String(format: "%.12f  (kept %d/%d)", svcca[i][j], m.comparisons[i][j].keptA, m.comparisons[i][j].keptB))
+    }
+    row("  mean CCA pair", String(format: "%.12f", pair!.mean))
+    struct Record: Encodable {
+        var heatmap: [[Double]], keptA: [[Int]], keptB: [[Int]], pair: Double, pairKept: [Int]
+        var seconds: [String: Double]
+    }
+    let record = Record(heatmap: svcca, keptA: m.comparisons.map { $0.map(\.keptA) }, keptB: m.comparisons.map { $0.map(\.keptB) },
+                        pair: pair!.mean, pairKept: [pair!.keptA, pair!.keptB],
+                        seconds: ["heatmap": heatmap, "prepare": prepare, "pair": pairTime])
+    try JSONEncoder().encode(record).write(to: URL(fileURLWithPath: svccaDirectory + "/basin.json"))
+}
+
+// Hessian (issue 7): top-10 Lanczos on MLP 784-512-256-10 over 10 000 random samples (mean
+// cross-entropy, batches of 500, both cores), as `analyze hessian` runs it. The weights,
+// inputs and labels go to $BASIN_BENCH_DIR/basin-bench-hessian as .npy (PyTorch names and
+// [out, in] layout) for bench/torch_hessian_reference.py. --quick: 1 000 samples, top 3.
+let hessianDirectory = directory + "/basin-bench-hessian"
+if enabled("hessian") {
+    try FileManager.default.createDirectory(atPath: hessianDirectory, withIntermediateDirectories: true)
+    var hrng = RandomGenerator(seed: 8)
+    let spec = ModelSpec.mlp(inputShape: [784], widths: [512, 256], classes: 10)
+    let model = try Model(spec: spec, rng: hrng.split("model"))
+    let samples = quick ? 1_000 : 10_000, top = quick ? 3 : 10
+    let inputs = Tensor<Float>.randomUniform(shape: [samples, 784], using: &hrng)
+    let labels = (0..<samples).map { _ in hrng.nextInt(below: 10) }
+    let data = try Dataset(name: "bench", inputs: inputs, labels: labels, classes: 10)
+    let op = HessianOperator.make(model: model, data: data, mode: .eval, batchSize: 500, weightDecay: 0, threads: 2)
+    var solution: EigenSolution?
+    let t = try seconds {
+        solution = try Lanczos.largest(top, of: op, maxIterations: 100, tolerance: 1e-4, rng: hrng.split("lanczos"))
+    }
+    let s = solution!
+    row("Hessian top-\(top) Lanczos, MLP 784-512-256-10, \(samples / 1000)k",
+        String(format: "%7.2f s  (%d HVPs, %.3f s/HVP, %d params)", t, s.applications, t / Double(s.applications), model.parameterCount))
+    row("  top eigenvalues", s.estimates.prefix(5).map { String(format: "%.6g", $0.eigenvalue) }.joined(separator: ", ")
+        + (s.estimates.count > 5 ? ", …" : ""))
+    for (name, tensor) in model.stateDict() { try NPYFile.write(NDArray(tensor), to: hessianDirectory + "/\(name).npy") }
+    try NPYFile.write(NDArray(inputs), to: hessianDirectory + "/inputs.npy")
+    try NPYFile.write(NDArray(Tensor<Double>(vector: labels.map(Double.init))), to: hessianDirectory + "/labels.npy")
+    struct Record: Encodable {
+        var parameters: [String], eigenvalues: [Double], converged: [Bool], seconds: Double, hvps: Int, top: Int, batchSize: Int
+    }
+    try JSONEncoder().encode(Record(parameters: model.namedParameters.map(\.name), eigenvalues: s.estimates.map(\.eigenvalue),
+                                    converged: s.estimates.map(\.converged), seconds: t, hvps: s.applications, top: top, batchSize: 500))
+        .write(to: URL(fileURLWithPath: hessianDirectory + "/basin.json"))
 }

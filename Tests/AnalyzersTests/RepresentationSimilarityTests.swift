@@ -99,6 +99,54 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         #expect(throws: RS.SimilarityError.nonFinite(layer: "n")) { try RS.prepare(nan, name: "n") }
     }
 
+    /// Both routes of `prepare` on the same layers: the comparison must not depend on the route.
+    func expectRoutesAgree(_ x: Tensor<Double>, _ y: Tensor<Double>, inputEpsilon: Double = Double.ulpOfOne,
+                           xRoute: RS.Route, tolerance: Double) throws {
+        let gx = try RS.prepare(x, name: "x", inputEpsilon: inputEpsilon, allowGram: true)
+        let sx = try RS.prepare(x, name: "x", inputEpsilon: inputEpsilon, allowGram: false)
+        let py = try RS.prepare(y, name: "y", inputEpsilon: inputEpsilon, allowGram: false)
+        #expect(gx.route == xRoute && sx.route == .svd)
+        #expect(gx.rank == sx.rank)
+        for (a, b) in zip(gx.singularValues, sx.singularValues) { #expect(abs(a - b) <= tolerance * sx.singularValues[0]) }
+        for reduction in [RS.Reduction.none, .variance(0.99), .dimensions(3)] {
+            let g = try RS.compare(gx, py, reduction: reduction), s = try RS.compare(sx, py, reduction: reduction)
+            #expect(g.keptA == s.keptA && g.correlations.count == s.correlations.count)
+            for (a, b) in zip(g.correlations, s.correlations) { #expect(abs(a - b) < tolerance, "\(reduction)") }
+            #expect(abs(g.mean - s.mean) < tolerance && abs(g.pwcca - s.pwcca) < tolerance && abs(g.cka - s.cka) < tolerance)
+        }
+        // U has orthonormal columns whichever route made it.
+        let gram = try Tensor.matmul(gx.u, gx.u, transposeA: true)
+        for i in 0..<gx.rank { for j in 0..<gx.rank { #expect(abs(gram[i, j] - (i == j ? 1 : 0)) < tolerance) } }
+    }
+
+    @Test func wellConditionedLayersTakeTheGramRoute() throws {
+        var x = random(500, 20, seed: 11)
+        for i in 0..<500 { for j in 0..<20 { x[i, j] *= 1 / (1 + Double(j)) } }     // s_max/s_min ≈ 20
+        let y = try Tensor.matmul(x, random(20, 15, seed: 12)) + random(500, 15, seed: 13)
+        try expectRoutesAgree(x, y, xRoute: .gram, tolerance: 1e-10)
+    }
+
+    /// Forming XᵀX squares the condition number: with s_max/s_min = 1e7 the Gram route would
+    /// return singular values wrong in their leading digits and a U far from orthonormal, so
+    /// `prepare` must fall back to the SVD.
+    @Test func illConditionedLayersFallBackToTheSVD() throws {
+        var x = random(400, 12, seed: 14)
+        for i in 0..<400 { x[i, 11] *= 1e-7; x[i, 10] *= 1e-4 }
+        let y = try Tensor.matmul(x, random(12, 8, seed: 15)) + random(400, 8, seed: 16)
+        try expectRoutesAgree(x, y, xRoute: .svd, tolerance: 1e-9)
+        // A neuron that is a combination of two others: rank 11 for float64 data (the SVD sees
+        // s ≈ 1e-15·s_max, below the tolerance), which the Gram cannot resolve (its rounding
+        // floor is s ≈ 1e-8·s_max), so this is the SVD's decision too.
+        var z = random(300, 12, seed: 17)
+        for i in 0..<300 { z[i, 11] = z[i, 0] - 2 * z[i, 5] }
+        let pz = try RS.prepare(z, name: "z")
+        #expect(pz.route == .svd && pz.rank == 11)
+        // Stored as float32, the rank tolerance (300·2⁻²³ = 3.6e-5·s_max) is far above the
+        // Gram's rounding (√(12·ε) = 5e-8·s_max): the Gram route decides the same rank.
+        let pf = try RS.prepare(z, name: "z", inputEpsilon: Double(Float.ulpOfOne))
+        #expect(pf.route == .gram && pf.rank == 11)
+    }
+
     @Test func googleThresholdMeanFollowsTheReferenceDefinition() {
         // Sum 2.0; the first 3 values reach 1.97 ≥ 0.98·2 = 1.96, so the mean of 3.
         #expect(abs(RS.googleThresholdMean([1, 0.6, 0.37, 0.03]) - 1.97 / 3) < 1e-12)

@@ -5,8 +5,9 @@ import Tensors
 /// al. 2017, arXiv:1706.05806), PWCCA (Morcos et al. 2018, arXiv:1806.05759) and linear
 /// CKA (Kornblith et al. 2019, arXiv:1905.00414).
 ///
-/// Everything is computed in float64 from one thin SVD per layer, `X = U·S·Vᵀ` of the
-/// centred `[datapoints, neurons]` activations, which a layer×layer heatmap reuses for
+/// Everything is computed in float64 from one factorisation per layer, `X = U·S·Vᵀ` of the
+/// centred `[datapoints, neurons]` activations (through the neurons' Gram matrix when that is
+/// accurate, a thin SVD otherwise; see `prepare`), which a layer×layer heatmap reuses for
 /// every pair:
 ///
 /// - **CCA through orthonormal bases.** Canonical correlations between two sets of
@@ -31,6 +32,14 @@ public enum RepresentationSimilarity {
         case none
     }
 
+    /// How `prepare` factored a layer.
+    public enum Route: String, Sendable, Codable {
+        /// Eigendecomposition of the neurons' Gram matrix (`dsyrk` + `dsyevd` + one `dgemm`).
+        case gram
+        /// Thin SVD of the centred activations (`dgesdd`).
+        case svd
+    }
+
     /// A layer ready for comparison: its centred activations' thin SVD.
     public struct PreparedLayer: Sendable {
         public let name: String
@@ -39,6 +48,8 @@ public enum RepresentationSimilarity {
         public let neurons: Int
         /// Indices (in the input's columns) of neurons dropped for zero variance.
         public let droppedNeurons: [Int]
+        /// How the factors were computed (see `prepare`).
+        public let route: Route
         /// Left singular vectors `[datapoints, rank]`, rank = numerically non-zero singular values.
         let u: Tensor<Double>
         /// Singular values, descending, `[rank]`.
@@ -87,7 +98,23 @@ public enum RepresentationSimilarity {
         }
     }
 
-    /// Centres each neuron, drops zero-variance neurons, and takes the thin SVD.
+    /// Centres each neuron, drops zero-variance neurons, and decomposes `X = U·S·Vᵀ`.
+    ///
+    /// Two routes give the same factors:
+    /// - **Gram** (the fast one): `G = XᵀX` by `dsyrk`, its eigendecomposition `G = V·S²·Vᵀ`
+    ///   (`dsyevd`, neurons × neurons), then `U = X·V·S⁻¹` by one `dgemm` — all level-3 BLAS,
+    ///   a third to a fifth of the work of an SVD of the tall `[datapoints, neurons]` matrix.
+    ///   Forming `G` squares the condition number: eigenvalues carry an absolute error of about
+    ///   `ε·s_max²`, and `U`'s columns lose orthogonality by about `ε·(s_max/s_min)²`. The route
+    ///   is taken only when every direction in the rank has `s ≥ s_max / gramConditionLimit`
+    ///   (orthogonality then stays below ~1e-10) and, when directions are dropped from the
+    ///   rank, the rank tolerance is 100× above the Gram's rounding floor `√(p·ε)·s_max`
+    ///   (so rounding cannot decide which directions count).
+    /// - **SVD** (the fallback, exact to `ε·s_max`): thin `dgesdd` of `X`.
+    ///
+    /// Float32 dumps of ≥ 4 200 datapoints always qualify for the Gram route (their rank
+    /// tolerance, `max(n, p)·2⁻²³·s_max`, is above `s_max / gramConditionLimit`); float64
+    /// inputs do when they are not ill-conditioned.
     /// - Parameters:
     ///   - activations: `[datapoints, neurons]`.
     ///   - inputEpsilon: the unit roundoff of the precision the activations were stored in
@@ -97,40 +124,117 @@ public enum RepresentationSimilarity {
     /// - Throws: `SimilarityError` for non-matrices, non-finite values or a layer with no variance.
     public static func prepare(_ activations: Tensor<Double>, name: String,
                                inputEpsilon: Double = Double.ulpOfOne) throws -> PreparedLayer {
+        try prepare(activations, name: name, inputEpsilon: inputEpsilon, allowGram: true)
+    }
+
+    /// Largest `s_max / s` of a direction the Gram route may compute (see `prepare`).
+    static let gramConditionLimit = 2000.0
+
+    /// `prepare`, with the Gram route optionally disabled (tests compare the two routes).
+    static func prepare(_ activations: Tensor<Double>, name: String, inputEpsilon: Double,
+                        allowGram: Bool) throws -> PreparedLayer {
         guard activations.rank == 2 else { throw SimilarityError.notAMatrix(layer: name, shape: activations.shape) }
         guard activations.isFinite else { throw SimilarityError.nonFinite(layer: name) }
         let n = activations.shape[0], p = activations.shape[1]
+        // One pass for column sums and magnitudes, one to centre and measure the spread;
+        // both walk rows contiguously.
         var means = [Double](repeating: 0, count: p)
         var scale = [Double](repeating: 0, count: p)
+        var spread = [Double](repeating: 0, count: p)
+        var centred = [Double](repeating: 0, count: n * p)
         activations.withUnsafeBufferPointer { x in
-            for i in 0..<n { for j in 0..<p { means[j] += x[i * p + j] } }
-            for j in 0..<p { means[j] /= Double(max(n, 1)) }
-            for i in 0..<n { for j in 0..<p { scale[j] = max(scale[j], abs(x[i * p + j])) } }
+            means.withUnsafeMutableBufferPointer { mean in
+                scale.withUnsafeMutableBufferPointer { sc in
+                    spread.withUnsafeMutableBufferPointer { sp in
+                        centred.withUnsafeMutableBufferPointer { c in
+                            for i in 0..<n {
+                                let row = x.baseAddress! + i * p
+                                for j in 0..<p { mean[j] += row[j]; sc[j] = max(sc[j], abs(row[j])) }
+                            }
+                            let inverse = 1 / Double(max(n, 1))
+                            for j in 0..<p { mean[j] *= inverse }
+                            for i in 0..<n {
+                                let row = x.baseAddress! + i * p, out = c.baseAddress! + i * p
+                                for j in 0..<p {
+                                    let v = row[j] - mean[j]
+                                    out[j] = v
+                                    sp[j] = max(sp[j], abs(v))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
         // A neuron is constant when its spread is below 1e-10 of its own magnitude
         // (or exactly zero): centring it would leave rounding noise, not signal.
-        var spread = [Double](repeating: 0, count: p)
-        activations.withUnsafeBufferPointer { x in
-            for i in 0..<n { for j in 0..<p { spread[j] = max(spread[j], abs(x[i * p + j] - means[j])) } }
-        }
         let keep = (0..<p).filter { spread[$0] > 1e-10 * max(scale[$0], 1e-300) && spread[$0] > 0 }
-        let kept = Set(keep)
-        let dropped = (0..<p).filter { !kept.contains($0) }
         guard !keep.isEmpty else { throw SimilarityError.noVariance(layer: name) }
-        var centred = [Double](repeating: 0, count: n * keep.count)
-        activations.withUnsafeBufferPointer { x in
-            for i in 0..<n { for (c, j) in keep.enumerated() { centred[i * keep.count + c] = x[i * p + j] - means[j] } }
+        let dropped: [Int]
+        if keep.count < p {
+            let kept = Set(keep)
+            dropped = (0..<p).filter { !kept.contains($0) }
+            var compact = [Double](repeating: 0, count: n * keep.count)
+            for i in 0..<n { for (c, j) in keep.enumerated() { compact[i * keep.count + c] = centred[i * p + j] } }
+            centred = compact
+        } else {
+            dropped = []
         }
         let matrix = try Tensor(shape: [n, keep.count], scalars: centred)
-        let (u, s, vt) = try LinearAlgebra.svd(matrix)
-        // Numerical rank: LAPACK's usual tolerance max(n, p)·ε·s_max, with ε of the stored data.
-        let tolerance = Double(max(n, keep.count)) * max(inputEpsilon, Double.ulpOfOne) * (s.scalars.first ?? 0)
+        if allowGram, let layer = try gramRoute(matrix, name: name, inputEpsilon: inputEpsilon, dropped: dropped) {
+            return layer
+        }
+        return try svdRoute(matrix, name: name, inputEpsilon: inputEpsilon, dropped: dropped)
+    }
+
+    /// Numerical rank: LAPACK's usual tolerance max(n, p)·ε·s_max, with ε of the stored data.
+    static func rankTolerance(datapoints n: Int, neurons p: Int, inputEpsilon: Double, largest: Double) -> Double {
+        Double(max(n, p)) * max(inputEpsilon, Double.ulpOfOne) * largest
+    }
+
+    /// The Gram route of `prepare`, or nil when the layer is too ill-conditioned for it.
+    static func gramRoute(_ x: Tensor<Double>, name: String, inputEpsilon: Double, dropped: [Int]) throws -> PreparedLayer? {
+        let n = x.shape[0], q = x.shape[1]
+        let (values, vectors) = try LinearAlgebra.symmetricEigen(try Tensor.gram(x))
+        let s = values.scalars.reversed().map { max($0, 0).squareRoot() }     // descending
+        guard let s1 = s.first, s1 > 0 else { return nil }
+        let tolerance = rankTolerance(datapoints: n, neurons: q, inputEpsilon: inputEpsilon, largest: s1)
+        let r = s.firstIndex { $0 <= tolerance } ?? q
+        // Kept directions must be well above the floor where U loses orthogonality; dropped
+        // ones must be judged by a tolerance well above the Gram's rounding, which puts
+        // directions of true s ≈ 0 at up to s ≈ √(q·ε)·s_max.
+        let floor = s1 / gramConditionLimit
+        let gramNoise = (Double(q) * Double.ulpOfOne).squareRoot() * s1
+        guard r > 0, s[r - 1] >= floor, r == q || tolerance >= 100 * gramNoise else { return nil }
+        // W = V_r·S_r⁻¹ [q, r] and S·Vᵀ [r, q]; syevd's eigenvectors are columns, ascending.
+        var w = [Double](repeating: 0, count: q * r), sVt = [Double](repeating: 0, count: r * q)
+        vectors.withUnsafeBufferPointer { v in
+            for a in 0..<q {
+                for i in 0..<r {
+                    let e = v[a * q + (q - 1 - i)]
+                    w[a * r + i] = e / s[i]
+                    sVt[i * q + a] = s[i] * e
+                }
+            }
+        }
+        let u = try Tensor.matmul(x, try Tensor(shape: [q, r], scalars: w))
+        return PreparedLayer(name: name, datapoints: n, neurons: q, droppedNeurons: dropped, route: .gram,
+                             u: u, singularValues: Array(s[0..<r]), sVt: try Tensor(shape: [r, q], scalars: sVt))
+    }
+
+    /// The SVD route of `prepare`: thin `dgesdd` of the centred activations.
+    static func svdRoute(_ x: Tensor<Double>, name: String, inputEpsilon: Double, dropped: [Int]) throws -> PreparedLayer {
+        let n = x.shape[0], q = x.shape[1]
+        let (u, s, vt) = try LinearAlgebra.svd(x)
+        let tolerance = rankTolerance(datapoints: n, neurons: q, inputEpsilon: inputEpsilon, largest: s.scalars.first ?? 0)
         let r = s.scalars.firstIndex { $0 <= tolerance } ?? s.count
         guard r > 0 else { throw SimilarityError.noVariance(layer: name) }
         let uR = try columns(u, r)
         var sVt = try rows(vt, r)
-        for i in 0..<r { for j in 0..<keep.count { sVt[i, j] *= s.scalars[i] } }
-        return PreparedLayer(name: name, datapoints: n, neurons: keep.count, droppedNeurons: dropped,
+        sVt.withUnsafeMutableBufferPointer { b in
+            for i in 0..<r { for j in 0..<q { b[i * q + j] *= s.scalars[i] } }
+        }
+        return PreparedLayer(name: name, datapoints: n, neurons: q, droppedNeurons: dropped, route: .svd,
                              u: uR, singularValues: Array(s.scalars[0..<r]), sVt: sVt)
     }
 
@@ -183,16 +287,24 @@ public enum RepresentationSimilarity {
         if ka <= kb { (side, pSide, k) = (a, p, ka) } else { (side, pSide, k) = (b, try qt.transposed(), kb) }
         let projections = try Tensor.matmul(pSide, try rows(side.sVt, k), transposeA: true)   // [k, neurons]
         var alpha = [Double](repeating: 0, count: rho.count)
-        for i in 0..<rho.count { for j in 0..<side.neurons { alpha[i] += abs(projections[i, j]) } }
+        projections.withUnsafeBufferPointer { pr in
+            for i in 0..<rho.count { for j in 0..<side.neurons { alpha[i] += abs(pr[i * side.neurons + j]) } }
+        }
         let alphaSum = alpha.reduce(0, +)
         let pwcca = alphaSum > 0 ? zip(alpha, rho).reduce(0) { $0 + $1.0 * $1.1 } / alphaSum : mean
 
         // Linear CKA from the factors.
         var cross = 0.0
-        for i in 0..<a.rank { for j in 0..<b.rank {
-            let v = a.singularValues[i] * m[i, j] * b.singularValues[j]
-            cross += v * v
-        } }
+        m.withUnsafeBufferPointer { mp in
+            b.singularValues.withUnsafeBufferPointer { sb in
+                for i in 0..<a.rank {
+                    let si = a.singularValues[i], row = mp.baseAddress! + i * b.rank
+                    var rowSum = 0.0
+                    for j in 0..<b.rank { let v = row[j] * sb[j]; rowSum += v * v }
+                    cross += si * si * rowSum
+                }
+            }
+        }
         let selfA = a.singularValues.reduce(0) { $0 + pow($1, 4) }.squareRoot()
         let selfB = b.singularValues.reduce(0) { $0 + pow($1, 4) }.squareRoot()
         let cka = cross / (selfA * selfB)
