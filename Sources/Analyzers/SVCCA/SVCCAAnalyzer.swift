@@ -113,7 +113,12 @@ public struct SVCCAAnalyzer: Analyzer {
         let (pathA, pathB) = (dumpA.path, dumpB.path)
         let pathB2 = try options.diffB.map { try CheckpointLocator.resolveActivations($0) }
         let dumpB2 = try pathB2.map { try ActivationDump(path: $0, layers: layerNames, conv: conv) }
-        for other in [dumpB] + (dumpB2.map { [$0] } ?? []) where dumpA.probe != nil && other.probe != nil && dumpA.probe != other.probe {
+        // Same datapoints in the same order is what matters; how they were drawn (the seed) is not.
+        func samePoints(_ x: ProbeSet, _ y: ProbeSet) -> Bool {
+            x.dataset == y.dataset && x.split == y.split && x.count == y.count && (x.indices == y.indices || x.indices == nil && y.indices == nil && x.seed == y.seed)
+        }
+        for other in [dumpB] + (dumpB2.map { [$0] } ?? []) {
+            guard let x = dumpA.probe, let y = other.probe, !samePoints(x, y) else { continue }
             throw CheckpointError.incompatible(pathA: dumpA.path, pathB: other.path, detail: "activations were computed on different probe sets")
         }
         let metric = LayerSimilarityMatrix.Metric(rawValue: options.metric) ?? .svcca

@@ -143,7 +143,7 @@ public final class RunTrainer {
         var rng = RandomGenerator(seed: spec.data.seed).split("probe")
         let count = min(spec.save.probeCount, source.count)
         let indices = Array(rng.permutation(source.count).prefix(count)).sorted()
-        return (ProbeSet(dataset: spec.data.identity, split: split, count: count, indices: indices, seed: spec.training.seed),
+        return (ProbeSet(dataset: spec.data.identity, split: split, count: count, indices: indices, seed: spec.data.seed),
                 source.subset(indices))
     }
 
