@@ -1,3 +1,4 @@
+import Foundation
 import CBLAS
 import CLapacke
 
@@ -171,9 +172,20 @@ extension Double: BLASScalar {
 public enum BLAS {
     /// Sets the number of threads OpenBLAS uses from now on. (OPENBLAS_NUM_THREADS is
     /// read only when the library loads, so a running program must call this instead.)
+    ///
+    /// `OPENBLAS_NUM_THREADS`, when set, is an upper bound: a user who asked for one thread
+    /// gets one, whatever `--threads` says. Results can differ in the last bits between
+    /// thread counts (LAPACK's blocked reductions split sums by thread), so this is also how
+    /// tests that run analyses concurrently keep every result bit-identical.
     public static func setThreadCount(_ n: Int) {
-        openblas_set_num_threads(Int32(max(1, n)))
+        openblas_set_num_threads(Int32(min(max(1, n), threadCap)))
     }
+
+    /// `OPENBLAS_NUM_THREADS` from the environment (at least 1), or no cap.
+    public static let threadCap: Int = {
+        guard let text = ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"], let n = Int(text) else { return Int(Int32.max) }
+        return max(1, n)
+    }()
 
     /// The number of threads OpenBLAS currently uses.
     public static var threadCount: Int { Int(openblas_get_num_threads()) }

@@ -115,7 +115,9 @@ public struct SVCCAAnalyzer: Analyzer {
         let dumpB2 = try pathB2.map { try ActivationDump(path: $0, layers: layerNames, conv: conv) }
         // Same datapoints in the same order is what matters; how they were drawn (the seed) is not.
         func samePoints(_ x: ProbeSet, _ y: ProbeSet) -> Bool {
-            x.dataset == y.dataset && x.split == y.split && x.count == y.count && (x.indices == y.indices || x.indices == nil && y.indices == nil && x.seed == y.seed)
+            guard x.dataset == y.dataset, x.split == y.split, x.count == y.count else { return false }
+            if let i = x.indices, let j = y.indices { return i == j }
+            return x.indices == nil && y.indices == nil && x.seed == y.seed
         }
         for other in [dumpB] + (dumpB2.map { [$0] } ?? []) {
             guard let x = dumpA.probe, let y = other.probe, !samePoints(x, y) else { continue }
