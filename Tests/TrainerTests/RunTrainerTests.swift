@@ -109,3 +109,29 @@ struct RunTrainerTests {
         #expect(pa.indices != pc.indices)
     }
 }
+
+@Suite("Run spec JSON") struct RunSpecJSONTests {
+    /// A hand-written spec may leave out what has a default; it decodes to the same value as
+    /// the spec written in full, and run.json (written in full) round-trips exactly.
+    @Test func defaultsFillMissingKeysAndFullSpecsRoundTrip() throws {
+        let minimal = """
+            {"model": {"kind": "mlp", "inputShape": [4], "widths": [6], "classes": 3},
+             "data": {"source": {"blobs": {"classes": 3, "perClass": 10, "dimensions": 4}}},
+             "optimizer": {"sgd": {"learningRate": 0.1, "momentum": 0.9, "weightDecay": 0, "nesterov": false}},
+             "training": {"epochs": 2, "batchSize": 8, "schedule": {"constant": {"_0": 0.1}}}}
+            """
+        let decoded = try JSONDecoder().decode(RunSpec.self, from: Data(minimal.utf8))
+        let expected = RunSpec(name: "run", model: .mlp(inputShape: [4], widths: [6], classes: 3),
+                               data: DatasetSpec(source: .blobs(classes: 3, perClass: 10, dimensions: 4)),
+                               optimizer: .sgd(learningRate: 0.1, momentum: 0.9, weightDecay: 0, nesterov: false),
+                               training: TrainingConfiguration(epochs: 2, batchSize: 8, schedule: .constant(0.1), seed: 0),
+                               save: SavePlan())
+        #expect(decoded == expected)
+        let full = try JSONDecoder().decode(RunSpec.self, from: Data(try expected.encoded()))
+        #expect(full == expected)
+        // What cannot default is named.
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(RunSpec.self, from: Data(minimal.replacingOccurrences(of: "\"epochs\": 2, ", with: "").utf8))
+        }
+    }
+}
