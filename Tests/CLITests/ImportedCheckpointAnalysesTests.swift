@@ -40,15 +40,17 @@ import Testing
         }
         let common = ["--points", "5", "--split", "train", "--train-limit", "100", "--json"]
         let onRun = try analyze(["barrier", dir + "/run", "--pairs", "1,2"] + common)
-        let onImport = try analyze(["barrier", "--a", dir + "/imported-0001.ckpt", "--b", dir + "/imported-0002.ckpt", "--data", dir + "/run"] + common)
+        let onImport = try analyze(["barrier", "--a", dir + "/imported-0001.ckpt", "--b", dir + "/imported-0002.ckpt", "--data", dir + "/run"] + common, cwd: dir)
         #expect(onRun.status == 0 && onImport.status == 0, "\(onRun.stderr) \(onImport.stderr)")
+        // Without a run directory the results go to ./analyses/ of the working directory.
+        #expect(FileManager.default.fileExists(atPath: dir + "/analyses/barrier-imported-0001-imported-0002/result.json"))
         let key = ["result", "pairs", "0", "segment", "0", "barrier", "maxInteriorLoss"]
         let a = try #require(number(onRun, key)), b = try #require(number(onImport, key))
         #expect(abs(a - b) < 1e-9, "run \(a) vs imported \(b)")
 
         let hessianArgs = ["--top", "2", "--samples", "64", "--json"]
         let hRun = try analyze(["hessian", dir + "/run", "--epoch", "2"] + hessianArgs)
-        let hImport = try analyze(["hessian", "--checkpoint", dir + "/imported-0002.ckpt", "--data", dir + "/data.json"] + hessianArgs)
+        let hImport = try analyze(["hessian", "--checkpoint", dir + "/imported-0002.ckpt", "--data", dir + "/data.json"] + hessianArgs, cwd: dir)
         #expect(hRun.status == 0 && hImport.status == 0, "\(hRun.stderr) \(hImport.stderr)")
         let eig = ["result", "spectra", "0", "eigenvalues", "0", "eigenvalue"]
         let l1 = try #require(number(hRun, eig)), l2 = try #require(number(hImport, eig))
