@@ -82,11 +82,12 @@ struct DemoCommand: ParsableCommand {
         }) { plans.append(("sgdr", s)) }
         if !quick {
             // Paper 000's warmup study at batch 500: warmup over the first 2 epochs, none, or the classifier frozen.
-            let trainSamples = size.trainLimit - 1000
             for name in ["warmup-lb", "nowarmup-lb", "freeze-fc-lb"] {
                 if let s = preset(name, { spec in
+                    let trainSamples = max(1, (spec.data.trainLimit ?? 0) - spec.data.validationCount)
+                    let batch = spec.training.batchSize ?? trainSamples
                     if case .warmup(_, let start, let then) = spec.training.schedule {
-                        spec.training.schedule = .warmup(iterations: 2 * ((trainSamples + 499) / 500), start: start, then: then)
+                        spec.training.schedule = .warmup(iterations: 2 * ((trainSamples + batch - 1) / batch), start: start, then: then)
                     }
                 }) { plans.append((name, s)) }
             }

@@ -35,7 +35,8 @@ public struct TensorRecord: Codable, Equatable, Sendable {
 }
 
 /// The fixed set of datapoints an activation dump was computed on. Two dumps are
-/// comparable (SVCCA) only if their probe sets are identical.
+/// comparable (SVCCA) only if their probe sets select the same datapoints
+/// (`selectsSameDatapoints(as:)`).
 public struct ProbeSet: Codable, Equatable, Sendable {
     /// Dataset identity, e.g. `fashion-mnist` or a file path.
     public var dataset: String
@@ -50,6 +51,14 @@ public struct ProbeSet: Codable, Equatable, Sendable {
 
     public init(dataset: String, split: String, count: Int, indices: [Int]? = nil, seed: UInt64? = nil) {
         self.dataset = dataset; self.split = split; self.count = count; self.indices = indices; self.seed = seed
+    }
+
+    /// Same dataset, split and datapoints in the same order. With indices on both sides they
+    /// decide (how they were drawn does not matter); without, the seeds must agree.
+    public func selectsSameDatapoints(as other: ProbeSet) -> Bool {
+        guard dataset == other.dataset, split == other.split, count == other.count else { return false }
+        if let i = indices, let j = other.indices { return i == j }
+        return indices == nil && other.indices == nil && seed == other.seed
     }
 }
 

@@ -89,7 +89,7 @@ public struct HTMLReport: Sendable {
                     let src = imageData[f.png].map { "data:image/png;base64," + $0.base64EncodedString() } ?? f.png
                     // Figures are drawn at 2 device pixels per point: never show one larger than its
                     // natural size, or its text grows out of proportion with the page's.
-                    let natural = (pixelWidths[f.png] ?? imageData[f.png].flatMap(Self.pngWidth)).map { " style=\"max-width: \($0 / 2)px\"" } ?? ""
+                    let natural = (pixelWidths[f.png] ?? imageData[f.png].flatMap(PNGFile.width)).map { " style=\"max-width: \($0 / 2)px\"" } ?? ""
                     h += "<figure\(f.wide ? " class=\"wide\"" : "")><a href=\"\(escape(f.svg ?? f.png))\"><img src=\"\(escape(src))\" alt=\"\(escape(f.caption))\"\(natural) loading=\"lazy\"></a>"
                     h += "<figcaption>\(escape(f.caption))"
                     if let svg = f.svg { h += " <a class=\"fmt\" href=\"\(escape(svg))\">SVG</a>" }
@@ -136,7 +136,7 @@ public struct HTMLReport: Sendable {
                 }
                 data[f.png] = bytes
             } else if let handle = FileHandle(forReadingAtPath: file) {
-                if let head = try? handle.read(upToCount: 24), let w = Self.pngWidth(head) { widths[f.png] = w }
+                if let head = try? handle.read(upToCount: 24), let w = PNGFile.width(head) { widths[f.png] = w }
                 try? handle.close()
             }
         }
@@ -175,9 +175,4 @@ public struct HTMLReport: Sendable {
     @media (max-width: 600px) { body { font-size: 14px; } header, main, footer { padding: 0 12px; } }
 
     """
-    /// The width in pixels from a PNG's IHDR chunk (bytes 16–19, big-endian), if the data is a PNG.
-    static func pngWidth(_ data: Data) -> Int? {
-        guard data.count >= 24, data.starts(with: [0x89, 0x50, 0x4E, 0x47]) else { return nil }
-        return data.dropFirst(16).prefix(4).reduce(0) { $0 << 8 | Int($1) }
-    }
 }

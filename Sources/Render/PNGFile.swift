@@ -9,6 +9,12 @@ import Foundation
 /// `png_image_write_to_memory`, and the `tEXt`/`iTXt` chunks (a length, a type, the data and a CRC-32,
 /// PNG spec §11.3.4) are spliced in right after `IHDR` by a few lines of our own.
 enum PNGFile {
+    /// The width in pixels from a PNG's IHDR chunk (bytes 16–19, big-endian), if the data is a PNG.
+    static func width(_ data: Data) -> Int? {
+        guard data.count >= 24, data.starts(with: signature) else { return nil }
+        return data.dropFirst(16).prefix(4).reduce(0) { $0 << 8 | Int($1) }
+    }
+
     static let signature: [UInt8] = [137, 80, 78, 71, 13, 10, 26, 10]
 
     /// Encodes `image` (dropping alpha when every pixel is opaque) with `metadata` as text chunks.

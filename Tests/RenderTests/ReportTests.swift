@@ -22,7 +22,7 @@ func sampleReport(dir: String) throws -> HTMLReport {
     #expect(html.contains("Run &lt;resnet&gt; &amp; co"))
     #expect(html.contains("<img src=\"loss.png\"") && html.contains("href=\"loss.svg\""))
     // Never shown larger than drawn: a 2×-scale PNG of W pixels gets max-width W/2 CSS pixels.
-    let width = try #require(HTMLReport.pngWidth(try Data(contentsOf: URL(fileURLWithPath: dir + "/loss.png"))))
+    let width = try #require(PNGFile.width(try Data(contentsOf: URL(fileURLWithPath: dir + "/loss.png"))))
     #expect(width > 100 && html.contains("max-width: \(width / 2)px"))
     #expect(html.contains("0.1235") && html.contains("name=\"viewport\""))
     #expect(!html.contains("http://") && !html.contains("https://") && !html.contains("<script"), "page must load nothing from the network")

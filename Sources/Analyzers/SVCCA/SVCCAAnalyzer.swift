@@ -113,14 +113,8 @@ public struct SVCCAAnalyzer: Analyzer {
         let (pathA, pathB) = (dumpA.path, dumpB.path)
         let pathB2 = try options.diffB.map { try CheckpointLocator.resolveActivations($0) }
         let dumpB2 = try pathB2.map { try ActivationDump(path: $0, layers: layerNames, conv: conv) }
-        // Same datapoints in the same order is what matters; how they were drawn (the seed) is not.
-        func samePoints(_ x: ProbeSet, _ y: ProbeSet) -> Bool {
-            guard x.dataset == y.dataset, x.split == y.split, x.count == y.count else { return false }
-            if let i = x.indices, let j = y.indices { return i == j }
-            return x.indices == nil && y.indices == nil && x.seed == y.seed
-        }
         for other in [dumpB] + (dumpB2.map { [$0] } ?? []) {
-            guard let x = dumpA.probe, let y = other.probe, !samePoints(x, y) else { continue }
+            guard let x = dumpA.probe, let y = other.probe, !x.selectsSameDatapoints(as: y) else { continue }
             throw CheckpointError.incompatible(pathA: dumpA.path, pathB: other.path, detail: "activations were computed on different probe sets")
         }
         let metric = LayerSimilarityMatrix.Metric(rawValue: options.metric) ?? .svcca

@@ -25,7 +25,9 @@ extension Network where Scalar == Float {
         for start in stride(from: 0, to: data.count, by: Swift.max(batchSize, 1)) {
             let chunk = Array(start..<Swift.min(start + batchSize, data.count))
             let r = try gradient(data.batch(chunk), loss: loss, mode: mode, at: parameters)
-            do { try sum.add(r.gradient, scaledBy: Float(chunk.count)) } catch { preconditionFailure("\(error)") }
+            do { try sum.add(r.gradient, scaledBy: Float(chunk.count)) } catch {
+                throw .vectorLength(what: "batch gradient", expected: parameterCount, got: r.gradient.count)
+            }
             total += r.evaluation.loss * Double(chunk.count)
             correct += r.evaluation.correct
         }
@@ -49,7 +51,9 @@ extension Network where Scalar == Float {
             do {
                 try g.add(r.gradient, scaledBy: Float(chunk.count))
                 try hv.add(r.hessianVectorProduct, scaledBy: Float(chunk.count))
-            } catch { preconditionFailure("\(error)") }
+            } catch {
+                throw .vectorLength(what: "batch Hessian-vector product", expected: parameterCount, got: r.hessianVectorProduct.count)
+            }
             total += r.evaluation.loss * Double(chunk.count)
             correct += r.evaluation.correct
         }
