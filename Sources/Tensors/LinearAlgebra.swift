@@ -34,6 +34,32 @@ public enum LinearAlgebra {
                 Tensor(uncheckedShape: [r, n], scalars: vt))
     }
 
+    /// Singular values only, descending (`?gesdd` with `jobz = N`): about a third of the work
+    /// of `svd` when the vectors are not needed.
+    /// - Parameter a: `[m, n]`.
+    /// - Returns: `min(m, n)` singular values.
+    public static func singularValues<S: BLASScalar>(_ a: Tensor<S>) throws(LinearAlgebraError) -> Tensor<S> {
+        let (m, n) = try matrixShape(a, "gesdd")
+        let r = min(m, n)
+        var work = a.scalars
+        var s = [S](repeating: 0, count: r)
+        var unused = [S](repeating: 0, count: 1)
+        if r > 0 {
+            let info = work.withUnsafeMutableBufferPointer { w in
+                s.withUnsafeMutableBufferPointer { sp in
+                    unused.withUnsafeMutableBufferPointer { up in
+                        // U and Vᵀ are not referenced, but LAPACKE still checks their leading
+                        // dimensions against the thin shapes.
+                        S.gesdd(jobz: UInt8(ascii: "N"), m: m, n: n, a: w.baseAddress!, lda: n,
+                                s: sp.baseAddress!, u: up.baseAddress!, ldu: r, vt: up.baseAddress!, ldvt: n)
+                    }
+                }
+            }
+            try check(info, "gesdd")
+        }
+        return Tensor(uncheckedShape: [r], scalars: s)
+    }
+
     /// Eigendecomposition of a symmetric matrix by divide and conquer (`?syevd`).
     ///
     /// Only the upper triangle of `a` is read.

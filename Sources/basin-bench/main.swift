@@ -160,25 +160,33 @@ if enabled("svcca") {
     var prepared: [RepresentationSimilarity.PreparedLayer] = []
     let prepare = try best(repeats) {
         prepared = try parallelMap(allLayers.count, threads: 2) { i in
-            try RepresentationSimilarity.prepare(allLayers[i].1, name: allLayers[i].0)
+            try RepresentationSimilarity.prepare(allLayers[i].1, name: allLayers[i].0, basisFor: reduction)
         }
     }
+    // SVCCA alone is what the NumPy script computes; PWCCA and CKA as well is `--metric all`.
     var matrix: LayerSimilarityMatrix?
     let heatmap = try best(repeats) {
-        matrix = try LayerSimilarityMatrix.compute(layersA, layersB, reduction: reduction, threads: 2)
+        matrix = try LayerSimilarityMatrix.compute(layersA, layersB, reduction: reduction, measures: [], threads: 2)
     }
-    let m = matrix!
+    var everyMeasure: LayerSimilarityMatrix?
+    let heatmapAll = try best(1) {
+        everyMeasure = try LayerSimilarityMatrix.compute(layersA, layersB, reduction: reduction, measures: .all, threads: 2)
+    }
+    guard let m = matrix, let mAll = everyMeasure else { fatalError("basin-bench: the heatmap was not computed") }
     let routes = Dictionary(grouping: prepared, by: \.route).mapValues(\.count)
     let cells = layerCount * layerCount
     row("SVCCA heatmap \(layerCount)×\(layerCount), \(width) neurons, \(n / 1000)k points",
         String(format: "%7.2f s  (prepare %d layers %.2f s, %@; %.0f ms/pair)", heatmap, 2 * layerCount, prepare,
                routes.map { "\($0.value) \($0.key.rawValue)" }.sorted().joined(separator: ", "),
                (heatmap - prepare) / Double(cells) * 1000))
+    row("SVCCA heatmap, also PWCCA and CKA (--metric all)", String(format: "%7.2f s  (max |ΔSVCCA| vs SVCCA alone %.1e)", heatmapAll,
+        zip(m.values(.svcca), mAll.values(.svcca)).map { zip($0, $1).map { abs($0 - $1) }.max() ?? 0 }.max() ?? 0))
     var pairPrepared: (RepresentationSimilarity.PreparedLayer, RepresentationSimilarity.PreparedLayer)?
     var pair: RepresentationSimilarity.Comparison?
     let pairTime = try best(quick ? 3 : 1) {
-        let pa = try RepresentationSimilarity.prepare(pairA, name: "pair_a"), pb = try RepresentationSimilarity.prepare(pairB, name: "pair_b")
-        pair = try RepresentationSimilarity.compare(pa, pb, reduction: reduction)
+        let pa = try RepresentationSimilarity.prepare(pairA, name: "pair_a", basisFor: reduction)
+        let pb = try RepresentationSimilarity.prepare(pairB, name: "pair_b", basisFor: reduction)
+        pair = try RepresentationSimilarity.compare(pa, pb, reduction: reduction, measures: [])
         pairPrepared = (pa, pb)
     }
     row("SVCCA pair \(wide)×\(n / 1000)k points, both sides",
@@ -195,7 +203,7 @@ if enabled("svcca") {
     }
     let record = Record(heatmap: svcca, keptA: m.comparisons.map { $0.map(\.keptA) }, keptB: m.comparisons.map { $0.map(\.keptB) },
                         pair: pair!.mean, pairKept: [pair!.keptA, pair!.keptB],
-                        seconds: ["heatmap": heatmap, "prepare": prepare, "pair": pairTime])
+                        seconds: ["heatmap": heatmap, "prepare": prepare, "pair": pairTime, "heatmap_all_measures": heatmapAll])
     try JSONEncoder().encode(record).write(to: URL(fileURLWithPath: svccaDirectory + "/basin.json"))
 }
 

@@ -20,7 +20,7 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         let x = try RS.prepare(random(200, 12, seed: 1), name: "x")
         let c = try RS.compare(x, x, reduction: reduction)
         #expect(c.correlations.allSatisfy { abs($0 - 1) < 1e-10 })
-        #expect(abs(c.mean - 1) < 1e-10 && abs(c.pwcca - 1) < 1e-10 && abs(c.cka - 1) < 1e-10)
+        #expect(abs(c.mean - 1) < 1e-10 && abs((c.pwcca ?? .nan) - 1) < 1e-10 && abs((c.cka ?? .nan) - 1) < 1e-10)
     }
 
     @Test func invertibleLinearTransformKeepsCCAAtOne() throws {
@@ -30,11 +30,11 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         let y = try Tensor.matmul(x, t)
         let c = try RS.compare(try RS.prepare(x, name: "x"), try RS.prepare(y, name: "y"), reduction: .none)
         #expect(c.correlations.allSatisfy { abs($0 - 1) < 1e-9 })
-        #expect(abs(c.pwcca - 1) < 1e-9)
-        #expect(c.cka < 0.999)    // CKA is not invariant to general invertible maps …
+        #expect(abs((c.pwcca ?? .nan) - 1) < 1e-9)
+        #expect((c.cka ?? .nan) < 0.999)    // CKA is not invariant to general invertible maps …
         let (q, _) = try LinearAlgebra.qr(random(10, 10, seed: 4))
         let rotated = try RS.compare(try RS.prepare(x, name: "x"), try RS.prepare(try Tensor.matmul(x, q), name: "xq"), reduction: .none)
-        #expect(abs(rotated.cka - 1) < 1e-10)   // … only to orthogonal ones and isotropic scaling
+        #expect(abs((rotated.cka ?? .nan) - 1) < 1e-10)   // … only to orthogonal ones and isotropic scaling
     }
 
     /// For independent Gaussian data, E[Σ ρ_i²] = p·q/(n−1) (trace of the product of two
@@ -65,9 +65,34 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
             let c = try RS.compare(pa, pb, reduction: reduction)
             #expect(c.correlations.count == part.correlations.count)
             for (x, y) in zip(c.correlations, part.correlations) { #expect(abs(x - y) < 1e-6, "\(reduction)") }
-            #expect(abs(c.mean - part.mean) < 1e-6 && abs(c.pwcca - part.pwcca) < 1e-6, "\(reduction)")
+            #expect(abs(c.mean - part.mean) < 1e-6 && abs((c.pwcca ?? .nan) - part.pwcca) < 1e-6, "\(reduction)")
         }
-        #expect(abs(try RS.compare(pa, pb, reduction: .none).cka - ref.cka) < 1e-6)
+        #expect(abs((try RS.compare(pa, pb, reduction: .none).cka ?? .nan) - ref.cka) < 1e-6)
+    }
+
+    /// Asking for fewer measures computes less (kept columns only, singular values only) but
+    /// must not change a single number.
+    @Test(arguments: [RS.Reduction.none, .variance(0.9), .dimensions(4)])
+    func fewerMeasuresGiveTheSameNumbers(reduction: RS.Reduction) throws {
+        var x = random(400, 16, seed: 21)
+        for i in 0..<400 { for j in 0..<16 { x[i, j] /= 1 + Double(j) / 4 } }
+        let y = try Tensor.matmul(x, random(16, 12, seed: 22)) + random(400, 12, seed: 23)
+        let full = try RS.compare(try RS.prepare(x, name: "x"), try RS.prepare(y, name: "y"), reduction: reduction)
+        let nx = try RS.prepare(x, name: "x", basisFor: reduction), ny = try RS.prepare(y, name: "y", basisFor: reduction)
+        #expect(nx.basisColumns == nx.kept(reduction) && nx.basisColumns <= nx.rank)
+        for measures in [RS.Measures(), .pwcca] {
+            let c = try RS.compare(nx, ny, reduction: reduction, measures: measures)
+            #expect(c.correlations.count == full.correlations.count)
+            for (u, v) in zip(c.correlations, full.correlations) { #expect(abs(u - v) < 1e-12) }
+            #expect(abs(c.mean - full.mean) < 1e-12 && c.cka == nil)
+            #expect(measures.contains(.pwcca) ? abs((c.pwcca ?? .nan) - (full.pwcca ?? .nan)) < 1e-12 : c.pwcca == nil)
+        }
+        // CKA needs every direction: a basis cut to the kept ones is refused, not silently wrong.
+        if nx.basisColumns < nx.rank {
+            #expect(throws: RS.SimilarityError.basisTooNarrow(layer: "x", columns: nx.basisColumns, needed: nx.rank)) {
+                try RS.compare(nx, ny, reduction: reduction, measures: .cka)
+            }
+        }
     }
 
     @Test func varianceReductionKeepsTheFewestDirectionsReachingTheFraction() throws {
@@ -112,7 +137,7 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
             let g = try RS.compare(gx, py, reduction: reduction), s = try RS.compare(sx, py, reduction: reduction)
             #expect(g.keptA == s.keptA && g.correlations.count == s.correlations.count)
             for (a, b) in zip(g.correlations, s.correlations) { #expect(abs(a - b) < tolerance, "\(reduction)") }
-            #expect(abs(g.mean - s.mean) < tolerance && abs(g.pwcca - s.pwcca) < tolerance && abs(g.cka - s.cka) < tolerance)
+            #expect(abs(g.mean - s.mean) < tolerance && abs((g.pwcca ?? .nan) - (s.pwcca ?? .nan)) < tolerance && abs((g.cka ?? .nan) - (s.cka ?? .nan)) < tolerance)
         }
         // U has orthonormal columns whichever route made it.
         let gram = try Tensor.matmul(gx.u, gx.u, transposeA: true)

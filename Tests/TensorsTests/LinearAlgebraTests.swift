@@ -19,6 +19,18 @@ import Testing
         for i in 0..<u.shape[0] { for j in 0..<u.shape[1] { us[i, j] *= s[flat: j] } }
         #expect(try Tensor.matmul(us, vt).maxAbsDifference(a) < 1e-12)
         #expect(zip(s.scalars, s.scalars.dropFirst()).allSatisfy { $0 >= $1 })
+        // The values-only route gives the same values.
+        let values = try LinearAlgebra.singularValues(a)
+        #expect(values.maxAbsDifference(s) < 1e-12)
+    }
+
+    @Test func singularValuesOfHandMatrix() throws {
+        let a = try Tensor<Double>(shape: [2, 2], scalars: [3, 0, 4, 5])
+        let s = try LinearAlgebra.singularValues(a)
+        #expect(abs(s[flat: 0] - 45.0.squareRoot()) < 1e-12 && abs(s[flat: 1] - 5.0.squareRoot()) < 1e-12)
+        #expect(throws: LinearAlgebraError.nonFinite(routine: "gesdd")) {
+            try LinearAlgebra.singularValues(try Tensor<Double>(shape: [1, 2], scalars: [1, .nan]))
+        }
     }
 
     @Test func symmetricEigenOfHandMatrix() throws {

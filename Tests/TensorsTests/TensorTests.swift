@@ -11,6 +11,28 @@ import Testing
         }
     }
 
+    @Test func isFiniteFindsEveryNonFiniteValueAtEveryPosition() {
+        // Lengths around the 4-wide unrolling, the bad value in every slot, and the extremes
+        // of the finite range (whose product with 0 must still count as finite).
+        for n in [0, 1, 3, 4, 5, 8, 11] {
+            var clean = Tensor<Double>(shape: [n], repeating: .greatestFiniteMagnitude)
+            if n > 0 { clean[flat: n - 1] = -.leastNonzeroMagnitude }
+            #expect(clean.isFinite)
+            for position in 0..<n {
+                for bad in [Double.nan, .infinity, -.infinity] {
+                    var t = clean
+                    t[flat: position] = bad
+                    #expect(!t.isFinite, "n \(n), \(bad) at \(position)")
+                    #expect(t.firstNonFiniteIndex == position)
+                }
+            }
+        }
+        var f = Tensor<Float>(shape: [7], repeating: 1)
+        #expect(f.isFinite)
+        f[flat: 6] = .nan
+        #expect(!f.isFinite)
+    }
+
     @Test func rankZeroHoldsOneScalar() throws {
         let t = try Tensor<Float>(shape: [], scalars: [3])
         #expect(t.count == 1 && t.rank == 0)

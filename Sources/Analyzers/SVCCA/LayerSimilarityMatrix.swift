@@ -23,15 +23,24 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
             case .cka: return "linear CKA"
             }
         }
+
+        /// What `compare` must compute for this metric besides SVCCA.
+        public var measures: RepresentationSimilarity.Measures {
+            switch self {
+            case .svcca: return []
+            case .pwcca: return .pwcca
+            case .cka: return .cka
+            }
+        }
     }
 
-    /// The matrix of one metric, `[layersA.count][layersB.count]`.
+    /// The matrix of one metric, `[layersA.count][layersB.count]`; NaN where it was not computed.
     public func values(_ metric: Metric) -> [[Double]] {
         comparisons.map { row in row.map { c in
             switch metric {
             case .svcca: return c.mean
-            case .pwcca: return c.pwcca
-            case .cka: return c.cka
+            case .pwcca: return c.pwcca ?? .nan
+            case .cka: return c.cka ?? .nan
             }
         } }
     }
@@ -39,22 +48,26 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
     /// Computes every pair.
     /// - Parameters:
     ///   - a, b: `(layer name, [datapoints, neurons])` in layer order.
+    ///   - measures: what to compute besides SVCCA; without CKA each layer's basis is formed
+    ///     only for its kept directions and each pair multiplies only those.
     ///   - inputEpsilon: unit roundoff of the stored activations (see `RepresentationSimilarity.prepare`).
     ///   - threads: worker threads for the pairs (BLAS runs single-threaded inside them).
     ///   - progress: called once per finished step (layers prepared, then pairs).
     public static func compute(_ a: [(String, Tensor<Double>)], _ b: [(String, Tensor<Double>)],
-                               reduction: RepresentationSimilarity.Reduction, inputEpsilon: Double = Double.ulpOfOne,
+                               reduction: RepresentationSimilarity.Reduction, measures: RepresentationSimilarity.Measures = .all,
+                               inputEpsilon: Double = Double.ulpOfOne,
                                threads: Int,
                                progress: @Sendable () -> Void = {}) throws -> LayerSimilarityMatrix {
         let all = a + b
         let prepared = try parallelMap(all.count, threads: threads) { i in
             defer { progress() }
-            return try RepresentationSimilarity.prepare(all[i].1, name: all[i].0, inputEpsilon: inputEpsilon)
+            return try RepresentationSimilarity.prepare(all[i].1, name: all[i].0, inputEpsilon: inputEpsilon,
+                                                        basisFor: measures.contains(.cka) ? nil : reduction)
         }
         let pa = Array(prepared[0..<a.count]), pb = Array(prepared[a.count...])
         let flat = try parallelMap(pa.count * pb.count, threads: threads) { k in
             defer { progress() }
-            return try RepresentationSimilarity.compare(pa[k / pb.count], pb[k % pb.count], reduction: reduction)
+            return try RepresentationSimilarity.compare(pa[k / pb.count], pb[k % pb.count], reduction: reduction, measures: measures)
         }
         var dropped: [String: [Int]] = [:]
         for p in prepared where !p.droppedNeurons.isEmpty { dropped[p.name] = p.droppedNeurons }

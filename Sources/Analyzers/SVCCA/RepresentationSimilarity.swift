@@ -32,6 +32,18 @@ public enum RepresentationSimilarity {
         case none
     }
 
+    /// Which measures `compare` computes besides SVCCA (whose canonical correlations every
+    /// measure starts from). Each costs extra work: PWCCA the canonical directions (an SVD
+    /// with vectors instead of values only), CKA the full `rank_a × rank_b` product of the
+    /// bases instead of the kept block (and full-rank bases from `prepare`).
+    public struct Measures: OptionSet, Sendable, Hashable {
+        public let rawValue: Int
+        public init(rawValue: Int) { self.rawValue = rawValue }
+        public static let pwcca = Measures(rawValue: 1)
+        public static let cka = Measures(rawValue: 2)
+        public static let all: Measures = [.pwcca, .cka]
+    }
+
     /// How `prepare` factored a layer.
     public enum Route: String, Sendable, Codable {
         /// Eigendecomposition of the neurons' Gram matrix (`dsyrk` + `dsyevd` + one `dgemm`).
@@ -50,7 +62,8 @@ public enum RepresentationSimilarity {
         public let droppedNeurons: [Int]
         /// How the factors were computed (see `prepare`).
         public let route: Route
-        /// Left singular vectors `[datapoints, rank]`, rank = numerically non-zero singular values.
+        /// Leading left singular vectors `[datapoints, basisColumns]`: all `rank` of them
+        /// (numerically non-zero singular values), or only those a reduction keeps.
         let u: Tensor<Double>
         /// Singular values, descending, `[rank]`.
         public let singularValues: [Double]
@@ -58,23 +71,13 @@ public enum RepresentationSimilarity {
         let sVt: Tensor<Double>
 
         public var rank: Int { singularValues.count }
+        /// Columns of `U` computed: `rank`, or the directions kept when `prepare` was told the reduction.
+        public var basisColumns: Int { u.shape[1] }
+        /// `‖XᵀX‖_F = ‖s²‖₂`, CKA's normaliser.
+        var gramNorm: Double { singularValues.reduce(0) { $0 + $1 * $1 * $1 * $1 }.squareRoot() }
 
         /// Directions kept under a reduction (at least 1 when the layer has any variance).
-        public func kept(_ reduction: Reduction) -> Int {
-            switch reduction {
-            case .none: return rank
-            case .dimensions(let k): return min(max(k, 1), rank)
-            case .variance(let fraction):
-                let energy = singularValues.map { $0 * $0 }
-                let total = energy.reduce(0, +)
-                var sum = 0.0
-                for (i, e) in energy.enumerated() {
-                    sum += e
-                    if sum >= fraction * total * (1 - 1e-12) { return i + 1 }
-                }
-                return rank
-            }
-        }
+        public func kept(_ reduction: Reduction) -> Int { RepresentationSimilarity.kept(singularValues, reduction) }
     }
 
     /// Why two layers cannot be compared.
@@ -84,6 +87,7 @@ public enum RepresentationSimilarity {
         case datapointMismatch(layerA: String, rowsA: Int, layerB: String, rowsB: Int)
         case tooFewDatapoints(layer: String, neurons: Int, datapoints: Int)
         case nonFinite(layer: String)
+        case basisTooNarrow(layer: String, columns: Int, needed: Int)
 
         public var description: String {
             switch self {
@@ -94,6 +98,8 @@ public enum RepresentationSimilarity {
             case let .tooFewDatapoints(layer, neurons, datapoints):
                 return "layer '\(layer)': \(neurons) directions but only \(datapoints) datapoints; CCA needs more datapoints than neurons (use a larger probe set, --keep-dims K or --keep-variance below 1, or --conv pool)"
             case let .nonFinite(layer): return "layer '\(layer)': activations contain NaN or infinite values"
+            case let .basisTooNarrow(layer, columns, needed):
+                return "layer '\(layer)': prepared with \(columns) basis directions, \(needed) needed (prepare it for this reduction and measure)"
             }
         }
     }
@@ -121,10 +127,12 @@ public enum RepresentationSimilarity {
     ///     (`Float.ulpOfOne` for float32 dumps): singular values below
     ///     `max(datapoints, neurons) · inputEpsilon · s_max` are rounding noise of the
     ///     stored data, not directions, and are not counted in the rank.
+    ///   - basisFor: when given, `U` is formed only for the directions this reduction keeps
+    ///     (enough for SVCCA and PWCCA; CKA needs the full basis, `nil`).
     /// - Throws: `SimilarityError` for non-matrices, non-finite values or a layer with no variance.
     public static func prepare(_ activations: Tensor<Double>, name: String,
-                               inputEpsilon: Double = Double.ulpOfOne) throws -> PreparedLayer {
-        try prepare(activations, name: name, inputEpsilon: inputEpsilon, allowGram: true)
+                               inputEpsilon: Double = Double.ulpOfOne, basisFor reduction: Reduction? = nil) throws -> PreparedLayer {
+        try prepare(activations, name: name, inputEpsilon: inputEpsilon, allowGram: true, basisFor: reduction)
     }
 
     /// Largest `s_max / s` of a direction the Gram route may compute (see `prepare`).
@@ -132,7 +140,7 @@ public enum RepresentationSimilarity {
 
     /// `prepare`, with the Gram route optionally disabled (tests compare the two routes).
     static func prepare(_ activations: Tensor<Double>, name: String, inputEpsilon: Double,
-                        allowGram: Bool) throws -> PreparedLayer {
+                        allowGram: Bool, basisFor reduction: Reduction? = nil) throws -> PreparedLayer {
         guard activations.rank == 2 else { throw SimilarityError.notAMatrix(layer: name, shape: activations.shape) }
         guard activations.isFinite else { throw SimilarityError.nonFinite(layer: name) }
         let n = activations.shape[0], p = activations.shape[1]
@@ -181,10 +189,10 @@ public enum RepresentationSimilarity {
             dropped = []
         }
         let matrix = try Tensor(shape: [n, keep.count], scalars: centred)
-        if allowGram, let layer = try gramRoute(matrix, name: name, inputEpsilon: inputEpsilon, dropped: dropped) {
+        if allowGram, let layer = try gramRoute(matrix, name: name, inputEpsilon: inputEpsilon, dropped: dropped, basisFor: reduction) {
             return layer
         }
-        return try svdRoute(matrix, name: name, inputEpsilon: inputEpsilon, dropped: dropped)
+        return try svdRoute(matrix, name: name, inputEpsilon: inputEpsilon, dropped: dropped, basisFor: reduction)
     }
 
     /// Numerical rank: LAPACK's usual tolerance max(n, p)·ε·s_max, with ε of the stored data.
@@ -193,7 +201,8 @@ public enum RepresentationSimilarity {
     }
 
     /// The Gram route of `prepare`, or nil when the layer is too ill-conditioned for it.
-    static func gramRoute(_ x: Tensor<Double>, name: String, inputEpsilon: Double, dropped: [Int]) throws -> PreparedLayer? {
+    static func gramRoute(_ x: Tensor<Double>, name: String, inputEpsilon: Double, dropped: [Int],
+                          basisFor reduction: Reduction?) throws -> PreparedLayer? {
         let n = x.shape[0], q = x.shape[1]
         let (values, vectors) = try LinearAlgebra.symmetricEigen(try Tensor.gram(x))
         let s = values.scalars.reversed().map { max($0, 0).squareRoot() }     // descending
@@ -206,36 +215,62 @@ public enum RepresentationSimilarity {
         let floor = s1 / gramConditionLimit
         let gramNoise = (Double(q) * Double.ulpOfOne).squareRoot() * s1
         guard r > 0, s[r - 1] >= floor, r == q || tolerance >= 100 * gramNoise else { return nil }
-        // W = V_r·S_r⁻¹ [q, r] and S·Vᵀ [r, q]; syevd's eigenvectors are columns, ascending.
-        var w = [Double](repeating: 0, count: q * r), sVt = [Double](repeating: 0, count: r * q)
+        let nonZero = Array(s[0..<r])
+        let c = basisColumns(nonZero, reduction)
+        // W = V_c·S_c⁻¹ [q, c] and S·Vᵀ [r, q]; syevd's eigenvectors are columns, ascending.
+        var w = [Double](repeating: 0, count: q * c), sVt = [Double](repeating: 0, count: r * q)
         vectors.withUnsafeBufferPointer { v in
             for a in 0..<q {
                 for i in 0..<r {
                     let e = v[a * q + (q - 1 - i)]
-                    w[a * r + i] = e / s[i]
+                    if i < c { w[a * c + i] = e / s[i] }
                     sVt[i * q + a] = s[i] * e
                 }
             }
         }
-        let u = try Tensor.matmul(x, try Tensor(shape: [q, r], scalars: w))
+        let u = try Tensor.matmul(x, try Tensor(shape: [q, c], scalars: w))
         return PreparedLayer(name: name, datapoints: n, neurons: q, droppedNeurons: dropped, route: .gram,
-                             u: u, singularValues: Array(s[0..<r]), sVt: try Tensor(shape: [r, q], scalars: sVt))
+                             u: u, singularValues: nonZero, sVt: try Tensor(shape: [r, q], scalars: sVt))
     }
 
     /// The SVD route of `prepare`: thin `dgesdd` of the centred activations.
-    static func svdRoute(_ x: Tensor<Double>, name: String, inputEpsilon: Double, dropped: [Int]) throws -> PreparedLayer {
+    static func svdRoute(_ x: Tensor<Double>, name: String, inputEpsilon: Double, dropped: [Int],
+                         basisFor reduction: Reduction?) throws -> PreparedLayer {
         let n = x.shape[0], q = x.shape[1]
         let (u, s, vt) = try LinearAlgebra.svd(x)
         let tolerance = rankTolerance(datapoints: n, neurons: q, inputEpsilon: inputEpsilon, largest: s.scalars.first ?? 0)
         let r = s.scalars.firstIndex { $0 <= tolerance } ?? s.count
         guard r > 0 else { throw SimilarityError.noVariance(layer: name) }
-        let uR = try columns(u, r)
+        let uR = try columns(u, basisColumns(Array(s.scalars[0..<r]), reduction))
         var sVt = try rows(vt, r)
         sVt.withUnsafeMutableBufferPointer { b in
             for i in 0..<r { for j in 0..<q { b[i * q + j] *= s.scalars[i] } }
         }
         return PreparedLayer(name: name, datapoints: n, neurons: q, droppedNeurons: dropped, route: .svd,
                              u: uR, singularValues: Array(s.scalars[0..<r]), sVt: sVt)
+    }
+
+    /// Columns of `U` to form: every direction, or the ones `reduction` keeps.
+    static func basisColumns(_ singularValues: [Double], _ reduction: Reduction?) -> Int {
+        guard let reduction else { return singularValues.count }
+        return kept(singularValues, reduction)
+    }
+
+    /// Directions kept under a reduction (at least 1 when there is any variance).
+    static func kept(_ singularValues: [Double], _ reduction: Reduction) -> Int {
+        let rank = singularValues.count
+        switch reduction {
+        case .none: return rank
+        case .dimensions(let k): return min(max(k, 1), rank)
+        case .variance(let fraction):
+            let total = singularValues.reduce(0) { $0 + $1 * $1 }
+            var sum = 0.0
+            for (i, s) in singularValues.enumerated() {
+                sum += s * s
+                if sum >= fraction * total * (1 - 1e-12) { return i + 1 }
+            }
+            return rank
+        }
     }
 
     /// The result of comparing two layers.
@@ -250,16 +285,28 @@ public enum RepresentationSimilarity {
         /// first reaches 98% of the total (`cca_core.sum_threshold`), kept for comparison
         /// with numbers computed with that code.
         public var googleThresholdMean: Double
-        /// Projection-weighted CCA (Morcos et al. 2018) on the side with fewer directions.
-        public var pwcca: Double
-        /// Linear CKA of the full (unreduced) centred representations.
-        public var cka: Double
+        /// Projection-weighted CCA (Morcos et al. 2018) on the side with fewer directions,
+        /// when asked for (`Measures.pwcca`).
+        public var pwcca: Double?
+        /// Linear CKA of the full (unreduced) centred representations, when asked for (`Measures.cka`).
+        public var cka: Double?
+    }
+
+    /// What one pair contributes before it is summarised: the canonical correlations, PWCCA's
+    /// weights of each, and CKA's cross term `‖XᵀY‖²_F`.
+    struct PairTerms {
+        var rho: [Double]
+        var pwccaWeights: [Double]?
+        var ckaCross: Double?
     }
 
     /// Compares two prepared layers.
-    /// - Throws: `SimilarityError` when the datapoints differ or a side keeps as many
-    ///   directions as there are datapoints (every correlation would be trivially 1).
-    public static func compare(_ a: PreparedLayer, _ b: PreparedLayer, reduction: Reduction) throws -> Comparison {
+    /// - Parameter measures: what to compute besides SVCCA (default: everything).
+    /// - Throws: `SimilarityError` when the datapoints differ, a side keeps as many
+    ///   directions as there are datapoints (every correlation would be trivially 1), or a
+    ///   side was prepared with fewer basis directions than the reduction or CKA needs.
+    public static func compare(_ a: PreparedLayer, _ b: PreparedLayer, reduction: Reduction,
+                               measures: Measures = .all) throws -> Comparison {
         guard a.datapoints == b.datapoints else {
             throw SimilarityError.datapointMismatch(layerA: a.name, rowsA: a.datapoints, layerB: b.name, rowsB: b.datapoints)
         }
@@ -273,44 +320,79 @@ public enum RepresentationSimilarity {
                 throw SimilarityError.tooFewDatapoints(layer: layer.name, neurons: entering, datapoints: layer.datapoints)
             }
         }
-        // M = U_aᵀ U_b over all directions (rank_a × rank_b); the reduced problem is its
-        // leading ka × kb block, CKA uses all of it.
-        let m = try Tensor.matmul(a.u, b.u, transposeA: true)
-        let block = try submatrix(m, rows: ka, columns: kb)
-        let (p, sigma, qt) = try LinearAlgebra.svd(block)
-        let rho = sigma.scalars.map { min(max($0, 0), 1) }
+        let terms = try pairTerms(a, b, keptA: ka, keptB: kb, measures: measures)
+        let rho = terms.rho
         let mean = rho.reduce(0, +) / Double(max(rho.count, 1))
+        return Comparison(keptA: ka, keptB: kb, correlations: rho, mean: mean,
+                          googleThresholdMean: googleThresholdMean(rho),
+                          pwcca: terms.pwccaWeights.map { weightedMean(rho, weights: $0) ?? mean },
+                          cka: terms.ckaCross.map { $0 / (a.gramNorm * b.gramNorm) })
+    }
 
-        // PWCCA: canonical variates H = U_k·P on the side with fewer directions; neuron j's
-        // weight on variate i is |⟨h_i, x_j⟩| = |(Pᵀ·(S·Vᵀ)_k)_ij|.
-        let (side, pSide, k): (PreparedLayer, Tensor<Double>, Int)
-        if ka <= kb { (side, pSide, k) = (a, p, ka) } else { (side, pSide, k) = (b, try qt.transposed(), kb) }
-        let projections = try Tensor.matmul(pSide, try rows(side.sVt, k), transposeA: true)   // [k, neurons]
-        var alpha = [Double](repeating: 0, count: rho.count)
-        projections.withUnsafeBufferPointer { pr in
-            for i in 0..<rho.count { for j in 0..<side.neurons { alpha[i] += abs(pr[i * side.neurons + j]) } }
-        }
-        let alphaSum = alpha.reduce(0, +)
-        let pwcca = alphaSum > 0 ? zip(alpha, rho).reduce(0) { $0 + $1.0 * $1.1 } / alphaSum : mean
+    /// `Σ wᵢρᵢ / Σ wᵢ`, nil when the weights sum to zero.
+    static func weightedMean(_ rho: [Double], weights: [Double]) -> Double? {
+        let total = weights.reduce(0, +)
+        return total > 0 ? zip(weights, rho).reduce(0) { $0 + $1.0 * $1.1 } / total : nil
+    }
 
-        // Linear CKA from the factors.
-        var cross = 0.0
-        m.withUnsafeBufferPointer { mp in
-            b.singularValues.withUnsafeBufferPointer { sb in
-                for i in 0..<a.rank {
-                    let si = a.singularValues[i], row = mp.baseAddress! + i * b.rank
-                    var rowSum = 0.0
-                    for j in 0..<b.rank { let v = row[j] * sb[j]; rowSum += v * v }
-                    cross += si * si * rowSum
+    /// The canonical correlations of the leading `ka` and `kb` directions, and what the
+    /// requested measures need from the same products (no checks; `compare` makes them).
+    ///
+    /// SVCCA alone multiplies only the kept columns of the bases, `U_{a,k}ᵀ·U_{b,k}`, and takes
+    /// singular values only; PWCCA adds the singular vectors; CKA needs every entry of
+    /// `M = U_aᵀ·U_b`, since `‖XᵀY‖_F = ‖S_a·M·S_b‖_F`.
+    static func pairTerms(_ a: PreparedLayer, _ b: PreparedLayer, keptA ka: Int, keptB kb: Int,
+                          measures: Measures) throws -> PairTerms {
+        let needA = measures.contains(.cka) ? a.rank : ka, needB = measures.contains(.cka) ? b.rank : kb
+        if a.basisColumns < needA { throw SimilarityError.basisTooNarrow(layer: a.name, columns: a.basisColumns, needed: needA) }
+        if b.basisColumns < needB { throw SimilarityError.basisTooNarrow(layer: b.name, columns: b.basisColumns, needed: needB) }
+        // M = U_{a,:needA}ᵀ·U_{b,:needB}, the leading columns read in place (row stride = basisColumns).
+        let n = a.datapoints
+        var product = [Double](repeating: 0, count: needA * needB)
+        a.u.withUnsafeBufferPointer { ua in
+            b.u.withUnsafeBufferPointer { ub in
+                product.withUnsafeMutableBufferPointer { c in
+                    guard let pa = ua.baseAddress, let pb = ub.baseAddress, let pc = c.baseAddress, needA > 0, needB > 0, n > 0 else { return }
+                    Double.gemm(transposeA: true, transposeB: false, m: needA, n: needB, k: n, alpha: 1,
+                                a: pa, lda: a.basisColumns, b: pb, ldb: b.basisColumns, beta: 0, c: pc, ldc: needB)
                 }
             }
         }
-        let selfA = a.singularValues.reduce(0) { $0 + pow($1, 4) }.squareRoot()
-        let selfB = b.singularValues.reduce(0) { $0 + pow($1, 4) }.squareRoot()
-        let cka = cross / (selfA * selfB)
-
-        return Comparison(keptA: ka, keptB: kb, correlations: rho, mean: mean,
-                          googleThresholdMean: googleThresholdMean(rho), pwcca: pwcca, cka: cka)
+        let m = try Tensor(shape: [needA, needB], scalars: product)
+        let block = needA == ka && needB == kb ? m : try submatrix(m, rows: ka, columns: kb)
+        var terms = PairTerms(rho: [])
+        if measures.contains(.pwcca) {
+            let (p, sigma, qt) = try LinearAlgebra.svd(block)
+            terms.rho = sigma.scalars.map { min(max($0, 0), 1) }
+            // PWCCA: canonical variates H = U_k·P on the side with fewer directions; neuron j's
+            // weight on variate i is |⟨h_i, x_j⟩| = |(Pᵀ·(S·Vᵀ)_k)_ij|.
+            let (side, pSide, k): (PreparedLayer, Tensor<Double>, Int)
+            if ka <= kb { (side, pSide, k) = (a, p, ka) } else { (side, pSide, k) = (b, try qt.transposed(), kb) }
+            let projections = try Tensor.matmul(pSide, try rows(side.sVt, k), transposeA: true)   // [k, neurons]
+            var alpha = [Double](repeating: 0, count: terms.rho.count)
+            projections.withUnsafeBufferPointer { pr in
+                for i in 0..<alpha.count { for j in 0..<side.neurons { alpha[i] += abs(pr[i * side.neurons + j]) } }
+            }
+            terms.pwccaWeights = alpha
+        } else {
+            terms.rho = try LinearAlgebra.singularValues(block).scalars.map { min(max($0, 0), 1) }
+        }
+        if measures.contains(.cka) {
+            // ‖S_a·M·S_b‖²_F over every direction.
+            var cross = 0.0
+            m.withUnsafeBufferPointer { mp in
+                b.singularValues.withUnsafeBufferPointer { sb in
+                    for i in 0..<a.rank {
+                        let si = a.singularValues[i]
+                        var rowSum = 0.0
+                        for j in 0..<b.rank { let v = mp[i * b.rank + j] * sb[j]; rowSum += v * v }
+                        cross += si * si * rowSum
+                    }
+                }
+            }
+            terms.ckaCross = cross
+        }
+        return terms
     }
 
     /// google/svcca's `sum_threshold(…, 0.98)` followed by the mean of that many leading values.

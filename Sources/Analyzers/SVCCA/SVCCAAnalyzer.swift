@@ -18,7 +18,7 @@ public struct SVCCAAnalyzer: Analyzer {
         public var b: String?
         @Option(name: .customLong("diff-b"), help: "Also compare --a with this dump and draw |sim(a,b) − sim(a,diff-b)| (paper 000 Figure 6).")
         public var diffB: String?
-        @Option(help: "The measure the heatmap shows: svcca, pwcca or cka (all three are in result.json).")
+        @Option(help: ArgumentHelp("The measures to compute: svcca, pwcca, cka, a comma-separated list (the first is drawn as heatmap.png, the others as heatmap-NAME.png), or all. Each costs extra time: PWCCA the canonical directions, CKA the full product of the two bases.", valueName: "metric[,metric…]"))
         public var metric: String = "svcca"
         @Option(help: "Keep the fewest SVD directions explaining this fraction of variance (the paper's 0.99).")
         public var keepVariance: Double = 0.99
@@ -37,10 +37,21 @@ public struct SVCCAAnalyzer: Analyzer {
             if epochs == nil && (a == nil || b == nil) { throw ValidationError("name two dumps: --epochs 10,150 with a run, or --a and --b") }
             if epochs != nil && (a != nil || b != nil) { throw ValidationError("use either --epochs or --a/--b, not both") }
             if let e = epochs, e.split(separator: ",").count != 2 { throw ValidationError("--epochs takes two points, e.g. 10,150") }
-            if LayerSimilarityMatrix.Metric(rawValue: metric) == nil { throw ValidationError("--metric must be svcca, pwcca or cka") }
+            if metrics.isEmpty { throw ValidationError("--metric takes svcca, pwcca, cka, a comma-separated list of them, or all; got '\(metric)'") }
             if !(keepVariance > 0 && keepVariance <= 1) { throw ValidationError("--keep-variance must be in (0, 1], got \(keepVariance)") }
             if let k = keepDims, k < 1 { throw ValidationError("--keep-dims must be at least 1") }
             if ActivationDump.ConvReduction(rawValue: conv) == nil { throw ValidationError("--conv must be pool or flatten") }
+        }
+
+        /// The measures named by `--metric`, in order, without repeats (empty when one is unknown).
+        var metrics: [LayerSimilarityMatrix.Metric] {
+            if metric == "all" { return LayerSimilarityMatrix.Metric.allCases }
+            var out: [LayerSimilarityMatrix.Metric] = []
+            for name in metric.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+                guard let m = LayerSimilarityMatrix.Metric(rawValue: name) else { return [] }
+                if !out.contains(m) { out.append(m) }
+            }
+            return out
         }
 
         var reduction: RepresentationSimilarity.Reduction {
@@ -50,7 +61,10 @@ public struct SVCCAAnalyzer: Analyzer {
 
     public struct Settings: Codable, Sendable {
         public var a: String, b: String, diffB: String?
+        /// The measure drawn in heatmap.png (the first of `metrics`).
         public var metric: String
+        /// Every measure computed (result.json and pairs.csv carry all of them).
+        public var metrics: [String]
         public var reduction: RepresentationSimilarity.Reduction
         public var conv: String
         public var probe: ProbeSet?
@@ -58,7 +72,7 @@ public struct SVCCAAnalyzer: Analyzer {
     }
 
     public struct Result: AnalysisResult {
-        public static let schemaVersion = 1
+        public static let schemaVersion = 2
         public var settings: Settings
         public var similarity: LayerSimilarityMatrix
         public var diffSimilarity: LayerSimilarityMatrix?
@@ -73,14 +87,15 @@ public struct SVCCAAnalyzer: Analyzer {
     public static let discussion = """
         Examples:
           analyze svcca run/ --epochs 10,150
-          analyze svcca --a teacher/:150 --b student/:150 --metric pwcca
+          analyze svcca --a teacher/:150 --b student/:150 --metric pwcca,cka
           analyze svcca --a T.acts --b S_distilled.acts --diff-b S_independent.acts
           analyze svcca run/ --epochs 10,150 --keep-dims 20 --conv flatten
 
         Both dumps must hold activations on the same probe set (same datapoints, same order). \
         Layers are centred, constant neurons dropped (and reported), reduced by SVD to \
         the directions explaining --keep-variance of the variance, then compared by CCA. \
-        Computed in float64. Writes result.json, matrix.csv, pairs.csv and heatmap figures.
+        Computed in float64. Writes result.json, matrix.csv, pairs.csv and heatmap figures; \
+        --metric svcca (the default) is the fastest, PWCCA and CKA are computed when named.
         """
 
     let options: Options
@@ -98,7 +113,7 @@ public struct SVCCAAnalyzer: Analyzer {
         let parts = options.epochs.map { $0.split(separator: ",").map(String.init) }
             ?? [options.a, options.b].compactMap { $0 }.map(Self.shortName)
         return (["svcca"] + parts + (options.diffB.map { ["vs", Self.shortName($0)] } ?? [])
-                + (options.metric == "svcca" ? [] : [options.metric])).joined(separator: "-")
+                + (options.metrics.first.map { $0 == .svcca ? [] : [$0.rawValue] } ?? [])).joined(separator: "-")
     }
 
     static func shortName(_ spec: String) -> String {
@@ -117,16 +132,18 @@ public struct SVCCAAnalyzer: Analyzer {
             guard let x = dumpA.probe, let y = other.probe, !x.selectsSameDatapoints(as: y) else { continue }
             throw CheckpointError.incompatible(pathA: dumpA.path, pathB: other.path, detail: "activations were computed on different probe sets")
         }
-        let metric = LayerSimilarityMatrix.Metric(rawValue: options.metric) ?? .svcca
+        let metrics = options.metrics.isEmpty ? [.svcca] : options.metrics
+        let metric = metrics[0]
+        let measures = metrics.reduce(into: RepresentationSimilarity.Measures()) { $0.formUnion($1.measures) }
         let pairs = (dumpA.layers.count + dumpB.layers.count) * 2 + dumpA.layers.count * dumpB.layers.count * (dumpB2 == nil ? 1 : 2)
         context.progress.start("svcca", total: pairs)
         let progress = context.progress
         func layers(_ d: ActivationDump) -> [(String, Tensor<Double>)] { d.layers.compactMap { n in d.matrices[n].map { (n, $0) } } }
         let epsilon = max(dumpA.inputEpsilon, dumpB.inputEpsilon, dumpB2?.inputEpsilon ?? 0)
-        let main = try LayerSimilarityMatrix.compute(layers(dumpA), layers(dumpB), reduction: options.reduction,
+        let main = try LayerSimilarityMatrix.compute(layers(dumpA), layers(dumpB), reduction: options.reduction, measures: measures,
                                                      inputEpsilon: epsilon, threads: context.threads) { progress.advance() }
         let second = try dumpB2.map {
-            try LayerSimilarityMatrix.compute(layers(dumpA), layers($0), reduction: options.reduction,
+            try LayerSimilarityMatrix.compute(layers(dumpA), layers($0), reduction: options.reduction, measures: measures,
                                               inputEpsilon: epsilon, threads: context.threads) { progress.advance() }
         }
         context.progress.finish()
@@ -146,6 +163,16 @@ public struct SVCCAAnalyzer: Analyzer {
         let report = try heat.render(to: .files(base: context.outputDirectory + "/heatmap", metadata: metadata))
         warnings += report.warnings
         files += ["heatmap.png", "heatmap.svg"]
+        for other in metrics.dropFirst() {
+            let v = main.values(other)
+            files.append(try context.write(Self.matrixCSV(main, metric: other), to: "matrix-\(other.rawValue).csv"))
+            let h = Heatmap(title: "\(other.title): \(labelA) vs \(labelB)", xLabel: labelB, yLabel: labelA, values: v,
+                            rowLabels: main.layersA, columnLabels: main.layersB,
+                            range: other == .cka ? .automatic : .fixed(min: 0, max: 1),
+                            annotate: main.layersA.count * main.layersB.count <= 400, colorBarLabel: other.rawValue)
+            warnings += try h.render(to: .files(base: context.outputDirectory + "/heatmap-\(other.rawValue)", metadata: metadata)).warnings
+            files += ["heatmap-\(other.rawValue).png", "heatmap-\(other.rawValue).svg"]
+        }
 
         var diagonal: [Double]?
         if main.layersA == main.layersB {
@@ -174,7 +201,8 @@ public struct SVCCAAnalyzer: Analyzer {
             try hd.render(to: .files(base: context.outputDirectory + "/difference", metadata: metadata))
             files += ["heatmap-diff-b.png", "heatmap-diff-b.svg", "difference.png", "difference.svg"]
         }
-        let settings = Settings(a: pathA, b: pathB, diffB: pathB2, metric: metric.rawValue, reduction: options.reduction,
+        let settings = Settings(a: pathA, b: pathB, diffB: pathB2, metric: metric.rawValue, metrics: metrics.map(\.rawValue),
+                                reduction: options.reduction,
                                 conv: options.conv, probe: dumpA.probe)
         return Result(settings: settings, similarity: main, diffSimilarity: second, diagonal: diagonal, warnings: warnings, files: files)
     }
@@ -230,7 +258,9 @@ public struct SVCCAAnalyzer: Analyzer {
         for (i, a) in m.layersA.enumerated() {
             for (j, b) in m.layersB.enumerated() {
                 let c = m.comparisons[i][j]
-                lines.append("\(csvField(a)),\(csvField(b)),\(c.keptA),\(c.keptB),\(c.mean),\(c.pwcca),\(c.cka),\(c.googleThresholdMean)")
+                // Measures not asked for are empty cells.
+                let pwcca = c.pwcca.map { String($0) } ?? "", cka = c.cka.map { String($0) } ?? ""
+                lines.append("\(csvField(a)),\(csvField(b)),\(c.keptA),\(c.keptB),\(c.mean),\(pwcca),\(cka),\(c.googleThresholdMean)")
             }
         }
         return lines.joined(separator: "\n") + "\n"
