@@ -95,6 +95,14 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         }
     }
 
+    @Test func reductionsReadAsTheyAreWrittenInJSON() throws {
+        for (reduction, json) in [(RS.Reduction.variance(0.99), #"{"variance":0.99}"#), (.dimensions(20), #"{"dimensions":20}"#), (.none, #"{"none":true}"#)] {
+            #expect(String(decoding: try JSONEncoder().encode(reduction), as: UTF8.self) == json)
+            #expect(try JSONDecoder().decode(RS.Reduction.self, from: Data(json.utf8)) == reduction)
+        }
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(RS.Reduction.self, from: Data(#"{"keep":3}"#.utf8)) }
+    }
+
     @Test func varianceReductionKeepsTheFewestDirectionsReachingTheFraction() throws {
         // Singular values 3, 2, 1 (energies 9, 4, 1 of 14): 0.5 → 1 direction, 0.9 → 2, 0.99 → 3.
         var x = Tensor<Double>(zeros: [6, 3])

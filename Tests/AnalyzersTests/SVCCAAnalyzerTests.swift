@@ -58,6 +58,39 @@ import Trainer
         #expect(abs(result.similarity.values(.svcca)[0][0] - 1) < 1e-5)
     }
 
+    @Test func fourierRouteComparesChannelsPerFrequency() throws {
+        let run = try makeRun()
+        let options = try SVCCAAnalyzer.Options.parse(["--epochs", "1,2", "--conv", "dft", "--metric", "svcca,cka", "--no-reduction"])
+        let result = try AnalyzerTestKit.checkContract(SVCCAAnalyzer.self, options: options, run: run)
+        let svcca = result.similarity.values(.svcca), cka = result.similarity.values(.cka)
+        // conv [N, 6, 2, 2] is the signal plus a per-position offset: after centring every
+        // position is the signal, so only the DC term has variance and it equals the signal.
+        #expect(abs(svcca[0][0] - 1) < 1e-6)
+        #expect(result.similarity.comparisons[0][0].keptA == 6)
+        // conv against shared (a [N, 6] layer, a 1 × 1 map): the DC term again.
+        #expect(abs(svcca[0][1] - 1) < 1e-6)
+        #expect(svcca[2][2] < 0.3 && cka[2][2] < 0.3)
+        #expect(result.settings.metrics == ["svcca", "cka"] && result.settings.conv == "dft")
+        #expect(result.similarity.comparisons[0][0].pwcca == nil)
+        #expect(Set(result.files).isSuperset(of: ["matrix-cka.csv", "heatmap-cka.png", "heatmap-cka.svg"]))
+        #expect {
+            try SVCCAAnalyzer.Options.parse(["--epochs", "1,2", "--conv", "dft", "--metric", "pwcca"])
+        } throws: { error in SVCCAAnalyzer.Options.message(for: error).contains("not defined with --conv dft") }
+    }
+
+    @Test func metricListComputesWhatItNames() throws {
+        let run = try makeRun()
+        let svccaOnly = try AnalyzerTestKit.checkContract(SVCCAAnalyzer.self, options: try SVCCAAnalyzer.Options.parse(["--epochs", "1,2"]), run: run)
+        #expect(svccaOnly.similarity.comparisons.joined().allSatisfy { $0.pwcca == nil && $0.cka == nil })
+        let all = try AnalyzerTestKit.checkContract(SVCCAAnalyzer.self, options: try SVCCAAnalyzer.Options.parse(["--epochs", "1,2", "--metric", "all"]), run: run)
+        #expect(all.settings.metrics == ["svcca", "pwcca", "cka"])
+        #expect(all.similarity.comparisons.joined().allSatisfy { $0.pwcca != nil && $0.cka != nil })
+        for (r1, r2) in zip(all.similarity.values(.svcca), svccaOnly.similarity.values(.svcca)) {
+            for (x, y) in zip(r1, r2) { #expect(abs(x - y) < 1e-12) }
+        }
+        #expect(throws: (any Error).self) { try SVCCAAnalyzer.Options.parse(["--epochs", "1,2", "--metric", "svcca,cca"]) }
+    }
+
     @Test func differenceOfTwoComparisons() throws {
         let run = try makeRun()
         let a = run.activationsPath(for: .epoch(1)), b = run.activationsPath(for: .epoch(2))

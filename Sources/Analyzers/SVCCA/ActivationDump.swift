@@ -13,12 +13,16 @@ public struct ActivationDump {
         case pool
         /// Every (channel, position) is a neuron.
         case flatten
+        /// Kept as `[N, C, H, W]` maps and compared frequency by frequency after a 2-D DFT
+        /// over space (`FourierSimilarity`); matrices become `[N, C, 1, 1]`.
+        case dft
     }
 
     public let path: String
     public let probe: ProbeSet?
     /// Layer names in manifest order.
     public let layers: [String]
+    /// Each layer as `[datapoints, neurons]`, or as a `[N, C, H, W]` map with `--conv dft`.
     public let matrices: [String: Tensor<Double>]
     /// Unit roundoff of the stored data (float32: 2⁻²³), the floor of what is signal.
     public let inputEpsilon: Double
@@ -73,8 +77,10 @@ public struct ActivationDump {
     }
 
     /// `[N, neurons]` as is; `[N, C, H, W]` pooled or flattened; `[N, C, L]` likewise over L.
+    /// With `.dft` every layer becomes a `[N, C, H, W]` map (`[N, C, L, 1]`, `[N, C, 1, 1]`).
     static func matrix(_ array: NDArray, conv: ConvReduction, path: String, name: String) throws -> Tensor<Double> {
         let t = array.doubleTensor()
+        if conv == .dft, (2...4).contains(t.rank) { return try FourierSimilarity.asMap(t, name: name) }
         switch t.rank {
         case 2: return t
         case 3, 4:

@@ -11,7 +11,8 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
     public var layersB: [String]
     /// `[layersA.count][layersB.count]`, row-major.
     public var comparisons: [[RepresentationSimilarity.Comparison]]
-    /// Neurons dropped for zero variance, per layer (A then B), only where any were.
+    /// Neurons (channels, with `--conv dft`) dropped for zero variance, per layer (A then B),
+    /// only where any were.
     public var droppedNeurons: [String: [Int]]
 
     public enum Metric: String, CaseIterable, Codable, Sendable {
@@ -73,6 +74,59 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
         for p in prepared where !p.droppedNeurons.isEmpty { dropped[p.name] = p.droppedNeurons }
         return LayerSimilarityMatrix(layersA: a.map(\.0), layersB: b.map(\.0),
                                      comparisons: (0..<pa.count).map { i in Array(flat[(i * pb.count)..<((i + 1) * pb.count)]) },
+                                     droppedNeurons: dropped)
+    }
+
+    /// The layers each side must be prepared at for `computeFourier`: side (0 = A, 1 = B),
+    /// layer index, and the resolution (the smaller of each axis over its partners).
+    struct SpectrumKey: Hashable { var side: Int, layer: Int, height: Int, width: Int }
+
+    static func spectrumKeys(_ a: [(String, Tensor<Double>)], _ b: [(String, Tensor<Double>)]) -> [SpectrumKey] {
+        var keys: [SpectrumKey] = [], seen = Set<SpectrumKey>()
+        for (i, x) in a.enumerated() {
+            for (j, y) in b.enumerated() {
+                let (h, w) = FourierSimilarity.commonSize(x.1, y.1)
+                for key in [SpectrumKey(side: 0, layer: i, height: h, width: w), SpectrumKey(side: 1, layer: j, height: h, width: w)]
+                where seen.insert(key).inserted { keys.append(key) }
+            }
+        }
+        return keys
+    }
+
+    /// Progress steps `compute` (or `computeFourier` with `fourier`) reports for these layers.
+    public static func progressSteps(_ a: [(String, Tensor<Double>)], _ b: [(String, Tensor<Double>)], fourier: Bool) -> Int {
+        (fourier ? spectrumKeys(a, b).count : a.count + b.count) + a.count * b.count
+    }
+
+    /// Every pair of convolutional maps compared frequency by frequency (`--conv dft`,
+    /// `FourierSimilarity`). Each layer is transformed and prepared once per resolution it
+    /// is compared at; PWCCA is not available on this route.
+    /// - Parameters: as `compute`, with `[N, C, H, W]` maps (or `[N, C]`, `[N, C, L]`).
+    public static func computeFourier(_ a: [(String, Tensor<Double>)], _ b: [(String, Tensor<Double>)],
+                                      reduction: RepresentationSimilarity.Reduction, measures: RepresentationSimilarity.Measures,
+                                      inputEpsilon: Double = Double.ulpOfOne, threads: Int,
+                                      progress: @Sendable () -> Void = {}) throws -> LayerSimilarityMatrix {
+        let keys = spectrumKeys(a, b)
+        let spectra = try parallelMap(keys.count, threads: threads) { k in
+            defer { progress() }
+            let key = keys[k], layer = (key.side == 0 ? a : b)[key.layer]
+            return try FourierSimilarity.prepare(layer.1, name: layer.0, height: key.height, width: key.width, inputEpsilon: inputEpsilon)
+        }
+        let index = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
+        let flat = try parallelMap(a.count * b.count, threads: threads) { k in
+            defer { progress() }
+            let i = k / b.count, j = k % b.count
+            let (h, w) = FourierSimilarity.commonSize(a[i].1, b[j].1)
+            guard let sa = index[SpectrumKey(side: 0, layer: i, height: h, width: w)],
+                  let sb = index[SpectrumKey(side: 1, layer: j, height: h, width: w)] else {
+                throw RepresentationSimilarity.SimilarityError.notComparable(detail: "layers '\(a[i].0)' and '\(b[j].0)' were not prepared at \(h)×\(w)")
+            }
+            return try FourierSimilarity.compare(spectra[sa], spectra[sb], reduction: reduction, measures: measures)
+        }
+        var dropped: [String: [Int]] = [:]
+        for spectrum in spectra where !spectrum.droppedChannels.isEmpty { dropped[spectrum.name] = spectrum.droppedChannels }
+        return LayerSimilarityMatrix(layersA: a.map(\.0), layersB: b.map(\.0),
+                                     comparisons: (0..<a.count).map { i in Array(flat[(i * b.count)..<((i + 1) * b.count)]) },
                                      droppedNeurons: dropped)
     }
 }

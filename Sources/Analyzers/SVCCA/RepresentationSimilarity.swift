@@ -30,6 +30,26 @@ public enum RepresentationSimilarity {
         case dimensions(Int)
         /// Every direction of numerically non-zero singular value.
         case none
+
+        // In JSON: {"variance": 0.99}, {"dimensions": 20} or {"none": true}.
+        enum CodingKeys: String, CodingKey { case variance, dimensions, none }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            if let v = try c.decodeIfPresent(Double.self, forKey: .variance) { self = .variance(v) }
+            else if let k = try c.decodeIfPresent(Int.self, forKey: .dimensions) { self = .dimensions(k) }
+            else if c.contains(.none) { self = .none }
+            else { throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "expected one of variance, dimensions, none")) }
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            switch self {
+            case .variance(let v): try c.encode(v, forKey: .variance)
+            case .dimensions(let k): try c.encode(k, forKey: .dimensions)
+            case .none: try c.encode(true, forKey: .none)
+            }
+        }
     }
 
     /// Which measures `compare` computes besides SVCCA (whose canonical correlations every
@@ -88,6 +108,7 @@ public enum RepresentationSimilarity {
         case tooFewDatapoints(layer: String, neurons: Int, datapoints: Int)
         case nonFinite(layer: String)
         case basisTooNarrow(layer: String, columns: Int, needed: Int)
+        case notComparable(detail: String)
 
         public var description: String {
             switch self {
@@ -96,8 +117,9 @@ public enum RepresentationSimilarity {
             case let .datapointMismatch(a, ra, b, rb):
                 return "layers '\(a)' (\(ra) datapoints) and '\(b)' (\(rb) datapoints) were not computed on the same probe set"
             case let .tooFewDatapoints(layer, neurons, datapoints):
-                return "layer '\(layer)': \(neurons) directions but only \(datapoints) datapoints; CCA needs more datapoints than neurons (use a larger probe set, --keep-dims K or --keep-variance below 1, or --conv pool)"
+                return "layer '\(layer)': \(neurons) directions but only \(datapoints) datapoints; CCA needs more datapoints than neurons (use a larger probe set, --keep-dims K or --keep-variance below 1, or --conv pool or --conv dft for convolutional layers)"
             case let .nonFinite(layer): return "layer '\(layer)': activations contain NaN or infinite values"
+            case let .notComparable(detail): return detail
             case let .basisTooNarrow(layer, columns, needed):
                 return "layer '\(layer)': prepared with \(columns) basis directions, \(needed) needed (prepare it for this reduction and measure)"
             }

@@ -26,7 +26,7 @@ public struct SVCCAAnalyzer: Analyzer {
         public var keepDims: Int?
         @Flag(help: "No SVD reduction: plain CCA on all neurons.")
         public var noReduction = false
-        @Option(help: "Convolutional activations [N, C, H, W]: pool (average over space) or flatten.")
+        @Option(help: ArgumentHelp("Convolutional activations [N, C, H, W]: pool (average over space, one neuron per channel), flatten (every channel × position a neuron), or dft (2-D DFT over space, CCA of the channels at each spatial frequency, summarised over all of them; exact flattened CCA for shift-invariant data, C neurons instead of C·H·W; svcca and cka only).", valueName: "pool|flatten|dft"))
         public var conv: String = "pool"
         @Option(help: "Comma-separated layer names to use (default: all, in dump order).")
         public var layers: String?
@@ -40,7 +40,10 @@ public struct SVCCAAnalyzer: Analyzer {
             if metrics.isEmpty { throw ValidationError("--metric takes svcca, pwcca, cka, a comma-separated list of them, or all; got '\(metric)'") }
             if !(keepVariance > 0 && keepVariance <= 1) { throw ValidationError("--keep-variance must be in (0, 1], got \(keepVariance)") }
             if let k = keepDims, k < 1 { throw ValidationError("--keep-dims must be at least 1") }
-            if ActivationDump.ConvReduction(rawValue: conv) == nil { throw ValidationError("--conv must be pool or flatten") }
+            guard let convReduction = ActivationDump.ConvReduction(rawValue: conv) else { throw ValidationError("--conv must be pool, flatten or dft") }
+            if convReduction == .dft && metrics.contains(.pwcca) {
+                throw ValidationError("--metric pwcca is not defined with --conv dft (complex canonical variates have no real neuron weights); use svcca or cka, or --conv pool/flatten for PWCCA")
+            }
         }
 
         /// The measures named by `--metric`, in order, without repeats (empty when one is unknown).
@@ -90,6 +93,7 @@ public struct SVCCAAnalyzer: Analyzer {
           analyze svcca --a teacher/:150 --b student/:150 --metric pwcca,cka
           analyze svcca --a T.acts --b S_distilled.acts --diff-b S_independent.acts
           analyze svcca run/ --epochs 10,150 --keep-dims 20 --conv flatten
+          analyze svcca run/ --epochs 10,150 --conv dft --metric svcca,cka
 
         Both dumps must hold activations on the same probe set (same datapoints, same order). \
         Layers are centred, constant neurons dropped (and reported), reduced by SVD to \
@@ -135,21 +139,27 @@ public struct SVCCAAnalyzer: Analyzer {
         let metrics = options.metrics.isEmpty ? [.svcca] : options.metrics
         let metric = metrics[0]
         let measures = metrics.reduce(into: RepresentationSimilarity.Measures()) { $0.formUnion($1.measures) }
-        let pairs = (dumpA.layers.count + dumpB.layers.count) * 2 + dumpA.layers.count * dumpB.layers.count * (dumpB2 == nil ? 1 : 2)
-        context.progress.start("svcca", total: pairs)
-        let progress = context.progress
         func layers(_ d: ActivationDump) -> [(String, Tensor<Double>)] { d.layers.compactMap { n in d.matrices[n].map { (n, $0) } } }
-        let epsilon = max(dumpA.inputEpsilon, dumpB.inputEpsilon, dumpB2?.inputEpsilon ?? 0)
-        let main = try LayerSimilarityMatrix.compute(layers(dumpA), layers(dumpB), reduction: options.reduction, measures: measures,
-                                                     inputEpsilon: epsilon, threads: context.threads) { progress.advance() }
-        let second = try dumpB2.map {
-            try LayerSimilarityMatrix.compute(layers(dumpA), layers($0), reduction: options.reduction, measures: measures,
-                                              inputEpsilon: epsilon, threads: context.threads) { progress.advance() }
+        let fourier = conv == .dft
+        let steps = ([dumpB] + (dumpB2.map { [$0] } ?? [])).reduce(0) {
+            $0 + LayerSimilarityMatrix.progressSteps(layers(dumpA), layers($1), fourier: fourier)
         }
+        context.progress.start("svcca", total: steps)
+        let progress = context.progress
+        let epsilon = max(dumpA.inputEpsilon, dumpB.inputEpsilon, dumpB2?.inputEpsilon ?? 0)
+        func similarity(_ b: ActivationDump) throws -> LayerSimilarityMatrix {
+            fourier
+                ? try LayerSimilarityMatrix.computeFourier(layers(dumpA), layers(b), reduction: options.reduction, measures: measures,
+                                                           inputEpsilon: epsilon, threads: context.threads) { progress.advance() }
+                : try LayerSimilarityMatrix.compute(layers(dumpA), layers(b), reduction: options.reduction, measures: measures,
+                                                    inputEpsilon: epsilon, threads: context.threads) { progress.advance() }
+        }
+        let main = try similarity(dumpB)
+        let second = try dumpB2.map(similarity)
         context.progress.finish()
 
         var files: [String] = []
-        var warnings: [String] = main.droppedNeurons.sorted { $0.key < $1.key }.map { "layer '\($0.key)': dropped \($0.value.count) constant neuron(s)" }
+        var warnings: [String] = main.droppedNeurons.sorted { $0.key < $1.key }.map { "layer '\($0.key)': dropped \($0.value.count) constant \(fourier ? "channel" : "neuron")(s)" }
         let values = main.values(metric)
         files.append(try context.write(Self.matrixCSV(main, metric: metric), to: "matrix.csv"))
         files.append(try context.write(Self.pairsCSV(main), to: "pairs.csv"))
