@@ -123,23 +123,25 @@ struct DemoCommand: ParsableCommand {
                                            threads: threads, seed: seed, progress: bar)
             }))
         }
+        // Conv layers through the DFT, as paper 000 (after Raghu et al. 2017) does.
+        let dft = ["--conv", "dft"]
         for name in runs.keys.sorted() {
             add(NormsAnalyzer.self, name, ["--epochs", "0,\(epochs)"])
-            add(SVCCAAnalyzer.self, name, ["--epochs", "2,\(epochs)"])
+            add(SVCCAAnalyzer.self, name, ["--epochs", "2,\(epochs)"] + dft)
         }
         if runs["step"] != nil && runs["sgdr"] != nil {
-            add(SVCCAAnalyzer.self, nil, ["--a", out + "/runs/step/:\(epochs)", "--b", out + "/runs/sgdr/:\(epochs)"],
+            add(SVCCAAnalyzer.self, nil, ["--a", out + "/runs/step/:\(epochs)", "--b", out + "/runs/sgdr/:\(epochs)"] + dft,
                 out: out + "/runs/step/analyses/svcca-step-vs-sgdr")
         }
         if !quick, runs["warmup-lb"] != nil, runs["freeze-fc-lb"] != nil, runs["nowarmup-lb"] != nil {
             add(SVCCAAnalyzer.self, nil, ["--a", out + "/runs/warmup-lb/:\(epochs)", "--b", out + "/runs/freeze-fc-lb/:\(epochs)",
-                                          "--diff-b", out + "/runs/nowarmup-lb/:\(epochs)"],
+                                          "--diff-b", out + "/runs/nowarmup-lb/:\(epochs)"] + dft,
                 out: out + "/runs/warmup-lb/analyses/svcca-warmup-vs-freeze-vs-nowarmup")
         }
         if !quick, runs["distill"] != nil, runs["independent"] != nil {
             // Paper 000 Figure 6: |CCA(T, S_distilled) − CCA(T, S_indep)| per layer pair.
             add(SVCCAAnalyzer.self, nil, ["--a", out + "/runs/step/:\(epochs)", "--b", out + "/runs/distill/:\(epochs)",
-                                          "--diff-b", out + "/runs/independent/:\(epochs)"],
+                                          "--diff-b", out + "/runs/independent/:\(epochs)"] + dft,
                 out: out + "/runs/distill/analyses/svcca-teacher-vs-distilled-vs-independent")
         }
         // Landscape (papers 000–002): connect first, so barrier and plane draw its curve and bend.

@@ -203,10 +203,23 @@ struct Cartesian {
     }
 }
 
-/// Draws a figure title centred over `bounds` and axis labels around `plot`.
-func drawLabels(into d: inout Drawing, bounds: Rect, plot: Rect, title: String?, xLabel: String?, yLabel: String?) {
+/// Draws a figure title over `plot` and axis labels around `plot`.
+///
+/// The title is centred over the plot but always inside the figure: moved in when it would
+/// cross an edge, and set smaller (down to 8 pt) when it is wider than the figure.
+func drawLabels(into d: inout Drawing, bounds: Rect, plot: Rect, title: String?, xLabel: String?, yLabel: String?,
+                measurer: TextMeasurer) {
     if let title, !title.isEmpty {
-        d.text(TextMark(string: title, at: Point(x: plot.midX, y: bounds.minY + Style.pad), size: Style.titleFont, h: .center, v: .top))
+        let available = bounds.width - 2 * Style.pad
+        var size = Style.titleFont
+        var width = measurer.width(title, size: size)
+        if width > available && width > 0 {
+            size = max(size * available / width, 8)
+            width = measurer.width(title, size: size)
+        }
+        let lowest = bounds.minX + Style.pad + width / 2, highest = bounds.maxX - Style.pad - width / 2
+        let x = lowest <= highest ? min(max(plot.midX, lowest), highest) : bounds.midX
+        d.text(TextMark(string: title, at: Point(x: x, y: bounds.minY + Style.pad), size: size, h: .center, v: .top))
     }
     if let xLabel, !xLabel.isEmpty {
         d.text(TextMark(string: xLabel, at: Point(x: plot.midX, y: bounds.maxY - Style.pad), size: Style.labelFont, h: .center, v: .bottom))

@@ -87,7 +87,7 @@ public struct BarChart: Figure {
         }
         if zero > frame.plot.minY && zero < frame.plot.maxY { d.line(Point(x: frame.plot.minX, y: zero), Point(x: frame.plot.maxX, y: zero), color: .axis, width: 0.8) }
         frame.drawFrame(into: &d, box: false)
-        drawLabels(into: &d, bounds: bounds, plot: frame.plot, title: title, xLabel: xLabel, yLabel: yLabel)
+        drawLabels(into: &d, bounds: bounds, plot: frame.plot, title: title, xLabel: xLabel, yLabel: yLabel, measurer: m)
         let entries = groups.enumerated().map { LegendEntry(label: $0.element.name, color: $0.element.color ?? .cycle($0.offset), sample: .patch) }
         drawLegend(into: &d, entries: entries, plot: frame.plot, location: legend, avoid: avoid, measurer: m)
         return d

@@ -150,7 +150,7 @@ public struct ContourMap: Figure {
         let bar = Rect(x: frame.plot.maxX + 18, y: frame.plot.minY, width: 14, height: frame.plot.height)
         drawColorBar(into: &d, rect: bar, colormap: colormap, lo: lv.first ?? 0, hi: lv.last ?? 1, scale: lscale,
                      levels: lv, label: colorBarLabel, measurer: m)
-        drawLabels(into: &d, bounds: bounds, plot: frame.plot, title: title, xLabel: xLabel, yLabel: yLabel)
+        drawLabels(into: &d, bounds: bounds, plot: frame.plot, title: title, xLabel: xLabel, yLabel: yLabel, measurer: m)
         return d
     }
 

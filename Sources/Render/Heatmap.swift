@@ -116,7 +116,7 @@ public struct Heatmap: Figure {
         let bar = Rect(x: plot.maxX + 18, y: plot.minY, width: 14, height: plot.height)
         drawColorBar(into: &d, rect: bar, colormap: colormap, lo: lo, hi: hi, scale: .linear, label: colorBarLabel, measurer: m)
         let bounds = Rect(x: 0, y: 0, width: width, height: plot.maxY + colLabelH + Style.tickLength + 3 + Style.pad + (xLabel?.isEmpty == false ? Style.labelFont * 1.5 : 0))
-        drawLabels(into: &d, bounds: bounds, plot: plot, title: title, xLabel: xLabel, yLabel: yLabel)
+        drawLabels(into: &d, bounds: bounds, plot: plot, title: title, xLabel: xLabel, yLabel: yLabel, measurer: m)
         return d
     }
 }

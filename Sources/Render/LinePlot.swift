@@ -106,7 +106,7 @@ public struct LinePlot: Figure {
         if grid { frame.drawGrid(into: &d) }
         let avoid = drawContent(into: &d, frame: frame, measurer: measurer)
         frame.drawFrame(into: &d, box: false)
-        drawLabels(into: &d, bounds: bounds, plot: frame.plot, title: title, xLabel: xLabel, yLabel: yLabel)
+        drawLabels(into: &d, bounds: bounds, plot: frame.plot, title: title, xLabel: xLabel, yLabel: yLabel, measurer: measurer)
         drawLegend(into: &d, entries: legendEntries(), plot: frame.plot, location: legend, avoid: avoid, measurer: measurer)
         return d
     }

@@ -76,7 +76,7 @@ public struct ScatterPlot: Figure {
             d.text(TextMark(string: label, at: Point(x: r.minX, y: r.maxY), size: size, h: .left, v: .bottom))
         }
         frame.drawFrame(into: &d, box: false)
-        drawLabels(into: &d, bounds: bounds, plot: frame.plot, title: title, xLabel: xLabel, yLabel: yLabel)
+        drawLabels(into: &d, bounds: bounds, plot: frame.plot, title: title, xLabel: xLabel, yLabel: yLabel, measurer: m)
         let entries = series.enumerated().filter { !$0.element.name.isEmpty }.map {
             LegendEntry(label: $0.element.name, color: $0.element.color ?? .cycle($0.offset), sample: .marker($0.element.marker))
         }

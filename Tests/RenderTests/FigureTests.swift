@@ -210,3 +210,17 @@ func samplePlot() -> LinePlot {
     for name in ["conv1", "conv2", "fc1", "logits"] { #expect(texts.contains(name), "\(name)") }
     #expect(!texts.contains("1.5") && !texts.contains("2.5"))   // no fractional layer ticks (y ticks stay below 1)
 }
+
+@Test func longTitlesStayInsideTheFigure() throws {
+    let title = "SVCCA (mean canonical correlation), conv by DFT: warmup-lb_12 vs freeze-fc-lb_12 and a little more"
+    for heat in [Heatmap(title: title, values: [[1, 0.5], [0.5, 1]], rowLabels: ["a", "b"], columnLabels: ["a", "b"]),
+                 Heatmap(title: "short", values: [[1]], rowLabels: ["a"], columnLabels: ["a"])] {
+        let drawing = heat.makeDrawing()
+        let marks = drawing.ops.compactMap { op -> TextMark? in if case .text(let t) = op, t.string == heat.title { return t } else { return nil } }
+        let mark = try #require(marks.first)
+        let width = TextMeasurer().width(mark.string, size: mark.size)
+        #expect(mark.at.x - width / 2 >= 0 && mark.at.x + width / 2 <= drawing.width, "title spans \(mark.at.x - width / 2)…\(mark.at.x + width / 2) of \(drawing.width)")
+        #expect(mark.size >= 8 && mark.size <= Style.titleFont)
+        if heat.title == "short" { #expect(mark.size == Style.titleFont) }
+    }
+}

@@ -98,6 +98,8 @@ public struct SVCCAAnalyzer: Analyzer {
         Both dumps must hold activations on the same probe set (same datapoints, same order). \
         Layers are centred, constant neurons dropped (and reported), reduced by SVD to \
         the directions explaining --keep-variance of the variance, then compared by CCA. \
+        Convolutional maps are average-pooled over space unless --conv says otherwise; paper 000 \
+        (after Raghu et al. 2017) compares them per spatial frequency, --conv dft. \
         Computed in float64. Writes result.json, matrix.csv, pairs.csv and heatmap figures; \
         --metric svcca (the default) is the fastest, PWCCA and CKA are computed when named.
         """
@@ -161,12 +163,13 @@ public struct SVCCAAnalyzer: Analyzer {
         var files: [String] = []
         var warnings: [String] = main.droppedNeurons.sorted { $0.key < $1.key }.map { "layer '\($0.key)': dropped \($0.value.count) constant \(fourier ? "channel" : "neuron")(s)" }
         let values = main.values(metric)
+        let via = fourier ? ", conv by DFT" : ""
         files.append(try context.write(Self.matrixCSV(main, metric: metric), to: "matrix.csv"))
         files.append(try context.write(Self.pairsCSV(main), to: "pairs.csv"))
         let labelA = Self.label(options.epochs, index: 0, spec: options.a)
         let labelB = Self.label(options.epochs, index: 1, spec: options.b)
         let metadata = ["Software": "Basin \(BasinVersion.string)", "basin:analyzer": Self.name, "basin:run": context.run?.path ?? ""]
-        let heat = Heatmap(title: "\(metric.title): \(labelA) vs \(labelB)", xLabel: labelB, yLabel: labelA, values: values,
+        let heat = Heatmap(title: "\(metric.title)\(via): \(labelA) vs \(labelB)", xLabel: labelB, yLabel: labelA, values: values,
                            rowLabels: main.layersA, columnLabels: main.layersB,
                            range: metric == .cka ? .automatic : .fixed(min: 0, max: 1),
                            annotate: main.layersA.count * main.layersB.count <= 400, colorBarLabel: metric.rawValue)
@@ -176,7 +179,7 @@ public struct SVCCAAnalyzer: Analyzer {
         for other in metrics.dropFirst() {
             let v = main.values(other)
             files.append(try context.write(Self.matrixCSV(main, metric: other), to: "matrix-\(other.rawValue).csv"))
-            let h = Heatmap(title: "\(other.title): \(labelA) vs \(labelB)", xLabel: labelB, yLabel: labelA, values: v,
+            let h = Heatmap(title: "\(other.title)\(via): \(labelA) vs \(labelB)", xLabel: labelB, yLabel: labelA, values: v,
                             rowLabels: main.layersA, columnLabels: main.layersB,
                             range: other == .cka ? .automatic : .fixed(min: 0, max: 1),
                             annotate: main.layersA.count * main.layersB.count <= 400, colorBarLabel: other.rawValue)
@@ -200,7 +203,7 @@ public struct SVCCAAnalyzer: Analyzer {
             let v2 = second.values(metric)
             let diff = zip(values, v2).map { zip($0, $1).map { abs($0 - $1) } }
             files.append(try context.write(Self.matrixCSV(second, metric: metric), to: "matrix-diff-b.csv"))
-            let h2 = Heatmap(title: "\(metric.title): \(labelA) vs \(Self.shortName(spec))", xLabel: Self.shortName(spec), yLabel: labelA,
+            let h2 = Heatmap(title: "\(metric.title)\(via): \(labelA) vs \(Self.shortName(spec))", xLabel: Self.shortName(spec), yLabel: labelA,
                              values: v2, rowLabels: second.layersA, columnLabels: second.layersB,
                              range: .fixed(min: 0, max: 1), annotate: v2.count * (v2.first?.count ?? 0) <= 400, colorBarLabel: metric.rawValue)
             try h2.render(to: .files(base: context.outputDirectory + "/heatmap-diff-b", metadata: metadata))
