@@ -26,13 +26,14 @@ public struct Tensor<Scalar: BLASScalar>: Sendable, Equatable {
     }
 
     /// A tensor of the given shape with every element equal to `value`.
-    public init(shape: [Int], repeating value: Scalar) {
-        self.shape = shape.map { max($0, 0) }
-        self.scalars = Array(repeating: value, count: self.shape.reduce(1, *))
+    /// (Inlinable so the fill is specialised for the scalar type at the call site.)
+    @inlinable public init(shape: [Int], repeating value: Scalar) {
+        let clamped = shape.map { Swift.max($0, 0) }
+        self.init(uncheckedShape: clamped, scalars: Array(repeating: value, count: clamped.reduce(1, *)))
     }
 
     /// A tensor of zeros.
-    public init(zeros shape: [Int]) { self.init(shape: shape, repeating: 0) }
+    @inlinable public init(zeros shape: [Int]) { self.init(shape: shape, repeating: 0) }
 
     /// A rank-1 tensor holding `scalars`.
     public init(vector scalars: [Scalar]) {

@@ -25,6 +25,12 @@ struct LayerCase: CustomTestStringConvertible, Sendable {
         LayerCase(name: "Linear without bias", inputShape: [6]) {
             seq([.linear(Linear(inFeatures: 6, outFeatures: 5, bias: false)), .relu(ReLU()), head(5)])
         },
+        // Parameter-free layers straight on the input: their backward pass is skipped (the input
+        // is constant), and the Linear after them computes no ∂x.
+        LayerCase(name: "Pooling and ReLU on the input", inputShape: [2, 4, 4]) {
+            seq([.maxPool2d(MaxPool2d(kernelSize: 2)), .relu(ReLU()), .flatten(Flatten()),
+                 .linear(Linear(inFeatures: 8, outFeatures: 5)), .relu(ReLU()), head(5)])
+        },
         LayerCase(name: "ReLU", inputShape: [6]) {
             seq([.linear(Linear(inFeatures: 6, outFeatures: 8)), .relu(ReLU()), head(8)])
         },

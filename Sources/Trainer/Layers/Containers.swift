@@ -11,17 +11,23 @@ final class Sequential<Scalar: BLASScalar> {
         self.init(layers.enumerated().map { (String($0.offset), $0.element) })
     }
 
+    /// Index of the first child whose output depends on θ in the last forward pass; the
+    /// children before it only transformed a `constant` input and need no backward pass.
+    private var firstDependent = 0
+
     func forward(_ x: Dual<Scalar>, _ pass: Pass<Scalar>, prefix: String, recorder: LayerRecorder<Scalar>?) -> Dual<Scalar> {
         var h = x
-        for child in children {
+        firstDependent = children.count
+        for (i, child) in children.enumerated() {
             h = child.layer.forward(h, pass, name: prefix.isEmpty ? child.name : "\(prefix).\(child.name)", recorder: recorder)
+            if !h.constant && firstDependent == children.count { firstDependent = i }
         }
         return h
     }
 
     func backward(_ dy: Dual<Scalar>, _ pass: Pass<Scalar>) -> Dual<Scalar> {
         var g = dy
-        for child in children.reversed() { g = child.layer.backward(g, pass) }
+        for i in children.indices.reversed() where i >= firstDependent { g = children[i].layer.backward(g, pass) }
         return g
     }
 
@@ -61,7 +67,11 @@ final class Residual<Scalar: BLASScalar> {
         self.shortcut = shortcut
     }
 
+    /// Whether the last forward pass's input was `constant` (then backward returns no ∂x).
+    private var inputConstant = false
+
     func forward(_ x: Dual<Scalar>, _ pass: Pass<Scalar>, prefix: String) -> Dual<Scalar> {
+        inputConstant = x.constant
         let a = main.forward(x, pass, prefix: prefix, recorder: nil)
         let b = shortcut.children.isEmpty ? x : shortcut.forward(x, pass, prefix: prefix, recorder: nil)
         precondition(a.shape == b.shape, "residual branches disagree: \(a.shape) vs \(b.shape)")
@@ -79,6 +89,7 @@ final class Residual<Scalar: BLASScalar> {
         let ds = activation.backward(dy, pass)
         let dxMain = main.backward(ds, pass)
         let dxShort = shortcut.children.isEmpty ? ds : shortcut.backward(ds, pass)
+        if inputConstant { return .noGradient(dxMain.shape) }
         let dx = Dual<Scalar>.zeros(dxMain.shape, withTangent: pass.withTangents)
         let n = dx.value.count
         dx.value.pointer.update(from: dxMain.value.pointer, count: n)

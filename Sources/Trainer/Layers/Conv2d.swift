@@ -65,7 +65,7 @@ final class Conv2d<Scalar: BLASScalar> {
                 let ryb = ry.pointer + b * o * p
                 if hasBias { broadcastColumns(v + biasOffset, into: ryb, rows: o, columns: p) }
                 gemm(false, false, m: o, n: p, k: k, v + parameterOffset, lda: k, colsB, ldb: p, beta: 1, ryb, ldc: p)
-                if let rx = x.tangent {
+                if let rx = x.tangent, !x.constant {
                     let rcolsB = columns(rx.pointer + b * inSize, g, rcols)
                     gemm(false, false, m: o, n: p, k: k, w, lda: k, rcolsB, ldb: p, beta: 1, ryb, ldc: p)
                 }
@@ -78,11 +78,13 @@ final class Conv2d<Scalar: BLASScalar> {
         guard let x = input else { preconditionFailure("Conv2d.backward before forward") }
         let g = geometry(x.shape)
         let o = outChannels, k = g.patchSize, p = g.outputPixels, inSize = x.perSample
-        let dx = Dual<Scalar>.zeros(x.shape, withTangent: pass.withTangents)
+        // A constant input (the network's) needs no ∂x or R{∂x}, only the parameters' terms.
+        let needInput = !x.constant
+        let dx = needInput ? Dual<Scalar>.zeros(x.shape, withTangent: pass.withTangents) : .noGradient(x.shape)
         let w = pass.parameters + parameterOffset
         let cols = g.isPointwise ? nil : Buffer<Scalar>(count: k * p)
         let rcols = (g.isPointwise || !pass.withTangents) ? nil : Buffer<Scalar>(count: k * p)
-        let dcols = Buffer<Scalar>(count: k * p)
+        let dcols = Buffer<Scalar>(count: needInput ? k * p : 0)
         for b in 0..<x.batch {
             let dyb = dy.value.pointer + b * o * p
             let colsB = columns(x.value.pointer + b * inSize, g, cols)
@@ -90,18 +92,21 @@ final class Conv2d<Scalar: BLASScalar> {
                 gemm(false, true, m: o, n: k, k: p, dyb, lda: p, colsB, ldb: p, beta: 1, grad + parameterOffset, ldc: k)
                 if hasBias { sumColumns(dyb, rows: o, columns: p, into: grad + biasOffset) }
             }
-            gemm(true, false, m: k, n: p, k: o, w, lda: k, dyb, ldb: p, beta: 0, dcols.pointer, ldc: p)
-            fold(dcols.pointer, g, into: dx.value.pointer + b * inSize)
-            guard let v = pass.direction, let rdy = dy.tangent, let rdx = dx.tangent else { continue }
+            if needInput {
+                gemm(true, false, m: k, n: p, k: o, w, lda: k, dyb, ldb: p, beta: 0, dcols.pointer, ldc: p)
+                fold(dcols.pointer, g, into: dx.value.pointer + b * inSize)
+            }
+            guard let v = pass.direction, let rdy = dy.tangent else { continue }
             let rdyb = rdy.pointer + b * o * p
             if let hv = pass.hvp {
                 gemm(false, true, m: o, n: k, k: p, rdyb, lda: p, colsB, ldb: p, beta: 1, hv + parameterOffset, ldc: k)
-                if let rx = x.tangent {
+                if let rx = x.tangent, needInput {
                     let rcolsB = columns(rx.pointer + b * inSize, g, rcols)
                     gemm(false, true, m: o, n: k, k: p, dyb, lda: p, rcolsB, ldb: p, beta: 1, hv + parameterOffset, ldc: k)
                 }
                 if hasBias { sumColumns(rdyb, rows: o, columns: p, into: hv + biasOffset) }
             }
+            guard needInput, let rdx = dx.tangent else { continue }
             gemm(true, false, m: k, n: p, k: o, w, lda: k, rdyb, ldb: p, beta: 0, dcols.pointer, ldc: p)
             gemm(true, false, m: k, n: p, k: o, v + parameterOffset, lda: k, dyb, ldb: p, beta: 1, dcols.pointer, ldc: p)
             fold(dcols.pointer, g, into: rdx.pointer + b * inSize)

@@ -34,7 +34,7 @@ indirect enum Layer<Scalar: BLASScalar> {
     }
 
     func forward(_ x: Dual<Scalar>, _ pass: Pass<Scalar>, name: String, recorder: LayerRecorder<Scalar>?) -> Dual<Scalar> {
-        let y: Dual<Scalar>
+        var y: Dual<Scalar>
         switch self {
         case .linear(let l): y = l.forward(x, pass)
         case .conv2d(let l): y = l.forward(x, pass)
@@ -46,6 +46,11 @@ indirect enum Layer<Scalar: BLASScalar> {
         case .flatten(let l): y = l.forward(x, pass)
         case .sequential(let s): return s.forward(x, pass, prefix: name, recorder: recorder)
         case .residual(let r): y = r.forward(x, pass, prefix: name)
+        }
+        // Parameter-free layers keep their input's independence of θ; the others depend on θ.
+        switch self {
+        case .relu, .maxPool2d, .avgPool2d, .globalAvgPool, .flatten: y.constant = x.constant
+        default: y.constant = false
         }
         // Flatten only reshapes: its output would duplicate the previous layer's.
         if case .flatten = self { return y }

@@ -39,7 +39,7 @@ final class Linear<Scalar: BLASScalar> {
              beta: hasBias ? 1 : 0, y.value.pointer, ldc: m)
         if let v = pass.direction, let ry = y.tangent {
             if hasBias { broadcastRows(v + biasOffset, into: ry.pointer, rows: b, columns: m) }
-            if let rx = x.tangent {
+            if let rx = x.tangent, !x.constant {
                 gemm(false, true, m: b, n: m, k: n, rx.pointer, lda: n, w, ldb: n, beta: 1, ry.pointer, ldc: m)
             }
             gemm(false, true, m: b, n: m, k: n, x.value.pointer, lda: n, v + parameterOffset, ldb: n,
@@ -57,6 +57,15 @@ final class Linear<Scalar: BLASScalar> {
             gemm(true, false, m: m, n: n, k: b, dy.value.pointer, lda: m, x.value.pointer, ldb: n,
                  beta: 1, g + parameterOffset, ldc: n)
             if hasBias { sumRows(dy.value.pointer, rows: b, columns: m, into: g + biasOffset) }
+        }
+        if x.constant {
+            // Only the parameters' Hv terms; no ∂x or R{∂x} (nothing before needs them, R{x} = 0).
+            if let hv = pass.hvp, let rdy = dy.tangent {
+                gemm(true, false, m: m, n: n, k: b, rdy.pointer, lda: m, x.value.pointer, ldb: n,
+                     beta: 1, hv + parameterOffset, ldc: n)
+                if hasBias { sumRows(rdy.pointer, rows: b, columns: m, into: hv + biasOffset) }
+            }
+            return .noGradient(x.shape)
         }
         var dx = Dual<Scalar>.zeros(x.shape, withTangent: pass.withTangents)
         gemm(false, false, m: b, n: n, k: m, dy.value.pointer, lda: m, w, ldb: n, beta: 0, dx.value.pointer, ldc: n)

@@ -100,7 +100,8 @@ extension Network {
         withParameters(parameters) { theta in
             let pass = Pass(parameters: theta, direction: v.map { UnsafePointer($0.pointer) }, gradient: gradient?.pointer,
                             hvp: hvp?.pointer, buffers: bufferStorage.pointer, mode: mode)
-            let x = Dual(shape: shape, value: Buffer(batch.inputs), tangent: v != nil ? Buffer(count: batch.inputs.count) : nil)
+            let x = Dual(shape: shape, value: Buffer(batch.inputs), tangent: v != nil ? Buffer(count: batch.inputs.count) : nil,
+                         constant: true)
             let z = root.forward(x, pass, name: "", recorder: nil)
             let teacher = batch.teacherLogits.map { Buffer($0) }
             let l = loss.evaluate(logits: z, labels: batch.labels, teacher: teacher.map { UnsafePointer($0.pointer) })
@@ -115,7 +116,7 @@ extension Network {
     private func forward(_ inputs: Tensor<Scalar>, shape: [Int], theta: UnsafePointer<Scalar>, direction: UnsafePointer<Scalar>?,
                          mode: ForwardMode, recorder: LayerRecorder<Scalar>?) -> Dual<Scalar> {
         let pass = Pass(parameters: theta, direction: direction, gradient: nil, hvp: nil, buffers: bufferStorage.pointer, mode: mode)
-        let x = Dual(shape: shape, value: Buffer(inputs), tangent: nil)
+        let x = Dual(shape: shape, value: Buffer(inputs), tangent: nil, constant: true)
         return root.forward(x, pass, name: "", recorder: recorder)
     }
 

@@ -50,14 +50,19 @@ public struct SGD: Optimizer {
         gradient.withUnsafeBufferPointer { g in
             parameters.withUnsafeMutableBufferPointer { p in
                 buffer.withUnsafeMutableBufferPointer { b in
+                    // One branch-free loop per case, so each vectorises.
                     for span in spans {
-                        for i in span {
-                            var d = g[i] + wd * p[i]
-                            if useMomentum {
-                                b[i] = first ? d : mu * b[i] + damp * d
-                                d = nesterov ? d + mu * b[i] : b[i]
-                            }
-                            p[i] -= lr * d
+                        switch (useMomentum, first, nesterov) {
+                        case (false, _, _):
+                            for i in span { p[i] -= lr * (g[i] + wd * p[i]) }
+                        case (true, true, false):
+                            for i in span { let d = g[i] + wd * p[i]; b[i] = d; p[i] -= lr * d }
+                        case (true, true, true):
+                            for i in span { let d = g[i] + wd * p[i]; b[i] = d; p[i] -= lr * (d + mu * d) }
+                        case (true, false, false):
+                            for i in span { let d = g[i] + wd * p[i]; b[i] = mu * b[i] + damp * d; p[i] -= lr * b[i] }
+                        case (true, false, true):
+                            for i in span { let d = g[i] + wd * p[i]; b[i] = mu * b[i] + damp * d; p[i] -= lr * (d + mu * b[i]) }
                         }
                     }
                 }
