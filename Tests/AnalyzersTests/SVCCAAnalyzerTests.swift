@@ -100,6 +100,8 @@ import Trainer
         // a against itself: every diagonal cell is 1.
         for i in 0..<3 { #expect(abs(second.values(.svcca)[i][i] - 1) < 1e-9) }
         #expect(result.files.contains("difference.png"))
+        // --diff is the same option.
+        #expect(try SVCCAAnalyzer.Options.parse(["--a", a, "--b", b, "--diff", a]).diffB == a)
     }
 
     @Test func differentProbeSetsAreRefused() throws {

@@ -16,7 +16,8 @@ public struct SVCCAAnalyzer: Analyzer {
         public var a: String?
         @Option(name: .customLong("b"), help: "Second model's activations: an .acts file or run/:EPOCH.")
         public var b: String?
-        @Option(name: .customLong("diff-b"), help: "Also compare --a with this dump and draw |sim(a,b) − sim(a,diff-b)| (paper 000 Figure 6).")
+        @Option(name: [.customLong("diff-b"), .customLong("diff")],
+                help: "Also compare --a with this dump and draw |sim(a,b) − sim(a,diff-b)| (paper 000 Figure 6).")
         public var diffB: String?
         @Option(help: ArgumentHelp("The measures to compute: svcca, pwcca, cka, a comma-separated list (the first is drawn as heatmap.png, the others as heatmap-NAME.png), or all. Each costs extra time: PWCCA the canonical directions, CKA the full product of the two bases.", valueName: "metric[,metric…]"))
         public var metric: String = "svcca"
