@@ -4,9 +4,35 @@ import Testing
 @testable import Analyzers
 import Tensors
 
+private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("fixtures").path
+
 @Suite struct FourierSimilarityTests {
     typealias RS = RepresentationSimilarity
     typealias FS = FourierSimilarity
+
+    /// fixtures/svcca-dft/make_reference.py: NumPy's fft2, google/svcca's frequency selection
+    /// for a 6×6 against a 4×4 map, and complex CCA through covariance inverse square roots.
+    @Test func matchesNumPyReference() throws {
+        let a = try NPYFile.read(path: fixtures + "/svcca-dft/a.npy").doubleTensor()
+        let b = try NPYFile.read(path: fixtures + "/svcca-dft/b.npy").doubleTensor()
+        struct Part: Decodable { var correlations: [Double]; var mean: Double; var kept_a: Int; var kept_b: Int }
+        struct Reference: Decodable { var size: [Int]; var full: Part; var variance90: Part; var cka: Double }
+        let data = try #require(FileManager.default.contents(atPath: fixtures + "/svcca-dft/reference.json"))
+        let ref = try JSONDecoder().decode(Reference.self, from: data)
+        let size = FS.commonSize(a, b)
+        #expect([size.height, size.width] == ref.size)
+        let sa = try FS.prepare(a, name: "a", height: size.height, width: size.width)
+        let sb = try FS.prepare(b, name: "b", height: size.height, width: size.width)
+        for (reduction, part) in [(RS.Reduction.none, ref.full), (.variance(0.9), ref.variance90)] {
+            let c = try FS.compare(sa, sb, reduction: reduction, measures: .cka)
+            #expect(c.keptA == part.kept_a && c.keptB == part.kept_b, "\(reduction)")
+            #expect(c.correlations.count == part.correlations.count, "\(reduction)")
+            for (x, y) in zip(c.correlations, part.correlations) { #expect(abs(x - y) < 1e-6, "\(reduction)") }
+            #expect(abs(c.mean - part.mean) < 1e-6)
+            #expect(abs((c.cka ?? .nan) - ref.cka) < 1e-6)
+        }
+    }
 
     func random(_ shape: [Int], seed: UInt64) -> Tensor<Double> {
         var rng = RandomGenerator(seed: seed)

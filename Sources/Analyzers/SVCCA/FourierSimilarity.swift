@@ -29,6 +29,10 @@ import Tensors
 ///   the flattened layer's SVCCA for a shift-invariant probe set. CKA sums the cross and self
 ///   terms over frequencies (Parseval), which is the flattened layer's CKA in that case too.
 ///   PWCCA is not defined here: complex canonical variates have no real neuron weights.
+///
+/// Checked against fixtures/svcca-dft (NumPy's `fft2` and a complex CCA through covariance
+/// inverse square roots, google/svcca's route) and, on shift-invariant data, against the
+/// flattened layer's SVCCA and CKA.
 public enum FourierSimilarity {
     /// A layer at one spatial resolution: each kept frequency's realified channels, prepared.
     public struct PreparedSpectrum: Sendable {
