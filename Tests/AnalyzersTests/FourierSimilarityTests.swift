@@ -68,6 +68,18 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         #expect(FS.keptFrequencies(size: 7, target: 1) == [0])
     }
 
+    @Test func conjugatePairsAreComputedOnce() {
+        // 4 × 4: signed frequencies 0, 1, −2, −1 per axis. DC and the 7 frequencies with a −2
+        // (whose partner +2 is not kept) count once; the other 8 form 4 conjugate pairs.
+        let w = FS.conjugateWeights(height: 4, width: 4)
+        #expect(w.reduce(0, +) == 16 && w.filter { $0 == 1 }.count == 8 && w.filter { $0 == 2 }.count == 4)
+        #expect(w[0] == 1 && w[1] == 2 && w[3] == 0)      // (0,0); (0,1) stands for (0,−1)
+        // 3 × 3 (odd): every frequency but DC has its partner.
+        let odd = FS.conjugateWeights(height: 3, width: 3)
+        #expect(odd.reduce(0, +) == 9 && odd.filter { $0 == 2 }.count == 4 && odd.filter { $0 == 1 }.count == 1)
+        #expect(FS.conjugateWeights(height: 1, width: 1) == [1])
+    }
+
     @Test func transformEqualsTheDFTSum() throws {
         let n = 3, c = 2, h = 3, w = 4
         let t = random([n, c, h, w], seed: 1)
@@ -125,11 +137,12 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         // (the unnormalised DFT), so the variance reduction keeps the same directions, except
         // that the DFT keeps a conjugate pair (f, −f) whole where the flattened cut splits it.
         let flatA = try RS.prepare(try flattened(xa), name: "a")
-        let union = sa.frequencies.indices.flatMap(sa.complexSingularValues).sorted(by: >)
+        let union = sa.frequencies.indices.flatMap { f in Array(repeating: sa.complexSingularValues(f), count: sa.weights[f]).joined() }
+            .sorted(by: >)
         #expect(union.count == flatA.rank)
         for (x, y) in zip(union, flatA.singularValues) { #expect(abs(x / 4 - y) < 1e-9 * flatA.singularValues[0]) }
         for fraction in [0.5, 0.9, 0.99] {
-            let dft = sa.kept(.variance(fraction)).reduce(0, +), flat = flatA.kept(.variance(fraction))
+            let dft = sa.keptTotal(.variance(fraction)), flat = flatA.kept(.variance(fraction))
             #expect(dft == flat || dft == flat + 1, "\(fraction): \(dft) vs \(flat)")
         }
     }

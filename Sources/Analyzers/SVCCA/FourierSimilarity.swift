@@ -42,10 +42,14 @@ public enum FourierSimilarity {
         public let channels: Int
         /// Channels constant over the probe set at every position, removed before the transform.
         public let droppedChannels: [Int]
-        /// Kept frequencies per axis (row-major over `height × width` in `frequencies`).
+        /// Kept frequencies per axis.
         public let height: Int, width: Int
-        /// Per frequency, nil where the layer has no variance at it.
+        /// The frequencies computed, nil where the layer has no variance: one of each conjugate
+        /// pair `(f, −f)` that are both kept (for real maps `Z(−f) = conj Z(f)`, so both give
+        /// the same correlations and norms), and every frequency without a kept partner.
         let frequencies: [RepresentationSimilarity.PreparedLayer?]
+        /// How many kept frequencies each computed one stands for (2 for a conjugate pair, else 1).
+        let weights: [Int]
         /// Singular values at or below this are rounding noise of the whole layer, whichever
         /// frequency they sit at: the flattened layer's numerical rank tolerance,
         /// `max(N, C·h·w)·ε·s_max` with `s_max` the largest over all frequencies.
@@ -58,19 +62,26 @@ public enum FourierSimilarity {
             return stride(from: 0, to: layer.rank - 1, by: 2).map { layer.singularValues[$0] }.filter { $0 > tolerance }
         }
 
-        /// Complex directions kept at each frequency under a reduction of the union.
+        /// Complex directions kept at each computed frequency under a reduction of the union
+        /// (over all kept frequencies, a conjugate pair's values counted twice).
         func kept(_ reduction: RepresentationSimilarity.Reduction) -> [Int] {
             let perFrequency = frequencies.indices.map(complexSingularValues)
-            let union = perFrequency.flatMap { $0 }.sorted(by: >)
+            let union = zip(perFrequency, weights).flatMap { values, weight in Array(repeating: values, count: weight).joined() }
+                .sorted(by: >)
             guard !union.isEmpty else { return perFrequency.map { _ in 0 } }
             let count = RepresentationSimilarity.kept(union, reduction)
             let threshold = union[count - 1] * (1 - 1e-9)
             return perFrequency.map { values in values.filter { $0 >= threshold }.count }
         }
 
+        /// Complex directions kept over all kept frequencies (a conjugate pair's twice).
+        func keptTotal(_ reduction: RepresentationSimilarity.Reduction) -> Int {
+            zip(kept(reduction), weights).reduce(0) { $0 + $1.0 * $1.1 }
+        }
+
         /// `Σ_f ‖s_f²‖²` over the realified values, CKA's normaliser squared.
         var gramNormSquared: Double {
-            frequencies.reduce(0) { sum, layer in sum + (layer.map { $0.gramNorm * $0.gramNorm } ?? 0) }
+            zip(frequencies, weights).reduce(0) { sum, fw in sum + Double(fw.1) * (fw.0.map { $0.gramNorm * $0.gramNorm } ?? 0) }
         }
     }
 
@@ -82,6 +93,25 @@ public enum FourierSimilarity {
             let f = Double(k < (size + 1) / 2 ? k : k - size)
             return f >= -Double(target) / 2 && f < Double(target) / 2
         }
+    }
+
+    /// Per kept frequency of a `height × width` comparison (row-major, in `keptFrequencies`
+    /// order), how many frequencies it stands for: 0 for the one of a conjugate pair `(f, −f)`
+    /// that its partner stands for, 2 for that partner, 1 for the DC term and for frequencies
+    /// whose partner is not kept (`−size/2` on an even axis).
+    static func conjugateWeights(height h: Int, width w: Int) -> [Int] {
+        func signed(_ k: Int, _ size: Int) -> Int { k < (size + 1) / 2 ? k : k - size }
+        var weights: [Int] = []
+        for i in 0..<h {
+            for j in 0..<w {
+                let fu = signed(i, h), fv = signed(j, w)
+                if fu == 0 && fv == 0 { weights.append(1); continue }
+                let partnerKept = 2 * fu > -h && 2 * fv > -w
+                guard partnerKept else { weights.append(1); continue }
+                weights.append(fu > 0 || (fu == 0 && fv > 0) ? 2 : 0)
+            }
+        }
+        return weights
     }
 
     /// `[N, C, H, W]` (or `[N, C]`, `[N, C, L]`) as a rank-4 map.
@@ -172,8 +202,10 @@ public enum FourierSimilarity {
         guard map.shape[1] > 0 else { throw RepresentationSimilarity.SimilarityError.noVariance(layer: name) }
         let n = map.shape[0], c = map.shape[1]
         let rows = keptFrequencies(size: map.shape[2], target: height), columns = keptFrequencies(size: map.shape[3], target: width)
-        var prepared: [RepresentationSimilarity.PreparedLayer?] = []
-        for (f, z) in transform(map, rows: rows, columns: columns).enumerated() {
+        let allWeights = conjugateWeights(height: rows.count, width: columns.count)
+        var prepared: [RepresentationSimilarity.PreparedLayer?] = [], weights: [Int] = []
+        for (f, z) in transform(map, rows: rows, columns: columns).enumerated() where allWeights[f] > 0 {
+            weights.append(allWeights[f])
             // [[A, −B], [B, A]], row-major [2N, 2C].
             var real = [Double](repeating: 0, count: 4 * n * c)
             for i in 0..<n {
@@ -195,9 +227,10 @@ public enum FourierSimilarity {
         }
         let largest = prepared.compactMap { $0?.singularValues.first }.max() ?? 0
         guard largest > 0 else { throw RepresentationSimilarity.SimilarityError.noVariance(layer: name) }
-        let tolerance = RepresentationSimilarity.rankTolerance(datapoints: n, neurons: c * prepared.count, inputEpsilon: inputEpsilon, largest: largest)
+        let tolerance = RepresentationSimilarity.rankTolerance(datapoints: n, neurons: c * rows.count * columns.count,
+                                                               inputEpsilon: inputEpsilon, largest: largest)
         return PreparedSpectrum(name: name, datapoints: n, channels: c, droppedChannels: dropped, height: rows.count, width: columns.count,
-                                frequencies: prepared, tolerance: tolerance)
+                                frequencies: prepared, weights: weights, tolerance: tolerance)
     }
 
     /// The map without channels that are constant over the datapoints at every position (by
@@ -240,7 +273,7 @@ public enum FourierSimilarity {
         guard a.datapoints == b.datapoints else {
             throw RS.SimilarityError.datapointMismatch(layerA: a.name, rowsA: a.datapoints, layerB: b.name, rowsB: b.datapoints)
         }
-        guard a.height == b.height && a.width == b.width else {
+        guard a.height == b.height && a.width == b.width && a.weights == b.weights else {
             throw RS.SimilarityError.notComparable(detail: "'\(a.name)' was prepared at \(a.height)×\(a.width) frequencies, '\(b.name)' at \(b.height)×\(b.width)")
         }
         guard !measures.contains(.pwcca) else {
@@ -261,14 +294,16 @@ public enum FourierSimilarity {
             let needCKA = measures.contains(.cka)
             guard needCKA || (ka[f] > 0 && kb[f] > 0) else { continue }
             let terms = try RS.pairTerms(fa, fb, keptA: 2 * ka[f], keptB: 2 * kb[f], measures: needCKA ? .cka : [])
-            // Realified correlations come in equal pairs: one per complex correlation.
-            rho += stride(from: 0, to: terms.rho.count - 1, by: 2).map { terms.rho[$0] }
-            cross += terms.ckaCross ?? 0
+            // Realified correlations come in equal pairs: one per complex correlation; a
+            // conjugate pair of frequencies contributes its correlations twice.
+            let complex = stride(from: 0, to: terms.rho.count - 1, by: 2).map { terms.rho[$0] }
+            for _ in 0..<a.weights[f] { rho += complex }
+            cross += Double(a.weights[f]) * (terms.ckaCross ?? 0)
         }
         rho.sort(by: >)
         let mean = rho.reduce(0, +) / Double(max(rho.count, 1))
         let norms = (a.gramNormSquared * b.gramNormSquared).squareRoot()
-        return RS.Comparison(keptA: ka.reduce(0, +), keptB: kb.reduce(0, +), correlations: rho, mean: mean,
+        return RS.Comparison(keptA: a.keptTotal(reduction), keptB: b.keptTotal(reduction), correlations: rho, mean: mean,
                              googleThresholdMean: RS.googleThresholdMean(rho), pwcca: nil,
                              cka: measures.contains(.cka) && norms > 0 ? cross / norms : nil)
     }
