@@ -11,10 +11,12 @@ final class ReLU<Scalar: BLASScalar> {
         let n = x.value.count
         let y = Dual<Scalar>.zeros(x.shape, withTangent: pass.withTangents)
         let xv = x.value.pointer, yv = y.value.pointer
-        for i in 0..<n { yv[i] = xv[i] > 0 ? xv[i] : 0 }
-        // Branch-free selects so the loops vectorise.
+        // Written so the loops vectorise: `max` and multiplication by a 0/1 mask compile to
+        // packed compares and ands; a `? :` select on the sign compiled to a branch per element
+        // (mispredicted half the time on activations). NaN propagates, as in PyTorch.
+        for i in 0..<n { yv[i] = Swift.max(xv[i], 0) }
         if let ry = y.tangent, let rx = x.tangent {
-            for i in 0..<n { ry.pointer[i] = xv[i] > 0 ? rx.pointer[i] : 0 }
+            for i in 0..<n { let m: Scalar = xv[i] > 0 ? 1 : 0; ry.pointer[i] = rx.pointer[i] * m }
         }
         output = y
         return y
@@ -26,9 +28,9 @@ final class ReLU<Scalar: BLASScalar> {
         let dx = Dual<Scalar>.zeros(y.shape, withTangent: pass.withTangents)
         let yv = y.value.pointer
         let dyv = dy.value.pointer, dxv = dx.value.pointer
-        for i in 0..<n { dxv[i] = yv[i] > 0 ? dyv[i] : 0 }
+        for i in 0..<n { let m: Scalar = yv[i] > 0 ? 1 : 0; dxv[i] = dyv[i] * m }
         if let rdx = dx.tangent, let rdy = dy.tangent {
-            for i in 0..<n { rdx.pointer[i] = yv[i] > 0 ? rdy.pointer[i] : 0 }
+            for i in 0..<n { let m: Scalar = yv[i] > 0 ? 1 : 0; rdx.pointer[i] = rdy.pointer[i] * m }
         }
         return dx
     }
