@@ -68,6 +68,24 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         #expect(FS.keptFrequencies(size: 7, target: 1) == [0])
     }
 
+    /// Bases formed only for the kept directions (the default without CKA) give the same
+    /// correlations with a fraction of the columns; CKA on them is refused, not wrong.
+    @Test func keptOnlyBasesGiveTheSameNumbers() throws {
+        let a = try NPYFile.read(path: fixtures + "/svcca-dft/a.npy").doubleTensor()
+        let b = try NPYFile.read(path: fixtures + "/svcca-dft/b.npy").doubleTensor()
+        let reduction = RS.Reduction.variance(0.9)
+        let fullA = try FS.prepare(a, name: "a", height: 4, width: 4), fullB = try FS.prepare(b, name: "b", height: 4, width: 4)
+        let keptA = try FS.prepare(a, name: "a", height: 4, width: 4, basisFor: reduction)
+        let keptB = try FS.prepare(b, name: "b", height: 4, width: 4, basisFor: reduction)
+        let reference = try FS.compare(fullA, fullB, reduction: reduction, measures: [])
+        let c = try FS.compare(keptA, keptB, reduction: reduction, measures: [])
+        #expect(c.correlations.count == reference.correlations.count && c.keptA == reference.keptA)
+        for (x, y) in zip(c.correlations, reference.correlations) { #expect(abs(x - y) < 1e-12) }
+        func columns(_ s: FS.PreparedSpectrum) -> Int { s.frequencies.reduce(0) { $0 + ($1?.basisColumns ?? 0) } }
+        #expect(columns(keptA) < columns(fullA), "\(columns(keptA)) of \(columns(fullA)) columns")
+        #expect(throws: RS.SimilarityError.self) { try FS.compare(keptA, keptB, reduction: reduction, measures: .cka) }
+    }
+
     @Test func conjugatePairsAreComputedOnce() {
         // 4 × 4: signed frequencies 0, 1, −2, −1 per axis. DC and the 7 frequencies with a −2
         // (whose partner +2 is not kept) count once; the other 8 form 4 conjugate pairs.

@@ -192,21 +192,28 @@ public enum FourierSimilarity {
     }
 
     /// Transforms a layer at `height × width` kept frequencies and prepares each frequency.
+    /// - Parameter basisFor: when given, each frequency's basis is formed only for the
+    ///   directions this reduction keeps (decided over the union of all frequencies, so in a
+    ///   second pass): on real activations most frequencies keep none or a few of their `C`
+    ///   directions, so this is most of the memory. CKA needs every direction (`nil`).
     /// - Throws: `SimilarityError` for maps that are not `[N, C(, H(, W))]`, non-finite
     ///   values, or a layer with no variance at any frequency.
     public static func prepare(_ activations: Tensor<Double>, name: String, height: Int, width: Int,
-                               inputEpsilon: Double = Double.ulpOfOne) throws -> PreparedSpectrum {
+                               inputEpsilon: Double = Double.ulpOfOne,
+                               basisFor reduction: RepresentationSimilarity.Reduction? = nil) throws -> PreparedSpectrum {
+        typealias RS = RepresentationSimilarity
         let full = try asMap(activations, name: name)
-        guard full.isFinite else { throw RepresentationSimilarity.SimilarityError.nonFinite(layer: name) }
+        guard full.isFinite else { throw RS.SimilarityError.nonFinite(layer: name) }
         let (map, dropped) = try withoutConstantChannels(full)
-        guard map.shape[1] > 0 else { throw RepresentationSimilarity.SimilarityError.noVariance(layer: name) }
+        guard map.shape[1] > 0 else { throw RS.SimilarityError.noVariance(layer: name) }
         let n = map.shape[0], c = map.shape[1]
         let rows = keptFrequencies(size: map.shape[2], target: height), columns = keptFrequencies(size: map.shape[3], target: width)
         let allWeights = conjugateWeights(height: rows.count, width: columns.count)
-        var prepared: [RepresentationSimilarity.PreparedLayer?] = [], weights: [Int] = []
-        for (f, z) in transform(map, rows: rows, columns: columns).enumerated() where allWeights[f] > 0 {
-            weights.append(allWeights[f])
-            // [[A, −B], [B, A]], row-major [2N, 2C].
+        let all = transform(map, rows: rows, columns: columns)
+        let computed = all.indices.filter { allWeights[$0] > 0 }
+        let weights = computed.map { allWeights[$0] }
+        // [[A, −B], [B, A]], row-major [2N, 2C].
+        func realified(_ z: (re: [Double], im: [Double])) throws -> Tensor<Double> {
             var real = [Double](repeating: 0, count: 4 * n * c)
             for i in 0..<n {
                 for k in 0..<c {
@@ -217,20 +224,37 @@ public enum FourierSimilarity {
                     real[(n + i) * 2 * c + c + k] = a
                 }
             }
-            let label = "\(name) at frequency (\(rows[f / columns.count]), \(columns[f % columns.count]))"
+            return try Tensor(shape: [2 * n, 2 * c], scalars: real)
+        }
+        func label(_ f: Int) -> String { "\(name) at frequency (\(rows[f / columns.count]), \(columns[f % columns.count]))" }
+        // First pass: every direction's singular value, and a basis of one direction only when
+        // a reduction will decide how many each frequency keeps.
+        var prepared: [RS.PreparedLayer?] = []
+        for f in computed {
             do {
-                prepared.append(try RepresentationSimilarity.prepare(try Tensor(shape: [2 * n, 2 * c], scalars: real),
-                                                                     name: label, inputEpsilon: inputEpsilon))
-            } catch RepresentationSimilarity.SimilarityError.noVariance {
+                prepared.append(try RS.prepare(try realified(all[f]), name: label(f), inputEpsilon: inputEpsilon,
+                                               basisFor: reduction == nil ? nil : .dimensions(1)))
+            } catch RS.SimilarityError.noVariance {
                 prepared.append(nil)
             }
         }
         let largest = prepared.compactMap { $0?.singularValues.first }.max() ?? 0
-        guard largest > 0 else { throw RepresentationSimilarity.SimilarityError.noVariance(layer: name) }
-        let tolerance = RepresentationSimilarity.rankTolerance(datapoints: n, neurons: c * rows.count * columns.count,
-                                                               inputEpsilon: inputEpsilon, largest: largest)
-        return PreparedSpectrum(name: name, datapoints: n, channels: c, droppedChannels: dropped, height: rows.count, width: columns.count,
-                                frequencies: prepared, weights: weights, tolerance: tolerance)
+        guard largest > 0 else { throw RS.SimilarityError.noVariance(layer: name) }
+        let tolerance = RS.rankTolerance(datapoints: n, neurons: c * rows.count * columns.count,
+                                         inputEpsilon: inputEpsilon, largest: largest)
+        var spectrum = PreparedSpectrum(name: name, datapoints: n, channels: c, droppedChannels: dropped, height: rows.count,
+                                        width: columns.count, frequencies: prepared, weights: weights, tolerance: tolerance)
+        // Second pass: the kept directions' bases (realified: two columns per complex direction).
+        if let reduction {
+            let kept = spectrum.kept(reduction)
+            for (slot, f) in computed.enumerated() where kept[slot] > 0 {
+                prepared[slot] = try RS.prepare(try realified(all[f]), name: label(f), inputEpsilon: inputEpsilon,
+                                                basisFor: .dimensions(2 * kept[slot]))
+            }
+            spectrum = PreparedSpectrum(name: name, datapoints: n, channels: c, droppedChannels: dropped, height: rows.count,
+                                        width: columns.count, frequencies: prepared, weights: weights, tolerance: tolerance)
+        }
+        return spectrum
     }
 
     /// The map without channels that are constant over the datapoints at every position (by

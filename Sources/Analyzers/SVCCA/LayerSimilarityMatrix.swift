@@ -110,7 +110,8 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
         let spectra = try parallelMap(keys.count, threads: threads) { k in
             defer { progress() }
             let key = keys[k], layer = (key.side == 0 ? a : b)[key.layer]
-            return try FourierSimilarity.prepare(layer.1, name: layer.0, height: key.height, width: key.width, inputEpsilon: inputEpsilon)
+            return try FourierSimilarity.prepare(layer.1, name: layer.0, height: key.height, width: key.width, inputEpsilon: inputEpsilon,
+                                                 basisFor: measures.contains(.cka) ? nil : reduction)
         }
         let index = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
         let flat = try parallelMap(a.count * b.count, threads: threads) { k in
