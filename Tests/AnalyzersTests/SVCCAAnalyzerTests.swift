@@ -91,6 +91,16 @@ import Trainer
         #expect(throws: (any Error).self) { try SVCCAAnalyzer.Options.parse(["--epochs", "1,2", "--metric", "svcca,cca"]) }
     }
 
+    @Test func eachSideCanNameItsOwnLayers() throws {
+        let run = try makeRun()
+        let a = run.activationsPath(for: .epoch(1)), b = run.activationsPath(for: .epoch(2))
+        let options = try SVCCAAnalyzer.Options.parse(["--a", a, "--b", b, "--layers-a", "shared", "--layers-b", "conv,noise", "--no-reduction"])
+        let result = try AnalyzerTestKit.checkContract(SVCCAAnalyzer.self, options: options, run: nil)
+        #expect(result.similarity.layersA == ["shared"] && result.similarity.layersB == ["conv", "noise"])
+        #expect(abs(result.similarity.values(.svcca)[0][0] - 1) < 1e-5)    // shared vs pooled conv: same signal
+        #expect(result.diagonal == nil)
+    }
+
     @Test func differenceOfTwoComparisons() throws {
         let run = try makeRun()
         let a = run.activationsPath(for: .epoch(1)), b = run.activationsPath(for: .epoch(2))

@@ -31,6 +31,10 @@ public struct SVCCAAnalyzer: Analyzer {
         public var conv: String = "pool"
         @Option(help: "Comma-separated layer names to use (default: all, in dump order).")
         public var layers: String?
+        @Option(name: .customLong("layers-a"), help: "Layers of --a only (the heatmap's rows), when the two models name their layers differently.")
+        public var layersA: String?
+        @Option(name: .customLong("layers-b"), help: "Layers of --b and --diff-b only (the heatmap's columns).")
+        public var layersB: String?
 
         public init() {}
 
@@ -130,11 +134,13 @@ public struct SVCCAAnalyzer: Analyzer {
 
     public func run(_ context: AnalysisContext) throws -> Result {
         let conv = ActivationDump.ConvReduction(rawValue: options.conv) ?? .pool
-        let layerNames = options.layers.map { $0.split(separator: ",").map(String.init) }
-        let (dumpA, dumpB) = try loadDumps(context, layers: layerNames, conv: conv)
+        func names(_ list: String?) -> [String]? { list.map { $0.split(separator: ",").map(String.init) } }
+        let layerNames = names(options.layers)
+        let (layersA, layersB) = (names(options.layersA) ?? layerNames, names(options.layersB) ?? layerNames)
+        let (dumpA, dumpB) = try loadDumps(context, layersA: layersA, layersB: layersB, conv: conv)
         let (pathA, pathB) = (dumpA.path, dumpB.path)
         let pathB2 = try options.diffB.map { try CheckpointLocator.resolveActivations($0) }
-        let dumpB2 = try pathB2.map { try ActivationDump(path: $0, layers: layerNames, conv: conv) }
+        let dumpB2 = try pathB2.map { try ActivationDump(path: $0, layers: layersB, conv: conv) }
         for other in [dumpB] + (dumpB2.map { [$0] } ?? []) {
             guard let x = dumpA.probe, let y = other.probe, !x.selectsSameDatapoints(as: y) else { continue }
             throw CheckpointError.incompatible(pathA: dumpA.path, pathB: other.path, detail: "activations were computed on different probe sets")
@@ -223,15 +229,17 @@ public struct SVCCAAnalyzer: Analyzer {
 
     /// The two dumps. With `--epochs`, a dump the run did not save is computed from the
     /// checkpoint on the run's recorded probe set (the one training would have used).
-    func loadDumps(_ context: AnalysisContext, layers: [String]?, conv: ActivationDump.ConvReduction) throws -> (ActivationDump, ActivationDump) {
+    func loadDumps(_ context: AnalysisContext, layersA: [String]?, layersB: [String]?,
+                   conv: ActivationDump.ConvReduction) throws -> (ActivationDump, ActivationDump) {
         guard let epochs = options.epochs else {
-            return (try ActivationDump(path: try CheckpointLocator.resolveActivations(options.a ?? ""), layers: layers, conv: conv),
-                    try ActivationDump(path: try CheckpointLocator.resolveActivations(options.b ?? ""), layers: layers, conv: conv))
+            return (try ActivationDump(path: try CheckpointLocator.resolveActivations(options.a ?? ""), layers: layersA, conv: conv),
+                    try ActivationDump(path: try CheckpointLocator.resolveActivations(options.b ?? ""), layers: layersB, conv: conv))
         }
         guard let run = context.run else { throw ValidationError("--epochs needs a run directory argument") }
         var probe: (ProbeSet, Dataset)?
         var dumps: [ActivationDump] = []
-        for point in try RunDirectory.parsePoints(epochs) {
+        for (index, point) in try RunDirectory.parsePoints(epochs).enumerated() {
+            let layers = index == 0 ? layersA : layersB
             let saved = run.activationsPath(for: point)
             if FileManager.default.fileExists(atPath: saved) {
                 dumps.append(try ActivationDump(path: saved, layers: layers, conv: conv))
