@@ -57,21 +57,12 @@ public enum FourierSimilarity {
 
         /// Complex singular values of one frequency above the layer's tolerance: the realified
         /// ones come in equal pairs.
-        func complexSingularValues(_ f: Int) -> [Double] {
-            guard let layer = frequencies[f] else { return [] }
-            return stride(from: 0, to: layer.rank - 1, by: 2).map { layer.singularValues[$0] }.filter { $0 > tolerance }
-        }
+        func complexSingularValues(_ f: Int) -> [Double] { FourierSimilarity.complexSingularValues(frequencies[f], above: tolerance) }
 
         /// Complex directions kept at each computed frequency under a reduction of the union
         /// (over all kept frequencies, a conjugate pair's values counted twice).
         func kept(_ reduction: RepresentationSimilarity.Reduction) -> [Int] {
-            let perFrequency = frequencies.indices.map(complexSingularValues)
-            let union = zip(perFrequency, weights).flatMap { values, weight in Array(repeating: values, count: weight).joined() }
-                .sorted(by: >)
-            guard !union.isEmpty else { return perFrequency.map { _ in 0 } }
-            let count = RepresentationSimilarity.kept(union, reduction)
-            let threshold = union[count - 1] * (1 - 1e-9)
-            return perFrequency.map { values in values.filter { $0 >= threshold }.count }
+            FourierSimilarity.kept(frequencies.indices.map(complexSingularValues), weights: weights, reduction)
         }
 
         /// Complex directions kept over all kept frequencies (a conjugate pair's twice).
@@ -83,6 +74,23 @@ public enum FourierSimilarity {
         var gramNormSquared: Double {
             zip(frequencies, weights).reduce(0) { sum, fw in sum + Double(fw.1) * (fw.0.map { $0.gramNorm * $0.gramNorm } ?? 0) }
         }
+    }
+
+    /// A frequency's complex singular values above `tolerance`: its realified ones come in equal pairs.
+    static func complexSingularValues(_ layer: RepresentationSimilarity.PreparedLayer?, above tolerance: Double) -> [Double] {
+        guard let layer else { return [] }
+        return stride(from: 0, to: layer.rank - 1, by: 2).map { layer.singularValues[$0] }.filter { $0 > tolerance }
+    }
+
+    /// Directions kept per frequency when `reduction` is applied to the union of all frequencies'
+    /// values (each counted `weights[f]` times); ties at the threshold are kept together.
+    static func kept(_ perFrequency: [[Double]], weights: [Int], _ reduction: RepresentationSimilarity.Reduction) -> [Int] {
+        let union = zip(perFrequency, weights).flatMap { values, weight in Array(repeating: values, count: weight).joined() }
+            .sorted(by: >)
+        guard !union.isEmpty else { return perFrequency.map { _ in 0 } }
+        let count = RepresentationSimilarity.kept(union, reduction)
+        let threshold = union[count - 1] * (1 - 1e-9)
+        return perFrequency.map { values in values.filter { $0 >= threshold }.count }
     }
 
     /// Frequency indices of a size-`size` axis kept when comparing at `target ≤ size`: the
@@ -242,19 +250,16 @@ public enum FourierSimilarity {
         guard largest > 0 else { throw RS.SimilarityError.noVariance(layer: name) }
         let tolerance = RS.rankTolerance(datapoints: n, neurons: c * rows.count * columns.count,
                                          inputEpsilon: inputEpsilon, largest: largest)
-        var spectrum = PreparedSpectrum(name: name, datapoints: n, channels: c, droppedChannels: dropped, height: rows.count,
-                                        width: columns.count, frequencies: prepared, weights: weights, tolerance: tolerance)
         // Second pass: the kept directions' bases (realified: two columns per complex direction).
         if let reduction {
-            let kept = spectrum.kept(reduction)
+            let kept = Self.kept(prepared.map { complexSingularValues($0, above: tolerance) }, weights: weights, reduction)
             for (slot, f) in computed.enumerated() where kept[slot] > 0 {
                 prepared[slot] = try RS.prepare(try realified(all[f]), name: label(f), inputEpsilon: inputEpsilon,
                                                 basisFor: .dimensions(2 * kept[slot]))
             }
-            spectrum = PreparedSpectrum(name: name, datapoints: n, channels: c, droppedChannels: dropped, height: rows.count,
-                                        width: columns.count, frequencies: prepared, weights: weights, tolerance: tolerance)
         }
-        return spectrum
+        return PreparedSpectrum(name: name, datapoints: n, channels: c, droppedChannels: dropped, height: rows.count,
+                                width: columns.count, frequencies: prepared, weights: weights, tolerance: tolerance)
     }
 
     /// The map without channels that are constant over the datapoints at every position (by

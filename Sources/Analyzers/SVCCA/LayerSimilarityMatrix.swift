@@ -70,11 +70,17 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
             defer { progress() }
             return try RepresentationSimilarity.compare(pa[k / pb.count], pb[k % pb.count], reduction: reduction, measures: measures)
         }
-        var dropped: [String: [Int]] = [:]
-        for p in prepared where !p.droppedNeurons.isEmpty { dropped[p.name] = p.droppedNeurons }
+        return assemble(a, b, flat, dropped: prepared.map { ($0.name, $0.droppedNeurons) })
+    }
+
+    /// The matrix from the row-major pairs, with the dropped neurons of the layers that had any.
+    private static func assemble(_ a: [(String, Tensor<Double>)], _ b: [(String, Tensor<Double>)],
+                                 _ flat: [RepresentationSimilarity.Comparison], dropped: [(String, [Int])]) -> LayerSimilarityMatrix {
+        var droppedNeurons: [String: [Int]] = [:]
+        for (name, indices) in dropped where !indices.isEmpty { droppedNeurons[name] = indices }
         return LayerSimilarityMatrix(layersA: a.map(\.0), layersB: b.map(\.0),
-                                     comparisons: (0..<pa.count).map { i in Array(flat[(i * pb.count)..<((i + 1) * pb.count)]) },
-                                     droppedNeurons: dropped)
+                                     comparisons: (0..<a.count).map { i in Array(flat[(i * b.count)..<((i + 1) * b.count)]) },
+                                     droppedNeurons: droppedNeurons)
     }
 
     /// The layers each side must be prepared at for `computeFourier`: side (0 = A, 1 = B),
@@ -124,10 +130,6 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
             }
             return try FourierSimilarity.compare(spectra[sa], spectra[sb], reduction: reduction, measures: measures)
         }
-        var dropped: [String: [Int]] = [:]
-        for spectrum in spectra where !spectrum.droppedChannels.isEmpty { dropped[spectrum.name] = spectrum.droppedChannels }
-        return LayerSimilarityMatrix(layersA: a.map(\.0), layersB: b.map(\.0),
-                                     comparisons: (0..<a.count).map { i in Array(flat[(i * b.count)..<((i + 1) * b.count)]) },
-                                     droppedNeurons: dropped)
+        return assemble(a, b, flat, dropped: spectra.map { ($0.name, $0.droppedChannels) })
     }
 }

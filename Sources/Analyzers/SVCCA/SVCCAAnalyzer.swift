@@ -171,27 +171,20 @@ public struct SVCCAAnalyzer: Analyzer {
         var warnings: [String] = main.droppedNeurons.sorted { $0.key < $1.key }.map { "layer '\($0.key)': dropped \($0.value.count) constant \(fourier ? "channel" : "neuron")(s)" }
         let values = main.values(metric)
         let via = fourier ? ", conv by DFT" : ""
-        files.append(try context.write(Self.matrixCSV(main, metric: metric), to: "matrix.csv"))
         files.append(try context.write(Self.pairsCSV(main), to: "pairs.csv"))
         let labelA = Self.label(options.epochs, index: 0, spec: options.a)
         let labelB = Self.label(options.epochs, index: 1, spec: options.b)
         let metadata = ["Software": "Basin \(BasinVersion.string)", "basin:analyzer": Self.name, "basin:run": context.run?.path ?? ""]
-        let heat = Heatmap(title: "\(metric.title)\(via): \(labelA) vs \(labelB)", xLabel: labelB, yLabel: labelA, values: values,
-                           rowLabels: main.layersA, columnLabels: main.layersB,
-                           range: metric == .cka ? .automatic : .fixed(min: 0, max: 1),
-                           annotate: main.layersA.count * main.layersB.count <= 400, colorBarLabel: metric.rawValue)
-        let report = try heat.render(to: .files(base: context.outputDirectory + "/heatmap", metadata: metadata))
-        warnings += report.warnings
-        files += ["heatmap.png", "heatmap.svg"]
-        for other in metrics.dropFirst() {
-            let v = main.values(other)
-            files.append(try context.write(Self.matrixCSV(main, metric: other), to: "matrix-\(other.rawValue).csv"))
-            let h = Heatmap(title: "\(other.title)\(via): \(labelA) vs \(labelB)", xLabel: labelB, yLabel: labelA, values: v,
-                            rowLabels: main.layersA, columnLabels: main.layersB,
-                            range: other == .cka ? .automatic : .fixed(min: 0, max: 1),
-                            annotate: main.layersA.count * main.layersB.count <= 400, colorBarLabel: other.rawValue)
-            warnings += try h.render(to: .files(base: context.outputDirectory + "/heatmap-\(other.rawValue)", metadata: metadata)).warnings
-            files += ["heatmap-\(other.rawValue).png", "heatmap-\(other.rawValue).svg"]
+        // The first measure is matrix.csv and heatmap.*, the others matrix-NAME.csv and heatmap-NAME.*.
+        for (index, shown) in metrics.enumerated() {
+            let suffix = index == 0 ? "" : "-\(shown.rawValue)"
+            files.append(try context.write(Self.matrixCSV(main, metric: shown), to: "matrix\(suffix).csv"))
+            let heat = Heatmap(title: "\(shown.title)\(via): \(labelA) vs \(labelB)", xLabel: labelB, yLabel: labelA,
+                               values: main.values(shown), rowLabels: main.layersA, columnLabels: main.layersB,
+                               range: shown == .cka ? .automatic : .fixed(min: 0, max: 1),
+                               annotate: main.layersA.count * main.layersB.count <= 400, colorBarLabel: shown.rawValue)
+            warnings += try heat.render(to: .files(base: context.outputDirectory + "/heatmap\(suffix)", metadata: metadata)).warnings
+            files += ["heatmap\(suffix).png", "heatmap\(suffix).svg"]
         }
 
         var diagonal: [Double]?
