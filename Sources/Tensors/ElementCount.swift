@@ -1,0 +1,46 @@
+/// Overflow-checked sizes of shapes read from files.
+///
+/// Every reader that takes a shape from a file (an .npy header, a safetensors header, a
+/// manifest's tensor table, an IDX header, a model spec) computes the element count and
+/// byte size through these two functions before it compares them with the bytes present
+/// or allocates anything: `shape.reduce(1, *)` traps on a shape like `[2^62, 4]`.
+public enum ElementCount {
+    /// The product of `shape`'s dimensions (1 for a scalar shape `[]`).
+    /// - Throws: `ShapeSizeError` when a dimension is negative or the product exceeds `Int.max`.
+    public static func of(_ shape: [Int]) throws(ShapeSizeError) -> Int {
+        guard shape.allSatisfy({ $0 >= 0 }) else { throw .negativeDimension(shape: shape) }
+        // A zero dimension empties the tensor, whatever the other dimensions say.
+        if shape.contains(0) { return 0 }
+        var n = 1
+        for d in shape {
+            let (p, o) = n.multipliedReportingOverflow(by: d)
+            if o { throw .tooLarge(shape: shape, elementSize: 1) }
+            n = p
+        }
+        return n
+    }
+
+    /// `of(shape) × elementSize`, the byte size of a tensor of that shape.
+    /// - Throws: `ShapeSizeError` when a dimension is negative or the size exceeds `Int.max`.
+    public static func bytes(_ shape: [Int], elementSize: Int) throws(ShapeSizeError) -> Int {
+        let n = try of(shape)
+        let (b, o) = n.multipliedReportingOverflow(by: max(elementSize, 0))
+        if o { throw .tooLarge(shape: shape, elementSize: elementSize) }
+        return b
+    }
+}
+
+/// A shape whose size cannot be a real tensor's.
+public enum ShapeSizeError: Error, Equatable, Sendable, CustomStringConvertible {
+    case negativeDimension(shape: [Int])
+    case tooLarge(shape: [Int], elementSize: Int)
+
+    public var description: String {
+        switch self {
+        case let .negativeDimension(shape): return "shape \(shape) has a negative dimension"
+        case let .tooLarge(shape, size):
+            return size > 1 ? "shape \(shape) of \(size)-byte elements is larger than any file or memory can hold"
+                            : "shape \(shape) has more elements than any file or memory can hold"
+        }
+    }
+}
