@@ -104,6 +104,12 @@ struct ExportCommand: ParsableCommand {
         commandName: "export",
         abstract: "Write a checkpoint's tensors as an .npz, a .safetensors file or a folder of .npy files.",
         discussion: """
+            An existing destination is never overwritten without --force. With --force a file \
+            is replaced atomically, and in an existing folder only the .npy files being \
+            exported are replaced (each atomically); other files are left alone. Tensor \
+            names are checked when the manifest is read, so files land only inside the \
+            destination.
+
             Examples:
               analyze export run/checkpoints/epoch-0150.ckpt --to epoch150.npz
               analyze export run/checkpoints/epoch-0150.ckpt --to epoch150.safetensors
@@ -119,17 +125,52 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Comma-separated tensor names (default: all).")
     var tensors: String?
 
+    @Flag(help: "Replace an existing destination file, or same-named .npy files in an existing folder.")
+    var force = false
+
+    func validate() throws {
+        if let tensors, tensors.split(separator: ",").isEmpty { throw ValidationError("--tensors names no tensors") }
+    }
+
+    /// Where the tensors go.
+    enum Destination { case npz, safetensors, folder }
+
+    var destination: Destination { to.hasSuffix(".npz") ? .npz : to.hasSuffix(".safetensors") ? .safetensors : .folder }
+
+    /// Refuses before anything is read: an existing destination without `--force`, or one
+    /// of the wrong kind (a file where a folder is meant, or the reverse) even with it.
+    func checkDestination() throws(CheckpointError) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: to, isDirectory: &isDirectory) else { return }
+        switch destination {
+        case .npz, .safetensors:
+            if isDirectory.boolValue { throw .writeFailed(path: to, detail: "it is a folder, not a file") }
+            if !force { throw .writeFailed(path: to, detail: "file exists; pass --force to replace it") }
+        case .folder:
+            if !isDirectory.boolValue { throw .writeFailed(path: to, detail: "it is a file, not a folder") }
+            let contents = (try? FileManager.default.contentsOfDirectory(atPath: to)) ?? []
+            if !contents.isEmpty && !force {
+                throw .writeFailed(path: to, detail: "the folder exists and is not empty; pass --force to replace its files")
+            }
+        }
+    }
+
     func run() throws {
+        try checkDestination()
         let reader = try CheckpointReader(path: archive)
-        let names = tensors.map { $0.split(separator: ",").map(String.init) } ?? reader.names
+        var seen = Set<String>()
+        let names = (tensors.map { $0.split(separator: ",").map(String.init) } ?? reader.names).filter { seen.insert($0).inserted }
         let arrays = try reader.arrays(named: names)
         let ordered = names.compactMap { n in arrays[n].map { (name: n, array: $0) } }
-        if to.hasSuffix(".npz") {
-            try NPZ.write(ordered, to: to)
-        } else if to.hasSuffix(".safetensors") {
-            try Safetensors.write(ordered, metadata: ["source": archive], to: to)
-        } else {
-            for (name, array) in ordered { try NPYFile.write(array, to: to + (to.hasSuffix("/") ? "" : "/") + name + ".npy") }
+        switch destination {
+        case .npz: try NPZ.write(ordered, to: to)
+        case .safetensors: try Safetensors.write(ordered, metadata: ["source": archive], to: to)
+        case .folder:
+            // Names passed the manifest's checks (no '/', no leading '.'): each file lands
+            // directly inside the folder.
+            try AtomicFile.writeFolder(at: to, replacing: force) { (folder: String) throws(CheckpointError) in
+                for (name, array) in ordered { try NPYFile.write(array, to: folder + "/" + name + ".npy") }
+            }
         }
         print("exported \(ordered.count) tensors to \(to)")
     }

@@ -9,9 +9,11 @@ struct InspectCommand: ParsableCommand {
         commandName: "inspect",
         abstract: "Show what a checkpoint, activation dump, .npy/.npz/.safetensors file or run directory holds.",
         discussion: """
-            Checkpoints and activation dumps are read in full and every tensor's SHA-256, \
-            dtype and shape is checked against the manifest; the command exits non-zero if \
-            any check fails. NaN/∞ elements are counted.
+            Checkpoints and activation dumps are read in full and run through exactly the \
+            checks every reader runs: the manifest's own SHA-256 (format version 2; version 1 \
+            archives have none, which is said), no duplicated, unlisted or missing entries, \
+            and every tensor's size, SHA-256, dtype and shape against the manifest. The \
+            command exits non-zero if any check fails. NaN/∞ elements are counted.
 
             Examples:
               analyze inspect run/checkpoints/epoch-0150.ckpt
@@ -41,6 +43,8 @@ struct InspectCommand: ParsableCommand {
         var path: String
         var type: String
         var manifest: CheckpointManifest?
+        /// Archives: "sha256 ok", or that a format version 1 manifest has no checksum.
+        var manifestChecksum: String?
         var tensors: [TensorInfo]
         var problems: [String]
     }
@@ -61,7 +65,7 @@ struct InspectCommand: ParsableCommand {
     static func report(_ path: String) throws -> Report {
         let lower = path.lowercased()
         func plain(_ type: String, _ arrays: [(name: String, array: NDArray)]) -> Report {
-            Report(path: path, type: type, manifest: nil, tensors: arrays.map {
+            Report(path: path, type: type, manifest: nil, manifestChecksum: nil, tensors: arrays.map {
                 TensorInfo(name: $0.name, dtype: $0.array.dtype.rawValue, shape: $0.array.shape, elements: $0.array.count,
                            bytes: $0.array.bytes.count, role: nil, checksum: nil, nonFinite: $0.array.nonFiniteCount())
             }, problems: [])
@@ -69,18 +73,21 @@ struct InspectCommand: ParsableCommand {
         if lower.hasSuffix(".npy") { return plain("npy", [(URL(fileURLWithPath: path).lastPathComponent, try NPYFile.read(path: path))]) }
         if lower.hasSuffix(".npz") { return plain("npz", try NPZ.read(path: path)) }
         if lower.hasSuffix(".safetensors") { return plain("safetensors", try Safetensors.read(path: path).tensors) }
+        // The readers' own checks (CheckpointReader.walk), every entry read.
         let reader = try CheckpointReader(path: path)
-        let statuses = Dictionary(uniqueKeysWithValues: try reader.verify().map { ($0.entry, $0) })
-        var problems = statuses.values.filter { !$0.ok }.map(\.problem).sorted()
-        let tensors = reader.manifest.tensors.map { r in
-            let s = statuses[r.entry]
-            return TensorInfo(name: r.name, dtype: r.dtype.rawValue, shape: r.shape, elements: r.shape.reduce(1, *),
-                              bytes: r.shape.reduce(1, *) * r.dtype.size, role: r.role.rawValue,
-                              checksum: s.map { $0.ok ? "ok" : "FAILED" } ?? "missing", nonFinite: s?.nonFinite)
+        let statuses = try reader.verify()
+        let byEntry = Dictionary(statuses.map { ($0.entry, $0) }, uniquingKeysWith: { a, _ in a })
+        var tensors: [TensorInfo] = []
+        for r in reader.manifest.tensors {
+            let s = byEntry[r.entry]
+            tensors.append(TensorInfo(name: r.name, dtype: r.dtype.rawValue, shape: r.shape,
+                                      elements: try r.elementCount(in: path), bytes: try r.dataBytes(in: path),
+                                      role: r.role.rawValue, checksum: s.map { $0.ok ? "ok" : "FAILED" } ?? "missing",
+                                      nonFinite: s?.nonFinite))
         }
-        let listed = Set(reader.manifest.tensors.map(\.entry))
-        problems += statuses.values.filter { !listed.contains($0.entry) }.map(\.problem).filter { !problems.contains($0) }
-        return Report(path: path, type: reader.manifest.kind.rawValue, manifest: reader.manifest, tensors: tensors, problems: problems)
+        let checksum = reader.manifestSHA256 == nil ? "none (format version 1 has no manifest checksum)" : "sha256 ok"
+        return Report(path: path, type: reader.manifest.kind.rawValue, manifest: reader.manifest, manifestChecksum: checksum,
+                      tensors: tensors, problems: statuses.filter { !$0.ok }.map(\.problem))
     }
 
     func printTable(_ r: Report) {
@@ -93,11 +100,13 @@ struct InspectCommand: ParsableCommand {
             if let model = m.model { print("  model: \(model)") }
             if !m.metrics.isEmpty { print("  metrics: " + m.metrics.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")) }
             if let p = m.probe { print("  probe set: \(p.dataset) \(p.split), \(p.count) datapoints" + (p.seed.map { ", seed \($0)" } ?? "")) }
+            if let c = r.manifestChecksum { print("  manifest checksum: \(c)") }
         } else {
             print("  \(r.type) file")
         }
-        let elements = r.tensors.reduce(0) { $0 + $1.elements }
-        let bytes = r.tensors.reduce(0) { $0 + $1.bytes }
+        // Saturating sums: sizes come from the file (each one is overflow-checked).
+        let elements = r.tensors.reduce(0) { $0.addingReportingOverflow($1.elements).overflow ? .max : $0 + $1.elements }
+        let bytes = r.tensors.reduce(0) { $0.addingReportingOverflow($1.bytes).overflow ? .max : $0 + $1.bytes }
         print("  \(r.tensors.count) tensors, \(grouped(elements)) elements, \(byteSize(bytes))")
         var rows = [["name", "role", "dtype", "shape", "elements", "size", "checksum", "nan/inf"]]
         for t in r.tensors {
@@ -110,7 +119,8 @@ struct InspectCommand: ParsableCommand {
             print("  " + zip(keep, widths).map { c, w in row[c] + String(repeating: " ", count: w - row[c].count) }.joined(separator: "  "))
         }
         if r.manifest != nil {
-            print(r.problems.isEmpty ? "  all \(r.tensors.count) checksums ok" : r.problems.map { "  problem: " + $0 }.joined(separator: "\n"))
+            let ok = "  all \(r.tensors.count) tensor checksums ok" + (r.manifestChecksum == "sha256 ok" ? ", manifest checksum ok" : " (the manifest itself has no checksum)")
+            print(r.problems.isEmpty ? ok : r.problems.map { "  problem: " + $0 }.joined(separator: "\n"))
         }
     }
 

@@ -9,20 +9,37 @@ public enum Compression: String, Codable, Sendable, CaseIterable {
 /// Sequential reader over a tar or zip archive (libarchive). Entries are visited in
 /// order; an entry's data is read only when asked for, otherwise skipped (a seek for
 /// uncompressed files), so reading one tensor of a large checkpoint does not load the rest.
+///
+/// Sizes in entry headers come from the file and are never trusted for allocation: in an
+/// uncompressed tar an entry may not claim more bytes than the file has left (checked as
+/// each header is read, so even skipped entries are checked), and `readData(limit:)`
+/// refuses an entry larger than its caller's bound before allocating anything.
 final class ArchiveReader {
     enum Kind { case tar, zip }
     private let handle: OpaquePointer
     let path: String
     let kind: Kind
+    /// Size of the file on disk: in an uncompressed tar no entry can hold more.
+    private let fileSize: Int
     private(set) var currentEntry: String?
+    /// What the current entry's header declares (checked against the file for plain tar),
+    /// or -1 when the archive does not say (streamed zip entries).
     private(set) var currentSize: Int = 0
 
+    /// Entries up to this size are read into storage allocated once for the declared size;
+    /// larger entries of compressed archives (whose declared size cannot be compared with
+    /// the file) are read in chunks, so memory follows the bytes that actually arrive.
+    static let directReadLimit = 64 << 20
+    private static let chunkSize = 16 << 20
+
     init(path: String, kind: Kind) throws(CheckpointError) {
-        guard FileManager.default.fileExists(atPath: path) else { throw .fileNotFound(path: path) }
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw .fileNotFound(path: path) }
         guard let a = archive_read_new() else { throw .archiveFailure(path: path, entry: nil, detail: "libarchive: out of memory") }
         handle = a
         self.path = path
         self.kind = kind
+        fileSize = Int(info.st_size)
         switch kind {
         case .tar:
             archive_read_support_filter_all(a)
@@ -55,6 +72,10 @@ final class ArchiveReader {
             || head == Array("manifest.json".utf8) + [0]
     }
 
+    /// An uncompressed tar: entry bytes are file bytes, so declared sizes can be checked
+    /// against the file itself.
+    private var isPlainTar: Bool { kind == .tar && archive_filter_code(handle, 0) == ARCHIVE_FILTER_NONE }
+
     private func failure(_ entry: String?, after: Bool = false) -> CheckpointError {
         let message = archive_error_string(handle).map { String(cString: $0) }
         let compressed = archive_filter_count(handle) > 1 && archive_filter_code(handle, 0) != ARCHIVE_FILTER_NONE
@@ -70,6 +91,8 @@ final class ArchiveReader {
     }
 
     /// Advances to the next entry and returns its name, or nil at the end of the archive.
+    /// - Throws: `.truncated` when an uncompressed tar entry declares more bytes than the
+    ///   file has left (before anything is read or skipped).
     func nextEntry() throws(CheckpointError) -> String? {
         var entry: OpaquePointer?
         let status = archive_read_next_header(handle, &entry)
@@ -90,7 +113,18 @@ final class ArchiveReader {
         }
         let name = archive_entry_pathname(e).map { String(cString: $0) } ?? ""
         currentEntry = name
-        currentSize = archive_entry_size_is_set(e) != 0 ? Int(archive_entry_size(e)) : -1
+        let declared = archive_entry_size_is_set(e) != 0 ? archive_entry_size(e) : -1
+        currentSize = declared >= 0 && declared <= la_int64_t(Int.max) ? Int(declared) : -1
+        if kind == .tar && declared < 0 {
+            throw .archiveFailure(path: path, entry: name, detail: "the tar header declares no valid size")
+        }
+        if isPlainTar {
+            // The data starts at least one 512-byte header after where this entry's headers begin.
+            let left = max(fileSize - Int(archive_read_header_position(handle)) - 512, 0)
+            if currentSize > left {
+                throw .truncated(path: path, entry: name, detail: "its header declares \(currentSize) bytes, the file has \(left) left")
+            }
+        }
         return name
     }
 
@@ -99,7 +133,7 @@ final class ArchiveReader {
     /// `ArchiveWriter` always writes. (Compressed streams carry their own end markers,
     /// which the decompressors check.)
     private func checkComplete() throws(CheckpointError) {
-        guard kind == .tar, archive_filter_code(handle, 0) == ARCHIVE_FILTER_NONE else { return }
+        guard isPlainTar else { return }
         guard let handle = FileHandle(forReadingAtPath: path) else { return }
         defer { try? handle.close() }
         let size = (try? handle.seekToEnd()).map(Int.init) ?? 0
@@ -113,35 +147,93 @@ final class ArchiveReader {
         }
     }
 
-    /// Reads all of the current entry's data; fails if fewer bytes arrive than its header promised.
-    func readData() throws(CheckpointError) -> [UInt8] {
+    /// Reads all of the current entry's data.
+    ///
+    /// Never allocates more than `limit` bytes, nor more than the data that actually
+    /// arrives plus one chunk when the declared size cannot be checked against the file
+    /// (compressed archives, zip entries of unknown size).
+    /// - Parameter limit: the most bytes the caller accepts (for a checkpoint entry: what
+    ///   the manifest implies for it).
+    /// - Throws: `.entrySize` when the entry declares (or delivers) more than `limit`;
+    ///   `.truncated` when fewer bytes arrive than its header promised.
+    func readData(limit: Int = .max) throws(CheckpointError) -> [UInt8] {
         let entry = currentEntry
-        if currentSize >= 0 {
-            let size = currentSize
-            // Read straight into uninitialised storage: no zero-filling pass over large tensors.
-            var failure: CheckpointError?
-            let out = [UInt8](unsafeUninitializedCapacity: size) { buf, initialized in
+        if currentSize > limit {
+            throw .entrySize(path: path, entry: entry ?? "", declared: currentSize, expected: 0...max(limit, 0))
+        }
+        if currentSize >= 0 && (isPlainTar || currentSize <= ArchiveReader.directReadLimit) {
+            return try readDeclared(currentSize)
+        }
+        return try readChunks(limit: currentSize >= 0 ? currentSize : limit, declared: currentSize >= 0)
+    }
+
+    /// Reads exactly `size` bytes (already checked against the file or small) into storage
+    /// allocated once: no zero-filling pass over large tensors.
+    private func readDeclared(_ size: Int) throws(CheckpointError) -> [UInt8] {
+        let entry = currentEntry
+        var failure: CheckpointError?
+        let out = [UInt8](unsafeUninitializedCapacity: size) { buf, initialized in
+            var filled = 0
+            while filled < size, let base = buf.baseAddress {
+                let n = archive_read_data(handle, base + filled, size - filled)
+                if n < 0 { failure = self.failure(entry); break }
+                if n == 0 { failure = .truncated(path: path, entry: entry, detail: "entry holds \(filled) of \(size) bytes"); break }
+                filled += n
+            }
+            if filled < size, let base = buf.baseAddress { (base + filled).initialize(repeating: 0, count: size - filled) }
+            initialized = size
+        }
+        if let failure { throw failure }
+        return out
+    }
+
+    /// Reads the entry in chunks that grow with the data (64 KiB doubling to 16 MiB), at most
+    /// `limit` bytes; with `declared`, exactly `limit` bytes must arrive.
+    private func readChunks(limit: Int, declared: Bool) throws(CheckpointError) -> [UInt8] {
+        let entry = currentEntry
+        var chunks: [[UInt8]] = []
+        var total = 0
+        var next = 1 << 16
+        while true {
+            // One byte past the limit is enough to know the entry is too large.
+            let room = limit == .max ? next : min(next, limit - total + 1)
+            guard room > 0 else { break }
+            var failed = false
+            let chunk = [UInt8](unsafeUninitializedCapacity: room) { buf, initialized in
                 var filled = 0
-                while filled < size, let base = buf.baseAddress {
-                    let n = archive_read_data(handle, base + filled, size - filled)
-                    if n < 0 { failure = self.failure(entry); break }
-                    if n == 0 { failure = .truncated(path: path, entry: entry, detail: "entry holds \(filled) of \(size) bytes"); break }
+                while filled < room, let base = buf.baseAddress {
+                    let n = archive_read_data(handle, base + filled, room - filled)
+                    if n < 0 { failed = true; break }
+                    if n == 0 { break }
                     filled += n
                 }
-                if filled < size, let base = buf.baseAddress { (base + filled).initialize(repeating: 0, count: size - filled) }
-                initialized = size
+                initialized = filled
             }
-            if let failure { throw failure }
-            return out
+            if failed { throw failure(entry) }
+            total += chunk.count
+            if total > limit {
+                throw .entrySize(path: path, entry: entry ?? "", declared: total, expected: 0...limit)
+            }
+            let ended = chunk.count < room
+            if !chunk.isEmpty { chunks.append(chunk) }
+            if ended { break }
+            next = min(next * 2, ArchiveReader.chunkSize)
         }
-        // Size unknown (streamed zip entries): read until the entry ends.
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { archive_read_data(handle, $0.baseAddress, $0.count) }
-            if n < 0 { throw failure(entry) }
-            if n == 0 { return out }
-            out += chunk[0..<n]
+        if declared && total < limit {
+            throw .truncated(path: path, entry: entry, detail: "entry holds \(total) of \(limit) bytes")
+        }
+        if chunks.count == 1 { return chunks[0] }
+        // Join, releasing each chunk once copied: resident memory stays near one copy.
+        chunks.reverse()
+        return [UInt8](unsafeUninitializedCapacity: total) { buf, initialized in
+            var offset = 0
+            while let chunk = chunks.popLast() {
+                chunk.withUnsafeBufferPointer { c in
+                    if let dst = buf.baseAddress, let src = c.baseAddress { (dst + offset).initialize(from: src, count: c.count) }
+                }
+                offset += chunk.count
+            }
+            initialized = offset
         }
     }
 

@@ -52,4 +52,51 @@ public enum AtomicFile {
             }
         }
     }
+
+    /// Writes a folder of files so that no file in it is ever half-written: `body` fills a
+    /// hidden staging folder beside `path` (it receives the staging folder's path), which
+    /// is then published.
+    /// - `path` missing or an empty folder: the staging folder is renamed to `path`
+    ///   (atomic: the folder appears complete or not at all).
+    /// - `path` a folder holding files: only when `replacing`; each staged file is renamed
+    ///   over its namesake (each atomic) and files `body` did not write are left alone, so
+    ///   even a mistaken destination loses nothing but same-named files.
+    /// - `path` a file: refused.
+    /// On failure the staging folder is removed and `path` is as it was (for a replaced
+    /// folder: files renamed before the failure stay replaced).
+    public static func writeFolder(at path: String, replacing: Bool,
+                                   _ body: (String) throws(CheckpointError) -> Void) throws(CheckpointError) {
+        let fm = FileManager.default
+        let trimmed = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+        let url = URL(fileURLWithPath: trimmed)
+        let parent = url.deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        let exists = fm.fileExists(atPath: trimmed, isDirectory: &isDirectory)
+        if exists && !isDirectory.boolValue { throw .writeFailed(path: path, detail: "it is a file, not a folder") }
+        let existing = exists ? ((try? fm.contentsOfDirectory(atPath: trimmed)) ?? []) : []
+        if !existing.isEmpty && !replacing { throw .writeFailed(path: path, detail: "the folder exists and is not empty; pass --force to replace its files") }
+        do { try fm.createDirectory(atPath: parent, withIntermediateDirectories: true) } catch {
+            throw .writeFailed(path: path, detail: "cannot create directory \(parent)")
+        }
+        let staging = parent + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        guard mkdir(staging, 0o755) == 0 else { throw .writeFailed(path: path, detail: String(cString: strerror(errno))) }
+        defer { try? fm.removeItem(atPath: staging) }
+        try body(staging)
+        if existing.isEmpty {
+            // rename(2) replaces an empty directory atomically; a folder that gained files
+            // since the check above makes it fail, and nothing is lost.
+            guard rename(staging, trimmed) == 0 else {
+                throw .writeFailed(path: path, detail: "rename: \(String(cString: strerror(errno)))")
+            }
+        } else {
+            let names = (try? fm.contentsOfDirectory(atPath: staging)) ?? []
+            for name in names.sorted() {
+                guard rename(staging + "/" + name, trimmed + "/" + name) == 0 else {
+                    throw .writeFailed(path: trimmed + "/" + name, detail: "rename: \(String(cString: strerror(errno)))")
+                }
+            }
+        }
+        let dfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 { fsync(dfd); close(dfd) }
+    }
 }

@@ -23,6 +23,29 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
     case writeFailed(path: String, detail: String)
     case incompatible(pathA: String, pathB: String, detail: String)
     case invalidInput(path: String, detail: String)
+    // Archive integrity (format version 2; issue 12). New cases go at the end.
+    /// An entry name that occurs twice in an archive: readers cannot tell which copy is meant.
+    case duplicateEntry(path: String, entry: String)
+    /// An entry whose tar header declares a size outside what the manifest allows for it.
+    case entrySize(path: String, entry: String, declared: Int, expected: ClosedRange<Int>)
+    /// `manifest.json` does not hash to the SHA-256 stored in `manifest.json.sha256`.
+    case manifestChecksumMismatch(path: String, expected: String, actual: String)
+    /// A format version 2 archive without its `manifest.json.sha256` second entry.
+    case missingManifestChecksum(path: String)
+
+    /// The archive entry a problem is about, when there is one (used to group `verify()`'s findings).
+    public var entry: String? {
+        switch self {
+        case let .truncated(_, entry, _), let .archiveFailure(_, entry, _), let .invalidNPY(_, entry, _): return entry
+        case let .missingEntry(_, entry), let .unlistedEntry(_, entry), let .checksumMismatch(_, entry, _, _),
+             let .shapeMismatch(_, entry, _, _), let .dtypeMismatch(_, entry, _, _), let .nonFinite(_, entry, _),
+             let .duplicateEntry(_, entry), let .entrySize(_, entry, _, _):
+            return entry
+        case .invalidManifest, .unsupportedFormat, .unsupportedVersion, .manifestChecksumMismatch: return "manifest.json"
+        case .missingManifestChecksum: return "manifest.json.sha256"
+        default: return nil
+        }
+    }
 
     public var description: String {
         func at(_ path: String, _ entry: String?) -> String { entry.map { "\(path): entry '\($0)'" } ?? path }
@@ -57,6 +80,16 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
         case let .writeFailed(path, detail): return "\(path): cannot write (\(detail)); nothing was changed"
         case let .incompatible(a, b, detail): return "\(a) and \(b) do not match: \(detail)"
         case let .invalidInput(path, detail): return "\(path): \(detail)"
+        case let .duplicateEntry(path, entry):
+            return "\(path): entry '\(entry)' occurs more than once in the archive: the file is corrupt"
+        case let .entrySize(path, entry, declared, expected):
+            let which = declared > expected.upperBound ? "larger" : "smaller"
+            let bound = declared > expected.upperBound ? "at most \(expected.upperBound)" : "at least \(expected.lowerBound)"
+            return "\(path): entry '\(entry)': entry \(which) than the manifest says (its header declares \(declared) bytes, expected \(bound))"
+        case let .manifestChecksumMismatch(path, expected, actual):
+            return "\(path): entry 'manifest.json': checksum mismatch (manifest.json.sha256 says \(expected.prefix(16))…, manifest is \(actual.prefix(16))…): the manifest is corrupt"
+        case let .missingManifestChecksum(path):
+            return "\(path): entry 'manifest.json.sha256' missing: a format version 2 archive carries the manifest's SHA-256 as its second entry"
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// What an archive holds: a checkpoint (parameters and buffers of one model at one
 /// moment) or an activation dump (one `[datapoints, neurons]` matrix per layer).
@@ -31,6 +32,50 @@ public struct TensorRecord: Codable, Equatable, Sendable {
     public init(name: String, entry: String, dtype: DType, shape: [Int], sha256: String, role: TensorRole) {
         self.name = name; self.entry = entry; self.dtype = dtype; self.shape = shape
         self.sha256 = sha256; self.role = role
+    }
+
+    /// The number of elements `shape` holds, overflow-checked (a manifest is read from a file).
+    /// - Throws: `CheckpointError.invalidManifest` naming the tensor and its entry.
+    public func elementCount(in path: String) throws(CheckpointError) -> Int {
+        do { return try ElementCount.of(shape) } catch { throw tooLarge(error, path) }
+    }
+
+    /// The tensor's data size in bytes (`elements × dtype.size`), overflow-checked.
+    /// - Throws: `CheckpointError.invalidManifest` naming the tensor and its entry.
+    public func dataBytes(in path: String) throws(CheckpointError) -> Int {
+        do { return try ElementCount.bytes(shape, elementSize: dtype.size) } catch { throw tooLarge(error, path) }
+    }
+
+    /// The sizes this row's `.npy` entry may have: its data plus a header of at least the
+    /// 10-byte preamble and at most 64 KiB + 32 bytes per dimension (what `numpy.save`
+    /// writes is far smaller). Readers check every entry's declared size against this before
+    /// reading or skipping it, and never allocate more than its upper bound.
+    public func entrySizes(in path: String) throws(CheckpointError) -> ClosedRange<Int> {
+        let data = try dataBytes(in: path)
+        let header = 12 + 65_536 + 32 * shape.count
+        let (upper, overflow) = data.addingReportingOverflow(header)
+        if overflow { throw tooLarge(.tooLarge(shape: shape, elementSize: dtype.size), path) }
+        return (data + 10)...upper
+    }
+
+    private func tooLarge(_ error: ShapeSizeError, _ path: String) -> CheckpointError {
+        .invalidManifest(path: path, detail: "tensor '\(name)' (entry '\(entry)'): \(error)")
+    }
+}
+
+/// The rules tensor names follow (docs/FORMAT.md §1.1), checked by the writer and by the
+/// manifest decoder alike: a name becomes a file name when an archive is unpacked or
+/// exported, so it must not reach outside its folder, hide, or break a one-line message.
+enum TensorName {
+    /// Why `name` cannot name a tensor, or nil when it can.
+    static func problem(_ name: String) -> String? {
+        if name.isEmpty { return "is empty" }
+        if name.contains("/") { return "contains '/'" }
+        if name.hasPrefix(".") { return "starts with '.'" }
+        if name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            return "contains a control character (NUL, newline …)"
+        }
+        return nil
     }
 }
 
@@ -66,8 +111,15 @@ public struct ProbeSet: Codable, Equatable, Sendable {
 public struct CheckpointManifest: Codable, Equatable, Sendable {
     /// The value of `format` in every Basin archive.
     public static let formatName = "basin-checkpoint"
-    /// The newest format version this code reads and the one it writes.
-    public static let currentVersion = 1
+    /// The newest format version this code reads and the one it writes. Version 2 added
+    /// the `manifest.json.sha256` entry; version 1 archives (no manifest checksum) are read.
+    public static let currentVersion = 2
+    /// The second entry of a version 2 archive: the manifest's SHA-256, as `sha256sum` prints it.
+    public static let checksumEntry = "manifest.json.sha256"
+    /// The largest `manifest.json` readers accept (a manifest of 100 000 tensors is ~25 MB).
+    public static let maxBytes = 64 << 20
+    /// The largest `manifest.json.sha256` readers accept (Basin writes 80 bytes).
+    static let maxChecksumEntryBytes = 4096
 
     public var format: String = CheckpointManifest.formatName
     public var formatVersion: Int = CheckpointManifest.currentVersion
@@ -114,17 +166,45 @@ public struct CheckpointManifest: Codable, Equatable, Sendable {
         do { manifest = try JSONDecoder().decode(CheckpointManifest.self, from: data) } catch {
             throw .invalidManifest(path: path, detail: describe(error))
         }
-        var seen = Set<String>()
+        var entries = Set<String>(), names = Set<String>()
+        var total = 0
         for t in manifest.tensors {
-            guard seen.insert(t.entry).inserted else { throw .invalidManifest(path: path, detail: "entry '\(t.entry)' listed twice") }
-            guard t.entry != "manifest.json", !t.entry.contains("..") else {
-                throw .invalidManifest(path: path, detail: "invalid entry name '\(t.entry)'")
+            if let problem = TensorName.problem(t.name) {
+                throw .invalidManifest(path: path, detail: "tensor name \(String(reflecting: t.name)) \(problem)")
             }
-            guard t.shape.allSatisfy({ $0 >= 0 }) else {
-                throw .invalidManifest(path: path, detail: "tensor '\(t.name)' has negative shape \(t.shape)")
+            guard t.entry == t.name + ".npy" else {
+                throw .invalidManifest(path: path, detail: "tensor '\(t.name)' has entry \(String(reflecting: t.entry)), expected '\(t.name).npy'")
             }
+            guard names.insert(t.name).inserted, entries.insert(t.entry).inserted else {
+                throw .invalidManifest(path: path, detail: "tensor '\(t.name)' listed twice")
+            }
+            guard t.sha256.utf8.count == 64, t.sha256.utf8.allSatisfy({ isHexDigit($0) }) else {
+                throw .invalidManifest(path: path, detail: "tensor '\(t.name)': sha256 is not 64 hex digits")
+            }
+            // Shapes whose size overflows are refused here, so no reader multiplies one.
+            let (sum, overflow) = total.addingReportingOverflow(try t.entrySizes(in: path).upperBound)
+            guard !overflow else { throw .invalidManifest(path: path, detail: "tensors are larger in total than any file can hold") }
+            total = sum
         }
         return manifest
+    }
+
+    /// The `manifest.json.sha256` entry for manifest bytes: `<hex>  manifest.json` and a
+    /// newline, so `sha256sum -c manifest.json.sha256` checks an unpacked archive.
+    static func checksumEntryBytes(for manifest: [UInt8]) -> [UInt8] {
+        Array("\(sha256Hex(manifest))  manifest.json\n".utf8)
+    }
+
+    /// The digest a `manifest.json.sha256` entry holds (lowercase hex). Accepts what
+    /// `sha256sum` writes, in text or binary (`*manifest.json`) mode.
+    static func parseChecksumEntry(_ bytes: [UInt8], path: String) throws(CheckpointError) -> String {
+        let fields = String(decoding: bytes, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" })
+        guard fields.count == 2, fields[0].utf8.count == 64, fields[0].utf8.allSatisfy({ isHexDigit($0) }),
+              fields[1] == "manifest.json" || fields[1] == "*manifest.json" else {
+            throw .archiveFailure(path: path, entry: checksumEntry,
+                                  detail: "expected '<sha256>  manifest.json' as sha256sum writes it")
+        }
+        return fields[0].lowercased()
     }
 
     /// Pretty, key-sorted JSON: diffs of two manifests are readable.
@@ -135,6 +215,10 @@ public struct CheckpointManifest: Codable, Equatable, Sendable {
             throw .writeFailed(path: "manifest.json", detail: "cannot encode manifest: \(error)")
         }
     }
+}
+
+private func isHexDigit(_ c: UInt8) -> Bool {
+    (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46)
 }
 
 /// A short description of a decoding error (the field path and what was wrong).
