@@ -78,11 +78,11 @@ public final class CheckpointReader: @unchecked Sendable {
     /// - Parameters:
     ///   - wanted: entry names to read and verify.
     ///   - problem: called with each finding after which the walk can go on (duplicated,
-    ///     unlisted, missing or mis-sized entries; checksum, dtype, shape or .npy errors).
+    ///     unlisted or missing entries; checksum, dtype, shape or .npy errors).
     ///     Readers throw it; `verify()` collects it.
     ///   - found: called with each verified array.
-    /// - Throws: what `problem` throws, and failures that end the walk (truncation,
-    ///   unreadable data, the file changing under the reader).
+    /// - Throws: what `problem` throws, and failures that end the walk (an entry size the
+    ///   manifest does not allow, truncation, unreadable data, the file changing under the reader).
     func walk(reading wanted: Set<String>,
               problem: (CheckpointError) throws(CheckpointError) -> Void,
               found: (TensorRecord, NDArray) throws(CheckpointError) -> Void) throws(CheckpointError) {
@@ -103,8 +103,9 @@ public final class CheckpointReader: @unchecked Sendable {
             } else if let r = byEntry[entry] {
                 let sizes = try r.entrySizes(in: path)
                 if !sizes.contains(reader.currentSize) {
-                    try problem(.entrySize(path: path, entry: entry, declared: reader.currentSize, expected: sizes))
-                    try reader.skipData()
+                    // Thrown, not collected: where this header ends the next one begins, so
+                    // nothing after it can be trusted (skipping it may run past the file).
+                    throw .entrySize(path: path, entry: entry, declared: reader.currentSize, expected: sizes)
                 } else if wanted.contains(entry) {
                     let bytes = try reader.readData(limit: sizes.upperBound)
                     let array: NDArray
