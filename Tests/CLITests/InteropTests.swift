@@ -18,7 +18,10 @@ import Testing
             import hashlib, json, sys, numpy as np
             d, fixtures = sys.argv[1], sys.argv[2]
             m = json.load(open(d + "/manifest.json"))
-            assert m["format"] == "basin-checkpoint" and m["formatVersion"] == 1
+            assert m["format"] == "basin-checkpoint" and m["formatVersion"] == 2
+            # Format version 2: manifest.json.sha256 is what sha256sum prints for manifest.json.
+            line = open(d + "/manifest.json.sha256").read()
+            assert line == hashlib.sha256(open(d + "/manifest.json", "rb").read()).hexdigest() + "  manifest.json\\n", line
             for t in m["tensors"]:
                 raw = open(d + "/" + t["entry"], "rb").read()
                 assert hashlib.sha256(raw).hexdigest() == t["sha256"], t["name"]
