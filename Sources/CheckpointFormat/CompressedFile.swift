@@ -5,9 +5,14 @@ import Foundation
 /// through libarchive's "raw" format: e.g. the `*-ubyte.gz` IDX files Debian's
 /// `dataset-fashion-mnist` ships.
 public enum CompressedFile {
-    /// The decompressed bytes of `path`.
-    /// - Throws: `CheckpointError.fileNotFound`, or `.truncated` when the compressed stream ends early.
-    public static func read(path: String) throws(CheckpointError) -> [UInt8] {
+    /// The decompressed bytes of `path`, read as they arrive (memory follows the data, not
+    /// any size the file claims).
+    /// - Parameter limit: the most decompressed bytes accepted; a caller that knows what
+    ///   the file should hold (an IDX header's shape) passes it, so a decompression bomb
+    ///   stops there instead of filling memory.
+    /// - Throws: `CheckpointError.fileNotFound`, `.truncated` when the compressed stream ends
+    ///   early, `.invalidInput` when it decompresses to more than `limit` bytes.
+    public static func read(path: String, limit: Int = .max) throws(CheckpointError) -> [UInt8] {
         guard FileManager.default.fileExists(atPath: path) else { throw .fileNotFound(path: path) }
         guard let a = archive_read_new() else { throw .archiveFailure(path: path, entry: nil, detail: "libarchive: out of memory") }
         defer { archive_read_free(a) }
@@ -28,6 +33,9 @@ public enum CompressedFile {
             let n = chunk.withUnsafeMutableBytes { archive_read_data(a, $0.baseAddress, $0.count) }
             if n < 0 { throw .truncated(path: path, entry: nil, detail: message(a)) }
             if n == 0 { return out }
+            guard n <= limit - out.count else {
+                throw .invalidInput(path: path, detail: "decompresses to more than \(limit) bytes")
+            }
             out.append(contentsOf: chunk[0..<n])
         }
     }

@@ -68,7 +68,7 @@ import Tensors
         let dir = temporaryDirectory()
         let path = dir + "/c.ckpt"
         try CheckpointWriter.write(sampleTensors(), manifest: sampleManifest(), to: path)
-        var bytes = readBytes(path)
+        let bytes = readBytes(path)
         let data = try #require(tarHeaderOffset(of: "manifest.json.sha256", in: bytes)) + 512
         for (offset, value) in [(0, UInt8(ascii: "g")), (3, UInt8(ascii: "0") == bytes[data + 3] ? UInt8(ascii: "1") : UInt8(ascii: "0")), (70, 0x00)] {
             var damaged = bytes
