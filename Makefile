@@ -9,7 +9,7 @@ APT_PACKAGES := libopenblas-dev liblapacke-dev libarchive-dev libpng-dev libcair
 export OPENBLAS_NUM_THREADS ?= 2
 DEMO_OUT ?= out/demo
 
-.PHONY: all deps build release test demo bench clean
+.PHONY: all deps build release test demo bench fuzz clean
 
 all: build
 
@@ -43,6 +43,13 @@ bench: release
 	 else echo "(NumPy not installed: skipping the NumPy reference)"; fi
 	@if python3 -c 'import numpy' 2>/dev/null; then echo; python3 bench/torch_hessian_reference.py $(BENCH_ARGS); fi
 	@if [ "$(KEEP_BENCH_FILES)" != 1 ]; then rm -rf "$(BASIN_BENCH_DIR)/basin-bench-svcca" "$(BASIN_BENCH_DIR)/basin-bench-hessian"; fi
+
+# libFuzzer on every reader of user files (docs/RELIABILITY.md): FUZZ_SECONDS per target,
+# FUZZ_JOBS targets at once; `make fuzz FUZZ_TARGETS="npy npz"` for a subset.
+FUZZ_SECONDS ?= 120
+FUZZ_TARGETS ?= checkpoint manifest npy npz safetensors idx csv
+fuzz: deps
+	@bash scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf .build out

@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Analyzers", targets: ["Analyzers"]),
         .library(name: "AnalyzeCLI", targets: ["AnalyzeCLI"]),
         .library(name: "AnalyzerTestKit", targets: ["AnalyzerTestKit"]),
+        .library(name: "InputFuzzing", targets: ["InputFuzzing"]),
         .executable(name: "analyze", targets: ["analyze"]),
     ],
     dependencies: [
@@ -44,6 +45,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "AnalyzerTestKit", dependencies: ["Analyzers", "CheckpointFormat"]),
+        .target(name: "InputFuzzing", dependencies: ["CheckpointFormat", "Trainer"]),
         .executableTarget(name: "analyze", dependencies: ["AnalyzeCLI", "Analyzers"]),
         .executableTarget(name: "basin-bench", dependencies: ["Tensors", "CheckpointFormat", "Trainer", "Analyzers"]),
         .executableTarget(name: "basin-gallery", dependencies: ["Render"]),
@@ -53,6 +55,7 @@ let package = Package(
         .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Tensors", "CheckpointFormat"]),
         .testTarget(name: "RenderTests", dependencies: ["Render"]),
         .testTarget(name: "AnalyzersTests", dependencies: ["Analyzers", "AnalyzerTestKit", "CheckpointFormat", "Tensors", "Trainer"]),
+        .testTarget(name: "InputFuzzingTests", dependencies: ["InputFuzzing"]),
         .testTarget(name: "CLITests", dependencies: ["CheckpointFormat", "Tensors"]),
     ]
 )

@@ -149,7 +149,7 @@ public struct CheckpointManifest: Codable, Equatable, Sendable {
     }
 
     /// Parses and validates `manifest.json` bytes from the archive at `path`.
-    static func decode(_ bytes: [UInt8], path: String) throws(CheckpointError) -> CheckpointManifest {
+    public static func decode(_ bytes: [UInt8], path: String) throws(CheckpointError) -> CheckpointManifest {
         struct Head: Decodable { var format: String?; var formatVersion: Int? }
         let data = Data(bytes)
         let head: Head

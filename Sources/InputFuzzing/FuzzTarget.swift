@@ -1,0 +1,78 @@
+import CheckpointFormat
+import Foundation
+import Trainer
+
+/// The readers a hostile file can reach, each behind one entry point that takes the file's
+/// bytes: what the libFuzzer harness (fuzz/, built with `-sanitize=fuzzer`) and the
+/// regression tests in `make test` both call, so a crasher the fuzzer finds is replayed by
+/// exactly the code that crashed.
+///
+/// Every entry point must return normally for every input: a thrown error is the correct
+/// answer to a bad file; a trap, a hang or a huge allocation is a defect.
+public enum FuzzTarget: String, CaseIterable, Sendable {
+    /// A checkpoint archive (tar, optionally gzip/zstd): open, verify every entry, read every tensor.
+    case checkpoint
+    /// `manifest.json` alone, through the manifest decoder every archive reader uses.
+    case manifest
+    /// A standalone `.npy` file.
+    case npy
+    /// A NumPy `.npz` archive.
+    case npz
+    /// A `.safetensors` file.
+    case safetensors
+    /// An IDX file (MNIST layout), raw or compressed.
+    case idx
+    /// A `csv:` dataset.
+    case csv
+
+    /// The file name extension a reader expects (readers dispatch on it).
+    var fileExtension: String {
+        switch self {
+        case .checkpoint, .manifest: return "ckpt"
+        case .npy: return "npy"
+        case .npz: return "npz"
+        case .safetensors: return "safetensors"
+        case .idx: return "idx"
+        case .csv: return "csv"
+        }
+    }
+
+    /// Feeds `bytes` to the target's reader. Returns a one-line outcome (`ok …` or the
+    /// error's description); only a defect in a reader can make it not return.
+    @discardableResult
+    public func run(_ bytes: [UInt8]) -> String {
+        let file = FuzzTarget.scratchFile(extension: fileExtension)
+        defer { unlink(file) }
+        guard FileManager.default.createFile(atPath: file, contents: Data(bytes)) else { return "cannot write \(file)" }
+        do {
+            switch self {
+            case .manifest:
+                return "ok \(try CheckpointManifest.decode(bytes, path: file).tensors.count) tensors"
+            case .checkpoint:
+                let reader = try CheckpointReader(path: file)
+                _ = try reader.verify()
+                let arrays = try reader.arrays()
+                return "ok \(arrays.count) tensors"
+            case .npy:
+                return "ok \(try NPYFile.read(path: file).shape)"
+            case .npz:
+                return "ok \(try NPZ.read(path: file).count) arrays"
+            case .safetensors:
+                return "ok \(try Safetensors.read(path: file).tensors.count) tensors"
+            case .idx:
+                return "ok \(try IDX.readBytes(URL(fileURLWithPath: file)).shape)"
+            case .csv:
+                return "ok \(try CSVDataset.read(URL(fileURLWithPath: file)).count) rows"
+            }
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    /// A per-process scratch file on a RAM-backed folder when there is one (the fuzzer
+    /// writes one file per input: tens of thousands a second).
+    static func scratchFile(extension ext: String) -> String {
+        let dir = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
+        return "\(dir)/basin-fuzz-\(getpid()).\(ext)"
+    }
+}
