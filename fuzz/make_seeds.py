@@ -90,7 +90,12 @@ try:
     np.save(os.path.join(src, "bn.running_mean.npy"), np.ones(3, dtype="<f4"))
     spec = os.path.join(tmp, "spec.json")
     json.dump({"kind": "mlp", "inputShape": [3], "widths": [], "classes": 2}, open(spec, "w"))
-    d = folder("checkpoint")
+    d = os.path.join(out, "checkpoint")
+    os.makedirs(d, exist_ok=True)
+    # Format-1 seeds (epoch-1-*-formatv1.ckpt, written by Basin before format 2) are kept.
+    for f in os.listdir(d):
+        if "formatv1" not in f:
+            os.remove(os.path.join(d, f))
     for compression in ["none", "gzip", "zstd"]:
         path = os.path.join(d, f"epoch-1-{compression}.ckpt")
         subprocess.run([analyze, "import", src, "--out", path, "--model-spec", spec, "--epoch", "1",

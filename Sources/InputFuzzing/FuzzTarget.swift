@@ -69,10 +69,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         }
     }
 
-    /// A per-process scratch file on a RAM-backed folder when there is one (the fuzzer
-    /// writes one file per input: tens of thousands a second).
+    /// A scratch file of its own for each call (tests replay inputs concurrently), on a
+    /// RAM-backed folder when there is one (the fuzzer writes one file per input: thousands a second).
     static func scratchFile(extension ext: String) -> String {
         let dir = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
-        return "\(dir)/basin-fuzz-\(getpid()).\(ext)"
+        return "\(dir)/basin-fuzz-\(getpid())-\(UUID().uuidString).\(ext)"
     }
 }
