@@ -23,6 +23,10 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
     case writeFailed(path: String, detail: String)
     case incompatible(pathA: String, pathB: String, detail: String)
     case invalidInput(path: String, detail: String)
+    /// An entry name that appears twice in one archive (.npz): which copy is meant is ambiguous.
+    case duplicateEntry(path: String, entry: String)
+    /// A zip entry whose data does not match its CRC-32 (as NumPy says, "Bad CRC-32").
+    case crcMismatch(path: String, entry: String, detail: String)
 
     public var description: String {
         func at(_ path: String, _ entry: String?) -> String { entry.map { "\(path): entry '\($0)'" } ?? path }
@@ -57,6 +61,9 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
         case let .writeFailed(path, detail): return "\(path): cannot write (\(detail)); nothing was changed"
         case let .incompatible(a, b, detail): return "\(a) and \(b) do not match: \(detail)"
         case let .invalidInput(path, detail): return "\(path): \(detail)"
+        case let .duplicateEntry(path, entry): return "\(path): entry '\(entry)' appears more than once"
+        case let .crcMismatch(path, entry, detail):
+            return "\(path): entry '\(entry)': CRC-32 mismatch (\(detail)): the file is corrupt"
         }
     }
 }
