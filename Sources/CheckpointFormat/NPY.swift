@@ -102,7 +102,7 @@ public enum NPY {
         let dict = try PythonLiteral.parseDict(text)
         let keys = Set(dict.keys)
         guard keys == ["descr", "fortran_order", "shape"] else {
-            throw .malformedHeader("keys \(keys.sorted()), expected ['descr', 'fortran_order', 'shape']")
+            throw .malformedHeader("keys [\(keys.sorted().map { "'\($0)'" }.joined(separator: ", "))], expected ['descr', 'fortran_order', 'shape']")
         }
         guard case let .string(descr)? = dict["descr"] else {
             throw .malformedHeader("'descr' is not a string (structured dtypes are not supported)")
@@ -111,7 +111,7 @@ public enum NPY {
         guard case let .tuple(items)? = dict["shape"] else { throw .malformedHeader("'shape' is not a tuple") }
         var shape: [Int] = []
         for item in items {
-            guard case let .int(d) = item else { throw .malformedHeader("shape entry \(item) is not an integer") }
+            guard case let .int(d) = item else { throw .malformedHeader("'shape' holds something other than integers") }
             shape.append(d)
         }
         guard shape.count <= maximumRank else { throw .tooManyDimensions(rank: shape.count, maximum: maximumRank) }
@@ -226,6 +226,9 @@ public enum NPYError: Error, Equatable, CustomStringConvertible {
     case tooManyDimensions(rank: Int, maximum: Int)
     /// A shape whose byte size overflows `Int`.
     case tooLarge(shape: [Int], elementSize: Int)
+    /// A stream (an .npz entry) that goes on beyond the bytes its header implies; reading
+    /// stopped at the first extra byte, so how many follow is not known.
+    case excessData(expectedBytes: Int)
 
     public var description: String {
         switch self {
@@ -240,6 +243,7 @@ public enum NPYError: Error, Equatable, CustomStringConvertible {
             return "malformed .npy header: header length \(length) bytes exceeds the \(maximum)-byte maximum"
         case let .nestingTooDeep(limit): return "malformed .npy header: brackets nested deeper than \(limit) levels"
         case let .tooManyDimensions(rank, maximum): return "shape has \(rank) dimensions; at most \(maximum) are allowed"
+        case let .excessData(e): return "data goes on beyond the \(e) bytes shape and dtype need (read stopped there)"
         case let .tooLarge(shape, size): return "shape \(shape) of \(size)-byte elements is larger than any file or memory can hold"
         }
     }

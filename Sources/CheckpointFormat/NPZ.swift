@@ -47,8 +47,8 @@ public enum NPZ {
         guard let header else { throw .invalidNPY(path: path, entry: name, error: .notNPY) }
         let (total, overflow) = header.dataOffset.addingReportingOverflow(header.dataByteCount)
         if let declared = entry.declaredSize, overflow || declared != total {
-            throw .invalidNPY(path: path, entry: name, error: .malformedHeader(
-                "the zip header says the entry holds \(declared) bytes; its .npy header implies \(overflow ? "more than \(Int.max)" : "\(total)")"))
+            throw .archiveFailure(path: path, entry: name, detail:
+                "the zip header declares \(declared) bytes but the .npy header inside implies \(overflow ? "more than \(Int.max)" : "\(total)"): the file is corrupt")
         }
         // Data beyond the header's bytes (a deflate bomb) is an error the moment it appears.
         var data = Array(prefix[header.dataOffset...])
@@ -64,7 +64,7 @@ public enum NPZ {
         }
         let beyond = data.count > needed ? [] : try zip.read(upTo: 1)
         if data.count > needed || !beyond.isEmpty {
-            throw .invalidNPY(path: path, entry: name, error: .trailingBytes(expectedBytes: needed, got: max(data.count, needed + 1)))
+            throw .invalidNPY(path: path, entry: name, error: .excessData(expectedBytes: needed))
         }
         // The empty read above reached the end of the entry, where libarchive checked the
         // CRC-32 and the zip headers' sizes (a mismatch made that read throw).
