@@ -33,7 +33,8 @@ public enum IDX {
             guard magic.count == 4, magic[0] == 0, magic[1] == 0 else { throw fail("not an IDX file (bad magic)") }
             guard magic[2] == 0x08 else {
                 let name = typeNames[magic[2]].map { " (\($0))" } ?? ""
-                throw fail("IDX type 0x\(String(magic[2], radix: 16, uppercase: true))\(name) is not unsigned byte (0x08), the only type Basin reads")
+                let hex = String(magic[2], radix: 16, uppercase: true)
+                throw fail("IDX type 0x\(hex.count == 1 ? "0" + hex : hex)\(name) is not unsigned byte (0x08), the only type Basin reads")
             }
             let rank = Int(magic[3])
             guard rank <= maximumRank else { throw fail("IDX header declares \(rank) dimensions; at most \(maximumRank) are accepted") }
