@@ -70,24 +70,25 @@ public enum CSVDataset {
         static func isBlank(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 }
 
         mutating func parse() throws(TrainerError) -> Table {
+            guard let base = bytes.baseAddress else { return table }
             let end = bytes.count - 1  // the terminator
             var start = 0, line = 0
             var headerAllowed = true
             while start < end {
                 line += 1
-                var stop = start
-                while stop < end, bytes[stop] != Self.newline, bytes[stop] != Self.carriageReturn { stop += 1 }
-                var next = stop + 1
-                if stop < end, bytes[stop] == Self.carriageReturn, stop + 1 < end, bytes[stop + 1] == Self.newline { next += 1 }
-                defer { start = next }
-                var a = start, b = stop
-                while a < b, Self.isBlank(bytes[a]) { a += 1 }
-                while b > a, Self.isBlank(bytes[b - 1]) { b -= 1 }
-                if a == b || bytes[a] == UInt8(ascii: "#") { continue }
+                // Lines end in LF or CRLF; memchr keeps the scan fast even in debug builds.
+                let lf = memchr(base + start, Int32(Self.newline), end - start)
+                    .map { UnsafeRawPointer($0) - UnsafeRawPointer(base) } ?? end
+                defer { start = lf + 1 }
+                var a = start, b = lf
+                if b > a, base[b - 1] == Self.carriageReturn { b -= 1 }
+                while a < b, Self.isBlank(base[a]) { a += 1 }
+                while b > a, Self.isBlank(base[b - 1]) { b -= 1 }
+                if a == b || base[a] == UInt8(ascii: "#") { continue }
                 let isHeader = headerAllowed && !firstFieldIsNumeric(a, b)
                 headerAllowed = false
                 if isHeader { continue }
-                try parseRow(a, b, line: line)
+                try parseRow(base, a, b, line: line)
             }
             return table
         }
@@ -105,6 +106,13 @@ public enum CSVDataset {
             return b - a > 40 ? s + "…" : s
         }
 
+        /// The end of the field starting at `a` in a line ending at `b` (the next comma or `b`).
+        func fieldEnd(_ a: Int, _ b: Int) -> Int {
+            var e = a
+            while e < b, bytes[e] != Self.comma { e += 1 }
+            return e
+        }
+
         /// The float32 in bytes `a..<b` (blanks around it allowed), or nil when it is not one
         /// number. `inf` and `nan` parse; the caller refuses them.
         func number(_ a: Int, _ b: Int) -> Float? {
@@ -119,19 +127,36 @@ public enum CSVDataset {
             return v
         }
 
-        mutating func parseRow(_ a: Int, _ b: Int, line: Int) throws(TrainerError) {
+        /// One data row in bytes `a..<b` (trimmed, not empty). Each field is converted where
+        /// it lies: `strtof` reports where the number ended, and only blanks may follow it
+        /// before the comma or the end of the line.
+        mutating func parseRow(_ base: UnsafePointer<UInt8>, _ a: Int, _ b: Int, line: Int) throws(TrainerError) {
             row.removeAll(keepingCapacity: true)
             var f = a
             var labelText = (a, a)
             while true {
-                var e = f
-                while e < b, bytes[e] != Self.comma { e += 1 }
                 let field = row.count + 1
-                if labelColumn == .first ? field == 1 : e == b {
+                var p = f
+                while p < b, Self.isBlank(base[p]) { p += 1 }
+                var value: Float?
+                var e = p
+                // A field must start with a character strtof would not skip (it skips newlines).
+                if p < b, base[p] != Self.comma, isspace(Int32(base[p])) == 0 {
+                    let first = UnsafeRawPointer(base + p).assumingMemoryBound(to: CChar.self)
+                    var stop: UnsafeMutablePointer<CChar>?
+                    let v = strtof(first, &stop)
+                    if let stop { e = p + (UnsafePointer(stop) - first) }
+                    var q = e
+                    while q < b, Self.isBlank(base[q]) { q += 1 }
+                    if e > p, q == b || base[q] == Self.comma { value = v; e = q }
+                }
+                if value == nil { e = fieldEnd(p, b) }
+                let isLabel = labelColumn == .first ? field == 1 : e == b
+                if isLabel {
                     labelText = (f, e)  // checked by `label`, as an integer class index
                     row.append(0)
                 } else {
-                    guard let v = number(f, e) else {
+                    guard let v = value else {
                         throw .dataset("\(path):\(line): field \(field) '\(text(f, e))' is not a number")
                     }
                     guard v.isFinite else {
@@ -148,8 +173,8 @@ public enum CSVDataset {
             }
             if table.width == nil { table.width = row.count; firstDataLine = line }
             table.labels.append(try label(labelText.0, labelText.1, line: line))
-            let features = labelColumn == .last ? row.dropLast() : row.dropFirst()
-            for v in features {
+            let count = row.count
+            for (k, v) in row.enumerated() where labelColumn == .first ? k > 0 : k < count - 1 {
                 let x = v * scale
                 guard x.isFinite else {
                     throw .dataset("\(path):\(line): feature \(v) × scale \(scale) is not a finite float32")
