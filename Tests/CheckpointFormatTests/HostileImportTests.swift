@@ -174,3 +174,15 @@ func npy(_ dict: String, data: [UInt8] = [], version2: Bool = false) -> [UInt8] 
         #expect(throws: CheckpointError.duplicateEntry(path: path, entry: "w.npy")) { try NPZ.read(path: path) }
     }
 }
+
+@Suite struct ImportedNameTests {
+    @Test(arguments: ["../../escaped", "/abs", "a//b", "./a", "a/..", ""])
+    func traversalNamesAreRefused(name: String) throws {
+        let dir = temporaryDirectory()
+        let path = dir + "/names.npz"
+        try NPZ.write([(name, try NDArray(dtype: .uint8, shape: [1], bytes: [1]))], to: path)
+        #expect(throws: CheckpointError.invalidInput(path: path, detail: "tensor name '\(name)' is not a relative path without '.' or '..' components")) {
+            try Importer.arrays(from: path)
+        }
+    }
+}
