@@ -32,6 +32,8 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
     case manifestChecksumMismatch(path: String, expected: String, actual: String)
     /// A format version 2 archive without its `manifest.json.sha256` second entry.
     case missingManifestChecksum(path: String)
+    /// A zip entry whose data does not match its CRC-32 (as NumPy says, "Bad CRC-32").
+    case crcMismatch(path: String, entry: String, detail: String)
 
     /// The archive entry a problem is about, when there is one (used to group `verify()`'s findings).
     public var entry: String? {
@@ -39,7 +41,7 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
         case let .truncated(_, entry, _), let .archiveFailure(_, entry, _), let .invalidNPY(_, entry, _): return entry
         case let .missingEntry(_, entry), let .unlistedEntry(_, entry), let .checksumMismatch(_, entry, _, _),
              let .shapeMismatch(_, entry, _, _), let .dtypeMismatch(_, entry, _, _), let .nonFinite(_, entry, _),
-             let .duplicateEntry(_, entry), let .entrySize(_, entry, _, _):
+             let .duplicateEntry(_, entry), let .entrySize(_, entry, _, _), let .crcMismatch(_, entry, _):
             return entry
         case .invalidManifest, .unsupportedFormat, .unsupportedVersion, .manifestChecksumMismatch: return "manifest.json"
         case .missingManifestChecksum: return "manifest.json.sha256"
@@ -90,6 +92,8 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
             return "\(path): entry 'manifest.json': checksum mismatch (manifest.json.sha256 says \(expected.prefix(16))…, manifest is \(actual.prefix(16))…): the manifest is corrupt"
         case let .missingManifestChecksum(path):
             return "\(path): entry 'manifest.json.sha256' missing: a format version 2 archive carries the manifest's SHA-256 as its second entry"
+        case let .crcMismatch(path, entry, detail):
+            return "\(path): entry '\(entry)': CRC-32 mismatch (\(detail)): the file is corrupt"
         }
     }
 }

@@ -10,6 +10,22 @@ public enum Importer {
     /// The arrays a source holds, in a stable order (folder: sorted by file name;
     /// npz: archive order; safetensors: data order).
     public static func arrays(from source: String) throws(CheckpointError) -> [(name: String, array: NDArray)] {
+        let arrays = try unchecked(from: source)
+        for (name, _) in arrays { try checkName(name, source: source) }
+        return arrays
+    }
+
+    /// Refuses a tensor name that could not be an entry name inside a destination folder:
+    /// empty, absolute, with a `.` or `..` path component or an empty one, or a NUL byte.
+    /// (`export` writes one file per name; `../../x` would land outside its folder.)
+    static func checkName(_ name: String, source: String) throws(CheckpointError) {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard !name.isEmpty, !name.contains("\0"), !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
+            throw .invalidInput(path: source, detail: "tensor name '\(name)' is not a relative path without '.' or '..' components")
+        }
+    }
+
+    private static func unchecked(from source: String) throws(CheckpointError) -> [(name: String, array: NDArray)] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory) else {
             throw .fileNotFound(path: source)

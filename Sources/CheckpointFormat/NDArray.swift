@@ -10,13 +10,26 @@ public struct NDArray: Sendable, Equatable {
     /// `shape.product × dtype.size` bytes, little-endian, row-major.
     public private(set) var bytes: [UInt8]
 
-    /// Number of elements.
-    public var count: Int { shape.reduce(1, *) }
+    /// Number of elements. The initialisers guarantee `bytes.count == count × dtype.size`,
+    /// so this division is exact and never overflows, whatever the shape.
+    public var count: Int { bytes.count / dtype.size }
 
-    /// - Throws: `NDArrayError` when the byte count does not match shape and dtype.
+    /// - Throws: `NDArrayError.invalidShape` for a negative dimension, `.tooLarge` when the
+    ///   shape's byte size overflows `Int` (checked before any use), `.byteCountMismatch`
+    ///   when the byte count does not match shape and dtype.
     public init(dtype: DType, shape: [Int], bytes: [UInt8]) throws(NDArrayError) {
-        guard shape.allSatisfy({ $0 >= 0 }) else { throw .invalidShape(shape) }
-        let expected = shape.reduce(1, *) * dtype.size
+        let expected: Int
+        // The non-zero dimensions are checked too: `[2^62, 4, 0]` holds no elements, but the
+        // plain `shape.reduce(1, *)` that tensors and analyses compute would still trap on it.
+        do {
+            expected = try ElementCount.bytes(shape, elementSize: dtype.size)
+            _ = try ElementCount.bytes(shape.filter { $0 != 0 }, elementSize: dtype.size)
+        } catch {
+            switch error {
+            case .negativeDimension: throw .invalidShape(shape)
+            case .tooLarge: throw .tooLarge(dtype: dtype, shape: shape)
+            }
+        }
         guard expected == bytes.count else {
             throw .byteCountMismatch(dtype: dtype, shape: shape, expected: expected, got: bytes.count)
         }
@@ -76,14 +89,23 @@ public struct NDArray: Sendable, Equatable {
         } else {
             scalars = doubles().map { Float($0) }
         }
-        // Shape and count agree: the initialiser checked the byte count.
-        return (try? Tensor(shape: shape, scalars: scalars)) ?? Tensor(vector: scalars)
+        return Self.tensor(shape, scalars)
     }
 
     /// The array as a float64 tensor (exact for float16/32/64 and integers up to 2⁵³).
     public func doubleTensor() -> Tensor<Double> {
-        let d = doubles()
-        return (try? Tensor(shape: shape, scalars: d)) ?? Tensor(vector: d)
+        Self.tensor(shape, doubles())
+    }
+
+    /// The tensor of `shape` holding `scalars`. Every initialiser established
+    /// `scalars.count == ElementCount.of(shape)` (checked, non-negative, no overflow) and the
+    /// stored properties cannot change afterwards, so `Tensor(shape:scalars:)` cannot throw
+    /// here; reaching the failure branch would be a bug in this file, never in a user's file —
+    /// and a tensor of another shape must never stand in silently.
+    private static func tensor<T: BLASScalar>(_ shape: [Int], _ scalars: [T]) -> Tensor<T> {
+        do { return try Tensor(shape: shape, scalars: scalars) } catch {
+            preconditionFailure("NDArray invariant broken: \(scalars.count) scalars for shape \(shape) (\(error))")
+        }
     }
 
     /// Index of the first NaN or infinite element of a floating-point array, if any.
@@ -119,10 +141,13 @@ func bfloat16ToFloat(_ b: UInt16) -> Float { Float(bitPattern: UInt32(b) << 16) 
 public enum NDArrayError: Error, Equatable, CustomStringConvertible {
     case invalidShape([Int])
     case byteCountMismatch(dtype: DType, shape: [Int], expected: Int, got: Int)
+    /// A shape whose byte size overflows `Int`: no file or memory can hold it.
+    case tooLarge(dtype: DType, shape: [Int])
 
     public var description: String {
         switch self {
         case let .invalidShape(shape): return "invalid shape \(shape)"
+        case let .tooLarge(dtype, shape): return "\(dtype.rawValue) array of shape \(shape) is larger than any file or memory can hold"
         case let .byteCountMismatch(dtype, shape, expected, got):
             return "\(dtype.rawValue) array of shape \(shape) needs \(expected) bytes, got \(got)"
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// The NumPy `.npy` format, versions 1.0, 2.0 and 3.0
 /// (https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html).
@@ -14,19 +15,34 @@ import Foundation
 public enum NPY {
     static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
 
+    /// Longest header accepted (bytes of dict text). NumPy itself refuses headers over
+    /// 10 000 bytes by default; a real one is under 200 bytes even at 64 dimensions.
+    public static let maximumHeaderLength = 1 << 20
+    /// Most dimensions accepted: NumPy's own limit (`NPY_MAXDIMS` in NumPy 2).
+    public static let maximumRank = 64
+
     /// Decodes a whole `.npy` file.
     /// - Throws: `NPYError` saying what is malformed.
     public static func decode(_ data: [UInt8]) throws(NPYError) -> NDArray {
         let header = try decodeHeader(data)
         let payload = data.count - header.dataOffset
-        let elementCount = header.shape.reduce(1, *)
-        let needed = elementCount * header.dtype.size
+        let needed = header.dataByteCount
         guard payload >= needed else { throw .truncated(expectedBytes: needed, got: max(payload, 0)) }
         guard payload == needed else { throw .trailingBytes(expectedBytes: needed, got: payload) }
-        var bytes = Array(data[header.dataOffset..<(header.dataOffset + needed)])
+        return try array(header: header, data: Array(data[header.dataOffset...]))
+    }
+
+    /// The array a header describes, from exactly `header.dataByteCount` data bytes in the
+    /// file's byte order and memory order (normalised here to little-endian, C order).
+    static func array(header: Header, data: [UInt8]) throws(NPYError) -> NDArray {
+        guard data.count == header.dataByteCount else {
+            throw data.count < header.dataByteCount ? .truncated(expectedBytes: header.dataByteCount, got: data.count)
+                                                    : .trailingBytes(expectedBytes: header.dataByteCount, got: data.count)
+        }
+        var bytes = data
         if header.bigEndian && header.dtype.size > 1 { swapBytes(&bytes, elementSize: header.dtype.size) }
         if header.fortranOrder && header.shape.count > 1 {
-            bytes = fortranToC(bytes, shape: header.shape, elementSize: header.dtype.size)
+            bytes = try fortranToC(bytes, shape: header.shape, elementSize: header.dtype.size)
         }
         do { return try NDArray(dtype: header.dtype, shape: header.shape, bytes: bytes) } catch {
             throw .malformedHeader(error.description)
@@ -42,6 +58,8 @@ public enum NPY {
         public var shape: [Int]
         /// Offset of the first data byte.
         public var dataOffset: Int
+        /// Bytes of data the shape and dtype need (checked: it did not overflow).
+        public var dataByteCount: Int
         public static func == (a: Header, b: Header) -> Bool {
             a.version == b.version && a.dtype == b.dtype && a.bigEndian == b.bigEndian
                 && a.fortranOrder == b.fortranOrder && a.shape == b.shape && a.dataOffset == b.dataOffset
@@ -49,9 +67,16 @@ public enum NPY {
     }
 
     /// Parses just the header (the first bytes of a file are enough).
+    ///
+    /// Everything is checked before anything is sized by it: the header length against
+    /// `maximumHeaderLength` and the bytes present, the nesting depth, the rank, and the
+    /// shape's byte size (overflow-checked, `ElementCount`). When `data` is too short the
+    /// error is `.truncated` with the number of bytes needed, so a streaming reader can
+    /// read exactly that many and try again.
     public static func decodeHeader(_ data: [UInt8]) throws(NPYError) -> Header {
-        guard data.count >= 10 else { throw .truncated(expectedBytes: 10, got: data.count) }
+        guard data.count >= 6 else { throw .truncated(expectedBytes: 10, got: data.count) }
         guard Array(data[0..<6]) == magic else { throw .notNPY }
+        guard data.count >= 10 else { throw .truncated(expectedBytes: 10, got: data.count) }
         let major = data[6], minor = data[7]
         let headerLength: Int, start: Int
         switch major {
@@ -65,6 +90,9 @@ public enum NPY {
         default:
             throw .unsupportedVersion(major: major, minor: minor)
         }
+        guard headerLength <= maximumHeaderLength else {
+            throw .headerTooLong(length: headerLength, maximum: maximumHeaderLength)
+        }
         guard data.count >= start + headerLength else {
             throw .truncated(expectedBytes: start + headerLength, got: data.count)
         }
@@ -72,15 +100,32 @@ public enum NPY {
             throw .malformedHeader("header is not text")
         }
         let dict = try PythonLiteral.parseDict(text)
-        guard case let .string(descr)? = dict["descr"] else {
-            throw .malformedHeader("no 'descr' string (structured dtypes are not supported)")
+        let keys = Set(dict.keys)
+        guard keys == ["descr", "fortran_order", "shape"] else {
+            throw .malformedHeader("keys [\(keys.sorted().map { "'\($0)'" }.joined(separator: ", "))], expected ['descr', 'fortran_order', 'shape']")
         }
-        guard case let .bool(fortran)? = dict["fortran_order"] else { throw .malformedHeader("no 'fortran_order'") }
-        guard case let .tuple(shape)? = dict["shape"] else { throw .malformedHeader("no 'shape' tuple") }
+        guard case let .string(descr)? = dict["descr"] else {
+            throw .malformedHeader("'descr' is not a string (structured dtypes are not supported)")
+        }
+        guard case let .bool(fortran)? = dict["fortran_order"] else { throw .malformedHeader("'fortran_order' is not True or False") }
+        guard case let .tuple(items)? = dict["shape"] else { throw .malformedHeader("'shape' is not a tuple") }
+        var shape: [Int] = []
+        for item in items {
+            guard case let .int(d) = item else { throw .malformedHeader("'shape' holds something other than integers") }
+            shape.append(d)
+        }
+        guard shape.count <= maximumRank else { throw .tooManyDimensions(rank: shape.count, maximum: maximumRank) }
         guard shape.allSatisfy({ $0 >= 0 }) else { throw .malformedHeader("negative dimension in shape \(shape)") }
         let (dtype, bigEndian) = try parseDescr(descr)
+        // The non-zero dimensions too: `[2^62, 4, 0]` is empty, but `shape.reduce(1, *)`
+        // anywhere downstream would trap on it.
+        let byteCount: Int
+        do {
+            byteCount = try ElementCount.bytes(shape, elementSize: dtype.size)
+            _ = try ElementCount.bytes(shape.filter { $0 != 0 }, elementSize: dtype.size)
+        } catch { throw .tooLarge(shape: shape, elementSize: dtype.size) }
         return Header(version: (major, minor), dtype: dtype, bigEndian: bigEndian, fortranOrder: fortran,
-                      shape: shape, dataOffset: start + headerLength)
+                      shape: shape, dataOffset: start + headerLength, dataByteCount: byteCount)
     }
 
     /// `<f4`, `>i8`, `|u1`, `=f8` … → dtype and byte order.
@@ -133,20 +178,33 @@ public enum NPY {
     }
 
     /// Reorders Fortran-order (column-major) bytes into C order.
-    static func fortranToC(_ bytes: [UInt8], shape: [Int], elementSize: Int) -> [UInt8] {
-        let n = shape.reduce(1, *)
-        var out = [UInt8](repeating: 0, count: bytes.count)
+    /// - Throws: `.trailingBytes` when `bytes` does not hold exactly `shape` × `elementSize`
+    ///   bytes (the caller checked it; checked again here so no index can leave the buffer).
+    static func fortranToC(_ bytes: [UInt8], shape: [Int], elementSize: Int) throws(NPYError) -> [UInt8] {
+        let n: Int
+        do { n = try ElementCount.of(shape) } catch { throw .tooLarge(shape: shape, elementSize: elementSize) }
+        let (size, overflow) = n.multipliedReportingOverflow(by: elementSize)
+        guard !overflow, elementSize > 0, size == bytes.count else {
+            throw .trailingBytes(expectedBytes: overflow ? Int.max : size, got: bytes.count)
+        }
         let rank = shape.count
-        // Fortran strides (in elements): stride[0] = 1, stride[k] = stride[k−1]·shape[k−1].
+        guard rank > 1, n > 0 else { return bytes }
+        // Fortran strides (in elements): stride[0] = 1, stride[k] = stride[k−1]·shape[k−1];
+        // every partial product is at most n, so none overflows.
         var fstride = [Int](repeating: 1, count: rank)
         for k in 1..<rank { fstride[k] = fstride[k - 1] * shape[k - 1] }
+        var out = [UInt8](repeating: 0, count: bytes.count)
         var index = [Int](repeating: 0, count: rank)   // C-order multi-index of destination element
-        for dst in 0..<n {
-            var src = 0
-            for k in 0..<rank { src += index[k] * fstride[k] }
-            for b in 0..<elementSize { out[dst * elementSize + b] = bytes[src * elementSize + b] }
-            var k = rank - 1
-            while k >= 0 { index[k] += 1; if index[k] < shape[k] { break }; index[k] = 0; k -= 1 }
+        bytes.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for d in 0..<n {
+                    var s = 0
+                    for k in 0..<rank { s += index[k] * fstride[k] }
+                    for b in 0..<elementSize { dst[d * elementSize + b] = src[s * elementSize + b] }
+                    var k = rank - 1
+                    while k >= 0 { index[k] += 1; if index[k] < shape[k] { break }; index[k] = 0; k -= 1 }
+                }
+            }
         }
         return out
     }
@@ -160,6 +218,17 @@ public enum NPYError: Error, Equatable, CustomStringConvertible {
     case unsupportedVersion(major: UInt8, minor: UInt8)
     case unsupportedDType(String)
     case malformedHeader(String)
+    /// The header length field exceeds `NPY.maximumHeaderLength`.
+    case headerTooLong(length: Int, maximum: Int)
+    /// Containers in the header nest deeper than `PythonLiteral.maximumDepth`.
+    case nestingTooDeep(limit: Int)
+    /// More dimensions than NumPy allows.
+    case tooManyDimensions(rank: Int, maximum: Int)
+    /// A shape whose byte size overflows `Int`.
+    case tooLarge(shape: [Int], elementSize: Int)
+    /// A stream (an .npz entry) that goes on beyond the bytes its header implies; reading
+    /// stopped at the first extra byte, so how many follow is not known.
+    case excessData(expectedBytes: Int)
 
     public var description: String {
         switch self {
@@ -170,72 +239,12 @@ public enum NPYError: Error, Equatable, CustomStringConvertible {
         case let .unsupportedDType(d):
             return "unsupported dtype '\(d)' (supported: float16/32/64, int8–64, uint8–64, bool)"
         case let .malformedHeader(why): return "malformed .npy header: \(why)"
-        }
-    }
-}
-
-/// The tiny subset of Python literal syntax that .npy headers use.
-enum PythonLiteral: Equatable {
-    case string(String), bool(Bool), int(Int), tuple([Int])
-
-    static func parseDict(_ text: String) throws(NPYError) -> [String: PythonLiteral] {
-        var p = Parser(chars: Array(text.unicodeScalars))
-        return try p.dict()
-    }
-
-    struct Parser {
-        var chars: [Unicode.Scalar]
-        var i = 0
-        mutating func skip() { while i < chars.count, chars[i].properties.isWhitespace { i += 1 } }
-        mutating func expect(_ c: Unicode.Scalar) throws(NPYError) {
-            skip()
-            guard i < chars.count, chars[i] == c else { throw .malformedHeader("expected '\(c)' at offset \(i)") }
-            i += 1
-        }
-        mutating func peek() -> Unicode.Scalar? { skip(); return i < chars.count ? chars[i] : nil }
-        mutating func dict() throws(NPYError) -> [String: PythonLiteral] {
-            try expect("{")
-            var out: [String: PythonLiteral] = [:]
-            while peek() != "}" {
-                guard case let .string(key) = try value() else { throw .malformedHeader("dict key is not a string") }
-                try expect(":")
-                out[key] = try value()
-                if peek() == "," { i += 1 }
-                if peek() == nil { throw .malformedHeader("unterminated dict") }
-            }
-            i += 1
-            return out
-        }
-        mutating func value() throws(NPYError) -> PythonLiteral {
-            guard let c = peek() else { throw .malformedHeader("unexpected end") }
-            if c == "'" || c == "\"" {
-                i += 1
-                var s = ""
-                while i < chars.count, chars[i] != c { s.unicodeScalars.append(chars[i]); i += 1 }
-                guard i < chars.count else { throw .malformedHeader("unterminated string") }
-                i += 1
-                return .string(s)
-            }
-            if c == "(" {
-                i += 1
-                var items: [Int] = []
-                while peek() != ")" {
-                    guard case let .int(v) = try value() else { throw .malformedHeader("shape entry is not an integer") }
-                    items.append(v)
-                    if peek() == "," { i += 1 }
-                    if peek() == nil { throw .malformedHeader("unterminated tuple") }
-                }
-                i += 1
-                return .tuple(items)
-            }
-            var word = ""
-            while i < chars.count, chars[i].properties.isAlphabetic || ("0"..."9").contains(chars[i]) || chars[i] == "-" {
-                word.unicodeScalars.append(chars[i]); i += 1
-            }
-            if word == "True" { return .bool(true) }
-            if word == "False" { return .bool(false) }
-            if let v = Int(word.hasSuffix("L") ? String(word.dropLast()) : word) { return .int(v) }
-            throw .malformedHeader("unexpected token '\(word)'")
+        case let .headerTooLong(length, maximum):
+            return "malformed .npy header: header length \(length) bytes exceeds the \(maximum)-byte maximum"
+        case let .nestingTooDeep(limit): return "malformed .npy header: brackets nested deeper than \(limit) levels"
+        case let .tooManyDimensions(rank, maximum): return "shape has \(rank) dimensions; at most \(maximum) are allowed"
+        case let .excessData(e): return "data goes on beyond the \(e) bytes shape and dtype need (read stopped there)"
+        case let .tooLarge(shape, size): return "shape \(shape) of \(size)-byte elements is larger than any file or memory can hold"
         }
     }
 }

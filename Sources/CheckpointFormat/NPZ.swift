@@ -1,23 +1,76 @@
+import CArchive
 import Foundation
 
 /// NumPy `.npz` archives: a zip file with one `.npy` entry per array, as written by
 /// `numpy.savez` (stored) and `numpy.savez_compressed` (deflate). Read and written
 /// through libarchive's zip support.
+///
+/// Reading trusts no size in the file: each entry's `.npy` header is read first (at most
+/// `NPY.maximumHeaderLength` bytes), and the data is then read only up to the size that
+/// header's shape and dtype imply — a deflate bomb stops at the first byte beyond it, and a
+/// zip header claiming a huge size allocates nothing. Each entry is read to its end, which
+/// is where libarchive compares the CRC-32 (stored and deflated entries alike) and the
+/// sizes in the zip headers with the data: a mismatch is an error, as in NumPy.
 public enum NPZ {
     /// Reads every array, in archive order, named without the `.npy` suffix.
-    /// - Throws: `CheckpointError` naming the file and entry.
+    /// - Throws: `CheckpointError` naming the file and entry: `.duplicateEntry` for a name
+    ///   that appears twice, `.crcMismatch` for a CRC-32 mismatch, `.invalidNPY` for a bad
+    ///   header or data that is shorter or longer than its header says.
     public static func read(path: String) throws(CheckpointError) -> [(name: String, array: NDArray)] {
-        let reader = try ArchiveReader(path: path, kind: .zip)
+        let zip = try ZipStream(path: path)
         var out: [(String, NDArray)] = []
-        while let entry = try reader.nextEntry() {
-            guard entry.hasSuffix(".npy") else { try reader.skipData(); continue }
-            let bytes = try reader.readData()
-            do { out.append((String(entry.dropLast(4)), try NPY.decode(bytes))) } catch {
-                throw .invalidNPY(path: path, entry: entry, error: error)
-            }
+        var seen = Set<String>()
+        while let entry = try zip.nextEntry() {
+            guard seen.insert(entry.name).inserted else { throw .duplicateEntry(path: path, entry: entry.name) }
+            guard entry.name.hasSuffix(".npy") else { continue }
+            out.append((String(entry.name.dropLast(4)), try readArray(zip, entry: entry)))
         }
         if out.isEmpty { throw .invalidInput(path: path, detail: "no .npy entries in this .npz") }
         return out
+    }
+
+    /// One `.npy` entry, read header first and bounded by what the header implies.
+    private static func readArray(_ zip: ZipStream, entry: ZipStream.Entry) throws(CheckpointError) -> NDArray {
+        let path = zip.path, name = entry.name
+        var prefix = try zip.read(upTo: 128)
+        var header: NPY.Header?
+        while header == nil {
+            switch Result(catching: { () throws(NPYError) -> NPY.Header in try NPY.decodeHeader(prefix) }) {
+            case .success(let h): header = h
+            case .failure(.truncated(let needed, _)) where needed > prefix.count:
+                let more = try zip.read(upTo: needed - prefix.count)
+                if more.isEmpty { throw .invalidNPY(path: path, entry: name, error: .truncated(expectedBytes: needed, got: prefix.count)) }
+                prefix += more
+            case .failure(let error): throw .invalidNPY(path: path, entry: name, error: error)
+            }
+        }
+        guard let header else { throw .invalidNPY(path: path, entry: name, error: .notNPY) }
+        let (total, overflow) = header.dataOffset.addingReportingOverflow(header.dataByteCount)
+        if let declared = entry.declaredSize, overflow || declared != total {
+            throw .archiveFailure(path: path, entry: name, detail:
+                "the zip header declares \(declared) bytes but the .npy header inside implies \(overflow ? "more than \(Int.max)" : "\(total)"): the file is corrupt")
+        }
+        // Data beyond the header's bytes (a deflate bomb) is an error the moment it appears.
+        var data = Array(prefix[header.dataOffset...])
+        let needed = header.dataByteCount
+        if data.count < needed {
+            // Grow as data arrives: reserve no more than the file itself could plausibly hold.
+            data.reserveCapacity(min(needed, max(zip.fileSize, 1 << 20)))
+            while data.count < needed {
+                let chunk = try zip.read(upTo: min(needed - data.count, 1 << 22))
+                if chunk.isEmpty { throw .invalidNPY(path: path, entry: name, error: .truncated(expectedBytes: needed, got: data.count)) }
+                data += chunk
+            }
+        }
+        let beyond = data.count > needed ? [] : try zip.read(upTo: 1)
+        if data.count > needed || !beyond.isEmpty {
+            throw .invalidNPY(path: path, entry: name, error: .excessData(expectedBytes: needed))
+        }
+        // The empty read above reached the end of the entry, where libarchive checked the
+        // CRC-32 and the zip headers' sizes (a mismatch made that read throw).
+        do { return try NPY.array(header: header, data: data) } catch {
+            throw .invalidNPY(path: path, entry: name, error: error)
+        }
     }
 
     /// Writes arrays as an .npz (atomically), deflated when `compressed`.
@@ -42,10 +95,30 @@ public enum NPZ {
 
 /// Standalone `.npy` files.
 public enum NPYFile {
-    /// Reads and decodes one .npy file.
+    /// Reads and decodes one .npy file: the header first, then its size compared with the
+    /// file's before the data is read into a buffer of exactly that size.
     public static func read(path: String) throws(CheckpointError) -> NDArray {
-        guard let data = FileManager.default.contents(atPath: path) else { throw .fileNotFound(path: path) }
-        do { return try NPY.decode(Array(data)) } catch { throw .invalidNPY(path: path, entry: nil, error: error) }
+        let file = try FileReader(path: path)
+        var prefix = try file.read(at: 0, count: min(file.size, 4096))
+        var header: NPY.Header?
+        while header == nil {
+            switch Result(catching: { () throws(NPYError) -> NPY.Header in try NPY.decodeHeader(prefix) }) {
+            case .success(let h): header = h
+            case .failure(.truncated(let needed, _)) where needed > prefix.count && needed <= file.size:
+                prefix = try file.read(at: 0, count: needed)
+            case .failure(let error): throw .invalidNPY(path: path, entry: nil, error: error)
+            }
+        }
+        guard let header else { throw .invalidNPY(path: path, entry: nil, error: .notNPY) }
+        let present = file.size - header.dataOffset
+        guard present >= header.dataByteCount else {
+            throw .invalidNPY(path: path, entry: nil, error: .truncated(expectedBytes: header.dataByteCount, got: present))
+        }
+        guard present == header.dataByteCount else {
+            throw .invalidNPY(path: path, entry: nil, error: .trailingBytes(expectedBytes: header.dataByteCount, got: present))
+        }
+        let data = try file.read(at: header.dataOffset, count: header.dataByteCount)
+        do { return try NPY.array(header: header, data: data) } catch { throw .invalidNPY(path: path, entry: nil, error: error) }
     }
 
     /// Writes one .npy file atomically.

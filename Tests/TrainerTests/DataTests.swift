@@ -88,6 +88,93 @@ final class DataTests {
         #expect(throws: TrainerError.self) { try CSVDataset.read(bad) }
     }
 
+    @Test("a CSV label that is not an integer class index is one line naming file, line and what was expected",
+          arguments: ["inf", "nan", "1e30", "-1", "2.5", "x", "-inf"])
+    func csvBadLabels(_ label: String) throws {
+        let url = try temporaryFile(Array("a,b,label\n0,1,1\n2,3,\(label)\n".utf8), "labels.csv")
+        #expect(throws: TrainerError.dataset("\(url.path):3: label '\(label)' is not an integer class index in 0..<65536")) {
+            try CSVDataset.read(url)
+        }
+        #expect(throws: TrainerError.dataset("\(url.path):3: label '\(label)' is not an integer class index in 0..<65536")) {
+            try CSVDataset.read(url, classes: nil)
+        }
+    }
+
+    @Test("CSV labels beyond the given classes, non-finite features and ragged rows are refused with file and line")
+    func csvBadRows() throws {
+        let labels = try temporaryFile(Array("0,1,1\r\n2,3,7\r\n".utf8), "range.csv")
+        #expect(throws: TrainerError.dataset("\(labels.path):2: label '7' is not an integer class index in 0..<5")) {
+            try CSVDataset.read(labels, classes: 5)
+        }
+        for (value, what) in [("nan", "is not a finite number"), ("inf", "is not a finite number"), ("1e39", "is not a finite number"),
+                              ("", "is not a number"), ("0x", "is not a number"), ("1 2", "is not a number")] {
+            let url = try temporaryFile(Array("# comment\n0,1,1\n\(value),3,0\n".utf8), "features.csv")
+            #expect(throws: TrainerError.dataset("\(url.path):3: field 1 '\(value)' \(what)")) { try CSVDataset.read(url) }
+        }
+        let ragged = try temporaryFile(Array("0,1,1\n\n2,3,4,0\n".utf8), "ragged.csv")
+        #expect(throws: TrainerError.dataset("\(ragged.path):3: 4 fields, expected 3 as on line 1")) { try CSVDataset.read(ragged) }
+        let scaled = try temporaryFile(Array("3e38,1\n".utf8), "scaled.csv")
+        #expect(throws: TrainerError.dataset("\(scaled.path):1: feature 3e+38 × scale 16.0 is not a finite float32")) {
+            try CSVDataset.read(scaled, scale: 16)
+        }
+        let first = try temporaryFile(Array("2, 0.5 ,0.25\n1,1,1\n".utf8), "first.csv")
+        let d = try CSVDataset.read(first, labelColumn: .first)
+        #expect(d.labels == [2, 1] && d.inputs.scalars == [0.5, 0.25, 1, 1] && d.classes == 3)
+    }
+
+    @Test("a large CSV parses as bytes: 2 000 rows of 785 fields give exactly the values written")
+    func csvLarge() throws {
+        var text = "label," + (0..<784).map { "p\($0)" }.joined(separator: ",") + "\n"
+        for r in 0..<2000 { text += "\(r % 10)," + (0..<784).map { String(($0 * 7 + r) % 256) }.joined(separator: ",") + "\n" }
+        let url = try temporaryFile(Array(text.utf8), "mnist.csv")
+        let d = try CSVDataset.read(url, labelColumn: .first, scale: 1.0 / 255, sampleShape: [1, 28, 28])
+        #expect(d.inputs.shape == [2000, 1, 28, 28] && d.classes == 10)
+        #expect(d.labels[1234] == 4)
+        #expect(d.inputs[flat: 1234 * 784 + 100] == Float((700 + 1234) % 256) * (1.0 / 255))
+    }
+
+    @Test("IDX headers are checked before anything is read by them", arguments: [
+        ([0, 0, 8, 3, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0],
+         "IDX header: shape [4294967295, 4294967295, 4294967295] has more elements than any file or memory can hold"),
+        ([0, 0, 8, 200], "IDX header declares 200 dimensions; at most 16 are accepted"),
+        ([0, 0, 8, 2, 0, 0, 0, 1], "truncated IDX header: 2 dimensions need 8 bytes, found 4"),
+        ([0, 0, 8, 1, 0, 0, 0, 2, 1, 2, 3], "header says 2 values (shape [2]) but the file holds 3"),
+        ([0, 0, 0x0D, 1, 0, 0, 0, 1, 0, 0, 0, 0], "IDX type 0x0D (float (float32)) is not unsigned byte (0x08), the only type Basin reads"),
+    ] as [([UInt8], String)])
+    func idxHeaders(_ bytes: [UInt8], _ message: String) throws {
+        let url = try temporaryFile(bytes, "hostile.idx")
+        do {
+            _ = try IDX.readBytes(url)
+            Issue.record("expected an error")
+        } catch {
+            #expect(error == .dataset("\(url.path): \(message)"))
+        }
+    }
+
+    @Test("a gzipped IDX file is decompressed only as far as its header says (a 16 kB file holding 16 MiB)")
+    func idxBomb() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("fixtures/hostile/bomb-labels-idx1-ubyte.gz")
+        #expect(throws: TrainerError.dataset("\(url.path): header says 4 values (shape [4]) but more data follows")) {
+            try IDX.readBytes(url)
+        }
+    }
+
+    @Test("dataset settings out of range are refused before any data is read")
+    func specValidation() throws {
+        let bad: [(DatasetSpec, String)] = [
+            (DatasetSpec(source: .blobs(classes: 2, perClass: 4, dimensions: 2), trainLimit: -1), "train limit must be at least 1, got -1"),
+            (DatasetSpec(source: .blobs(classes: 2, perClass: 4, dimensions: 2), testLimit: -2), "test limit must be non-negative, got -2"),
+            (DatasetSpec(source: .blobs(classes: 2, perClass: 4, dimensions: 2), validationCount: -3), "validation count must be non-negative, got -3"),
+            (DatasetSpec(source: .csv(train: "x.csv", test: nil, scale: .infinity, sampleShape: nil)), "csv scale must be a finite, non-zero float32, got inf"),
+        ]
+        for (spec, message) in bad { #expect(throws: TrainerError.dataset(message)) { try RunData.load(spec) } }
+        let duplicate = DatasetSpec(source: .blobs(classes: 3, perClass: 4, dimensions: 2), classSubset: [1, 1])
+        #expect(throws: TrainerError.dataset("blobs: class subset names class 1 twice")) { try RunData.load(duplicate) }
+        let outside = DatasetSpec(source: .blobs(classes: 3, perClass: 4, dimensions: 2), classSubset: [0, 5])
+        #expect(throws: TrainerError.dataset("blobs: class subset names class 5; the data has classes 0..<3")) { try RunData.load(outside) }
+    }
+
     @Test("PS10: simple and complex patterns in separate channels, constant over space, groups recorded")
     func ps10() throws {
         let d = try PS10.generate(samples: 400, height: 4, width: 4, noisyFraction: 0.1, rng: RandomGenerator(seed: 3))

@@ -58,15 +58,21 @@ public struct Dataset: Sendable {
     }
 
     /// A dataset of the samples at `indices` (in that order); groups are re-indexed.
+    /// Every index must lie in `0..<count` (callers pass indices derived from `count`).
     public func subset(_ indices: [Int], name: String? = nil) -> Dataset {
         let b = batch(indices)
         var position: [Int: Int] = [:]
         for (row, i) in indices.enumerated() where position[i] == nil { position[i] = row }
         var newGroups: [String: [Int]] = [:]
         for (g, members) in groups { newGroups[g] = members.compactMap { position[$0] }.sorted() }
-        // Labels and indices come from a valid dataset, so this cannot fail.
-        return (try? Dataset(name: name ?? self.name, inputs: b.inputs, labels: b.labels, classes: classes, groups: newGroups))
-            ?? self
+        // Labels, classes and group indices come from this valid dataset: no re-check, and
+        // never a silent stand-in (an earlier version fell back to the whole dataset).
+        var out = self
+        out.name = name ?? self.name
+        out.inputs = b.inputs
+        out.labels = b.labels
+        out.groups = newGroups
+        return out
     }
 
     /// A seeded random split into (train, validation) with `validationCount` samples held out.

@@ -4,29 +4,67 @@ import Tensors
 
 /// Reader for the IDX format of MNIST and Fashion-MNIST (LeCun et al.): a 4-byte magic
 /// `00 00 <type> <rank>`, `rank` big-endian UInt32 dimensions, then the data, row-major.
+///
+/// Basin reads the unsigned-byte type (0x08) that image and label files use; the other IDX
+/// types (0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64) are refused by name.
+/// The header's size is checked before anything is read by it: at most `maximumRank`
+/// dimensions, the element count overflow-checked (`ElementCount`), and the data must be
+/// exactly that many bytes — a compressed file is decompressed only that far (plus one byte,
+/// to prove nothing follows), so a small `.gz` cannot expand into gigabytes.
 public enum IDX {
+    /// Most dimensions accepted (image files have 3, label files 1).
+    public static let maximumRank = 16
+
+    static let typeNames: [UInt8: String] = [0x08: "unsigned byte", 0x09: "signed byte (int8)", 0x0B: "short (int16)",
+                                             0x0C: "int (int32)", 0x0D: "float (float32)", 0x0E: "double (float64)"]
+
     /// Reads an unsigned-byte IDX tensor (type 0x08), raw or compressed (gzip, as Debian's
-    /// `dataset-fashion-mnist` ships it, or zstd/xz/bzip2: anything `CompressedFile` reads).
+    /// `dataset-fashion-mnist` ships it, or zstd/xz/bzip2).
     ///
     /// - Throws: `TrainerError.dataset` naming the file when it cannot be read or decompressed, is
-    ///   not IDX, not unsigned bytes, or shorter than its header says.
+    ///   not IDX, not unsigned bytes, has a shape too large to exist, or holds fewer or more data
+    ///   bytes than its header says.
     public static func readBytes(_ url: URL) throws(TrainerError) -> (shape: [Int], bytes: [UInt8]) {
-        let b: [UInt8]
-        do { b = try CompressedFile.read(path: url.path) } catch { throw .dataset("\(url.path): \(error.description)") }
-        guard b.count >= 4, b[0] == 0, b[1] == 0 else { throw .dataset("\(url.path): not an IDX file (bad magic)") }
-        guard b[2] == 0x08 else { throw .dataset("\(url.path): IDX type 0x\(String(b[2], radix: 16)) is not unsigned byte (0x08)") }
-        let rank = Int(b[3])
-        guard b.count >= 4 + 4 * rank else { throw .dataset("\(url.path): truncated IDX header") }
-        var shape: [Int] = []
-        for d in 0..<rank {
-            let o = 4 + 4 * d
-            shape.append(Int(b[o]) << 24 | Int(b[o + 1]) << 16 | Int(b[o + 2]) << 8 | Int(b[o + 3]))
+        let path = url.path
+        func fail(_ what: String) -> TrainerError { .dataset("\(path): \(what)") }
+        do {
+            let reader = try DecompressingReader(path: path)
+            let magic = try reader.read(upTo: 4)
+            guard magic.count == 4, magic[0] == 0, magic[1] == 0 else { throw fail("not an IDX file (bad magic)") }
+            guard magic[2] == 0x08 else {
+                let name = typeNames[magic[2]].map { " (\($0))" } ?? ""
+                let hex = String(magic[2], radix: 16, uppercase: true)
+                throw fail("IDX type 0x\(hex.count == 1 ? "0" + hex : hex)\(name) is not unsigned byte (0x08), the only type Basin reads")
+            }
+            let rank = Int(magic[3])
+            guard rank <= maximumRank else { throw fail("IDX header declares \(rank) dimensions; at most \(maximumRank) are accepted") }
+            let dims = try reader.read(upTo: 4 * rank)
+            guard dims.count == 4 * rank else { throw fail("truncated IDX header: \(rank) dimensions need \(4 * rank) bytes, found \(dims.count)") }
+            let shape = (0..<rank).map { d in dims[4 * d..<4 * d + 4].reduce(0) { $0 << 8 | Int($1) } }
+            let count: Int
+            do { count = try ElementCount.of(shape) } catch { throw fail("IDX header: \(error)") }
+            let start = 4 + 4 * rank
+            if !reader.isCompressed && reader.fileSize - start != count {
+                throw fail("header says \(count) values (shape \(shape)) but the file holds \(reader.fileSize - start)")
+            }
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(min(count, 1 << 26))
+            while bytes.count < count {
+                let chunk = try reader.read(upTo: min(count - bytes.count, 1 << 22))
+                if chunk.isEmpty { throw fail("header says \(count) values (shape \(shape)) but the file holds \(bytes.count)") }
+                bytes += chunk
+            }
+            guard try reader.read(upTo: 1).isEmpty else {
+                throw fail("header says \(count) values (shape \(shape)) but more data follows")
+            }
+            return (shape, bytes)
+        } catch let error as TrainerError {
+            throw error
+        } catch let error as CheckpointError {
+            throw fail(error.description.hasPrefix(path) ? String(error.description.dropFirst(path.count + 2)) : error.description)
+        } catch {
+            throw fail("\(error)")
         }
-        let count = shape.reduce(1, *), start = 4 + 4 * rank
-        guard b.count - start >= count else {
-            throw .dataset("\(url.path): header says \(count) values but the file holds \(b.count - start)")
-        }
-        return (shape, Array(b[start..<(start + count)]))
     }
 
     /// An image/label pair of IDX files as a dataset with inputs `[N, 1, H, W]` scaled to [0, 1].
@@ -37,6 +75,9 @@ public enum IDX {
         guard shape.count == 3 else { throw .dataset("\(images.path): expected [N, H, W] images, got \(shape)") }
         guard labelShape == [shape[0]] else {
             throw .dataset("\(labels.path): \(labelShape) labels for \(shape[0]) images in \(images.path)")
+        }
+        if let bad = labelBytes.firstIndex(where: { Int($0) >= classes }) {
+            throw .dataset("\(labels.path): label \(labelBytes[bad]) of item \(bad) is not a class index in 0..<\(classes)")
         }
         let x = try tensor([shape[0], 1, shape[1], shape[2]], pixels.map { Float($0) / 255 })
         return try Dataset(name: name, inputs: x, labels: labelBytes.map(Int.init), classes: classes)

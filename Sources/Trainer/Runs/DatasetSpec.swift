@@ -57,6 +57,22 @@ public struct DatasetSpec: Codable, Equatable, Sendable {
     }
 }
 
+extension DatasetSpec {
+    /// Checks the settings that are not checked where they are used: limits, counts and
+    /// fractions must be in range (a negative limit would otherwise trap in a range), the
+    /// CSV scale finite.
+    /// - Throws: `TrainerError.dataset` naming the setting and what was expected.
+    public func validate() throws(TrainerError) {
+        if let trainLimit, trainLimit < 1 { throw .dataset("train limit must be at least 1, got \(trainLimit)") }
+        if let testLimit, testLimit < 0 { throw .dataset("test limit must be non-negative, got \(testLimit)") }
+        guard validationCount >= 0 else { throw .dataset("validation count must be non-negative, got \(validationCount)") }
+        guard labelNoise >= 0 && labelNoise <= 1 else { throw .dataset("label noise must be in [0, 1], got \(labelNoise)") }
+        if case let .csv(_, _, scale, _) = source, !scale.isFinite || !Float(scale).isFinite || scale == 0 {
+            throw .dataset("csv scale must be a finite, non-zero float32, got \(scale)")
+        }
+    }
+}
+
 /// A run's data, loaded and split as its spec says.
 public struct RunData: Sendable {
     public var train: Dataset
@@ -66,6 +82,7 @@ public struct RunData: Sendable {
     /// Loads and splits the data. Deterministic in `spec.seed`.
     /// - Throws: `TrainerError.dataset` naming the file or setting at fault.
     public static func load(_ spec: DatasetSpec) throws(TrainerError) -> RunData {
+        try spec.validate()
         let rng = RandomGenerator(seed: spec.seed).split("data")
         var train: Dataset, test: Dataset?
         switch spec.source {
@@ -120,7 +137,11 @@ public struct RunData: Sendable {
 
     /// Only the samples of `classes`, relabelled 0..<k in that order.
     static func restrict(_ data: Dataset, to classes: [Int]) throws(TrainerError) -> Dataset {
-        let map = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
+        var map: [Int: Int] = [:]
+        for (k, c) in classes.enumerated() {
+            guard (0..<data.classes).contains(c) else { throw .dataset("\(data.name): class subset names class \(c); the data has classes 0..<\(data.classes)") }
+            guard map.updateValue(k, forKey: c) == nil else { throw .dataset("\(data.name): class subset names class \(c) twice") }
+        }
         let keep = (0..<data.count).filter { map[data.labels[$0]] != nil }
         let sub = data.subset(keep)
         return try Dataset(name: data.name + "-classes-" + classes.map(String.init).joined(separator: "-"), inputs: sub.inputs,

@@ -1,0 +1,65 @@
+import CArchive
+import Foundation
+
+/// Reads a file that may be gzip-, zstd-, xz- or bzip2-compressed (or not at all) in pieces
+/// of a size the caller chooses, through libarchive's "raw" format. Unlike
+/// `CompressedFile.read`, nothing is decompressed beyond what is asked for: a reader that
+/// learns from a header how many bytes follow reads exactly that many and one more (which
+/// must not exist), so a small compressed file cannot expand into gigabytes.
+public final class DecompressingReader {
+    public let path: String
+    /// Size of the file on disk (compressed).
+    public let fileSize: Int
+    /// True when the file is compressed (its decompressed size is not `fileSize`).
+    public private(set) var isCompressed = false
+    private let handle: OpaquePointer
+    private var atEnd = false
+
+    /// - Throws: `CheckpointError.fileNotFound`, or `.archiveFailure`/`.truncated` when the
+    ///   compressed stream cannot be opened.
+    public init(path: String) throws(CheckpointError) {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+              attributes[.type] as? FileAttributeType == .typeRegular else { throw .fileNotFound(path: path) }
+        guard let a = archive_read_new() else { throw .archiveFailure(path: path, entry: nil, detail: "libarchive: out of memory") }
+        handle = a
+        self.path = path
+        fileSize = (attributes[.size] as? Int) ?? 0
+        // An empty plain file has no "raw" entry; read it as empty.
+        if fileSize == 0 { atEnd = true; return }
+        archive_read_support_filter_all(a)
+        archive_read_support_format_raw(a)
+        guard archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK else {
+            throw .archiveFailure(path: path, entry: nil, detail: message())
+        }
+        var entry: OpaquePointer?
+        guard archive_read_next_header(a, &entry) == ARCHIVE_OK else {
+            throw .truncated(path: path, entry: nil, detail: message())
+        }
+        isCompressed = archive_filter_count(a) > 1 && archive_filter_code(a, 0) != ARCHIVE_FILTER_NONE
+    }
+
+    deinit { archive_read_free(handle) }
+
+    private func message() -> String {
+        archive_error_string(handle).map { String(cString: $0) } ?? "compressed data is damaged or ends early"
+    }
+
+    /// Up to `count` decompressed bytes; fewer only at the end of the data.
+    /// - Throws: `CheckpointError.truncated` when the compressed stream is damaged or ends early.
+    public func read(upTo count: Int) throws(CheckpointError) -> [UInt8] {
+        guard count > 0, !atEnd else { return [] }
+        var failed = false
+        let out = [UInt8](unsafeUninitializedCapacity: count) { buf, initialized in
+            var filled = 0
+            while filled < count, let base = buf.baseAddress {
+                let n = archive_read_data(handle, base + filled, count - filled)
+                if n < 0 { failed = true; break }
+                if n == 0 { atEnd = true; break }
+                filled += n
+            }
+            initialized = filled
+        }
+        if failed { throw .truncated(path: path, entry: nil, detail: message()) }
+        return out
+    }
+}
