@@ -103,12 +103,13 @@ extension RunTrainer {
     func isResumable(epoch e: Int, perEpoch: Int) -> Bool {
         guard let reader = try? CheckpointReader(path: run.checkpointPath(for: .epoch(e))) else { return false }
         if e == 0 { return true }
-        let state = Set(reader.manifest.tensors.filter { $0.role == .optimizer }.map(\.name))
-        guard state.contains(where: { $0 != Self.previousGradientEntry }) || spec.optimizer.isStateless else { return false }
+        // Written with the optimizer's state (its step count is recorded then, even for optimizers
+        // that keep no tensors): not an imported or per-iteration checkpoint.
+        guard reader.manifest.extra["optimizerSteps"] != nil else { return false }
         // The first step after e logs cos(∇ₜ, ∇ₜ₋₁) when its line is written: that needs ∇ₜ₋₁.
         let next = perEpoch * e + 1
         let logged = e < spec.training.epochs && perEpoch > 0 && (next % max(spec.save.logEvery, 1) == 0 || next % perEpoch == 0)
-        return !logged || state.contains(Self.previousGradientEntry)
+        return !logged || reader.manifest.tensors.contains { $0.name == Self.previousGradientEntry && $0.role == .optimizer }
     }
 
     /// The entry holding the last step's gradient in an epoch checkpoint (role `optimizer`).

@@ -168,7 +168,6 @@ public final class RunTrainer {
         return (ProbeSet(dataset: spec.data.identity, split: split, count: count, indices: indices, seed: spec.data.seed),
                 source.subset(indices))
     }
-
 }
 
 extension OptimizerSpec {
