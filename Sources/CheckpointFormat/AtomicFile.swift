@@ -32,10 +32,12 @@ public enum AtomicFile {
             throw .writeFailed(path: path, detail: "fsync: \(why)")
         }
         close(fd)
+        FaultInjection.reached(path, .before)
         guard rename(temp, path) == 0 else { throw .writeFailed(path: path, detail: "rename: \(String(cString: strerror(errno)))") }
         published = true
         let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 { fsync(dfd); close(dfd) }
+        FaultInjection.reached(path, .after)
     }
 
     /// Atomically replaces `path` with `bytes`.

@@ -38,9 +38,11 @@ public enum ModelCheckpoint {
     }
 
     /// Writes the model's parameters and buffers (and optionally optimizer state) as a checkpoint.
+    /// - Parameter loopState: more state a resumed run needs (the training loop's last
+    ///   gradient), stored beside the optimizer's as `optimizer.<name>` tensors.
     @discardableResult
     public static func write(_ model: Model, to path: String, epoch: Int?, iteration: Int?, learningRate: Double?,
-                             metrics: [String: Double] = [:], optimizer: (any Optimizer)? = nil,
+                             metrics: [String: Double] = [:], optimizer: (any Optimizer)? = nil, loopState: [String: Tensor<Float>] = [:],
                              extra: [String: JSONValue] = [:], compression: Compression = .none) throws -> CheckpointManifest {
         let bufferNames = Set(model.namedBuffers.map(\.name))
         var sources = model.stateDict().map {
@@ -48,7 +50,7 @@ public enum ModelCheckpoint {
         }
         var extra = extra
         if let optimizer {
-            for (name, t) in optimizer.state.sorted(by: { $0.key < $1.key }) {
+            for (name, t) in optimizer.state.merging(loopState, uniquingKeysWith: { a, _ in a }).sorted(by: { $0.key < $1.key }) {
                 sources.append(TensorSource(name: "optimizer." + name, tensor: t, role: .optimizer))
             }
             extra["optimizerSteps"] = .number(Double(optimizer.stepCount))

@@ -7,9 +7,10 @@ import Tensors
 /// the run can resume, every iteration of the planned epochs), activation dumps on a fixed
 /// probe set, and metrics.jsonl.
 ///
-/// Deterministic: the same spec gives byte-identical files; `resume` continues from the last
-/// epoch checkpoint exactly as an uninterrupted run would (the loop's randomness is a pure
-/// function of seed, epoch and iteration, and optimizer state is in the checkpoint).
+/// Deterministic: the same spec gives byte-identical files; `resume` continues after any
+/// interruption exactly as an uninterrupted run would, writing what the interruption left out
+/// (RunResume.swift): the loop's randomness is a pure function of seed, epoch and iteration, and
+/// optimizer state and the last gradient are in each epoch checkpoint.
 public final class RunTrainer {
     public let spec: RunSpec
     public let run: RunDirectory
@@ -35,36 +36,48 @@ public final class RunTrainer {
         var startEpoch = 0, startIteration = 0
         var initial = model.parameters
         var autoDecay: AutoDecay?
+        var previousGradient: Tensor<Float>?
+        let perEpoch = spec.training.iterationsPerEpoch(samples: data.train.count)
 
-        if resume, let point = latestResumable() {
-            let path = run.checkpointPath(for: .epoch(point))
+        if resume { run.removeStaleTemporaries() }
+        if resume, let point = resumePoint(perEpoch: perEpoch) {
+            let path = run.checkpointPath(for: .epoch(point.epoch))
             let (loaded, manifest) = try ModelCheckpoint.load(path)
             try model.setParameters(loaded.parameters)
             try model.setBuffers(loaded.buffers)
             var steps = 0
             if case .number(let n)? = manifest.extra["optimizerSteps"] { steps = Int(n) }
-            try optimizer.load(state: try ModelCheckpoint.optimizerState(path), stepCount: steps)
+            var state = try ModelCheckpoint.optimizerState(path)
+            previousGradient = state.removeValue(forKey: Self.previousGradientKey)
+            try optimizer.load(state: state, stepCount: steps)
             autoDecay = try manifest.extra["autoDecay"].map { try $0.decode(as: AutoDecay.self) }
             initial = try ModelCheckpoint.load(run.checkpointPath(for: .epoch(0))).model.parameters
-            startEpoch = point
+            startEpoch = point.epoch
             startIteration = manifest.iteration ?? 0
-            try truncateMetrics(afterEpoch: point)
+            try keepMetrics(bytes: point.metricsBytes)
+            try recreateMissingFiles(upTo: point.epoch, perEpoch: perEpoch, probe: probe)
+            // An AutoDecay stop ended the run at this checkpoint; an uninterrupted run trains no further.
+            if manifest.extra[Self.stoppedKey] == .bool(true) { return [] }
         } else {
             if !run.checkpoints().isEmpty {
-                throw CheckpointError.writeFailed(path: run.path, detail: "the run already has checkpoints; pass --resume to continue it, or choose a new folder")
+                throw CheckpointError.writeFailed(path: run.path, detail: resume
+                    ? "no checkpoint to continue from (epoch-0000.ckpt is missing or unreadable); choose a new folder"
+                    : "the run already has checkpoints; pass --resume to continue it, or choose a new folder")
             }
             try AtomicFile.write(try spec.encoded(), to: run.runJSONPath)
             try AtomicFile.write([], to: run.metricsPath)
         }
 
         let loop = try TrainingLoop(model: model, optimizer: optimizer, configuration: spec.training, teacher: teacher)
-        if startEpoch > 0 { loop.resume(epoch: startEpoch, iteration: startIteration, initialParameters: initial, autoDecay: autoDecay) }
-        let perEpoch = loop.iterationsPerEpoch(samples: data.train.count)
+        if startEpoch > 0 {
+            loop.resume(epoch: startEpoch, iteration: startIteration, initialParameters: initial, autoDecay: autoDecay,
+                        previousGradient: previousGradient)
+        }
         let metrics = MetricsLog(path: run.metricsPath)
         var failure: Error?
 
         if startEpoch == 0 {
-            try saveEpoch(0, iteration: 0, model: model, optimizer: loop.optimizer, loop: loop, lr: nil, metrics: [:], probe: probe, data: data)
+            try saveEpoch(0, iteration: 0, model: model, optimizer: loop.optimizer, loop: loop, lr: nil, metrics: [:], probe: probe)
             if spec.save.iterationEpochs.contains(1) { try saveIteration(0, model: model) }
         }
         loop.progress = { [weak self] done, total in self?.progress?("epoch \(loop.epoch + 1)/\(self?.spec.training.epochs ?? 0)", done, total) }
@@ -96,9 +109,10 @@ public final class RunTrainer {
             metrics.append(line)
             do {
                 try metrics.flush()
-                if self.spec.save.savesCheckpoint(afterEpoch: epoch, last: self.spec.training.epochs) || m.autoDecayAction == .stop {
+                let stopped = m.autoDecayAction == .stop
+                if self.expectsEpochCheckpoint(epoch) || stopped {
                     try self.saveEpoch(epoch, iteration: m.iteration, model: model, optimizer: loop.optimizer, loop: loop,
-                                       lr: m.learningRate, metrics: values, probe: probe, data: data)
+                                       lr: m.learningRate, metrics: values, probe: probe, stopped: stopped)
                 }
                 if self.spec.save.iterationEpochs.contains(epoch + 1) { try self.saveIteration(m.iteration, model: model) }
             } catch { failure = error }
@@ -111,18 +125,26 @@ public final class RunTrainer {
 
     // MARK: saving
 
+    /// Writes `epoch-N.ckpt` — weights, buffers, optimizer state and the last step's gradient
+    /// (`optimizer.previous_gradient`, so a resumed run logs the same gradient cosines) — then
+    /// the epoch's activation dump if the plan asks for one.
     func saveEpoch(_ epoch: Int, iteration: Int, model: Model, optimizer: any Optimizer, loop: TrainingLoop, lr: Double?,
-                   metrics: [String: Double], probe: (ProbeSet, Dataset)?, data: RunData) throws {
+                   metrics: [String: Double], probe: (ProbeSet, Dataset)?, stopped: Bool = false) throws {
         var extra: [String: JSONValue] = ["seed": .number(Double(spec.training.seed))]
         if let decay = loop.autoDecayState { extra["autoDecay"] = try JSONValue(encoding: decay) }
+        if stopped { extra[Self.stoppedKey] = .bool(true) }
+        let loopState = loop.previousGradientState.map { [Self.previousGradientKey: $0] } ?? [:]
         try ModelCheckpoint.write(model, to: run.checkpointPath(for: .epoch(epoch)), epoch: epoch, iteration: iteration,
-                                  learningRate: lr, metrics: metrics, optimizer: optimizer, extra: extra,
+                                  learningRate: lr, metrics: metrics, optimizer: optimizer, loopState: loopState, extra: extra,
                                   compression: spec.save.compression)
         if spec.save.activationEpochs.contains(epoch), let (p, probeData) = probe {
             try ActivationRecorder.write(model: model, probe: p, data: probeData, epoch: epoch, iteration: iteration,
                                          to: run.activationsPath(for: .epoch(epoch)), compression: spec.save.compression)
         }
     }
+
+    /// The manifest key marking the checkpoint at which AutoDecay stopped the run.
+    static var stoppedKey: String { "autoDecayStopped" }
 
     func saveIteration(_ iteration: Int, model: Model) throws {
         try ModelCheckpoint.write(model, to: run.checkpointPath(for: .iteration(iteration)), epoch: nil, iteration: iteration,
@@ -145,26 +167,6 @@ public final class RunTrainer {
         let indices = Array(rng.permutation(source.count).prefix(count)).sorted()
         return (ProbeSet(dataset: spec.data.identity, split: split, count: count, indices: indices, seed: spec.data.seed),
                 source.subset(indices))
-    }
-
-    /// The newest epoch checkpoint that carries optimizer state.
-    func latestResumable() -> Int? {
-        for point in run.checkpoints().reversed() {
-            guard case .epoch(let e) = point, let reader = try? CheckpointReader(path: run.checkpointPath(for: point)) else { continue }
-            if e == 0 || reader.manifest.tensors.contains(where: { $0.role == .optimizer }) || spec.optimizer.isStateless { return e }
-        }
-        return nil
-    }
-
-    /// Drops metrics.jsonl lines of epochs after `epoch` (they will be written again).
-    func truncateMetrics(afterEpoch epoch: Int) throws {
-        guard let data = FileManager.default.contents(atPath: run.metricsPath) else { return }
-        let kept = String(decoding: data, as: UTF8.self).split(separator: "\n").filter { line in
-            guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let e = (o["epoch"] as? NSNumber)?.intValue else { return false }
-            return e <= epoch
-        }
-        try AtomicFile.write(Array((kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).utf8), to: run.metricsPath)
     }
 }
 

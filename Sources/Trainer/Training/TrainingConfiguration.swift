@@ -54,6 +54,12 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         self.evaluationBatchSize = evaluationBatchSize
     }
 
+    /// The iterations (optimizer steps) one epoch of `count` samples takes.
+    public func iterationsPerEpoch(samples count: Int) -> Int {
+        guard let b = batchSize, b > 0 else { return count > 0 ? 1 : 0 }
+        return dropLast ? count / b : (count + b - 1) / b
+    }
+
     func validate() throws(TrainerError) {
         guard epochs >= 0 else { throw .invalidOption("epochs must be ≥ 0, got \(epochs)") }
         if let b = batchSize, b <= 0 { throw .invalidOption("batch size must be positive, got \(b)") }

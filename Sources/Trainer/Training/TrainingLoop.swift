@@ -49,22 +49,27 @@ public final class TrainingLoop {
     }
 
     /// Restores the loop's position (after loading the model's and optimizer's state from a checkpoint).
-    public func resume(epoch: Int, iteration: Int, initialParameters: Tensor<Float>, autoDecay: AutoDecay? = nil) {
+    /// - Parameter previousGradient: the gradient of the last step before `iteration` (the
+    ///   checkpoint's `optimizer.previous_gradient`); without it the first resumed step has no
+    ///   gradient cosine, where an uninterrupted run has one.
+    public func resume(epoch: Int, iteration: Int, initialParameters: Tensor<Float>, autoDecay: AutoDecay? = nil,
+                       previousGradient: Tensor<Float>? = nil) {
         self.epoch = epoch
         self.iteration = iteration
         self.initialParameters = initialParameters
         if let autoDecay { self.autoDecay = autoDecay }
-        previousGradient = nil
+        self.previousGradient = previousGradient
     }
 
     /// The AutoDecay state (for checkpoints).
     public var autoDecayState: AutoDecay? { autoDecay }
 
+    /// The gradient of the last step taken (nil before the first): part of the state a
+    /// checkpoint saves so a resumed run logs the same gradient cosines.
+    public var previousGradientState: Tensor<Float>? { previousGradient }
+
     /// The iterations one epoch of `count` samples takes.
-    public func iterationsPerEpoch(samples count: Int) -> Int {
-        guard let b = configuration.batchSize else { return count > 0 ? 1 : 0 }
-        return configuration.dropLast ? count / b : (count + b - 1) / b
-    }
+    public func iterationsPerEpoch(samples count: Int) -> Int { configuration.iterationsPerEpoch(samples: count) }
 
     /// Trains from the current epoch to `configuration.epochs` (or until AutoDecay says stop).
     /// - Returns: the metrics of the epochs run by this call.
