@@ -26,10 +26,12 @@ public enum AnalyzeCLI {
         // Parsing and validate() errors are usage errors: message, usage text, exit 64.
         var command: ParsableCommand
         do { command = try RootCommand.parseAsRoot(arguments) } catch { RootCommand.exit(withError: error) }
-        // Anything thrown once work has started was found while running: one line, exit 1.
-        do { try command.run() } catch let error as CleanExit { RootCommand.exit(withError: error) } catch let error as ExitCode {
-            RootCommand.exit(withError: error)
-        } catch {
+        // Anything thrown once work has started was found while running: one line, exit 1. Help
+        // requests and exit codes (ArgumentParser's own types) go back to ArgumentParser.
+        do { try command.run() } catch {
+            if !(error is ValidationError), String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+                RootCommand.exit(withError: error)
+            }
             FileHandle.standardError.write(Data(("Error: " + ErrorLine.describe(error) + "\n").utf8))
             exit(1)
         }

@@ -9,12 +9,12 @@ import Trainer
 /// 003 §4.1, Figure 5: eigenvalues and convergence intervals (0, 2/λ)), a trace estimate, and the
 /// spectral norm across checkpoints (paper 002 Figure 3).
 public struct HessianAnalyzer: Analyzer {
-    public enum Method: String, ExpressibleByArgument, Codable, Sendable { case lanczos, power }
-    public enum BNMode: String, ExpressibleByArgument, Codable, Sendable {
+    public enum Method: String, CaseIterable, ExpressibleByArgument, Codable, Sendable { case lanczos, power }
+    public enum BNMode: String, CaseIterable, ExpressibleByArgument, Codable, Sendable {
         case eval, train
         var forwardMode: ForwardMode { self == .eval ? .eval : .batchStatistics }
     }
-    public enum Split: String, ExpressibleByArgument, Codable, Sendable { case train, validation, test }
+    public enum Split: String, CaseIterable, ExpressibleByArgument, Codable, Sendable { case train, validation, test }
 
     public struct Options: ParsableArguments {
         @Option(help: "The checkpoint of the run: an epoch (150) or iteration (it:1200).")

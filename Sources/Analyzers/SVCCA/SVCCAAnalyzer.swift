@@ -19,7 +19,8 @@ public struct SVCCAAnalyzer: Analyzer {
         @Option(name: [.customLong("diff-b"), .customLong("diff")],
                 help: "Also compare --a with this dump and draw |sim(a,b) − sim(a,diff-b)| (paper 000 Figure 6).")
         public var diffB: String?
-        @Option(help: ArgumentHelp("The measures to compute: svcca, pwcca, cka, a comma-separated list (the first is drawn as heatmap.png, the others as heatmap-NAME.png), or all. Each costs extra time: PWCCA the canonical directions, CKA the full product of the two bases.", valueName: "metric[,metric…]"))
+        @Option(help: ArgumentHelp("The measures to compute: svcca, pwcca, cka, a comma-separated list (the first is drawn as heatmap.png, the others as heatmap-NAME.png), or all. Each costs extra time: PWCCA the canonical directions, CKA the full product of the two bases.", valueName: "metric[,metric…]"),
+                transform: MetricSelection.parse)
         public var metric = MetricSelection([.svcca])
         @Option(help: "Keep the fewest SVD directions explaining this fraction of variance (the paper's 0.99).")
         public var keepVariance: Double = 0.99
@@ -275,11 +276,9 @@ public struct SVCCAAnalyzer: Analyzer {
 }
 
 /// `--metric`: one or more of svcca, pwcca, cka (comma-separated, in order, no repeats), or `all`.
-public struct MetricSelection: Equatable, Sendable, CustomStringConvertible, ExpressibleByArgument {
+public struct MetricSelection: Equatable, Sendable, CustomStringConvertible {
     public var metrics: [LayerSimilarityMatrix.Metric]
     public init(_ metrics: [LayerSimilarityMatrix.Metric]) { self.metrics = metrics }
-    public init?(argument: String) { try? self.init(parsing: argument) }
-
     public init(parsing text: String) throws(MetricSelectionError) {
         if text == "all" { metrics = LayerSimilarityMatrix.Metric.allCases; return }
         var out: [LayerSimilarityMatrix.Metric] = []
@@ -292,9 +291,7 @@ public struct MetricSelection: Equatable, Sendable, CustomStringConvertible, Exp
 
     @Sendable public static func parse(_ text: String) throws -> MetricSelection { try MetricSelection(parsing: text) }
 
-    public static var allValueStrings: [String] { LayerSimilarityMatrix.Metric.allCases.map(\.rawValue) + ["all"] }
     public var description: String { metrics.map(\.rawValue).joined(separator: ",") }
-    public var defaultValueDescription: String { description }
 }
 
 /// A `--metric` value naming an unknown measure (a usage error).

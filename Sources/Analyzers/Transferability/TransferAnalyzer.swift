@@ -7,7 +7,7 @@ import Tensors
 /// `analyze transfer`: how transferable is what each learning-rate stage learned
 /// (paper 003, section 6 and Figure 11).
 public struct TransferAnalyzer: Analyzer {
-    public enum Mode: String, ExpressibleByArgument, Codable, Sendable { case fix, finetune, both }
+    public enum Mode: String, CaseIterable, ExpressibleByArgument, Codable, Sendable { case fix, finetune, both }
 
     public struct Options: ParsableArguments {
         @Option(help: "A CSV of accuracies measured elsewhere: stage,source_accuracy,target,mode,target_accuracy.")
