@@ -23,12 +23,37 @@ public enum AnalyzeCLI {
            let plugin = Plugins.find(name: first) {
             Plugins.run(plugin, name: first, arguments: Array(arguments.dropFirst()))
         }
-        RootCommand.main(arguments)
+        // Parsing and validate() errors are usage errors: message, usage text, exit 64.
+        var command: ParsableCommand
+        do { command = try RootCommand.parseAsRoot(arguments) } catch { RootCommand.exit(withError: error) }
+        // Anything thrown once work has started was found while running: one line, exit 1. Help
+        // requests and exit codes (ArgumentParser's own types) go back to ArgumentParser.
+        do { try command.run() } catch {
+            if !(error is ValidationError), String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+                RootCommand.exit(withError: error)
+            }
+            FileHandle.standardError.write(Data(("Error: " + ErrorLine.describe(error) + "\n").utf8))
+            exit(1)
+        }
         exit(0)
     }
 
     static var knownCommandNames: Set<String> {
         Set(RootCommand.configuration.subcommands.compactMap { $0.configuration.commandName } + ["help"])
+    }
+}
+
+/// The one line `analyze` prints for a failure found while running.
+enum ErrorLine {
+    /// The error's own description (`CheckpointError`, `AnalysisError`, `TrainerError` … all
+    /// describe themselves in one line), with any line breaks folded so the output stays one line.
+    static func describe(_ error: any Error) -> String {
+        let text: String
+        if let e = error as? LocalizedError, let d = e.errorDescription { text = d }
+        else if let e = error as? CustomStringConvertible { text = e.description }
+        else if let e = error as? ValidationError { text = e.message }
+        else { text = (error as NSError).localizedDescription }
+        return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
     }
 }
 

@@ -5,8 +5,11 @@ public struct CommonOptions: ParsableArguments {
     @Argument(help: "The run directory to analyse (omit when naming checkpoints with --a/--b).")
     public var run: String?
 
-    @Option(help: "Output folder (default: RUN/analyses/NAME-SETTINGS, or ./analyses/… without a run).")
+    @Option(help: "Output folder (default: RUN/analyses/NAME-SETTINGS, or ./analyses/… without a run). It must be new, empty, or hold an earlier result of the same analyzer, which is replaced.")
     public var out: String?
+
+    @Flag(help: "Replace an --out folder that holds something else (never a run directory, a checkpoints/ or activations/ folder, or a file).")
+    public var force = false
 
     @Option(help: "Threads for BLAS and parallel loops.")
     public var threads: Int = 2

@@ -30,8 +30,17 @@ struct ImportCommand: ParsableCommand {
     @Option(name: .customLong("run"), help: "Put the archive into this run directory (created if missing) under checkpoints/ or activations/.")
     var runDirectory: String?
 
+    /// What an imported archive holds.
+    enum Kind: String, CaseIterable, ExpressibleByArgument {
+        case checkpoint, activations
+        var archiveKind: ArchiveKind { self == .checkpoint ? .checkpoint : .activations }
+    }
+
+    /// The splits a probe set can come from.
+    enum ProbeSplit: String, CaseIterable, ExpressibleByArgument { case train, val, test }
+
     @Option(help: "What the source holds: checkpoint or activations.")
-    var kind: String = "checkpoint"
+    var kind: Kind = .checkpoint
 
     @Option(help: "The epoch this checkpoint belongs to (recorded, and names the file with --run).")
     var epoch: Int?
@@ -49,10 +58,10 @@ struct ImportCommand: ParsableCommand {
     var probeDataset: String?
 
     @Option(help: "Activation dumps: the probe set's split (train, val, test).")
-    var probeSplit: String = "test"
+    var probeSplit: ProbeSplit = .test
 
     @Option(help: "Archive compression: none, gzip or zstd.")
-    var compression: String = "none"
+    var compression: Compression = .none
 
     @Flag(help: "Replace an existing output file.")
     var force = false
@@ -60,13 +69,11 @@ struct ImportCommand: ParsableCommand {
     func validate() throws {
         if (out == nil) == (runDirectory == nil) { throw ValidationError("give exactly one of --out FILE or --run DIR") }
         if runDirectory != nil && epoch == nil && iteration == nil { throw ValidationError("--run needs --epoch or --iteration to name the file") }
-        if ArchiveKind(rawValue: kind) == nil { throw ValidationError("--kind must be checkpoint or activations, got '\(kind)'") }
-        if Compression(rawValue: compression) == nil { throw ValidationError("--compression must be none, gzip or zstd, got '\(compression)'") }
-        if kind == "activations" && probeDataset == nil { throw ValidationError("activation dumps need --probe-dataset (which datapoints the rows are)") }
+        if kind == .activations && probeDataset == nil { throw ValidationError("activation dumps need --probe-dataset (which datapoints the rows are)") }
     }
 
     func run() throws {
-        let kind = ArchiveKind(rawValue: self.kind) ?? .checkpoint
+        let kind = self.kind.archiveKind
         let destination: String
         if let runPath = runDirectory {
             let dir = try RunDirectory.create(path: runPath)
@@ -89,14 +96,16 @@ struct ImportCommand: ParsableCommand {
         }
         if kind == .activations {
             let arrays = try Importer.arrays(from: source)
-            manifest.probe = ProbeSet(dataset: probeDataset ?? "", split: probeSplit, count: arrays.first?.array.shape.first ?? 0)
+            manifest.probe = ProbeSet(dataset: probeDataset ?? "", split: probeSplit.rawValue, count: arrays.first?.array.shape.first ?? 0)
         }
         let written = try Importer.importArchive(from: source, to: destination, manifest: manifest,
-                                                 compression: Compression(rawValue: compression) ?? .none)
+                                                 compression: compression)
         let elements = written.tensors.reduce(0) { $0 + $1.shape.reduce(1, *) }
         print("imported \(written.tensors.count) tensors (\(grouped(elements)) elements) into \(destination)")
     }
 }
+
+extension Compression: ExpressibleByArgument {}
 
 /// `analyze export`: tensors of a checkpoint back out as NumPy or safetensors files.
 struct ExportCommand: ParsableCommand {

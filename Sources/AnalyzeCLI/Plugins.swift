@@ -1,3 +1,4 @@
+import Analyzers
 import Foundation
 
 /// Analyzers in any language: an executable named `analyze-NAME` on PATH runs as
@@ -65,6 +66,12 @@ enum Plugins {
             return !a.hasPrefix("-") && FileManager.default.fileExists(atPath: a, isDirectory: &isDir) && isDir.boolValue
         }
         let out = value(of: "--out", in: arguments) ?? ((runDir.map { $0 + "/analyses" } ?? "analyses") + "/" + name)
+        // A plugin writes into the folder without replacing it: refuse only what must never be written
+        // into (a file, a run directory, checkpoints/ or activations/, a folder containing them).
+        do { try OutputFolder.check(out, kind: "\(name) results", force: true) { _ in true } } catch {
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            exit(1)
+        }
         try? FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         env["ANALYZE_PROTOCOL"] = String(protocolVersion)
         env["ANALYZE_RUN_DIR"] = runDir ?? ""

@@ -74,6 +74,13 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("unknown preset '\(p)'; one of: \(Presets.all().map(\.name).joined(separator: ", "))")
         }
         if let e = epochs, e < 1 { throw ValidationError("--epochs must be at least 1") }
+        if let n = trainLimit, n < 1 { throw ValidationError("--train-limit must be at least 1") }
+        for (option, value) in [("--save-epochs", saveEpochs), ("--iteration-epochs", iterationEpochs), ("--activation-epochs", activationEpochs)] {
+            if let value, Self.ints(value) == nil { throw ValidationError("\(option) takes epoch numbers ≥ 0, e.g. 10,20,30; got '\(value)'") }
+        }
+        if teacher == nil, let p = preset, let spec = Presets.named(p)?.spec, case .distillation = spec.training.loss {
+            throw ValidationError("the \(p) preset distils a teacher: pass --teacher RUN/:EPOCH")
+        }
     }
 
     func run() throws {
@@ -94,18 +101,20 @@ struct TrainCommand: ParsableCommand {
                 throw CheckpointError.invalidInput(path: config, detail: "not a run spec: \(error)")
             }
         } else {
-            guard let p = Presets.named(preset ?? "", seed: seed ?? 1, fixtures: fixtureFolder) else { throw ValidationError("unknown preset") }
+            guard let p = Presets.named(preset ?? "", seed: seed ?? 1, fixtures: fixtureFolder) else {
+                throw TrainerError.invalidOption("unknown preset '\(preset ?? "")'")
+            }
             spec = p.spec
         }
         if let epochs { spec.training.epochs = epochs }
         if let seed { spec.training.seed = seed; spec.data.seed = seed }
         if let trainLimit { spec.data.trainLimit = trainLimit }
-        if let s = saveEpochs { spec.save.epochs = try Self.ints(s, "--save-epochs") }
-        if let s = iterationEpochs { spec.save.iterationEpochs = try Self.ints(s, "--iteration-epochs") }
-        if let s = activationEpochs { spec.save.activationEpochs = try Self.ints(s, "--activation-epochs") }
+        if let s = saveEpochs.flatMap(Self.ints) { spec.save.epochs = s }
+        if let s = iterationEpochs.flatMap(Self.ints) { spec.save.iterationEpochs = s }
+        if let s = activationEpochs.flatMap(Self.ints) { spec.save.activationEpochs = s }
         if let teacher { spec.teacher = teacher }
         if case .distillation = spec.training.loss, spec.teacher == nil {
-            throw ValidationError("distillation needs a teacher: --teacher RUN/:EPOCH")
+            throw CheckpointError.invalidInput(path: config ?? outPath + "/run.json", detail: "the run distils a teacher but names none; pass --teacher RUN/:EPOCH")
         }
         if resume, let existing = try? RunSpec.load(try RunDirectory(path: outPath)), existing != spec {
             throw CheckpointError.incompatible(pathA: outPath + "/run.json", pathB: "the requested settings",
@@ -130,10 +139,13 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
-    static func ints(_ text: String, _ option: String) throws -> [Int] {
-        try text.split(separator: ",").map {
-            guard let n = Int($0.trimmingCharacters(in: .whitespaces)), n >= 0 else { throw ValidationError("\(option): '\($0)' is not an epoch") }
-            return n
+    /// `10,20,30` as epochs (nil when an item is not an integer ≥ 0; checked in `validate()`).
+    static func ints(_ text: String) -> [Int]? {
+        var out: [Int] = []
+        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let n = Int(item.trimmingCharacters(in: .whitespaces)), n >= 0 else { return nil }
+            out.append(n)
         }
+        return out
     }
 }

@@ -9,7 +9,9 @@ import Tensors
 ///
 /// The analyzer writes into a hidden staging folder beside its output folder; only when it
 /// succeeds does the staging folder replace the old output, so a failed or interrupted
-/// run leaves earlier results intact and nothing half-written.
+/// run leaves earlier results intact and nothing half-written. Because publishing replaces the
+/// folder, it is checked first (`OutputFolder`): only a new or empty folder, or one holding an
+/// earlier result of the same analyzer, is replaced without `force`.
 public enum AnalysisRunner {
     public struct Outcome<R: AnalysisResult> {
         public var outputDirectory: String
@@ -22,9 +24,16 @@ public enum AnalysisRunner {
     /// - Parameters:
     ///   - arguments: the command-line arguments to record (after the analyzer's name).
     ///   - outputDirectory: nil means `RUN/analyses/<outputName>` (or `analyses/<outputName>`).
+    ///   - force: replace an output folder holding something else (never a run, a checkpoints/ or
+    ///     activations/ folder, a folder containing them, or a file).
+    /// - Throws: `AnalysisError.needsRunDirectory` and `.outputRefused` before any work; then
+    ///   whatever the analyzer throws.
     public static func run<A: Analyzer>(_ analyzer: A, run: RunDirectory?, outputDirectory: String? = nil, arguments: [String],
-                                        threads: Int = 2, seed: UInt64 = 0, progress: ProgressReporter) throws -> Outcome<A.Result> {
+                                        threads: Int = 2, seed: UInt64 = 0, force: Bool = false,
+                                        progress: ProgressReporter) throws -> Outcome<A.Result> {
+        if run == nil, let need = analyzer.runDirectoryNeed { throw AnalysisError.needsRunDirectory(analyzer: A.name, because: need) }
         let outDir = outputDirectory ?? ((run?.analysesDirectory ?? "analyses") + "/" + analyzer.outputName)
+        try checkOutput(outDir, analyzer: A.name, force: force)
         BLAS.setThreadCount(threads)
         let staging = try stage(outDir)
         do {
@@ -44,10 +53,17 @@ public enum AnalysisRunner {
 
     /// Parses `arguments` as `A`'s options (validation included) and runs it.
     public static func run<A: Analyzer>(_ type: A.Type, arguments: [String], run: RunDirectory?, outputDirectory: String? = nil,
-                                        threads: Int = 2, seed: UInt64 = 0, progress: ProgressReporter) throws -> Outcome<A.Result> {
+                                        threads: Int = 2, seed: UInt64 = 0, force: Bool = false,
+                                        progress: ProgressReporter) throws -> Outcome<A.Result> {
         let options = try A.Options.parse(arguments)
         return try self.run(A(options: options), run: run, outputDirectory: outputDirectory,
-                            arguments: (run.map { [$0.path] } ?? []) + arguments, threads: threads, seed: seed, progress: progress)
+                            arguments: (run.map { [$0.path] } ?? []) + arguments, threads: threads, seed: seed, force: force,
+                            progress: progress)
+    }
+
+    /// Refuses an output folder the results must not replace (see `OutputFolder`).
+    public static func checkOutput(_ outDir: String, analyzer: String, force: Bool) throws(AnalysisError) {
+        try OutputFolder.check(outDir, kind: "\(analyzer) results", force: force) { OutputFolder.holdsResult(of: analyzer, at: $0) }
     }
 
     /// Pretty, key-sorted JSON (stable diffs, readable by people and scripts); NaN/∞ as strings.

@@ -27,6 +27,11 @@ public protocol Analyzer {
     /// (`barrier-70-150`): distinct settings get distinct folders.
     var outputName: String { get }
 
+    /// Why these options need a run directory argument (`--epochs names checkpoints of a run`),
+    /// or nil when they do not. `analyze` refuses the command in `validate()`, before any work,
+    /// when this is set and no run directory is given.
+    var runDirectoryNeed: String? { get }
+
     /// Runs the analysis. Writes only inside `context.outputDirectory`.
     /// - Throws: errors whose description names the file and what was expected.
     func run(_ context: AnalysisContext) throws -> Result
@@ -38,6 +43,7 @@ public protocol Analyzer {
 extension Analyzer {
     public static var discussion: String { "" }
     public var outputName: String { Self.name }
+    public var runDirectoryNeed: String? { nil }
     public static func keyNumbers(_ result: Result) -> [(String, String)] { [] }
 }
 

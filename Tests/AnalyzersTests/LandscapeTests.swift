@@ -141,7 +141,11 @@ struct BarrierTests {
         #expect { try BarrierAnalyzer(options: noData).run(bare) } throws: { "\($0)".contains("--data") }
         // … and with --data naming a run, it works.
         let withData = try BarrierAnalyzer.Options.parse(["--a", other + "/a.ckpt", "--b", other + "/b.ckpt", "--data", run.path, "--points", "3"])
-        #expect(try BarrierAnalyzer(options: withData).run(bare).pairs[0].segment[0].barrier.height.isFinite)
+        // a and b are one model: the segment is flat (height exactly 0) at the model's own training loss.
+        let flat = try BarrierAnalyzer(options: withData).run(bare).pairs[0].segment[0]
+        #expect(flat.split == "train" && flat.barrier.height == 0 && !flat.barrier.exists)
+        let direct = try lone.evaluate(try RunData.load(try RunSpec.load(run).data).train, mode: .eval, batchSize: 500)
+        #expect(flat.loss.allSatisfy { abs($0 - direct.loss) <= 1e-6 * max(1, direct.loss) }, "\(flat.loss) vs \(direct.loss)")
         // NaN weights: the file and the tensor are named.
         var nan = lone.parameters.scalars
         nan[2] = .nan

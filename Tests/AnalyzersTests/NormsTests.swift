@@ -69,9 +69,12 @@ import Tensors
         #expect(WeightNorms.total(rows, role: .buffer) == nil)
     }
 
-    @Test(arguments: [[String](), ["--epochs", "1,2,3"], ["--epochs", "1", "--a", "x.ckpt"], ["--b", "x.ckpt"]])
-    func invalidOptionsAreRejected(arguments: [String]) {
-        #expect(throws: (any Error).self) { try NormsAnalyzer.Options.parse(arguments) }
+    @Test(arguments: [([String](), "name checkpoints with --epochs"), (["--epochs", "1,2,3"], "one or two checkpoints"),
+                      (["--epochs", "1,x"], "one or two checkpoints"), (["--epochs", "1", "--a", "x.ckpt"], "not both"),
+                      (["--b", "x.ckpt"], "name checkpoints with --epochs")])
+    func invalidOptionsAreRejected(arguments: [String], expected: String) {
+        let message = usageError(NormsAnalyzer.Options.self, arguments)
+        #expect(message?.contains(expected) == true, "\(arguments): \(message ?? "accepted")")
     }
 
     @Test func outputFolderNamesTheSettings() throws {

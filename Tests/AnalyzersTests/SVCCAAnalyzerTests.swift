@@ -88,7 +88,10 @@ import Trainer
         for (r1, r2) in zip(all.similarity.values(.svcca), svccaOnly.similarity.values(.svcca)) {
             for (x, y) in zip(r1, r2) { #expect(abs(x - y) < 1e-12) }
         }
-        #expect(throws: (any Error).self) { try SVCCAAnalyzer.Options.parse(["--epochs", "1,2", "--metric", "svcca,cca"]) }
+        let typo = usageError(SVCCAAnalyzer.Options.self, ["--epochs", "1,2", "--metric", "svcca,cca"])
+        #expect(typo?.contains("'cca' is not a measure") == true && typo?.contains("svcca, pwcca, cka") == true, "\(typo ?? "accepted")")
+        let conv = usageError(SVCCAAnalyzer.Options.self, ["--epochs", "1,2", "--conv", "pooled"])
+        #expect(conv?.contains("'pool', 'flatten' or 'dft'") == true, "\(conv ?? "accepted")")
     }
 
     @Test func eachSideCanNameItsOwnLayers() throws {

@@ -102,7 +102,13 @@ func bruteForceEvidence(features f: Tensor<Double>, y: [Double], alpha: Double, 
         for v in r.transferability {
             let cur = try #require(r.measurements.first { $0.stage == v.stage && $0.mode == v.mode })
             let prev = try #require(r.measurements.first { $0.stage == v.stage - 1 && $0.mode == v.mode })
-            #expect(v.transferability.map { abs($0 - (cur.targetAccuracy - prev.targetAccuracy) / (cur.sourceAccuracy - prev.sourceAccuracy)) < 1e-12 } ?? true)
+            let sourceGain = cur.sourceAccuracy - prev.sourceAccuracy
+            if sourceGain == 0 {
+                #expect(v.transferability == nil, "stage \(v.stage) \(v.mode): no source gain, so T is undefined")
+            } else {
+                let t = try #require(v.transferability, "stage \(v.stage) \(v.mode): T missing with a source gain of \(sourceGain)")
+                #expect(abs(t - (cur.targetAccuracy - prev.targetAccuracy) / sourceGain) < 1e-12)
+            }
         }
     }
 
@@ -120,22 +126,32 @@ func bruteForceEvidence(features f: Tensor<Double>, y: [Double], alpha: Double, 
     }
 
     @Test func ps10ComplexTargetKeepsOnlyComplexSamples() throws {
-        let t = try DatasetArgument.parse("ps10-complex:200", validation: 20, seed: 1)
+        let t = try DataSource(parsing: "ps10-complex:200").resolve(seed: 1, validation: 20)
         let d = try t.load()
         #expect(d.train.count + (d.validation?.count ?? 0) == 100 && t.group == "complex")
         // Simple channels 0–2 are zero in every remaining sample.
         let per = d.train.sampleSize
-        #expect((0..<d.train.count).allSatisfy { i in (0..<(per / 2)).allSatisfy { d.train.inputs[flat: i * per + $0] == 0 } })
+        let simpleChannelsAreZero = (0..<d.train.count).allSatisfy { (i: Int) -> Bool in
+            (0..<(per / 2)).allSatisfy { (k: Int) -> Bool in d.train.inputs[flat: i * per + k] == 0 }
+        }
+        #expect(simpleChannelsAreZero)
     }
 
-    @Test(arguments: [[String](), ["--stages", "1,2"], ["--stages", "1", "--target", "blobs"],
-                      ["--from-accuracies", "a.csv", "--stages", "1,2", "--target", "blobs"],
-                      ["--stages", "1,2", "--target", "blobs", "--source-accuracies", "0.5"]])
-    func invalidOptionsAreRejected(arguments: [String]) {
-        #expect(throws: (any Error).self) { try TransferAnalyzer.Options.parse(arguments) }
+    @Test(arguments: [([String](), "give --from-accuracies FILE"), (["--stages", "1,2"], "give --from-accuracies FILE"),
+                      (["--stages", "1", "--target", "blobs"], "at least two checkpoints"),
+                      (["--from-accuracies", "a.csv", "--stages", "1,2", "--target", "blobs"], "not both"),
+                      (["--stages", "1,2", "--target", "blobs", "--source-accuracies", "0.5"], "needs 2 numbers"),
+                      (["--stages", "1,2", "--target", "cifar100"], "neither a dataset name nor an existing folder"),
+                      (["--stages", "1,2", "--target", "blobs", "--target-classes", "1,x"], "--target-classes takes integers"),
+                      (["--stages", "1,2", "--target", "blobs", "--mode", "fixed"], "'fix', 'finetune' or 'both'")])
+    func invalidOptionsAreRejected(arguments: [String], expected: String) {
+        let message = usageError(TransferAnalyzer.Options.self, arguments)
+        #expect(message?.contains(expected) == true, "\(arguments): \(message ?? "accepted")")
     }
 
     @Test func unknownTargetsNameTheForms() {
-        #expect(throws: DatasetArgumentError.self) { try DatasetArgument.parse("cifar100", seed: 0) }
+        #expect(throws: DataSourceError.unknown("cifar100")) { try DataSource(parsing: "cifar100") }
+        #expect("\(DataSourceError.unknown("cifar100"))".contains("fashion-mnist[:DIR], idx:"))
+        #expect(throws: DataSourceError.malformed("blobs:3,x", "'x' is not a positive integer")) { try DataSource(parsing: "blobs:3,x") }
     }
 }

@@ -19,11 +19,11 @@ public struct BarrierAnalyzer: Analyzer {
         @Option(help: "Evaluation points on [0, 1], endpoints included.")
         public var points: Int = 61
         @Option(help: "Splits to evaluate: train, val or train,val.")
-        public var split: String = "train,val"
+        public var split = SplitSelection([.train, .val])
         @Option(help: "A barrier exists when the interior maximum exceeds the higher endpoint loss by more than this fraction of it.")
         public var tolerance: Double = 1e-3
         @Option(help: "Connecting curve to draw beside the segment: auto (RUN/analyses/connect-A-B if it exists), none, or a connect output folder.")
-        public var connection: String = "auto"
+        public var connection: ConnectionChoice = .auto
         @OptionGroup public var data: LandscapeDataOptions
 
         public init() {}
@@ -31,13 +31,14 @@ public struct BarrierAnalyzer: Analyzer {
         public mutating func validate() throws {
             if pairs.isEmpty && (a == nil || b == nil) { throw ValidationError("name checkpoints with --pairs 70,150 (with a run directory) or --a and --b") }
             if !pairs.isEmpty && (a != nil || b != nil) { throw ValidationError("use either --pairs or --a/--b, not both") }
-            if let bad = pairs.first(where: { $0.split(separator: ",").count != 2 }) { throw ValidationError("--pairs takes two checkpoints, e.g. 70,150; got '\(bad)'") }
+            if let bad = pairs.first(where: { (try? RunDirectory.parsePoints($0))?.count != 2 }) {
+                throw ValidationError("--pairs takes two checkpoints of the run, e.g. 70,150 or it:100,it:200; got '\(bad)'")
+            }
             if points < 3 { throw ValidationError("--points must be at least 3 (two endpoints and an interior point), got \(points)") }
-            if splits.isEmpty || splits.contains(where: { $0 != "train" && $0 != "val" }) { throw ValidationError("--split must be train, val or train,val") }
             if !(tolerance >= 0) { throw ValidationError("--tolerance must be ≥ 0") }
         }
 
-        var splits: [String] { split.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        var splits: [String] { split.splits.map(\.rawValue) }
     }
 
     public struct Settings: Codable, Sendable {
@@ -89,6 +90,8 @@ public struct BarrierAnalyzer: Analyzer {
     let options: Options
     public init(options: Options) { self.options = options }
 
+    public var runDirectoryNeed: String? { options.pairs.isEmpty ? nil : "--pairs names checkpoints of a run" }
+
     public var outputName: String {
         let parts = options.pairs.isEmpty
             ? [options.a, options.b].compactMap { $0 }.map(LandscapeCheckpoints.slug)
@@ -113,10 +116,12 @@ public struct BarrierAnalyzer: Analyzer {
             if let first = loaded.first { try LandscapeCheckpoints.requireCompatible(first.1, first.0.a, l.model, p.a) }
             loaded.append((p, l.model, l.thetaA, l.thetaB, l.buffersA, l.buffersB))
         }
-        guard let first = loaded.first else { throw ValidationError("no pair to analyse") }
-        let setup = try LandscapeSetup(model: first.1, options: options.data, context: context, fallbackRun: first.0.fallbackRun,
-                                       splits: options.splits)
-        let connections = try pairs.map { try ConnectionCurve.find(options.connection, pair: $0, run: context.run) }
+        guard let first = loaded.first else { throw AnalysisError.unusable(path: context.run?.path ?? ".", detail: "no pair to analyse") }
+        let setup = try LandscapeSetup(model: first.1, modelPath: first.0.a, options: options.data, context: context,
+                                       fallbackRun: first.0.fallbackRun, splits: options.split.splits)
+        let connections = try zip(pairs, loaded).map { pair, l in
+            try ConnectionCurve.find(options.connection, pair: pair, model: l.1, run: context.run)
+        }
         let total = connections.reduce(pairs.count * options.points) { $0 + ($1 == nil ? 0 : options.points) }
         context.progress.start("barrier", total: total)
         var results: [PairResult] = []
@@ -151,7 +156,7 @@ public struct BarrierAnalyzer: Analyzer {
             }
         }
         let settings = Settings(points: options.points, splits: options.splits, relativeTolerance: options.tolerance,
-                                connection: options.connection, data: setup.data.settings)
+                                connection: options.connection.description, data: setup.data.settings)
         return Result(settings: settings, pairs: results, warnings: warnings, files: files)
     }
 

@@ -27,7 +27,7 @@ public struct ConnectAnalyzer: Analyzer {
         @Option(help: "Initial learning rate of SGD on the bends.")
         public var lr: Double = 0.05
         @Option(help: "Learning-rate schedule: garipov (constant for 50% of steps, linear to 1% by 90%) or constant.")
-        public var lrSchedule: String = "garipov"
+        public var lrSchedule: CurveSchedule = .garipov
         @Option(help: "SGD momentum.")
         public var momentum: Double = 0.9
         @Option(help: "Weight decay on the curve point φ_θ(t) (the papers' 5e-4).")
@@ -45,11 +45,12 @@ public struct ConnectAnalyzer: Analyzer {
         public mutating func validate() throws {
             if pairs == nil && (a == nil || b == nil) { throw ValidationError("name the endpoints with --pairs 70,150 (with a run directory) or --a and --b") }
             if pairs != nil && (a != nil || b != nil) { throw ValidationError("use either --pairs or --a/--b, not both") }
-            if let p = pairs, p.split(separator: ",").count != 2 { throw ValidationError("--pairs takes two checkpoints, e.g. 70,150") }
+            if let p = pairs, (try? RunDirectory.parsePoints(p))?.count != 2 {
+                throw ValidationError("--pairs takes two checkpoints of the run, e.g. 70,150 or it:100,it:200; got '\(p)'")
+            }
             if bends < 1 { throw ValidationError("--bends must be at least 1") }
             if epochs < 1 || batchSize < 1 { throw ValidationError("--epochs and --batch-size must be at least 1") }
             if !(lr > 0) { throw ValidationError("--lr must be positive") }
-            if !["garipov", "constant"].contains(lrSchedule) { throw ValidationError("--lr-schedule must be garipov or constant") }
             if !(momentum >= 0 && momentum < 1) { throw ValidationError("--momentum must be in [0, 1)") }
             if !(weightDecay >= 0) { throw ValidationError("--weight-decay must be ≥ 0") }
             if points < 3 { throw ValidationError("--points must be at least 3") }
@@ -101,6 +102,8 @@ public struct ConnectAnalyzer: Analyzer {
 
     var shape: CurveShape { CurveShape(kind: options.curve, bends: options.bends) }
 
+    public var runDirectoryNeed: String? { options.pairs == nil ? nil : "--pairs names checkpoints of a run" }
+
     public var outputName: String {
         let pair = options.pairs.map(LandscapePair.slug(pair:))
             ?? [options.a, options.b].compactMap { $0 }.map(LandscapeCheckpoints.slug).joined(separator: "-")
@@ -123,7 +126,7 @@ public struct ConnectAnalyzer: Analyzer {
         let pair = try options.pairs.map { try LandscapePair.resolve(pair: $0, run: context.run) }
             ?? LandscapePair.resolve(a: options.a ?? "", b: options.b ?? "")
         let (model, a, b, ba, bb) = try pair.load()
-        let setup = try LandscapeSetup(model: model, options: options.data, context: context, fallbackRun: pair.fallbackRun)
+        let setup = try LandscapeSetup(model: model, modelPath: pair.a, options: options.data, context: context, fallbackRun: pair.fallbackRun)
         let training = CurveTrainingSettings(epochs: options.epochs, batchSize: options.batchSize, learningRate: options.lr,
                                              momentum: options.momentum, weightDecay: options.weightDecay, schedule: options.lrSchedule,
                                              tolerance: options.convergenceTolerance,
@@ -196,31 +199,73 @@ struct ConnectionRecord: Codable {
     }
 }
 
+/// Which connection `barrier` and `plane` use: `auto` (RUN/analyses/connect-A-B when it exists),
+/// `none`, or a connect output folder.
+public enum ConnectionChoice: Equatable, Sendable, ExpressibleByArgument, CustomStringConvertible {
+    case auto
+    case none
+    case folder(String)
+    public init(argument: String) {
+        switch argument {
+        case "auto": self = .auto
+        case "none": self = .none
+        default: self = .folder(argument)
+        }
+    }
+    public var description: String {
+        switch self {
+        case .auto: return "auto"
+        case .none: return "none"
+        case .folder(let f): return f
+        }
+    }
+    public var defaultValueDescription: String { description }
+}
+
 /// A trained connection loaded for `barrier` and `plane`.
 struct ConnectionCurve {
     var folder: String
     var shape: CurveShape
     var bends: [Tensor<Float>]
 
-    /// `option`: `auto` (RUN/analyses/connect-<pair>, nil when absent), `none`, or a folder.
-    /// - Throws: when a named folder has no curve.json, or its endpoints are not the pair's.
-    static func find(_ option: String, pair: LandscapePair, run: RunDirectory?) throws -> ConnectionCurve? {
-        if option == "none" { return nil }
-        let folder = option == "auto" ? (run?.analysesDirectory ?? "analyses") + "/connect-" + pair.slug : option
+    /// The connection named by `choice` for `pair`, checked against `model` (the pair's architecture).
+    /// - Returns: nil for `none`, and for `auto` when RUN/analyses/connect-<pair> has no curve.json.
+    /// - Throws: when a named folder has no curve.json, its endpoints are not the pair's, its bend
+    ///   files are not plain names in the folder, do not match the curve's shape, or hold another
+    ///   model (`CheckpointError.incompatible`).
+    static func find(_ choice: ConnectionChoice, pair: LandscapePair, model: Model, run: RunDirectory?) throws -> ConnectionCurve? {
+        let folder: String
+        switch choice {
+        case .none: return nil
+        case .auto: folder = (run?.analysesDirectory ?? "analyses") + "/connect-" + pair.slug
+        case .folder(let f): folder = f
+        }
         let recordPath = folder + "/" + ConnectionRecord.fileName
         guard let bytes = FileManager.default.contents(atPath: recordPath) else {
-            if option == "auto" { return nil }
+            if choice == .auto { return nil }
             throw CheckpointError.fileNotFound(path: recordPath)
         }
         let record: ConnectionRecord
         do { record = try JSONDecoder().decode(ConnectionRecord.self, from: bytes) } catch {
-            throw CheckpointError.invalidInput(path: recordPath, detail: "not a connect curve record: \(error)")
+            throw CheckpointError.invalidInput(path: recordPath, detail: "not a connect curve record: \(DataSource.oneLine(error))")
         }
         func same(_ x: String, _ y: String) -> Bool { URL(fileURLWithPath: x).standardizedFileURL.path == URL(fileURLWithPath: y).standardizedFileURL.path }
         guard same(record.a, pair.a), same(record.b, pair.b) else {
             throw CheckpointError.incompatible(pathA: recordPath, pathB: pair.a, detail: "the curve connects \(record.a) and \(record.b), not \(pair.a) and \(pair.b)")
         }
-        let bends = try record.bends.map { try LandscapeCheckpoints.load(folder + "/" + $0).parameters }
+        // The record decides how many control points the curve combines: check it before use.
+        guard record.shape.bends >= 1, record.shape.bends == record.bends.count else {
+            throw CheckpointError.invalidInput(path: recordPath, detail: "the shape has \(record.shape.bends) bends but \(record.bends.count) bend files are listed")
+        }
+        if let bad = record.bends.first(where: { $0.isEmpty || $0.contains("/") || $0.hasPrefix(".") }) {
+            throw CheckpointError.invalidInput(path: recordPath, detail: "bend file '\(bad)' is not a file name inside the folder")
+        }
+        let bends = try record.bends.map { name -> Tensor<Float> in
+            let path = folder + "/" + name
+            let bend = try LandscapeCheckpoints.load(path)
+            try LandscapeCheckpoints.requireCompatible(model, pair.a, bend, path)
+            return bend.parameters
+        }
         return ConnectionCurve(folder: folder, shape: record.shape, bends: bends)
     }
 }

@@ -1,7 +1,17 @@
 import ArgumentParser
+import CheckpointFormat
 import Foundation
 import Tensors
 import Trainer
+
+/// The learning-rate schedule of curve training.
+public enum CurveSchedule: String, Codable, Sendable, CaseIterable, ExpressibleByArgument {
+    /// lr for the first 50% of steps, linear decay to 1% of it by 90%, then 1% (Garipov et al.'s
+    /// `learning_rate_schedule`).
+    case garipov
+    /// lr throughout.
+    case constant
+}
 
 /// How the bends are trained (every field changes the curve; all are recorded).
 public struct CurveTrainingSettings: Codable, Sendable, Equatable {
@@ -11,16 +21,14 @@ public struct CurveTrainingSettings: Codable, Sendable, Equatable {
     public var momentum: Double
     /// L2 penalty (wd/2)·‖φ_θ(t)‖² on the curve point, as Garipov et al. regularise the curve.
     public var weightDecay: Double
-    /// `garipov`: lr for the first 50% of steps, linear decay to 1% of it by 90%, then 1% (their
-    /// `learning_rate_schedule`); `constant`: lr throughout.
-    public var schedule: String
+    public var schedule: CurveSchedule
     /// Converged when the last epoch's mean curve loss changed by at most this fraction.
     public var tolerance: Double
     /// Forward mode while training: `batch statistics` for BN models, `eval` otherwise.
     public var forwardMode: String
 
     public func learningRate(atFraction f: Double) -> Double {
-        guard schedule == "garipov" else { return learningRate }
+        guard schedule == .garipov else { return learningRate }
         if f <= 0.5 { return learningRate }
         if f <= 0.9 { return learningRate * (1 - (f - 0.5) / 0.4 * 0.99) }
         return learningRate * 0.01
@@ -76,7 +84,8 @@ public enum PolychainConnector {
                 let phi = ParameterVectors.combine([a] + bends + [b], weights: w)
                 let g = try model.gradient(data.batch(idx), loss: .crossEntropy, mode: mode, at: phi)
                 guard g.evaluation.loss.isFinite else {
-                    throw ValidationError("connect: the curve loss became \(g.evaluation.loss) at step \(step + 1) (t = \(t)); lower --lr")
+                    throw AnalysisError.diverged(analysis: "connect", detail: "the curve loss became \(g.evaluation.loss) at step \(step + 1) (t = \(t))",
+                                                 hint: "lower --lr (was \(settings.learningRate))")
                 }
                 sum += g.evaluation.loss
                 let lr = Float(settings.learningRate(atFraction: Double(step) / Double(total)))

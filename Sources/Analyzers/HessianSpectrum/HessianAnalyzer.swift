@@ -9,12 +9,12 @@ import Trainer
 /// 003 §4.1, Figure 5: eigenvalues and convergence intervals (0, 2/λ)), a trace estimate, and the
 /// spectral norm across checkpoints (paper 002 Figure 3).
 public struct HessianAnalyzer: Analyzer {
-    public enum Method: String, ExpressibleByArgument, Codable, Sendable { case lanczos, power }
-    public enum BNMode: String, ExpressibleByArgument, Codable, Sendable {
+    public enum Method: String, CaseIterable, ExpressibleByArgument, Codable, Sendable { case lanczos, power }
+    public enum BNMode: String, CaseIterable, ExpressibleByArgument, Codable, Sendable {
         case eval, train
         var forwardMode: ForwardMode { self == .eval ? .eval : .batchStatistics }
     }
-    public enum Split: String, ExpressibleByArgument, Codable, Sendable { case train, validation, test }
+    public enum Split: String, CaseIterable, ExpressibleByArgument, Codable, Sendable { case train, validation, test }
 
     public struct Options: ParsableArguments {
         @Option(help: "The checkpoint of the run: an epoch (150) or iteration (it:1200).")
@@ -45,14 +45,21 @@ public struct HessianAnalyzer: Analyzer {
         public var trace = false
         @Option(help: "Rademacher samples for --trace.")
         public var traceSamples: Int = 100
-        @Option(help: "The data instead of run.json's (needed for imported checkpoints): FILE.json, fashion-mnist[:DIR], ps10, blobs, csv:…, idx:…")
-        public var data: String?
+        @Option(help: ArgumentHelp("The data instead of run.json's (needed for imported checkpoints): a run directory, FILE.json, fashion-mnist[:DIR], a folder of IDX files, idx:…, csv:…, ps10, blobs, spirals.", valueName: "source"),
+                transform: DataSource.parse)
+        public var data: DataSource?
 
         public init() {}
 
         public mutating func validate() throws {
             let given = [epoch, checkpoint, overEpochs].compactMap { $0 }.count
             if given != 1 { throw ValidationError("name exactly one of --epoch, --checkpoint or --over-epochs") }
+            for (flag, value) in [("--epoch", epoch), ("--over-epochs", overEpochs)] {
+                if let v = value, (try? RunDirectory.parsePoints(v)) == nil {
+                    throw ValidationError("\(flag) takes checkpoints of the run, e.g. 16, it:1200 or 1,2,4; got '\(v)'")
+                }
+            }
+            if let e = epoch, (try? RunDirectory.parsePoints(e))?.count != 1 { throw ValidationError("--epoch takes one checkpoint; use --over-epochs for several") }
             if top < 1 { throw ValidationError("--top must be ≥ 1") }
             if maxIterations < 1 { throw ValidationError("--max-iterations must be ≥ 1") }
             if method == .lanczos && maxIterations < top { throw ValidationError("Lanczos needs --max-iterations ≥ --top") }
@@ -143,6 +150,10 @@ public struct HessianAnalyzer: Analyzer {
         return parts.joined(separator: "-")
     }
 
+    public var runDirectoryNeed: String? {
+        options.epoch != nil ? "--epoch names a checkpoint of a run" : options.overEpochs != nil ? "--over-epochs names checkpoints of a run" : nil
+    }
+
     public static func keyNumbers(_ r: Result) -> [(String, String)] {
         r.spectra.flatMap { s -> [(String, String)] in
             let at = s.epoch.map { "epoch \($0)" } ?? s.checkpoint
@@ -174,7 +185,7 @@ public struct HessianAnalyzer: Analyzer {
                                 precision: "Hessian-vector products float32 (exact R-op); Krylov basis and eigen-solver float64")
         var spectra: [Spectrum] = []
         for path in checkpoints {
-            spectra.append(try spectrum(at: path, data: data, context: context))
+            spectra.append(try spectrum(at: path, data: data, dataLabel: dataArgument.label, context: context))
         }
         var files = [try context.write(Self.eigenvalueCSV(spectra), to: "eigenvalues.csv")]
         let metadata = ["Software": "Basin \(BasinVersion.string)", "basin:analyzer": Self.name]
@@ -191,11 +202,11 @@ public struct HessianAnalyzer: Analyzer {
         return Result(settings: settings, spectra: spectra, files: files)
     }
 
-    func spectrum(at path: String, data: Dataset, context: AnalysisContext) throws -> Spectrum {
+    func spectrum(at path: String, data: Dataset, dataLabel: String, context: AnalysisContext) throws -> Spectrum {
         let o = options
         let (model, manifest) = try ModelCheckpoint.load(path)
         guard data.sampleSize == model.spec.inputShape.reduce(1, *) else {
-            throw ValidationError("\(path): the model takes inputs \(model.spec.inputShape), the data has samples \(data.sampleShape)")
+            throw AnalysisError.inputShape(path: path, model: model.spec.inputShape, data: dataLabel, samples: data.sampleShape)
         }
         let mode = o.bn.forwardMode
         let evaluation = try model.evaluate(data, mode: mode, batchSize: o.batchSize)
@@ -234,7 +245,9 @@ public struct HessianAnalyzer: Analyzer {
 
     func resolveCheckpoints(_ context: AnalysisContext) throws -> [String] {
         if let c = options.checkpoint { return [try CheckpointLocator.resolve(c)] }
-        guard let run = context.run else { throw ValidationError("--epoch and --over-epochs need a run directory argument") }
+        guard let run = context.run else {
+            throw AnalysisError.needsRunDirectory(analyzer: Self.name, because: runDirectoryNeed ?? "--epoch names a checkpoint of a run")
+        }
         let text = options.epoch ?? options.overEpochs ?? ""
         return try RunDirectory.parsePoints(text).map { try run.checkpoint($0) }
     }
@@ -243,12 +256,13 @@ public struct HessianAnalyzer: Analyzer {
     func loadData(_ context: AnalysisContext, checkpoint: String) throws -> (DatasetArgument, Dataset) {
         let argument: DatasetArgument
         if let d = options.data {
-            argument = try DatasetArgument.parse(d, seed: context.seed)
+            argument = try d.resolve(seed: context.seed)
         } else {
             let runPath = context.run?.path
                 ?? URL(fileURLWithPath: checkpoint).deletingLastPathComponent().deletingLastPathComponent().path
             guard let run = try? RunDirectory(path: runPath), FileManager.default.fileExists(atPath: run.runJSONPath) else {
-                throw ValidationError("\(checkpoint): no run.json next to it to say which data it trained on; pass --data (e.g. --data fashion-mnist)")
+                throw AnalysisError.missing(path: checkpoint, what: "no run.json next to it to say which data it trained on",
+                                            hint: "pass --data (e.g. --data fashion-mnist or --data DATA.json)")
             }
             let spec = try RunSpec.load(run)
             argument = DatasetArgument(spec: spec.data, group: nil, label: spec.data.identity)
@@ -257,10 +271,10 @@ public struct HessianAnalyzer: Analyzer {
         switch options.split {
         case .train: return (argument, all.train)
         case .validation:
-            guard let v = all.validation else { throw ValidationError("the data \(argument.label) has no validation split") }
+            guard let v = all.validation else { throw AnalysisError.missingSplit(data: argument.label, split: "validation", hint: "use --split train or test") }
             return (argument, v)
         case .test:
-            guard let t = all.test else { throw ValidationError("the data \(argument.label) has no test split") }
+            guard let t = all.test else { throw AnalysisError.missingSplit(data: argument.label, split: "test", hint: "use --split train or validation") }
             return (argument, t)
         }
     }

@@ -20,8 +20,9 @@ public enum BatchNormPolicy: String, Codable, Sendable, CaseIterable, Expressibl
 
 /// The data options the landscape analyzers share (`barrier`, `connect`, `plane`, `walk`).
 public struct LandscapeDataOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Data to evaluate on when the checkpoints have no run.json: 'fashion-mnist' (Debian's package; validation = its test set), a folder of Fashion-MNIST-style IDX files (train-/t10k-…-ubyte[.gz]), or a run directory whose run.json names the data.", valueName: "source"))
-    public var data: String?
+    @Option(help: ArgumentHelp("Data to evaluate on when the checkpoints have no run.json: a run directory whose run.json names the data, FILE.json (a dataset spec or run.json), 'fashion-mnist[:DIR]' (Debian's package; validation = its test set), a folder of Fashion-MNIST-style IDX files (train-/t10k-…-ubyte[.gz]), idx:…, csv:…, ps10, blobs or spirals.", valueName: "source"),
+            transform: DataSource.parse)
+    public var data: DataSource?
 
     @Option(help: "Use a seeded random subset of this many training samples (seed: --seed). Default: the whole training split.")
     public var trainLimit: Int?
@@ -73,7 +74,7 @@ public struct LandscapeData: Sendable {
     /// - Throws: a `CheckpointError` saying how to pass `--data` when nothing names the data.
     public static func load(_ options: LandscapeDataOptions, run: RunDirectory?, fallbackRun: String?, seed: UInt64,
                             hasBatchNorm: Bool) throws -> LandscapeData {
-        let (runData, source) = try resolve(options.data, run: run, fallbackRun: fallbackRun)
+        let (runData, source) = try resolve(options.data, run: run, fallbackRun: fallbackRun, seed: seed)
         var rng = RandomGenerator(seed: seed).split("landscape-subset")
         func subset(_ d: Dataset, _ limit: Int?, _ name: String) -> Dataset {
             guard let limit, limit < d.count else { return d }
@@ -92,27 +93,20 @@ public struct LandscapeData: Sendable {
         return LandscapeData(train: train, validation: val, validationSplit: valName, settings: settings)
     }
 
-    static func resolve(_ data: String?, run: RunDirectory?, fallbackRun: String?) throws -> (RunData, String) {
+    static func resolve(_ data: DataSource?, run: RunDirectory?, fallbackRun: String?, seed: UInt64) throws -> (RunData, String) {
         if let data {
-            if data == "fashion-mnist" {
-                return (try RunData.load(DatasetSpec(source: .fashionMNIST(directory: nil))), "fashion-mnist (\(DatasetSpec.debianFashionMNIST))")
-            }
-            if FileManager.default.fileExists(atPath: data + "/run.json") {
-                let r = try RunDirectory(path: data)
-                return (try RunData.load(try RunSpec.load(r).data), "run.json of \(data)")
-            }
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: data, isDirectory: &isDirectory), isDirectory.boolValue {
-                return (try RunData.load(DatasetSpec(source: .fashionMNIST(directory: data))), "IDX folder \(data)")
-            }
-            throw ValidationError("--data '\(data)' is neither 'fashion-mnist', a run directory with run.json, nor a folder of IDX files")
+            let argument = try data.resolve(seed: seed)
+            var source = argument.label
+            if case .named(.fashionMNIST(let directory), _) = data.form { source = "fashion-mnist (\(directory ?? DatasetSpec.debianFashionMNIST))" }
+            return (try argument.load(), source)
         }
         for candidate in [run?.path, fallbackRun].compactMap({ $0 }) where FileManager.default.fileExists(atPath: candidate + "/run.json") {
             let r = try RunDirectory(path: candidate)
             return (try RunData.load(try RunSpec.load(r).data), "run.json of \(candidate)")
         }
         let named = [run?.path, fallbackRun].compactMap { $0 }
-        throw CheckpointError.notARunDirectory(path: named.first ?? ".", detail: "no run.json names the data these checkpoints were trained on (imported checkpoints have none); pass --data fashion-mnist, --data IDX_FOLDER or --data RUN_DIR")
+        throw AnalysisError.missing(path: named.first ?? ".", what: "no run.json names the data these checkpoints were trained on (imported checkpoints have none)",
+                                    hint: "pass --data fashion-mnist, --data DATA.json, --data IDX_FOLDER or --data RUN_DIR")
     }
 }
 

@@ -17,7 +17,7 @@ public struct LandscapePair: Codable, Sendable, Equatable {
     /// Resolves `70,150` against `run`.
     /// - Throws: `CheckpointError.missingCheckpoint` listing what exists.
     public static func resolve(pair: String, run: RunDirectory?) throws -> LandscapePair {
-        guard let run else { throw ValidationError("--pairs \(pair) needs a run directory argument (or use --a/--b)") }
+        guard let run else { throw AnalysisError.needsRunDirectory(analyzer: "landscape", because: "--pairs \(pair) names checkpoints of a run; or use --a/--b") }
         let (pa, fa, pb, fb) = try run.resolvePair(pair)
         return LandscapePair(a: fa, b: fb, labelA: pa.description, labelB: pb.description,
                              slug: slug(pa) + "-" + slug(pb))
@@ -56,24 +56,50 @@ public struct LandscapePair: Codable, Sendable, Equatable {
     public var fallbackRun: String? { LandscapeCheckpoints.runPath(of: a) ?? LandscapeCheckpoints.runPath(of: b) }
 }
 
+/// The splits a landscape analysis evaluates on.
+public enum LandscapeSplit: String, Codable, Sendable, CaseIterable {
+    case train, val
+}
+
+/// `--split train`, `val` or `train,val`: parsed once, a typo is a usage error listing these.
+public struct SplitSelection: Equatable, Sendable, ExpressibleByArgument, CustomStringConvertible {
+    public var splits: [LandscapeSplit]
+    public init(_ splits: [LandscapeSplit]) { self.splits = splits }
+    public init?(argument: String) {
+        var out: [LandscapeSplit] = []
+        for item in argument.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let s = LandscapeSplit(rawValue: item.trimmingCharacters(in: .whitespaces)), !out.contains(s) else { return nil }
+            out.append(s)
+        }
+        guard !out.isEmpty else { return nil }
+        splits = out
+    }
+    public static var allValueStrings: [String] { ["train", "val", "train,val"] }
+    public var description: String { splits.map(\.rawValue).joined(separator: ",") }
+    public var defaultValueDescription: String { description }
+}
+
 /// Data loading, model loading and the evaluator for a pair, as barrier, connect and plane need them.
 struct LandscapeSetup {
     var model: Model
     var data: LandscapeData
     var evaluator: LossEvaluator
 
-    init(model: Model, options: LandscapeDataOptions, context: AnalysisContext, fallbackRun: String?,
-         splits wanted: [String] = ["train", "val"]) throws {
+    /// - Parameter modelPath: the checkpoint `model` came from, named when the data does not fit it.
+    init(model: Model, modelPath: String, options: LandscapeDataOptions, context: AnalysisContext, fallbackRun: String?,
+         splits wanted: [LandscapeSplit] = [.train, .val]) throws {
         self.model = model
         let hasBN = !model.namedBuffers.isEmpty
         data = try LandscapeData.load(options, run: context.run, fallbackRun: fallbackRun, seed: context.seed, hasBatchNorm: hasBN)
         if data.train.sampleSize != model.spec.inputShape.reduce(1, *) {
-            throw ValidationError("the data (\(data.settings.source)) has samples of shape \(data.train.sampleShape) but the model expects \(model.spec.inputShape)")
+            throw AnalysisError.inputShape(path: modelPath, model: model.spec.inputShape, data: data.settings.source, samples: data.train.sampleShape)
         }
         var splits: [(name: String, data: Dataset)] = []
-        if wanted.contains("train") { splits.append(("train", data.train)) }
-        if wanted.contains("val") {
-            guard let v = data.validation else { throw ValidationError("the data (\(data.settings.source)) has no validation or test split; use --split train") }
+        if wanted.contains(.train) { splits.append(("train", data.train)) }
+        if wanted.contains(.val) {
+            guard let v = data.validation else {
+                throw AnalysisError.missingSplit(data: data.settings.source, split: "validation or test", hint: "use --split train")
+            }
             splits.append(("val", v))
         }
         evaluator = LossEvaluator(model: model, splits: splits, statisticsData: data.train, policy: options.bn,

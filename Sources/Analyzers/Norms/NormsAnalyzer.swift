@@ -23,8 +23,9 @@ public struct NormsAnalyzer: Analyzer {
             if epochs != nil && (a != nil || b != nil) { throw ValidationError("use either --epochs or --a/--b, not both") }
             if b != nil && a == nil { throw ValidationError("--b needs --a") }
             if let e = epochs {
-                let count = e.split(separator: ",").count
-                if count < 1 || count > 2 { throw ValidationError("--epochs takes one or two checkpoints, got '\(e)'") }
+                guard let count = (try? RunDirectory.parsePoints(e))?.count, (1...2).contains(count) else {
+                    throw ValidationError("--epochs takes one or two checkpoints of the run, e.g. 150, 10,150 or it:200; got '\(e)'")
+                }
             }
         }
     }
@@ -68,6 +69,8 @@ public struct NormsAnalyzer: Analyzer {
         }
     }
 
+    public var runDirectoryNeed: String? { options.epochs == nil ? nil : "--epochs names checkpoints of a run" }
+
     public var outputName: String {
         let parts = options.epochs.map { $0.split(separator: ",").map { $0.replacingOccurrences(of: ":", with: "") } }
             ?? [options.a, options.b].compactMap { $0 }.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent.replacingOccurrences(of: ":", with: "") }
@@ -77,7 +80,7 @@ public struct NormsAnalyzer: Analyzer {
     public func run(_ context: AnalysisContext) throws -> Result {
         let paths: [String]
         if let epochs = options.epochs {
-            guard let run = context.run else { throw ValidationError("--epochs needs a run directory argument") }
+            guard let run = context.run else { throw AnalysisError.needsRunDirectory(analyzer: Self.name, because: "--epochs names checkpoints of a run") }
             paths = try RunDirectory.parsePoints(epochs).map { try run.checkpoint($0) }
         } else {
             paths = try [options.a, options.b].compactMap { $0 }.map { try CheckpointLocator.resolve($0) }

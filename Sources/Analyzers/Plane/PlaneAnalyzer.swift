@@ -16,7 +16,7 @@ public struct PlaneAnalyzer: Analyzer {
         @Option(name: .customLong("b"), help: "Second point: a .ckpt file or run/:EPOCH.")
         public var b: String?
         @Option(help: "Where θ comes from: auto (RUN/analyses/connect-A-B), or a connect output folder.")
-        public var connection: String = "auto"
+        public var connection: ConnectionChoice = .auto
         @Option(help: "Use this checkpoint as the third point instead of a curve's bend (e.g. 100 or run/:100).")
         public var third: String?
         @Option(help: "Grid points per axis.")
@@ -24,7 +24,7 @@ public struct PlaneAnalyzer: Analyzer {
         @Option(help: "Margin around the three points, as a fraction of their extent on each axis.")
         public var margin: Double = 0.2
         @Option(help: "Saved iterates to project: all (every epoch checkpoint of the run), none, or a list such as 30,70,150.")
-        public var iterates: String = "all"
+        public var iterates: IterateChoice = .all
         @OptionGroup public var data: LandscapeDataOptions
 
         public init() {}
@@ -32,7 +32,10 @@ public struct PlaneAnalyzer: Analyzer {
         public mutating func validate() throws {
             if pair == nil && (a == nil || b == nil) { throw ValidationError("name the plane with --pair 70,150 (with a run directory) or --a and --b") }
             if pair != nil && (a != nil || b != nil) { throw ValidationError("use either --pair or --a/--b, not both") }
-            if let p = pair, p.split(separator: ",").count != 2 { throw ValidationError("--pair takes two checkpoints, e.g. 70,150") }
+            if let p = pair, (try? RunDirectory.parsePoints(p))?.count != 2 {
+                throw ValidationError("--pair takes two checkpoints of the run, e.g. 70,150 or it:100,it:200; got '\(p)'")
+            }
+            if connection == .none && third == nil { throw ValidationError("--connection none leaves no third point: pass --third CHECKPOINT") }
             if grid < 3 { throw ValidationError("--grid must be at least 3") }
             if !(margin >= 0) { throw ValidationError("--margin must be ≥ 0") }
         }
@@ -102,6 +105,13 @@ public struct PlaneAnalyzer: Analyzer {
         return (["plane", pair] + (options.third.map { ["via", LandscapeCheckpoints.slug($0)] } ?? [])).joined(separator: "-")
     }
 
+    public var runDirectoryNeed: String? {
+        if options.pair != nil { return "--pair names checkpoints of a run" }
+        if let t = options.third, RunPoint(parsing: t) != nil { return "--third \(t) names a checkpoint of a run" }
+        if case .points = options.iterates { return "--iterates names checkpoints of a run" }
+        return nil
+    }
+
     public static func keyNumbers(_ r: Result) -> [(String, String)] {
         var out: [(String, String)] = []
         for (s, split) in r.splits.enumerated() {
@@ -121,9 +131,9 @@ public struct PlaneAnalyzer: Analyzer {
         let (theta, thetaLabel, thetaSource, thetaBuffers) = try third(pair: pair, model: model, context: context, ba: ba, bb: bb)
         let basis: PlaneBasis
         do { basis = try PlaneBasis(a: a, b: b, theta: theta) } catch {
-            throw ValidationError("plane through \(pair.a), \(pair.b) and \(thetaSource): \(error)")
+            throw AnalysisError.unusable(path: thetaSource, detail: "no plane through \(pair.a), \(pair.b) and this point: \(error)")
         }
-        let setup = try LandscapeSetup(model: model, options: options.data, context: context, fallbackRun: pair.fallbackRun)
+        let setup = try LandscapeSetup(model: model, modelPath: pair.a, options: options.data, context: context, fallbackRun: pair.fallbackRun)
 
         var points = [placed(pair.labelA, pair.a, a, basis), placed(pair.labelB, pair.b, b, basis), placed(thetaLabel, thetaSource, theta, basis)]
         for (label, path) in try iteratePaths(context: context, exclude: [pair.a, pair.b, thetaSource]) {
@@ -165,7 +175,8 @@ public struct PlaneAnalyzer: Analyzer {
             warnings += try map.render(to: .files(base: context.outputDirectory + "/plane-\(split)", metadata: metadata)).warnings
             files += ["plane-\(split).png", "plane-\(split).svg"]
         }
-        let settings = Settings(pair: pair, third: thetaSource, grid: g, margin: options.margin, iterates: options.iterates, data: setup.data.settings)
+        let settings = Settings(pair: pair, third: thetaSource, grid: g, margin: options.margin, iterates: options.iterates.description,
+                                data: setup.data.settings)
         return Result(settings: settings, x: axes.x, y: axes.y, splits: splitNames, loss: loss, accuracy: accuracy,
                       points: points, warnings: warnings, files: files)
     }
@@ -182,15 +193,17 @@ public struct PlaneAnalyzer: Analyzer {
         -> (Tensor<Float>, String, String, Tensor<Float>) {
         if let spec = options.third {
             let path = try RunPoint(parsing: spec).map { p throws -> String in
-                guard let run = context.run else { throw ValidationError("--third \(spec) needs a run directory argument") }
+                guard let run = context.run else { throw AnalysisError.needsRunDirectory(analyzer: Self.name, because: "--third \(spec) names a checkpoint of a run") }
                 return try run.checkpoint(p)
             } ?? CheckpointLocator.resolve(spec)
             let m = try LandscapeCheckpoints.load(path)
             try LandscapeCheckpoints.requireCompatible(model, pair.a, m, path)
             return (m.parameters, LandscapeCheckpoints.label(spec), path, m.buffers)
         }
-        guard let c = try ConnectionCurve.find(options.connection, pair: pair, run: context.run), !c.bends.isEmpty else {
-            throw ValidationError("no connection curve for \(pair.labelA)–\(pair.labelB) under \((context.run?.analysesDirectory ?? "analyses") + "/connect-" + pair.slug): run `analyze connect` for the pair first, or pass --connection FOLDER or --third CHECKPOINT")
+        guard let c = try ConnectionCurve.find(options.connection, pair: pair, model: model, run: context.run), !c.bends.isEmpty else {
+            throw AnalysisError.missing(path: (context.run?.analysesDirectory ?? "analyses") + "/connect-" + pair.slug,
+                                        what: "no connection curve for \(pair.labelA)–\(pair.labelB)",
+                                        hint: "run `analyze connect` for the pair first, or pass --connection FOLDER or --third CHECKPOINT")
         }
         let k = (c.bends.count - 1) / 2
         return (c.bends[k], "θ", "bend \(k + 1) of \(c.folder) (\(c.shape.description))", ParameterVectors.combine([ba, bb], weights: [0.5, 0.5]))
@@ -198,13 +211,18 @@ public struct PlaneAnalyzer: Analyzer {
 
     /// The iterates to project (label, path), in training order, without the plane's own points.
     func iteratePaths(context: AnalysisContext, exclude: [String]) throws -> [(String, String)] {
-        if options.iterates == "none" { return [] }
-        guard let run = context.run else {
-            if options.iterates == "all" { return [] }
-            throw ValidationError("--iterates \(options.iterates) needs a run directory argument")
+        let points: [RunPoint]
+        switch options.iterates {
+        case .none: return []
+        case .all:
+            guard let run = context.run else { return [] }
+            points = run.checkpoints().filter { if case .epoch = $0 { return true } else { return false } }
+        case .points(let p):
+            points = p
         }
-        let points = options.iterates == "all" ? run.checkpoints().filter { if case .epoch = $0 { return true } else { return false } }
-                                               : try RunDirectory.parsePoints(options.iterates)
+        guard let run = context.run else {
+            throw AnalysisError.needsRunDirectory(analyzer: Self.name, because: "--iterates names checkpoints of a run")
+        }
         return try points.map { ($0.description.replacingOccurrences(of: "epoch ", with: "w"), try run.checkpoint($0)) }
             .filter { !exclude.contains($0.1) }
     }
@@ -224,4 +242,35 @@ public struct PlaneAnalyzer: Analyzer {
             ([csvField(p.label), csvField(p.path)] + ([p.x, p.y, p.distance, p.relativeDistance] + p.affineWeights).map { String($0) }).joined(separator: ",")
         }.joined(separator: "\n") + "\n"
     }
+}
+
+/// `--iterates`: `all` saved epoch checkpoints, `none`, or a list of points (`30,70,it:1200`).
+public enum IterateChoice: Equatable, Sendable, ExpressibleByArgument, CustomStringConvertible {
+    case all
+    case none
+    case points([RunPoint])
+    public init?(argument: String) {
+        switch argument {
+        case "all": self = .all
+        case "none": self = .none
+        default:
+            guard let p = try? RunDirectory.parsePoints(argument) else { return nil }
+            self = .points(p)
+        }
+    }
+    public static var allValueStrings: [String] { ["all", "none", "a list such as 30,70,150"] }
+    public var description: String {
+        switch self {
+        case .all: return "all"
+        case .none: return "none"
+        case .points(let p):
+            return p.map { point -> String in
+                switch point {
+                case .epoch(let e): return "\(e)"
+                case .iteration(let i): return "it:\(i)"
+                }
+            }.joined(separator: ",")
+        }
+    }
+    public var defaultValueDescription: String { description }
 }

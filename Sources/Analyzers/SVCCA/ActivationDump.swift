@@ -1,3 +1,4 @@
+import ArgumentParser
 import CheckpointFormat
 import Foundation
 import Tensors
@@ -8,7 +9,7 @@ let Float16Epsilon = 0x1p-10
 /// One activation dump read for comparison: each layer as a float64 `[datapoints, neurons]` matrix.
 public struct ActivationDump {
     /// How convolutional activations `[datapoints, channels, height, width]` become neurons.
-    public enum ConvReduction: String, CaseIterable, Codable, Sendable {
+    public enum ConvReduction: String, CaseIterable, Codable, Sendable, ExpressibleByArgument {
         /// Average over space: one neuron per channel (the default; keeps neurons < datapoints).
         case pool
         /// Every (channel, position) is a neuron.

@@ -19,8 +19,9 @@ public struct SVCCAAnalyzer: Analyzer {
         @Option(name: [.customLong("diff-b"), .customLong("diff")],
                 help: "Also compare --a with this dump and draw |sim(a,b) − sim(a,diff-b)| (paper 000 Figure 6).")
         public var diffB: String?
-        @Option(help: ArgumentHelp("The measures to compute: svcca, pwcca, cka, a comma-separated list (the first is drawn as heatmap.png, the others as heatmap-NAME.png), or all. Each costs extra time: PWCCA the canonical directions, CKA the full product of the two bases.", valueName: "metric[,metric…]"))
-        public var metric: String = "svcca"
+        @Option(help: ArgumentHelp("The measures to compute: svcca, pwcca, cka, a comma-separated list (the first is drawn as heatmap.png, the others as heatmap-NAME.png), or all. Each costs extra time: PWCCA the canonical directions, CKA the full product of the two bases.", valueName: "metric[,metric…]"),
+                transform: MetricSelection.parse)
+        public var metric = MetricSelection([.svcca])
         @Option(help: "Keep the fewest SVD directions explaining this fraction of variance (the paper's 0.99).")
         public var keepVariance: Double = 0.99
         @Option(help: "Keep this many SVD directions instead (google/svcca's tutorial uses 20).")
@@ -28,7 +29,7 @@ public struct SVCCAAnalyzer: Analyzer {
         @Flag(help: "No SVD reduction: plain CCA on all neurons.")
         public var noReduction = false
         @Option(help: ArgumentHelp("Convolutional activations [N, C, H, W]: pool (average over space, one neuron per channel), flatten (every channel × position a neuron), or dft (2-D DFT over space, CCA of the channels at each spatial frequency, summarised over all of them; exact flattened CCA for shift-invariant data, C neurons instead of C·H·W; svcca and cka only).", valueName: "pool|flatten|dft"))
-        public var conv: String = "pool"
+        public var conv: ActivationDump.ConvReduction = .pool
         @Option(help: "Comma-separated layer names to use (default: all, in dump order).")
         public var layers: String?
         @Option(name: .customLong("layers-a"), help: "Layers of --a only (the heatmap's rows), when the two models name their layers differently.")
@@ -41,26 +42,16 @@ public struct SVCCAAnalyzer: Analyzer {
         public mutating func validate() throws {
             if epochs == nil && (a == nil || b == nil) { throw ValidationError("name two dumps: --epochs 10,150 with a run, or --a and --b") }
             if epochs != nil && (a != nil || b != nil) { throw ValidationError("use either --epochs or --a/--b, not both") }
-            if let e = epochs, e.split(separator: ",").count != 2 { throw ValidationError("--epochs takes two points, e.g. 10,150") }
-            if metrics.isEmpty { throw ValidationError("--metric takes svcca, pwcca, cka, a comma-separated list of them, or all; got '\(metric)'") }
+            if let e = epochs, (try? RunDirectory.parsePoints(e))?.count != 2 { throw ValidationError("--epochs takes two points of the run, e.g. 10,150; got '\(e)'") }
             if !(keepVariance > 0 && keepVariance <= 1) { throw ValidationError("--keep-variance must be in (0, 1], got \(keepVariance)") }
             if let k = keepDims, k < 1 { throw ValidationError("--keep-dims must be at least 1") }
-            guard let convReduction = ActivationDump.ConvReduction(rawValue: conv) else { throw ValidationError("--conv must be pool, flatten or dft") }
-            if convReduction == .dft && metrics.contains(.pwcca) {
+            if conv == .dft && metrics.contains(.pwcca) {
                 throw ValidationError("--metric pwcca is not defined with --conv dft (complex canonical variates have no real neuron weights); use svcca or cka, or --conv pool/flatten for PWCCA")
             }
         }
 
-        /// The measures named by `--metric`, in order, without repeats (empty when one is unknown).
-        var metrics: [LayerSimilarityMatrix.Metric] {
-            if metric == "all" { return LayerSimilarityMatrix.Metric.allCases }
-            var out: [LayerSimilarityMatrix.Metric] = []
-            for name in metric.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
-                guard let m = LayerSimilarityMatrix.Metric(rawValue: name) else { return [] }
-                if !out.contains(m) { out.append(m) }
-            }
-            return out
-        }
+        /// The measures named by `--metric`, in order, without repeats.
+        var metrics: [LayerSimilarityMatrix.Metric] { metric.metrics }
 
         var reduction: RepresentationSimilarity.Reduction {
             noReduction ? .none : keepDims.map { .dimensions($0) } ?? .variance(keepVariance)
@@ -112,6 +103,8 @@ public struct SVCCAAnalyzer: Analyzer {
     let options: Options
     public init(options: Options) { self.options = options }
 
+    public var runDirectoryNeed: String? { options.epochs == nil ? nil : "--epochs names activation dumps of a run" }
+
     public static func keyNumbers(_ r: Result) -> [(String, String)] {
         var out = [("metric shown", r.settings.metric), ("layers", "\(r.similarity.layersA.count) × \(r.similarity.layersB.count)")]
         if let d = r.diagonal {
@@ -133,7 +126,7 @@ public struct SVCCAAnalyzer: Analyzer {
     }
 
     public func run(_ context: AnalysisContext) throws -> Result {
-        let conv = ActivationDump.ConvReduction(rawValue: options.conv) ?? .pool
+        let conv = options.conv
         func names(_ list: String?) -> [String]? { list.map { $0.split(separator: ",").map(String.init) } }
         let layerNames = names(options.layers)
         let (layersA, layersB) = (names(options.layersA) ?? layerNames, names(options.layersB) ?? layerNames)
@@ -145,7 +138,7 @@ public struct SVCCAAnalyzer: Analyzer {
             guard let x = dumpA.probe, let y = other.probe, !x.selectsSameDatapoints(as: y) else { continue }
             throw CheckpointError.incompatible(pathA: dumpA.path, pathB: other.path, detail: "activations were computed on different probe sets")
         }
-        let metrics = options.metrics.isEmpty ? [.svcca] : options.metrics
+        let metrics = options.metrics
         let metric = metrics[0]
         let measures = metrics.reduce(into: RepresentationSimilarity.Measures()) { $0.formUnion($1.measures) }
         func layers(_ d: ActivationDump) -> [(String, Tensor<Double>)] { d.layers.compactMap { n in d.matrices[n].map { (n, $0) } } }
@@ -216,7 +209,7 @@ public struct SVCCAAnalyzer: Analyzer {
         }
         let settings = Settings(a: pathA, b: pathB, diffB: pathB2, metric: metric.rawValue, metrics: metrics.map(\.rawValue),
                                 reduction: options.reduction,
-                                conv: options.conv, probe: dumpA.probe)
+                                conv: options.conv.rawValue, probe: dumpA.probe)
         return Result(settings: settings, similarity: main, diffSimilarity: second, diagonal: diagonal, warnings: warnings, files: files)
     }
 
@@ -228,7 +221,7 @@ public struct SVCCAAnalyzer: Analyzer {
             return (try ActivationDump(path: try CheckpointLocator.resolveActivations(options.a ?? ""), layers: layersA, conv: conv),
                     try ActivationDump(path: try CheckpointLocator.resolveActivations(options.b ?? ""), layers: layersB, conv: conv))
         }
-        guard let run = context.run else { throw ValidationError("--epochs needs a run directory argument") }
+        guard let run = context.run else { throw AnalysisError.needsRunDirectory(analyzer: Self.name, because: "--epochs names activation dumps of a run") }
         var probe: (ProbeSet, Dataset)?
         var dumps: [ActivationDump] = []
         for (index, point) in try RunDirectory.parsePoints(epochs).enumerated() {
@@ -252,7 +245,7 @@ public struct SVCCAAnalyzer: Analyzer {
             dumps.append(try ActivationDump(label: checkpoint + " (activations computed on the run's probe set)", probe: p,
                                             layers: try ActivationRecorder.activations(model: model, data: data), only: layers, conv: conv))
         }
-        guard dumps.count == 2 else { throw ValidationError("--epochs takes two points, e.g. 10,150") }
+        guard dumps.count == 2 else { throw AnalysisError.unusable(path: run.path, detail: "--epochs \(epochs) does not name two activation dumps") }
         return (dumps[0], dumps[1])
     }
 
@@ -279,5 +272,32 @@ public struct SVCCAAnalyzer: Analyzer {
             }
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// `--metric`: one or more of svcca, pwcca, cka (comma-separated, in order, no repeats), or `all`.
+public struct MetricSelection: Equatable, Sendable, CustomStringConvertible {
+    public var metrics: [LayerSimilarityMatrix.Metric]
+    public init(_ metrics: [LayerSimilarityMatrix.Metric]) { self.metrics = metrics }
+    public init(parsing text: String) throws(MetricSelectionError) {
+        if text == "all" { metrics = LayerSimilarityMatrix.Metric.allCases; return }
+        var out: [LayerSimilarityMatrix.Metric] = []
+        for name in text.split(separator: ",", omittingEmptySubsequences: false).map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            guard let m = LayerSimilarityMatrix.Metric(rawValue: name) else { throw MetricSelectionError(text: text, item: name) }
+            if !out.contains(m) { out.append(m) }
+        }
+        metrics = out
+    }
+
+    @Sendable public static func parse(_ text: String) throws -> MetricSelection { try MetricSelection(parsing: text) }
+
+    public var description: String { metrics.map(\.rawValue).joined(separator: ",") }
+}
+
+/// A `--metric` value naming an unknown measure (a usage error).
+public struct MetricSelectionError: Error, Equatable, CustomStringConvertible {
+    public var text: String, item: String
+    public var description: String {
+        "'\(item)' is not a measure; --metric takes svcca, pwcca, cka, a comma-separated list of them, or all"
     }
 }

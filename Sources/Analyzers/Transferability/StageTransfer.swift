@@ -37,16 +37,18 @@ public enum StageTransfer {
 
     static func run(_ o: TransferAnalyzer.Options, context: AnalysisContext) throws
         -> (settings: Settings, stages: [Stage], measurements: [Transferability.Measurement]) {
-        guard let stagesText = o.stages, let targetText = o.target else { throw ValidationError("--stages and --target are required") }
+        guard let stagesText = o.stages, let targetSource = o.target else {
+            throw AnalysisError.unusable(path: ".", detail: "transfer without --from-accuracies needs --stages and --target")
+        }
         let paths: [String] = try stagesText.split(separator: ",").map { item in
             let s = item.trimmingCharacters(in: .whitespaces)
             if let run = context.run, let points = try? RunDirectory.parsePoints(s), points.count == 1 { return try run.checkpoint(points[0]) }
             return try CheckpointLocator.resolve(s)
         }
         let given = o.sourceAccuracies.map { $0.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) } }
-        let target = try DatasetArgument.parse(targetText, classes: o.targetClasses.map { $0.split(separator: ",").compactMap { Int($0) } },
-                                               trainLimit: o.targetTrainLimit, validation: nil, testLimit: o.targetTestLimit,
-                                               scale: o.targetScale, seed: o.targetSeed)
+        let classes = o.targetClasses.map { $0.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+        let target = try targetSource.resolve(seed: o.targetSeed, scale: o.targetScale, classes: classes,
+                                              trainLimit: o.targetTrainLimit, validation: nil, testLimit: o.targetTestLimit)
         var spec = target
         var data = try target.load()
         var split = "test"
@@ -57,7 +59,7 @@ public enum StageTransfer {
             split = "validation"
         }
         guard let evaluation = data.test ?? data.validation, evaluation.count > 0 else {
-            throw ValidationError("target \(target.label): no test split and --target-validation is 0: nothing to evaluate on")
+            throw AnalysisError.missingSplit(data: target.label, split: "test", hint: "with --target-validation 0 nothing is held out to evaluate on; pass --target-validation N")
         }
         let train = data.train
         let budget = FeatureTransfer.Budget(epochs: o.epochs, batchSize: o.batchSize, fixLearningRate: o.fixLr,
@@ -78,10 +80,10 @@ public enum StageTransfer {
             if let g = given { acc = g[i]; from = "--source-accuracies" } else if let v = manifest.metrics["val_acc"] {
                 acc = v; from = "val_acc in the checkpoint manifest"
             } else {
-                throw ValidationError("\(path): no val_acc recorded in the checkpoint; pass --source-accuracies (one per stage)")
+                throw AnalysisError.missing(path: path, what: "no val_acc recorded in the checkpoint", hint: "pass --source-accuracies (one per stage)")
             }
             guard train.sampleSize == model.spec.inputShape.reduce(1, *) else {
-                throw ValidationError("\(path): the model takes inputs \(model.spec.inputShape), target \(target.label) has samples \(train.sampleShape)")
+                throw AnalysisError.inputShape(path: path, model: model.spec.inputShape, data: target.label, samples: train.sampleShape)
             }
             let trainFeatures = try FeatureTransfer.penultimateFeatures(model, train)
             let testFeatures = try FeatureTransfer.penultimateFeatures(model, evaluation)

@@ -7,7 +7,7 @@ import Tensors
 /// `analyze transfer`: how transferable is what each learning-rate stage learned
 /// (paper 003, section 6 and Figure 11).
 public struct TransferAnalyzer: Analyzer {
-    public enum Mode: String, ExpressibleByArgument, Codable, Sendable { case fix, finetune, both }
+    public enum Mode: String, CaseIterable, ExpressibleByArgument, Codable, Sendable { case fix, finetune, both }
 
     public struct Options: ParsableArguments {
         @Option(help: "A CSV of accuracies measured elsewhere: stage,source_accuracy,target,mode,target_accuracy.")
@@ -15,8 +15,9 @@ public struct TransferAnalyzer: Analyzer {
 
         @Option(help: "Stage checkpoints in order, e.g. runA/:30,runA/:60,runA/:90 (or 30,60,90 with a run directory).")
         public var stages: String?
-        @Option(help: "The target dataset: FILE.json, fashion-mnist[:DIR], ps10-complex, ps10, csv:TRAIN[,TEST], idx:…, blobs, spirals.")
-        public var target: String?
+        @Option(help: ArgumentHelp("The target dataset: FILE.json, fashion-mnist[:DIR], a folder of IDX files, a run directory, ps10-complex, ps10, csv:TRAIN[,TEST], idx:…, blobs, spirals.", valueName: "source"),
+                transform: DataSource.parse)
+        public var target: DataSource?
         @Option(help: "fix (new head on frozen features), finetune (everything trained) or both.")
         public var mode: Mode = .both
         @Option(help: "Keep only these target classes, e.g. 5,6,7,8,9 (relabelled 0…k−1).")
@@ -66,7 +67,7 @@ public struct TransferAnalyzer: Analyzer {
                     throw ValidationError("--source-accuracies needs \(count) numbers, one per stage, got '\(s)'")
                 }
             }
-            if let c = targetClasses, c.split(separator: ",").contains(where: { Int($0) == nil }) {
+            if let c = targetClasses, c.split(separator: ",", omittingEmptySubsequences: false).contains(where: { Int($0.trimmingCharacters(in: .whitespaces)).map { $0 < 0 } ?? true }) {
                 throw ValidationError("--target-classes takes integers, e.g. 5,6,7,8,9")
             }
         }
@@ -106,12 +107,20 @@ public struct TransferAnalyzer: Analyzer {
     let options: Options
     public init(options: Options) { self.options = options }
 
+    public var runDirectoryNeed: String? {
+        guard options.fromAccuracies == nil, let stages = options.stages else { return nil }
+        // A stage given as a bare point (30, it:1200) that is not a file names a checkpoint of the run.
+        let bare = stages.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            .first { RunPoint(parsing: $0) != nil && !FileManager.default.fileExists(atPath: $0) }
+        return bare.map { "--stages \($0) names a checkpoint of a run" }
+    }
+
     public static func keyNumbers(_ r: Result) -> [(String, String)] {
         r.transferability.map { ("\($0.target), \($0.mode), stage \($0.stage)", $0.transferability.map { String(format: "%.3f", $0) } ?? "undefined") }
     }
 
     public var outputName: String {
-        if options.fromAccuracies == nil, let stages = options.stages, let target = options.target {
+        if options.fromAccuracies == nil, let stages = options.stages, let target = options.target?.text {
             let points = stages.split(separator: ",").map { $0.split(separator: ":").last.map(String.init) ?? "" }
             let t = URL(fileURLWithPath: target).deletingPathExtension().lastPathComponent
                 .replacingOccurrences(of: ":", with: "-").replacingOccurrences(of: ",", with: "-")

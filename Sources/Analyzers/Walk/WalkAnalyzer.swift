@@ -78,6 +78,8 @@ public struct WalkAnalyzer: Analyzer {
     let options: Options
     public init(options: Options) { self.options = options }
 
+    public var runDirectoryNeed: String? { "walk reads a run's per-iteration checkpoints and metrics.jsonl" }
+
     public var outputName: String {
         (["walk"] + (options.epochs.map { [$0.replacingOccurrences(of: ",", with: "-")] } ?? [])).joined(separator: "-")
     }
@@ -88,7 +90,9 @@ public struct WalkAnalyzer: Analyzer {
     }
 
     public func run(_ context: AnalysisContext) throws -> Result {
-        guard let run = context.run else { throw ValidationError("walk needs a run directory with per-iteration checkpoints") }
+        guard let run = context.run else {
+            throw AnalysisError.needsRunDirectory(analyzer: Self.name, because: "walk reads a run's per-iteration checkpoints and metrics.jsonl")
+        }
         let iterations = run.checkpoints().compactMap { p -> Int? in if case .iteration(let i) = p { return i } else { return nil } }
         guard !iterations.isEmpty else {
             throw CheckpointError.missingCheckpoint(run: run.path, requested: "per-iteration checkpoints (iter-*.ckpt)",
@@ -108,12 +112,20 @@ public struct WalkAnalyzer: Analyzer {
         }
         if let m = options.maxSteps { groups = groups.map { g in var g = g; g.iterations = Array(g.iterations.prefix(m + 1)); return g } }
         groups = groups.filter { $0.iterations.count >= 2 }
-        guard !groups.isEmpty else { throw ValidationError("no epoch has two consecutive per-iteration checkpoints to walk between") }
+        guard !groups.isEmpty else {
+            throw AnalysisError.unusable(path: run.path, detail: "no epoch has two consecutive per-iteration checkpoints to walk between")
+        }
 
-        let first = try LandscapeCheckpoints.load(run.checkpointPath(for: .iteration(groups[0].iterations[0])))
-        let setup = try LandscapeSetup(model: first, options: options.data, context: context, fallbackRun: run.path, splits: ["train"])
-        let initial = FileManager.default.fileExists(atPath: run.checkpointPath(for: .epoch(0)))
-            ? try LandscapeCheckpoints.load(run.checkpointPath(for: .epoch(0))).parameters : nil
+        let firstPath = run.checkpointPath(for: .iteration(groups[0].iterations[0]))
+        let first = try LandscapeCheckpoints.load(firstPath)
+        let setup = try LandscapeSetup(model: first, modelPath: firstPath, options: options.data, context: context, fallbackRun: run.path,
+                                       splits: [.train])
+        var initial: Tensor<Float>?
+        if FileManager.default.fileExists(atPath: run.checkpointPath(for: .epoch(0))) {
+            let m = try LandscapeCheckpoints.load(run.checkpointPath(for: .epoch(0)))
+            try LandscapeCheckpoints.requireCompatible(first, firstPath, m, run.checkpointPath(for: .epoch(0)))
+            initial = m.parameters
+        }
         let alphas = SGDWalk.alphas(options.points)
         let totalSteps = groups.reduce(0) { $0 + $1.iterations.count - 1 }
         context.progress.start("walk", total: totalSteps * alphas.count)
@@ -124,7 +136,7 @@ public struct WalkAnalyzer: Analyzer {
             for it in g.iterations {
                 let path = try run.checkpoint(.iteration(it))
                 let m = try LandscapeCheckpoints.load(path)
-                try LandscapeCheckpoints.requireCompatible(first, run.checkpointPath(for: .iteration(groups[0].iterations[0])), m, path)
+                try LandscapeCheckpoints.requireCompatible(first, firstPath, m, path)
                 thetas.append(m.parameters); buffers.append(m.buffers)
             }
             let steps = thetas.count - 1, n = alphas.count

@@ -2,11 +2,18 @@ import Tensors
 
 /// Builds the layer tree of a `ModelSpec`, validating every layer's input shape.
 enum Architectures {
+    /// The largest size a spec may give any dimension, width or class count (2²⁰). A spec comes
+    /// from a file (a manifest, run.json); bounding each number keeps every product the builders
+    /// and the parameter table form (in × out, C·H·W·fc, their sums; at most about 2⁶⁰) below
+    /// `Int.max`, so a hostile spec fails here with a message instead of trapping.
+    static let maximumSize = 1 << 20
+    /// The largest per-sample input (2²⁴ elements), the deepest network and the largest width multiplier.
+    static let maximumInputElements = 1 << 24
+    static let maximumDepth = 10_000
+    static let maximumWidthMultiplier = 64.0
+
     static func build<Scalar: BLASScalar>(_ spec: ModelSpec, as _: Scalar.Type) throws(TrainerError) -> Layer<Scalar> {
-        guard spec.classes > 0 else { throw .invalidSpec("classes must be positive, got \(spec.classes)") }
-        guard !spec.inputShape.isEmpty, spec.inputShape.allSatisfy({ $0 > 0 }) else {
-            throw .invalidSpec("inputShape must be non-empty and positive, got \(spec.inputShape)")
-        }
+        try checkBounds(spec)
         let root: Layer<Scalar>
         switch spec.kind {
         case .mlp: root = try mlp(spec)
@@ -16,6 +23,24 @@ enum Architectures {
         }
         try validate(root, input: spec.inputShape, name: "")
         return root
+    }
+
+    /// Every number of the spec within the bounds above, before anything is multiplied.
+    private static func checkBounds(_ spec: ModelSpec) throws(TrainerError) {
+        guard spec.classes > 0, spec.classes <= maximumSize else {
+            throw .invalidSpec("classes must be in 1…\(maximumSize), got \(spec.classes)")
+        }
+        guard !spec.inputShape.isEmpty, spec.inputShape.count <= 4, spec.inputShape.allSatisfy({ $0 > 0 && $0 <= maximumInputElements }),
+              let elements = try? ElementCount.of(spec.inputShape), elements <= maximumInputElements else {
+            throw .invalidSpec("inputShape must have 1 to 4 positive dimensions and at most \(maximumInputElements) elements, got \(spec.inputShape)")
+        }
+        if let w = spec.widths, w.count > maximumDepth || !w.allSatisfy({ $0 > 0 && $0 <= maximumSize }) {
+            throw .invalidSpec("widths must be at most \(maximumDepth) sizes in 1…\(maximumSize), got \(w.count > 8 ? "\(w.count) widths" : "\(w)")")
+        }
+        if let d = spec.depth, !(1...maximumDepth).contains(d) { throw .invalidSpec("depth must be in 1…\(maximumDepth), got \(d)") }
+        if let m = spec.widthMultiplier, !(m > 0 && m <= maximumWidthMultiplier) {
+            throw .invalidSpec("widthMultiplier must be in (0, \(Int(maximumWidthMultiplier))], got \(m)")
+        }
     }
 
     /// Walks the tree once with shapes, so a bad spec fails here with the layer's name.

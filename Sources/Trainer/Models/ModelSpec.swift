@@ -67,3 +67,17 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         ModelSpec(kind: .resnet, inputShape: inputShape, classes: classes, depth: depth, widthMultiplier: widthMultiplier)
     }
 }
+
+extension ModelSpec {
+    /// The parameter and buffer tensors a model of this spec has (PyTorch names and shapes, in
+    /// `named_parameters()` order), found without allocating them: a checkpoint's tensors are
+    /// compared with these before its model is built, so a spec that disagrees with the file
+    /// fails with a message instead of allocating what the spec claims.
+    /// - Throws: `TrainerError.invalidSpec` / `.incompatibleShape` when the spec cannot be built.
+    public func tensorLayout() throws(TrainerError) -> (parameters: [(name: String, shape: [Int])], buffers: [(name: String, shape: [Int])]) {
+        let root = try Architectures.build(self, as: Float.self)
+        var table = ParameterTable()
+        root.layout(prefix: "", into: &table)
+        return (table.parameters.map { ($0.name, $0.shape) }, table.buffers.map { ($0.name, $0.shape) })
+    }
+}

@@ -17,6 +17,18 @@ public enum ModelCheckpoint {
         do { spec = try specJSON.decode(as: ModelSpec.self) } catch {
             throw CheckpointError.invalidInput(path: path, detail: "the manifest's model spec is not one Basin can build: \(error)")
         }
+        // Compare the spec's tensors with the file's before allocating what the spec claims.
+        let layout: (parameters: [(name: String, shape: [Int])], buffers: [(name: String, shape: [Int])])
+        do { layout = try spec.tensorLayout() } catch {
+            throw CheckpointError.invalidInput(path: path, detail: "the manifest's model spec cannot be built: \(error)")
+        }
+        var stored: [String: [Int]] = [:]
+        for r in reader.manifest.tensors where r.role != .optimizer { stored[r.name] = stored[r.name] ?? r.shape }
+        for p in layout.parameters where stored[p.name] != p.shape {
+            throw CheckpointError.invalidInput(path: path, detail: stored[p.name].map {
+                "the model spec expects parameter '\(p.name)' of shape \(p.shape), the checkpoint holds \($0)"
+            } ?? "the model spec expects parameter '\(p.name)' of shape \(p.shape), which the checkpoint does not hold")
+        }
         let model = try Model(spec: spec, rng: RandomGenerator(seed: 0))
         let names = reader.manifest.tensors.filter { $0.role != .optimizer }.map(\.name)
         let arrays = try reader.arrays(named: names, requireFinite: true)

@@ -33,9 +33,13 @@ struct ParameterCount: Analyzer {
     let options: Options
     init(options: Options) { self.options = options }
     var outputName: String { "parameter-count-\(options.epoch)" }
+    /// `analyze` refuses the command before any work (exit 64) when no run directory is given.
+    var runDirectoryNeed: String? { "--epoch names a checkpoint of a run" }
 
     func run(_ context: AnalysisContext) throws -> Result {
-        guard let run = context.run else { throw ValidationError("parameter-count needs a run directory") }
+        guard let run = context.run else {
+            throw AnalysisError.needsRunDirectory(analyzer: Self.name, because: "--epoch names a checkpoint of a run")
+        }
         let path = try run.checkpoint(.epoch(options.epoch))
         let tensors = try CheckpointReader(path: path).manifest.tensors
         func count(_ role: TensorRole) -> Int { tensors.filter { $0.role == role }.reduce(0) { $0 + $1.shape.reduce(1, *) } }

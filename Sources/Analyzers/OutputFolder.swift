@@ -1,0 +1,76 @@
+import Foundation
+
+/// Decides whether results may be written to a folder a user named (`--out`), before any work.
+///
+/// Publishing replaces the output folder as a whole (`AnalysisRunner.publish`), so a mistyped
+/// `--out RUN/checkpoints` would delete every checkpoint. A folder is therefore written only when
+/// it does not exist, is empty, or holds earlier results of the same kind (`accepts`); anything
+/// else is refused unless `force`, and some things are refused even then: a plain file, a run
+/// directory (run.json or checkpoints/), a checkpoints/ or activations/ folder, any folder that
+/// contains one of those, the working directory or one of its ancestors, the home folder, and a
+/// tree too large to have been written by an analysis.
+public enum OutputFolder {
+    /// Entries scanned for protected folders before giving up (analysis folders hold dozens).
+    static let scanLimit = 10_000
+
+    /// - Parameters:
+    ///   - path: the folder the results would replace or fill.
+    ///   - kind: what the results are, for messages (`norms results`, `a report`).
+    ///   - accepts: whether an existing, non-empty folder holds earlier results of this kind.
+    ///   - force: the user's `--force`: replace folders that are not protected.
+    /// - Throws: `AnalysisError.outputRefused` naming the folder and the reason.
+    public static func check(_ path: String, kind: String, force: Bool,
+                             accepts: (String) -> Bool) throws(AnalysisError) {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else { return }
+        guard isDirectory.boolValue else {
+            throw .outputRefused(path: path, reason: "it is a file, not a folder", forceAllowed: false)
+        }
+        if let reason = protection(path) { throw .outputRefused(path: path, reason: reason, forceAllowed: false) }
+        let entries = (try? fm.contentsOfDirectory(atPath: path)) ?? []
+        if entries.isEmpty || accepts(path) { return }
+        if force { return }
+        let found = entries.sorted().prefix(3).joined(separator: ", ") + (entries.count > 3 ? ", …" : "")
+        throw .outputRefused(path: path, reason: "the folder holds other files (\(found)), not \(kind)", forceAllowed: true)
+    }
+
+    /// True when `path/result.json` was written by `analyzer` (earlier results it may replace).
+    public static func holdsResult(of analyzer: String, at path: String) -> Bool {
+        guard let data = FileManager.default.contents(atPath: path + "/result.json"),
+              let envelope = try? JSONDecoder().decode(Header.self, from: data) else { return false }
+        return envelope.analyzer == analyzer
+    }
+
+    private struct Header: Decodable { var analyzer: String }
+
+    /// Why `path` must never be replaced, or nil.
+    static func protection(_ path: String) -> String? {
+        let fm = FileManager.default
+        let url = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath()
+        let name = url.lastPathComponent
+        if name == "checkpoints" || name == "activations" { return "it is a run's \(name)/ folder" }
+        if fm.fileExists(atPath: url.path + "/run.json") || fm.fileExists(atPath: url.path + "/checkpoints") {
+            return "it is a run directory"
+        }
+        let cwd = URL(fileURLWithPath: fm.currentDirectoryPath).standardizedFileURL.resolvingSymlinksInPath().path
+        let folder = url.path
+        if folder == "/" || cwd == folder || cwd.hasPrefix(folder.hasSuffix("/") ? folder : folder + "/") {
+            return "it is the working directory or one of its ancestors"
+        }
+        if folder == URL(fileURLWithPath: NSHomeDirectory()).standardizedFileURL.resolvingSymlinksInPath().path {
+            return "it is the home folder"
+        }
+        guard let walker = fm.enumerator(atPath: folder) else { return nil }
+        var seen = 0
+        while let item = walker.nextObject() as? String {
+            seen += 1
+            if seen > scanLimit { return "it holds more than \(scanLimit) files, more than an analysis writes" }
+            let last = (item as NSString).lastPathComponent
+            if last == "run.json" || last == "checkpoints" || last == "activations" {
+                return "it contains a run (\(item))"
+            }
+        }
+        return nil
+    }
+}

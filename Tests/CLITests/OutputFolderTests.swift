@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+
+/// `--out` never destroys: an analyzer replaces only a new or empty folder or its own earlier
+/// result; a run, its checkpoints/, a file or an unrelated folder is refused and left as it was.
+@Suite struct OutputFolderTests {
+    /// A run with epochs 1 and 2 imported from the NumPy fixture, and a notes file beside it.
+    func makeRun() throws -> (dir: String, run: String) {
+        let dir = temporaryDirectory("basin-out")
+        for epoch in ["1", "2"] {
+            let r = try analyze(["import", fixtures + "/interop/state_dict", "--run", dir + "/run", "--epoch", epoch])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        try Data("my notes\n".utf8).write(to: URL(fileURLWithPath: dir + "/notes.txt"))
+        try FileManager.default.createDirectory(atPath: dir + "/thesis", withIntermediateDirectories: true)
+        try Data("chapter 1\n".utf8).write(to: URL(fileURLWithPath: dir + "/thesis/chapter1.tex"))
+        return (dir, dir + "/run")
+    }
+
+    /// Every file and folder under `path` with its bytes (nil for folders).
+    func snapshot(_ path: String) -> [String: Data?] {
+        var out: [String: Data?] = [:]
+        guard let walker = FileManager.default.enumerator(atPath: path) else { return out }
+        while let item = walker.nextObject() as? String {
+            var isDirectory: ObjCBool = false
+            FileManager.default.fileExists(atPath: path + "/" + item, isDirectory: &isDirectory)
+            out[item] = isDirectory.boolValue ? nil : FileManager.default.contents(atPath: path + "/" + item)
+        }
+        return out
+    }
+
+    @Test(arguments: [("run", "it is a run directory"), ("run/checkpoints", "checkpoints/ folder"),
+                      ("notes.txt", "it is a file"), ("thesis", "holds other files (chapter1.tex)")])
+    func refusedOutputsAreLeftUnchanged(out: String, reason: String) throws {
+        let (dir, run) = try makeRun()
+        let before = snapshot(dir)
+        let r = try analyze(["norms", run, "--epochs", "1,2", "--out", dir + "/" + out])
+        #expect(r.status == 1, "\(out): exit \(r.status) \(r.stderr)")
+        let lines = r.stderr.split(separator: "\n")
+        #expect(lines.count == 1 && lines.first?.hasPrefix("Error: ") == true && r.stderr.contains(reason), "\(out): \(r.stderr)")
+        #expect(snapshot(dir) == before, "\(out): files changed")
+    }
+
+    @Test(arguments: ["run", "run/checkpoints", "run/activations", "notes.txt", "."])
+    func forceNeverReplacesRunsOrFiles(out: String) throws {
+        let (dir, run) = try makeRun()
+        try FileManager.default.createDirectory(atPath: run + "/activations", withIntermediateDirectories: true)
+        let before = snapshot(dir)
+        let r = try analyze(["norms", run, "--epochs", "1,2", "--out", out, "--force"], cwd: dir)
+        #expect(r.status == 1 && r.stderr.hasPrefix("Error: ") && !r.stderr.contains("--force"), "\(out): exit \(r.status) \(r.stderr)")
+        #expect(snapshot(dir) == before, "\(out): files changed")
+    }
+
+    @Test func forceReplacesAnUnrelatedFolderThatHoldsNoRun() throws {
+        let (dir, run) = try makeRun()
+        let r = try analyze(["norms", run, "--epochs", "1,2", "--out", dir + "/thesis", "--force"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dir + "/thesis/result.json"))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/thesis/chapter1.tex"))
+    }
+
+    @Test func earlierResultOfTheSameAnalyzerIsReplaced() throws {
+        let (dir, run) = try makeRun()
+        let out = dir + "/norms-out"
+        #expect(try analyze(["norms", run, "--epochs", "1", "--out", out]).status == 0)
+        let first = try String(contentsOfFile: out + "/result.json", encoding: .utf8)
+        let again = try analyze(["norms", run, "--epochs", "1,2", "--out", out])
+        #expect(again.status == 0, "\(again.stderr)")
+        let second = try String(contentsOfFile: out + "/result.json", encoding: .utf8)
+        #expect(first != second && second.contains("epoch-0002.ckpt"))
+        // The default folder under RUN/analyses/ is replaced the same way.
+        #expect(try analyze(["norms", run, "--epochs", "1,2"]).status == 0)
+        #expect(try analyze(["norms", run, "--epochs", "1,2"]).status == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: run + "/analyses") == ["norms-1-2"])
+    }
+
+    @Test func resultOfAnotherAnalyzerIsRefused() throws {
+        let (dir, run) = try makeRun()
+        let out = dir + "/barrier-out"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let envelope = #"{"analyzer": "barrier", "schemaVersion": 1, "result": {}}"#
+        try Data(envelope.utf8).write(to: URL(fileURLWithPath: out + "/result.json"))
+        let before = snapshot(dir)
+        let r = try analyze(["norms", run, "--epochs", "1,2", "--out", out])
+        #expect(r.status == 1 && r.stderr.contains("not norms results") && r.stderr.contains("--force"), "\(r.stderr)")
+        #expect(snapshot(dir) == before)
+    }
+
+    @Test func reportRefusesARunAndAFile() throws {
+        let (dir, run) = try makeRun()
+        let before = snapshot(dir)
+        for out in [run, run + "/checkpoints", dir + "/notes.txt", dir + "/thesis"] {
+            let r = try analyze(["report", run, "--out", out])
+            #expect(r.status == 1 && r.stderr.split(separator: "\n").count == 1 && r.stderr.hasPrefix("Error: "), "\(out): \(r.stderr)")
+        }
+        #expect(snapshot(dir) == before)
+        #expect(try analyze(["report", run]).status == 0)
+        #expect(try analyze(["report", run]).status == 0, "an earlier report is refreshed")
+    }
+}
