@@ -50,9 +50,7 @@ enum ErrorLine {
     static func describe(_ error: any Error) -> String {
         let text: String
         if let e = error as? LocalizedError, let d = e.errorDescription { text = d }
-        else if let e = error as? CustomStringConvertible { text = e.description }
-        else if let e = error as? ValidationError { text = e.message }
-        else { text = (error as NSError).localizedDescription }
+        else { text = String(describing: error) }
         return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
     }
 }

@@ -9,15 +9,15 @@ public enum ElementCount {
     /// - Throws: `ShapeSizeError` when a dimension is negative or the product exceeds `Int.max`.
     public static func of(_ shape: [Int]) throws(ShapeSizeError) -> Int {
         guard shape.allSatisfy({ $0 >= 0 }) else { throw .negativeDimension(shape: shape) }
-        // A zero dimension empties the tensor, whatever the other dimensions say.
-        if shape.contains(0) { return 0 }
+        // The non-zero dimensions must multiply without overflow too: `[2^62, 4, 0]` holds no
+        // element, but every later `shape.reduce(1, *)` over a part of it would trap.
         var n = 1
-        for d in shape {
+        for d in shape where d != 0 {
             let (p, o) = n.multipliedReportingOverflow(by: d)
             if o { throw .tooLarge(shape: shape, elementSize: 1) }
             n = p
         }
-        return n
+        return shape.contains(0) ? 0 : n
     }
 
     /// `of(shape) × elementSize`, the byte size of a tensor of that shape.

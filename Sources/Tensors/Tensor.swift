@@ -14,10 +14,11 @@ public struct Tensor<Scalar: BLASScalar>: Sendable, Equatable {
 
     /// A tensor from its shape and row-major scalars.
     /// - Throws: `TensorError.countMismatch` when `scalars.count` is not the product of `shape`,
+    ///   `TensorError.tooLarge` when that product overflows,
     ///   `TensorError.negativeDimension` when a dimension is negative.
     public init(shape: [Int], scalars: [Scalar]) throws(TensorError) {
         if let bad = shape.first(where: { $0 < 0 }) { throw .negativeDimension(shape: shape, dimension: bad) }
-        let expected = shape.reduce(1, *)
+        guard let expected = try? ElementCount.of(shape) else { throw .tooLarge(shape: shape) }
         guard expected == scalars.count else {
             throw .countMismatch(shape: shape, expected: expected, got: scalars.count)
         }
@@ -152,6 +153,8 @@ public enum TensorError: Error, Equatable, CustomStringConvertible {
     case negativeDimension(shape: [Int], dimension: Int)
     case rankMismatch(operation: String, expected: Int, got: [Int])
     case shapeMismatch(operation: String, left: [Int], right: [Int])
+    /// A shape whose element count overflows (`ElementCount`).
+    case tooLarge(shape: [Int])
 
     public var description: String {
         switch self {
@@ -163,6 +166,8 @@ public enum TensorError: Error, Equatable, CustomStringConvertible {
             return "\(operation) needs a rank-\(expected) tensor, got shape \(got)"
         case let .shapeMismatch(operation, left, right):
             return "\(operation): shapes \(left) and \(right) do not agree"
+        case let .tooLarge(shape):
+            return "shape \(shape) has more elements than any memory can hold"
         }
     }
 }

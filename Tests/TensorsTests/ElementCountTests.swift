@@ -8,8 +8,15 @@ import Tensors
         #expect(try ElementCount.bytes([3, 4], elementSize: 8) == 96)
     }
 
-    @Test func zeroDimensionEmptiesEvenAnOverflowingShape() throws {
-        #expect(try ElementCount.of([1 << 62, 0, 1 << 62]) == 0)
+    @Test func zeroDimensionEmptiesTheTensor() throws {
+        #expect(try ElementCount.of([1 << 40, 0, 3]) == 0)
+    }
+
+    /// `[2^62, 0, 2^62]` holds nothing, but a product over part of it would overflow.
+    @Test func emptyShapeWhoseOtherDimensionsOverflowIsRefused() {
+        #expect(throws: ShapeSizeError.tooLarge(shape: [1 << 62, 0, 1 << 62], elementSize: 1)) {
+            try ElementCount.of([1 << 62, 0, 1 << 62])
+        }
     }
 
     @Test func overflowThrowsInsteadOfTrapping() {
