@@ -68,7 +68,6 @@ public enum PolychainConnector {
         let perEpoch = max(1, (data.count + settings.batchSize - 1) / settings.batchSize)
         let total = perEpoch * settings.epochs
         let mode: ForwardMode = model.namedBuffers.isEmpty ? .eval : .batchStatistics
-        let rng = rng
         var order = rng.split("order")
         var draws = rng.split("t")
         var epochLosses: [Double] = []
