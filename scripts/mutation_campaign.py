@@ -388,7 +388,7 @@ def scenarios(work, run):
         ("inspect-ckpt", f"{run}/checkpoints/epoch-0002.ckpt", lambda f, o: ["inspect", f], "archive", tar_field_mutation),
         ("inspect-ckpt-manifest", f"{run}/checkpoints/epoch-0002.ckpt", lambda f, o: ["inspect", f], "archive", manifest_field_mutation),
         ("inspect-ckpt-gzip", f"{work}/epoch-0002.ckpt.gz", lambda f, o: ["inspect", f], "archive-gz", None),
-        ("export-ckpt", f"{run}/checkpoints/epoch-0002.ckpt", lambda f, o: ["export", f, "--to", o + "/"], "archive", tar_field_mutation),
+        ("export-ckpt", f"{run}/checkpoints/epoch-0002.ckpt", lambda f, o: ["export", f, "--to", o + "/exported/"], "archive", tar_field_mutation),
         ("norms-run", f"{run}/checkpoints/epoch-0002.ckpt", lambda f, o: ["norms", o + "/run", "--epochs", "1,2", "--out", o + "/norms"], "run-ckpt", manifest_field_mutation),
         ("svcca-run", f"{run}/activations/epoch-0002.acts", lambda f, o: ["svcca", o + "/run", "--epochs", "1,2", "--out", o + "/svcca"], "run-acts", tar_field_mutation),
         ("import-npy", f"{work}/state/{npy[0]}", lambda f, o: ["import", f, "--out", o + "/out.ckpt"], "npy", npy_field_mutation),
@@ -398,7 +398,7 @@ def scenarios(work, run):
     ]
 
 
-def one_case(analyze, work, run, scenario, index, seed):
+def one_case(analyze, work, run, scenario, index, seed, keep=None):
     name, original, command, kind, field_mutation = scenario
     rng = random.Random(f"{seed}-{name}-{index}")
     data = open(original, "rb").read()
@@ -418,6 +418,10 @@ def one_case(analyze, work, run, scenario, index, seed):
         code, err, rss, seconds, hung = run_limited([analyze] + command(target, case), case)
         lines = [l for l in err.splitlines() if l.strip()]
         outcome = classify(analyze, case, kind, original, target, mutated == data, code, lines, hung)
+        if keep and outcome in ("crash", "hang", "accepted", "unclear"):
+            os.makedirs(keep, exist_ok=True)
+            with open(os.path.join(keep, f"{name}-{index}-{how}{os.path.splitext(original)[1]}"), "wb") as f:
+                f.write(mutated)
         return {"scenario": name, "case": index, "mutation": how, "exit": code, "outcome": outcome,
                 "rss": rss, "seconds": round(seconds, 3), "stderr": lines[:3]}
     finally:
@@ -450,13 +454,14 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", default="out/mutation-campaign")
+    ap.add_argument("--scenarios", default="", help="comma-separated scenario names (default: all)")
     args = ap.parse_args()
     analyze = os.path.abspath(args.analyze)
     os.makedirs(args.out, exist_ok=True)
     work = tempfile.mkdtemp(prefix="basin-campaign-")
     try:
         run, _, largest = prepare(analyze, work)
-        all_scenarios = scenarios(work, run)
+        all_scenarios = [s for s in scenarios(work, run) if not args.scenarios or s[0] in args.scenarios.split(",")]
         baseline = {}
         for s in all_scenarios:
             case = tempfile.mkdtemp(dir=work)
@@ -478,7 +483,9 @@ def main():
         started = time.monotonic()
         results = []
         with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-            futures = [pool.submit(one_case, analyze, work, run, s, i, args.seed)
+            keep = os.path.join(os.path.abspath(args.out), "findings")
+            shutil.rmtree(keep, ignore_errors=True)
+            futures = [pool.submit(one_case, analyze, work, run, s, i, args.seed, keep)
                        for i in range(args.cases) for s in all_scenarios]
             for n, f in enumerate(concurrent.futures.as_completed(futures), 1):
                 results.append(f.result())
@@ -514,7 +521,8 @@ def main():
         open(os.path.join(args.out, "summary.md"), "w").write("\n".join(table) + "\n")
         print("\n".join(table))
         print(f"\n{len(results)} cases in {summary['seconds']} s; memory limit {memory_limit / 2**20:.0f} MiB "
-              f"(valid runs' peak + 2 × largest tensor {largest} B + 8 MiB); details in {args.out}/cases.jsonl")
+              f"(valid runs' peak + 2 × largest tensor {largest} B + 8 MiB); details in {args.out}/cases.jsonl, "
+              f"damaged inputs of the findings in {args.out}/findings/")
         bad = [r for r in results if r["outcome"] in ("crash", "hang", "accepted", "unclear") or r["memory"] == "over"]
         for r in bad[:20]:
             print("  ", r["scenario"], r["case"], r["mutation"], r["outcome"], r["exit"], r["stderr"][:1])

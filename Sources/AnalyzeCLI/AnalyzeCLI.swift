@@ -51,7 +51,19 @@ enum ErrorLine {
         let text: String
         if let e = error as? LocalizedError, let d = e.errorDescription { text = d }
         else { text = String(describing: error) }
-        return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+        let folded = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+        // What is left of control characters and line separators came from a file (a key in a
+        // damaged header, an entry name): shown escaped, so the message stays one line.
+        var line = ""
+        for scalar in folded.unicodeScalars {
+            switch scalar.properties.generalCategory {
+            case .control, .lineSeparator, .paragraphSeparator:
+                line += "\\u{" + String(scalar.value, radix: 16) + "}"
+            default:
+                line.unicodeScalars.append(scalar)
+            }
+        }
+        return line
     }
 }
 

@@ -195,16 +195,18 @@ public struct CheckpointManifest: Codable, Equatable, Sendable {
         Array("\(sha256Hex(manifest))  manifest.json\n".utf8)
     }
 
-    /// The digest a `manifest.json.sha256` entry holds (lowercase hex). Accepts what
-    /// `sha256sum` writes, in text or binary (`*manifest.json`) mode.
+    /// The digest a `manifest.json.sha256` entry holds (lowercase hex). Accepts exactly the
+    /// line `sha256sum` writes, in text (`<hex>  manifest.json`) or binary (`<hex> *manifest.json`)
+    /// mode, newline included: any other byte in the entry is damage, and damage is refused.
     static func parseChecksumEntry(_ bytes: [UInt8], path: String) throws(CheckpointError) -> String {
-        let fields = String(decoding: bytes, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" })
-        guard fields.count == 2, fields[0].utf8.count == 64, fields[0].utf8.allSatisfy({ isHexDigit($0) }),
-              fields[1] == "manifest.json" || fields[1] == "*manifest.json" else {
+        let digest = bytes.prefix(64)
+        let rest = Array(bytes.dropFirst(64))
+        guard digest.count == 64, digest.allSatisfy({ isHexDigit($0) }),
+              rest == Array("  manifest.json\n".utf8) || rest == Array(" *manifest.json\n".utf8) else {
             throw .archiveFailure(path: path, entry: checksumEntry,
-                                  detail: "expected '<sha256>  manifest.json' as sha256sum writes it")
+                                  detail: "expected '<sha256>  manifest.json' and a newline, as sha256sum writes it")
         }
-        return fields[0].lowercased()
+        return String(decoding: digest, as: UTF8.self).lowercased()
     }
 
     /// Pretty, key-sorted JSON: diffs of two manifests are readable.

@@ -17,13 +17,25 @@ public enum NPZ {
     ///   that appears twice, `.crcMismatch` for a CRC-32 mismatch, `.invalidNPY` for a bad
     ///   header or data that is shorter or longer than its header says.
     public static func read(path: String) throws(CheckpointError) -> [(name: String, array: NDArray)] {
+        // The central directory must agree with the local headers the stream reads (NumPy
+        // reads the former, libarchive the latter), before anything is decompressed.
+        let directory = try ZipDirectory(path: path)
         let zip = try ZipStream(path: path)
         var out: [(String, NDArray)] = []
         var seen = Set<String>()
+        var index = 0
         while let entry = try zip.nextEntry() {
             guard seen.insert(entry.name).inserted else { throw .duplicateEntry(path: path, entry: entry.name) }
+            guard index < directory.entries.count, directory.entries[index].name == entry.name else {
+                throw .archiveFailure(path: path, entry: entry.name, detail: "not where the central directory lists it: the zip file is damaged")
+            }
+            index += 1
             guard entry.name.hasSuffix(".npy") else { continue }
             out.append((String(entry.name.dropLast(4)), try readArray(zip, entry: entry)))
+        }
+        guard index == directory.entries.count else {
+            throw .archiveFailure(path: path, entry: directory.entries[index].name,
+                                  detail: "listed in the central directory but not found: the zip file is damaged")
         }
         if out.isEmpty { throw .invalidInput(path: path, detail: "no .npy entries in this .npz") }
         return out

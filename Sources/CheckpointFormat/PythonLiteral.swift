@@ -63,7 +63,11 @@ enum PythonLiteral: Equatable {
         var chars: [Unicode.Scalar]
         var i = 0
 
-        mutating func skipWhitespace() { while i < chars.count, chars[i].properties.isWhitespace { i += 1 } }
+        /// Python's own whitespace between tokens (space, tab, form feed, and line breaks inside
+        /// the braces) — not Unicode's: NumPy refuses a header with a no-break space (0xA0) in it.
+        mutating func skipWhitespace() {
+            while i < chars.count, [" ", "\t", "\n", "\r", "\u{0C}"].contains(chars[i]) { i += 1 }
+        }
 
         func fail(_ what: String) -> NPYError { .malformedHeader("\(what) at offset \(i)") }
 

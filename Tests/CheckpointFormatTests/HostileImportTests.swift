@@ -12,6 +12,18 @@ func npy(_ dict: String, data: [UInt8] = [], version2: Bool = false) -> [UInt8] 
 }
 
 @Suite struct HostileNPYTests {
+    /// NumPy parses the header as Python: a no-break space (0xA0 in Latin-1) is not whitespace there.
+    @Test func onlyPythonWhitespaceSeparatesHeaderTokens() throws {
+        var bytes = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }    \n", data: [0, 0, 128, 63])
+        #expect(try NPY.decode(bytes).shape == [1])
+        let padding = try #require(bytes.lastIndex(of: 0x20))
+        bytes[padding] = 0xA0
+        #expect { try NPY.decode(bytes) } throws: { error in
+            guard case .malformedHeader = error as? NPYError else { return false }
+            return true
+        }
+    }
+
     @Test func overflowingShapesAreOneClearError() {
         #expect(throws: NPYError.tooLarge(shape: [1 << 62, 4], elementSize: 4)) {
             try NPY.decode(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4), }\n"))
@@ -100,9 +112,27 @@ func npy(_ dict: String, data: [UInt8] = [], version2: Bool = false) -> [UInt8] 
         return b
     }
 
-    /// Offset of the first local header's CRC-32 (14) and of the central directory's (16 past its signature).
+    /// Offset of the first central directory record (the first entry's CRC-32 is 16 past its
+    /// signature; in the local header it is at 14).
     func centralDirectory(_ bytes: [UInt8]) -> Int {
-        (0..<(bytes.count - 4)).last { bytes[$0..<($0 + 4)] == [0x50, 0x4B, 0x01, 0x02] } ?? 0
+        (0..<(bytes.count - 4)).first { bytes[$0..<($0 + 4)] == [0x50, 0x4B, 0x01, 0x02] } ?? 0
+    }
+
+    /// Local header and central directory disagreeing (NumPy reads the one, libarchive the other).
+    @Test func aCentralDirectoryThatDisagreesWithTheLocalHeaderIsRefused() throws {
+        let dir = temporaryDirectory()
+        let original = readBytes(fixtures + "/interop/stored.npz")
+        let central = centralDirectory(original)
+        for (offset, what) in [(central + 16, "CRC-32 differ"), (central + 20, "runs past the next entry"), (central + 24, "sizes differ")] {
+            let path = dir + "/central-\(offset).npz"
+            writeBytes(patched(original, at: offset, 0x1234_5678), path)
+            #expect {
+                try NPZ.read(path: path)
+            } throws: { error in
+                guard case let .archiveFailure(p, entry, detail) = error as? CheckpointError else { return false }
+                return p == path && entry != nil && detail.contains(what) && detail.contains("damaged")
+            }
+        }
     }
 
     @Test(arguments: ["stored.npz", "deflated.npz"])
@@ -154,7 +184,7 @@ func npy(_ dict: String, data: [UInt8] = [], version2: Bool = false) -> [UInt8] 
             try NPZ.read(path: dir + "/huge.npz")
         } throws: { error in
             guard case let .archiveFailure(p, entry, detail) = error as? CheckpointError else { return false }
-            return p == dir + "/huge.npz" && entry != nil && detail.contains("declares 3221225471 bytes")
+            return p == dir + "/huge.npz" && entry != nil && detail.contains("local and central sizes differ")
         }
     }
 
