@@ -28,39 +28,67 @@ unclear, or used too much memory.
 
 Usage: scripts/mutation_campaign.py ANALYZE_BINARY [--cases N] [--seed S] [--jobs J] [--out DIR]
 """
-import argparse, concurrent.futures, gzip, io, json, os, random, resource, shutil, signal, struct, subprocess
-import sys, tarfile, tempfile, threading, time, zipfile, zlib
+import argparse, concurrent.futures, gzip, io, json, os, random, shutil, struct, subprocess
+import sys, tarfile, tempfile, time, zipfile
 import numpy as np
 
 TIMEOUT = 10
 ADDRESS_LIMIT = 4 << 30
 
 
+# Peak memory is measured by a small C launcher: a process's maximum resident set survives
+# exec, so a child forked from this (large) Python process would report Python's size. The
+# launcher is small; it forks, sets the address-space limit, execs the command, kills it at
+# the timeout, and prints the status and the child's own peak RSS.
+LAUNCHER_C = r"""
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static pid_t child;
+static int hung;
+static void on_alarm(int s) { (void)s; hung = 1; kill(child, SIGKILL); }
+int main(int argc, char **argv) {
+    long limit = atol(argv[1]), seconds = atol(argv[2]);
+    child = fork();
+    if (child == 0) {
+        struct rlimit r = { (rlim_t)limit, (rlim_t)limit };
+        setrlimit(RLIMIT_AS, &r);
+        execv(argv[3], argv + 3);
+        _exit(127);
+    }
+    signal(SIGALRM, on_alarm);
+    alarm((unsigned)seconds);
+    int status; struct rusage u;
+    while (wait4(child, &status, 0, &u) < 0) {}
+    int code = WIFSIGNALED(status) ? -WTERMSIG(status) : WEXITSTATUS(status);
+    fprintf(stderr, "\nlauncher: %d %ld %d\n", code, u.ru_maxrss, hung);
+    return 0;
+}
+"""
+LAUNCHER = None
+
+
+def build_launcher(work):
+    global LAUNCHER
+    source, binary = os.path.join(work, "launcher.c"), os.path.join(work, "launcher")
+    open(source, "w").write(LAUNCHER_C)
+    subprocess.run(["cc", "-O2", "-o", binary, source], check=True)
+    LAUNCHER = binary
+
+
 def run_limited(cmd, cwd):
     """Runs cmd with the address-space limit and timeout; returns (status, stderr, peak RSS bytes, seconds, hung)."""
-    def limit():
-        resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_LIMIT, ADDRESS_LIMIT))
-    err = tempfile.TemporaryFile()
     start = time.monotonic()
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", SWIFT_BACKTRACE="enable=no")
-    p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL,
-                         preexec_fn=limit, env=env)
-    hung = threading.Event()
-    def kill():
-        hung.set()
-        try:
-            os.kill(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    timer = threading.Timer(TIMEOUT, kill)
-    timer.start()
-    _, status, usage = os.wait4(p.pid, 0)
-    timer.cancel()
-    p.returncode = 0  # reaped here; keep Popen from waiting again
-    err.seek(0)
-    text = err.read().decode("utf-8", "replace")
-    code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-    return code, text, usage.ru_maxrss * 1024, time.monotonic() - start, hung.is_set()
+    p = subprocess.run([LAUNCHER, str(ADDRESS_LIMIT), str(TIMEOUT)] + cmd, cwd=cwd, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
+    text = p.stderr.decode("utf-8", "replace")
+    head, _, report = text.rpartition("\nlauncher: ")
+    code, rss_kb, hung = (int(v) for v in report.split())
+    return code, head, rss_kb * 1024, time.monotonic() - start, hung == 1
 
 
 # ---------- independent readers (the oracles) ----------
@@ -460,6 +488,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     work = tempfile.mkdtemp(prefix="basin-campaign-")
     try:
+        build_launcher(work)
         run, _, largest = prepare(analyze, work)
         all_scenarios = [s for s in scenarios(work, run) if not args.scenarios or s[0] in args.scenarios.split(",")]
         baseline = {}
@@ -479,7 +508,7 @@ def main():
         # The process itself (Swift runtime, BLAS, libarchive) takes ~35 MiB on any input; what a
         # damaged file may add on top is bounded by twice the largest tensor, plus 8 MiB for the
         # allocator's noise between runs.
-        memory_limit = max(baseline.values()) + 2 * largest + (8 << 20)
+        limits = {name: rss + 2 * largest + (8 << 20) for name, rss in baseline.items()}
         started = time.monotonic()
         results = []
         with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
@@ -494,7 +523,7 @@ def main():
         if sys.stderr.isatty():
             print(file=sys.stderr)
         for r in results:
-            r["memory"] = "over" if r["rss"] > memory_limit else "ok"
+            r["memory"] = "over" if r["rss"] > limits[r["scenario"]] else "ok"
         results.sort(key=lambda r: (r["scenario"], r["case"]))
         with open(os.path.join(args.out, "cases.jsonl"), "w") as f:
             for r in results:
@@ -504,24 +533,25 @@ def main():
         for s in all_scenarios:
             rs = [r for r in results if r["scenario"] == s[0]]
             rows.append([s[0], len(rs)] + [sum(r["outcome"] == o for r in rs) for o in outcomes]
-                        + [sum(r["memory"] == "over" for r in rs), max(r["rss"] for r in rs) / 2**20])
+                        + [sum(r["memory"] == "over" for r in rs),
+                           f"{max(r['rss'] for r in rs) / 2**20:.1f} ({baseline[s[0]] / 2**20:.1f})"])
         totals = ["all", len(results)] + [sum(row[i] for row in rows) for i in range(2, 2 + len(outcomes) + 1)] \
-                 + [max(row[-1] for row in rows)]
-        header = ["scenario", "cases"] + outcomes + ["memory over", "peak RSS MiB"]
+                 + [f"{max(r['rss'] for r in results) / 2**20:.1f}"]
+        header = ["scenario", "cases"] + outcomes + ["memory over", "peak RSS MiB (valid file)"]
         table = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for row in rows + [totals]:
             table.append("| " + " | ".join(f"{v:.0f}" if isinstance(v, float) else str(v) for v in row) + " |")
         summary = {
             "cases": len(results), "seed": args.seed, "seconds": round(time.monotonic() - started),
-            "memoryLimitBytes": memory_limit, "largestTensorBytes": largest, "baselineRSS": baseline,
+            "memoryLimitBytes": limits, "largestTensorBytes": largest, "baselineRSS": baseline,
             "outcomes": {o: sum(r["outcome"] == o for r in results) for o in outcomes},
             "memoryOver": sum(r["memory"] == "over" for r in results),
         }
         json.dump(summary, open(os.path.join(args.out, "summary.json"), "w"), indent=2, sort_keys=True)
         open(os.path.join(args.out, "summary.md"), "w").write("\n".join(table) + "\n")
         print("\n".join(table))
-        print(f"\n{len(results)} cases in {summary['seconds']} s; memory limit {memory_limit / 2**20:.0f} MiB "
-              f"(valid runs' peak + 2 × largest tensor {largest} B + 8 MiB); details in {args.out}/cases.jsonl, "
+        print(f"\n{len(results)} cases in {summary['seconds']} s; memory limit per scenario: the valid file's peak "
+              f"+ 2 × largest tensor ({largest} B) + 8 MiB; details in {args.out}/cases.jsonl, "
               f"damaged inputs of the findings in {args.out}/findings/")
         bad = [r for r in results if r["outcome"] in ("crash", "hang", "accepted", "unclear") or r["memory"] == "over"]
         for r in bad[:20]:
