@@ -13,8 +13,9 @@ struct TrainCommand: ParsableCommand {
         discussion: """
             Writes run.json, checkpoints/epoch-NNNN.ckpt (epoch 0 is the initialisation), per-iteration \
             checkpoints for --iteration-epochs, activations/epoch-NNNN.acts on a fixed probe set, and \
-            metrics.jsonl. The same seed gives byte-identical files; --resume continues an interrupted \
-            run from its last epoch checkpoint exactly as if it had not stopped.
+            metrics.jsonl. The same seed gives byte-identical files; after any interruption (even \
+            kill -9), --resume completes the run file for file as if it had not stopped. --out must be \
+            a new or empty folder, or a run directory; a folder of other files is never written into.
 
             Examples:
               analyze train --list-presets
@@ -58,7 +59,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Folder of fallback data (the bundled Fashion-MNIST subset) when Debian's dataset-fashion-mnist is absent.")
     var fixtures: String = "fixtures"
 
-    @Flag(help: "Continue an interrupted run from its last epoch checkpoint.")
+    @Flag(help: "Continue an interrupted run: rewrite what the interruption left out (dumps, iteration checkpoints, metrics lines) and train on from the last complete epoch checkpoint.")
     var resume = false
 
     @Flag(help: "List the presets and exit.")
@@ -120,6 +121,8 @@ struct TrainCommand: ParsableCommand {
             throw CheckpointError.incompatible(pathA: outPath + "/run.json", pathB: "the requested settings",
                                                detail: "resuming needs the same run spec; drop the overrides or start a new run")
         }
+        let existed = FileManager.default.fileExists(atPath: outPath)
+        try Self.checkOutput(outPath)
         let run = try RunDirectory.create(path: outPath)
         let trainer = RunTrainer(spec: spec, run: run)
         let bar = ProgressReporter(enabled: quiet ? false : nil)
@@ -129,13 +132,36 @@ struct TrainCommand: ParsableCommand {
             bar.advance(by: 0)
             if done > 0 { bar.set(done) }
         }
-        let history = try trainer.train(resume: resume)
+        let history: [EpochMetrics]
+        do { history = try trainer.train(resume: resume) } catch {
+            // A run that failed before its first checkpoint (bad data, a teacher that does not
+            // load) leaves nothing behind in a folder it created.
+            if !existed && run.checkpoints().isEmpty { try? FileManager.default.removeItem(atPath: outPath) }
+            throw error
+        }
         if !phase.isEmpty { bar.finish() }
         if let last = history.last {
             let val = last.validationAccuracy.map { String(format: ", val acc %.4f", $0) } ?? ""
             print(String(format: "train: %@ epoch %d, train loss %.4f, train acc %.4f", run.path, last.epoch + 1, last.trainLoss, last.trainAccuracy) + val)
         } else {
             print("train: \(run.path) was already complete")
+        }
+    }
+
+    /// What a run folder may hold before training writes into it: Basin's own entries (an
+    /// interrupted run, perhaps killed before run.json) and its hidden temporaries. A file, or a
+    /// folder of someone else's files, is refused: training never writes into them.
+    static func checkOutput(_ path: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return }
+        guard isDirectory.boolValue else {
+            throw AnalysisError.outputRefused(path: path, reason: "it is a file, not a run directory", forceAllowed: false)
+        }
+        let runEntries: Set<String> = ["run.json", "metrics.jsonl", "checkpoints", "activations", "analyses"]
+        let foreign = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [])
+            .filter { !runEntries.contains($0) && !($0.hasPrefix(".") && $0.contains(".tmp-")) }.sorted()
+        if let first = foreign.first {
+            throw AnalysisError.outputRefused(path: path, reason: "it holds '\(first)'\(foreign.count > 1 ? " and \(foreign.count - 1) more" : ""), so it is not a run directory", forceAllowed: false)
         }
     }
 
