@@ -254,3 +254,21 @@ struct WalkTests {
         #expect(result.settings.grouping == "metrics.jsonl")
     }
 }
+
+/// metrics.jsonl is where the walk finds its epoch boundaries: a damaged line is an error
+/// naming it, not a silently regrouped walk.
+@Suite struct WalkMetricsTests {
+    @Test func aDamagedMetricsLineIsRefusedNamingIt() throws {
+        let path = NSTemporaryDirectory() + "/basin-metrics-\(UUID().uuidString).jsonl"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let good = #"{"kind":"epoch","epoch":1,"iteration":4}"# + "\n" + #"{"kind":"step","iteration":2,"grad_cosine":0.5}"# + "\n"
+        FileManager.default.createFile(atPath: path, contents: Data(good.utf8))
+        let metrics = try WalkMetrics(path: path)
+        #expect(metrics.epochEnds == [1: 4] && metrics.cosine == [2: 0.5])
+        FileManager.default.createFile(atPath: path, contents: Data((good + #"{"kind":"epoch","epo"# + "\n").utf8))
+        #expect(throws: AnalysisError.unusable(path: path, detail: "line 3 is not a metrics record (a JSON object with 'kind' and 'iteration')")) {
+            try WalkMetrics(path: path)
+        }
+        #expect(try WalkMetrics(path: path + ".absent").epochEnds.isEmpty)
+    }
+}

@@ -98,7 +98,7 @@ public struct WalkAnalyzer: Analyzer {
             throw CheckpointError.missingCheckpoint(run: run.path, requested: "per-iteration checkpoints (iter-*.ckpt)",
                                                     available: run.checkpoints().map(\.description))
         }
-        let metrics = WalkMetrics(path: run.metricsPath)
+        let metrics = try WalkMetrics(path: run.metricsPath)
         var groups = metrics.epochGroups(iterations: iterations)
         let grouping = groups.first?.epoch == nil ? "contiguous iteration runs" : "metrics.jsonl"
         if let e = options.epochs {
@@ -202,11 +202,19 @@ struct WalkMetrics {
 
     struct Group { var epoch: Int?; var label: String; var iterations: [Int] }
 
-    init(path: String) {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
-        for line in text.split(separator: "\n") {
+    /// Reads `path` (a run without metrics.jsonl has no metrics: empty).
+    /// - Throws: `AnalysisError.unusable` naming the line that is not a metrics record: a
+    ///   damaged file would otherwise silently drop the epoch boundaries the walk is grouped by.
+    init(path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw AnalysisError.unusable(path: path, detail: "not readable as UTF-8 text")
+        }
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
             guard let obj = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
-                  let kind = obj["kind"] as? String, let it = (obj["iteration"] as? NSNumber)?.intValue else { continue }
+                  let kind = obj["kind"] as? String, let it = (obj["iteration"] as? NSNumber)?.intValue, it >= 0 else {
+                throw AnalysisError.unusable(path: path, detail: "line \(number + 1) is not a metrics record (a JSON object with 'kind' and 'iteration')")
+            }
             if kind == "epoch", let e = (obj["epoch"] as? NSNumber)?.intValue { epochEnds[e] = it }
             if kind == "step" {
                 if let c = (obj["grad_cosine"] as? NSNumber)?.doubleValue { cosine[it] = c }
