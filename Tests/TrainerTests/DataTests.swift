@@ -274,3 +274,23 @@ struct CIFARTests {
         }
     }
 }
+
+/// Generated datasets multiply their sizes into an allocation: a run spec asking for more than
+/// any machine holds (or an overflowing product) is refused before anything is generated.
+@Suite struct GeneratedDataSizeTests {
+    @Test func oversizedOrOverflowingGeneratedSetsAreRefused() {
+        #expect(throws: TrainerError.dataset("blobs (classes × perClass × dimensions) = [4611686018427387904, 4, 2] is more than 2147483648 values")) {
+            try DatasetSpec(source: .blobs(classes: 1 << 62, perClass: 4, dimensions: 2)).validate()
+        }
+        #expect(throws: TrainerError.dataset("ps10 (samples × 3 × height × width) = [100000, 3, 4096, 4096] is more than 2147483648 values")) {
+            try DatasetSpec(source: .ps10(samples: 100_000, noisyFraction: 0.1, height: 4096, width: 4096)).validate()
+        }
+        #expect(throws: TrainerError.dataset("spirals (classes × perClass × 2) must all be positive, got [3, -5, 2]")) {
+            try DatasetSpec(source: .spirals(classes: 3, perClass: -5, noise: 0.1)).validate()
+        }
+        #expect(throws: TrainerError.dataset("ps10 noisy fraction must be in [0, 1], got 1.5")) {
+            try DatasetSpec(source: .ps10(samples: 10, noisyFraction: 1.5, height: 8, width: 8)).validate()
+        }
+        #expect(throws: Never.self) { try DatasetSpec(source: .blobs(classes: 3, perClass: 10, dimensions: 2)).validate() }
+    }
+}

@@ -70,7 +70,28 @@ extension DatasetSpec {
         if case let .csv(_, _, scale, _) = source, !scale.isFinite || !Float(scale).isFinite || scale == 0 {
             throw .dataset("csv scale must be a finite, non-zero float32, got \(scale)")
         }
+        // Generated sets: sizes multiply into an allocation, so their product is bounded before
+        // anything is generated (a run spec is a file a user can edit).
+        let generated: (name: String, dimensions: [Int], fraction: Double)?
+        switch source {
+        case let .ps10(samples, noisy, h, w): generated = ("ps10 (samples × 3 × height × width)", [samples, 3, h, w], noisy)
+        case let .blobs(classes, perClass, dimensions): generated = ("blobs (classes × perClass × dimensions)", [classes, perClass, dimensions], 0)
+        case let .spirals(classes, perClass, noise):
+            guard noise.isFinite && noise >= 0 else { throw .dataset("spirals noise must be finite and ≥ 0, got \(noise)") }
+            generated = ("spirals (classes × perClass × 2)", [classes, perClass, 2], 0)
+        default: generated = nil
+        }
+        if let g = generated {
+            guard g.dimensions.allSatisfy({ $0 > 0 }) else { throw .dataset("\(g.name) must all be positive, got \(g.dimensions)") }
+            guard let n = try? ElementCount.of(g.dimensions), n <= DatasetSpec.maximumGeneratedElements else {
+                throw .dataset("\(g.name) = \(g.dimensions) is more than \(DatasetSpec.maximumGeneratedElements) values")
+            }
+            guard g.fraction >= 0 && g.fraction <= 1 else { throw .dataset("ps10 noisy fraction must be in [0, 1], got \(g.fraction)") }
+        }
     }
+
+    /// The most values (inputs) a generated dataset may hold: 2³¹ float32s, 8 GiB.
+    public static let maximumGeneratedElements = 1 << 31
 }
 
 /// A run's data, loaded and split as its spec says.
