@@ -80,6 +80,15 @@ d = folder("csv")
 open(os.path.join(d, "header-label-last.csv"), "w").write("a,b,c,label\n0.5,1,2,1\n3,4.25,-5,0\n6,7,8e-1,2\n")
 open(os.path.join(d, "comments.csv"), "w").write("# optdigits-like\n0,16,3,9\n\n1,2,3,0\n")
 
+d = folder("modelspec")
+for name, spec in {
+    "mlp": {"kind": "mlp", "inputShape": [1, 28, 28], "widths": [64, 32], "classes": 10},
+    "shallow-cnn": {"kind": "shallow-cnn", "inputShape": [1, 28, 28], "classes": 10},
+    "vgg": {"kind": "vgg", "depth": 11, "inputShape": [3, 32, 32], "classes": 10, "widthMultiplier": 0.25},
+    "resnet": {"kind": "resnet", "depth": 20, "inputShape": [3, 32, 32], "classes": 10},
+}.items():
+    json.dump(spec, open(os.path.join(d, name + ".json"), "w"))
+
 # Checkpoints, written by Basin itself, uncompressed and compressed.
 tmp = tempfile.mkdtemp()
 try:

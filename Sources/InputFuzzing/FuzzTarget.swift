@@ -24,6 +24,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case idx
     /// A `csv:` dataset.
     case csv
+    /// A model spec (as a manifest or run.json holds it): decoded and laid out, not allocated.
+    case modelspec
 
     /// The file name extension a reader expects (readers dispatch on it).
     var fileExtension: String {
@@ -34,6 +36,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .safetensors: return "safetensors"
         case .idx: return "idx"
         case .csv: return "csv"
+        case .modelspec: return "json"
         }
     }
 
@@ -63,6 +66,12 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
                 return "ok \(try IDX.readBytes(URL(fileURLWithPath: file)).shape)"
             case .csv:
                 return "ok \(try CSVDataset.read(URL(fileURLWithPath: file)).count) rows"
+            case .modelspec:
+                let spec: ModelSpec
+                do { spec = try JSONDecoder().decode(ModelSpec.self, from: Data(bytes)) } catch {
+                    return "\(file): not a model spec: \(error)"
+                }
+                return "ok \(try spec.tensorLayout().parameters.count) parameter tensors"
             }
         } catch {
             return "\(error)"
