@@ -198,7 +198,8 @@ struct DemoCommand: ParsableCommand {
             return run
         }
         let resume = FileManager.default.fileExists(atPath: run.runJSONPath) && !run.checkpoints().isEmpty
-        if resume, let existing = try? RunSpec.load(run), existing != spec {
+        // A run.json that exists but does not load is damage to report, not a reason to skip the check.
+        if resume, try RunSpec.load(run) != spec {
             throw CheckpointError.incompatible(pathA: run.runJSONPath, pathB: "this demo's settings",
                                                detail: "the folder holds a different run; remove \(path) or choose another --out")
         }

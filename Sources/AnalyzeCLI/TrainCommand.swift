@@ -117,7 +117,10 @@ struct TrainCommand: ParsableCommand {
         if case .distillation = spec.training.loss, spec.teacher == nil {
             throw CheckpointError.invalidInput(path: config ?? outPath + "/run.json", detail: "the run distils a teacher but names none; pass --teacher RUN/:EPOCH")
         }
-        if resume, let existing = try? RunSpec.load(try RunDirectory(path: outPath)), existing != spec {
+        // Only a missing run.json (a run killed before writing it) skips the same-spec check; a
+        // damaged one is reported.
+        if resume, FileManager.default.fileExists(atPath: outPath + "/run.json"),
+           try RunSpec.load(try RunDirectory(path: outPath)) != spec {
             throw CheckpointError.incompatible(pathA: outPath + "/run.json", pathB: "the requested settings",
                                                detail: "resuming needs the same run spec; drop the overrides or start a new run")
         }

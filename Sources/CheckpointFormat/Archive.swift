@@ -33,13 +33,12 @@ final class ArchiveReader {
     private static let chunkSize = 16 << 20
 
     init(path: String, kind: Kind) throws(CheckpointError) {
-        var info = stat()
-        guard stat(path, &info) == 0 else { throw .fileNotFound(path: path) }
+        let size = try FileReader.requireRegularFile(path)
         guard let a = archive_read_new() else { throw .archiveFailure(path: path, entry: nil, detail: "libarchive: out of memory") }
         handle = a
         self.path = path
         self.kind = kind
-        fileSize = Int(info.st_size)
+        fileSize = size
         switch kind {
         case .tar:
             archive_read_support_filter_all(a)

@@ -95,11 +95,22 @@ public final class CheckpointReader: @unchecked Sendable {
         for r in manifest.tensors { byEntry[r.entry] = r }
         var seen = Set<String>()
         var next = opened.next
+        // An entry the manifest does not place (a duplicate, an unlisted one) may claim any
+        // size; skipping it in a compressed archive decompresses that much. Nothing larger
+        // than the largest entry the manifest allows is skipped: the walk ends there.
+        var largest = CheckpointManifest.maxChecksumEntryBytes
+        for r in manifest.tensors { largest = max(largest, try r.entrySizes(in: path).upperBound) }
+        func skipUnplaced(_ entry: String) throws(CheckpointError) {
+            guard reader.currentSize <= largest else {
+                throw .entrySize(path: path, entry: entry, declared: reader.currentSize, expected: 0...largest)
+            }
+            try reader.skipData()
+        }
         while let entry = next {
             if entry == "manifest.json" || (entry == CheckpointManifest.checksumEntry && opened.checksum != nil)
                 || !seen.insert(entry).inserted {
                 try problem(.duplicateEntry(path: path, entry: entry))
-                try reader.skipData()
+                try skipUnplaced(entry)
             } else if let r = byEntry[entry] {
                 let sizes = try r.entrySizes(in: path)
                 if !sizes.contains(reader.currentSize) {
@@ -120,7 +131,7 @@ public final class CheckpointReader: @unchecked Sendable {
                 }
             } else {
                 try problem(.unlistedEntry(path: path, entry: entry))
-                try reader.skipData()
+                try skipUnplaced(entry)
             }
             next = try reader.nextEntry()
         }

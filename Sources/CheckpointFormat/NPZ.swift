@@ -30,7 +30,11 @@ public enum NPZ {
                 throw .archiveFailure(path: path, entry: entry.name, detail: "not where the central directory lists it: the zip file is damaged")
             }
             index += 1
-            guard entry.name.hasSuffix(".npy") else { continue }
+            // numpy.savez writes nothing else; another entry is not an array Basin could name,
+            // and skipping it unread would leave its data (and CRC-32) unchecked.
+            guard entry.name.hasSuffix(".npy") else {
+                throw .invalidInput(path: path, detail: "entry '\(entry.name)' is not an .npy array (an .npz holds one NAME.npy per array)")
+            }
             out.append((String(entry.name.dropLast(4)), try readArray(zip, entry: entry)))
         }
         guard index == directory.entries.count else {

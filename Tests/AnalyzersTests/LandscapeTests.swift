@@ -266,9 +266,16 @@ struct WalkTests {
         let metrics = try WalkMetrics(path: path)
         #expect(metrics.epochEnds == [1: 4] && metrics.cosine == [2: 0.5])
         FileManager.default.createFile(atPath: path, contents: Data((good + #"{"kind":"epoch","epo"# + "\n").utf8))
-        #expect(throws: AnalysisError.unusable(path: path, detail: "line 3 is not a metrics record (a JSON object with 'kind' and 'iteration')")) {
+        #expect(throws: CheckpointError.invalidInput(path: path, detail: "line 3 is not a JSON object")) {
             try WalkMetrics(path: path)
         }
+        FileManager.default.createFile(atPath: path, contents: Data((good + #"{"kind":"epoch","epoch":-9223372036854775808,"iteration":1}"# + "\n").utf8))
+        #expect(throws: AnalysisError.unusable(path: path, detail: "an epoch record at iteration 1 has no epoch ≥ 1")) {
+            try WalkMetrics(path: path)
+        }
+        // A last line without its newline is a write a kill interrupted: left out, not an error.
+        FileManager.default.createFile(atPath: path, contents: Data((good + #"{"kind":"epoch","epo"#).utf8))
+        #expect(try WalkMetrics(path: path).epochEnds == [1: 4])
         #expect(try WalkMetrics(path: path + ".absent").epochEnds.isEmpty)
     }
 }

@@ -166,6 +166,13 @@ func npy(_ dict: String, data: [UInt8] = [], version2: Bool = false) -> [UInt8] 
         }
     }
 
+    @Test func anEntryThatIsNotAnArrayIsRefusedNotSkipped() throws {
+        let path = fixtures + "/hostile/extra-entry.npz"
+        #expect(throws: CheckpointError.invalidInput(path: path, detail: "entry 'README.txt' is not an .npy array (an .npz holds one NAME.npy per array)")) {
+            try NPZ.read(path: path)
+        }
+    }
+
     @Test func aDeflateBombStopsAtTheFirstByteBeyondTheHeadersSize() throws {
         // 16 kB that inflate to 16 MiB; zip headers and .npy header all say 144 bytes.
         let path = fixtures + "/hostile/bomb.npz"

@@ -282,7 +282,7 @@ struct CIFARTests {
         #expect(throws: TrainerError.dataset("blobs (classes × perClass × dimensions) = [4611686018427387904, 4, 2] is more than 2147483648 values")) {
             try DatasetSpec(source: .blobs(classes: 1 << 62, perClass: 4, dimensions: 2)).validate()
         }
-        #expect(throws: TrainerError.dataset("ps10 (samples × 3 × height × width) = [100000, 3, 4096, 4096] is more than 2147483648 values")) {
+        #expect(throws: TrainerError.dataset("ps10 (samples × 6 channels × height × width) = [100000, 6, 4096, 4096] is more than 2147483648 values")) {
             try DatasetSpec(source: .ps10(samples: 100_000, noisyFraction: 0.1, height: 4096, width: 4096)).validate()
         }
         #expect(throws: TrainerError.dataset("spirals (classes × perClass × 2) must all be positive, got [3, -5, 2]")) {
@@ -292,5 +292,21 @@ struct CIFARTests {
             try DatasetSpec(source: .ps10(samples: 10, noisyFraction: 1.5, height: 8, width: 8)).validate()
         }
         #expect(throws: Never.self) { try DatasetSpec(source: .blobs(classes: 3, perClass: 10, dimensions: 2)).validate() }
+    }
+}
+
+/// A header is a first line without numbers; a first data row with one damaged field is
+/// refused, not silently dropped as a header.
+@Suite struct CSVHeaderTests {
+    @Test func aDamagedFirstRowIsRefusedNotTakenForAHeader() throws {
+        let path = NSTemporaryDirectory() + "/basin-csv-\(UUID().uuidString).csv"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        FileManager.default.createFile(atPath: path, contents: Data("a,b,label\n0.5,1,0\n2,3,1\n".utf8))
+        #expect(try CSVDataset.read(URL(fileURLWithPath: path)).count == 2)
+        FileManager.default.createFile(atPath: path, contents: Data("O.5,1,0\n2,3,1\n".utf8))
+        #expect { try CSVDataset.read(URL(fileURLWithPath: path)) } throws: { error in
+            guard case .dataset(let message) = error as? TrainerError else { return false }
+            return message.hasPrefix("\(path):1:")
+        }
     }
 }

@@ -34,7 +34,7 @@ public struct BarrierAnalyzer: Analyzer {
             if let bad = pairs.first(where: { (try? RunDirectory.parsePoints($0))?.count != 2 }) {
                 throw ValidationError("--pairs takes two checkpoints of the run, e.g. 70,150 or it:100,it:200; got '\(bad)'")
             }
-            if points < 3 { throw ValidationError("--points must be at least 3 (two endpoints and an interior point), got \(points)") }
+            if !(3...100_001).contains(points) { throw ValidationError("--points must be in 3…100001 (two endpoints and an interior point at least), got \(points)") }
             if !(tolerance >= 0) { throw ValidationError("--tolerance must be ≥ 0") }
         }
 

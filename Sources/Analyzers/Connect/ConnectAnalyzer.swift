@@ -48,12 +48,12 @@ public struct ConnectAnalyzer: Analyzer {
             if let p = pairs, (try? RunDirectory.parsePoints(p))?.count != 2 {
                 throw ValidationError("--pairs takes two checkpoints of the run, e.g. 70,150 or it:100,it:200; got '\(p)'")
             }
-            if bends < 1 { throw ValidationError("--bends must be at least 1") }
-            if epochs < 1 || batchSize < 1 { throw ValidationError("--epochs and --batch-size must be at least 1") }
+            if !(1...64).contains(bends) { throw ValidationError("--bends must be in 1…64, got \(bends)") }
+            if !(1...100_000).contains(epochs) || !(1...(1 << 24)).contains(batchSize) { throw ValidationError("--epochs must be in 1…100000 and --batch-size in 1…16777216") }
             if !(lr > 0) { throw ValidationError("--lr must be positive") }
             if !(momentum >= 0 && momentum < 1) { throw ValidationError("--momentum must be in [0, 1)") }
             if !(weightDecay >= 0) { throw ValidationError("--weight-decay must be ≥ 0") }
-            if points < 3 { throw ValidationError("--points must be at least 3") }
+            if !(3...100_001).contains(points) { throw ValidationError("--points must be in 3…100001, got \(points)") }
         }
     }
 

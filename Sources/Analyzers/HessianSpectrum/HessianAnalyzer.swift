@@ -60,13 +60,13 @@ public struct HessianAnalyzer: Analyzer {
                 }
             }
             if let e = epoch, (try? RunDirectory.parsePoints(e))?.count != 1 { throw ValidationError("--epoch takes one checkpoint; use --over-epochs for several") }
-            if top < 1 { throw ValidationError("--top must be ≥ 1") }
-            if maxIterations < 1 { throw ValidationError("--max-iterations must be ≥ 1") }
+            if !(1...10_000).contains(top) { throw ValidationError("--top must be in 1…10000, got \(top)") }
+            if !(1...100_000).contains(maxIterations) { throw ValidationError("--max-iterations must be in 1…100000, got \(maxIterations)") }
             if method == .lanczos && maxIterations < top { throw ValidationError("Lanczos needs --max-iterations ≥ --top") }
             if let t = tolerance, !(t > 0) { throw ValidationError("--tolerance must be positive") }
             if let s = samples, s < 1 { throw ValidationError("--samples must be ≥ 1") }
-            if batchSize < 1 { throw ValidationError("--batch-size must be ≥ 1") }
-            if trace && traceSamples < 2 { throw ValidationError("--trace-samples must be ≥ 2") }
+            if !(1...(1 << 24)).contains(batchSize) { throw ValidationError("--batch-size must be in 1…16777216, got \(batchSize)") }
+            if trace && !(2...1_000_000).contains(traceSamples) { throw ValidationError("--trace-samples must be in 2…1000000, got \(traceSamples)") }
             if !weightDecay.isFinite { throw ValidationError("--weight-decay must be a number") }
         }
 

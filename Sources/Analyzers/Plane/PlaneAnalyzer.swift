@@ -36,7 +36,7 @@ public struct PlaneAnalyzer: Analyzer {
                 throw ValidationError("--pair takes two checkpoints of the run, e.g. 70,150 or it:100,it:200; got '\(p)'")
             }
             if connection == .none && third == nil { throw ValidationError("--connection none leaves no third point: pass --third CHECKPOINT") }
-            if grid < 3 { throw ValidationError("--grid must be at least 3") }
+            if !(3...1001).contains(grid) { throw ValidationError("--grid must be in 3…1001 (a 1001 × 1001 plane is a million evaluations), got \(grid)") }
             if !(margin >= 0) { throw ValidationError("--margin must be ≥ 0") }
         }
     }

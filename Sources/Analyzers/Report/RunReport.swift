@@ -1,5 +1,6 @@
 import CheckpointFormat
 import Foundation
+import Trainer
 import Render
 import Tensors
 
@@ -63,7 +64,7 @@ public enum RunReport {
         if let info = try run.runInfo(), case .object(let o) = info {
             settings = o.keys.sorted().map { ($0, o[$0]?.description ?? "") }
         }
-        let rows = readMetrics(run.metricsPath)
+        let rows = try MetricsRecords.numbers(run.metricsPath)
         guard !rows.isEmpty || !settings.isEmpty else { return nil }
         var figures: [HTMLReport.FigureRef] = []
         let xKey = ["iteration", "iter", "step", "epoch"].first { k in rows.contains { $0[k] != nil } }
@@ -91,17 +92,6 @@ public enum RunReport {
         let checkpoints = run.checkpoints().map(\.description).joined(separator: ", ")
         return .init(title: "\(prefix)Training", text: "Run directory: \(run.path). Checkpoints: \(checkpoints.isEmpty ? "none" : checkpoints).",
                      figures: figures, settings: settings)
-    }
-
-    /// Numeric fields of each line of metrics.jsonl (malformed lines are skipped).
-    static func readMetrics(_ path: String) -> [[String: Double]] {
-        guard let data = FileManager.default.contents(atPath: path) else { return [] }
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line in
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
-            var row: [String: Double] = [:]
-            for (k, v) in object { if let n = v as? NSNumber, !(v is Bool) { row[k] = n.doubleValue } }
-            return row
-        }
     }
 
     // MARK: analyses

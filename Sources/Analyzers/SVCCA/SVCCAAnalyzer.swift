@@ -44,7 +44,7 @@ public struct SVCCAAnalyzer: Analyzer {
             if epochs != nil && (a != nil || b != nil) { throw ValidationError("use either --epochs or --a/--b, not both") }
             if let e = epochs, (try? RunDirectory.parsePoints(e))?.count != 2 { throw ValidationError("--epochs takes two points of the run, e.g. 10,150; got '\(e)'") }
             if !(keepVariance > 0 && keepVariance <= 1) { throw ValidationError("--keep-variance must be in (0, 1], got \(keepVariance)") }
-            if let k = keepDims, k < 1 { throw ValidationError("--keep-dims must be at least 1") }
+            if let k = keepDims, !(1...(1 << 24)).contains(k) { throw ValidationError("--keep-dims must be in 1…16777216, got \(k)") }
             if conv == .dft && metrics.contains(.pwcca) {
                 throw ValidationError("--metric pwcca is not defined with --conv dft (complex canonical variates have no real neuron weights); use svcca or cka, or --conv pool/flatten for PWCCA")
             }

@@ -59,7 +59,7 @@ public struct TransferAnalyzer: Analyzer {
             }
             let count = stages.split(separator: ",").count
             if count < 2 { throw ValidationError("--stages needs at least two checkpoints (transferability compares consecutive stages)") }
-            if epochs < 1 || batchSize < 1 { throw ValidationError("--epochs and --batch-size must be ≥ 1") }
+            if !(1...100_000).contains(epochs) || !(1...(1 << 24)).contains(batchSize) { throw ValidationError("--epochs must be in 1…100000 and --batch-size in 1…16777216") }
             if !(fixLr > 0) || !(finetuneLr > 0) { throw ValidationError("learning rates must be positive") }
             if let s = sourceAccuracies {
                 let values = s.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }

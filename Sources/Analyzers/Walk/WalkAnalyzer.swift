@@ -23,8 +23,8 @@ public struct WalkAnalyzer: Analyzer {
         public init() {}
 
         public mutating func validate() throws {
-            if points < 2 { throw ValidationError("--points must be at least 2") }
-            if let m = maxSteps, m < 1 { throw ValidationError("--max-steps must be at least 1") }
+            if !(2...100_001).contains(points) { throw ValidationError("--points must be in 2…100001, got \(points)") }
+            if let m = maxSteps, !(1...1_000_000).contains(m) { throw ValidationError("--max-steps must be in 1…1000000, got \(m)") }
             if let e = epochs, (try? RunDirectory.parsePoints(e)) == nil { throw ValidationError("--epochs takes epoch numbers, e.g. 1,10,25") }
         }
     }
@@ -202,20 +202,18 @@ struct WalkMetrics {
 
     struct Group { var epoch: Int?; var label: String; var iterations: [Int] }
 
-    /// Reads `path` (a run without metrics.jsonl has no metrics: empty).
-    /// - Throws: `AnalysisError.unusable` naming the line that is not a metrics record: a
-    ///   damaged file would otherwise silently drop the epoch boundaries the walk is grouped by.
+    /// Reads `path` through `MetricsRecords` (a run without metrics.jsonl has no metrics: empty).
+    /// - Throws: for a line that is not a metrics record or an epoch record without an epoch
+    ///   ≥ 1: a damaged file would otherwise silently regroup the walk.
     init(path: String) throws {
-        guard FileManager.default.fileExists(atPath: path) else { return }
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw AnalysisError.unusable(path: path, detail: "not readable as UTF-8 text")
-        }
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
-            guard let obj = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
-                  let kind = obj["kind"] as? String, let it = (obj["iteration"] as? NSNumber)?.intValue, it >= 0 else {
-                throw AnalysisError.unusable(path: path, detail: "line \(number + 1) is not a metrics record (a JSON object with 'kind' and 'iteration')")
+        for obj in try MetricsRecords.records(path) {
+            guard let kind = obj["kind"] as? String, let it = (obj["iteration"] as? NSNumber)?.intValue else { continue }
+            if kind == "epoch" {
+                guard let e = (obj["epoch"] as? NSNumber)?.intValue, e >= 1 else {
+                    throw AnalysisError.unusable(path: path, detail: "an epoch record at iteration \(it) has no epoch ≥ 1")
+                }
+                epochEnds[e] = it
             }
-            if kind == "epoch", let e = (obj["epoch"] as? NSNumber)?.intValue { epochEnds[e] = it }
             if kind == "step" {
                 if let c = (obj["grad_cosine"] as? NSNumber)?.doubleValue { cosine[it] = c }
                 if let d = (obj["distance_from_init"] as? NSNumber)?.doubleValue { distance[it] = d }

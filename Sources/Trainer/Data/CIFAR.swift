@@ -1,3 +1,4 @@
+import CheckpointFormat
 import Foundation
 import Tensors
 
@@ -12,12 +13,12 @@ public enum CIFAR10 {
     public static func dataset(name: String, files: [URL]) throws(TrainerError) -> Dataset {
         var pixels: [Float] = [], labels: [Int] = []
         for url in files {
-            let data: Data
-            do { data = try Data(contentsOf: url) } catch { throw .dataset("\(url.path): cannot read (\(error.localizedDescription))") }
+            let data: [UInt8]
+            do { data = try FileReader.contents(of: url.path) } catch { throw .dataset(error.description) }
             guard data.count % recordSize == 0, !data.isEmpty else {
                 throw .dataset("\(url.path): \(data.count) bytes is not a whole number of \(recordSize)-byte CIFAR-10 records")
             }
-            let bytes = [UInt8](data)
+            let bytes = data
             pixels.reserveCapacity(pixels.count + bytes.count)
             for r in 0..<(bytes.count / recordSize) {
                 let start = r * recordSize

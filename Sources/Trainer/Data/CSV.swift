@@ -1,3 +1,4 @@
+import CheckpointFormat
 import Foundation
 import Tensors
 
@@ -18,8 +19,9 @@ public enum CSVDataset {
     /// 10⁹ would otherwise ask for a billion-way classifier.
     public static let maximumClasses = 65_536
 
-    /// Reads `url`; blank lines and lines starting with `#` are skipped, a first line that does not
-    /// parse as numbers is taken as a header. Features are multiplied by `scale` (1/16 for optdigits).
+    /// Reads `url`; blank lines and lines starting with `#` are skipped, a first line that holds
+    /// no number is taken as a header (a first row with some numbers is data, and a damaged one
+    /// is refused). Features are multiplied by `scale` (1/16 for optdigits).
     /// - Parameter classes: the number of classes, when known (a test set takes its training
     ///   set's); labels must lie in `0..<classes` (else `0..<maximumClasses`).
     /// - Throws: `TrainerError.dataset` naming the file and line of the first malformed row.
@@ -29,9 +31,7 @@ public enum CSVDataset {
         guard scale.isFinite else { throw .dataset("\(path): scale \(scale) is not a finite number") }
         if let classes, classes <= 0 { throw .dataset("\(path): classes must be positive, got \(classes)") }
         var bytes: [UInt8]
-        do { bytes = [UInt8](try Data(contentsOf: url)) } catch {
-            throw .dataset("\(path): cannot read (\(error.localizedDescription))")
-        }
+        do { bytes = try FileReader.contents(of: path) } catch { throw .dataset(error.description) }
         bytes.append(0)  // strtof/strtod stop at the terminator after the last field
         let table = try bytes.withUnsafeBufferPointer { (buffer) throws(TrainerError) -> Table in
             var parser = Parser(path: path, bytes: buffer, labelColumn: labelColumn, scale: scale,
@@ -85,7 +85,7 @@ public enum CSVDataset {
                 while a < b, Self.isBlank(base[a]) { a += 1 }
                 while b > a, Self.isBlank(base[b - 1]) { b -= 1 }
                 if a == b || base[a] == UInt8(ascii: "#") { continue }
-                let isHeader = headerAllowed && !firstFieldIsNumeric(a, b)
+                let isHeader = headerAllowed && !anyFieldIsNumeric(a, b)
                 headerAllowed = false
                 if isHeader { continue }
                 try parseRow(base, a, b, line: line)
@@ -93,11 +93,17 @@ public enum CSVDataset {
             return table
         }
 
-        /// Whether the line's first field parses as a number (a header's does not).
-        func firstFieldIsNumeric(_ a: Int, _ b: Int) -> Bool {
-            var e = a
-            while e < b, bytes[e] != Self.comma { e += 1 }
-            return number(a, e) != nil
+        /// Whether any field of the line parses as a number. A header has none; a first data
+        /// row with one damaged field still has numbers, so it is parsed (and refused), not
+        /// silently skipped as a header.
+        func anyFieldIsNumeric(_ a: Int, _ b: Int) -> Bool {
+            var start = a
+            while start <= b {
+                let e = fieldEnd(start, b)
+                if number(start, e) != nil { return true }
+                start = e + 1
+            }
+            return false
         }
 
         /// The text of bytes `a..<b`, for messages.

@@ -74,7 +74,7 @@ extension DatasetSpec {
         // anything is generated (a run spec is a file a user can edit).
         let generated: (name: String, dimensions: [Int], fraction: Double)?
         switch source {
-        case let .ps10(samples, noisy, h, w): generated = ("ps10 (samples × 3 × height × width)", [samples, 3, h, w], noisy)
+        case let .ps10(samples, noisy, h, w): generated = ("ps10 (samples × 6 channels × height × width)", [samples, 6, h, w], noisy)
         case let .blobs(classes, perClass, dimensions): generated = ("blobs (classes × perClass × dimensions)", [classes, perClass, dimensions], 0)
         case let .spirals(classes, perClass, noise):
             guard noise.isFinite && noise >= 0 else { throw .dataset("spirals noise must be finite and ≥ 0, got \(noise)") }

@@ -29,9 +29,15 @@ public enum ModelCheckpoint {
                 "the model spec expects parameter '\(p.name)' of shape \(p.shape), the checkpoint holds \($0)"
             } ?? "the model spec expects parameter '\(p.name)' of shape \(p.shape), which the checkpoint does not hold")
         }
-        let model = try Model(spec: spec, rng: RandomGenerator(seed: 0))
+        for b in layout.buffers where stored[b.name] != nil && stored[b.name] != b.shape {
+            throw CheckpointError.invalidInput(path: path, detail:
+                "the model spec expects buffer '\(b.name)' of shape \(b.shape), the checkpoint holds \(stored[b.name] ?? [])")
+        }
+        // The tensors first: reading them proves their bytes are in the file (a manifest can claim
+        // any shape), so the model built next is never larger than the checkpoint itself.
         let names = reader.manifest.tensors.filter { $0.role != .optimizer }.map(\.name)
         let arrays = try reader.arrays(named: names, requireFinite: true)
+        let model = try Model(spec: spec, rng: RandomGenerator(seed: 0))
         var tensors: [String: Tensor<Float>] = [:]
         for (name, a) in arrays { tensors[name] = a.floatTensor() }
         do { try model.load(named: tensors) } catch {

@@ -25,11 +25,14 @@ extension RunTrainer {
     /// gradient cosine); be preceded by every epoch checkpoint the save plan names and every
     /// iteration checkpoint that is not a copy of one of them; and metrics.jsonl must hold the
     /// lines of every epoch up to it.
-    func resumePoint(perEpoch: Int) -> ResumePoint? {
+    /// - Throws: the reader's error for a checkpoint that exists but is damaged: checkpoints are
+    ///   published by rename, so no kill leaves one half-written, and retraining over a damaged
+    ///   file would hide the damage.
+    func resumePoint(perEpoch: Int) throws -> ResumePoint? {
         let metrics = completeMetricsEpochs(perEpoch: perEpoch)
         let saved = Set(run.checkpoints())
         for case .epoch(let e) in run.checkpoints().reversed() where e < metrics.count {
-            guard isResumable(epoch: e, perEpoch: perEpoch),
+            guard try isResumable(epoch: e, perEpoch: perEpoch),
                   (0..<e).allSatisfy({ !expectsEpochCheckpoint($0) || saved.contains(.epoch($0)) }),
                   expectedIterations(upTo: e, perEpoch: perEpoch).allSatisfy({ i in
                       saved.contains(.iteration(i)) || copiedEpoch(ofIteration: i, perEpoch: perEpoch).map { saved.contains(.epoch($0)) } == true
@@ -100,8 +103,8 @@ extension RunTrainer {
     }
 
     /// Whether training can continue exactly from `epoch-e.ckpt`.
-    func isResumable(epoch e: Int, perEpoch: Int) -> Bool {
-        guard let reader = try? CheckpointReader(path: run.checkpointPath(for: .epoch(e))) else { return false }
+    func isResumable(epoch e: Int, perEpoch: Int) throws -> Bool {
+        let reader = try CheckpointReader(path: run.checkpointPath(for: .epoch(e)))
         if e == 0 { return true }
         // Written with the optimizer's state (its step count is recorded then, even for optimizers
         // that keep no tensors): not an imported or per-iteration checkpoint.

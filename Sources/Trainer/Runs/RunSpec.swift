@@ -71,13 +71,34 @@ public struct RunSpec: Codable, Equatable, Sendable {
         self.optimizer = optimizer; self.training = training; self.save = save; self.teacher = teacher; self.preset = preset
     }
 
-    /// Reads `run.json`.
+    /// Reads `run.json` and checks its settings (`validate()`).
     public static func load(_ run: RunDirectory) throws -> RunSpec {
         guard let data = FileManager.default.contents(atPath: run.runJSONPath) else {
             throw CheckpointError.notARunDirectory(path: run.path, detail: "no run.json (was it made by `analyze train`?)")
         }
-        do { return try JSONDecoder().decode(RunSpec.self, from: data) } catch {
+        let spec: RunSpec
+        do { spec = try JSONDecoder().decode(RunSpec.self, from: data) } catch {
             throw CheckpointError.invalidInput(path: run.runJSONPath, detail: "not a Basin run spec: \(error)")
+        }
+        do { try spec.validate() } catch {
+            throw CheckpointError.invalidInput(path: run.runJSONPath, detail: error.description)
+        }
+        return spec
+    }
+
+    /// Checks the sizes and counts a spec sets before any of them is used: a run spec is a
+    /// file a user can edit, and a negative probe count or a batch size near `Int.max` would
+    /// otherwise trap in a range or an overflowing product.
+    /// - Throws: `TrainerError.invalidOption` / `.dataset` naming the setting and its range.
+    public func validate() throws(TrainerError) {
+        try training.validate()
+        try data.validate()
+        let limit = TrainingConfiguration.maximumEpochs
+        guard (0...(1 << 24)).contains(save.probeCount) else { throw .invalidOption("save.probeCount must be in 0…16777216, got \(save.probeCount)") }
+        guard save.logEvery >= 1 else { throw .invalidOption("save.logEvery must be at least 1, got \(save.logEvery)") }
+        if let every = save.every, every < 1 { throw .invalidOption("save.every must be at least 1, got \(every)") }
+        for (name, list) in [("save.epochs", save.epochs), ("save.iterationEpochs", save.iterationEpochs), ("save.activationEpochs", save.activationEpochs)] {
+            if let bad = list.first(where: { !(0...limit).contains($0) }) { throw .invalidOption("\(name) must hold epochs in 0…\(limit), got \(bad)") }
         }
     }
 

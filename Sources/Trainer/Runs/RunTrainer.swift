@@ -27,6 +27,7 @@ public final class RunTrainer {
     /// - Returns: the metrics of the epochs trained by this call.
     @discardableResult
     public func train(resume: Bool) throws -> [EpochMetrics] {
+        try spec.validate()
         let data = try RunData.load(spec.data)
         let probe = probeSet(data)
         let teacher = try spec.teacher.map { try ModelCheckpoint.load(try TeacherLocator.resolve($0)).model }
@@ -40,13 +41,18 @@ public final class RunTrainer {
         let perEpoch = spec.training.iterationsPerEpoch(samples: data.train.count)
 
         if resume { run.removeStaleTemporaries() }
-        if resume, let point = resumePoint(perEpoch: perEpoch) {
+        if resume, let point = try resumePoint(perEpoch: perEpoch) {
             let path = run.checkpointPath(for: .epoch(point.epoch))
             let (loaded, manifest) = try ModelCheckpoint.load(path)
             try model.setParameters(loaded.parameters)
             try model.setBuffers(loaded.buffers)
             var steps = 0
-            if case .number(let n)? = manifest.extra["optimizerSteps"] { steps = Int(n) }
+            if case .number(let n)? = manifest.extra["optimizerSteps"] {
+                guard let exact = Int(exactly: n), exact >= 0 else {
+                    throw CheckpointError.invalidInput(path: path, detail: "extra.optimizerSteps is \(n), expected a whole number ≥ 0")
+                }
+                steps = exact
+            }
             var state = try ModelCheckpoint.optimizerState(path)
             previousGradient = state.removeValue(forKey: Self.previousGradientKey)
             try optimizer.load(state: state, stepCount: steps)

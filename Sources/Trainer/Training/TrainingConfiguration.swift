@@ -57,13 +57,25 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// The iterations (optimizer steps) one epoch of `count` samples takes.
     public func iterationsPerEpoch(samples count: Int) -> Int {
         guard let b = batchSize, b > 0 else { return count > 0 ? 1 : 0 }
-        return dropLast ? count / b : (count + b - 1) / b
+        return dropLast ? count / b : count / b + (count % b == 0 ? 0 : 1)
     }
 
-    func validate() throws(TrainerError) {
-        guard epochs >= 0 else { throw .invalidOption("epochs must be ≥ 0, got \(epochs)") }
-        if let b = batchSize, b <= 0 { throw .invalidOption("batch size must be positive, got \(b)") }
-        guard evaluationBatchSize > 0 else { throw .invalidOption("evaluation batch size must be positive") }
+    /// Bounds for the sizes a run spec (a file a user can edit) sets: far above any real run,
+    /// far below where a product of them overflows or an allocation from them cannot succeed.
+    public static let maximumBatchSize = 1 << 24
+    public static let maximumEpochs = 1_000_000
+
+    public func validate() throws(TrainerError) {
+        guard (0...Self.maximumEpochs).contains(epochs) else { throw .invalidOption("epochs must be in 0…\(Self.maximumEpochs), got \(epochs)") }
+        if let b = batchSize, !(1...Self.maximumBatchSize).contains(b) {
+            throw .invalidOption("batch size must be in 1…\(Self.maximumBatchSize), got \(b)")
+        }
+        guard (1...Self.maximumBatchSize).contains(evaluationBatchSize) else {
+            throw .invalidOption("evaluation batch size must be in 1…\(Self.maximumBatchSize), got \(evaluationBatchSize)")
+        }
+        if let a = augmentation, !(0...64).contains(a.cropPadding) {
+            throw .invalidOption("augmentation crop padding must be in 0…64, got \(a.cropPadding)")
+        }
     }
 }
 
