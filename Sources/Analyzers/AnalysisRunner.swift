@@ -33,17 +33,18 @@ public enum AnalysisRunner {
                                         progress: ProgressReporter) throws -> Outcome<A.Result> {
         if run == nil, let need = analyzer.runDirectoryNeed { throw AnalysisError.needsRunDirectory(analyzer: A.name, because: need) }
         let outDir = outputDirectory ?? ((run?.analysesDirectory ?? "analyses") + "/" + analyzer.outputName)
-        try checkOutput(outDir, analyzer: A.name, force: force)
+        let publication = try checkOutput(outDir, analyzer: A.name, force: force)
         BLAS.setThreadCount(threads)
         let staging = try stage(outDir)
         do {
             let context = AnalysisContext(run: run, outputDirectory: staging, progress: progress, threads: threads, seed: seed)
             let result = try analyzer.run(context)
+            let outputs = ((try? FileManager.default.contentsOfDirectory(atPath: staging)) ?? []) + ["result.json"]
             let envelope = ResultEnvelope(analyzer: A.name, schemaVersion: A.Result.schemaVersion, basinVersion: BasinVersion.string,
-                                          arguments: arguments, run: run?.path, seed: seed, result: result)
+                                          arguments: arguments, run: run?.path, seed: seed, outputs: Set(outputs).sorted(), result: result)
             let json = try encode(envelope)
             try AtomicFile.write(Array(json.utf8), to: staging + "/result.json")
-            try publish(staging, as: outDir)
+            if publication == .merge { try merge(staging, into: outDir) } else { try publish(staging, as: outDir) }
             return Outcome(outputDirectory: outDir, result: result, json: json)
         } catch {
             try? FileManager.default.removeItem(atPath: staging)
@@ -62,7 +63,8 @@ public enum AnalysisRunner {
     }
 
     /// Refuses an output folder the results must not replace (see `OutputFolder`).
-    public static func checkOutput(_ outDir: String, analyzer: String, force: Bool) throws(AnalysisError) {
+    @discardableResult
+    public static func checkOutput(_ outDir: String, analyzer: String, force: Bool) throws(AnalysisError) -> OutputFolder.Publication {
         try OutputFolder.check(outDir, kind: "\(analyzer) results", force: force) { OutputFolder.holdsResult(of: analyzer, at: $0) }
     }
 
@@ -88,16 +90,44 @@ public enum AnalysisRunner {
         return staging
     }
 
-    /// Moves the old folder aside, renames the staging folder into place, removes the old one.
-    static func publish(_ staging: String, as outDir: String) throws(CheckpointError) {
+    /// Adds the staged results to a folder of other files (`--force`), each entry renamed into
+    /// place; refused before anything moves when a result would take the name of a file there.
+    static func merge(_ staging: String, into outDir: String) throws {
+        let fm = FileManager.default
+        let entries = try fm.contentsOfDirectory(atPath: staging).sorted()
+        let taken = entries.filter { fm.fileExists(atPath: outDir + "/" + $0) }
+        guard taken.isEmpty else {
+            throw AnalysisError.outputRefused(path: outDir, reason: "the results would overwrite \(taken.prefix(3).joined(separator: ", "))\(taken.count > 3 ? ", …" : "") there", forceAllowed: false)
+        }
+        for entry in entries where rename(staging + "/" + entry, outDir + "/" + entry) != 0 {
+            throw CheckpointError.writeFailed(path: outDir + "/" + entry, detail: "cannot move the new result into place")
+        }
+        try? fm.removeItem(atPath: staging)
+    }
+
+    /// Moves the old folder aside, renames the staging folder into place, removes the old one —
+    /// after moving into the new folder whatever the old one held that was not its results
+    /// (`ResultEnvelope.outputs`): files someone put beside earlier results are kept.
+    static func publish(_ staging: String, as outDir: String) throws {
         let fm = FileManager.default
         let old = staging + ".old"
         let hadOld = fm.fileExists(atPath: outDir)
-        if hadOld && rename(outDir, old) != 0 { throw .writeFailed(path: outDir, detail: "cannot move the previous results aside") }
+        let keep = hadOld ? OutputFolder.nonResults(in: outDir) : []
+        let taken = keep.filter { fm.fileExists(atPath: staging + "/" + $0) }
+        guard taken.isEmpty else {
+            throw AnalysisError.outputRefused(path: outDir, reason: "the results would overwrite \(taken.prefix(3).joined(separator: ", ")) there, which earlier results did not write", forceAllowed: false)
+        }
+        if hadOld && rename(outDir, old) != 0 { throw CheckpointError.writeFailed(path: outDir, detail: "cannot move the previous results aside") }
         if rename(staging, outDir) != 0 {
             if hadOld { rename(old, outDir) }
-            throw .writeFailed(path: outDir, detail: "cannot move the new results into place")
+            throw CheckpointError.writeFailed(path: outDir, detail: "cannot move the new results into place")
         }
-        if hadOld { try? fm.removeItem(atPath: old) }
+        guard hadOld else { return }
+        // The old folder is deleted only once everything that was not a result is back in place.
+        let stranded = keep.filter { rename(old + "/" + $0, outDir + "/" + $0) != 0 }
+        guard stranded.isEmpty else {
+            throw CheckpointError.writeFailed(path: outDir, detail: "could not move \(stranded.joined(separator: ", ")) beside the new results; they are in \(old)")
+        }
+        try? fm.removeItem(atPath: old)
     }
 }

@@ -90,12 +90,16 @@ public struct ResultEnvelope<R: AnalysisResult>: Codable, Sendable {
     public var arguments: [String]
     public var run: String?
     public var seed: UInt64
+    /// The files and folders the analysis wrote into its output folder (result.json included):
+    /// what a later run of it may replace. Anything else in the folder is someone else's and is
+    /// kept. Absent in results written before Basin recorded it (then the whole folder is results).
+    public var outputs: [String]?
     public var result: R
 
     public init(analyzer: String, schemaVersion: Int, basinVersion: String, arguments: [String],
-                run: String?, seed: UInt64, result: R) {
+                run: String?, seed: UInt64, outputs: [String]? = nil, result: R) {
         self.analyzer = analyzer; self.schemaVersion = schemaVersion; self.basinVersion = basinVersion
-        self.arguments = arguments; self.run = run; self.seed = seed; self.result = result
+        self.arguments = arguments; self.run = run; self.seed = seed; self.outputs = outputs; self.result = result
     }
 }
 

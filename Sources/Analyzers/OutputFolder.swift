@@ -5,7 +5,8 @@ import Foundation
 /// Publishing replaces the output folder as a whole (`AnalysisRunner.publish`), so a mistyped
 /// `--out RUN/checkpoints` would delete every checkpoint. A folder is therefore written only when
 /// it does not exist, is empty, or holds earlier results of the same kind (`accepts`); anything
-/// else is refused unless `force`, and some things are refused even then: a plain file, a run
+/// else is refused unless `force` — and then a folder of other files keeps them all, the results
+/// being added beside them (`Publication.merge`) — and some things are refused even then: a plain file, a run
 /// directory (run.json or checkpoints/), a checkpoints/ or activations/ folder, any folder that
 /// contains one of those, the working directory or one of its ancestors, the home folder, and a
 /// tree too large to have been written by an analysis.
@@ -19,30 +20,52 @@ public enum OutputFolder {
     ///   - accepts: whether an existing, non-empty folder holds earlier results of this kind.
     ///   - force: the user's `--force`: replace folders that are not protected.
     /// - Throws: `AnalysisError.outputRefused` naming the folder and the reason.
+    /// How results reach an accepted folder.
+    public enum Publication: Equatable, Sendable {
+        /// The folder is new, empty or holds earlier results: the new folder replaces it whole.
+        case replace
+        /// `--force` into a folder of other files: the results are added beside them, and
+        /// nothing already there is replaced (a name the results share with a file there is
+        /// refused when the results are published).
+        case merge
+    }
+
+    @discardableResult
     public static func check(_ path: String, kind: String, force: Bool,
-                             accepts: (String) -> Bool) throws(AnalysisError) {
+                             accepts: (String) -> Bool) throws(AnalysisError) -> Publication {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
-        guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else { return }
+        guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else { return .replace }
         guard isDirectory.boolValue else {
             throw .outputRefused(path: path, reason: "it is a file, not a folder", forceAllowed: false)
         }
         if let reason = protection(path) { throw .outputRefused(path: path, reason: reason, forceAllowed: false) }
         let entries = (try? fm.contentsOfDirectory(atPath: path)) ?? []
-        if entries.isEmpty || accepts(path) { return }
-        if force { return }
+        if entries.isEmpty || accepts(path) { return .replace }
+        // Another analyzer's results are results: --force replaces them.
+        if force { return holdsResult(of: nil, at: path) ? .replace : .merge }
         let found = entries.sorted().prefix(3).joined(separator: ", ") + (entries.count > 3 ? ", …" : "")
         throw .outputRefused(path: path, reason: "the folder holds other files (\(found)), not \(kind)", forceAllowed: true)
     }
 
-    /// True when `path/result.json` was written by `analyzer` (earlier results it may replace).
-    public static func holdsResult(of analyzer: String, at path: String) -> Bool {
+    /// True when `path/result.json` was written by `analyzer` (any analyzer when nil): earlier
+    /// results it may replace.
+    public static func holdsResult(of analyzer: String?, at path: String) -> Bool {
         guard let data = FileManager.default.contents(atPath: path + "/result.json"),
               let envelope = try? JSONDecoder().decode(Header.self, from: data) else { return false }
-        return envelope.analyzer == analyzer
+        return analyzer == nil || envelope.analyzer == analyzer
     }
 
-    private struct Header: Decodable { var analyzer: String }
+    private struct Header: Decodable { var analyzer: String; var outputs: [String]? }
+
+    /// The entries of a results folder that its result.json does not list as written by the
+    /// analysis (none when it lists nothing: results from before Basin recorded them).
+    static func nonResults(in path: String) -> [String] {
+        guard let data = FileManager.default.contents(atPath: path + "/result.json"),
+              let header = try? JSONDecoder().decode(Header.self, from: data), let outputs = header.outputs else { return [] }
+        let written = Set(outputs)
+        return ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { !written.contains($0) }.sorted()
+    }
 
     /// Why `path` must never be replaced, or nil.
     static func protection(_ path: String) -> String? {

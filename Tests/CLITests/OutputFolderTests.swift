@@ -51,12 +51,21 @@ import Testing
         #expect(snapshot(dir) == before, "\(out): files changed")
     }
 
-    @Test func forceReplacesAnUnrelatedFolderThatHoldsNoRun() throws {
+    /// `--force` into a folder of someone's files adds the results beside them and deletes nothing;
+    /// a result that would take a file's name is refused, and nothing changes.
+    @Test func forceAddsResultsBesideOtherFilesAndNeverDeletesThem() throws {
         let (dir, run) = try makeRun()
+        let chapter = try Data(contentsOf: URL(fileURLWithPath: dir + "/thesis/chapter1.tex"))
         let r = try analyze(["norms", run, "--epochs", "1,2", "--out", dir + "/thesis", "--force"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(FileManager.default.fileExists(atPath: dir + "/thesis/result.json"))
-        #expect(!FileManager.default.fileExists(atPath: dir + "/thesis/chapter1.tex"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/thesis/chapter1.tex")) == chapter)
+        // Again: result.json is there now, of norms, so the folder is its results and is replaced —
+        // but chapter1.tex is no result: a second run must not delete it either.
+        let before = snapshot(dir)
+        let again = try analyze(["norms", run, "--epochs", "1,2", "--out", dir + "/thesis", "--force"])
+        #expect(FileManager.default.fileExists(atPath: dir + "/thesis/chapter1.tex"), "\(again.stderr)")
+        if again.status != 0 { #expect(snapshot(dir) == before) }
     }
 
     @Test func earlierResultOfTheSameAnalyzerIsReplaced() throws {
