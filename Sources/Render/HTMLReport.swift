@@ -14,6 +14,10 @@ import Foundation
 /// try report.write(to: "run/report/index.html")
 /// ```
 public struct HTMLReport: Sendable {
+    /// The `<meta name="generator">` every report page carries: how a later `analyze report`
+    /// recognises a folder holding its own earlier report (and no one else's index.html).
+    public static let generator = "basin-report"
+
     /// A figure on the page: paths relative to the page.
     public struct FigureRef: Sendable {
         public var png: String
@@ -68,6 +72,7 @@ public struct HTMLReport: Sendable {
         <head>
         <meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
+        <meta name="generator" content="\(HTMLReport.generator)">
         <title>\(escape(title))</title>
         <style>\(Self.css)</style>
         </head>

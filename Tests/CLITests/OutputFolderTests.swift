@@ -95,6 +95,21 @@ import Testing
         #expect(snapshot(dir) == before)
     }
 
+    /// Someone's website is not an earlier report: its index.html is never overwritten.
+    @Test func reportRefusesAForeignIndexButReplacesItsOwn() throws {
+        let (dir, run) = try makeRun()
+        let site = dir + "/site"
+        try FileManager.default.createDirectory(atPath: site, withIntermediateDirectories: true)
+        try Data("<html>my page</html>\n".utf8).write(to: URL(fileURLWithPath: site + "/index.html"))
+        let before = snapshot(dir)
+        let r = try analyze(["report", run, "--out", site])
+        #expect(r.status == 1 && r.stderr.hasPrefix("Error: \(site): will not write"), "\(r.stderr)")
+        #expect(snapshot(dir) == before)
+        #expect(try analyze(["report", run, "--out", dir + "/report"]).status == 0)
+        let again = try analyze(["report", run, "--out", dir + "/report"])
+        #expect(again.status == 0, "\(again.stderr)")
+    }
+
     @Test func reportRefusesARunAndAFile() throws {
         let (dir, run) = try makeRun()
         let before = snapshot(dir)
