@@ -155,3 +155,14 @@ func bruteForceEvidence(features f: Tensor<Double>, y: [Double], alpha: Double, 
         #expect(throws: DataSourceError.malformed("blobs:3,x", "'x' is not a positive integer")) { try DataSource(parsing: "blobs:3,x") }
     }
 }
+
+/// Stages and targets given as paths name one folder under analyses/, never nested folders.
+@Suite struct TransferOutputNameTests {
+    @Test func pathsBecomeOneFolderName() throws {
+        let options = try TransferAnalyzer.Options.parse(["--stages", "runs/a/checkpoints/epoch-0005.ckpt,runs/b/:12",
+                                                          "--target", "csv:/data/../.hidden/train.csv"])
+        let name = TransferAnalyzer(options: options).outputName
+        #expect(!name.contains("/") && !name.hasPrefix("."), "\(name)")
+        #expect(name.hasPrefix("transfer-") && name.contains("epoch-0005") && name.contains("-12-"), "\(name)")
+    }
+}

@@ -120,14 +120,19 @@ public struct TransferAnalyzer: Analyzer {
     }
 
     public var outputName: String {
+        /// One path component of a folder name: a stage or target given as a path contributes its
+        /// file name only, and nothing that could nest folders (`/`) or hide one (a leading `.`).
+        func part(_ text: Substring) -> String {
+            let stem = URL(fileURLWithPath: String(text)).deletingPathExtension().lastPathComponent
+            let safe = String(stem.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" })
+            return safe.isEmpty ? "x" : safe
+        }
         if options.fromAccuracies == nil, let stages = options.stages, let target = options.target?.text {
-            let points = stages.split(separator: ",").map { $0.split(separator: ":").last.map(String.init) ?? "" }
-            let t = URL(fileURLWithPath: target).deletingPathExtension().lastPathComponent
-                .replacingOccurrences(of: ":", with: "-").replacingOccurrences(of: ",", with: "-")
-            return (["transfer", t] + (options.targetClasses.map { ["c" + $0.replacingOccurrences(of: ",", with: "")] } ?? [])
+            let points = stages.split(separator: ",").map { part($0.split(separator: ":").last ?? "") }
+            return (["transfer", part(Substring(target))] + (options.targetClasses.map { ["c" + $0.replacingOccurrences(of: ",", with: "")] } ?? [])
                     + points + [options.mode.rawValue]).joined(separator: "-")
         }
-        return "transfer-" + URL(fileURLWithPath: options.fromAccuracies ?? "table").deletingPathExtension().lastPathComponent
+        return "transfer-" + part(Substring(options.fromAccuracies ?? "table"))
     }
 
     public func run(_ context: AnalysisContext) throws -> Result {
