@@ -79,7 +79,17 @@ public enum AnalysisRunner {
     static func stage(_ outDir: String) throws(CheckpointError) -> String {
         let url = URL(fileURLWithPath: outDir)
         let parent = url.deletingLastPathComponent().path
-        let staging = parent + "/." + url.lastPathComponent + ".staging-\(getpid())"
+        let prefix = "." + url.lastPathComponent + ".staging-"
+        let staging = parent + "/" + prefix + "\(getpid())"
+        // Staging folders (and the `.old` folders publish moves aside) of runs that were killed:
+        // their process is gone, so nothing will ever publish or remove them.
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] where entry.hasPrefix(prefix) {
+            let rest = entry.dropFirst(prefix.count)
+            let digits = rest.prefix { $0.isNumber }
+            guard let pid = Int32(digits), pid != getpid(), rest.dropFirst(digits.count).isEmpty || rest.dropFirst(digits.count) == ".old",
+                  kill(pid, 0) != 0, errno == ESRCH else { continue }
+            try? FileManager.default.removeItem(atPath: parent + "/" + entry)
+        }
         do {
             try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
             try? FileManager.default.removeItem(atPath: staging)

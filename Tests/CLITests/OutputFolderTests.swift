@@ -68,6 +68,21 @@ import Testing
         if again.status != 0 { #expect(snapshot(dir) == before) }
     }
 
+    /// Staging folders left by a killed analysis (their process is gone) are removed by the next
+    /// run of that output; one whose process is alive is left alone.
+    @Test func stagingFoldersOfKilledRunsAreRemoved() throws {
+        let (dir, run) = try makeRun()
+        var dead: Int32 = 4_000_000
+        while kill(dead, 0) == 0 || errno != ESRCH { dead -= 1 }
+        let live = ProcessInfo.processInfo.processIdentifier
+        for name in [".norms-out.staging-\(dead)", ".norms-out.staging-\(dead).old", ".norms-out.staging-\(live)"] {
+            try FileManager.default.createDirectory(atPath: dir + "/" + name, withIntermediateDirectories: true)
+        }
+        #expect(try analyze(["norms", run, "--epochs", "1,2", "--out", dir + "/norms-out"]).status == 0)
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix(".norms-out") }
+        #expect(left == [".norms-out.staging-\(live)"])
+    }
+
     @Test func earlierResultOfTheSameAnalyzerIsReplaced() throws {
         let (dir, run) = try makeRun()
         let out = dir + "/norms-out"

@@ -40,7 +40,7 @@ public final class RunTrainer {
         var previousGradient: Tensor<Float>?
         let perEpoch = spec.training.iterationsPerEpoch(samples: data.train.count)
 
-        if resume { run.removeStaleTemporaries() }
+        run.removeStaleTemporaries()
         if resume, let point = try resumePoint(perEpoch: perEpoch) {
             let path = run.checkpointPath(for: .epoch(point.epoch))
             let (loaded, manifest) = try ModelCheckpoint.load(path)
