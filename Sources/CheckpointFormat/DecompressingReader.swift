@@ -2,8 +2,8 @@ import CArchive
 import Foundation
 
 /// Reads a file that may be gzip-, zstd-, xz- or bzip2-compressed (or not at all) in pieces
-/// of a size the caller chooses, through libarchive's "raw" format. Unlike
-/// `CompressedFile.read`, nothing is decompressed beyond what is asked for: a reader that
+/// of a size the caller chooses, through libarchive's "raw" format (e.g. the `*-ubyte.gz` IDX
+/// files Debian's `dataset-fashion-mnist` ships). Nothing is decompressed beyond what is asked for: a reader that
 /// learns from a header how many bytes follow reads exactly that many and one more (which
 /// must not exist), so a small compressed file cannot expand into gigabytes.
 public final class DecompressingReader {
@@ -29,7 +29,10 @@ public final class DecompressingReader {
         archive_read_support_filter_all(a)
         archive_read_support_format_raw(a)
         guard archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK else {
-            throw .archiveFailure(path: path, entry: nil, detail: message())
+            // A stream cut inside its first block fails here already.
+            let detail = message()
+            if detail.lowercased().contains("truncat") { throw .truncated(path: path, entry: nil, detail: detail) }
+            throw .archiveFailure(path: path, entry: nil, detail: detail)
         }
         var entry: OpaquePointer?
         guard archive_read_next_header(a, &entry) == ARCHIVE_OK else {

@@ -107,30 +107,31 @@ import Testing
     }
 }
 
-@Suite struct CompressedFileTests {
-    @Test func readsDebianFashionMNISTLabelsGz() throws {
-        let path = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz"
-        guard FileManager.default.fileExists(atPath: path) else {
-            // `make test` installs dataset-fashion-mnist and sets BASIN_STRICT_TESTS=1.
-            if ProcessInfo.processInfo.environment["BASIN_STRICT_TESTS"] == "1" { Issue.record("\(path) is missing") }
-            return
-        }
-        let bytes = try CompressedFile.read(path: path)
+/// The decompressing reader IDX data goes through: Debian's gzip files, plain files, and a
+/// stream cut short.
+@Suite struct DecompressingReaderTests {
+    static let labels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz"
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: labels) || ProcessInfo.processInfo.environment["BASIN_STRICT_TESTS"] == "1"))
+    func readsDebianFashionMNISTLabelsGz() throws {
+        let reader = try DecompressingReader(path: Self.labels)
+        let bytes = try reader.read(upTo: 20_000)
         // IDX header: magic 0x00000801 (unsigned bytes, 1 dimension), then 10000 labels.
+        #expect(reader.isCompressed)
         #expect(Array(bytes.prefix(8)) == [0, 0, 8, 1, 0, 0, 0x27, 0x10])
         #expect(bytes.count == 8 + 10_000)
     }
 
-    @Test func plainAndTruncatedFiles() throws {
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: labels) || ProcessInfo.processInfo.environment["BASIN_STRICT_TESTS"] == "1"))
+    func plainAndTruncatedFiles() throws {
         let dir = temporaryDirectory()
         writeBytes(Array("plain text".utf8), dir + "/plain.txt")
-        #expect(try CompressedFile.read(path: dir + "/plain.txt") == Array("plain text".utf8))
-        let gz = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz"
-        guard FileManager.default.fileExists(atPath: gz) else {
-            if ProcessInfo.processInfo.environment["BASIN_STRICT_TESTS"] == "1" { Issue.record("\(gz) is missing") }
-            return
+        let plain = try DecompressingReader(path: dir + "/plain.txt")
+        #expect(try plain.read(upTo: 100) == Array("plain text".utf8) && !plain.isCompressed)
+        writeBytes(Array(readBytes(Self.labels).prefix(2000)), dir + "/cut.gz")
+        #expect { _ = try DecompressingReader(path: dir + "/cut.gz").read(upTo: 20_000) } throws: { error in
+            guard case .truncated(let path, _, _) = error as? CheckpointError else { return false }
+            return path == dir + "/cut.gz"
         }
-        writeBytes(Array(readBytes(gz).prefix(2000)), dir + "/cut.gz")
-        #expect(throws: CheckpointError.self) { try CompressedFile.read(path: dir + "/cut.gz") }
     }
 }

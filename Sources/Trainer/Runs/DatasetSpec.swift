@@ -151,7 +151,7 @@ public struct RunData: Sendable {
         return try idxFiles(name: name, images: try find(stem + "-images-idx3-ubyte"), labels: try find(stem + "-labels-idx1-ubyte"))
     }
 
-    /// Reads IDX files (raw or compressed: `IDX` decompresses through `CompressedFile`).
+    /// Reads IDX files (raw or compressed: `IDX` decompresses through `DecompressingReader`).
     static func idxFiles(name: String, images: String, labels: String) throws(TrainerError) -> Dataset {
         try IDX.dataset(name: name, images: URL(fileURLWithPath: images), labels: URL(fileURLWithPath: labels))
     }
