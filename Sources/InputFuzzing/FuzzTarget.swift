@@ -55,11 +55,12 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
                 let reader = try CheckpointReader(path: file)
                 _ = try reader.verify()
                 let arrays = try reader.arrays()
-                return "ok \(arrays.count) tensors"
+                return "ok \(arrays.count) tensors " + FuzzTarget.digest(arrays.map { ($0.key, $0.value) }, manifest: FuzzTarget.canonical(reader.manifest))
             case .npy:
                 return "ok \(try NPYFile.read(path: file).shape)"
             case .npz:
-                return "ok \(try NPZ.read(path: file).count) arrays"
+                let arrays = try NPZ.read(path: file)
+                return "ok \(arrays.count) arrays " + FuzzTarget.digest(arrays.map { ($0.name, $0.array) }, manifest: [])
             case .safetensors:
                 return "ok \(try Safetensors.read(path: file).tensors.count) tensors"
             case .idx:
@@ -76,6 +77,27 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         } catch {
             return "\(error)"
         }
+    }
+
+    /// Whether the format protects its data (checksums, CRC-32): a damaged file of such a
+    /// target must be refused or read exactly as the undamaged one was (equal `run` outcomes).
+    public var detectsDamage: Bool { self == .checkpoint || self == .npz }
+
+    /// SHA-256 over what was read (names, dtypes, shapes, bytes, and the manifest), so two
+    /// outcomes are equal only when the data read is.
+    static func digest(_ arrays: [(String, NDArray)], manifest: [UInt8]) -> String {
+        var all = manifest
+        for (name, a) in arrays.sorted(by: { $0.0 < $1.0 }) {
+            all += Array("\(name)|\(a.dtype.rawValue)|\(a.shape)|".utf8) + a.bytes
+        }
+        return "sha256 " + sha256Hex(all)
+    }
+
+    /// The manifest as sorted-key JSON: equal for equal manifests, whatever bytes held them.
+    static func canonical(_ manifest: CheckpointManifest) -> [UInt8] {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return (try? e.encode(manifest)).map { [UInt8]($0) } ?? []
     }
 
     /// A scratch file of its own for each call (tests replay inputs concurrently), on a

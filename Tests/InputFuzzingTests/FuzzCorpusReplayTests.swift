@@ -61,9 +61,14 @@ import Testing
                 flipped[position] ^= 0x5A
                 variants.append(flipped)
             }
+            let intact = target.run(bytes)
             for v in variants {
                 let outcome = target.run(v)
                 #expect(!outcome.contains("\n"), "\(target) \(file) variant of \(v.count) bytes: \(outcome)")
+                // Checksummed formats: damage is refused, or it touched nothing that is read.
+                if target.detectsDamage && outcome.hasPrefix("ok") {
+                    #expect(outcome == intact, "\(target) \(file): a damaged copy was read as different data")
+                }
             }
         }
     }
