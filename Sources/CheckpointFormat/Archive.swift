@@ -170,19 +170,9 @@ final class ArchiveReader {
     /// allocated once: no zero-filling pass over large tensors.
     private func readDeclared(_ size: Int) throws(CheckpointError) -> [UInt8] {
         let entry = currentEntry
-        var failure: CheckpointError?
-        let out = [UInt8](unsafeUninitializedCapacity: size) { buf, initialized in
-            var filled = 0
-            while filled < size, let base = buf.baseAddress {
-                let n = archive_read_data(handle, base + filled, size - filled)
-                if n < 0 { failure = self.failure(entry); break }
-                if n == 0 { failure = .truncated(path: path, entry: entry, detail: "entry holds \(filled) of \(size) bytes"); break }
-                filled += n
-            }
-            if filled < size, let base = buf.baseAddress { (base + filled).initialize(repeating: 0, count: size - filled) }
-            initialized = size
-        }
-        if let failure { throw failure }
+        let (out, failed) = readArchiveData(handle, upTo: size)
+        if failed { throw failure(entry) }
+        if out.count < size { throw .truncated(path: path, entry: entry, detail: "entry holds \(out.count) of \(size) bytes") }
         return out
     }
 
@@ -197,17 +187,7 @@ final class ArchiveReader {
             // One byte past the limit is enough to know the entry is too large.
             let room = limit == .max ? next : min(next, limit - total + 1)
             guard room > 0 else { break }
-            var failed = false
-            let chunk = [UInt8](unsafeUninitializedCapacity: room) { buf, initialized in
-                var filled = 0
-                while filled < room, let base = buf.baseAddress {
-                    let n = archive_read_data(handle, base + filled, room - filled)
-                    if n < 0 { failed = true; break }
-                    if n == 0 { break }
-                    filled += n
-                }
-                initialized = filled
-            }
+            let (chunk, failed) = readArchiveData(handle, upTo: room)
             if failed { throw failure(entry) }
             total += chunk.count
             if total > limit {
@@ -314,4 +294,24 @@ final class ArchiveWriter {
     func finish() throws(CheckpointError) {
         if archive_write_close(handle) != ARCHIVE_OK { throw fail("closing archive") }
     }
+}
+
+/// Up to `count` bytes of the current libarchive entry (or raw stream), read straight into
+/// storage of that capacity; fewer only at the end of the data. `failed` when libarchive
+/// reports an error (damage, truncation, a CRC-32 mismatch at an entry's end) — the caller
+/// asks the handle for its message. Every libarchive reader in this module reads through it.
+func readArchiveData(_ handle: OpaquePointer, upTo count: Int) -> (bytes: [UInt8], failed: Bool) {
+    guard count > 0 else { return ([], false) }
+    var failed = false
+    let out = [UInt8](unsafeUninitializedCapacity: count) { buf, initialized in
+        var filled = 0
+        while filled < count, let base = buf.baseAddress {
+            let n = archive_read_data(handle, base + filled, count - filled)
+            if n < 0 { failed = true; break }
+            if n == 0 { break }
+            filled += n
+        }
+        initialized = filled
+    }
+    return (out, failed)
 }

@@ -18,12 +18,11 @@ public final class DecompressingReader {
     /// - Throws: `CheckpointError.fileNotFound`, or `.archiveFailure`/`.truncated` when the
     ///   compressed stream cannot be opened.
     public init(path: String) throws(CheckpointError) {
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-              attributes[.type] as? FileAttributeType == .typeRegular else { throw .fileNotFound(path: path) }
+        let size = try FileReader.requireRegularFile(path)
         guard let a = archive_read_new() else { throw .archiveFailure(path: path, entry: nil, detail: "libarchive: out of memory") }
         handle = a
         self.path = path
-        fileSize = (attributes[.size] as? Int) ?? 0
+        fileSize = size
         // An empty plain file has no "raw" entry; read it as empty.
         if fileSize == 0 { atEnd = true; return }
         archive_read_support_filter_all(a)
@@ -51,17 +50,8 @@ public final class DecompressingReader {
     /// - Throws: `CheckpointError.truncated` when the compressed stream is damaged or ends early.
     public func read(upTo count: Int) throws(CheckpointError) -> [UInt8] {
         guard count > 0, !atEnd else { return [] }
-        var failed = false
-        let out = [UInt8](unsafeUninitializedCapacity: count) { buf, initialized in
-            var filled = 0
-            while filled < count, let base = buf.baseAddress {
-                let n = archive_read_data(handle, base + filled, count - filled)
-                if n < 0 { failed = true; break }
-                if n == 0 { atEnd = true; break }
-                filled += n
-            }
-            initialized = filled
-        }
+        let (out, failed) = readArchiveData(handle, upTo: count)
+        if out.count < count { atEnd = true }
         if failed { throw .truncated(path: path, entry: nil, detail: message()) }
         return out
     }

@@ -18,12 +18,11 @@ final class ZipStream {
     private var current: String?
 
     init(path: String) throws(CheckpointError) {
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-              attributes[.type] as? FileAttributeType == .typeRegular else { throw .fileNotFound(path: path) }
+        let size = try FileReader.requireRegularFile(path)
         guard let a = archive_read_new() else { throw .archiveFailure(path: path, entry: nil, detail: "libarchive: out of memory") }
         handle = a
         self.path = path
-        fileSize = (attributes[.size] as? Int) ?? 0
+        fileSize = size
         archive_read_support_format_zip(a)
         if archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK {
             // deinit frees the handle (it runs even when a class initialiser throws).
@@ -57,17 +56,7 @@ final class ZipStream {
     /// has compared the CRC-32 and sizes).
     func read(upTo count: Int) throws(CheckpointError) -> [UInt8] {
         guard count > 0 else { return [] }
-        var failed = false
-        let out = [UInt8](unsafeUninitializedCapacity: count) { buf, initialized in
-            var filled = 0
-            while filled < count, let base = buf.baseAddress {
-                let n = archive_read_data(handle, base + filled, count - filled)
-                if n < 0 { failed = true; break }
-                if n == 0 { break }
-                filled += n
-            }
-            initialized = filled
-        }
+        let (out, failed) = readArchiveData(handle, upTo: count)
         if failed { throw failure(entry: current, detail: message()) }
         return out
     }
