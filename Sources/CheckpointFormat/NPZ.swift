@@ -48,19 +48,11 @@ public enum NPZ {
     /// One `.npy` entry, read header first and bounded by what the header implies.
     private static func readArray(_ zip: ZipStream, entry: ZipStream.Entry) throws(CheckpointError) -> NDArray {
         let path = zip.path, name = entry.name
-        var prefix = try zip.read(upTo: 128)
-        var header: NPY.Header?
-        while header == nil {
-            switch Result(catching: { () throws(NPYError) -> NPY.Header in try NPY.decodeHeader(prefix) }) {
-            case .success(let h): header = h
-            case .failure(.truncated(let needed, _)) where needed > prefix.count:
-                let more = try zip.read(upTo: needed - prefix.count)
-                if more.isEmpty { throw .invalidNPY(path: path, entry: name, error: .truncated(expectedBytes: needed, got: prefix.count)) }
-                prefix += more
-            case .failure(let error): throw .invalidNPY(path: path, entry: name, error: error)
-            }
+        let (header, prefix) = try NPY.readHeader(from: try zip.read(upTo: 128), invalid: { .invalidNPY(path: path, entry: name, error: $0) }) {
+            (needed: Int, prefix: [UInt8]) throws(CheckpointError) -> [UInt8]? in
+            let more = try zip.read(upTo: needed - prefix.count)
+            return more.isEmpty ? nil : prefix + more
         }
-        guard let header else { throw .invalidNPY(path: path, entry: name, error: .notNPY) }
         let (total, overflow) = header.dataOffset.addingReportingOverflow(header.dataByteCount)
         if let declared = entry.declaredSize, overflow || declared != total {
             throw .archiveFailure(path: path, entry: name, detail:
@@ -115,17 +107,11 @@ public enum NPYFile {
     /// file's before the data is read into a buffer of exactly that size.
     public static func read(path: String) throws(CheckpointError) -> NDArray {
         let file = try FileReader(path: path)
-        var prefix = try file.read(at: 0, count: min(file.size, 4096))
-        var header: NPY.Header?
-        while header == nil {
-            switch Result(catching: { () throws(NPYError) -> NPY.Header in try NPY.decodeHeader(prefix) }) {
-            case .success(let h): header = h
-            case .failure(.truncated(let needed, _)) where needed > prefix.count && needed <= file.size:
-                prefix = try file.read(at: 0, count: needed)
-            case .failure(let error): throw .invalidNPY(path: path, entry: nil, error: error)
-            }
+        let (header, _) = try NPY.readHeader(from: try file.read(at: 0, count: min(file.size, 4096)),
+                                             invalid: { .invalidNPY(path: path, entry: nil, error: $0) }) {
+            (needed: Int, _: [UInt8]) throws(CheckpointError) -> [UInt8]? in
+            needed <= file.size ? try file.read(at: 0, count: needed) : nil
         }
-        guard let header else { throw .invalidNPY(path: path, entry: nil, error: .notNPY) }
         let present = file.size - header.dataOffset
         guard present >= header.dataByteCount else {
             throw .invalidNPY(path: path, entry: nil, error: .truncated(expectedBytes: header.dataByteCount, got: present))
@@ -140,5 +126,25 @@ public enum NPYFile {
     /// Writes one .npy file atomically.
     public static func write(_ array: NDArray, to path: String) throws(CheckpointError) {
         try AtomicFile.write(NPY.encode(array), to: path)
+    }
+}
+
+extension NPY {
+    /// Parses an `.npy` header from a source's first bytes, growing them only as far as the
+    /// header's own length field asks (`grow(needed, prefix)` returns the first `needed` bytes,
+    /// or nil when the source ends first) — never from a size the data claims.
+    /// - Returns: the header and the bytes read so far (the data may have begun).
+    static func readHeader(from first: [UInt8], invalid: (NPYError) -> CheckpointError,
+                           grow: (Int, [UInt8]) throws(CheckpointError) -> [UInt8]?) throws(CheckpointError) -> (Header, [UInt8]) {
+        var prefix = first
+        while true {
+            do { return (try decodeHeader(prefix), prefix) } catch {
+                guard case .truncated(let needed, _) = error, needed > prefix.count else { throw invalid(error) }
+                guard let grown = try grow(needed, prefix), grown.count > prefix.count else {
+                    throw invalid(.truncated(expectedBytes: needed, got: prefix.count))
+                }
+                prefix = grown
+            }
+        }
     }
 }
