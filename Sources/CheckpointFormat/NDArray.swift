@@ -19,11 +19,10 @@ public struct NDArray: Sendable, Equatable {
     ///   when the byte count does not match shape and dtype.
     public init(dtype: DType, shape: [Int], bytes: [UInt8]) throws(NDArrayError) {
         let expected: Int
-        // The non-zero dimensions are checked too: `[2^62, 4, 0]` holds no elements, but the
-        // plain `shape.reduce(1, *)` that tensors and analyses compute would still trap on it.
+        // `ElementCount` refuses `[2^62, 4, 0]` too: it holds no elements, but the plain
+        // `shape.reduce(1, *)` that tensors and analyses compute would still trap on it.
         do {
             expected = try ElementCount.bytes(shape, elementSize: dtype.size)
-            _ = try ElementCount.bytes(shape.filter { $0 != 0 }, elementSize: dtype.size)
         } catch {
             switch error {
             case .negativeDimension: throw .invalidShape(shape)

@@ -117,12 +117,11 @@ public enum NPY {
         guard shape.count <= maximumRank else { throw .tooManyDimensions(rank: shape.count, maximum: maximumRank) }
         guard shape.allSatisfy({ $0 >= 0 }) else { throw .malformedHeader("negative dimension in shape \(shape)") }
         let (dtype, bigEndian) = try parseDescr(descr)
-        // The non-zero dimensions too: `[2^62, 4, 0]` is empty, but `shape.reduce(1, *)`
-        // anywhere downstream would trap on it.
+        // `ElementCount` refuses `[2^62, 4, 0]` too: empty, but `shape.reduce(1, *)` over part of
+        // it anywhere downstream would trap.
         let byteCount: Int
         do {
             byteCount = try ElementCount.bytes(shape, elementSize: dtype.size)
-            _ = try ElementCount.bytes(shape.filter { $0 != 0 }, elementSize: dtype.size)
         } catch { throw .tooLarge(shape: shape, elementSize: dtype.size) }
         return Header(version: (major, minor), dtype: dtype, bigEndian: bigEndian, fortranOrder: fortran,
                       shape: shape, dataOffset: start + headerLength, dataByteCount: byteCount)

@@ -103,7 +103,6 @@ public enum Safetensors {
             let bytes: Int
             do {
                 bytes = try ElementCount.bytes(shape, elementSize: size)
-                _ = try ElementCount.bytes(shape.filter { $0 != 0 }, elementSize: size)
             } catch { throw invalid("tensor '\(name)': \(error)") }
             guard bytes == end - begin else {
                 throw invalid("tensor '\(name)': \(dtypeName) shape \(shape) needs \(bytes) bytes, data_offsets [\(begin), \(end)] hold \(end - begin)")

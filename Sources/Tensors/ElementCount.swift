@@ -23,10 +23,16 @@ public enum ElementCount {
     /// `of(shape) × elementSize`, the byte size of a tensor of that shape.
     /// - Throws: `ShapeSizeError` when a dimension is negative or the size exceeds `Int.max`.
     public static func bytes(_ shape: [Int], elementSize: Int) throws(ShapeSizeError) -> Int {
-        let n = try of(shape)
-        let (b, o) = n.multipliedReportingOverflow(by: max(elementSize, 0))
-        if o { throw .tooLarge(shape: shape, elementSize: elementSize) }
-        return b
+        _ = try of(shape)
+        // The non-zero dimensions' bytes must fit too (as for `of`), so that no part of an empty
+        // shape overflows when a reader multiplies it by its element size.
+        var n = max(elementSize, 0)
+        for d in shape where d != 0 {
+            let (p, o) = n.multipliedReportingOverflow(by: d)
+            if o { throw .tooLarge(shape: shape, elementSize: elementSize) }
+            n = p
+        }
+        return shape.contains(0) ? 0 : n
     }
 }
 
