@@ -21,6 +21,8 @@ public enum Ticks {
         var a = Swift.min(lo, hi), b = Swift.max(lo, hi)
         if b - a <= abs(b) * 1e-12 || b == a { let d = a == 0 ? 1 : abs(a) * 0.1; a -= d; b += d }
         let span = b - a
+        // A range wider than Double holds (±1e308) has no ticks to draw.
+        guard span.isFinite, span > 0 else { return ([], 1) }
         var exponent = Int(floor(log10(span / Double(Swift.max(maxCount, 1))))) - 1
         var lastWithTwo: (ticks: [Double], step: Double)? = nil
         while true {

@@ -89,3 +89,7 @@ func linearTicksAreMultiplesOfOneTwoFiveSteps(range: (Double, Double)) {
     let lum = stride(from: 0.0, through: 1.0, by: 0.05).map { Colormap.viridis.color(at: $0).luminance }
     #expect(zip(lum, lum.dropFirst()).allSatisfy { $0 < $1 })
 }
+
+@Test func rangeWiderThanDoubleHasNoTicksInsteadOfTrapping() {
+    #expect(Ticks.linear(min: -1e308, max: 1e308).ticks.isEmpty)
+}
