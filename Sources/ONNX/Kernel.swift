@@ -32,7 +32,8 @@ enum Kernel: Sendable {
     case expand
     case constantOfShape(ONNXValue)
 
-    enum BinaryOp: Sendable { case add, sub, mul, div, pow }
+    /// `mod`: `fmod` false takes the divisor's sign (Python's %), true C's `fmod` (ONNX Mod).
+    enum BinaryOp: Sendable, Equatable { case add, sub, mul, div, pow, mod(fmod: Bool) }
     enum UnaryOp: Sendable { case relu, leakyRelu(alpha: Float), sigmoid, tanh, erf, gelu(tanh: Bool), sqrt, neg, identity }
 
     /// Kernel shape, strides, pads and dilations of a 2-D convolution or pooling window.
@@ -73,6 +74,7 @@ enum Kernel: Sendable {
         case .mul: return .binary(.mul)
         case .div: return .binary(.div)
         case .pow: return .binary(.pow)
+        case .mod: return .binary(.mod(fmod: try a.int("fmod", default: 0) != 0))
         case .relu: return .unary(.relu)
         case .leakyRelu: return .unary(.leakyRelu(alpha: try a.float("alpha", default: 0.01)))
         case .sigmoid: return .unary(.sigmoid)

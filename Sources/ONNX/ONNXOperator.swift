@@ -3,7 +3,7 @@
 /// Any other operator is refused when the graph is loaded, naming it and the node.
 public enum ONNXOperator: String, CaseIterable, Sendable {
     case conv = "Conv", gemm = "Gemm", matMul = "MatMul"
-    case add = "Add", sub = "Sub", mul = "Mul", div = "Div", pow = "Pow"
+    case add = "Add", sub = "Sub", mul = "Mul", div = "Div", pow = "Pow", mod = "Mod"
     case relu = "Relu", leakyRelu = "LeakyRelu", sigmoid = "Sigmoid", tanh = "Tanh"
     case erf = "Erf", gelu = "Gelu", sqrt = "Sqrt", neg = "Neg"
     case softmax = "Softmax", logSoftmax = "LogSoftmax"
@@ -21,7 +21,7 @@ public enum ONNXOperator: String, CaseIterable, Sendable {
     var arity: (inputs: ClosedRange<Int>, outputs: ClosedRange<Int>) {
         switch self {
         case .conv, .gemm: return (2...3, 1...1)
-        case .matMul, .add, .sub, .mul, .div, .pow, .expand: return (2...2, 1...1)
+        case .matMul, .add, .sub, .mul, .div, .pow, .mod, .expand: return (2...2, 1...1)
         case .relu, .leakyRelu, .sigmoid, .tanh, .erf, .gelu, .sqrt, .neg, .softmax, .logSoftmax,
              .maxPool, .averagePool, .globalAveragePool, .flatten, .transpose, .identity, .shape, .cast,
              .constantOfShape:

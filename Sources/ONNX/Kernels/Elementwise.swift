@@ -73,6 +73,8 @@ extension Kernel {
             case .mul: f = { $0 * $1 }
             case .div: f = { $0 / $1 }
             case .pow: f = { Foundation.pow($0, $1) }
+            case .mod(fmod: true): f = { Foundation.fmod($0, $1) }
+            case .mod(fmod: false): throw KernelError("Mod of floating-point tensors needs fmod=1")
             }
             let r = try broadcasting(x.scalars, x.shape, y.scalars, y.shape, f)
             return .float(try floatResult(r.shape, r.values))
@@ -80,7 +82,9 @@ extension Kernel {
             let r = try broadcasting(x.scalars, x.shape, y.values.map { Float($0) }, y.shape) { Foundation.pow($0, $1) }
             return .float(try floatResult(r.shape, r.values))
         case let (.int(x), .int(y)):
-            if op == .div, y.values.contains(0) { throw KernelError("integer division by zero") }
+            if op == .div || op == .mod(fmod: true) || op == .mod(fmod: false), y.values.contains(0) {
+                throw KernelError("integer division by zero")
+            }
             let f: (Int64, Int64) -> Int64
             switch op {
             case .add: f = { $0 &+ $1 }
@@ -88,6 +92,8 @@ extension Kernel {
             case .mul: f = { $0 &* $1 }
             case .div: f = { $0 == .min && $1 == -1 ? .min : $0 / $1 }
             case .pow: throw KernelError("integer Pow is not supported")
+            case .mod(fmod: true): f = { $1 == -1 ? 0 : $0 % $1 }
+            case .mod(fmod: false): f = { a, b in let r = b == -1 ? 0 : a % b; return r != 0 && (r < 0) != (b < 0) ? r + b : r }
             }
             let r = try broadcasting(x.values, x.shape, y.values, y.shape, f)
             return .int(try makeInt(r.shape, r.values))
