@@ -66,3 +66,17 @@ let onnxFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         }
     }
 }
+
+/// The fuzz seeds (fuzz/corpus/onnx/, written by make_fixtures.py through onnx.helper with
+/// typed tensor fields rather than raw_data) load and evaluate to their declared shapes.
+@Suite struct ONNXSeedGraphTests {
+    @Test(arguments: [("mlp", [3, 2, 3], [3, 2, 2]), ("cnn", [1, 2, 4, 4], [1, 12])])
+    func seedGraphsEvaluate(name: String, input: [Int], output: [Int]) throws {
+        let model = try ONNXModel(path: "\(onnxFixtures)/../../fuzz/corpus/onnx/\(name).onnx")
+        let count = input.reduce(1, *)
+        let x = try Tensor(shape: input, scalars: (0..<count).map { Float($0) / Float(count) - 0.5 })
+        let y = try #require(try model.evaluate(["x": x])["y"])
+        #expect(y.shape == output)
+        #expect(y.scalars.allSatisfy { $0.isFinite })
+    }
+}
