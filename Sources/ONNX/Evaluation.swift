@@ -20,6 +20,9 @@ extension ONNXModel {
                     throw .invalidGraphValue(path: path, name: input.name, reason: "given shape \(t.shape), the graph declares [\(shape.map(\.description).joined(separator: ", "))]")
                 }
             }
+            do { _ = try checkedCount(t.shape) } catch {
+                throw .invalidGraphValue(path: path, name: input.name, reason: error.reason)
+            }
             values[input.name] = .float(t)
         }
         for name in feeds.keys where !inputs.contains(where: { $0.name == name }) {
@@ -34,7 +37,10 @@ extension ONNXModel {
             do { result = try kernels[i].forward(operands, opset: opset) } catch {
                 throw .evaluation(path: path, node: node.name, reason: "\(node.op.rawValue): \(error.reason)")
             }
-            values[node.outputs[0]] = result
+            guard let output = node.outputs.first, !output.isEmpty else {
+                throw .evaluation(path: path, node: node.name, reason: "the node names no output")
+            }
+            values[output] = result
             for input in Set(node.inputs) where lastUse[input] == i && constants[input] == nil { values[input] = nil }
         }
         var result: [String: Tensor<Float>] = [:]

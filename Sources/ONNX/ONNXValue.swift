@@ -73,6 +73,11 @@ let maxElementsPerValue = 1 << 28
 
 /// The element count of `shape`, checked for negative dimensions, overflow and the limit.
 func checkedCount(_ shape: [Int]) throws(KernelError) -> Int {
+    // Dimensions are bounded too: an empty tensor of shape [0, 2⁶²] holds nothing, but window
+    // and padding arithmetic on its second dimension would overflow.
+    if let d = shape.first(where: { $0 > maxElementsPerValue }) {
+        throw KernelError("shape \(shape) has a dimension of \(d), more than the \(maxElementsPerValue) Basin allows")
+    }
     let n: Int
     do { n = try ElementCount.of(shape) } catch { throw KernelError("\(error)") }
     guard n <= maxElementsPerValue else {

@@ -82,6 +82,11 @@ enum TensorDecoding {
                 }
             }
         }
+        // Reached only with the data present, so this bounds empty tensors like [0, 2⁶²], whose
+        // dimensions later window and padding arithmetic would overflow on.
+        if let d = shape.first(where: { $0 > maxElementsPerValue }) {
+            throw fail("dimension \(d) of shape \(shape) is larger than the \(maxElementsPerValue) Basin allows")
+        }
         do { return try NDArray(dtype: dtype, shape: shape, bytes: bytes) } catch { throw fail("\(error)") }
     }
 

@@ -184,3 +184,16 @@ import Testing
         }
     }
 }
+
+extension ONNXHostileGraphTests {
+    /// An empty initializer with an enormous dimension holds no data, yet window arithmetic on
+    /// that dimension would overflow: refused at load.
+    @Test func anEmptyTensorWithAHugeDimensionIsRefused() throws {
+        let empty = Self.floatTensor("pool.input", dims: [0, 1, 1 << 62, 1], raw: 0)
+        let bytes = try Self.model([Self.node("Identity", "id", inputs: ["x"], outputs: ["y"])], initializers: [empty])
+        #expect(throws: ONNXError.invalidTensor(path: Self.path, tensor: "pool.input",
+                                                reason: "dimension 4611686018427387904 of shape [0, 1, 4611686018427387904, 1] is larger than the 268435456 Basin allows")) {
+            try ONNXModel(bytes: bytes, path: Self.path)
+        }
+    }
+}
