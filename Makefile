@@ -47,7 +47,7 @@ bench: release
 # libFuzzer on every reader of user files (docs/RELIABILITY.md): FUZZ_SECONDS per target,
 # FUZZ_JOBS targets at once; `make fuzz FUZZ_TARGETS="npy npz"` for a subset.
 FUZZ_SECONDS ?= 120
-FUZZ_TARGETS ?= checkpoint manifest npy npz safetensors idx csv modelspec
+FUZZ_TARGETS ?= checkpoint manifest npy npz safetensors idx csv modelspec onnx
 fuzz: deps
 	@bash scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 

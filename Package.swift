@@ -16,11 +16,13 @@ let package = Package(
         .library(name: "AnalyzeCLI", targets: ["AnalyzeCLI"]),
         .library(name: "AnalyzerTestKit", targets: ["AnalyzerTestKit"]),
         .library(name: "InputFuzzing", targets: ["InputFuzzing"]),
+        .library(name: "ONNX", targets: ["ONNX"]),
         .executable(name: "analyze", targets: ["analyze"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // System libraries (Debian: libopenblas-dev liblapacke-dev libarchive-dev libpng-dev libcairo2-dev).
@@ -36,16 +38,20 @@ let package = Package(
         ]),
         .target(name: "Trainer", dependencies: ["Tensors", "CheckpointFormat"]),
         .target(name: "Render", dependencies: ["CCairo", "CPNG"]),
+        // ONNX graphs read through protobuf code generated once from onnx-subset.proto (committed).
+        .target(name: "ONNX", dependencies: [
+            "Tensors", "CheckpointFormat", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ], exclude: ["onnx-subset.proto"]),
         .target(name: "Analyzers", dependencies: [
             "Tensors", "CheckpointFormat", "Trainer", "Render",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "AnalyzeCLI", dependencies: [
-            "Analyzers", "CheckpointFormat", "Tensors", "Trainer",
+            "Analyzers", "CheckpointFormat", "Tensors", "Trainer", "ONNX",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "AnalyzerTestKit", dependencies: ["Analyzers", "CheckpointFormat"]),
-        .target(name: "InputFuzzing", dependencies: ["CheckpointFormat", "Trainer"]),
+        .target(name: "InputFuzzing", dependencies: ["CheckpointFormat", "Trainer", "ONNX"]),
         .executableTarget(name: "analyze", dependencies: ["AnalyzeCLI", "Analyzers"]),
         .executableTarget(name: "basin-bench", dependencies: ["Tensors", "CheckpointFormat", "Trainer", "Analyzers"]),
         .executableTarget(name: "basin-gallery", dependencies: ["Render"]),
@@ -56,6 +62,7 @@ let package = Package(
         .testTarget(name: "RenderTests", dependencies: ["Render"]),
         .testTarget(name: "AnalyzersTests", dependencies: ["Analyzers", "AnalyzerTestKit", "CheckpointFormat", "Tensors", "Trainer"]),
         .testTarget(name: "InputFuzzingTests", dependencies: ["InputFuzzing"]),
+        .testTarget(name: "ONNXTests", dependencies: ["ONNX", "CheckpointFormat", "Tensors"]),
         .testTarget(name: "CLITests", dependencies: ["CheckpointFormat", "Tensors"]),
     ]
 )

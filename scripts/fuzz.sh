@@ -9,7 +9,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-120}; shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(checkpoint manifest npy npz safetensors idx csv modelspec)
+[ ${#targets[@]} -gt 0 ] || targets=(checkpoint manifest npy npz safetensors idx csv modelspec onnx)
 jobs=${FUZZ_JOBS:-2}
 rt=$(ls -d /opt/swift/usr/lib/clang/*/lib/linux 2>/dev/null | head -n 1)
 [ -f "$rt/libclang_rt.fuzzer_no_main-x86_64.a" ] || rt=$(dirname "$(swiftc -print-target-info >/dev/null 2>&1; command -v swiftc)")/../lib/clang/$(ls "$(dirname "$(command -v swiftc)")/../lib/clang" | head -n 1)/lib/linux

@@ -7,7 +7,7 @@ import Foundation
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Show what a checkpoint, activation dump, .npy/.npz/.safetensors file or run directory holds.",
+        abstract: "Show what a checkpoint, activation dump, .npy/.npz/.safetensors/.onnx file or run directory holds.",
         discussion: """
             Checkpoints and activation dumps are read in full and run through exactly the \
             checks every reader runs: the manifest's own SHA-256 (format version 2; version 1 \
@@ -19,10 +19,11 @@ struct InspectCommand: ParsableCommand {
               analyze inspect run/checkpoints/epoch-0150.ckpt
               analyze inspect run/checkpoints/epoch-0150.ckpt --json
               analyze inspect weights.safetensors
+              analyze inspect model.onnx
               analyze inspect run/
             """)
 
-    @Argument(help: "A .ckpt/.acts archive, a .npy/.npz/.safetensors file, or a run directory.")
+    @Argument(help: "A .ckpt/.acts archive, a .npy/.npz/.safetensors/.onnx file, or a run directory.")
     var path: String
 
     @Flag(help: "Print JSON instead of a table.")
@@ -55,6 +56,7 @@ struct InspectCommand: ParsableCommand {
             throw CheckpointError.fileNotFound(path: path)
         }
         if isDirectory.boolValue { return try inspectRun() }
+        if path.lowercased().hasSuffix(".onnx") { return try inspectONNX() }
         let report = try Self.report(path)
         if json { print(try JSONOutput.encode(report)) } else { printTable(report) }
         if !report.problems.isEmpty {

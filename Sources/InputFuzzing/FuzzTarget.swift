@@ -1,5 +1,6 @@
 import CheckpointFormat
 import Foundation
+import ONNX
 import Trainer
 
 /// The readers a hostile file can reach, each behind one entry point that takes the file's
@@ -26,6 +27,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case csv
     /// A model spec (as a manifest or run.json holds it): decoded and laid out, not allocated.
     case modelspec
+    /// An ONNX model (`.onnx`): protobuf decoded, tensors sized against their data, the graph
+    /// checked (operators, attributes, order); not evaluated.
+    case onnx
 
     /// The file name extension a reader expects (readers dispatch on it).
     var fileExtension: String {
@@ -37,6 +41,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .idx: return "idx"
         case .csv: return "csv"
         case .modelspec: return "json"
+        case .onnx: return "onnx"
         }
     }
 
@@ -73,6 +78,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
                     return "\(file): not a model spec: \(error)"
                 }
                 return "ok \(try spec.tensorLayout().parameters.count) parameter tensors"
+            case .onnx:
+                let model = try ONNXModel(path: file)
+                return "ok \(model.nodes.count) nodes, \(model.initializers.count) initializers"
             }
         } catch {
             return "\(error)"

@@ -1,0 +1,106 @@
+import Foundation
+import Tensors
+
+extension Kernel {
+    /// Softmax or log-softmax along `axis`, the maximum subtracted first so `exp` cannot
+    /// overflow; sums in double. `legacy` (opset < 13): over all dimensions from `axis` on.
+    static func softmax(_ x: Tensor<Float>, axis: Int, log: Bool, legacy: Bool) throws(KernelError) -> Tensor<Float> {
+        let a = try normalizedAxis(axis, rank: x.rank)
+        let outer = x.shape[..<a].reduce(1, *)
+        let (length, inner) = legacy ? (x.shape[a...].reduce(1, *), 1) : (x.shape[a], x.shape[(a + 1)...].reduce(1, *))
+        var y = x.scalars
+        for o in 0..<outer {
+            for i in 0..<inner {
+                let base = o * length * inner + i
+                var m = -Float.infinity
+                for k in 0..<length { m = max(m, y[base + k * inner]) }
+                var sum: Double = 0
+                for k in 0..<length { sum += Double(Foundation.exp(y[base + k * inner] - m)) }
+                if log {
+                    let logSum = Float(Foundation.log(sum))
+                    for k in 0..<length { y[base + k * inner] = y[base + k * inner] - m - logSum }
+                } else {
+                    let inv = Float(1 / sum)
+                    for k in 0..<length { y[base + k * inner] = Foundation.exp(y[base + k * inner] - m) * inv }
+                }
+            }
+        }
+        return try floatResult(x.shape, y)
+    }
+
+    /// Inference batch normalisation of x `[N, C, …]` with running statistics:
+    /// y = (x − mean_c) · scale_c / √(var_c + ε) + bias_c.
+    static func batchNormalization(_ x: Tensor<Float>, scale: Tensor<Float>, bias: Tensor<Float>, mean: Tensor<Float>,
+                                   variance: Tensor<Float>, epsilon: Float) throws(KernelError) -> Tensor<Float> {
+        guard x.rank >= 2 else { throw KernelError("BatchNormalization needs [N, C, …], got \(x.shape)") }
+        let c = x.shape[1]
+        for (name, t) in [("scale", scale), ("B", bias), ("input_mean", mean), ("input_var", variance)] where t.shape != [c] {
+            throw KernelError("BatchNormalization \(name) of shape \(t.shape) does not match \(c) channels")
+        }
+        let inner = x.shape[2...].reduce(1, *), outer = x.shape[0]
+        var y = x.scalars
+        for ch in 0..<c {
+            let k = scale.scalars[ch] / (variance.scalars[ch] + epsilon).squareRoot()
+            let shift = bias.scalars[ch] - mean.scalars[ch] * k
+            for n in 0..<outer {
+                let base = (n * c + ch) * inner
+                for i in 0..<inner { y[base + i] = y[base + i] * k + shift }
+            }
+        }
+        return try floatResult(x.shape, y)
+    }
+
+    /// Layer normalisation over the dimensions from `axis` on (mean and variance in double):
+    /// y = (x − μ) / √(σ² + ε) · scale + bias, scale and bias broadcast to those dimensions.
+    static func layerNormalization(_ x: Tensor<Float>, scale: Tensor<Float>, bias: Tensor<Float>?, axis: Int,
+                                   epsilon: Float) throws(KernelError) -> Tensor<Float> {
+        let a = try normalizedAxis(axis, rank: x.rank)
+        let normalized = Array(x.shape[a...]), size = normalized.reduce(1, *), rows = x.shape[..<a].reduce(1, *)
+        func expanded(_ t: Tensor<Float>, _ name: String) throws(KernelError) -> [Float] {
+            guard try broadcastShape(t.shape, normalized) == normalized else {
+                throw KernelError("LayerNormalization \(name) of shape \(t.shape) does not broadcast to \(normalized)")
+            }
+            return try broadcasting([Float](repeating: 0, count: size), normalized, t.scalars, t.shape) { _, v in v }.values
+        }
+        let s = try expanded(scale, "Scale"), b = try bias.map { (t: Tensor<Float>) throws(KernelError) in try expanded(t, "B") }
+        var y = x.scalars
+        for r in 0..<rows where size > 0 {
+            let base = r * size
+            var mean: Double = 0
+            for i in 0..<size { mean += Double(y[base + i]) }
+            mean /= Double(size)
+            var variance: Double = 0
+            for i in 0..<size { let d = Double(y[base + i]) - mean; variance += d * d }
+            variance /= Double(size)
+            let inv = 1 / (variance + Double(epsilon)).squareRoot()
+            for i in 0..<size {
+                let v = Float((Double(y[base + i]) - mean) * inv) * s[i]
+                y[base + i] = b.map { v + $0[i] } ?? v
+            }
+        }
+        return try floatResult(x.shape, y)
+    }
+
+    /// The mean over `axes` (all axes when empty, unless `noopWithEmptyAxes`), in double.
+    static func reduceMean(_ x: Tensor<Float>, axes: [Int], keepDims: Bool, noopWithEmptyAxes: Bool) throws(KernelError) -> Tensor<Float> {
+        if axes.isEmpty && noopWithEmptyAxes { return x }
+        var reduced = Set<Int>()
+        for axis in axes { reduced.insert(try normalizedAxis(axis, rank: x.rank, "ReduceMean axis")) }
+        if axes.isEmpty { reduced = Set(0..<x.rank) }
+        let outFull = x.shape.enumerated().map { reduced.contains($0.offset) ? 1 : $0.element }
+        let n = outFull.reduce(1, *)
+        let strides = broadcastStrides(outFull, to: x.shape)
+        var sums = [Double](repeating: 0, count: n)
+        var index = [Int](repeating: 0, count: x.rank)
+        for v in x.scalars {
+            var o = 0
+            for d in 0..<x.rank { o += index[d] * strides[d] }
+            sums[o] += Double(v)
+            var d = x.rank - 1
+            while d >= 0 { index[d] += 1; if index[d] < x.shape[d] { break }; index[d] = 0; d -= 1 }
+        }
+        let per = Double(x.count / Swift.max(n, 1))
+        let shape = keepDims ? outFull : x.shape.enumerated().filter { !reduced.contains($0.offset) }.map(\.element)
+        return try floatResult(shape, sums.map { Float(per > 0 ? $0 / per : .nan) })
+    }
+}

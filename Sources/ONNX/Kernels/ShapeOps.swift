@@ -1,0 +1,227 @@
+import Tensors
+
+/// Kernels that move elements without arithmetic; they serve float activations and the
+/// integer shape tensors an exporter computes alike.
+extension ONNXValue {
+    /// The same elements under another shape of the same count.
+    func reshaped(_ shape: [Int]) throws(KernelError) -> ONNXValue {
+        guard try checkedCount(shape) == count else { throw KernelError("cannot reshape \(self.shape) (\(count) elements) to \(shape)") }
+        return try rebuilt(shape) { $0 }
+    }
+
+    /// A value of `shape` from this one's elements rearranged by `body` (called with either
+    /// element type; it must return `ElementCount.of(shape)` elements).
+    func rebuilt(_ shape: [Int], _ body: ([Int]) throws(KernelError) -> [Int]) throws(KernelError) -> ONNXValue {
+        let n = try checkedCount(shape)
+        let order = try body(Array(0..<count))
+        guard order.count == n else { throw KernelError("internal: \(order.count) elements for shape \(shape)") }
+        switch self {
+        case let .float(t): return .float(try floatResult(shape, order.map { t.scalars[$0] }))
+        case let .int(t): return .int(try makeInt(shape, order.map { t.values[$0] }))
+        }
+    }
+}
+
+/// Row-major strides of `shape`.
+func rowMajorStrides(_ shape: [Int]) -> [Int] {
+    var s = [Int](repeating: 1, count: shape.count)
+    for i in stride(from: shape.count - 2, through: 0, by: -1) { s[i] = s[i + 1] * shape[i + 1] }
+    return s
+}
+
+/// Source indices for every output position of `outShape`, reading the input at
+/// `Σ_d (start_d + step_d·i_d) · stride_d` (transpose, slice, expand and gather are all this).
+func gatherIndices(_ outShape: [Int], offset: Int, strides: [Int]) throws(KernelError) -> [Int] {
+    let n = try checkedCount(outShape)
+    var result: [Int] = []
+    result.reserveCapacity(n)
+    guard n > 0 else { return [] }
+    var index = [Int](repeating: 0, count: outShape.count), source = offset
+    for _ in 0..<n {
+        result.append(source)
+        var d = outShape.count - 1
+        while d >= 0 {
+            index[d] += 1; source += strides[d]
+            if index[d] < outShape[d] { break }
+            source -= strides[d] * outShape[d]; index[d] = 0; d -= 1
+        }
+    }
+    return result
+}
+
+extension Kernel {
+    static func transpose(_ x: ONNXValue, permutation: [Int]?) throws(KernelError) -> ONNXValue {
+        let rank = x.shape.count, perm = permutation ?? Array((0..<rank).reversed())
+        guard perm.sorted() == Array(0..<rank) else { throw KernelError("perm \(perm) is not a permutation of 0..<\(rank)") }
+        let strides = rowMajorStrides(x.shape)
+        let out = perm.map { x.shape[$0] }
+        return try x.rebuilt(out) { _ throws(KernelError) in try gatherIndices(out, offset: 0, strides: perm.map { strides[$0] }) }
+    }
+
+    static func reshape(_ x: ONNXValue, _ target: [Int], allowZero: Bool) throws(KernelError) -> ONNXValue {
+        var shape = target
+        for (i, d) in target.enumerated() where d == 0 && !allowZero {
+            guard i < x.shape.count else { throw KernelError("Reshape target \(target) copies dimension \(i) of \(x.shape), which has none") }
+            shape[i] = x.shape[i]
+        }
+        let unknown = shape.indices.filter { shape[$0] == -1 }
+        guard unknown.count <= 1, shape.allSatisfy({ $0 >= -1 }) else { throw KernelError("Reshape target \(target) is not a valid shape") }
+        if let u = unknown.first {
+            var known = shape; known[u] = 1
+            let rest = try checkedCount(known)
+            guard rest > 0, x.count % rest == 0 else { throw KernelError("cannot reshape \(x.shape) to \(target)") }
+            shape[u] = x.count / rest
+        }
+        return try x.reshaped(shape)
+    }
+
+    static func flatten(_ x: ONNXValue, axis: Int) throws(KernelError) -> ONNXValue {
+        let rank = x.shape.count
+        guard axis >= -rank, axis <= rank else { throw KernelError("Flatten axis \(axis) is outside -\(rank)…\(rank)") }
+        let a = axis < 0 ? axis + rank : axis
+        return try x.reshaped([x.shape[..<a].reduce(1, *), x.shape[a...].reduce(1, *)])
+    }
+
+    static func concat(_ values: [ONNXValue], axis: Int) throws(KernelError) -> ONNXValue {
+        guard let first = values.first else { throw KernelError("Concat of no inputs") }
+        let rank = first.shape.count
+        let a = try normalizedAxis(axis, rank: rank)
+        var out = first.shape
+        out[a] = 0
+        for v in values {
+            guard v.shape.count == rank, (0..<rank).allSatisfy({ $0 == a || v.shape[$0] == first.shape[$0] }) else {
+                throw KernelError("Concat inputs of shapes \(values.map(\.shape)) differ outside axis \(a)")
+            }
+            out[a] += v.shape[a]
+        }
+        _ = try checkedCount(out)
+        let outer = first.shape[..<a].reduce(1, *)
+        func joined<T>(_ parts: [[T]]) -> [T] {
+            var r: [T] = []
+            for o in 0..<outer {
+                for (v, p) in zip(values, parts) {
+                    let block = v.shape[a...].reduce(1, *)
+                    r.append(contentsOf: p[(o * block)..<((o + 1) * block)])
+                }
+            }
+            return r
+        }
+        if case .float = first {
+            var parts: [[Float]] = []
+            for v in values { parts.append(try v.floatTensor("every Concat input").scalars) }
+            return .float(try floatResult(out, joined(parts)))
+        }
+        var parts: [[Int64]] = []
+        for v in values { parts.append(try v.intTensor("every Concat input").values) }
+        return .int(try makeInt(out, joined(parts)))
+    }
+
+    /// Constant padding; `pads` = [begin_0 … begin_{r−1}, end_0 … end_{r−1}] over `axes`.
+    static func pad(_ x: ONNXValue, pads: [Int], value: Float, axes: [Int]?) throws(KernelError) -> ONNXValue {
+        let rank = x.shape.count
+        var axisList: [Int] = []
+        for axis in axes ?? Array(0..<rank) { axisList.append(try normalizedAxis(axis, rank: rank, "Pad axis")) }
+        guard pads.count == 2 * axisList.count else { throw KernelError("Pad pads \(pads) needs \(2 * axisList.count) values") }
+        guard pads.allSatisfy({ $0 >= 0 && $0 <= 1 << 30 }) else { throw KernelError("Pad pads \(pads) must lie in 0…2³⁰ (negative pads are not supported)") }
+        var begin = [Int](repeating: 0, count: rank), out = x.shape
+        for (k, axis) in axisList.enumerated() {
+            begin[axis] = pads[k]
+            out[axis] += pads[k] + pads[k + axisList.count]
+        }
+        let n = try checkedCount(out)
+        let strides = rowMajorStrides(out)
+        let targets = try gatherIndices(x.shape, offset: zip(begin, strides).map { $0 * $1 }.reduce(0, +), strides: strides)
+        switch x {
+        case let .float(t):
+            var y = [Float](repeating: value, count: n)
+            for (i, target) in targets.enumerated() { y[target] = t.scalars[i] }
+            return .float(try floatResult(out, y))
+        case let .int(t):
+            var y = [Int64](repeating: Int64(exactly: value.rounded(.towardZero)) ?? 0, count: n)
+            for (i, target) in targets.enumerated() { y[target] = t.values[i] }
+            return .int(try makeInt(out, y))
+        }
+    }
+
+    static func gather(_ x: ONNXValue, _ indices: IntTensor, axis: Int) throws(KernelError) -> ONNXValue {
+        let a = try normalizedAxis(axis, rank: x.shape.count, "Gather axis")
+        let extent = x.shape[a]
+        let outer = x.shape[..<a].reduce(1, *), inner = x.shape[(a + 1)...].reduce(1, *)
+        var positions: [Int] = []
+        for i in indices.values {
+            guard i >= -Int64(extent), i < Int64(extent) else { throw KernelError("Gather index \(i) is outside -\(extent)..<\(extent)") }
+            positions.append(Int(i < 0 ? i + Int64(extent) : i))
+        }
+        let out = Array(x.shape[..<a]) + indices.shape + Array(x.shape[(a + 1)...])
+        return try x.rebuilt(out) { _ in
+            var order: [Int] = []
+            for o in 0..<outer { for p in positions { for k in 0..<inner { order.append((o * extent + p) * inner + k) } } }
+            return order
+        }
+    }
+
+    static func slice(_ x: ONNXValue, starts: [Int], ends: [Int], axes: [Int]?, steps: [Int]?) throws(KernelError) -> ONNXValue {
+        let rank = x.shape.count
+        let axisList = axes ?? Array(0..<starts.count)
+        let stepList = steps ?? [Int](repeating: 1, count: starts.count)
+        guard ends.count == starts.count, axisList.count == starts.count, stepList.count == starts.count else {
+            throw KernelError("Slice starts, ends, axes and steps differ in length")
+        }
+        var begin = [Int](repeating: 0, count: rank), step = [Int](repeating: 1, count: rank), out = x.shape
+        for k in 0..<starts.count {
+            let a = try normalizedAxis(axisList[k], rank: rank, "Slice axis")
+            let d = x.shape[a], s = stepList[k]
+            guard s != 0 else { throw KernelError("Slice step 0") }
+            // Clamp as ONNX says: negative values count from the end, then clip to the valid range.
+            func clamp(_ v: Int, _ lo: Int, _ hi: Int) -> Int { Swift.min(Swift.max(v < 0 ? (v <= Int.min + d ? lo : v + d) : v, lo), hi) }
+            let b = s > 0 ? clamp(starts[k], 0, d) : clamp(starts[k], 0, d - 1)
+            let e = s > 0 ? clamp(ends[k], 0, d) : clamp(ends[k], -1, d - 1)
+            let length = s > 0 ? Swift.max(0, (e - b + s - 1) / s) : Swift.max(0, (b - e - s - 1) / -s)
+            begin[a] = b; step[a] = s; out[a] = length
+        }
+        let strides = rowMajorStrides(x.shape)
+        let offset = zip(begin, strides).map { $0 * $1 }.reduce(0, +)
+        return try x.rebuilt(out) { _ throws(KernelError) in try gatherIndices(out, offset: offset, strides: zip(step, strides).map { $0 * $1 }) }
+    }
+
+    static func squeeze(_ x: ONNXValue, axes: [Int]?) throws(KernelError) -> ONNXValue {
+        let rank = x.shape.count
+        var drop = Set<Int>()
+        if let axes {
+            for axis in axes {
+                let a = try normalizedAxis(axis, rank: rank, "Squeeze axis")
+                guard x.shape[a] == 1 else { throw KernelError("Squeeze axis \(axis) of shape \(x.shape) is not 1") }
+                drop.insert(a)
+            }
+        } else {
+            drop = Set(x.shape.indices.filter { x.shape[$0] == 1 })
+        }
+        return try x.reshaped(x.shape.indices.filter { !drop.contains($0) }.map { x.shape[$0] })
+    }
+
+    static func unsqueeze(_ x: ONNXValue, axes: [Int]) throws(KernelError) -> ONNXValue {
+        let rank = x.shape.count + axes.count
+        var inserted = Set<Int>()
+        for axis in axes { guard inserted.insert(try normalizedAxis(axis, rank: rank, "Unsqueeze axis")).inserted else { throw KernelError("Unsqueeze axes \(axes) repeat an axis") } }
+        var shape: [Int] = [], rest = x.shape.makeIterator()
+        for i in 0..<rank { shape.append(inserted.contains(i) ? 1 : (rest.next() ?? 1)) }
+        return try x.reshaped(shape)
+    }
+
+    /// Broadcasts x to `target` (NumPy rules in both directions, as ONNX Expand says).
+    static func expand(_ x: ONNXValue, _ target: [Int]) throws(KernelError) -> ONNXValue {
+        let out = try broadcastShape(x.shape, target)
+        let strides = broadcastStrides(x.shape, to: out)
+        return try x.rebuilt(out) { _ throws(KernelError) in try gatherIndices(out, offset: 0, strides: strides) }
+    }
+
+    static func cast(_ x: ONNXValue, toFloat: Bool, toBool: Bool) throws(KernelError) -> ONNXValue {
+        switch (x, toFloat) {
+        case (.float, true): return x
+        case let (.int(t), true): return .float(try floatResult(t.shape, t.values.map { Float($0) }))
+        case let (.float(t), false):
+            return .int(try makeInt(t.shape, t.scalars.map { toBool ? ($0 != 0 ? 1 : 0) : (Int64(exactly: $0.rounded(.towardZero)) ?? 0) }))
+        case let (.int(t), false): return toBool ? .int(try makeInt(t.shape, t.values.map { $0 != 0 ? 1 : 0 })) : x
+        }
+    }
+}
