@@ -124,6 +124,11 @@ public struct DataSource: Equatable, Sendable, CustomStringConvertible {
             spec = DatasetSpec(source: source, seed: seed)
             group = g
             label = Self.split(text).0
+            // Files are named by their file name (`X.npy`, `eval.npz`), not by the form.
+            switch source {
+            case .npy, .npz, .csv: label = spec.identity
+            default: break
+            }
         case .specFile(let path):
             guard let data = FileManager.default.contents(atPath: path) else { throw CheckpointError.fileNotFound(path: path) }
             do {
