@@ -8,7 +8,7 @@ import Trainer
 /// Forms:
 /// - `fashion-mnist[:DIR]` (Debian's folder by default);
 /// - `idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS]`;
-/// - `csv:TRAIN[,TEST]` (label in the last column; docs/FORMAT.md §5);
+/// - `csv:TRAIN[,TEST]` (label in the last column; docs/FORMAT.md §8.1);
 /// - `npy:X.npy,y.npy` (inputs in the model's layout, integer labels; `NumPyDataset`);
 /// - `npz:FILE[:X,y]` (two arrays of an .npz; keys default to x/X and y/Y);
 /// - `ps10[:SAMPLES]` and `ps10-complex[:SAMPLES]` (only the complex-pattern samples);
