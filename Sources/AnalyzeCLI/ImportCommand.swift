@@ -210,6 +210,12 @@ struct ImportCommand: ParsableCommand {
                 let (r, c) = (a.shape[0], a.shape[1])
                 throw CheckpointError.invalidInput(path: source, detail: "activation '\(name)' has shape [\(r), \(c)]: read datapoints-first that is \(r) datapoints of \(c) neurons, more neurons than datapoints; neurons-first it is \(c) datapoints of \(r) neurons; \(hint)")
             }
+            // The run's other dumps say how many datapoints a probe set has.
+            if let runPath = runDirectory, let run = try? RunDirectory(path: runPath),
+               let last = run.activationDumps().last, let p = try? CheckpointReader(path: run.activationsPath(for: last)).manifest.probe?.count,
+               let (name, a) = arrays.first(where: { $0.array.shape[0] != p && $0.array.shape[1] == p }) {
+                throw CheckpointError.invalidInput(path: source, detail: "activation '\(name)' has shape \(a.shape): read datapoints-first that is \(a.shape[0]) datapoints, but the run's dumps are of \(p) datapoints; neurons-first it is \(p) datapoints of \(a.shape[0]) neurons; \(hint)")
+            }
             let rows = Set(arrays.map { $0.array.shape[0] }), columns = Set(arrays.map { $0.array.shape[1] })
             if rows.count > 1 && columns.count == 1, let c = columns.first {
                 throw CheckpointError.invalidInput(path: source, detail: "the activation matrices have different row counts \(rows.sorted()) but all have \(c) columns: read datapoints-first their datapoints differ; neurons-first they are \(c) datapoints each; \(hint)")

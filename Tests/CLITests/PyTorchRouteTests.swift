@@ -164,6 +164,7 @@ struct PyTorchRouteTests {
                 acts = {n: rng.normal(size=(300, k)).astype(np.float32) for n, k in (("fc1", 12), ("fc2", 8))}
                 np.savez(f"{sys.argv[1]}/dp{e}.npz", **acts)                       # datapoints × neurons
                 np.savez(f"{sys.argv[1]}/nf{e}.npz", **{n: a.T.copy() for n, a in acts.items()})  # google/svcca's
+            np.savez(f"{sys.argv[1]}/wide.npz", fc3=rng.normal(size=(600, 300)).astype(np.float32))  # 600 neurons, neurons-first
             """, dir])
         #expect(r.status == 0, "\(r.stderr)")
         let probe = ["--kind", "activations", "--probe-dataset", "probe"]
@@ -175,6 +176,9 @@ struct PyTorchRouteTests {
             let nf = try analyze(["import", dir + "/nf\(e).npz", "--run", dir + "/nf", "--epoch", e, "--layout", "neurons-first"] + probe)
             #expect(nf.status == 0, "\(nf.stderr)")
         }
+        // 600 neurons × 300 datapoints has more rows than columns: the run's probe count tells.
+        let wide = try analyze(["import", dir + "/wide.npz", "--run", dir + "/dp", "--epoch", "3"] + probe)
+        #expect(wide.status == 1 && wide.stderr.contains("read datapoints-first that is 600 datapoints, but the run's dumps are of 300 datapoints"), "\(wide.stderr)")
         var heatmaps: [String] = []
         for run in ["dp", "nf"] {
             let s = try analyze(["svcca", dir + "/" + run, "--epochs", "1,2", "--keep-dims", "5"])
