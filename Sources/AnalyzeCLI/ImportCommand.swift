@@ -61,15 +61,14 @@ struct ImportCommand: ParsableCommand {
     }
 
     /// `--rename`: prefix rules typed inline, or a JSON map file (read when the import runs).
-    enum Rename: ExpressibleByArgument {
+    enum Rename {
         case rules(TensorRenaming)
         case mapFile(String)
-        init?(argument: String) {
-            if argument.lowercased().hasSuffix(".json") { self = .mapFile(argument); return }
-            guard let r = try? TensorRenaming(rules: argument) else { return nil }
-            self = .rules(r)
+        /// For `@Option(transform:)`: a malformed rule is a usage error saying which item is wrong.
+        @Sendable static func parse(_ text: String) throws -> Rename {
+            if text.lowercased().hasSuffix(".json") { return .mapFile(text) }
+            return .rules(try TensorRenaming(rules: text))
         }
-        static var defaultCompletionKind: CompletionKind { .file(extensions: ["json"]) }
     }
 
     @Option(help: "What the source holds: checkpoint or activations.")
@@ -87,7 +86,8 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "A JSON file with the model spec (docs/TRAINING.md), stored in the manifest; tensors are bound to it. With --run, the run's spec is the default.")
     var modelSpec: String?
 
-    @Option(help: ArgumentHelp("Rename tensors first: prefix rules 'fc1.=layers.0.,fc2.=layers.2.' or a JSON map file {\"fc1.weight\": \"layers.0.weight\", …}.", valueName: "rules|map.json"))
+    @Option(help: ArgumentHelp("Rename tensors first: prefix rules 'fc1.=layers.0.,fc2.=layers.2.' or a JSON map file {\"fc1.weight\": \"layers.0.weight\", …}.", valueName: "rules|map.json"),
+            transform: Rename.parse)
     var rename: Rename?
 
     @Option(help: "Activation dumps: the probe set's dataset name.")
@@ -138,7 +138,8 @@ struct ImportCommand: ParsableCommand {
             let names = try renaming.apply(to: arrays.map(\.name), source: source)
             arrays = zip(names, arrays).map { ($0, $1.array) }
         }
-        let spec = try resolveSpec()
+        // Activation dumps store a spec only when one is given; checkpoints are bound to theirs.
+        let spec = kind == .checkpoint || modelSpec != nil ? try resolveSpec() : nil
         manifest.model = spec?.json
         if kind == .checkpoint {
             if let spec {

@@ -85,6 +85,12 @@ import Testing
                       (["walk"], "needs the run directory argument"),
                       (["import", "x", "--out", "y.ckpt", "--compression", "lz4"], "'none', 'gzip' or 'zstd'"),
                       (["import", "x", "--out", "y.ckpt", "--kind", "weights"], "'checkpoint' and 'activations'"),
+                      (["import", "x", "--out", "y.ckpt", "--rename", "fc1.=layers.0.,fc2"], "'fc2' is not OLD=NEW"),
+                      (["import", "x", "--out", "y.acts", "--kind", "activations", "--probe-dataset", "p", "--layout", "rows"], "'datapoints-first' and 'neurons-first'"),
+                      (["import", "x", "--out", "y.ckpt", "--layout", "neurons-first"], "--layout applies to activation dumps"),
+                      (["barrier", ".", "--pairs", "1,2", "--data", "npy:X.npy"], "npy takes X.npy,y.npy"),
+                      (["plane", ".", "--pair", "1,2", "--train-first", "5", "--train-limit", "5"], "give one of --train-limit"),
+                      (["hessian", ".", "--epoch", "1", "--split", "both"], "one split"),
                       (["train", "--preset", "step", "--save-epochs", "1,x"], "--save-epochs takes epoch numbers")])
     func typosAreUsageErrorsListingTheChoices(arguments: [String], expected: String) throws {
         let dir = temporaryDirectory("basin-usage")

@@ -27,8 +27,9 @@ public struct WalkAnalyzer: Analyzer {
             if let m = maxSteps, m < 1 { throw ValidationError("--max-steps must be at least 1") }
             if let e = epochs, (try? RunDirectory.parsePoints(e)) == nil { throw ValidationError("--epochs takes epoch numbers, e.g. 1,10,25") }
             let d = data.selection
-            if (d.split.map { $0.splits != [.train] } ?? false) || d.valData != nil || d.valLimit != nil || d.valFirst != nil {
-                throw ValidationError("walk evaluates the training loss only: drop --split val/both, --val-data, --val-limit and --val-first")
+            // --val-limit/--val-first are accepted (and unused) so one subset list fits every landscape analyzer.
+            if (d.split.map { $0.splits != [.train] } ?? false) || d.valData != nil {
+                throw ValidationError("walk evaluates the training loss only: drop --split val/both and --val-data")
             }
         }
     }
