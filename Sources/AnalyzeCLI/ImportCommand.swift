@@ -2,6 +2,7 @@ import ArgumentParser
 import CheckpointFormat
 import Tensors
 import Foundation
+import Trainer
 
 /// `analyze import`: a checkpoint or activation dump from NumPy/PyTorch files.
 struct ImportCommand: ParsableCommand {
@@ -14,11 +15,23 @@ struct ImportCommand: ParsableCommand {
             Dtypes are kept; running_mean/running_var/num_batches_tracked are marked as buffers. \
             An existing output is never overwritten without --force.
 
+            With --model-spec (or, with --run, the spec of the run's other checkpoints) every \
+            tensor is bound to a tensor of that model before anything is written: names Basin \
+            uses (layers.0.weight) bind as they are; other names (fc1.weight) bind by shape when \
+            the shapes tell the layers apart, or through --rename. A tensor no layer takes (an \
+            X.npy beside the weights) is refused, naming it. Without a spec the checkpoint holds \
+            tensors only: norms and svcca work, barrier, connect, plane, walk and hessian do not.
+
+            Activation dumps are datapoints × neurons; google/svcca stores neurons × datapoints: \
+            say which with --layout. Without it, a matrix with more columns than rows is refused.
+
             Examples:
               analyze import state_dict/ --out epoch-0150.ckpt --model-spec model.json --epoch 150
-              analyze import weights.safetensors --run run/ --epoch 150
+              analyze import epoch_150.npz --run run/ --epoch 150 --model-spec model.json
+              analyze import epoch_150.npz --run run/ --epoch 150 --model-spec model.json \\
+                  --rename 'fc1.=layers.0.,fc2.=layers.2.,fc3.=layers.4.'
               analyze import acts.npz --kind activations --run run/ --epoch 10 \\
-                  --probe-dataset fashion-mnist --probe-split test
+                  --probe-dataset fashion-mnist --probe-split test --layout neurons-first
             """)
 
     @Argument(help: "A folder of .npy files, a .npy, an .npz or a .safetensors file.")
@@ -39,6 +52,25 @@ struct ImportCommand: ParsableCommand {
     /// The splits a probe set can come from.
     enum ProbeSplit: String, CaseIterable, ExpressibleByArgument { case train, val, test }
 
+    /// How an activation matrix is oriented in the file.
+    enum Layout: String, CaseIterable, ExpressibleByArgument {
+        /// Basin's: one row per datapoint (PyTorch's `[N, features]`).
+        case datapointsFirst = "datapoints-first"
+        /// google/svcca's: one row per neuron.
+        case neuronsFirst = "neurons-first"
+    }
+
+    /// `--rename`: prefix rules typed inline, or a JSON map file (read when the import runs).
+    enum Rename {
+        case rules(TensorRenaming)
+        case mapFile(String)
+        /// For `@Option(transform:)`: a malformed rule is a usage error saying which item is wrong.
+        @Sendable static func parse(_ text: String) throws -> Rename {
+            if text.lowercased().hasSuffix(".json") { return .mapFile(text) }
+            return .rules(try TensorRenaming(rules: text))
+        }
+    }
+
     @Option(help: "What the source holds: checkpoint or activations.")
     var kind: Kind = .checkpoint
 
@@ -51,14 +83,21 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "The learning rate at this point (recorded).")
     var learningRate: Double?
 
-    @Option(help: "A JSON file with the model spec (docs/TRAINING.md), stored in the manifest.")
+    @Option(help: "A JSON file with the model spec (docs/TRAINING.md), stored in the manifest; tensors are bound to it. With --run, the run's spec is the default.")
     var modelSpec: String?
+
+    @Option(help: ArgumentHelp("Rename tensors first: prefix rules 'fc1.=layers.0.,fc2.=layers.2.' or a JSON map file {\"fc1.weight\": \"layers.0.weight\", …}.", valueName: "rules|map.json"),
+            transform: Rename.parse)
+    var rename: Rename?
 
     @Option(help: "Activation dumps: the probe set's dataset name.")
     var probeDataset: String?
 
     @Option(help: "Activation dumps: the probe set's split (train, val, test).")
     var probeSplit: ProbeSplit = .test
+
+    @Option(help: "Activation dumps: datapoints-first (rows are datapoints, Basin's and PyTorch's [N, features]) or neurons-first (google/svcca's); required when a matrix has more columns than rows.")
+    var layout: Layout?
 
     @Option(help: "Archive compression: none, gzip or zstd.")
     var compression: Compression = .none
@@ -70,6 +109,7 @@ struct ImportCommand: ParsableCommand {
         if (out == nil) == (runDirectory == nil) { throw ValidationError("give exactly one of --out FILE or --run DIR") }
         if runDirectory != nil && epoch == nil && iteration == nil { throw ValidationError("--run needs --epoch or --iteration to name the file") }
         if kind == .activations && probeDataset == nil { throw ValidationError("activation dumps need --probe-dataset (which datapoints the rows are)") }
+        if kind == .checkpoint && layout != nil { throw ValidationError("--layout applies to activation dumps (--kind activations)") }
     }
 
     func run() throws {
@@ -88,20 +128,101 @@ struct ImportCommand: ParsableCommand {
         var manifest = CheckpointManifest(kind: kind, createdBy: "basin \(BasinVersion.string) import", epoch: epoch,
                                           iteration: iteration, learningRate: learningRate,
                                           extra: ["importedFrom": .string(source)])
-        if let specPath = modelSpec {
-            guard let data = FileManager.default.contents(atPath: specPath) else { throw CheckpointError.fileNotFound(path: specPath) }
-            do { manifest.model = try JSONDecoder().decode(JSONValue.self, from: data) } catch {
-                throw CheckpointError.invalidInput(path: specPath, detail: "model spec is not valid JSON")
+        var arrays = try Importer.arrays(from: source)
+        if let rename {
+            let renaming: TensorRenaming
+            switch rename {
+            case .rules(let r): renaming = r
+            case .mapFile(let path): renaming = try TensorRenaming.load(mapFile: path)
             }
+            let names = try renaming.apply(to: arrays.map(\.name), source: source)
+            arrays = zip(names, arrays).map { ($0, $1.array) }
         }
-        if kind == .activations {
-            let arrays = try Importer.arrays(from: source)
+        // Activation dumps store a spec only when one is given; checkpoints are bound to theirs.
+        let spec = kind == .checkpoint || modelSpec != nil ? try resolveSpec() : nil
+        manifest.model = spec?.json
+        if kind == .checkpoint {
+            if let spec {
+                let folder = isFolder(source)
+                let bound = try StateDictBinding.bind(arrays.map { ($0.name, $0.array.shape) }, to: spec.spec, specLabel: spec.label,
+                                                      source: source, display: { folder ? "\($0).npy" : "'\($0)'" })
+                arrays = zip(bound.names, arrays).map { ($0, $1.array) }
+                if !bound.renamed.isEmpty {
+                    let pairs = bound.renamed.map { "\($0.from) → \($0.to)" }
+                    print("bound by shape to \(spec.label): " + TensorRenaming.list(pairs, limit: 8))
+                }
+            } else {
+                FileHandle.standardError.write(Data(("warning: \(destination) has no model spec: norms and svcca can read it, but barrier, "
+                    + "connect, plane, walk and hessian cannot build its model; import it with --model-spec model.json\n").utf8))
+            }
+        } else {
+            arrays = try oriented(arrays)
             manifest.probe = ProbeSet(dataset: probeDataset ?? "", split: probeSplit.rawValue, count: arrays.first?.array.shape.first ?? 0)
         }
-        let written = try Importer.importArchive(from: source, to: destination, manifest: manifest,
-                                                 compression: compression)
+        let written = try Importer.importArchive(arrays, source: source, to: destination, manifest: manifest, compression: compression)
         let elements = written.tensors.reduce(0) { $0 + $1.shape.reduce(1, *) }
         print("imported \(written.tensors.count) tensors (\(grouped(elements)) elements) into \(destination)")
+    }
+
+    func isFolder(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+    }
+
+    /// The model spec: --model-spec, else (with --run) run.json's or the one the run's newest
+    /// checkpoint carries, else none.
+    func resolveSpec() throws -> (spec: ModelSpec, json: JSONValue, label: String)? {
+        if let path = modelSpec {
+            guard let data = FileManager.default.contents(atPath: path) else { throw CheckpointError.fileNotFound(path: path) }
+            let spec = try ModelSpec.decode(json: data, path: path)
+            let json: JSONValue
+            do { json = try JSONDecoder().decode(JSONValue.self, from: data) } catch {
+                throw CheckpointError.invalidInput(path: path, detail: "model spec is not valid JSON")
+            }
+            return (spec, json, path)
+        }
+        guard let runPath = runDirectory, let run = try? RunDirectory(path: runPath) else { return nil }
+        if FileManager.default.fileExists(atPath: run.runJSONPath) {
+            let spec = try RunSpec.load(run).model
+            return (spec, try JSONValue(encoding: spec), run.runJSONPath)
+        }
+        for point in run.checkpoints().reversed() {
+            let path = run.checkpointPath(for: point)
+            guard let json = try CheckpointReader(path: path).manifest.model else { continue }
+            return (try ModelSpec.decode(json, path: path), json, "the model spec of \(path)")
+        }
+        return nil
+    }
+
+    /// Activation matrices as datapoints × neurons. Without --layout a matrix whose reading is in
+    /// doubt is refused, saying how its shape would be read: more columns than rows (512 datapoints
+    /// of 10 000 neurons is google/svcca's neurons-first file read the wrong way round), or
+    /// matrices that agree on their columns but not their rows.
+    func oriented(_ arrays: [(name: String, array: NDArray)]) throws -> [(name: String, array: NDArray)] {
+        for (name, a) in arrays where a.shape.count != 2 {
+            throw CheckpointError.invalidInput(path: source, detail: "activation '\(name)' has shape \(a.shape); expected a matrix (datapoints × neurons, or neurons × datapoints with --layout neurons-first)")
+        }
+        switch layout {
+        case .datapointsFirst: return arrays
+        case .neuronsFirst: return try arrays.map { ($0.name, try Importer.transposed($0.array, name: $0.name, source: source)) }
+        case nil:
+            let hint = "pass --layout neurons-first (google/svcca's convention) or --layout datapoints-first"
+            if let (name, a) = arrays.first(where: { $0.array.shape[1] > $0.array.shape[0] }) {
+                let (r, c) = (a.shape[0], a.shape[1])
+                throw CheckpointError.invalidInput(path: source, detail: "activation '\(name)' has shape [\(r), \(c)]: read datapoints-first that is \(r) datapoints of \(c) neurons, more neurons than datapoints; neurons-first it is \(c) datapoints of \(r) neurons; \(hint)")
+            }
+            // The run's other dumps say how many datapoints a probe set has.
+            if let runPath = runDirectory, let run = try? RunDirectory(path: runPath),
+               let last = run.activationDumps().last, let p = try? CheckpointReader(path: run.activationsPath(for: last)).manifest.probe?.count,
+               let (name, a) = arrays.first(where: { $0.array.shape[0] != p && $0.array.shape[1] == p }) {
+                throw CheckpointError.invalidInput(path: source, detail: "activation '\(name)' has shape \(a.shape): read datapoints-first that is \(a.shape[0]) datapoints, but the run's dumps are of \(p) datapoints; neurons-first it is \(p) datapoints of \(a.shape[0]) neurons; \(hint)")
+            }
+            let rows = Set(arrays.map { $0.array.shape[0] }), columns = Set(arrays.map { $0.array.shape[1] })
+            if rows.count > 1 && columns.count == 1, let c = columns.first {
+                throw CheckpointError.invalidInput(path: source, detail: "the activation matrices have different row counts \(rows.sorted()) but all have \(c) columns: read datapoints-first their datapoints differ; neurons-first they are \(c) datapoints each; \(hint)")
+            }
+            return arrays
+        }
     }
 }
 

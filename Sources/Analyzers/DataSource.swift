@@ -8,7 +8,9 @@ import Trainer
 /// Forms:
 /// - `fashion-mnist[:DIR]` (Debian's folder by default);
 /// - `idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS]`;
-/// - `csv:TRAIN[,TEST]` (label in the last column);
+/// - `csv:TRAIN[,TEST]` (label in the last column; docs/FORMAT.md §8.1);
+/// - `npy:X.npy,y.npy` (inputs in the model's layout, integer labels; `NumPyDataset`);
+/// - `npz:FILE[:X,y]` (two arrays of an .npz; keys default to x/X and y/Y);
 /// - `ps10[:SAMPLES]` and `ps10-complex[:SAMPLES]` (only the complex-pattern samples);
 /// - `blobs[:CLASSES,PER_CLASS,DIMENSIONS]`, `spirals[:CLASSES,PER_CLASS,NOISE]`;
 /// - `FILE.json`: a `DatasetSpec` as run.json stores it under `data`, or a whole run.json;
@@ -33,7 +35,7 @@ public struct DataSource: Equatable, Sendable, CustomStringConvertible {
     public var description: String { text }
 
     /// The forms, for messages.
-    public static let forms = "fashion-mnist[:DIR], idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS], csv:TRAIN[,TEST], ps10[:N], ps10-complex[:N], blobs[:C,P,D], spirals[:C,P,NOISE], FILE.json, a run directory or a folder of IDX files"
+    public static let forms = "fashion-mnist[:DIR], idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS], csv:TRAIN[,TEST], npy:X.npy,y.npy, npz:FILE[:X,y], ps10[:N], ps10-complex[:N], blobs[:C,P,D], spirals[:C,P,NOISE], FILE.json, a run directory or a folder of IDX files"
 
     /// For `@Option(transform:)`: the thrown error says what is wrong and lists the forms.
     @Sendable public static func parse(_ text: String) throws -> DataSource { try DataSource(parsing: text) }
@@ -63,6 +65,22 @@ public struct DataSource: Equatable, Sendable, CustomStringConvertible {
         case "csv":
             try count(1...2, "TRAIN[,TEST]")
             form = .named(.csv(train: args[0], test: args.count == 2 ? args[1] : nil, scale: 1, sampleShape: nil), group: nil)
+        case "npy":
+            try count(2...2, "X.npy,y.npy (inputs, then integer labels)")
+            form = .named(.npy(inputs: args[0], labels: args[1], scale: 1), group: nil)
+        case "npz":
+            guard let rest, !rest.isEmpty else { throw .malformed(text, "npz takes FILE[:INPUTS,LABELS]") }
+            // Keys after the last colon, when there are two of them: npz:data.npz:X,y.
+            if let colon = rest.lastIndex(of: ":") {
+                let keys = rest[rest.index(after: colon)...].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+                let file = String(rest[..<colon])
+                guard keys.count == 2, !keys.contains(where: \.isEmpty), !file.isEmpty else {
+                    throw .malformed(text, "npz takes FILE[:INPUTS,LABELS], e.g. npz:eval.npz:X,y")
+                }
+                form = .named(.npz(file: file, inputsKey: keys[0], labelsKey: keys[1], scale: 1), group: nil)
+            } else {
+                form = .named(.npz(file: rest, inputsKey: nil, labelsKey: nil, scale: 1), group: nil)
+            }
         case "ps10", "ps10-complex":
             try count(0...1, "[SAMPLES]")
             form = .named(.ps10(samples: try int(0, 4000), noisyFraction: 0, height: 16, width: 16),
@@ -88,7 +106,7 @@ public struct DataSource: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// Reads what the source names and applies the modifiers (nil keeps the source's own).
-    /// - Parameter scale: multiplies `csv:` values (e.g. 0.0625 for UCI optdigits).
+    /// - Parameter scale: multiplies `csv:`, `npy:` and `npz:` inputs (e.g. 0.0625 for UCI optdigits, 1/255 for uint8 images).
     /// - Throws: `CheckpointError` for a missing or unreadable FILE.json, folder or run.json.
     public func resolve(seed: UInt64, scale: Double = 1, classes: [Int]? = nil, trainLimit: Int? = nil,
                         validation: Int? = nil, testLimit: Int? = nil) throws -> DatasetArgument {
@@ -97,10 +115,20 @@ public struct DataSource: Equatable, Sendable, CustomStringConvertible {
         var label: String
         switch form {
         case .named(var source, let g):
-            if case let .csv(train, test, _, shape) = source { source = .csv(train: train, test: test, scale: scale, sampleShape: shape) }
+            switch source {
+            case let .csv(train, test, _, shape): source = .csv(train: train, test: test, scale: scale, sampleShape: shape)
+            case let .npy(inputs, labels, _): source = .npy(inputs: inputs, labels: labels, scale: scale)
+            case let .npz(file, x, y, _): source = .npz(file: file, inputsKey: x, labelsKey: y, scale: scale)
+            default: break
+            }
             spec = DatasetSpec(source: source, seed: seed)
             group = g
             label = Self.split(text).0
+            // Files are named by their file name (`X.npy`, `eval.npz`), not by the form.
+            switch source {
+            case .npy, .npz, .csv: label = spec.identity
+            default: break
+            }
         case .specFile(let path):
             guard let data = FileManager.default.contents(atPath: path) else { throw CheckpointError.fileNotFound(path: path) }
             do {

@@ -63,7 +63,15 @@ public enum Importer {
     @discardableResult
     public static func importArchive(from source: String, to destination: String, manifest: CheckpointManifest,
                                      compression: Compression = .none) throws(CheckpointError) -> CheckpointManifest {
-        let arrays = try arrays(from: source)
+        try importArchive(try arrays(from: source), source: source, to: destination, manifest: manifest, compression: compression)
+    }
+
+    /// Writes an archive from arrays already read (and renamed or transposed) from `source`.
+    /// - Parameter source: the file named in errors.
+    @discardableResult
+    public static func importArchive(_ arrays: [(name: String, array: NDArray)], source: String, to destination: String,
+                                     manifest: CheckpointManifest, compression: Compression = .none) throws(CheckpointError) -> CheckpointManifest {
+        for (name, _) in arrays { try checkName(name, source: source) }
         if manifest.kind == .activations {
             for (name, a) in arrays {
                 guard a.shape.count == 2 else {
@@ -80,5 +88,31 @@ public enum Importer {
         }
         let sources = arrays.map { TensorSource(name: $0.name, array: $0.array, role: inferredRole(of: $0.name, kind: manifest.kind)) }
         return try CheckpointWriter.write(sources, manifest: manifest, to: destination, compression: compression)
+    }
+
+    /// A matrix's transpose, whatever its dtype (element bytes are moved, never converted):
+    /// activations saved neurons × datapoints (google/svcca's convention) become Basin's
+    /// datapoints × neurons.
+    /// - Throws: `CheckpointError.invalidInput` for an array that is not a matrix.
+    public static func transposed(_ a: NDArray, name: String, source: String) throws(CheckpointError) -> NDArray {
+        guard a.shape.count == 2 else {
+            throw .invalidInput(path: source, detail: "activation '\(name)' has shape \(a.shape); expected a matrix")
+        }
+        let (rows, columns, size) = (a.shape[0], a.shape[1], a.dtype.size)
+        var out = [UInt8](repeating: 0, count: a.bytes.count)
+        a.bytes.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for r in 0..<rows {
+                    for c in 0..<columns {
+                        let from = (r * columns + c) * size, to = (c * rows + r) * size
+                        for k in 0..<size { dst[to + k] = src[from + k] }
+                    }
+                }
+            }
+        }
+        // Same dtype, same byte count, permuted shape: the initialiser's checks hold.
+        do { return try NDArray(dtype: a.dtype, shape: [columns, rows], bytes: out) } catch {
+            throw .invalidInput(path: source, detail: "activation '\(name)': \(error)")
+        }
     }
 }

@@ -206,7 +206,7 @@ func matrixWithSpectrum(_ lambdas: [Double], seed: UInt64) throws -> Tensor<Doub
     @Test(arguments: [([String](), "exactly one of"), (["--epoch", "1", "--checkpoint", "x.ckpt"], "exactly one of"),
                       (["--epoch", "1", "--top", "0"], "--top must be"), (["--epoch", "1", "--top", "20", "--max-iterations", "10"], "Lanczos needs"),
                       (["--epoch", "1", "--tolerance", "0"], "--tolerance must be positive"), (["--epoch", "x"], "--epoch takes"),
-                      (["--epoch", "1", "--split", "val"], "'train', 'validation' or 'test'"),
+                      (["--epoch", "1", "--split", "both"], "one split"), (["--epoch", "1", "--split", "test"], "'train', 'val' or 'both'"),
                       (["--epoch", "1", "--data", "cifar100"], "neither a dataset name nor an existing folder")])
     func invalidOptionsAreRejected(arguments: [String], expected: String) {
         let message = usageError(HessianAnalyzer.Options.self, arguments)

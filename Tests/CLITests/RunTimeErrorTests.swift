@@ -37,8 +37,8 @@ import Testing
         try FileManager.default.copyItem(atPath: run + "/checkpoints/epoch-0002.ckpt", toPath: dir + "/lone/b.ckpt")
         try expectOneLineFailure(["hessian", "--checkpoint", dir + "/lone/b.ckpt", "--top", "1", "--out", dir + "/h1"],
                                  mentions: ["lone/b.ckpt", "no run.json", "--data"])
-        // Blobs have no test split.
-        try expectOneLineFailure(["hessian", run, "--epoch", "2", "--split", "test", "--top", "1"], mentions: ["no test split"])
+        // Blobs given with --data have no validation and no test split.
+        try expectOneLineFailure(["hessian", run, "--epoch", "2", "--data", "blobs:3,40,4", "--split", "val", "--top", "1"], mentions: ["no validation or test split", "--val-data"])
         // The model takes 4 features; spirals have 2.
         try expectOneLineFailure(["hessian", "--checkpoint", dir + "/lone/b.ckpt", "--data", "spirals", "--top", "1", "--out", dir + "/h2"],
                                  mentions: ["[4]", "[2]", "spirals"])
@@ -77,7 +77,7 @@ import Testing
         try expectOneLineFailure(["barrier", run, "--pairs", "1,2", "--points", "3"], mentions: ["curve.json", "2 bend files"])
     }
 
-    @Test(arguments: [(["barrier", ".", "--pairs", "1,2", "--split", "trian"], "'train', 'val' or 'train,val'"),
+    @Test(arguments: [(["barrier", ".", "--pairs", "1,2", "--split", "trian"], "'train', 'val' or 'both'"),
                       (["svcca", ".", "--epochs", "1,2", "--conv", "pooled"], "'pool', 'flatten' or 'dft'"),
                       (["connect", ".", "--pairs", "1,2", "--lr-schedule", "cosine"], "'garipov' and 'constant'"),
                       (["barrier", "--a", "a.ckpt", "--b", "b.ckpt", "--data", "cifar100"], "neither a dataset name"),
@@ -85,6 +85,12 @@ import Testing
                       (["walk"], "needs the run directory argument"),
                       (["import", "x", "--out", "y.ckpt", "--compression", "lz4"], "'none', 'gzip' or 'zstd'"),
                       (["import", "x", "--out", "y.ckpt", "--kind", "weights"], "'checkpoint' and 'activations'"),
+                      (["import", "x", "--out", "y.ckpt", "--rename", "fc1.=layers.0.,fc2"], "'fc2' is not OLD=NEW"),
+                      (["import", "x", "--out", "y.acts", "--kind", "activations", "--probe-dataset", "p", "--layout", "rows"], "'datapoints-first' and 'neurons-first'"),
+                      (["import", "x", "--out", "y.ckpt", "--layout", "neurons-first"], "--layout applies to activation dumps"),
+                      (["barrier", ".", "--pairs", "1,2", "--data", "npy:X.npy"], "npy takes X.npy,y.npy"),
+                      (["plane", ".", "--pair", "1,2", "--train-first", "5", "--train-limit", "5"], "give one of --train-limit"),
+                      (["hessian", ".", "--epoch", "1", "--split", "both"], "one split"),
                       (["train", "--preset", "step", "--save-epochs", "1,x"], "--save-epochs takes epoch numbers")])
     func typosAreUsageErrorsListingTheChoices(arguments: [String], expected: String) throws {
         let dir = temporaryDirectory("basin-usage")

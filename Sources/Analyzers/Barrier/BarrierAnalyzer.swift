@@ -18,8 +18,6 @@ public struct BarrierAnalyzer: Analyzer {
         public var b: String?
         @Option(help: "Evaluation points on [0, 1], endpoints included.")
         public var points: Int = 61
-        @Option(help: "Splits to evaluate: train, val or train,val.")
-        public var split = SplitSelection([.train, .val])
         @Option(help: "A barrier exists when the interior maximum exceeds the higher endpoint loss by more than this fraction of it.")
         public var tolerance: Double = 1e-3
         @Option(help: "Connecting curve to draw beside the segment: auto (RUN/analyses/connect-A-B if it exists), none, or a connect output folder.")
@@ -37,8 +35,6 @@ public struct BarrierAnalyzer: Analyzer {
             if !(3...100_001).contains(points) { throw ValidationError("--points must be in 3…100001 (two endpoints and an interior point at least), got \(points)") }
             if !(tolerance >= 0) { throw ValidationError("--tolerance must be ≥ 0") }
         }
-
-        var splits: [String] { split.splits.map(\.rawValue) }
     }
 
     public struct Settings: Codable, Sendable {
@@ -74,7 +70,7 @@ public struct BarrierAnalyzer: Analyzer {
     public static let discussion = """
         Examples:
           analyze barrier run/ --pairs 70,150
-          analyze barrier run/ --pairs 30,70 --pairs 70,150 --points 61 --split train,val
+          analyze barrier run/ --pairs 30,70 --pairs 70,150 --points 61 --split both
           analyze barrier --a runA/:150 --b runB/:150
           analyze barrier --a a.ckpt --b b.ckpt --data fashion-mnist --train-limit 10000
 
@@ -118,7 +114,7 @@ public struct BarrierAnalyzer: Analyzer {
         }
         guard let first = loaded.first else { throw AnalysisError.unusable(path: context.run?.path ?? ".", detail: "no pair to analyse") }
         let setup = try LandscapeSetup(model: first.1, modelPath: first.0.a, options: options.data, context: context,
-                                       fallbackRun: first.0.fallbackRun, splits: options.split.splits)
+                                       fallbackRun: first.0.fallbackRun)
         let connections = try zip(pairs, loaded).map { pair, l in
             try ConnectionCurve.find(options.connection, pair: pair, model: l.1, run: context.run)
         }
@@ -155,7 +151,7 @@ public struct BarrierAnalyzer: Analyzer {
                 files += [base + ".png", base + ".svg"]
             }
         }
-        let settings = Settings(points: options.points, splits: options.splits, relativeTolerance: options.tolerance,
+        let settings = Settings(points: options.points, splits: setup.evaluator.splits.map(\.name), relativeTolerance: options.tolerance,
                                 connection: options.connection.description, data: setup.data.settings)
         return Result(settings: settings, pairs: results, warnings: warnings, files: files)
     }

@@ -14,7 +14,6 @@ public struct HessianAnalyzer: Analyzer {
         case eval, train
         var forwardMode: ForwardMode { self == .eval ? .eval : .batchStatistics }
     }
-    public enum Split: String, CaseIterable, ExpressibleByArgument, Codable, Sendable { case train, validation, test }
 
     public struct Options: ParsableArguments {
         @Option(help: "The checkpoint of the run: an epoch (150) or iteration (it:1200).")
@@ -31,10 +30,8 @@ public struct HessianAnalyzer: Analyzer {
         public var maxIterations: Int = 100
         @Option(help: "Convergence tolerance (default: lanczos 1e-4 on residual/λ₁; power 1e-3 on the relative change of λ, as PyHessian).")
         public var tolerance: Double?
-        @Option(help: "Use this many samples of the split (a seeded random subset); default all.")
+        @Option(help: "Use this many samples of the split (a seeded random subset, as --train-limit/--val-limit); default all.")
         public var samples: Int?
-        @Option(help: "Which split the loss averages over: train, validation or test.")
-        public var split: Split = .train
         @Option(help: "Batch norm: eval (running statistics, as PyHessian) or train (batch statistics, as paper 002; depends on --batch-size).")
         public var bn: BNMode = .eval
         @Option(help: "Samples per Hessian-vector-product batch.")
@@ -45,9 +42,9 @@ public struct HessianAnalyzer: Analyzer {
         public var trace = false
         @Option(help: "Rademacher samples for --trace.")
         public var traceSamples: Int = 100
-        @Option(help: ArgumentHelp("The data instead of run.json's (needed for imported checkpoints): a run directory, FILE.json, fashion-mnist[:DIR], a folder of IDX files, idx:…, csv:…, ps10, blobs, spirals.", valueName: "source"),
-                transform: DataSource.parse)
-        public var data: DataSource?
+        /// The data, as every evaluating analyzer takes it; `--split train` (default) or `val`
+        /// says which split the loss averages over.
+        @OptionGroup public var data: DataOptions
 
         public init() {}
 
@@ -68,6 +65,10 @@ public struct HessianAnalyzer: Analyzer {
             if !(1...(1 << 24)).contains(batchSize) { throw ValidationError("--batch-size must be in 1…16777216, got \(batchSize)") }
             if trace && !(2...1_000_000).contains(traceSamples) { throw ValidationError("--trace-samples must be in 2…1000000, got \(traceSamples)") }
             if !weightDecay.isFinite { throw ValidationError("--weight-decay must be a number") }
+            if let s = data.split, s.splits.count != 1 { throw ValidationError("the Hessian is of the loss on one split: --split train or --split val") }
+            if samples != nil && (data.trainLimit != nil || data.trainFirst != nil || data.valLimit != nil || data.valFirst != nil) {
+                throw ValidationError("give --samples or --train-limit/--train-first/--val-limit/--val-first, not both")
+            }
         }
 
         var effectiveTolerance: Double { tolerance ?? (method == .lanczos ? 1e-4 : 1e-3) }
@@ -80,7 +81,7 @@ public struct HessianAnalyzer: Analyzer {
         public var maxIterations: Int
         public var tolerance: Double
         public var convergenceRule: String
-        public var split: Split
+        public var split: String
         public var samples: Int
         public var sampleSelection: String
         public var bn: BNMode
@@ -146,7 +147,7 @@ public struct HessianAnalyzer: Analyzer {
         var parts = ["hessian", point, options.method.rawValue]
         if options.bn == .train { parts.append("bntrain") }
         if let s = options.samples { parts.append("n\(s)") }
-        if options.split != .train { parts.append(options.split.rawValue) }
+        if wantsValidation { parts.append("val") }
         return parts.joined(separator: "-")
     }
 
@@ -167,9 +168,16 @@ public struct HessianAnalyzer: Analyzer {
     public func run(_ context: AnalysisContext) throws -> Result {
         let o = options
         let checkpoints = try resolveCheckpoints(context)
-        let (dataArgument, dataset) = try loadData(context, checkpoint: checkpoints[0])
-        var data = dataset
-        var selection = "all samples of the split, in order"
+        let evaluation = try loadData(context, checkpoint: checkpoints[0])
+        var data = evaluation.train
+        var selection = "training split: " + evaluation.trainSelection + ", in order"
+        if wantsValidation {
+            guard let v = evaluation.validation else {
+                throw AnalysisError.missingSplit(data: evaluation.source, split: "validation or test", hint: "use --split train or give --val-data")
+            }
+            data = v
+            selection = "\(evaluation.validationSplit ?? "validation") split: " + evaluation.validationSelection + ", in order"
+        }
         if let s = o.samples, s < data.count {
             var r = RandomGenerator(seed: context.seed).split("hessian-samples")
             data = data.subset(Array(r.permutation(data.count).prefix(s)).sorted())
@@ -178,14 +186,14 @@ public struct HessianAnalyzer: Analyzer {
         let settings = Settings(method: o.method, top: o.top, maxIterations: o.maxIterations, tolerance: o.effectiveTolerance,
                                 convergenceRule: o.method == .lanczos ? "residual ≤ tolerance·|λ₁| (Ritz residual β·|s_m|)"
                                     : "|λ − λ_prev| / (|λ_prev| + 1e-6) < tolerance (PyHessian)",
-                                split: o.split, samples: data.count, sampleSelection: selection, bn: o.bn, batchSize: o.batchSize,
+                                split: wantsValidation ? "val" : "train", samples: data.count, sampleSelection: selection, bn: o.bn, batchSize: o.batchSize,
                                 weightDecay: o.weightDecay, loss: "cross-entropy (batch mean)", trace: o.trace,
-                                traceSamples: o.trace ? o.traceSamples : nil, seed: context.seed, data: dataArgument.spec,
-                                dataGroup: dataArgument.group,
+                                traceSamples: o.trace ? o.traceSamples : nil, seed: context.seed, data: evaluation.spec,
+                                dataGroup: evaluation.group,
                                 precision: "Hessian-vector products float32 (exact R-op); Krylov basis and eigen-solver float64")
         var spectra: [Spectrum] = []
         for path in checkpoints {
-            spectra.append(try spectrum(at: path, data: data, dataLabel: dataArgument.label, context: context))
+            spectra.append(try spectrum(at: path, data: data, dataLabel: evaluation.source, context: context))
         }
         var files = [try context.write(Self.eigenvalueCSV(spectra), to: "eigenvalues.csv")]
         let metadata = ["Software": "Basin \(BasinVersion.string)", "basin:analyzer": Self.name]
@@ -205,9 +213,7 @@ public struct HessianAnalyzer: Analyzer {
     func spectrum(at path: String, data: Dataset, dataLabel: String, context: AnalysisContext) throws -> Spectrum {
         let o = options
         let (model, manifest) = try ModelCheckpoint.load(path)
-        guard data.sampleSize == model.spec.inputShape.reduce(1, *) else {
-            throw AnalysisError.inputShape(path: path, model: model.spec.inputShape, data: dataLabel, samples: data.sampleShape)
-        }
+        let data = try EvaluationData.fit(data, model: model, modelPath: path, label: dataLabel)
         let mode = o.bn.forwardMode
         let evaluation = try model.evaluate(data, mode: mode, batchSize: o.batchSize)
         let label = manifest.epoch.map { "epoch \($0)" } ?? URL(fileURLWithPath: path).lastPathComponent
@@ -252,31 +258,20 @@ public struct HessianAnalyzer: Analyzer {
         return try RunDirectory.parsePoints(text).map { try run.checkpoint($0) }
     }
 
-    /// The dataset: --data, else the run's run.json (the run given, or the one holding the checkpoint).
-    func loadData(_ context: AnalysisContext, checkpoint: String) throws -> (DatasetArgument, Dataset) {
-        let argument: DatasetArgument
-        if let d = options.data {
-            argument = try d.resolve(seed: context.seed)
-        } else {
-            let runPath = context.run?.path
-                ?? URL(fileURLWithPath: checkpoint).deletingLastPathComponent().deletingLastPathComponent().path
+    /// `--split val`: the Hessian of the validation loss.
+    var wantsValidation: Bool { options.data.split?.splits == [.val] }
+
+    /// The data: --data, else the run's run.json (the run given, or the one holding the checkpoint).
+    func loadData(_ context: AnalysisContext, checkpoint: String) throws -> EvaluationData {
+        let runPath = context.run?.path
+            ?? URL(fileURLWithPath: checkpoint).deletingLastPathComponent().deletingLastPathComponent().path
+        if options.data.data == nil {
             guard let run = try? RunDirectory(path: runPath), FileManager.default.fileExists(atPath: run.runJSONPath) else {
                 throw AnalysisError.missing(path: checkpoint, what: "no run.json next to it to say which data it trained on",
-                                            hint: "pass --data (e.g. --data fashion-mnist or --data DATA.json)")
+                                            hint: "pass --data (e.g. --data npy:X.npy,y.npy, --data fashion-mnist or --data DATA.json)")
             }
-            let spec = try RunSpec.load(run)
-            argument = DatasetArgument(spec: spec.data, group: nil, label: spec.data.identity)
         }
-        let all = try argument.load()
-        switch options.split {
-        case .train: return (argument, all.train)
-        case .validation:
-            guard let v = all.validation else { throw AnalysisError.missingSplit(data: argument.label, split: "validation", hint: "use --split train or test") }
-            return (argument, v)
-        case .test:
-            guard let t = all.test else { throw AnalysisError.missingSplit(data: argument.label, split: "test", hint: "use --split train or validation") }
-            return (argument, t)
-        }
+        return try EvaluationData.load(options.data, run: context.run, fallbackRun: runPath, seed: context.seed)
     }
 
     // MARK: Outputs

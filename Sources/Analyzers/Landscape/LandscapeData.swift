@@ -18,17 +18,10 @@ public enum BatchNormPolicy: String, Codable, Sendable, CaseIterable, Expressibl
     case batch
 }
 
-/// The data options the landscape analyzers share (`barrier`, `connect`, `plane`, `walk`).
+/// The options of the landscape analyzers (`barrier`, `connect`, `plane`, `walk`): the data
+/// options every evaluating analyzer shares, plus how batch norm and batches are handled.
 public struct LandscapeDataOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Data to evaluate on when the checkpoints have no run.json: a run directory whose run.json names the data, FILE.json (a dataset spec or run.json), 'fashion-mnist[:DIR]' (Debian's package; validation = its test set), a folder of Fashion-MNIST-style IDX files (train-/t10k-…-ubyte[.gz]), idx:…, csv:…, ps10, blobs or spirals.", valueName: "source"),
-            transform: DataSource.parse)
-    public var data: DataSource?
-
-    @Option(help: "Use a seeded random subset of this many training samples (seed: --seed). Default: the whole training split.")
-    public var trainLimit: Int?
-
-    @Option(help: "Use a seeded random subset of this many validation samples. Default: the whole validation split.")
-    public var valLimit: Int?
+    @OptionGroup public var selection: DataOptions
 
     @Option(help: "Batch-norm statistics off the checkpoints: recompute, interpolate or batch (ignored by models without batch norm).")
     public var bn: BatchNormPolicy = .recompute
@@ -39,21 +32,22 @@ public struct LandscapeDataOptions: ParsableArguments {
     public init() {}
 
     public mutating func validate() throws {
-        if let n = trainLimit, n < 1 { throw ValidationError("--train-limit must be at least 1, got \(n)") }
-        if let n = valLimit, n < 1 { throw ValidationError("--val-limit must be at least 1, got \(n)") }
         if evalBatchSize < 1 { throw ValidationError("--eval-batch-size must be at least 1") }
     }
 }
 
 /// The data settings as recorded in every landscape result.
 public struct LandscapeDataSettings: Codable, Sendable, Equatable {
-    /// Where the data came from: `run.json of <run>`, `fashion-mnist`, an IDX folder.
+    /// Where the data came from: `run.json of <run>`, `fashion-mnist`, an IDX folder, `X.npy`.
     public var source: String
     /// Training samples used, of how many in the split.
     public var trainSamples: Int, trainAvailable: Int
-    /// The split used for "val": `validation` (held out of training by the run) or `test`.
+    /// How the training samples were chosen: `all`, `first N`, `seeded random N (seed S)`.
+    public var trainSelection: String?
+    /// The split used for "val": `validation` (held out of training by the run), `test`, or `val-data (…)`.
     public var validationSplit: String?
     public var validationSamples: Int, validationAvailable: Int
+    public var validationSelection: String?
     /// Seed of the subsets (the analysis seed).
     public var subsetSeed: UInt64
     public var batchNorm: String
@@ -70,43 +64,20 @@ public struct LandscapeData: Sendable {
     public var validationSplit: String?
     public var settings: LandscapeDataSettings
 
-    /// Loads the data: `--data` if given, else the run.json of `run`, else of `fallbackRun`.
-    /// - Throws: a `CheckpointError` saying how to pass `--data` when nothing names the data.
+    /// Loads the data (`EvaluationData.load`) and fits it to `model`.
+    /// - Throws: a `CheckpointError` saying how to pass `--data` when nothing names the data;
+    ///   `AnalysisError` when it does not fit the model (shape, labels).
     public static func load(_ options: LandscapeDataOptions, run: RunDirectory?, fallbackRun: String?, seed: UInt64,
-                            hasBatchNorm: Bool) throws -> LandscapeData {
-        let (runData, source) = try resolve(options.data, run: run, fallbackRun: fallbackRun, seed: seed)
-        var rng = RandomGenerator(seed: seed).split("landscape-subset")
-        func subset(_ d: Dataset, _ limit: Int?, _ name: String) -> Dataset {
-            guard let limit, limit < d.count else { return d }
-            var r = rng.split(name)
-            return d.subset(Array(r.permutation(d.count).prefix(limit)).sorted())
-        }
-        let train = subset(runData.train, options.trainLimit, "train")
-        let (valSource, valName): (Dataset?, String?) = runData.validation.map { ($0, "validation") } ?? runData.test.map { ($0, "test") } ?? (nil, nil)
-        let val = valSource.map { subset($0, options.valLimit, "val") }
-        rng = RandomGenerator(seed: seed)
-        let settings = LandscapeDataSettings(source: source, trainSamples: train.count, trainAvailable: runData.train.count,
-                                             validationSplit: valName, validationSamples: val?.count ?? 0,
-                                             validationAvailable: valSource?.count ?? 0, subsetSeed: seed,
+                            hasBatchNorm: Bool, model: Model, modelPath: String) throws -> LandscapeData {
+        let d = try EvaluationData.load(options.selection, run: run, fallbackRun: fallbackRun, seed: seed).fitted(to: model, modelPath: modelPath)
+        let settings = LandscapeDataSettings(source: d.source, trainSamples: d.train.count, trainAvailable: d.trainAvailable,
+                                             trainSelection: d.trainSelection,
+                                             validationSplit: d.validationSplit, validationSamples: d.validation?.count ?? 0,
+                                             validationAvailable: d.validationAvailable, validationSelection: d.validationSelection,
+                                             subsetSeed: seed,
                                              batchNorm: hasBatchNorm ? options.bn.rawValue : "none (model has no batch norm)",
                                              modelHasBatchNorm: hasBatchNorm, evalBatchSize: options.evalBatchSize)
-        return LandscapeData(train: train, validation: val, validationSplit: valName, settings: settings)
-    }
-
-    static func resolve(_ data: DataSource?, run: RunDirectory?, fallbackRun: String?, seed: UInt64) throws -> (RunData, String) {
-        if let data {
-            let argument = try data.resolve(seed: seed)
-            var source = argument.label
-            if case .named(.fashionMNIST(let directory), _) = data.form { source = "fashion-mnist (\(directory ?? DatasetSpec.debianFashionMNIST))" }
-            return (try argument.load(), source)
-        }
-        for candidate in [run?.path, fallbackRun].compactMap({ $0 }) where FileManager.default.fileExists(atPath: candidate + "/run.json") {
-            let r = try RunDirectory(path: candidate)
-            return (try RunData.load(try RunSpec.load(r).data), "run.json of \(candidate)")
-        }
-        let named = [run?.path, fallbackRun].compactMap { $0 }
-        throw AnalysisError.missing(path: named.first ?? ".", what: "no run.json names the data these checkpoints were trained on (imported checkpoints have none)",
-                                    hint: "pass --data fashion-mnist, --data DATA.json, --data IDX_FOLDER or --data RUN_DIR")
+        return LandscapeData(train: d.train, validation: d.validation, validationSplit: d.validationSplit, settings: settings)
     }
 }
 

@@ -61,11 +61,12 @@ public enum LandscapeSplit: String, Codable, Sendable, CaseIterable {
     case train, val
 }
 
-/// `--split train`, `val` or `train,val`: parsed once, a typo is a usage error listing these.
+/// `--split train`, `val` or `both` (also `train,val`): parsed once, a typo is a usage error listing these.
 public struct SplitSelection: Equatable, Sendable, ExpressibleByArgument, CustomStringConvertible {
     public var splits: [LandscapeSplit]
     public init(_ splits: [LandscapeSplit]) { self.splits = splits }
     public init?(argument: String) {
+        if argument == "both" { splits = [.train, .val]; return }
         var out: [LandscapeSplit] = []
         for item in argument.split(separator: ",", omittingEmptySubsequences: false) {
             guard let s = LandscapeSplit(rawValue: item.trimmingCharacters(in: .whitespaces)), !out.contains(s) else { return nil }
@@ -74,31 +75,33 @@ public struct SplitSelection: Equatable, Sendable, ExpressibleByArgument, Custom
         guard !out.isEmpty else { return nil }
         splits = out
     }
-    public static var allValueStrings: [String] { ["train", "val", "train,val"] }
+    public static var allValueStrings: [String] { ["train", "val", "both"] }
     public var description: String { splits.map(\.rawValue).joined(separator: ",") }
     public var defaultValueDescription: String { description }
 }
 
-/// Data loading, model loading and the evaluator for a pair, as barrier, connect and plane need them.
+/// Data loading, model loading and the evaluator for a pair, as barrier, connect, plane and walk need them.
 struct LandscapeSetup {
     var model: Model
     var data: LandscapeData
     var evaluator: LossEvaluator
 
-    /// - Parameter modelPath: the checkpoint `model` came from, named when the data does not fit it.
+    /// - Parameters:
+    ///   - modelPath: the checkpoint `model` came from, named when the data does not fit it.
+    ///   - wanted: the splits the analyzer evaluates; nil: `--split` (default both when there is
+    ///     validation data, else train).
     init(model: Model, modelPath: String, options: LandscapeDataOptions, context: AnalysisContext, fallbackRun: String?,
-         splits wanted: [LandscapeSplit] = [.train, .val]) throws {
+         splits wanted: [LandscapeSplit]? = nil) throws {
         self.model = model
         let hasBN = !model.namedBuffers.isEmpty
-        data = try LandscapeData.load(options, run: context.run, fallbackRun: fallbackRun, seed: context.seed, hasBatchNorm: hasBN)
-        if data.train.sampleSize != model.spec.inputShape.reduce(1, *) {
-            throw AnalysisError.inputShape(path: modelPath, model: model.spec.inputShape, data: data.settings.source, samples: data.train.sampleShape)
-        }
+        data = try LandscapeData.load(options, run: context.run, fallbackRun: fallbackRun, seed: context.seed, hasBatchNorm: hasBN,
+                                      model: model, modelPath: modelPath)
+        let chosen = try wanted ?? options.selection.splits(available: data.validation != nil, data: data.settings.source)
         var splits: [(name: String, data: Dataset)] = []
-        if wanted.contains(.train) { splits.append(("train", data.train)) }
-        if wanted.contains(.val) {
+        if chosen.contains(.train) { splits.append(("train", data.train)) }
+        if chosen.contains(.val) {
             guard let v = data.validation else {
-                throw AnalysisError.missingSplit(data: data.settings.source, split: "validation or test", hint: "use --split train")
+                throw AnalysisError.missingSplit(data: data.settings.source, split: "validation or test", hint: "use --split train or give --val-data")
             }
             splits.append(("val", v))
         }

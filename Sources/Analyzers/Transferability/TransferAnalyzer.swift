@@ -15,7 +15,7 @@ public struct TransferAnalyzer: Analyzer {
 
         @Option(help: "Stage checkpoints in order, e.g. runA/:30,runA/:60,runA/:90 (or 30,60,90 with a run directory).")
         public var stages: String?
-        @Option(help: ArgumentHelp("The target dataset: FILE.json, fashion-mnist[:DIR], a folder of IDX files, a run directory, ps10-complex, ps10, csv:TRAIN[,TEST], idx:…, blobs, spirals.", valueName: "source"),
+        @Option(help: ArgumentHelp("The target dataset (the --data grammar): npy:X.npy,y.npy, npz:FILE[:X,y], csv:TRAIN[,TEST], idx:…, fashion-mnist[:DIR], a folder of IDX files, FILE.json, a run directory, ps10-complex, ps10, blobs, spirals.", valueName: "source"),
                 transform: DataSource.parse)
         public var target: DataSource?
         @Option(help: "fix (new head on frozen features), finetune (everything trained) or both.")
@@ -30,7 +30,7 @@ public struct TransferAnalyzer: Analyzer {
         public var targetTestLimit: Int?
         @Option(help: "Seed of the target's generation and split (PS10 patterns, blobs, validation split).")
         public var targetSeed: UInt64 = 0
-        @Option(help: "Scale for csv: targets (e.g. 0.0625 for UCI optdigits).")
+        @Option(help: "Multiply csv:, npy: and npz: target inputs by this (e.g. 0.0625 for UCI optdigits, 1/255 for uint8 images).")
         public var targetScale: Double = 1
         @Option(help: "Training budget, identical for every stage: epochs.")
         public var epochs: Int = 10

@@ -26,6 +26,11 @@ public struct WalkAnalyzer: Analyzer {
             if !(2...100_001).contains(points) { throw ValidationError("--points must be in 2…100001, got \(points)") }
             if let m = maxSteps, !(1...1_000_000).contains(m) { throw ValidationError("--max-steps must be in 1…1000000, got \(m)") }
             if let e = epochs, (try? RunDirectory.parsePoints(e)) == nil { throw ValidationError("--epochs takes epoch numbers, e.g. 1,10,25") }
+            let d = data.selection
+            // --val-limit/--val-first are accepted (and unused) so one subset list fits every landscape analyzer.
+            if (d.split.map { $0.splits != [.train] } ?? false) || d.valData != nil {
+                throw ValidationError("walk evaluates the training loss only: drop --split val/both and --val-data")
+            }
         }
     }
 

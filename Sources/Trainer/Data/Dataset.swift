@@ -75,6 +75,17 @@ public struct Dataset: Sendable {
         return out
     }
 
+    /// The same samples with another per-sample shape of equal size (`[784]` → `[1, 28, 28]`):
+    /// values and order unchanged, as `torch.reshape` would give.
+    /// - Throws: `TrainerError.dataset` when the sizes differ.
+    public func reshaped(sampleShape shape: [Int]) throws(TrainerError) -> Dataset {
+        var out = self
+        do { out.inputs = try inputs.reshaped([count] + shape) } catch {
+            throw .dataset("\(name): samples of shape \(sampleShape) cannot be read as \(shape)")
+        }
+        return try Dataset(name: name, inputs: out.inputs, labels: labels, classes: classes, groups: groups)
+    }
+
     /// A seeded random split into (train, validation) with `validationCount` samples held out.
     public func split(validationCount: Int, rng: RandomGenerator) throws(TrainerError) -> (train: Dataset, validation: Dataset) {
         guard (0...count).contains(validationCount) else {

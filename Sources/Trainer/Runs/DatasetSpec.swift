@@ -19,6 +19,11 @@ public struct DatasetSpec: Codable, Equatable, Sendable {
         case blobs(classes: Int, perClass: Int, dimensions: Int)
         /// Interleaved spirals.
         case spirals(classes: Int, perClass: Int, noise: Double)
+        /// NumPy arrays: inputs `[N, …]` and integer labels `[N]` (`NumPyDataset`), inputs
+        /// multiplied by `scale`. New cases go at the end.
+        case npy(inputs: String, labels: String, scale: Double)
+        /// Two arrays of an `.npz`: `inputsKey` (nil: `x` or `X`) and `labelsKey` (nil: `y` or `Y`).
+        case npz(file: String, inputsKey: String?, labelsKey: String?, scale: Double)
     }
 
     public var source: Source
@@ -44,6 +49,20 @@ public struct DatasetSpec: Codable, Equatable, Sendable {
     /// Debian's dataset-fashion-mnist location.
     public static let debianFashionMNIST = "/usr/share/datasets/fashion-mnist"
 
+    /// The form's name as `--data` spells it (`csv`, `npy` …), for messages.
+    var kindName: String {
+        switch source {
+        case .fashionMNIST: return "fashion-mnist"
+        case .idx: return "idx"
+        case .csv: return "csv"
+        case .ps10: return "ps10"
+        case .blobs: return "blobs"
+        case .spirals: return "spirals"
+        case .npy: return "npy"
+        case .npz: return "npz"
+        }
+    }
+
     /// A short identity for probe sets and reports (`fashion-mnist`, `ps10` …).
     public var identity: String {
         switch source {
@@ -53,6 +72,8 @@ public struct DatasetSpec: Codable, Equatable, Sendable {
         case .ps10: return "ps10"
         case .blobs: return "blobs"
         case .spirals: return "spirals"
+        case .npy(let inputs, _, _): return URL(fileURLWithPath: inputs).lastPathComponent
+        case .npz(let file, _, _, _): return URL(fileURLWithPath: file).lastPathComponent
         }
     }
 }
@@ -67,8 +88,12 @@ extension DatasetSpec {
         if let testLimit, testLimit < 0 { throw .dataset("test limit must be non-negative, got \(testLimit)") }
         guard validationCount >= 0 else { throw .dataset("validation count must be non-negative, got \(validationCount)") }
         guard labelNoise >= 0 && labelNoise <= 1 else { throw .dataset("label noise must be in [0, 1], got \(labelNoise)") }
-        if case let .csv(_, _, scale, _) = source, !scale.isFinite || !Float(scale).isFinite || scale == 0 {
-            throw .dataset("csv scale must be a finite, non-zero float32, got \(scale)")
+        switch source {
+        case let .csv(_, _, scale, _), let .npy(_, _, scale), let .npz(_, _, _, scale):
+            if !scale.isFinite || !Float(scale).isFinite || scale == 0 {
+                throw .dataset("\(kindName) scale must be a finite, non-zero float32, got \(scale)")
+            }
+        default: break
         }
         // Generated sets: sizes multiply into an allocation, so their product is bounded before
         // anything is generated (a run spec is a file a user can edit).
@@ -123,6 +148,10 @@ public struct RunData: Sendable {
             train = try SyntheticData.blobs(classes: classes, perClass: perClass, dimensions: dimensions, rng: rng.split("blobs"))
         case let .spirals(classes, perClass, noise):
             train = try SyntheticData.spirals(classes: classes, perClass: perClass, noise: noise, rng: rng.split("spirals"))
+        case let .npy(inputs, labels, scale):
+            train = try NumPyDataset.read(inputs: inputs, labels: labels, scale: scale)
+        case let .npz(file, inputsKey, labelsKey, scale):
+            train = try NumPyDataset.read(npz: file, inputsKey: inputsKey, labelsKey: labelsKey, scale: scale)
         }
         if let subset = spec.classSubset {
             train = try restrict(train, to: subset)

@@ -13,10 +13,8 @@ public enum ModelCheckpoint {
         guard let specJSON = reader.manifest.model else {
             throw CheckpointError.invalidInput(path: path, detail: "the manifest has no model spec; import it with --model-spec")
         }
-        let spec: ModelSpec
-        do { spec = try specJSON.decode(as: ModelSpec.self) } catch {
-            throw CheckpointError.invalidInput(path: path, detail: "the manifest's model spec is not one Basin can build: \(error)")
-        }
+        // Names the field when the spec is incomplete (a hand-written --model-spec without `classes`).
+        let spec = try ModelSpec.decode(specJSON, path: path)
         // Compare the spec's tensors with the file's before allocating what the spec claims.
         let layout: (parameters: [(name: String, shape: [Int])], buffers: [(name: String, shape: [Int])])
         do { layout = try spec.tensorLayout() } catch {
