@@ -15,13 +15,12 @@ public enum Importer {
         return arrays
     }
 
-    /// Refuses a tensor name that could not be an entry name inside a destination folder:
-    /// empty, absolute, with a `.` or `..` path component or an empty one, or a NUL byte.
+    /// Refuses a tensor name the archive could not hold (`TensorName`, the rules its writer and
+    /// readers apply): empty, with a `/`, starting with `.`, or with a control character.
     /// (`export` writes one file per name; `../../x` would land outside its folder.)
     static func checkName(_ name: String, source: String) throws(CheckpointError) {
-        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
-        guard !name.isEmpty, !name.contains("\0"), !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
-            throw .invalidInput(path: source, detail: "tensor name '\(name)' is not a relative path without '.' or '..' components")
+        if let problem = TensorName.problem(name) {
+            throw .invalidInput(path: source, detail: "tensor name '\(name)' \(problem)")
         }
     }
 

@@ -66,9 +66,11 @@ public struct TensorRecord: Codable, Equatable, Sendable {
 /// The rules tensor names follow (docs/FORMAT.md §1.1), checked by the writer and by the
 /// manifest decoder alike: a name becomes a file name when an archive is unpacked or
 /// exported, so it must not reach outside its folder, hide, or break a one-line message.
-enum TensorName {
+/// The same rules make any name from a file safe to use as a file name inside a folder
+/// (a curve's bend files, for one).
+public enum TensorName {
     /// Why `name` cannot name a tensor, or nil when it can.
-    static func problem(_ name: String) -> String? {
+    public static func problem(_ name: String) -> String? {
         if name.isEmpty { return "is empty" }
         if name.contains("/") { return "contains '/'" }
         if name.hasPrefix(".") { return "starts with '.'" }

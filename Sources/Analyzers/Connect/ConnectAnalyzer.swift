@@ -257,7 +257,7 @@ struct ConnectionCurve {
         guard record.shape.bends >= 1, record.shape.bends == record.bends.count else {
             throw CheckpointError.invalidInput(path: recordPath, detail: "the shape has \(record.shape.bends) bends but \(record.bends.count) bend files are listed")
         }
-        if let bad = record.bends.first(where: { $0.isEmpty || $0.contains("/") || $0.hasPrefix(".") }) {
+        if let bad = record.bends.first(where: { TensorName.problem($0) != nil }) {
             throw CheckpointError.invalidInput(path: recordPath, detail: "bend file '\(bad)' is not a file name inside the folder")
         }
         let bends = try record.bends.map { name -> Tensor<Float> in
