@@ -1,0 +1,213 @@
+import Foundation
+import Tensors
+
+/// Vector-Jacobian products: each kernel's `backward` maps the gradient of the loss with
+/// respect to its output onto gradients with respect to its float inputs, from the operands
+/// and output the recorded forward kept. Float32 throughout, as the forward; reductions that
+/// the forward does in double (normalisation statistics) are done in double here too.
+extension Kernel {
+    /// Gradients for the inputs flagged in `wanted` (nil: no gradient flows to that input).
+    /// `batchStatistics`: BatchNormalization normalised with the batch's own statistics.
+    /// - Throws: `KernelError` for an operator that has no gradient in Basin.
+    func backward(_ x: [ONNXValue?], output y: ONNXValue, gradient dy: [Float], wanted: [Bool], opset: Int,
+                  batchStatistics: Bool) throws(KernelError) -> [[Float]?] {
+        func input(_ i: Int) throws(KernelError) -> ONNXValue {
+            guard i < x.count, let v = x[i] else { throw KernelError("input \(i) is missing") }
+            return v
+        }
+        func float(_ i: Int) throws(KernelError) -> Tensor<Float> { try input(i).floatTensor("input \(i)") }
+        func want(_ i: Int) -> Bool { i < wanted.count && wanted[i] }
+        var result = [[Float]?](repeating: nil, count: x.count)
+        switch self {
+        case let .conv(w, group):
+            let g = try Kernel.convBackward(try float(0), try float(1), dy, w, group: group, wantInput: want(0))
+            result[0] = g.input
+            result[1] = g.weight
+            if x.count > 2 { result[2] = g.bias }
+        case let .pool(w, max, ceilMode, countIncludePad):
+            result[0] = try Kernel.poolBackward(try float(0), dy, w, max: max, ceilMode: ceilMode, countIncludePad: countIncludePad)
+        case .globalAveragePool:
+            let t = try float(0), size = t.shape[2...].reduce(1, *)
+            result[0] = (0..<t.count).map { dy[$0 / Swift.max(size, 1)] / Float(size) }
+        case let .gemm(alpha, beta, transA, transB):
+            let c = x.count > 2 ? try x[2]?.floatTensor("C") : nil
+            let g = try Kernel.gemmBackward(try float(0), try float(1), c, dy, alpha: alpha, beta: beta, transA: transA, transB: transB)
+            result[0] = g.a; result[1] = g.b
+            if x.count > 2 { result[2] = g.c }
+        case .matMul:
+            let g = try Kernel.matMulBackward(try float(0), try float(1), dy)
+            result[0] = g.a; result[1] = g.b
+        case let .binary(op):
+            let g = try Kernel.binaryBackward(op, try input(0), try input(1), y, dy)
+            result[0] = g.a; result[1] = g.b
+        case let .unary(op):
+            result[0] = try Kernel.unaryBackward(op, try float(0), try y.floatTensor("the output"), dy)
+        case let .softmax(axis, log, legacy):
+            result[0] = try Kernel.softmaxBackward(try y.floatTensor("the output"), dy, axis: axis, log: log, legacy: legacy)
+        case let .batchNormalization(epsilon):
+            let g = try Kernel.batchNormalizationBackward(try float(0), scale: try float(1), mean: try float(3), variance: try float(4),
+                                                          dy, epsilon: epsilon, batchStatistics: batchStatistics)
+            result[0] = g.input; result[1] = g.scale; result[2] = g.bias
+        case let .layerNormalization(axis, epsilon):
+            let bias = x.count > 2 ? try x[2]?.floatTensor("B") : nil
+            let g = try Kernel.layerNormalizationBackward(try float(0), scale: try float(1), bias: bias, dy, axis: axis, epsilon: epsilon)
+            result[0] = g.input; result[1] = g.scale
+            if x.count > 2 { result[2] = g.bias }
+        case let .reduceMean(axes, _, noop):
+            var list = axes ?? []
+            if axes == nil, x.count > 1, let given = x[1] { list = try given.ints("axes") }
+            result[0] = try Kernel.reduceMeanBackward(try float(0), dy, axes: list, noopWithEmptyAxes: noop)
+        case .concat:
+            // Each float input replaced by the positions it occupies in the joined index space.
+            var iotas: [ONNXValue] = [], offset = 0
+            for i in 0..<x.count {
+                let t = try float(i)
+                iotas.append(try iota(t.shape, from: offset))
+                offset += t.count
+            }
+            let order = try forward(iotas.map { Optional($0) }, opset: opset).ints(ofCount: dy.count)
+            let joined = scatter(order, dy, count: offset)
+            offset = 0
+            for i in 0..<x.count {
+                let n = try float(i).count
+                result[i] = Array(joined[offset..<(offset + n)])
+                offset += n
+            }
+        case .pad:
+            let t = try float(0)
+            // Padding positions are filled with index −1: no source, no gradient.
+            let order = try Kernel.pad(try iota(t.shape), pads: try input(1).ints("pads"), value: -1,
+                                       axes: x.count > 3 ? try x[3]?.ints("axes") : nil).ints(ofCount: dy.count)
+            result[0] = scatter(order, dy, count: t.count)
+        case .flatten, .reshape, .transpose, .gather, .unsqueeze, .squeeze, .slice, .expand, .cast:
+            // Data movement: the forward run on the input's element indices says where each
+            // output element came from; the gradient is scattered back (summed where repeated).
+            let t = try float(0)
+            var operands = x
+            operands[0] = try iota(t.shape)
+            let moved = try forward(operands, opset: opset)
+            result[0] = scatter(try moved.ints(ofCount: dy.count), dy, count: t.count)
+        case .constant, .shape, .constantOfShape:
+            break
+        }
+        return result
+    }
+}
+
+/// An integer tensor of `shape` holding `from, from + 1, …`: the element indices of a tensor.
+func iota(_ shape: [Int], from start: Int = 0) throws(KernelError) -> ONNXValue {
+    let n = try checkedCount(shape)
+    return .int(try makeInt(shape, (0..<n).map { Int64(start + $0) }))
+}
+
+/// `out[order[i]] += g[i]` (negative positions: padding, no source).
+func scatter(_ order: [Int], _ g: [Float], count: Int) -> [Float] {
+    var out = [Float](repeating: 0, count: count)
+    for (i, o) in order.enumerated() where o >= 0 && o < count { out[o] += g[i] }
+    return out
+}
+
+/// The gradient `g` of a broadcast result `out` summed back onto an operand of `shape`.
+func unbroadcast(_ g: [Float], from out: [Int], to shape: [Int]) throws(KernelError) -> [Float] {
+    if out == shape { return g }
+    let order = try gatherIndices(out, offset: 0, strides: broadcastStrides(shape, to: out))
+    return scatter(order, g, count: try checkedCount(shape))
+}
+
+extension ONNXValue {
+    /// The element indices an index-moving kernel produced, checked against the gradient's count.
+    func ints(ofCount n: Int) throws(KernelError) -> [Int] {
+        let t = try intTensor("internal: moved indices")
+        guard t.values.count == n else { throw KernelError("internal: \(t.values.count) moved indices for a gradient of \(n) elements") }
+        return t.values.map { Int($0) }
+    }
+}
+
+extension Kernel {
+    static func binaryBackward(_ op: BinaryOp, _ a: ONNXValue, _ b: ONNXValue, _ y: ONNXValue,
+                               _ dy: [Float]) throws(KernelError) -> (a: [Float]?, b: [Float]?) {
+        guard case let .float(x) = a else { return (nil, nil) }
+        let out = y.shape
+        let ia = try gatherIndices(out, offset: 0, strides: broadcastStrides(x.shape, to: out))
+        let av = ia.map { x.scalars[$0] }
+        var bv: [Float], bShape: [Int], bIsFloat = true
+        switch b {
+        case let .float(t): bv = t.scalars; bShape = t.shape
+        case let .int(t): bv = t.values.map { Float($0) }; bShape = t.shape; bIsFloat = false
+        }
+        let ib = try gatherIndices(out, offset: 0, strides: broadcastStrides(bShape, to: out))
+        bv = ib.map { bv[$0] }
+        let yv = try y.floatTensor("the output").scalars
+        var ga = [Float](repeating: 0, count: dy.count), gb = ga
+        switch op {
+        case .add: ga = dy; gb = dy
+        case .sub: ga = dy; gb = dy.map { -$0 }
+        case .mul: for i in dy.indices { ga[i] = dy[i] * bv[i]; gb[i] = dy[i] * av[i] }
+        case .div: for i in dy.indices { ga[i] = dy[i] / bv[i]; gb[i] = -dy[i] * av[i] / (bv[i] * bv[i]) }
+        case .pow:
+            for i in dy.indices {
+                ga[i] = dy[i] * bv[i] * Foundation.pow(av[i], bv[i] - 1)
+                gb[i] = av[i] > 0 ? dy[i] * yv[i] * Foundation.log(av[i]) : 0
+            }
+        case .mod: throw KernelError("Mod has no gradient in Basin (it may only act on shape tensors and constants)")
+        }
+        return (scatter(ia, ga, count: x.count), bIsFloat ? scatter(ib, gb, count: bShape.reduce(1, *)) : nil)
+    }
+
+    static func unaryBackward(_ op: UnaryOp, _ x: Tensor<Float>, _ y: Tensor<Float>, _ dy: [Float]) throws(KernelError) -> [Float] {
+        let xs = x.scalars, ys = y.scalars
+        let d: (Int) -> Float
+        switch op {
+        case .relu: d = { xs[$0] > 0 ? 1 : 0 }
+        case let .leakyRelu(alpha): d = { xs[$0] >= 0 ? 1 : alpha }
+        case .sigmoid: d = { ys[$0] * (1 - ys[$0]) }
+        case .tanh: d = { 1 - ys[$0] * ys[$0] }
+        case .erf: d = { 1.1283791670955126 * Foundation.exp(-xs[$0] * xs[$0]) }
+        case .gelu(tanh: false):
+            d = { let v = xs[$0]; return 0.5 * (1 + Foundation.erf(v * 0.70710678118654752)) + v * Foundation.exp(-0.5 * v * v) * 0.3989422804014327 }
+        case .gelu(tanh: true):
+            d = {
+                let v = xs[$0], c: Float = 0.79788456080286536
+                let t = Foundation.tanh(c * (v + 0.044715 * v * v * v))
+                return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * c * (1 + 3 * 0.044715 * v * v)
+            }
+        case .sqrt: d = { 0.5 / ys[$0] }
+        case .neg: d = { _ in -1 }
+        case .identity: d = { _ in 1 }
+        }
+        return dy.indices.map { dy[$0] * d($0) }
+    }
+
+    /// y = softmax: dx = y ⊙ (dy − Σ dy·y); y = log-softmax: dx = dy − exp(y) · Σ dy (sums in double).
+    static func softmaxBackward(_ y: Tensor<Float>, _ dy: [Float], axis: Int, log: Bool, legacy: Bool) throws(KernelError) -> [Float] {
+        let a = try normalizedAxis(axis, rank: y.rank)
+        let outer = y.shape[..<a].reduce(1, *)
+        let (length, inner) = legacy ? (y.shape[a...].reduce(1, *), 1) : (y.shape[a], y.shape[(a + 1)...].reduce(1, *))
+        let ys = y.scalars
+        var dx = dy
+        for o in 0..<outer {
+            for i in 0..<inner {
+                let base = o * length * inner + i
+                var s: Double = 0
+                for k in 0..<length { let j = base + k * inner; s += log ? Double(dy[j]) : Double(dy[j] * ys[j]) }
+                let sf = Float(s)
+                for k in 0..<length {
+                    let j = base + k * inner
+                    dx[j] = log ? dy[j] - Foundation.exp(ys[j]) * sf : ys[j] * (dy[j] - sf)
+                }
+            }
+        }
+        return dx
+    }
+
+    static func reduceMeanBackward(_ x: Tensor<Float>, _ dy: [Float], axes: [Int], noopWithEmptyAxes: Bool) throws(KernelError) -> [Float] {
+        if axes.isEmpty && noopWithEmptyAxes { return dy }
+        var reduced = Set<Int>()
+        for axis in axes { reduced.insert(try normalizedAxis(axis, rank: x.rank, "ReduceMean axis")) }
+        if axes.isEmpty { reduced = Set(0..<x.rank) }
+        let outFull = x.shape.enumerated().map { reduced.contains($0.offset) ? 1 : $0.element }
+        let per = Float(x.count / Swift.max(outFull.reduce(1, *), 1))
+        let order = try gatherIndices(x.shape, offset: 0, strides: broadcastStrides(outFull, to: x.shape))
+        return order.map { dy[$0] / per }
+    }
+}

@@ -1,0 +1,263 @@
+import Tensors
+
+/// Vector-Jacobian products of the kernels with weights (Conv, Gemm, MatMul), the windows
+/// (pooling) and the normalisations, each the transpose of its forward's linear map.
+extension Kernel {
+    /// `sgemm` on arrays: C ← α·op(A)·op(B) + β·C, row-major, leading dimensions as stored.
+    static func gemmInto(_ c: inout [Float], offsetC: Int = 0, _ a: [Float], offsetA: Int = 0, lda: Int, transA: Bool,
+                         _ b: [Float], offsetB: Int = 0, ldb: Int, transB: Bool, m: Int, n: Int, k: Int,
+                         alpha: Float = 1, beta: Float) {
+        guard m > 0, n > 0, k > 0 else { return }
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                c.withUnsafeMutableBufferPointer { pc in
+                    guard let A = pa.baseAddress, let B = pb.baseAddress, let C = pc.baseAddress else { return }
+                    Float.gemm(transposeA: transA, transposeB: transB, m: m, n: n, k: k, alpha: alpha,
+                               a: A + offsetA, lda: lda, b: B + offsetB, ldb: ldb, beta: beta, c: C + offsetC, ldc: n)
+                }
+            }
+        }
+    }
+
+    /// Y = α·A'·B' + β·C: dA' = α·dY·B'ᵀ, dB' = α·A'ᵀ·dY (transposed back when the operand
+    /// was stored transposed), dC = β·dY summed over C's broadcast dimensions.
+    static func gemmBackward(_ a: Tensor<Float>, _ b: Tensor<Float>, _ c: Tensor<Float>?, _ dy: [Float], alpha: Float, beta: Float,
+                             transA: Bool, transB: Bool) throws(KernelError) -> (a: [Float], b: [Float], c: [Float]?) {
+        let m = transA ? a.shape[1] : a.shape[0], k = transA ? a.shape[0] : a.shape[1]
+        let n = transB ? b.shape[0] : b.shape[1]
+        var da = [Float](repeating: 0, count: a.count), db = [Float](repeating: 0, count: b.count)
+        if transA {
+            gemmInto(&da, b.scalars, lda: b.shape[1], transA: transB, dy, ldb: n, transB: true, m: k, n: m, k: n, alpha: alpha, beta: 0)
+        } else {
+            gemmInto(&da, dy, lda: n, transA: false, b.scalars, ldb: b.shape[1], transB: !transB, m: m, n: k, k: n, alpha: alpha, beta: 0)
+        }
+        if transB {
+            gemmInto(&db, dy, lda: n, transA: true, a.scalars, ldb: a.shape[1], transB: transA, m: n, n: k, k: m, alpha: alpha, beta: 0)
+        } else {
+            gemmInto(&db, a.scalars, lda: a.shape[1], transA: !transA, dy, ldb: n, transB: false, m: k, n: n, k: m, alpha: alpha, beta: 0)
+        }
+        let dc = try c.map { (t: Tensor<Float>) throws(KernelError) in try unbroadcast(dy.map { $0 * beta }, from: [m, n], to: t.shape) }
+        return (da, db, dc)
+    }
+
+    /// Batched `[…, M, K]·[…, K, N]`: per batch dA += dY·Bᵀ, dB += Aᵀ·dY; accumulating into the
+    /// operand's own block sums the gradient over broadcast batch dimensions.
+    static func matMulBackward(_ a: Tensor<Float>, _ b: Tensor<Float>, _ dy: [Float]) throws(KernelError) -> (a: [Float], b: [Float]) {
+        let aShape = a.rank == 1 ? [1] + a.shape : a.shape
+        let bShape = b.rank == 1 ? b.shape + [1] : b.shape
+        let m = aShape[aShape.count - 2], k = aShape[aShape.count - 1], n = bShape[bShape.count - 1]
+        let aBatch = Array(aShape.dropLast(2)), bBatch = Array(bShape.dropLast(2))
+        let batch = try broadcastShape(aBatch, bBatch)
+        let sa = broadcastStrides(aBatch, to: batch), sb = broadcastStrides(bBatch, to: batch)
+        var da = [Float](repeating: 0, count: a.count), db = [Float](repeating: 0, count: b.count)
+        for i in 0..<batch.reduce(1, *) {
+            var rest = i, offA = 0, offB = 0
+            for d in stride(from: batch.count - 1, through: 0, by: -1) {
+                let idx = rest % batch[d]; rest /= batch[d]
+                offA += idx * sa[d]; offB += idx * sb[d]
+            }
+            gemmInto(&da, offsetC: offA * m * k, dy, offsetA: i * m * n, lda: n, transA: false,
+                     b.scalars, offsetB: offB * k * n, ldb: n, transB: true, m: m, n: k, k: n, beta: 1)
+            gemmInto(&db, offsetC: offB * k * n, a.scalars, offsetA: offA * m * k, lda: k, transA: true,
+                     dy, offsetB: i * m * n, ldb: n, transB: false, m: k, n: n, k: m, beta: 1)
+        }
+        return (da, db)
+    }
+
+    /// Per image and group: dW_g += dY_g·colsᵀ, dCols = W_gᵀ·dY_g folded back by col2im; db = Σ dY.
+    static func convBackward(_ x: Tensor<Float>, _ w: Tensor<Float>, _ dy: [Float], _ attributes: WindowAttributes, group: Int,
+                             wantInput: Bool) throws(KernelError) -> (input: [Float]?, weight: [Float], bias: [Float]) {
+        let (batch, channels, o) = (x.shape[0], x.shape[1], w.shape[0])
+        let g = try Window2D(input: [x.shape[2], x.shape[3]], kernel: [w.shape[2], w.shape[3]], attributes, ceilMode: false)
+        let cg = channels / group, og = o / group, patch = cg * g.kernel[0] * g.kernel[1], pixels = g.output[0] * g.output[1]
+        let inPlane = x.shape[2] * x.shape[3]
+        var dx = [Float](repeating: 0, count: wantInput ? x.count : 0), dw = [Float](repeating: 0, count: w.count)
+        var db = [Float](repeating: 0, count: o)
+        var cols = [Float](repeating: 0, count: try checkedCount([patch, pixels])), dcols = cols
+        for n in 0..<batch {
+            for gi in 0..<group {
+                let outOffset = (n * o + gi * og) * pixels
+                for r in 0..<og { for p in 0..<pixels { db[gi * og + r] += dy[outOffset + r * pixels + p] } }
+                x.withUnsafeBufferPointer { px in
+                    cols.withUnsafeMutableBufferPointer { pc in
+                        guard let X = px.baseAddress, let C = pc.baseAddress else { return }
+                        g.im2col(X + (n * channels + gi * cg) * inPlane, channels: cg, into: C)
+                    }
+                }
+                gemmInto(&dw, offsetC: gi * og * patch, dy, offsetA: outOffset, lda: pixels, transA: false,
+                         cols, ldb: pixels, transB: true, m: og, n: patch, k: pixels, beta: 1)
+                guard wantInput else { continue }
+                gemmInto(&dcols, w.scalars, offsetA: gi * og * patch, lda: patch, transA: true,
+                         dy, offsetB: outOffset, ldb: pixels, transB: false, m: patch, n: pixels, k: og, beta: 0)
+                g.col2im(dcols, channels: cg, into: &dx, offset: (n * channels + gi * cg) * inPlane)
+            }
+        }
+        return (wantInput ? dx : nil, dw, db)
+    }
+
+    /// Max pooling: the gradient goes to the first maximum of each window (as the forward's
+    /// `max` keeps it); average pooling: spread over the window with the forward's divisor.
+    static func poolBackward(_ x: Tensor<Float>, _ dy: [Float], _ attributes: WindowAttributes, max: Bool, ceilMode: Bool,
+                             countIncludePad: Bool) throws(KernelError) -> [Float] {
+        guard x.rank == 4, let kernel = attributes.kernelShape else { throw KernelError("pooling evaluates 2-D windows over [N, C, H, W], got \(x.shape)") }
+        let g = try Window2D(input: [x.shape[2], x.shape[3]], kernel: kernel, attributes, ceilMode: ceilMode)
+        let planes = x.shape[0] * x.shape[1], (h, w) = (x.shape[2], x.shape[3]), (ho, wo) = (g.output[0], g.output[1])
+        let xs = x.scalars
+        var dx = [Float](repeating: 0, count: x.count)
+        for p in 0..<planes {
+            let plane = p * h * w
+            for oh in 0..<ho {
+                for ow in 0..<wo {
+                    let d = dy[(p * ho + oh) * wo + ow]
+                    var best = -Float.infinity, at = -1, inside: [Int] = []
+                    for i in 0..<kernel[0] {
+                        guard let ih = g.source(0, oh, i) else { continue }
+                        for j in 0..<kernel[1] {
+                            guard let iw = g.source(1, ow, j) else { continue }
+                            let idx = plane + ih * w + iw
+                            if at < 0 || xs[idx] > best { best = xs[idx]; at = idx }
+                            inside.append(idx)
+                        }
+                    }
+                    if max {
+                        if at >= 0 { dx[at] += d }
+                        continue
+                    }
+                    let divisor: Int
+                    if countIncludePad {
+                        let hs = oh * g.strides[0] - g.padsBegin[0], ws = ow * g.strides[1] - g.padsBegin[1]
+                        let he = Swift.min(hs + kernel[0], h + g.padsEnd[0]), we = Swift.min(ws + kernel[1], w + g.padsEnd[1])
+                        divisor = Swift.max((he - hs) * (we - ws), 1)
+                    } else {
+                        divisor = Swift.max(inside.count, 1)
+                    }
+                    for idx in inside { dx[idx] += d / Float(divisor) }
+                }
+            }
+        }
+        return dx
+    }
+
+    /// Running statistics: y = x·k + shift, k = scale/√(var + ε): dx = dy·k, dscale = Σ dy·x̂,
+    /// dbias = Σ dy. Batch statistics: x̂ = (x − μ_B)/√(σ²_B + ε) with μ_B, σ²_B (biased) over
+    /// N and the spatial axes, and dx = scale/√(σ²_B + ε) · (dy − mean(dy) − x̂·mean(dy·x̂)).
+    static func batchNormalizationBackward(_ x: Tensor<Float>, scale: Tensor<Float>, mean: Tensor<Float>, variance: Tensor<Float>,
+                                           _ dy: [Float], epsilon: Float, batchStatistics: Bool) throws(KernelError)
+        -> (input: [Float], scale: [Float], bias: [Float]) {
+        guard x.rank >= 2 else { throw KernelError("BatchNormalization needs [N, C, …], got \(x.shape)") }
+        let c = x.shape[1], inner = x.shape[2...].reduce(1, *), outer = x.shape[0]
+        let stats = batchStatistics ? Kernel.batchStatistics(x) : (mean.scalars.map { Double($0) }, variance.scalars.map { Double($0) })
+        let xs = x.scalars
+        var dx = [Float](repeating: 0, count: x.count), dscale = [Float](repeating: 0, count: c), dbias = dscale
+        for ch in 0..<c {
+            let inv = 1 / (stats.1[ch] + Double(epsilon)).squareRoot(), mu = stats.0[ch]
+            var sumDy: Double = 0, sumDyXhat: Double = 0
+            for n in 0..<outer {
+                let base = (n * c + ch) * inner
+                for i in 0..<inner {
+                    let xhat = (Double(xs[base + i]) - mu) * inv
+                    sumDy += Double(dy[base + i]); sumDyXhat += Double(dy[base + i]) * xhat
+                }
+            }
+            dscale[ch] = Float(sumDyXhat); dbias[ch] = Float(sumDy)
+            let k = Double(scale.scalars[ch]) * inv, m = Double(Swift.max(outer * inner, 1))
+            for n in 0..<outer {
+                let base = (n * c + ch) * inner
+                for i in 0..<inner {
+                    if batchStatistics {
+                        let xhat = (Double(xs[base + i]) - mu) * inv
+                        dx[base + i] = Float(k * (Double(dy[base + i]) - sumDy / m - xhat * sumDyXhat / m))
+                    } else {
+                        dx[base + i] = Float(k) * dy[base + i]
+                    }
+                }
+            }
+        }
+        return (dx, dscale, dbias)
+    }
+
+    /// Per-channel mean and biased variance over N and the spatial axes (in double).
+    static func batchStatistics(_ x: Tensor<Float>) -> ([Double], [Double]) {
+        let c = x.shape[1], inner = x.shape[2...].reduce(1, *), outer = x.shape[0], m = Double(Swift.max(outer * inner, 1))
+        var mean = [Double](repeating: 0, count: c), variance = mean
+        for ch in 0..<c {
+            for n in 0..<outer { for i in 0..<inner { mean[ch] += Double(x.scalars[(n * c + ch) * inner + i]) } }
+            mean[ch] /= m
+            for n in 0..<outer { for i in 0..<inner { let d = Double(x.scalars[(n * c + ch) * inner + i]) - mean[ch]; variance[ch] += d * d } }
+            variance[ch] /= m
+        }
+        return (mean, variance)
+    }
+
+    /// Training-mode batch normalisation (the batch's own statistics), as PyTorch's `train()`.
+    static func batchNormalizationWithBatchStatistics(_ x: Tensor<Float>, scale: Tensor<Float>, bias: Tensor<Float>,
+                                                      epsilon: Float) throws(KernelError) -> Tensor<Float> {
+        guard x.rank >= 2 else { throw KernelError("BatchNormalization needs [N, C, …], got \(x.shape)") }
+        let (mean, variance) = batchStatistics(x)
+        return try batchNormalization(x, scale: scale, bias: bias, mean: try floatResult([x.shape[1]], mean.map { Float($0) }),
+                                      variance: try floatResult([x.shape[1]], variance.map { Float($0) }), epsilon: epsilon)
+    }
+
+    /// y = x̂·s + b per row (x̂ = (x − μ)/√(σ² + ε)): ds = Σ_rows dy·x̂, db = Σ_rows dy (summed
+    /// onto the parameters' own broadcast shapes), dx = inv·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), dx̂ = dy·s.
+    static func layerNormalizationBackward(_ x: Tensor<Float>, scale: Tensor<Float>, bias: Tensor<Float>?, _ dy: [Float], axis: Int,
+                                           epsilon: Float) throws(KernelError) -> (input: [Float], scale: [Float], bias: [Float]?) {
+        let a = try normalizedAxis(axis, rank: x.rank)
+        let normalized = Array(x.shape[a...]), size = normalized.reduce(1, *), rows = x.shape[..<a].reduce(1, *)
+        let sIndex = try gatherIndices(normalized, offset: 0, strides: broadcastStrides(scale.shape, to: normalized))
+        let s = sIndex.map { scale.scalars[$0] }
+        let xs = x.scalars
+        var dx = [Float](repeating: 0, count: x.count), ds = [Double](repeating: 0, count: size), db = ds
+        for r in 0..<rows where size > 0 {
+            let base = r * size
+            var mean: Double = 0
+            for i in 0..<size { mean += Double(xs[base + i]) }
+            mean /= Double(size)
+            var variance: Double = 0
+            for i in 0..<size { let d = Double(xs[base + i]) - mean; variance += d * d }
+            variance /= Double(size)
+            let inv = 1 / (variance + Double(epsilon)).squareRoot()
+            var sumG: Double = 0, sumGX: Double = 0
+            for i in 0..<size {
+                let xhat = (Double(xs[base + i]) - mean) * inv, g = Double(dy[base + i]) * Double(s[i])
+                ds[i] += Double(dy[base + i]) * xhat; db[i] += Double(dy[base + i])
+                sumG += g; sumGX += g * xhat
+            }
+            for i in 0..<size {
+                let xhat = (Double(xs[base + i]) - mean) * inv, g = Double(dy[base + i]) * Double(s[i])
+                dx[base + i] = Float(inv * (g - sumG / Double(size) - xhat * sumGX / Double(size)))
+            }
+        }
+        let dScale = scatter(sIndex, ds.map { Float($0) }, count: scale.count)
+        var dBias: [Float]?
+        if let bias {
+            let bIndex = try gatherIndices(normalized, offset: 0, strides: broadcastStrides(bias.shape, to: normalized))
+            dBias = scatter(bIndex, db.map { Float($0) }, count: bias.count)
+        }
+        return (dx, dScale, dBias)
+    }
+}
+
+extension Window2D {
+    /// The transpose of `im2col`: adds each column entry back onto the input element it was
+    /// read from (padding positions read nothing and receive nothing).
+    func col2im(_ cols: [Float], channels: Int, into x: inout [Float], offset: Int) {
+        let (h, w, ho, wo) = (input[0], input[1], output[0], output[1])
+        var row = 0
+        for c in 0..<channels {
+            let plane = offset + c * h * w
+            for i in 0..<kernel[0] {
+                for j in 0..<kernel[1] {
+                    for oh in 0..<ho {
+                        guard let ih = source(0, oh, i) else { continue }
+                        for ow in 0..<wo {
+                            guard let iw = source(1, ow, j) else { continue }
+                            x[plane + ih * w + iw] += cols[row + oh * wo + ow]
+                        }
+                    }
+                    row += ho * wo
+                }
+            }
+        }
+    }
+}
