@@ -1,0 +1,278 @@
+import Foundation
+import Tensors
+
+/// The R-operator (Pearlmutter) of each kernel, for exact Hessian-vector products by
+/// forward-over-reverse: `tangent` is the directional derivative of the forward (ẏ from the
+/// inputs' tangents ẋ), `curvature` the part of the backward's directional derivative that
+/// comes from the inputs moving — R{dxⱼ} = backward(ḋy)ⱼ + curvatureⱼ(x, ẋ, dy); backward is
+/// linear in dy, so the first part is `backward` itself.
+///
+/// `t[i]` holds input i's tangent (zeros when no direction reaches it; nil for integer inputs).
+/// Kernels without an R-operator yet (LayerNormalization, BatchNormalization with batch
+/// statistics, Pow with a varying exponent, Mod) throw, and the caller names the node.
+extension Kernel {
+    func tangent(_ x: [ONNXValue?], _ t: [[Float]?], output y: ONNXValue, opset: Int, batchStatistics: Bool) throws(KernelError) -> [Float] {
+        func float(_ i: Int) throws(KernelError) -> Tensor<Float> {
+            guard i < x.count, let v = x[i] else { throw KernelError("input \(i) is missing") }
+            return try v.floatTensor("input \(i)")
+        }
+        func dot(_ i: Int) throws(KernelError) -> Tensor<Float> {
+            let shape = try float(i).shape
+            guard i < t.count, let d = t[i] else { return try makeFloat(shape) }
+            return try floatResult(shape, d)
+        }
+        switch self {
+        case let .conv(w, group):
+            let b = x.count > 2 && x[2] != nil ? try dot(2) : nil
+            let a1 = try Kernel.conv(try dot(0), try float(1), nil, w, group: group)
+            let a2 = try Kernel.conv(try float(0), try dot(1), b, w, group: group)
+            return zip(a1.scalars, a2.scalars).map { $0 + $1 }
+        case let .gemm(alpha, beta, transA, transB):
+            let a1 = try Kernel.gemm(try dot(0), try float(1), nil, alpha: alpha, beta: 0, transA: transA, transB: transB)
+            let a2 = try Kernel.gemm(try float(0), try dot(1), x.count > 2 && x[2] != nil ? try dot(2) : nil, alpha: alpha, beta: beta, transA: transA, transB: transB)
+            return zip(a1.scalars, a2.scalars).map { $0 + $1 }
+        case .matMul:
+            let a1 = try Kernel.matMul(try dot(0), try float(1)), a2 = try Kernel.matMul(try float(0), try dot(1))
+            return zip(a1.scalars, a2.scalars).map { $0 + $1 }
+        case let .binary(op):
+            return try Kernel.binaryTangent(op, x, t, y)
+        case let .unary(op):
+            if case .identity = op { return try dot(0).scalars }
+            return try Kernel.unaryBackward(op, try float(0), try y.floatTensor("the output"), try dot(0).scalars)
+        case let .softmax(axis, log, legacy):
+            let ys = try y.floatTensor("the output")
+            if !log { return try Kernel.softmaxBackward(ys, try dot(0).scalars, axis: axis, log: false, legacy: legacy) }
+            // ẏ = ẋ − Σ p·ẋ along the axis (p = exp y).
+            var out = try dot(0).scalars
+            try Kernel.forEachLine(ys.shape, axis: axis, legacy: legacy) { line in
+                var s: Double = 0
+                for j in line { s += Double(Foundation.exp(ys.scalars[j]) * out[j]) }
+                for j in line { out[j] -= Float(s) }
+            }
+            return out
+        case let .batchNormalization(epsilon):
+            guard !batchStatistics else { throw KernelError("no exact Hessian-vector product with batch statistics yet") }
+            let xs = try float(0), mean = try float(3), variance = try float(4)
+            let dx = try dot(0).scalars, ds = try dot(1).scalars, db = try dot(2).scalars, s = try float(1)
+            let c = xs.shape[1], inner = xs.shape[2...].reduce(1, *)
+            var out = [Float](repeating: 0, count: xs.count)
+            for i in 0..<xs.count {
+                let ch = (i / Swift.max(inner, 1)) % c
+                let inv = 1 / (variance.scalars[ch] + epsilon).squareRoot()
+                out[i] = dx[i] * s.scalars[ch] * inv + (xs.scalars[i] - mean.scalars[ch]) * inv * ds[ch] + db[ch]
+            }
+            return out
+        case .layerNormalization:
+            throw KernelError("no exact Hessian-vector product yet")
+        case let .pool(w, max, ceilMode, countIncludePad):
+            if max {
+                let sources = try Kernel.maxPoolSources(try float(0), w, ceilMode: ceilMode), d = try dot(0).scalars
+                return sources.map { $0 >= 0 ? d[$0] : 0 }
+            }
+            return try Kernel.pool(try dot(0), w, max: false, ceilMode: ceilMode, countIncludePad: countIncludePad).scalars
+        case .pad:
+            // The fill value is a constant: padding has no tangent.
+            guard x.count > 1, let pads = x[1] else { throw KernelError("input 1 is missing") }
+            return try Kernel.pad(.float(try dot(0)), pads: try pads.ints("pads"), value: 0,
+                                  axes: x.count > 3 ? try x[3]?.ints("axes") : nil).floatTensor("the tangent").scalars
+        case .globalAveragePool, .reduceMean, .flatten, .reshape, .transpose, .gather, .unsqueeze, .squeeze, .slice, .expand, .cast, .concat:
+            // Linear in the float operands: the forward applied to the tangents.
+            var operands = x
+            for i in x.indices { if case .float? = x[i] { operands[i] = .float(try dot(i)) } }
+            return try forward(operands, opset: opset).floatTensor("the tangent").scalars
+        case .constant, .shape, .constantOfShape:
+            return try makeFloat(y.shape).scalars
+        }
+    }
+
+    func curvature(_ x: [ONNXValue?], _ t: [[Float]?], output y: ONNXValue, outputTangent ty: [Float], gradient dy: [Float],
+                   wanted: [Bool], opset: Int, batchStatistics: Bool) throws(KernelError) -> [[Float]?] {
+        func float(_ i: Int) throws(KernelError) -> Tensor<Float> {
+            guard i < x.count, let v = x[i] else { throw KernelError("input \(i) is missing") }
+            return try v.floatTensor("input \(i)")
+        }
+        func dot(_ i: Int) throws(KernelError) -> Tensor<Float> {
+            let shape = try float(i).shape
+            guard i < t.count, let d = t[i] else { return try makeFloat(shape) }
+            return try floatResult(shape, d)
+        }
+        func want(_ i: Int) -> Bool { i < wanted.count && wanted[i] }
+        var result = [[Float]?](repeating: nil, count: x.count)
+        switch self {
+        case let .conv(w, group):
+            // dW depends on x, dx on W: each takes the other's tangent.
+            result[1] = try Kernel.convBackward(try dot(0), try float(1), dy, w, group: group, wantInput: false).weight
+            if want(0) { result[0] = try Kernel.convBackward(try float(0), try dot(1), dy, w, group: group, wantInput: true).input }
+        case let .gemm(alpha, beta, transA, transB):
+            result[0] = try Kernel.gemmBackward(try float(0), try dot(1), nil, dy, alpha: alpha, beta: beta, transA: transA, transB: transB).a
+            result[1] = try Kernel.gemmBackward(try dot(0), try float(1), nil, dy, alpha: alpha, beta: beta, transA: transA, transB: transB).b
+        case .matMul:
+            result[0] = try Kernel.matMulBackward(try float(0), try dot(1), dy).a
+            result[1] = try Kernel.matMulBackward(try dot(0), try float(1), dy).b
+        case let .binary(op):
+            let c = try Kernel.binaryCurvature(op, x, t, y, dy, wantExponent: want(1))
+            result[0] = c.a; result[1] = c.b
+        case let .unary(op):
+            let xs = try float(0).scalars, ys = try y.floatTensor("the output").scalars, d = try dot(0).scalars
+            guard let second = Kernel.secondDerivative(op, xs, ys) else { break }
+            result[0] = dy.indices.map { dy[$0] * second($0) * d[$0] }
+        case let .softmax(axis, log, legacy):
+            let ys = try y.floatTensor("the output")
+            var out = [Float](repeating: 0, count: dy.count)
+            try Kernel.forEachLine(ys.shape, axis: axis, legacy: legacy) { line in
+                if log {
+                    // dx = dy − p·Σdy: the p moves, ṗ = p ⊙ ẏ.
+                    var s: Double = 0
+                    for j in line { s += Double(dy[j]) }
+                    for j in line { out[j] = -Foundation.exp(ys.scalars[j]) * ty[j] * Float(s) }
+                } else {
+                    // dx = y ⊙ (dy − Σ dy·y): ẏ ⊙ (dy − Σ dy·y) − y · Σ dy·ẏ.
+                    var s: Double = 0, st: Double = 0
+                    for j in line { s += Double(dy[j] * ys.scalars[j]); st += Double(dy[j] * ty[j]) }
+                    for j in line { out[j] = ty[j] * (dy[j] - Float(s)) - ys.scalars[j] * Float(st) }
+                }
+            }
+            result[0] = out
+        case let .batchNormalization(epsilon):
+            guard !batchStatistics else { throw KernelError("no exact Hessian-vector product with batch statistics yet") }
+            // y = x·s·inv + (bias − mean·s·inv): dx = dy·s·inv moves with s, dscale = Σ dy·(x − mean)·inv with x.
+            let xs = try float(0), variance = try float(4), dx = try dot(0).scalars, ds = try dot(1).scalars
+            let c = xs.shape[1], inner = Swift.max(xs.shape[2...].reduce(1, *), 1)
+            var gx = [Float](repeating: 0, count: xs.count), gs = [Float](repeating: 0, count: c)
+            for i in 0..<xs.count {
+                let ch = (i / inner) % c
+                let inv = 1 / (variance.scalars[ch] + epsilon).squareRoot()
+                gx[i] = dy[i] * ds[ch] * inv
+                gs[ch] += dy[i] * dx[i] * inv
+            }
+            result[0] = gx; result[1] = gs
+        case .layerNormalization:
+            throw KernelError("no exact Hessian-vector product yet")
+        case .pool, .pad, .globalAveragePool, .reduceMean, .flatten, .reshape, .transpose, .gather, .unsqueeze, .squeeze,
+             .slice, .expand, .cast, .concat, .constant, .shape, .constantOfShape:
+            break // linear in their float operands (max pooling: for its fixed choice of maxima)
+        }
+        return result
+    }
+
+    /// Calls `body` with the element indices of each line along `axis` (all trailing
+    /// dimensions for `legacy` softmax), as the softmax kernels walk them.
+    static func forEachLine(_ shape: [Int], axis: Int, legacy: Bool, _ body: ([Int]) -> Void) throws(KernelError) {
+        let a = try normalizedAxis(axis, rank: shape.count)
+        let outer = shape[..<a].reduce(1, *)
+        let (length, inner) = legacy ? (shape[a...].reduce(1, *), 1) : (shape[a], shape[(a + 1)...].reduce(1, *))
+        for o in 0..<outer { for i in 0..<inner { body((0..<length).map { o * length * inner + i + $0 * inner }) } }
+    }
+
+    /// f″ of an elementwise operator at element i (nil: zero everywhere — piecewise linear).
+    static func secondDerivative(_ op: UnaryOp, _ xs: [Float], _ ys: [Float]) -> ((Int) -> Float)? {
+        switch op {
+        case .relu, .leakyRelu, .neg, .identity: return nil
+        case .sigmoid: return { let s = ys[$0]; return s * (1 - s) * (1 - 2 * s) }
+        case .tanh: return { let t = ys[$0]; return -2 * t * (1 - t * t) }
+        case .erf: return { let v = xs[$0]; return -2 * v * 1.1283791670955126 * Foundation.exp(-v * v) }
+        case .gelu(tanh: false): return { let v = xs[$0]; return Foundation.exp(-0.5 * v * v) * 0.3989422804014327 * (2 - v * v) }
+        case .gelu(tanh: true):
+            return {
+                let v = xs[$0], c: Float = 0.79788456080286536, a: Float = 0.044715
+                let t = Foundation.tanh(c * (v + a * v * v * v)), u1 = c * (1 + 3 * a * v * v), u2 = 6 * c * a * v
+                return (1 - t * t) * u1 + 0.5 * v * (-2 * t * (1 - t * t) * u1 * u1 + (1 - t * t) * u2)
+            }
+        case .sqrt: return { let r = ys[$0]; return -0.25 / (r * r * r) }
+        }
+    }
+
+    /// For every output position of max pooling, the input element holding the window's first maximum (−1: none).
+    static func maxPoolSources(_ x: Tensor<Float>, _ attributes: WindowAttributes, ceilMode: Bool) throws(KernelError) -> [Int] {
+        guard x.rank == 4, let kernel = attributes.kernelShape else { throw KernelError("pooling evaluates 2-D windows over [N, C, H, W], got \(x.shape)") }
+        let g = try Window2D(input: [x.shape[2], x.shape[3]], kernel: kernel, attributes, ceilMode: ceilMode)
+        let planes = x.shape[0] * x.shape[1], (h, w) = (x.shape[2], x.shape[3]), (ho, wo) = (g.output[0], g.output[1])
+        var sources: [Int] = []
+        sources.reserveCapacity(planes * ho * wo)
+        for p in 0..<planes {
+            for oh in 0..<ho {
+                for ow in 0..<wo {
+                    var best = -Float.infinity, at = -1
+                    for i in 0..<kernel[0] {
+                        guard let ih = g.source(0, oh, i) else { continue }
+                        for j in 0..<kernel[1] {
+                            guard let iw = g.source(1, ow, j) else { continue }
+                            let idx = p * h * w + ih * w + iw
+                            if at < 0 || x.scalars[idx] > best { best = x.scalars[idx]; at = idx }
+                        }
+                    }
+                    sources.append(at)
+                }
+            }
+        }
+        return sources
+    }
+}
+
+extension Kernel {
+    /// The operands and their tangents at every output position of a broadcasting binary
+    /// operator, and the maps from output positions back to each operand's elements.
+    struct BinaryPoints {
+        var a: [Float], b: [Float], ta: [Float], tb: [Float], ia: [Int], ib: [Int], countA: Int, countB: Int
+        var bIsFloat: Bool
+    }
+
+    static func binaryPoints(_ x: [ONNXValue?], _ t: [[Float]?], _ y: ONNXValue) throws(KernelError) -> BinaryPoints {
+        guard x.count == 2, let a = x[0], let b = x[1] else { throw KernelError("a binary operator needs two inputs") }
+        let xa = try a.floatTensor("input 0"), out = y.shape
+        var bv: [Float], bShape: [Int], bIsFloat = true
+        switch b {
+        case let .float(v): bv = v.scalars; bShape = v.shape
+        case let .int(v): bv = v.values.map { Float($0) }; bShape = v.shape; bIsFloat = false
+        }
+        let ia = try gatherIndices(out, offset: 0, strides: broadcastStrides(xa.shape, to: out))
+        let ib = try gatherIndices(out, offset: 0, strides: broadcastStrides(bShape, to: out))
+        let da = t.first.flatMap { $0 }, db = t.count > 1 ? t[1] : nil
+        return BinaryPoints(a: ia.map { xa.scalars[$0] }, b: ib.map { bv[$0] },
+                            ta: da.map { d in ia.map { d[$0] } } ?? [Float](repeating: 0, count: ia.count),
+                            tb: db.map { d in ib.map { d[$0] } } ?? [Float](repeating: 0, count: ib.count),
+                            ia: ia, ib: ib, countA: xa.count, countB: bv.count, bIsFloat: bIsFloat)
+    }
+
+    static func binaryTangent(_ op: BinaryOp, _ x: [ONNXValue?], _ t: [[Float]?], _ y: ONNXValue) throws(KernelError) -> [Float] {
+        let p = try binaryPoints(x, t, y)
+        switch op {
+        case .add: return zip(p.ta, p.tb).map { $0 + $1 }
+        case .sub: return zip(p.ta, p.tb).map { $0 - $1 }
+        case .mul: return p.a.indices.map { p.ta[$0] * p.b[$0] + p.a[$0] * p.tb[$0] }
+        case .div: return p.a.indices.map { p.ta[$0] / p.b[$0] - p.a[$0] * p.tb[$0] / (p.b[$0] * p.b[$0]) }
+        case .pow:
+            guard !p.tb.contains(where: { $0 != 0 }) else { throw KernelError("no exact Hessian-vector product for a Pow exponent that varies") }
+            return p.a.indices.map { p.ta[$0] * p.b[$0] * Foundation.pow(p.a[$0], p.b[$0] - 1) }
+        case .mod:
+            throw KernelError("Mod has no gradient in Basin (it may only act on shape tensors and constants)")
+        }
+    }
+
+    /// The backward's dependence on the operands: Mul's da = dy·b moves with ḃ, Div's and
+    /// Pow's with both (Pow only for a constant exponent).
+    static func binaryCurvature(_ op: BinaryOp, _ x: [ONNXValue?], _ t: [[Float]?], _ y: ONNXValue, _ dy: [Float],
+                                wantExponent: Bool) throws(KernelError) -> (a: [Float]?, b: [Float]?) {
+        let p = try binaryPoints(x, t, y)
+        switch op {
+        case .add, .sub: return (nil, nil)
+        case .mul:
+            return (scatter(p.ia, dy.indices.map { dy[$0] * p.tb[$0] }, count: p.countA),
+                    p.bIsFloat ? scatter(p.ib, dy.indices.map { dy[$0] * p.ta[$0] }, count: p.countB) : nil)
+        case .div:
+            let ga = dy.indices.map { -dy[$0] * p.tb[$0] / (p.b[$0] * p.b[$0]) }
+            let gb = dy.indices.map { i -> Float in
+                let b2 = p.b[i] * p.b[i]
+                return -dy[i] * p.ta[i] / b2 + 2 * dy[i] * p.a[i] * p.tb[i] / (b2 * p.b[i])
+            }
+            return (scatter(p.ia, ga, count: p.countA), p.bIsFloat ? scatter(p.ib, gb, count: p.countB) : nil)
+        case .pow:
+            guard !wantExponent, !p.tb.contains(where: { $0 != 0 }) else {
+                throw KernelError("no exact Hessian-vector product for a Pow exponent that varies")
+            }
+            let ga = dy.indices.map { dy[$0] * p.b[$0] * (p.b[$0] - 1) * Foundation.pow(p.a[$0], p.b[$0] - 2) * p.ta[$0] }
+            return (scatter(p.ia, ga, count: p.countA), nil)
+        case .mod: throw KernelError("Mod has no gradient in Basin (it may only act on shape tensors and constants)")
+        }
+    }
+}
