@@ -11,8 +11,8 @@ extension ONNXModel {
     /// H·v at `parameters` (file values for those not given); `direction` names trainable
     /// parameters (missing ones are zero). Every trainable parameter gets an entry.
     /// - Throws: `ONNXError.invalidGraphValue` for a direction naming no parameter or of the
-    ///   wrong shape; `.evaluation` naming a node whose operator has no exact R-op yet
-    ///   (LayerNormalization, BatchNormalization with batch statistics, Pow with a varying exponent).
+    ///   wrong shape; `.evaluation` naming a node whose operator has no exact R-op (Pow with a
+    ///   varying exponent, Mod on a parameter's path).
     public func hessianVectorProduct(inputs: Tensor<Float>, labels: [Int], direction: [String: Tensor<Float>],
                                      parameters: [String: Tensor<Float>] = [:], batchNorm: BatchNormStatistics = .running) throws(ONNXError) -> [String: Tensor<Float>] {
         let tape = try record(inputs: inputs, parameters: parameters, batchNorm: batchNorm)

@@ -11,8 +11,8 @@ import Tensors
 /// the 1e-6 agreement the exact products give. Kinks (ReLU, max pooling) crossed within ±εv
 /// make it wrong there, not merely inexact: on the ResNet-18 fixture (2 samples) a step of
 /// 1e-3 gives a product ~100% off. Use the exact `hessianVectorProduct` (forward-over-reverse)
-/// wherever it covers the graph; this remains for the operators it does not yet
-/// (LayerNormalization, BatchNormalization with batch statistics).
+/// wherever it covers the graph (everything but Pow with a varying exponent); this remains as
+/// an independent check and for such graphs.
 extension ONNXModel {
     /// H·v at `parameters` (file values for those not given), by finite differences of
     /// gradients (see above). `direction` names trainable parameters; missing ones are zero.

@@ -8,8 +8,8 @@ import Tensors
 /// linear in dy, so the first part is `backward` itself.
 ///
 /// `t[i]` holds input i's tangent (zeros when no direction reaches it; nil for integer inputs).
-/// Kernels without an R-operator yet (LayerNormalization, BatchNormalization with batch
-/// statistics, Pow with a varying exponent, Mod) throw, and the caller names the node.
+/// Kernels without an R-operator (Pow with a varying exponent, Mod) throw, and the caller
+/// names the node. The self-normalising kernels are in `TangentNormalization.swift`.
 extension Kernel {
     func tangent(_ x: [ONNXValue?], _ t: [[Float]?], output y: ONNXValue, opset: Int, batchStatistics: Bool) throws(KernelError) -> [Float] {
         func float(_ i: Int) throws(KernelError) -> Tensor<Float> {
@@ -50,8 +50,12 @@ extension Kernel {
                 for j in line { out[j] -= Float(s) }
             }
             return out
+        case let .batchNormalization(epsilon) where batchStatistics:
+            let xs = try float(0), c = xs.shape[1], inner = Swift.max(xs.shape[2...].reduce(1, *), 1)
+            return Kernel.normalizationRop(x: xs, tx: try dot(0).scalars, scale: try float(1), tScale: try dot(1).scalars, tBias: try dot(2).scalars,
+                                           scaleIndex: { ($0 / inner) % c }, groups: try Kernel.normalizationGroups(xs.shape, layerAxis: nil),
+                                           dy: nil, epsilon: epsilon).tangent
         case let .batchNormalization(epsilon):
-            guard !batchStatistics else { throw KernelError("no exact Hessian-vector product with batch statistics yet") }
             let xs = try float(0), mean = try float(3), variance = try float(4)
             let dx = try dot(0).scalars, ds = try dot(1).scalars, db = try dot(2).scalars, s = try float(1)
             let c = xs.shape[1], inner = xs.shape[2...].reduce(1, *)
@@ -62,8 +66,15 @@ extension Kernel {
                 out[i] = dx[i] * s.scalars[ch] * inv + (xs.scalars[i] - mean.scalars[ch]) * inv * ds[ch] + db[ch]
             }
             return out
-        case .layerNormalization:
-            throw KernelError("no exact Hessian-vector product yet")
+        case let .layerNormalization(axis, epsilon):
+            let r = try Kernel.layerNormalizationLayout(try float(0), scale: try float(1), bias: x.count > 2 && x[2] != nil ? try float(2) : nil, axis: axis)
+            let tBias = x.count > 2 && x[2] != nil ? try dot(2).scalars : nil
+            let tScale = try dot(1).scalars
+            // Scale and bias tangents read through their broadcast maps onto the normalised shape.
+            let ts = r.scaleIndex.map { tScale[$0] }, tb = tBias.map { t in r.biasIndex.map { t[$0] } }
+            return Kernel.normalizationRop(x: try float(0), tx: try dot(0).scalars, scale: r.expandedScale, tScale: ts, tBias: tb,
+                                           scaleIndex: { $0 % r.size }, groups: try Kernel.normalizationGroups(try float(0).shape, layerAxis: axis),
+                                           dy: nil, epsilon: epsilon).tangent
         case let .pool(w, max, ceilMode, countIncludePad):
             if max {
                 let sources = try Kernel.maxPoolSources(try float(0), w, ceilMode: ceilMode), d = try dot(0).scalars
@@ -133,8 +144,13 @@ extension Kernel {
                 }
             }
             result[0] = out
+        case let .batchNormalization(epsilon) where batchStatistics:
+            let xs = try float(0), c = xs.shape[1], inner = Swift.max(xs.shape[2...].reduce(1, *), 1)
+            let r = Kernel.normalizationRop(x: xs, tx: try dot(0).scalars, scale: try float(1), tScale: try dot(1).scalars, tBias: nil,
+                                            scaleIndex: { ($0 / inner) % c }, groups: try Kernel.normalizationGroups(xs.shape, layerAxis: nil),
+                                            dy: dy, epsilon: epsilon)
+            result[0] = r.input; result[1] = r.scale
         case let .batchNormalization(epsilon):
-            guard !batchStatistics else { throw KernelError("no exact Hessian-vector product with batch statistics yet") }
             // y = x·s·inv + (bias − mean·s·inv): dx = dy·s·inv moves with s, dscale = Σ dy·(x − mean)·inv with x.
             let xs = try float(0), variance = try float(4), dx = try dot(0).scalars, ds = try dot(1).scalars
             let c = xs.shape[1], inner = Swift.max(xs.shape[2...].reduce(1, *), 1)
@@ -146,8 +162,15 @@ extension Kernel {
                 gs[ch] += dy[i] * dx[i] * inv
             }
             result[0] = gx; result[1] = gs
-        case .layerNormalization:
-            throw KernelError("no exact Hessian-vector product yet")
+        case let .layerNormalization(axis, epsilon):
+            let xs = try float(0)
+            let l = try Kernel.layerNormalizationLayout(xs, scale: try float(1), bias: nil, axis: axis)
+            let tScale = try dot(1).scalars
+            let r = Kernel.normalizationRop(x: xs, tx: try dot(0).scalars, scale: l.expandedScale, tScale: l.scaleIndex.map { tScale[$0] }, tBias: nil,
+                                            scaleIndex: { $0 % l.size }, groups: try Kernel.normalizationGroups(xs.shape, layerAxis: axis),
+                                            dy: dy, epsilon: epsilon)
+            result[0] = r.input
+            result[1] = scatter(l.scaleIndex, r.scale, count: try float(1).count)
         case .pool, .pad, .globalAveragePool, .reduceMean, .flatten, .reshape, .transpose, .gather, .unsqueeze, .squeeze,
              .slice, .expand, .cast, .concat, .constant, .shape, .constantOfShape:
             break // linear in their float operands (max pooling: for its fixed choice of maxima)
@@ -274,5 +297,18 @@ extension Kernel {
             return (scatter(p.ia, ga, count: p.countA), nil)
         case .mod: throw KernelError("Mod has no gradient in Basin (it may only act on shape tensors and constants)")
         }
+    }
+}
+
+extension Kernel {
+    /// LayerNormalization's normalised size and the maps from its elements to the scale's and
+    /// bias's (broadcast) elements; `expandedScale` is the scale read onto the normalised shape.
+    static func layerNormalizationLayout(_ x: Tensor<Float>, scale: Tensor<Float>, bias: Tensor<Float>?, axis: Int) throws(KernelError)
+        -> (size: Int, scaleIndex: [Int], biasIndex: [Int], expandedScale: Tensor<Float>) {
+        let a = try normalizedAxis(axis, rank: x.rank)
+        let normalized = Array(x.shape[a...])
+        let si = try gatherIndices(normalized, offset: 0, strides: broadcastStrides(scale.shape, to: normalized))
+        let bi = try bias.map { (b: Tensor<Float>) throws(KernelError) in try gatherIndices(normalized, offset: 0, strides: broadcastStrides(b.shape, to: normalized)) } ?? []
+        return (normalized.reduce(1, *), si, bi, try floatResult([si.count], si.map { scale.scalars[$0] }))
     }
 }
