@@ -36,9 +36,12 @@ extension ONNXModel {
         for (i, node) in nodes.enumerated() {
             guard let out = node.outputs.first, case .float? = tape[out], !isAlias(out),
                   node.inputs.contains(where: { tangents[$0] != nil }), let y = tape[out] else { continue }
-            do {
-                tangents[out] = try kernels[i].tangent(node.inputs.map { $0.isEmpty ? nil : tape[$0] }, operandTangents(node), output: y,
-                                                       opset: opset, batchStatistics: batchStatistics)
+            do throws(KernelError) {
+                let t = try kernels[i].tangent(node.inputs.map { $0.isEmpty ? nil : tape[$0] }, operandTangents(node), output: y,
+                                               opset: opset, batchStatistics: batchStatistics)
+                // Every later kernel indexes tangents by its operands' shapes.
+                guard t.count == y.count else { throw KernelError("internal: a tangent of \(t.count) elements for an output of \(y.count)") }
+                tangents[out] = t
             } catch {
                 throw .evaluation(path: path, node: node.name, reason: "\(node.op.rawValue) Hessian-vector product: \(error.reason)")
             }
