@@ -6,8 +6,8 @@ public enum Compression: String, Codable, Sendable, CaseIterable {
     case none, gzip, zstd
 }
 
-/// Sequential reader over a tar or zip archive (libarchive). Entries are visited in
-/// order; an entry's data is read only when asked for, otherwise skipped (a seek for
+/// Sequential reader over a tar archive, plain or compressed (libarchive; .npz files go
+/// through `ZipStream`). Entries are visited in order; an entry's data is read only when asked for, otherwise skipped (a seek for
 /// uncompressed files), so reading one tensor of a large checkpoint does not load the rest.
 ///
 /// Sizes in entry headers come from the file and are never trusted for allocation: in an
@@ -15,15 +15,13 @@ public enum Compression: String, Codable, Sendable, CaseIterable {
 /// each header is read, so even skipped entries are checked), and `readData(limit:)`
 /// refuses an entry larger than its caller's bound before allocating anything.
 final class ArchiveReader {
-    enum Kind { case tar, zip }
     private let handle: OpaquePointer
     let path: String
-    let kind: Kind
     /// Size of the file on disk: in an uncompressed tar no entry can hold more.
     private let fileSize: Int
     private(set) var currentEntry: String?
-    /// What the current entry's header declares (checked against the file for plain tar),
-    /// or -1 when the archive does not say (streamed zip entries).
+    /// What the current entry's header declares (checked against the file for plain tar; a
+    /// header without a valid size is refused).
     private(set) var currentSize: Int = 0
 
     /// Entries up to this size are read into storage allocated once for the declared size;
@@ -32,20 +30,14 @@ final class ArchiveReader {
     static let directReadLimit = 64 << 20
     private static let chunkSize = 16 << 20
 
-    init(path: String, kind: Kind) throws(CheckpointError) {
+    init(path: String) throws(CheckpointError) {
         let size = try FileReader.requireRegularFile(path)
         guard let a = archive_read_new() else { throw .archiveFailure(path: path, entry: nil, detail: "libarchive: out of memory") }
         handle = a
         self.path = path
-        self.kind = kind
         fileSize = size
-        switch kind {
-        case .tar:
-            archive_read_support_filter_all(a)
-            archive_read_support_format_tar(a)
-        case .zip:
-            archive_read_support_format_zip(a)
-        }
+        archive_read_support_filter_all(a)
+        archive_read_support_format_tar(a)
         if archive_read_open_filename(a, path, 1 << 20) != ARCHIVE_OK {
             // deinit frees the handle: a class whose stored properties are set runs deinit
             // even when its initialiser throws.
@@ -73,7 +65,7 @@ final class ArchiveReader {
 
     /// An uncompressed tar: entry bytes are file bytes, so declared sizes can be checked
     /// against the file itself.
-    private var isPlainTar: Bool { kind == .tar && archive_filter_code(handle, 0) == ARCHIVE_FILTER_NONE }
+    private var isPlainTar: Bool { archive_filter_code(handle, 0) == ARCHIVE_FILTER_NONE }
 
     private func failure(_ entry: String?, after: Bool = false) -> CheckpointError {
         let message = archive_error_string(handle).map { String(cString: $0) }
@@ -114,7 +106,7 @@ final class ArchiveReader {
         currentEntry = name
         let declared = archive_entry_size_is_set(e) != 0 ? archive_entry_size(e) : -1
         currentSize = declared >= 0 && declared <= la_int64_t(Int.max) ? Int(declared) : -1
-        if kind == .tar && declared < 0 {
+        if declared < 0 {
             throw .archiveFailure(path: path, entry: name, detail: "the tar header declares no valid size")
         }
         if isPlainTar {
@@ -150,7 +142,7 @@ final class ArchiveReader {
     ///
     /// Never allocates more than `limit` bytes, nor more than the data that actually
     /// arrives plus one chunk when the declared size cannot be checked against the file
-    /// (compressed archives, zip entries of unknown size).
+    /// (compressed archives).
     /// - Parameter limit: the most bytes the caller accepts (for a checkpoint entry: what
     ///   the manifest implies for it).
     /// - Throws: `.entrySize` when the entry declares (or delivers) more than `limit`;

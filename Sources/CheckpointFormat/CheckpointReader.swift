@@ -44,7 +44,7 @@ public final class CheckpointReader: @unchecked Sendable {
     /// verified whatever version the manifest claims: a flipped byte that turns version 2
     /// into 1 still fails on the checksum.
     private static func open(_ path: String) throws(CheckpointError) -> Opened {
-        let reader = try ArchiveReader(path: path, kind: .tar)
+        let reader = try ArchiveReader(path: path)
         guard try reader.nextEntry() == "manifest.json" else { throw .missingManifest(path: path) }
         let bytes = try reader.readData(limit: CheckpointManifest.maxBytes)
         var next = try reader.nextEntry()
