@@ -7,8 +7,9 @@ public enum Compression: String, Codable, Sendable, CaseIterable {
 }
 
 /// Sequential reader over a tar archive, plain or compressed (libarchive; .npz files go
-/// through `ZipStream`). Entries are visited in order; an entry's data is read only when asked for, otherwise skipped (a seek for
-/// uncompressed files), so reading one tensor of a large checkpoint does not load the rest.
+/// through `ZipStream`). Entries are visited in order; an entry's data is read only when
+/// asked for, otherwise skipped (a seek for uncompressed files), so reading one tensor of a
+/// large checkpoint does not load the rest.
 ///
 /// Sizes in entry headers come from the file and are never trusted for allocation: in an
 /// uncompressed tar an entry may not claim more bytes than the file has left (checked as
