@@ -210,13 +210,7 @@ extension Kernel {
         var dx = [Float](repeating: 0, count: x.count), ds = [Double](repeating: 0, count: size), db = ds
         for r in 0..<rows where size > 0 {
             let base = r * size
-            var mean: Double = 0
-            for i in 0..<size { mean += Double(xs[base + i]) }
-            mean /= Double(size)
-            var variance: Double = 0
-            for i in 0..<size { let d = Double(xs[base + i]) - mean; variance += d * d }
-            variance /= Double(size)
-            let inv = 1 / (variance + Double(epsilon)).squareRoot()
+            let (mean, inv) = rowMoments(xs, base: base, size: size, epsilon: epsilon)
             var sumG: Double = 0, sumGX: Double = 0
             for i in 0..<size {
                 let xhat = (Double(xs[base + i]) - mean) * inv, g = Double(dy[base + i]) * Double(s[i])

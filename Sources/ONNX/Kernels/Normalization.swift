@@ -66,13 +66,7 @@ extension Kernel {
         var y = x.scalars
         for r in 0..<rows where size > 0 {
             let base = r * size
-            var mean: Double = 0
-            for i in 0..<size { mean += Double(y[base + i]) }
-            mean /= Double(size)
-            var variance: Double = 0
-            for i in 0..<size { let d = Double(y[base + i]) - mean; variance += d * d }
-            variance /= Double(size)
-            let inv = 1 / (variance + Double(epsilon)).squareRoot()
+            let (mean, inv) = rowMoments(y, base: base, size: size, epsilon: epsilon)
             for i in 0..<size {
                 let v = Float((Double(y[base + i]) - mean) * inv) * s[i]
                 y[base + i] = b.map { v + $0[i] } ?? v
@@ -103,4 +97,17 @@ extension Kernel {
         let shape = keepDims ? outFull : x.shape.enumerated().filter { !reduced.contains($0.offset) }.map(\.element)
         return try floatResult(shape, sums.map { Float(per > 0 ? $0 / per : .nan) })
     }
+}
+
+/// Mean and inverse standard deviation 1/√(var + ε) of `values[base ..< base + size]`, in
+/// float64 (two passes: the mean first, so the variance does not cancel). Layer
+/// normalisation's forward, backward and tangent all normalise with these.
+func rowMoments(_ values: [Float], base: Int, size: Int, epsilon: Float) -> (mean: Double, inverseStd: Double) {
+    var mean: Double = 0
+    for i in 0..<size { mean += Double(values[base + i]) }
+    mean /= Double(size)
+    var variance: Double = 0
+    for i in 0..<size { let d = Double(values[base + i]) - mean; variance += d * d }
+    variance /= Double(size)
+    return (mean, 1 / (variance + Double(epsilon)).squareRoot())
 }

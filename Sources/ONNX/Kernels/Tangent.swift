@@ -10,17 +10,23 @@ import Tensors
 /// `t[i]` holds input i's tangent (zeros when no direction reaches it; nil for integer inputs).
 /// Kernels without an R-operator (Pow with a varying exponent, Mod) throw, and the caller
 /// names the node. The self-normalising kernels are in `TangentNormalization.swift`.
+/// Input `i` as a float tensor (the R-operator's and curvature's inputs alike).
+private func floatInput(_ x: [ONNXValue?], _ i: Int) throws(KernelError) -> Tensor<Float> {
+    guard i < x.count, let v = x[i] else { throw KernelError("input \(i) is missing") }
+    return try v.floatTensor("input \(i)")
+}
+
+/// Input `i`'s tangent in its shape; zeros when no direction reaches it.
+private func tangentInput(_ x: [ONNXValue?], _ t: [[Float]?], _ i: Int) throws(KernelError) -> Tensor<Float> {
+    let shape = try floatInput(x, i).shape
+    guard i < t.count, let d = t[i] else { return try makeFloat(shape) }
+    return try floatResult(shape, d)
+}
+
 extension Kernel {
     func tangent(_ x: [ONNXValue?], _ t: [[Float]?], output y: ONNXValue, opset: Int, batchStatistics: Bool) throws(KernelError) -> [Float] {
-        func float(_ i: Int) throws(KernelError) -> Tensor<Float> {
-            guard i < x.count, let v = x[i] else { throw KernelError("input \(i) is missing") }
-            return try v.floatTensor("input \(i)")
-        }
-        func dot(_ i: Int) throws(KernelError) -> Tensor<Float> {
-            let shape = try float(i).shape
-            guard i < t.count, let d = t[i] else { return try makeFloat(shape) }
-            return try floatResult(shape, d)
-        }
+        func float(_ i: Int) throws(KernelError) -> Tensor<Float> { try floatInput(x, i) }
+        func dot(_ i: Int) throws(KernelError) -> Tensor<Float> { try tangentInput(x, t, i) }
         switch self {
         case let .conv(w, group):
             let b = x.count > 2 && x[2] != nil ? try dot(2) : nil
@@ -98,15 +104,8 @@ extension Kernel {
 
     func curvature(_ x: [ONNXValue?], _ t: [[Float]?], output y: ONNXValue, outputTangent ty: [Float], gradient dy: [Float],
                    wanted: [Bool], opset: Int, batchStatistics: Bool) throws(KernelError) -> [[Float]?] {
-        func float(_ i: Int) throws(KernelError) -> Tensor<Float> {
-            guard i < x.count, let v = x[i] else { throw KernelError("input \(i) is missing") }
-            return try v.floatTensor("input \(i)")
-        }
-        func dot(_ i: Int) throws(KernelError) -> Tensor<Float> {
-            let shape = try float(i).shape
-            guard i < t.count, let d = t[i] else { return try makeFloat(shape) }
-            return try floatResult(shape, d)
-        }
+        func float(_ i: Int) throws(KernelError) -> Tensor<Float> { try floatInput(x, i) }
+        func dot(_ i: Int) throws(KernelError) -> Tensor<Float> { try tangentInput(x, t, i) }
         func want(_ i: Int) -> Bool { i < wanted.count && wanted[i] }
         var result = [[Float]?](repeating: nil, count: x.count)
         switch self {
