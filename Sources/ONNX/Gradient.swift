@@ -57,43 +57,21 @@ extension ONNXModel {
     ///   a label outside the classes, an operator with no gradient).
     public func lossAndGradient(inputs: Tensor<Float>, labels: [Int], parameters: [String: Tensor<Float>] = [:],
                                 batchNorm: BatchNormStatistics = .running) throws(ONNXError) -> (loss: Double, gradient: [String: Tensor<Float>]) {
-        let tape = try record(inputs: inputs, parameters: parameters, batchNorm: batchNorm)
-        let (loss, dLogits) = try crossEntropy(tape, labels: labels)
-        let trainable = trainableParameterNames, trainableSet = Set(trainable), aliases = parameterAliases
-        var requires = trainableSet
-        for node in nodes where node.inputs.contains(where: { requires.contains($0) }) {
-            for o in node.outputs where !o.isEmpty { if case .float? = tape[o] { requires.insert(o) } }
-        }
-        var gradients: [String: [Float]] = [outputs[0].name: dLogits]
-        for (i, node) in nodes.enumerated().reversed() {
-            guard let out = node.outputs.first, let dy = gradients[out], let y = tape[out] else { continue }
-            let wanted = node.inputs.map { !$0.isEmpty && requires.contains($0) }
-            // An alias is a parameter of its own: its gradient stays with it.
-            guard wanted.contains(true), !(trainableSet.contains(out) && aliases[out] != nil) else { continue }
-            let operands = node.inputs.map { $0.isEmpty ? nil : tape[$0] }
-            let parts: [[Float]?]
-            do {
-                parts = try kernels[i].backward(operands, output: y, gradient: dy, wanted: wanted, opset: opset, batchStatistics: batchNorm == .batch)
-            } catch {
-                throw .evaluation(path: path, node: node.name, reason: "\(node.op.rawValue) backward: \(error.reason)")
-            }
-            if !trainableSet.contains(out) { gradients[out] = nil }
-            for (j, name) in node.inputs.enumerated() where wanted[j] {
-                guard j < parts.count, let g = parts[j] else { continue }
-                guard g.count == operands[j]?.count else {
-                    throw .evaluation(path: path, node: node.name, reason: "\(node.op.rawValue) backward: internal: gradient of \(g.count) elements for input '\(name)'")
-                }
-                if let sum = gradients[name] { gradients[name] = zip(sum, g).map { $0 + $1 } } else { gradients[name] = g }
-            }
-        }
+        let tape = try forward(inputs: inputs, parameters: parameters, batchNorm: batchNorm)
+        let (loss, dLogits) = try crossEntropy(tape.values, labels: labels)
+        return (loss, try shaped(try backward(tape, outputGradient: dLogits).gradient, like: tape))
+    }
+
+    /// Flat per-parameter results in their parameters' shapes.
+    func shaped(_ flat: [String: [Float]], like tape: GraphTape) throws(ONNXError) -> [String: Tensor<Float>] {
         var result: [String: Tensor<Float>] = [:]
-        for name in trainable {
-            guard case let .float(t)? = tape[name] else { continue }
-            do {
-                result[name] = try Tensor(shape: t.shape, scalars: gradients[name] ?? [Float](repeating: 0, count: t.count))
-            } catch { throw .invalidGraphValue(path: path, name: name, reason: "internal: \(error)") }
+        for (name, g) in flat {
+            guard let t = tape.value(named: name) else { continue }
+            do { result[name] = try Tensor(shape: t.shape, scalars: g) } catch {
+                throw .invalidGraphValue(path: path, name: name, reason: "internal: \(error)")
+            }
         }
-        return (loss, result)
+        return result
     }
 
     /// The loss alone (no tape kept beyond the forward): what finite differences and line
