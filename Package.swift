@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "CheckpointFormat", dependencies: [
             "Tensors", "CArchive", .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .target(name: "Trainer", dependencies: ["Tensors", "CheckpointFormat"]),
+        .target(name: "Trainer", dependencies: ["Tensors", "CheckpointFormat", "ONNX"]),
         .target(name: "Render", dependencies: ["CCairo", "CPNG"]),
         // ONNX graphs read through protobuf code generated once from onnx-subset.proto (committed).
         .target(name: "ONNX", dependencies: [
@@ -58,7 +58,7 @@ let package = Package(
 
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "CheckpointFormatTests", dependencies: ["CheckpointFormat", "Tensors"]),
-        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Tensors", "CheckpointFormat"]),
+        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Tensors", "CheckpointFormat", "ONNX"]),
         .testTarget(name: "RenderTests", dependencies: ["Render"]),
         .testTarget(name: "AnalyzersTests", dependencies: ["Analyzers", "AnalyzerTestKit", "CheckpointFormat", "Tensors", "Trainer"]),
         .testTarget(name: "InputFuzzingTests", dependencies: ["InputFuzzing"]),

@@ -81,8 +81,28 @@ extension ONNXModel {
         try crossEntropy(try record(inputs: inputs, parameters: parameters, batchNorm: batchNorm), labels: labels).loss
     }
 
-    /// Every value of the forward pass by name: initializers (or their replacements), the input, node outputs.
-    func record(inputs x: Tensor<Float>, parameters: [String: Tensor<Float>], batchNorm: BatchNormStatistics) throws(ONNXError) -> [String: ONNXValue] {
+    /// Float values of one forward pass at `parameters` (file values for those not given), by
+    /// name — the first output and every name in `fetch` — keeping each other value only until
+    /// its last consumer has run, so memory holds the live edges of the DAG and nothing more.
+    /// - Throws: `ONNXError` as `forward` does, and `.invalidGraphValue` for a fetched name that is
+    ///   no float value of the graph.
+    public func values(inputs: Tensor<Float>, parameters: [String: Tensor<Float>] = [:], batchNorm: BatchNormStatistics = .running,
+                       fetch: [String] = []) throws(ONNXError) -> [String: Tensor<Float>] {
+        let wanted = [outputs[0].name] + fetch
+        let values = try record(inputs: inputs, parameters: parameters, batchNorm: batchNorm, keeping: Set(wanted))
+        var result: [String: Tensor<Float>] = [:]
+        for name in wanted {
+            guard case let .float(t)? = values[name] else { throw .invalidGraphValue(path: path, name: name, reason: "no float value of the graph has this name") }
+            result[name] = t
+        }
+        return result
+    }
+
+    /// Every value of the forward pass by name: initializers (or their replacements), the input,
+    /// node outputs — or, with `keeping`, those names and the constants only (each other value
+    /// dropped after its last use).
+    func record(inputs x: Tensor<Float>, parameters: [String: Tensor<Float>], batchNorm: BatchNormStatistics,
+                keeping: Set<String>? = nil) throws(ONNXError) -> [String: ONNXValue] {
         guard inputs.count == 1, let input = inputs.first else {
             throw .invalidModel(path: path, reason: "a loss needs a graph with one input, this one has \(inputs.count) (\(inputs.map(\.name).joined(separator: ", ")))")
         }
@@ -104,6 +124,8 @@ extension ONNXModel {
         }
         do { _ = try checkedCount(x.shape) } catch { throw .invalidGraphValue(path: path, name: input.name, reason: error.reason) }
         values[input.name] = .float(x)
+        var lastUse: [String: Int] = [:]
+        if keeping != nil { for (i, node) in nodes.enumerated() { for input in node.inputs where !input.isEmpty { lastUse[input] = i } } }
         for (i, node) in nodes.enumerated() {
             let operands = node.inputs.map { $0.isEmpty ? nil : values[$0] }
             let result: ONNXValue
@@ -121,6 +143,9 @@ extension ONNXModel {
             }
             guard let output = node.outputs.first, !output.isEmpty else { throw .evaluation(path: path, node: node.name, reason: "the node names no output") }
             values[output] = aliases[output] != nil ? parameters[output].map { .float($0) } ?? result : result
+            if let keeping {
+                for input in Set(node.inputs) where lastUse[input] == i && !keeping.contains(input) && constants[input] == nil { values[input] = nil }
+            }
         }
         return values
     }
@@ -150,5 +175,20 @@ extension ONNXModel {
             }
         }
         return (loss / Double(n), gradient)
+    }
+}
+
+extension ONNXModel {
+    /// The file's value of every trainable parameter (an Identity copy has its source's value).
+    public var trainableParameterValues: [String: Tensor<Float>] {
+        var result: [String: Tensor<Float>] = [:]
+        for name in trainableParameterNames { if let t = initialValue(named: name) { result[name] = t } }
+        return result
+    }
+
+    /// The file's value of a float initializer or of an Identity copy of one; nil for anything else.
+    public func initialValue(named name: String) -> Tensor<Float>? {
+        guard case let .float(t)? = constants[parameterAliases[name] ?? name] else { return nil }
+        return t
     }
 }

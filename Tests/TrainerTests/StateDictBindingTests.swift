@@ -127,7 +127,7 @@ struct StateDictBindingTests {
     @Test(arguments: [
         (#"{"kind":"mlp","inputShape":[784],"widths":[16]}"#, "the field 'classes' is missing (the number of output classes"),
         (#"{"kind":"mlp","widths":[16],"classes":10}"#, "the field 'inputShape' is missing"),
-        (#"{"kind":"transformer","inputShape":[784],"classes":10}"#, "the field 'kind' is not one Basin builds (the architecture: mlp, shallow-cnn, vgg, resnet)"),
+        (#"{"kind":"transformer","inputShape":[784],"classes":10}"#, "the field 'kind' is not one Basin builds (the architecture: mlp, shallow-cnn, vgg, resnet, onnx)"),
         (#"{"kind":"mlp","inputShape":[784],"classes":"ten"}"#, "the field 'classes' is not an integer"),
         (#"{"kind":"mlp","inputShape":[784],"#, "not valid JSON"),
     ])

@@ -20,6 +20,8 @@ public enum TrainerError: Error, Equatable, CustomStringConvertible {
     case dataset(String)
     /// A bad optimizer, schedule or training option.
     case invalidOption(String)
+    /// An ONNX graph could not be evaluated (the message names the file and the node).
+    case graph(String)
 
     public var description: String {
         switch self {
@@ -33,6 +35,7 @@ public enum TrainerError: Error, Equatable, CustomStringConvertible {
         case .unexpectedTensors(let names): return "unexpected tensors: \(names.joined(separator: ", "))"
         case .dataset(let m): return "dataset: \(m)"
         case .invalidOption(let m): return "invalid option: \(m)"
+        case .graph(let m): return m
         }
     }
 }

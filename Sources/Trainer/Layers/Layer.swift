@@ -16,6 +16,8 @@ indirect enum Layer<Scalar: BLASScalar> {
     case flatten(Flatten<Scalar>)
     case sequential(Sequential<Scalar>)
     case residual(Residual<Scalar>)
+    /// A whole ONNX graph, always the root (`GraphLayer`).
+    case graph(GraphLayer<Scalar>)
 
     /// The PyTorch module type this node corresponds to (for docs and `inspect`).
     var typeName: String {
@@ -30,6 +32,7 @@ indirect enum Layer<Scalar: BLASScalar> {
         case .flatten: "Flatten"
         case .sequential: "Sequential"
         case .residual: "BasicBlock"
+        case .graph: "ONNXGraph"
         }
     }
 
@@ -46,6 +49,7 @@ indirect enum Layer<Scalar: BLASScalar> {
         case .flatten(let l): y = l.forward(x, pass)
         case .sequential(let s): return s.forward(x, pass, prefix: name, recorder: recorder)
         case .residual(let r): y = r.forward(x, pass, prefix: name)
+        case .graph(let g): return g.forward(x, pass, name: name, recorder: recorder)
         }
         // Parameter-free layers keep their input's independence of θ; the others depend on θ.
         switch self {
@@ -70,6 +74,7 @@ indirect enum Layer<Scalar: BLASScalar> {
         case .flatten(let l): l.backward(dy, pass)
         case .sequential(let s): s.backward(dy, pass)
         case .residual(let r): r.backward(dy, pass)
+        case .graph(let g): g.backward(dy, pass)
         }
     }
 
@@ -86,6 +91,7 @@ indirect enum Layer<Scalar: BLASScalar> {
         case .flatten: [sample.reduce(1, *)]
         case .sequential(let s): s.outputShape(sample)
         case .residual(let r): r.outputShape(sample)
+        case .graph(let g): sample == g.inputShape || sample.count == 1 && sample[0] == g.inputShape.reduce(1, *) ? [g.classes] : nil
         }
     }
 
@@ -111,6 +117,11 @@ indirect enum Layer<Scalar: BLASScalar> {
         case .residual(let r):
             r.main.layout(prefix: prefix, into: &table)
             r.shortcut.layout(prefix: name("shortcut"), into: &table)
+        case .graph(let g):
+            g.parameterOffset = table.parameterCount
+            for p in g.parameters { table.addParameter(name(p.name), p.shape) }
+            g.bufferOffset = table.bufferCount
+            for b in g.buffers { table.addBuffer(name(b.name), b.shape) }
         }
     }
 
@@ -138,6 +149,7 @@ indirect enum Layer<Scalar: BLASScalar> {
         case .avgPool2d, .globalAvgPool, .flatten: break
         case .sequential(let s): for c in s.children { c.layer.releaseCaches() }
         case .residual(let r): r.main.releaseCaches(); r.shortcut.releaseCaches()
+        case .graph(let g): g.releaseCache()
         }
     }
 }

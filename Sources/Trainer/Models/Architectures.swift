@@ -20,6 +20,11 @@ enum Architectures {
         case .shallowCNN: root = try shallowCNN(spec)
         case .vgg: root = try vgg(spec)
         case .resnet: root = try resnet(spec)
+        case .onnx:
+            guard let graph = spec.loadedGraph?.model else {
+                throw .invalidSpec("the model is an ONNX graph (\(spec.graph ?? "model.onnx")) that was not loaded; read it through a checkpoint or `analyze import --graph`")
+            }
+            root = .graph(try GraphLayer(graph: graph, inputShape: spec.inputShape, classes: spec.classes))
         }
         try validate(root, input: spec.inputShape, name: "")
         return root

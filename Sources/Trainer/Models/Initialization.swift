@@ -25,6 +25,9 @@ public enum Initialization: Codable, Equatable, Sendable {
                      fanIn: fanIn, rng: &stream)
             case .batchNorm(let l):
                 l.initialize(parameters: parameters, buffers: buffers)
+            case .graph(let g):
+                // A graph starts from the values its file holds (a researcher's export).
+                g.initialize(parameters: parameters, buffers: buffers)
             default: break
             }
         }

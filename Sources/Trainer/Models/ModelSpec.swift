@@ -1,3 +1,5 @@
+import ONNX
+import Tensors
 /// The architecture of a model as a JSON value, stored in every checkpoint manifest.
 ///
 /// One struct with a `kind` and the fields that kind uses, so the JSON reads as written:
@@ -9,6 +11,7 @@
 /// | `shallow-cnn` | `widths` = [conv1, conv2, fc1, fc2] channels/units (default [32, 64, 256, 128]) | `features.{0,3}`, `classifier.{0,2,3}` |
 /// | `vgg` | `depth` 11/13/16/19, `widthMultiplier`, `batchNorm` | `features.N`, `classifier.{0,2,4}` |
 /// | `resnet` | `depth` = 6n+2 (20, 32, 44, 56), `widthMultiplier` | `conv1`, `bn1`, `layerS.B.conv1`, …, `linear` |
+/// | `onnx` | `graph` (the file name, `model.onnx`), `sha256` (its digest) | the graph's initializer names (a PyTorch state dict's) |
 public struct ModelSpec: Codable, Equatable, Sendable {
     /// The architecture family.
     public enum Kind: String, Codable, Sendable, CaseIterable {
@@ -16,6 +19,8 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         case shallowCNN = "shallow-cnn"
         case vgg
         case resnet
+        /// A researcher's own network as an ONNX graph, stored beside the checkpoints (`GraphLayer`).
+        case onnx
     }
 
     /// The architecture family.
@@ -32,6 +37,16 @@ public struct ModelSpec: Codable, Equatable, Sendable {
     public var widthMultiplier: Double?
     /// Batch normalisation after each VGG convolution (ResNets always have it).
     public var batchNorm: Bool?
+    /// The ONNX graph's file name (kind `onnx`), looked up beside the checkpoint and in its run.
+    public var graph: String?
+    /// Lowercase hex SHA-256 of the ONNX graph's file (kind `onnx`): a different file is refused.
+    public var sha256: String?
+    /// The graph itself once a reader has found and checked its file (never encoded).
+    public var loadedGraph: LoadedGraph?
+
+    enum CodingKeys: String, CodingKey {
+        case kind, inputShape, classes, widths, depth, widthMultiplier, batchNorm, graph, sha256
+    }
 
     public init(kind: Kind, inputShape: [Int], classes: Int, widths: [Int]? = nil, depth: Int? = nil,
                 widthMultiplier: Double? = nil, batchNorm: Bool? = nil) {
@@ -79,5 +94,68 @@ extension ModelSpec {
         var table = ParameterTable()
         root.layout(prefix: "", into: &table)
         return (table.parameters.map { ($0.name, $0.shape) }, table.buffers.map { ($0.name, $0.shape) })
+    }
+}
+
+/// A loaded ONNX graph carried by a `ModelSpec` of kind `onnx`; specs compare by the file's digest.
+public final class LoadedGraph: Sendable, Equatable {
+    public let model: ONNXModel
+    public init(_ model: ONNXModel) { self.model = model }
+    public static func == (a: LoadedGraph, b: LoadedGraph) -> Bool { a.model.sha256 == b.model.sha256 }
+}
+
+extension ModelSpec {
+    /// The spec of a network given as an ONNX graph: the per-sample input shape from the graph's
+    /// input (or `inputShape` where the graph leaves dimensions symbolic), the classes from the
+    /// logits of one forward pass on zeros — which also proves the graph runs at that shape.
+    /// - Parameter file: the name the graph is stored under beside the checkpoints.
+    /// - Throws: `TrainerError.invalidSpec` naming the file when the graph is not a classifier
+    ///   over one input of a known shape.
+    public static func onnx(_ graph: ONNXModel, file: String = "model.onnx", inputShape given: [Int]? = nil) throws(TrainerError) -> ModelSpec {
+        guard graph.inputs.count == 1, let input = graph.inputs.first else {
+            throw .invalidSpec("\(graph.path): a model needs a graph with one input, this one has \(graph.inputs.count)")
+        }
+        var shape: [Int]
+        if let given { shape = given } else {
+            guard let dims = input.shape, dims.count >= 2 else {
+                throw .invalidSpec("\(graph.path): the graph's input '\(input.name)' has no declared shape [batch, …]; give the per-sample shape (--input-shape)")
+            }
+            shape = []
+            for d in dims.dropFirst() {
+                guard case let .fixed(n) = d, n > 0 else {
+                    throw .invalidSpec("\(graph.path): the graph's input '\(input.name)' has a symbolic dimension (\(dims.map(\.description).joined(separator: ", "))); give the per-sample shape (--input-shape)")
+                }
+                shape.append(n)
+            }
+        }
+        guard !shape.isEmpty, shape.allSatisfy({ $0 > 0 }), let n = try? ElementCount.of(shape), n <= Architectures.maximumInputElements else {
+            throw .invalidSpec("\(graph.path): per-sample input shape \(shape) is empty or too large")
+        }
+        let logits: Tensor<Float>
+        do {
+            logits = try graph.values(inputs: Tensor(zeros: [1] + shape))[graph.outputs[0].name] ?? Tensor(zeros: [0])
+        } catch {
+            throw .invalidSpec("\(error) (evaluating the graph on one zero input of shape \([1] + shape))")
+        }
+        guard logits.rank == 2, logits.shape[0] == 1, logits.shape[1] > 0 else {
+            throw .invalidSpec("\(graph.path): the first output '\(graph.outputs[0].name)' has shape \(logits.shape) for one sample; a classifier's logits are [batch, classes]")
+        }
+        var spec = ModelSpec(kind: .onnx, inputShape: shape, classes: logits.shape[1])
+        spec.graph = file
+        spec.sha256 = graph.sha256
+        spec.loadedGraph = LoadedGraph(graph)
+        return spec
+    }
+
+    /// This spec with its graph attached, after checking the graph is the file the spec names.
+    /// - Throws: `TrainerError.invalidSpec` naming the file when its digest differs from `sha256`.
+    public func attaching(_ graph: ONNXModel) throws(TrainerError) -> ModelSpec {
+        guard kind == .onnx else { return self }
+        guard let expected = sha256?.lowercased(), expected == graph.sha256 else {
+            throw .invalidSpec("\(graph.path): SHA-256 \(graph.sha256) differs from the \(sha256 ?? "(none)") the model spec records; this is not the graph the checkpoints were made with")
+        }
+        var spec = self
+        spec.loadedGraph = LoadedGraph(graph)
+        return spec
     }
 }

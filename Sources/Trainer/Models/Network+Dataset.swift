@@ -70,8 +70,14 @@ extension Network where Scalar == Float {
     public func recomputeBatchNormStatistics(_ data: Dataset, batchSize: Int = 500,
                                              at parameters: Tensor<Float>? = nil) throws(TrainerError) {
         var layers: [BatchNorm<Float>] = []
-        root.visitLeaves(prefix: "") { _, layer in if case .batchNorm(let bn) = layer { layers.append(bn) } }
-        guard !layers.isEmpty else { return }
+        var graphs: [GraphLayer<Float>] = []
+        root.visitLeaves(prefix: "") { _, layer in
+            if case .batchNorm(let bn) = layer { layers.append(bn) }
+            if case .graph(let g) = layer, !g.statistics.isEmpty { graphs.append(g) }
+        }
+        guard !layers.isEmpty || !graphs.isEmpty else { return }
+        defer { for g in graphs { g.momentumOverride = nil } }
+        for g in graphs { g.resetStatistics(bufferStorage.pointer) }
         let saved = layers.map(\.momentum)
         defer { for (bn, m) in zip(layers, saved) { bn.momentum = m } }
         for bn in layers {
@@ -82,6 +88,7 @@ extension Network where Scalar == Float {
         for start in stride(from: 0, to: data.count, by: Swift.max(batchSize, 1)) {
             let chunk = Array(start..<Swift.min(start + batchSize, data.count))
             for bn in layers { bn.momentum = Float(chunk.count) / Float(seen + chunk.count) }
+            for g in graphs { g.momentumOverride = Float(chunk.count) / Float(seen + chunk.count) }
             _ = try logits(data.batch(chunk).inputs, mode: .train, at: parameters)
             seen += chunk.count
         }

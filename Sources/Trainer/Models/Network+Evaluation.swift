@@ -15,6 +15,7 @@ extension Network {
             out = y.value.tensor(shape: [batch[0], y.perSample])
         }
         root.releaseCaches()
+        try throwGraphFailure()
         return out ?? Tensor(zeros: [batch[0], spec.classes])
     }
 
@@ -65,6 +66,7 @@ extension Network {
             _ = forward(inputs, shape: batch, theta: theta, direction: nil, mode: mode, recorder: recorder)
         }
         root.releaseCaches()
+        try throwGraphFailure()
         guard keepShape else { return recorder.outputs }
         // Same element count by construction: the recorder stored [B, perSample] of that shape.
         return zip(recorder.outputs, recorder.shapes).map { o, shape in (o.name, (try? o.output.reshaped(shape)) ?? o.output) }
@@ -110,7 +112,15 @@ extension Network {
             if wantGradient { _ = root.backward(l.gradient, pass) }
         }
         root.releaseCaches()
+        try throwGraphFailure()
         return RunResult(evaluation: evaluation, gradient: gradient?.tensor(shape: [n]), hvp: hvp?.tensor(shape: [n]))
+    }
+
+    /// A graph layer's evaluation failure of the last pass, thrown (layers do not throw).
+    private func throwGraphFailure() throws(TrainerError) {
+        guard case .graph(let g) = root, let failure = g.failure else { return }
+        g.failure = nil
+        throw .graph("\(failure)")
     }
 
     private func forward(_ inputs: Tensor<Scalar>, shape: [Int], theta: UnsafePointer<Scalar>, direction: UnsafePointer<Scalar>?,

@@ -14,7 +14,7 @@ public enum ModelCheckpoint {
             throw CheckpointError.invalidInput(path: path, detail: "the manifest has no model spec; import it with --model-spec")
         }
         // Names the field when the spec is incomplete (a hand-written --model-spec without `classes`).
-        let spec = try ModelSpec.decode(specJSON, path: path)
+        let spec = try GraphFile.attach(try ModelSpec.decode(specJSON, path: path), checkpoint: path)
         // Compare the spec's tensors with the file's before allocating what the spec claims.
         let layout: (parameters: [(name: String, shape: [Int])], buffers: [(name: String, shape: [Int])])
         do { layout = try spec.tensorLayout() } catch {
