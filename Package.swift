@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "CheckpointFormatTests", dependencies: ["CheckpointFormat", "Tensors"]),
         .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Tensors", "CheckpointFormat", "ONNX"]),
         .testTarget(name: "RenderTests", dependencies: ["Render"]),
-        .testTarget(name: "AnalyzersTests", dependencies: ["Analyzers", "AnalyzerTestKit", "CheckpointFormat", "Tensors", "Trainer"]),
+        .testTarget(name: "AnalyzersTests", dependencies: ["Analyzers", "AnalyzerTestKit", "CheckpointFormat", "Tensors", "Trainer", "ONNX"]),
         .testTarget(name: "InputFuzzingTests", dependencies: ["InputFuzzing"]),
         .testTarget(name: "ONNXTests", dependencies: ["ONNX", "CheckpointFormat", "Tensors"]),
         .testTarget(name: "CLITests", dependencies: ["CheckpointFormat", "Tensors"]),

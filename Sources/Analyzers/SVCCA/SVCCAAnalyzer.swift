@@ -36,6 +36,13 @@ public struct SVCCAAnalyzer: Analyzer {
         public var layersA: String?
         @Option(name: .customLong("layers-b"), help: "Layers of --b and --diff-b only (the heatmap's columns).")
         public var layersB: String?
+        @Option(help: ArgumentHelp("With --epochs, where the run saved no activations (an imported run): compute them at the checkpoints on this data (same forms as barrier's --data); its validation, else test, else training split is the probe set.", valueName: "source"),
+                transform: DataSource.parse)
+        public var data: DataSource?
+        @Option(help: "With --data: the probe set is the split's first N samples, in file order.")
+        public var probeFirst: Int = 1000
+        @Option(help: "With --data: multiply npy:, npz: and csv: inputs by this (e.g. 1/255 for uint8 images).")
+        public var scale: Double = 1
 
         public init() {}
 
@@ -45,6 +52,9 @@ public struct SVCCAAnalyzer: Analyzer {
             if let e = epochs, (try? RunDirectory.parsePoints(e))?.count != 2 { throw ValidationError("--epochs takes two points of the run, e.g. 10,150; got '\(e)'") }
             if !(keepVariance > 0 && keepVariance <= 1) { throw ValidationError("--keep-variance must be in (0, 1], got \(keepVariance)") }
             if let k = keepDims, !(1...(1 << 24)).contains(k) { throw ValidationError("--keep-dims must be in 1…16777216, got \(k)") }
+            if data != nil && epochs == nil { throw ValidationError("--data computes activations at a run's checkpoints: give --epochs too") }
+            if !(1...(1 << 24)).contains(probeFirst) { throw ValidationError("--probe-first must be in 1…16777216, got \(probeFirst)") }
+            if !(scale.isFinite && scale != 0) { throw ValidationError("--scale must be a finite nonzero number, got \(scale)") }
             if conv == .dft && metrics.contains(.pwcca) {
                 throw ValidationError("--metric pwcca is not defined with --conv dft (complex canonical variates have no real neuron weights); use svcca or cka, or --conv pool/flatten for PWCCA")
             }
@@ -90,12 +100,16 @@ public struct SVCCAAnalyzer: Analyzer {
           analyze svcca --a T.acts --b S_distilled.acts --diff-b S_independent.acts
           analyze svcca run/ --epochs 10,150 --keep-dims 20 --conv flatten
           analyze svcca run/ --epochs 10,150 --conv dft --metric svcca,cka
+          analyze svcca run/ --epochs 1,4 --data npy:val-X.npy,val-y.npy --probe-first 500
 
         Both dumps must hold activations on the same probe set (same datapoints, same order). \
         Layers are centred, constant neurons dropped (and reported), reduced by SVD to \
         the directions explaining --keep-variance of the variance, then compared by CCA. \
         Convolutional maps are average-pooled over space unless --conv says otherwise; paper 000 \
         (after Raghu et al. 2017) compares them per spatial frequency, --conv dft. \
+        A run imported from PyTorch has no dumps: with --data, Basin computes every layer's \
+        outputs at the two checkpoints (for an ONNX graph, the outputs of its Conv, Gemm, \
+        MatMul, activation, pooling, normalisation and Add nodes, named by module path). \
         Computed in float64. Writes result.json, matrix.csv, pairs.csv and heatmap figures; \
         --metric svcca (the default) is the fastest, PWCCA and CKA are computed when named.
         """
@@ -232,7 +246,19 @@ public struct SVCCAAnalyzer: Analyzer {
                 continue
             }
             let checkpoint = run.checkpointPath(for: point)
+            if let source = options.data, FileManager.default.fileExists(atPath: checkpoint) {
+                if probe == nil { probe = try Self.probe(source, first: options.probeFirst, scale: options.scale, seed: context.seed) }
+                guard let (p, data) = probe else { continue }
+                let model = try ModelCheckpoint.load(checkpoint).model
+                let fitted = try EvaluationData.fit(data, model: model, modelPath: checkpoint, label: source.text)
+                dumps.append(try ActivationDump(label: checkpoint + " (activations computed on \(source.text))", probe: p,
+                                                layers: try ActivationRecorder.activations(model: model, data: fitted), only: layers, conv: conv))
+                continue
+            }
             guard FileManager.default.fileExists(atPath: checkpoint), FileManager.default.fileExists(atPath: run.runJSONPath) else {
+                if FileManager.default.fileExists(atPath: checkpoint) {
+                    throw AnalysisError.unusable(path: run.path, detail: "the run saved no activations at \(point) and has no run.json naming its probe data; give --data (e.g. npy:val-X.npy,val-y.npy) to compute them at the checkpoints")
+                }
                 _ = try run.activations(point)   // throws, listing the dumps that exist
                 continue
             }
@@ -247,6 +273,16 @@ public struct SVCCAAnalyzer: Analyzer {
         }
         guard dumps.count == 2 else { throw AnalysisError.unusable(path: run.path, detail: "--epochs \(epochs) does not name two activation dumps") }
         return (dumps[0], dumps[1])
+    }
+
+    /// The probe set `--data` names: the validation (else test, else training) split's first N samples.
+    static func probe(_ source: DataSource, first: Int, scale: Double, seed: UInt64) throws -> (ProbeSet, Dataset) {
+        let argument = try source.resolve(seed: seed, scale: scale)
+        let data = try argument.load()
+        let (split, set) = data.validation.map { ("val", $0) } ?? data.test.map { ("test", $0) } ?? ("train", data.train)
+        let count = min(first, set.count)
+        return (ProbeSet(dataset: argument.spec.identity, split: split, count: count, indices: Array(0..<count)),
+                set.subset(Array(0..<count)))
     }
 
     static func label(_ epochs: String?, index: Int, spec: String?) -> String {

@@ -52,8 +52,13 @@ public enum FeatureTransfer {
         rows.reserveCapacity(data.count * d)
         for start in stride(from: 0, to: data.count, by: batchSize) {
             let batch = data.batch(Array(start..<min(start + batchSize, data.count)))
-            let outputs = try model.layerOutputs(batch.inputs, mode: .eval)
-            let features = outputs.count >= 2 ? outputs[outputs.count - 2].output : batch.inputs
+            let features: Tensor<Float>
+            if let fed = try model.graphInput(ofNodeReading: head.weight, batch.inputs) {
+                features = fed   // a graph's head reads a named value: exactly what it classifies
+            } else {
+                let outputs = try model.layerOutputs(batch.inputs, mode: .eval)
+                features = outputs.count >= 2 ? outputs[outputs.count - 2].output : batch.inputs
+            }
             guard features.count == batch.labels.count * d else {
                 throw TransferError.incompatible("the layer before the head gives \(features.count / max(batch.labels.count, 1)) features, the head takes \(d)")
             }
@@ -88,6 +93,7 @@ public enum FeatureTransfer {
         guard train.sampleSize == source.spec.inputShape.reduce(1, *) else {
             throw TransferError.incompatible("the target's samples \(train.sampleShape) do not fit the model's input \(source.spec.inputShape)")
         }
+        if source.graph != nil { return try finetuneGraph(source: source, train: train, test: test, budget: budget) }
         var spec = source.spec
         spec.classes = train.classes
         let model = try Model(spec: spec, rng: RandomGenerator(seed: budget.seed).split("transfer-head"))
@@ -95,6 +101,27 @@ public enum FeatureTransfer {
         var tensors: [String: Tensor<Float>] = [:]
         for (name, t) in source.stateDict() where name != head.weight && name != head.bias { tensors[name] = t }
         for (name, t) in model.stateDict() where name == head.weight || name == head.bias { tensors[name] = t }
+        try model.load(named: tensors)
+        return try self.train(model, on: train, test: test, learningRate: budget.finetuneLearningRate, budget: budget, mode: "finetune")
+    }
+
+    /// "finetune" of an ONNX graph: its head cannot change shape (the graph fixes the logits),
+    /// so the target's classes must be among the graph's; the head is drawn anew as PyTorch
+    /// initialises a Linear (uniform ±1/√D, seeded) and every parameter trained.
+    static func finetuneGraph(source: Model, train: Dataset, test: Dataset, budget: Budget) throws -> Outcome {
+        guard train.classes <= source.spec.classes else {
+            throw TransferError.incompatible("finetune keeps an ONNX graph's \(source.spec.classes) logits, the target has \(train.classes) classes; use --mode fix (a new head on the graph's features)")
+        }
+        let head = try headNames(source)
+        let model = source.copy()
+        var rng = RandomGenerator(seed: budget.seed).split("transfer-head")
+        var tensors: [String: Tensor<Float>] = [:]
+        for (name, t) in model.stateDict() {
+            guard name == head.weight || name == head.bias else { tensors[name] = t; continue }
+            let fanIn = Double(model.namedParameters.first { $0.name == head.weight }?.shape.last ?? 1)
+            let bound = 1 / max(fanIn, 1).squareRoot()
+            tensors[name] = try Tensor(shape: t.shape, scalars: (0..<t.count).map { _ in Float((2 * rng.nextDouble() - 1) * bound) })
+        }
         try model.load(named: tensors)
         return try self.train(model, on: train, test: test, learningRate: budget.finetuneLearningRate, budget: budget, mode: "finetune")
     }

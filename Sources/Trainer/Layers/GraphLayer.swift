@@ -80,13 +80,7 @@ final class GraphLayer<Scalar: BLASScalar> {
         let zeros = Dual<Scalar>.zeros([batch, classes], withTangent: pass.withTangents)
         do throws(ONNXError) {
             let input = try floats(x.value.pointer, count: x.value.count, shape: x.shape)
-            var named: [String: Tensor<Float>] = [:]
-            for p in parameters { named[p.name] = try floats(pass.parameters + parameterOffset + p.offset, count: p.shape.reduce(1, *), shape: p.shape) }
-            for s in statistics {
-                for i in [s.mean, s.variance] {
-                    named[buffers[i].name] = try floats(pass.buffers + bufferOffset + buffers[i].offset, count: s.channels, shape: buffers[i].shape)
-                }
-            }
+            let named = try namedTensors(pass.parameters, UnsafePointer(pass.buffers))
             let statisticsMode: BatchNormStatistics = pass.mode.usesBatchStatistics ? .batch : .running
             let fetch = (pass.mode == .train ? statistics.map(\.input) : []) + (recorder != nil ? recorded.map(\.value) : [])
             let output: Tensor<Float>, values: (String) -> Tensor<Float>?
@@ -124,6 +118,31 @@ final class GraphLayer<Scalar: BLASScalar> {
             tape = nil
             return zeros
         }
+    }
+
+    /// θ and the running statistics as the graph's named tensors.
+    private func namedTensors(_ θ: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>) throws(ONNXError) -> [String: Tensor<Float>] {
+        var named: [String: Tensor<Float>] = [:]
+        for p in parameters { named[p.name] = try floats(θ + parameterOffset + p.offset, count: p.shape.reduce(1, *), shape: p.shape) }
+        for s in statistics {
+            for i in [s.mean, s.variance] {
+                named[buffers[i].name] = try floats(b + bufferOffset + buffers[i].offset, count: s.channels, shape: buffers[i].shape)
+            }
+        }
+        return named
+    }
+
+    /// Values of the graph at θ by name (running statistics for BN): what analyses read between
+    /// layers, e.g. the features the classifier head takes.
+    func values(_ names: [String], input x: Tensor<Float>, parameters θ: UnsafePointer<Scalar>, buffers b: UnsafePointer<Scalar>) throws(ONNXError) -> [String: Tensor<Float>] {
+        try graph.values(inputs: x, parameters: try namedTensors(θ, b), batchNorm: .running, fetch: names)
+    }
+
+    /// The data input of the node that reads parameter `weight` (a classifier head's features).
+    func input(ofNodeReading weight: String) -> String? {
+        let names = Set(parameters.map(\.name))
+        guard let node = graph.nodes.first(where: { $0.inputs.contains(weight) }) else { return nil }
+        return node.inputs.first { !$0.isEmpty && !names.contains($0) && graph.initialValue(named: $0) == nil }
     }
 
     /// Accumulates ∂L/∂θ (and H·v) of the recorded pass into the pass's vectors; the graph's
