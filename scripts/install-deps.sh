@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Basin needs, if any are missing, and NumPy (used by
-# the interop tests to prove that NumPy reads what Basin writes).
+# Installs the Debian packages Basin needs, if any are missing, NumPy (used by the
+# interop tests to prove that NumPy reads what Basin writes) and onnx + onnxruntime
+# (ONNX Runtime is the live reference for Basin's graph evaluation).
 set -euo pipefail
 missing=()
 for p in "$@"; do
@@ -22,5 +23,10 @@ if command -v python3 >/dev/null; then
   if ! python3 -c 'import numpy' 2>/dev/null; then
     echo "basin: installing NumPy for the interop tests"
     python3 -m pip install -q numpy || echo "basin: warning: NumPy could not be installed; interop tests will fail" >&2
+  fi
+  # ONNX Runtime evaluates the ONNX fixtures live (BN statistics recomputed by Basin); onnx edits them.
+  if ! python3 -c 'import onnx, onnxruntime' 2>/dev/null; then
+    echo "basin: installing onnx and onnxruntime for the ONNX tests"
+    python3 -m pip install -q onnx onnxruntime || echo "basin: warning: onnx/onnxruntime could not be installed; ONNX runtime tests will fail" >&2
   fi
 fi
