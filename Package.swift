@@ -41,7 +41,7 @@ let package = Package(
         // ONNX graphs read through protobuf code generated once from onnx-subset.proto (committed).
         .target(name: "ONNX", dependencies: [
             "Tensors", "CheckpointFormat", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
-        ], exclude: ["onnx-subset.proto"]),
+        ], exclude: ["onnx-subset.proto"], swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         .target(name: "Analyzers", dependencies: [
             "Tensors", "CheckpointFormat", "Trainer", "Render",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
