@@ -8,7 +8,7 @@ import Trainer
 struct ImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
-        abstract: "Build a checkpoint or activation dump from a folder of .npy files, an .npz or a .safetensors file.",
+        abstract: "Build a checkpoint or activation dump from a folder of .npy files, an .npz or a .safetensors file, or a run from a folder of per-epoch state dicts.",
         discussion: """
             Tensor names come from the file names (folder of .npy) or keys (.npz, .safetensors), \
             e.g. features.0.weight.npy → features.0.weight, as PyTorch names state-dict entries. \
@@ -222,6 +222,11 @@ struct ImportCommand: ParsableCommand {
     func resolveSpec() throws -> (spec: ModelSpec, json: JSONValue, label: String)? {
         if let graph {
             let r = try graphSpec(graph)
+            // A run holds one network: its checkpoints' model must be this graph.
+            if runPath != nil, let existing = try declaredSpec(), existing.spec.kind != .onnx || existing.spec.sha256?.lowercased() != r.spec.sha256 {
+                let theirs = existing.spec.kind == .onnx ? "the ONNX graph with SHA-256 \(existing.spec.sha256?.prefix(16) ?? "")…" : "a \(existing.spec.kind.rawValue) model"
+                throw CheckpointError.invalidInput(path: graph, detail: "the run's checkpoints (\(existing.label)) are of \(theirs), not this graph (SHA-256 \(r.spec.sha256?.prefix(16) ?? "")…); a run holds one network: import into another run")
+            }
             return (r.spec, r.json, r.label)
         }
         guard let found = try declaredSpec() else { return nil }

@@ -150,8 +150,20 @@ import Trainer
         // Another graph in the run: refused naming both files.
         try NPZ.write(try Self.arrays(try Self.stateDict("vit", epoch: 1)), to: dir + "/vit-epoch_5.npz")
         let other = try analyze(["import", dir + "/vit-epoch_5.npz", "--graph", Self.graphs + "/vit.onnx", "--run", existing, "--epoch", "5"])
-        #expect(other.status == 1 && other.stderr.contains("\(existing)/model.onnx: holds another graph") && other.stderr.contains("vit.onnx"), "\(other.stderr)")
+        #expect(other.status == 1 && other.stderr.contains("vit.onnx: the run's checkpoints") && other.stderr.contains("a run holds one network"), "\(other.stderr)")
         #expect(Self.listing(existing) == before)
+        let holder = dir + "/holder"
+        try FileManager.default.createDirectory(atPath: holder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.graphs + "/vit.onnx", toPath: holder + "/model.onnx")
+        let held = try analyze(["import", dir + "/first", "--graph", mlp, "--run", holder])
+        #expect(held.status == 1 && held.stderr.contains("\(holder)/model.onnx: holds another graph") && held.stderr.contains("mlp.onnx"), "\(held.stderr)")
+        #expect(Self.listing(holder) == ["model.onnx"])
+        // A run of a built-in kind does not take a graph.
+        try #"{"kind": "mlp", "inputShape": [1, 28, 28], "widths": [32, 32], "classes": 10}"#.write(toFile: dir + "/model.json", atomically: true, encoding: .utf8)
+        let builtIn = dir + "/builtin"
+        #expect(try analyze(["import", dir + "/first/epoch_1.npz", "--model-spec", dir + "/model.json", "--run", builtIn, "--epoch", "1"]).status == 0)
+        let mixed = try analyze(["import", dir + "/first/epoch_1.npz", "--graph", mlp, "--run", builtIn, "--epoch", "2"])
+        #expect(mixed.status == 1 && mixed.stderr.contains("are of a mlp model, not this graph"), "\(mixed.stderr)")
 
         // An existing checkpoint is not replaced without --force, and nothing else is written.
         let again = try analyze(["import", try series("again", good), "--graph", mlp, "--run", existing])
