@@ -63,6 +63,6 @@ let package = Package(
         .testTarget(name: "AnalyzersTests", dependencies: ["Analyzers", "AnalyzerTestKit", "CheckpointFormat", "Tensors", "Trainer", "ONNX"]),
         .testTarget(name: "InputFuzzingTests", dependencies: ["InputFuzzing"]),
         .testTarget(name: "ONNXTests", dependencies: ["ONNX", "CheckpointFormat", "Tensors"]),
-        .testTarget(name: "CLITests", dependencies: ["CheckpointFormat", "Tensors"]),
+        .testTarget(name: "CLITests", dependencies: ["CheckpointFormat", "Tensors", "Trainer", "ONNX"]),
     ]
 )

@@ -8,7 +8,7 @@ import Trainer
 struct ImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
-        abstract: "Build a checkpoint or activation dump from a folder of .npy files, an .npz or a .safetensors file.",
+        abstract: "Build a checkpoint or activation dump from a folder of .npy files, an .npz or a .safetensors file, or a run from a folder of per-epoch state dicts.",
         discussion: """
             Tensor names come from the file names (folder of .npy) or keys (.npz, .safetensors), \
             e.g. features.0.weight.npy → features.0.weight, as PyTorch names state-dict entries. \
@@ -22,6 +22,17 @@ struct ImportCommand: ParsableCommand {
             X.npy beside the weights) is refused, naming it. Without a spec the checkpoint holds \
             tensors only: norms and svcca work, barrier, connect, plane, walk and hessian do not.
 
+            A PyTorch network of any architecture comes as its ONNX graph (torch.onnx.export): \
+            with --graph model.onnx the tensors are bound to the graph's (names as in the state \
+            dict), the graph is copied into the run as model.onnx (once; another graph there is \
+            refused), and every checkpoint records it (docs/FORMAT.md §9). Later imports into \
+            that run need no --graph. SOURCE may be a folder of per-epoch state dicts (.safetensors, \
+            .npz, or sub-folders of .npy): each one's epoch or iteration comes from its name \
+            (epoch-0150, epoch_150, epoch150, 150, iter_123, step_123; epoch_3_iter_200 is \
+            iteration 200 of epoch 3); a name without a number is refused, other files (the graph, \
+            X.npy) are skipped and listed. Every file is checked before anything is written: a \
+            refused import leaves the run as it was.
+
             Activation dumps are datapoints × neurons; google/svcca stores neurons × datapoints: \
             say which with --layout. Without it, a matrix with more columns than rows is refused.
 
@@ -30,11 +41,14 @@ struct ImportCommand: ParsableCommand {
               analyze import epoch_150.npz --run run/ --epoch 150 --model-spec model.json
               analyze import epoch_150.npz --run run/ --epoch 150 --model-spec model.json \\
                   --rename 'fc1.=layers.0.,fc2.=layers.2.,fc3.=layers.4.'
+              analyze import ckpts/ --graph model.onnx --run run/
+              analyze import epoch_151.safetensors --run run/ --epoch 151
+              analyze import final.npz --graph model.onnx --input-shape 3,32,32 --out final/final.ckpt
               analyze import acts.npz --kind activations --run run/ --epoch 10 \\
                   --probe-dataset fashion-mnist --probe-split test --layout neurons-first
             """)
 
-    @Argument(help: "A folder of .npy files, a .npy, an .npz or a .safetensors file.")
+    @Argument(help: "A folder of .npy files, a .npy, an .npz or a .safetensors file, or a folder of per-epoch state dicts (with --run).")
     var source: String
 
     @Option(help: "Output archive path.")
@@ -86,6 +100,13 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "A JSON file with the model spec (docs/TRAINING.md), stored in the manifest; tensors are bound to it. With --run, the run's spec is the default.")
     var modelSpec: String?
 
+    @Option(help: ArgumentHelp("The network as an ONNX graph (torch.onnx.export): tensors are bound to its initializers, and it is copied into the run (or beside --out) as model.onnx.", valueName: "model.onnx"))
+    var graph: String?
+
+    @Option(help: ArgumentHelp("The per-sample input shape, when the graph's input leaves it symbolic.", valueName: "C,H,W"),
+            transform: ImportCommand.parseShape)
+    var inputShape: [Int]?
+
     @Option(help: ArgumentHelp("Rename tensors first: prefix rules 'fc1.=layers.0.,fc2.=layers.2.' or a JSON map file {\"fc1.weight\": \"layers.0.weight\", …}.", valueName: "rules|map.json"),
             transform: Rename.parse)
     var rename: Rename?
@@ -105,14 +126,40 @@ struct ImportCommand: ParsableCommand {
     @Flag(help: "Replace an existing output file.")
     var force = false
 
+    /// `--input-shape 3,32,32`.
+    @Sendable static func parseShape(_ text: String) throws -> [Int] {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) > 0 }) else {
+            throw ValidationError("--input-shape '\(text)': expected positive sizes separated by commas, e.g. 3,32,32")
+        }
+        return parts.compactMap { $0 }
+    }
+
     func validate() throws {
         if (out == nil) == (runDirectory == nil) { throw ValidationError("give exactly one of --out FILE or --run DIR") }
+        if graph != nil && modelSpec != nil { throw ValidationError("give --graph model.onnx or --model-spec model.json, not both") }
+        if graph != nil && kind == .activations { throw ValidationError("--graph applies to checkpoints (--kind checkpoint)") }
+        if inputShape != nil && graph == nil { throw ValidationError("--input-shape applies with --graph") }
+        if kind == .checkpoint && StateDictSeries.isSeries(source) {
+            if out != nil { throw ValidationError("\(source) is a folder of state dicts: import it with --run DIR (each file's epoch comes from its name)") }
+            if epoch != nil || iteration != nil { throw ValidationError("--epoch and --iteration name one checkpoint; the state dicts in \(source) take theirs from their file names") }
+            if learningRate != nil { throw ValidationError("--learning-rate records one checkpoint's rate; it does not apply to a folder of state dicts") }
+            return
+        }
         if runDirectory != nil && epoch == nil && iteration == nil { throw ValidationError("--run needs --epoch or --iteration to name the file") }
         if kind == .activations && probeDataset == nil { throw ValidationError("activation dumps need --probe-dataset (which datapoints the rows are)") }
         if kind == .checkpoint && layout != nil { throw ValidationError("--layout applies to activation dumps (--kind activations)") }
     }
 
     func run() throws {
+        var resolved: (spec: ModelSpec, json: JSONValue, label: String)?
+        if self.kind == .checkpoint {
+            let series = StateDictSeries.isSeries(source) ? try StateDictSeries(folder: source) : nil
+            resolved = try resolveSpec()
+            if graph != nil || series != nil || resolved?.spec.kind == .onnx {
+                return try importChecked(series: series, resolved: resolved.map { ResolvedSpec(spec: $0.spec, json: $0.json, label: $0.label) })
+            }
+        }
         let kind = self.kind.archiveKind
         let destination: String
         if let runPath = runDirectory {
@@ -139,7 +186,7 @@ struct ImportCommand: ParsableCommand {
             arrays = zip(names, arrays).map { ($0, $1.array) }
         }
         // Activation dumps store a spec only when one is given; checkpoints are bound to theirs.
-        let spec = kind == .checkpoint || modelSpec != nil ? try resolveSpec() : nil
+        let spec = kind == .checkpoint ? resolved : modelSpec != nil ? try resolveSpec() : nil
         manifest.model = spec?.json
         if kind == .checkpoint {
             if let spec {
@@ -169,9 +216,28 @@ struct ImportCommand: ParsableCommand {
         return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
     }
 
-    /// The model spec: --model-spec, else (with --run) run.json's or the one the run's newest
-    /// checkpoint carries, else none.
+    /// The model spec: --graph's or --model-spec, else (with --run) run.json's or the one the
+    /// run's newest checkpoint carries, else none. A spec of kind onnx comes with its graph,
+    /// found as a reader finds it (beside the file, or in the run) and checked by its digest.
     func resolveSpec() throws -> (spec: ModelSpec, json: JSONValue, label: String)? {
+        if let graph {
+            let r = try graphSpec(graph)
+            // A run holds one network: its checkpoints' model must be this graph.
+            if runPath != nil, let existing = try declaredSpec(), existing.spec.kind != .onnx || existing.spec.sha256?.lowercased() != r.spec.sha256 {
+                let theirs = existing.spec.kind == .onnx ? "the ONNX graph with SHA-256 \(existing.spec.sha256?.prefix(16) ?? "")…" : "a \(existing.spec.kind.rawValue) model"
+                throw CheckpointError.invalidInput(path: graph, detail: "the run's checkpoints (\(existing.label)) are of \(theirs), not this graph (SHA-256 \(r.spec.sha256?.prefix(16) ?? "")…); a run holds one network: import into another run")
+            }
+            return (r.spec, r.json, r.label)
+        }
+        guard let found = try declaredSpec() else { return nil }
+        guard found.spec.kind == .onnx else { return found }
+        let anchor = runPath.map { $0 + "/run.json" } ?? found.label
+        let spec = try GraphFile.attach(found.spec, checkpoint: anchor)
+        let label = spec.loadedGraph?.model.path ?? found.label
+        return (spec, found.json, label)
+    }
+
+    func declaredSpec() throws -> (spec: ModelSpec, json: JSONValue, label: String)? {
         if let path = modelSpec {
             guard let data = FileManager.default.contents(atPath: path) else { throw CheckpointError.fileNotFound(path: path) }
             let spec = try ModelSpec.decode(json: data, path: path)

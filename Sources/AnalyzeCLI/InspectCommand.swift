@@ -1,6 +1,7 @@
 import ArgumentParser
 import CheckpointFormat
 import Foundation
+import Trainer
 
 /// `analyze inspect`: what a checkpoint, activation dump, NumPy/safetensors file or run
 /// directory holds, with every checksum verified.
@@ -99,7 +100,10 @@ struct InspectCommand: ParsableCommand {
             let when = [m.epoch.map { "epoch \($0)" }, m.iteration.map { "iteration \($0)" },
                         m.learningRate.map { "learning rate \($0)" }].compactMap { $0 }
             if !when.isEmpty { print("  " + when.joined(separator: ", ")) }
-            if let model = m.model { print("  model: \(model)") }
+            if let model = m.model {
+                print("  model: \(model)")
+                if let line = Self.graphLine(model, checkpoint: r.path) { print("  graph: " + line) }
+            }
             if !m.metrics.isEmpty { print("  metrics: " + m.metrics.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")) }
             if let p = m.probe { print("  probe set: \(p.dataset) \(p.split), \(p.count) datapoints" + (p.seed.map { ", seed \($0)" } ?? "")) }
             if let c = r.manifestChecksum { print("  manifest checksum: \(c)") }
@@ -126,16 +130,34 @@ struct InspectCommand: ParsableCommand {
         }
     }
 
+    /// For a checkpoint whose model is an ONNX graph: where its graph was found and that its
+    /// digest is the one recorded, or why it cannot be used (not a verification failure of the
+    /// archive itself, so the command still succeeds).
+    static func graphLine(_ model: JSONValue, checkpoint path: String) -> String? {
+        guard let spec = try? ModelSpec.decode(model, path: path), spec.kind == .onnx else { return nil }
+        do {
+            let attached = try GraphFile.attach(spec, checkpoint: path)
+            return "\(attached.loadedGraph?.model.path ?? spec.graph ?? "") (SHA-256 ok: the graph the checkpoint was made with)"
+        } catch {
+            return "problem: " + ErrorLine.describe(error)
+        }
+    }
+
     func inspectRun() throws {
         let run = try RunDirectory(path: path)
-        struct RunReport: Codable { var path: String; var run: JSONValue?; var checkpoints: [String]; var activations: [String]; var analyses: [String] }
+        struct RunReport: Codable { var path: String; var run: JSONValue?; var graph: String?; var graphSHA256: String?; var checkpoints: [String]; var activations: [String]; var analyses: [String] }
         let analyses = ((try? FileManager.default.contentsOfDirectory(atPath: run.analysesDirectory)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
-        let report = RunReport(path: run.path, run: try run.runInfo(),
+        // An ONNX run's network (docs/FORMAT.md §9), stored once for all its checkpoints.
+        let graphPath = run.path + "/model.onnx"
+        let graph = FileManager.default.fileExists(atPath: graphPath) ? graphPath : nil
+        let digest = try graph.map { try GraphFile.load($0).sha256 }
+        let report = RunReport(path: run.path, run: try run.runInfo(), graph: graph, graphSHA256: digest,
                                checkpoints: run.checkpoints().map { run.checkpointPath(for: $0) },
                                activations: run.activationDumps().map { run.activationsPath(for: $0) }, analyses: analyses)
         if json { print(try JSONOutput.encode(report)); return }
         print(run.path)
         if let info = report.run { print("  run.json: \(info)") }
+        if let graph, let digest { print("  model: ONNX graph \(graph) (SHA-256 \(digest.prefix(16))…)") }
         print("  checkpoints (\(report.checkpoints.count)): " + run.checkpoints().map(\.description).joined(separator: ", "))
         print("  activation dumps (\(report.activations.count)): " + run.activationDumps().map(\.description).joined(separator: ", "))
         print("  analyses (\(analyses.count)): " + analyses.joined(separator: ", "))

@@ -167,9 +167,33 @@ public enum StateDictBinding {
         let contested = Set(ambiguous.flatMap { candidates[$0] ?? [] })
         let missing = expectedModules.indices.filter { !taken.contains($0) && !contested.contains($0) && !expectedModules[$0].parameterLeaves.isEmpty }
         if !stray.isEmpty || !ambiguous.isEmpty || !missing.isEmpty {
+            // A module found under an expected module's own name that does not fit it: say
+            // exactly which tensor is missing, extra or of another shape.
             var problems: [String] = []
-            if !stray.isEmpty {
-                let items = stray.flatMap { i in foundModules[i].tensors.map { display($0.name) + " " + shapeText($0.shape) } }
+            var explained = Set<Int>(), explainedExpected = Set<Int>()
+            var mismatches: [String] = []
+            for i in stray {
+                guard let j = expectedModules.firstIndex(where: { $0.prefix == foundModules[i].prefix }), !taken.contains(j) else { continue }
+                let f = foundModules[i], e = expectedModules[j]
+                for t in f.tensors {
+                    if let s = e.shape(t.leaf) {
+                        if !sameShape(s, t.shape) { mismatches.append("\(display(t.name)) has shape \(shapeText(t.shape)), the model's '\(t.name)' is \(shapeText(s))") }
+                    } else {
+                        mismatches.append("\(display(t.name)) \(shapeText(t.shape)) is not a tensor of the model ('\(e.prefix)' has \(e.tensors.map(\.leaf).joined(separator: ", ")))")
+                    }
+                }
+                for t in e.tensors where e.parameterLeaves.contains(t.leaf) && f.shape(t.leaf) == nil {
+                    mismatches.append("'\(t.name)' \(shapeText(t.shape)) is missing")
+                }
+                explained.insert(i); explainedExpected.insert(j)
+            }
+            if !mismatches.isEmpty {
+                problems.append(mismatches.prefix(8).joined(separator: "; ") + (mismatches.count > 8 ? "; … (\(mismatches.count) tensors in all)" : ""))
+            }
+            let strays = stray.filter { !explained.contains($0) }
+            let absent = missing.filter { !explainedExpected.contains($0) }
+            if !strays.isEmpty {
+                let items = strays.flatMap { i in foundModules[i].tensors.map { display($0.name) + " " + shapeText($0.shape) } }
                 problems.append("no layer of the model takes " + TensorRenaming.list(items, limit: 8) + " (not a parameter of this model: remove it, or fix the names or the spec)")
             }
             if !ambiguous.isEmpty {
@@ -177,8 +201,8 @@ public enum StateDictBinding {
                 let targets = contested.sorted().map { expectedModules[$0].prefix }
                 problems.append("the shapes do not tell which of \(names.joined(separator: ", ")) is which of \(targets.joined(separator: ", ")) (same shapes); name them with --rename, e.g. '\(names[0]).=\(targets[0]).'")
             }
-            if !missing.isEmpty {
-                problems.append("nothing fits " + TensorRenaming.list(missing.map { expectedModules[$0].summary }, limit: 8))
+            if !absent.isEmpty {
+                problems.append("nothing fits " + TensorRenaming.list(absent.map { expectedModules[$0].summary }, limit: 8))
             }
             let f = TensorRenaming.list(foundModules.map(\.summary)), e = TensorRenaming.list(expectedModules.map(\.summary))
             throw .invalidInput(path: source, detail: "the tensors do not fit the model spec \(specLabel) (\(spec.kind.rawValue)): "
