@@ -6,8 +6,10 @@ fixture (fixtures/onnx/resnet18.onnx, defined in fixtures/onnx/make_fixtures.py)
 modules holding the weights read from the .onnx initializers (onnx.numpy_helper; an Identity
 node's output gets its source's values, as the exporter shares equal tensors), in eval mode.
 Inputs, labels and HVP directions are the ones basin-bench wrote to
-$BASIN_BENCH_DIR/basin-bench-onnx; logits, loss gradient and the HVP are first checked against
-Basin's (‖a − b‖ / ‖b‖ ≤ 1e-4), then timed at the same batch, median of 3 interleaved runs:
+$BASIN_BENCH_DIR/basin-bench-onnx. Logits, loss gradient and the HVP of PyTorch (float32) and
+of Basin (its saved values) are first checked against PyTorch in float64 (‖a − b‖ / ‖b‖ ≤ 1e-3;
+float32 rounding alone is ≈ 1e-4 on ResNet-20's HVP), then timed at the same batch, median of
+3 interleaved runs:
 
 - forward+backward: `loss = F.cross_entropy(model(x), y); loss.backward()` (grads set to None first);
 - HVP by double backward, as PyHessian does: `g = torch.autograd.grad(loss, params,
@@ -18,11 +20,13 @@ Basin's (‖a − b‖ / ‖b‖ ≤ 1e-4), then timed at the same batch, median
 Prints a one-line skip message when torch or onnx cannot be imported, or basin-bench has not
 written its files. `make bench BENCH_ARGS=onnx` runs basin-bench's section and then this.
 """
+import copy
 import json
 import os
 import sys
 import tempfile
 import time
+import warnings
 
 try:
     import torch
@@ -42,9 +46,10 @@ with open(os.path.join(directory, "basin.json")) as f:
     basin = json.load(f)
 threads = min(2, int(os.environ.get("OPENBLAS_NUM_THREADS", "2")))
 torch.set_num_threads(threads)
+warnings.filterwarnings("ignore", category=FutureWarning)   # torch.jit deprecation notes on import
 fixtures = basin["fixtures"]
 sys.path.insert(0, fixtures)
-TOLERANCE = 1e-4
+TOLERANCE = 1e-3   # ‖a − b‖ / ‖b‖ from float64; float32 results measured ≤ 1.4e-4
 
 
 def network(key):
@@ -112,7 +117,7 @@ for key, record in basin["models"].items():
         g = torch.autograd.grad(F.cross_entropy(model(x), y), params, create_graph=True)
         return torch.autograd.grad(g, params, grad_outputs=v)
 
-    theta = {n: p.detach() for n, p in named.items()}
+    theta = {n: named[n].detach() for n in record["parameters"]}   # same key order as `tangent`
     buffers = dict(model.named_buffers())
     tangent = dict(zip(record["parameters"], v))
 
@@ -129,14 +134,25 @@ for key, record in basin["models"].items():
     hv = torch.cat([h.reshape(-1) for h in hvp_double()])
     hv2 = hvp_forward_over_reverse()
     hv2 = torch.cat([hv2[n].reshape(-1) for n in record["parameters"]])
-    checks = [("logits", relative(logits, load(f"{key}-logits.npy"))),
-              ("gradient", relative(gradient, load(f"{key}-gradient.npy"))),
-              ("HVP", relative(hv, load(f"{key}-hvp.npy"))),
-              ("HVP jvp-of-grad", relative(hv2, load(f"{key}-hvp.npy")))]
-    print(f"  {key} PyTorch vs Basin (ONNX graph), rel. diff".ljust(52) + ", ".join(f"{w} {d:.1e}" for w, d in checks))
-    bad = [(w, d) for w, d in checks if not d <= TOLERANCE]
+    # The reference: the same in float64 (float32 rounding alone moves ResNet-20's HVP by ≈ 1e-4).
+    model64 = copy.deepcopy(model).double()
+    p64 = [dict(model64.named_parameters())[n] for n in record["parameters"]]
+    logits64 = model64(x.double())
+    g64 = torch.autograd.grad(F.cross_entropy(logits64, y), p64, create_graph=True)
+    h64 = torch.autograd.grad(g64, p64, grad_outputs=[t.double() for t in v])
+    exact = {"logits": logits64.detach(), "gradient": torch.cat([g.detach().reshape(-1) for g in g64]),
+             "hvp": torch.cat([h.reshape(-1) for h in h64])}
+    results = [("PyTorch", {"logits": logits, "gradient": gradient, "hvp": hv}), ("PyTorch jvp-of-grad", {"hvp": hv2}),
+               ("Basin ONNX", {w: load(f"{key}-{w}.npy") for w in exact})]
+    if os.path.exists(os.path.join(directory, f"{key}-native-hvp.npy")):
+        results.append(("Basin native", {w: load(f"{key}-native-{w}.npy") for w in ("gradient", "hvp")}))
+    checks = [(who, w, relative(value, exact[w])) for who, values in results for w, value in values.items()]
+    for who, values in results:
+        print(f"  {key}: {who} vs float64".ljust(52)
+              + ", ".join(f"{w} {d:.1e}" for h, w, d in checks if h == who))
+    bad = [c for c in checks if not c[2] <= TOLERANCE]
     if bad:
-        sys.exit(f"{key}: PyTorch and Basin differ ({bad}), above {TOLERANCE}: not timing different computations")
+        sys.exit(f"{key}: results differ from float64 by more than {TOLERANCE} ({bad}): not timing the same computation")
     benches[key] = {"fb": fb, "hvp": hvp_double, "hvp_func": hvp_forward_over_reverse}
 
 times = {}
