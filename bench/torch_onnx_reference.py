@@ -82,7 +82,7 @@ def relative(a, b):
     return float((a - b).norm() / b.norm())
 
 
-def median_time(body):
+def elapsed(body):
     start = time.perf_counter()
     body()
     return time.perf_counter() - start
@@ -92,12 +92,15 @@ x = load("inputs.npy").float()
 y = load("labels.npy").long()
 batch = x.shape[0]
 print(f"PyTorch {torch.__version__} CPU reference ({threads} threads, batch {batch}; HVP double backward and torch.func jvp-of-grad)")
-benches = {}
-for key, record in basin["models"].items():
+
+
+def prepare(key, record):
+    """The timed closures of one model, after its values are checked; None when it is skipped.
+    (A function, not the loop body: closures must not see the next model's variables.)"""
     model, reason = network(key)
     if model is None:
         print(f"  ({key}: skipped, {reason})")
-        continue
+        return None
     state = onnx_state_dict(os.path.join(fixtures, record["file"]))
     wanted = {k: v for k, v in state.items() if k in model.state_dict()}
     missing, unexpected = model.load_state_dict(wanted, strict=False)
@@ -153,13 +156,20 @@ for key, record in basin["models"].items():
     bad = [c for c in checks if not c[2] <= TOLERANCE]
     if bad:
         sys.exit(f"{key}: results differ from float64 by more than {TOLERANCE} ({bad}): not timing the same computation")
-    benches[key] = {"fb": fb, "hvp": hvp_double, "hvp_func": hvp_forward_over_reverse}
+    return {"fb": fb, "hvp": hvp_double, "hvp_func": hvp_forward_over_reverse}
+
+
+benches = {}
+for key, record in basin["models"].items():
+    prepared = prepare(key, record)
+    if prepared is not None:
+        benches[key] = prepared
 
 times = {}
 for _ in range(basin.get("repeats", 3)):
     for key, fns in benches.items():
         for what, fn in fns.items():
-            times.setdefault((key, what), []).append(median_time(fn))
+            times.setdefault((key, what), []).append(elapsed(fn))
 labels = {"resnet20": "ResNet-20", "resnet18": "ResNet-18 fixture (width 8)"}
 basin_keys = {"fb": ("native_fb", "onnx_fb"), "hvp": ("native_hvp", "onnx_hvp"), "hvp_func": ("native_hvp", "onnx_hvp")}
 names = {"fb": "fwd+bwd", "hvp": "HVP (double backward)", "hvp_func": "HVP (jvp of grad)"}
@@ -167,5 +177,5 @@ for (key, what), ts in times.items():
     t = float(np.median(ts))
     seconds = basin["models"][key]["seconds"]
     native, graph = (seconds.get(k) for k in basin_keys[what])
-    versus = ", ".join(f"Basin {side} {s / t:.1f}× its time" for side, s in [("native", native), ("ONNX", graph)] if s)
+    versus = "Basin takes " + ", ".join(f"{side} {s / t:.1f}×" for side, s in [("native", native), ("ONNX", graph)] if s)
     print(f"{names[what]} {labels[key]}, PyTorch, batch {batch}".ljust(52) + f"{batch / t:7.0f} samples/s  ({t:.3f} s; {versus})")
