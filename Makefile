@@ -43,7 +43,7 @@ bench: release
 	@if python3 -c 'import numpy' 2>/dev/null; then echo; python3 bench/numpy_reference.py $(BENCH_ARGS); \
 	 else echo "(NumPy not installed: skipping the NumPy reference)"; fi
 	@if python3 -c 'import numpy' 2>/dev/null; then echo; python3 bench/torch_hessian_reference.py $(BENCH_ARGS); fi
-	@if python3 -c 'import torch, onnx' 2>/dev/null; then echo; python3 bench/torch_onnx_reference.py; \
+	@if python3 -c 'import torch, onnx' 2>/dev/null; then echo; python3 bench/torch_onnx_reference.py $(BENCH_ARGS); \
 	 else echo "(PyTorch or onnx not installed: skipping the PyTorch ONNX reference)"; fi
 	@if [ "$(KEEP_BENCH_FILES)" != 1 ]; then rm -rf "$(BASIN_BENCH_DIR)/basin-bench-svcca" "$(BASIN_BENCH_DIR)/basin-bench-hessian" "$(BASIN_BENCH_DIR)/basin-bench-onnx"; fi
 

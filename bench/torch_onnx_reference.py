@@ -38,6 +38,9 @@ except ImportError as e:
     sys.exit(0)
 import numpy as np
 
+sections = {a for a in sys.argv[1:] if not a.startswith("--")}   # as basin-bench: all when none is named
+if sections and "onnx" not in sections:
+    sys.exit(0)
 directory = os.path.join(os.environ.get("BASIN_BENCH_DIR", tempfile.gettempdir()), "basin-bench-onnx")
 if not os.path.exists(os.path.join(directory, "basin.json")):
     print(f"(no {directory}/basin.json: run basin-bench onnx first for the PyTorch ONNX reference)")
