@@ -32,9 +32,10 @@ test: deps
 demo: release
 	@bash scripts/demo.sh "$(DEMO_OUT)"
 
-# basin-bench writes the SVCCA activations and the Hessian model and data (about 1.2 GB of
-# .npy) to $(BASIN_BENCH_DIR) for the NumPy and PyTorch references; they are deleted at the
-# end unless KEEP_BENCH_FILES=1.
+# basin-bench writes the SVCCA activations, the Hessian model and data and the ONNX section's
+# inputs and values (about 1.2 GB of .npy) to $(BASIN_BENCH_DIR) for the NumPy and PyTorch
+# references; they are deleted at the end unless KEEP_BENCH_FILES=1. One section alone:
+# `make bench BENCH_ARGS=onnx` (sections: checkpoint numerics train landscape svcca hessian onnx).
 export BASIN_BENCH_DIR ?= /tmp/basin-bench
 bench: release
 	@mkdir -p "$(BASIN_BENCH_DIR)"
@@ -42,7 +43,9 @@ bench: release
 	@if python3 -c 'import numpy' 2>/dev/null; then echo; python3 bench/numpy_reference.py $(BENCH_ARGS); \
 	 else echo "(NumPy not installed: skipping the NumPy reference)"; fi
 	@if python3 -c 'import numpy' 2>/dev/null; then echo; python3 bench/torch_hessian_reference.py $(BENCH_ARGS); fi
-	@if [ "$(KEEP_BENCH_FILES)" != 1 ]; then rm -rf "$(BASIN_BENCH_DIR)/basin-bench-svcca" "$(BASIN_BENCH_DIR)/basin-bench-hessian"; fi
+	@if python3 -c 'import torch, onnx' 2>/dev/null; then echo; python3 bench/torch_onnx_reference.py $(BENCH_ARGS); \
+	 else echo "(PyTorch or onnx not installed: skipping the PyTorch ONNX reference)"; fi
+	@if [ "$(KEEP_BENCH_FILES)" != 1 ]; then rm -rf "$(BASIN_BENCH_DIR)/basin-bench-svcca" "$(BASIN_BENCH_DIR)/basin-bench-hessian" "$(BASIN_BENCH_DIR)/basin-bench-onnx"; fi
 
 # libFuzzer on every reader of user files (docs/RELIABILITY.md): FUZZ_SECONDS per target,
 # FUZZ_JOBS targets at once; `make fuzz FUZZ_TARGETS="npy npz"` for a subset.

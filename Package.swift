@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "AnalyzerTestKit", dependencies: ["Analyzers", "CheckpointFormat"]),
         .target(name: "InputFuzzing", dependencies: ["CheckpointFormat", "Trainer", "ONNX"]),
         .executableTarget(name: "analyze", dependencies: ["AnalyzeCLI", "Analyzers"]),
-        .executableTarget(name: "basin-bench", dependencies: ["Tensors", "CheckpointFormat", "Trainer", "Analyzers"]),
+        .executableTarget(name: "basin-bench", dependencies: ["Tensors", "CheckpointFormat", "Trainer", "Analyzers", "ONNX"]),
         .executableTarget(name: "basin-gallery", dependencies: ["Render"]),
 
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),

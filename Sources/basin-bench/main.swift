@@ -241,3 +241,12 @@ if enabled("hessian") {
                                     converged: s.estimates.map(\.converged), seconds: t, hvps: s.applications, top: top, batchSize: 500))
         .write(to: URL(fileURLWithPath: hessianDirectory + "/basin.json"))
 }
+
+// ONNX graphs (issue 13): Basin's ResNet-20 as an ONNX file against the same network built
+// natively, and the ResNet-18-style fixture; see ONNXBench.swift (no --quick variant).
+if enabled("onnx") {
+    do { try ONNXBench.run(directory: directory, repeats: 3) } catch {
+        FileHandle.standardError.write(Data("basin-bench onnx: \(error)\n".utf8))
+        exit(1)
+    }
+}
