@@ -102,3 +102,54 @@ private let graphFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComp
         #expect(b.allSatisfy { $0.finetune != nil })
     }
 }
+
+/// The same with batch normalisation: fixtures/onnx/basin-resnet20.onnx is Basin's own CIFAR
+/// ResNet-20 exported from PyTorch with Basin's names (fixtures/onnx/make_bench_graphs.py), so
+/// its initializers load into `.resnet(depth: 20)` as they are. Barrier recomputes BN statistics
+/// at every point, connect trains its bend with batch statistics: both through the graph's BN
+/// nodes on one side and Basin's BatchNorm layers on the other.
+@Suite struct GraphBatchNormRunTests {
+    static let data = ["--data", "blobs:10,1,3072", "--eval-batch-size", "10"]
+
+    static func makeRuns() throws -> (RunDirectory, RunDirectory) {
+        let graph = try ONNXModel(path: "\(graphFixtures)/basin-resnet20.onnx")
+        let graphSpec = try ModelSpec.onnx(graph)
+        let nativeSpec = ModelSpec.resnet(depth: 20, inputShape: graphSpec.inputShape, classes: graphSpec.classes)
+        let base = NSTemporaryDirectory() + "/basin-graph-bn-\(UUID().uuidString)"
+        let native = try RunDirectory.create(path: base + "-native"), onnx = try RunDirectory.create(path: base + "-onnx")
+        try FileManager.default.copyItem(atPath: "\(graphFixtures)/basin-resnet20.onnx", toPath: onnx.path + "/model.onnx")
+        let twin = try Model(spec: graphSpec, rng: RandomGenerator(seed: 0))
+        var rng = RandomGenerator(seed: 5)
+        for epoch in 1...2 {
+            var state: [String: Tensor<Float>] = [:]
+            for (name, t) in twin.stateDict() {
+                let moved = epoch == 1 || !twin.namedParameters.contains { $0.name == name } ? t
+                    : try Tensor(shape: t.shape, scalars: t.scalars.map { $0 + 0.05 * Float(rng.nextNormal()) })
+                state[name] = moved
+            }
+            let g = try Model(spec: graphSpec, rng: RandomGenerator(seed: 0)), n = try Model(spec: nativeSpec, rng: RandomGenerator(seed: 0))
+            try g.load(named: state)
+            try n.load(named: state)
+            try ModelCheckpoint.write(g, to: onnx.checkpointPath(for: .epoch(epoch)), epoch: epoch, iteration: nil, learningRate: nil)
+            try ModelCheckpoint.write(n, to: native.checkpointPath(for: .epoch(epoch)), epoch: epoch, iteration: nil, learningRate: nil)
+        }
+        return (native, onnx)
+    }
+
+    @Test func barrierWithRecomputedStatisticsAndConnectEqualTheNativeResNet() throws {
+        let (native, onnx) = try Self.makeRuns()
+        defer { try? FileManager.default.removeItem(atPath: native.path); try? FileManager.default.removeItem(atPath: onnx.path) }
+        let barrier = try BarrierAnalyzer.Options.parse(["--pairs", "1,2", "--points", "3"] + Self.data)
+        let b1 = try AnalyzerTestKit.checkContract(BarrierAnalyzer.self, options: barrier, run: native)
+        let b2 = try AnalyzerTestKit.checkContract(BarrierAnalyzer.self, options: barrier, run: onnx)
+        for (x, y) in zip(b1.pairs[0].segment, b2.pairs[0].segment) {
+            #expect(GraphRunTests.close(y.loss, x.loss, 1e-4), "\(x.split): \(y.loss) vs native \(x.loss)")
+        }
+        let connect = try ConnectAnalyzer.Options.parse(["--pairs", "1,2", "--epochs", "1", "--batch-size", "10", "--points", "3"] + Self.data)
+        let c1 = try AnalyzerTestKit.checkContract(ConnectAnalyzer.self, options: connect, run: native)
+        let c2 = try AnalyzerTestKit.checkContract(ConnectAnalyzer.self, options: connect, run: onnx)
+        for (x, y) in zip(c1.curve, c2.curve) {
+            #expect(GraphRunTests.close(y.loss, x.loss, 1e-3), "\(x.split): \(y.loss) vs native \(x.loss)")
+        }
+    }
+}
