@@ -20,7 +20,7 @@ extension Kernel {
         var result = [[Float]?](repeating: nil, count: x.count)
         switch self {
         case let .conv(w, group):
-            let g = try Kernel.convBackward(try float(0), try float(1), dy, w, group: group, wantInput: want(0))
+            let g = try Kernel.convBackward(try float(0), try float(1), dy, w, group: group, wantInput: want(0), wantWeight: want(1))
             result[0] = g.input
             result[1] = g.weight
             if x.count > 2 { result[2] = g.bias }

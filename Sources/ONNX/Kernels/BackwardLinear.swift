@@ -65,34 +65,67 @@ extension Kernel {
     }
 
     /// Per image and group: dW_g += dY_g·colsᵀ, dCols = W_gᵀ·dY_g folded back by col2im; db = Σ dY.
+    /// `wantInput`/`wantWeight` skip the products nobody reads (the curvature wants one of the two).
     static func convBackward(_ x: Tensor<Float>, _ w: Tensor<Float>, _ dy: [Float], _ attributes: WindowAttributes, group: Int,
-                             wantInput: Bool) throws(KernelError) -> (input: [Float]?, weight: [Float], bias: [Float]) {
-        let (batch, channels, o) = (x.shape[0], x.shape[1], w.shape[0])
-        let g = try Window2D(input: [x.shape[2], x.shape[3]], kernel: [w.shape[2], w.shape[3]], attributes, ceilMode: false)
-        let cg = channels / group, og = o / group, patch = cg * g.kernel[0] * g.kernel[1], pixels = g.output[0] * g.output[1]
-        let inPlane = x.shape[2] * x.shape[3]
-        var dx = [Float](repeating: 0, count: wantInput ? x.count : 0), dw = [Float](repeating: 0, count: w.count)
-        var db = [Float](repeating: 0, count: o)
-        var cols = [Float](repeating: 0, count: try checkedCount([patch, pixels])), dcols = cols
-        for n in 0..<batch {
-            for gi in 0..<group {
-                let outOffset = (n * o + gi * og) * pixels
-                for r in 0..<og { for p in 0..<pixels { db[gi * og + r] += dy[outOffset + r * pixels + p] } }
-                x.withUnsafeBufferPointer { px in
-                    cols.withUnsafeMutableBufferPointer { pc in
-                        guard let X = px.baseAddress, let C = pc.baseAddress else { return }
-                        g.im2col(X + (n * channels + gi * cg) * inPlane, channels: cg, into: C)
-                    }
+                             wantInput: Bool, wantWeight: Bool = true) throws(KernelError) -> (input: [Float]?, weight: [Float]?, bias: [Float]) {
+        let l = try ConvLayout(x.shape, w.shape, attributes, group: group)
+        guard dy.count == l.batch * l.outChannels * l.pixels else { throw KernelError("internal: a Conv gradient of \(dy.count) elements for output \(l.outputShape)") }
+        var dx = [Float](repeating: 0, count: wantInput ? x.count : 0), dw = [Float](repeating: 0, count: wantWeight ? w.count : 0)
+        var db = [Float](repeating: 0, count: l.outChannels)
+        dy.withUnsafeBufferPointer { pdy in
+            guard let DY = pdy.baseAddress else { return }
+            for n in 0..<l.batch {
+                for o in 0..<l.outChannels {
+                    let row = DY + (n * l.outChannels + o) * l.pixels
+                    var s: Float = 0
+                    for p in 0..<l.pixels { s += row[p] }
+                    db[o] += s
                 }
-                gemmInto(&dw, offsetC: gi * og * patch, dy, offsetA: outOffset, lda: pixels, transA: false,
-                         cols, ldb: pixels, transB: true, m: og, n: patch, k: pixels, beta: 1)
-                guard wantInput else { continue }
-                gemmInto(&dcols, w.scalars, offsetA: gi * og * patch, lda: patch, transA: true,
-                         dy, offsetB: outOffset, ldb: pixels, transB: false, m: patch, n: pixels, k: og, beta: 0)
-                g.col2im(dcols, channels: cg, into: &dx, offset: (n * channels + gi * cg) * inPlane)
             }
         }
-        return (wantInput ? dx : nil, dw, db)
+        guard l.pixels > 0, l.patch > 0, l.groupOutChannels > 0, wantInput || wantWeight else { return (wantInput ? dx : nil, wantWeight ? dw : nil, db) }
+        var cols = [Float](repeating: 0, count: l.pointwise ? 0 : l.patch * l.pixels)
+        x.withUnsafeBufferPointer { px in
+            w.withUnsafeBufferPointer { pw in
+                dy.withUnsafeBufferPointer { pdy in
+                    cols.withUnsafeMutableBufferPointer { pc in
+                        dx.withUnsafeMutableBufferPointer { pdx in
+                            dw.withUnsafeMutableBufferPointer { pdw in
+                                guard let X = px.baseAddress, let W = pw.baseAddress, let DY = pdy.baseAddress else { return }
+                                for n in 0..<l.batch {
+                                    for gi in 0..<l.group {
+                                        let dyg = DY + (n * l.outChannels + gi * l.groupOutChannels) * l.pixels
+                                        let offset = (n * l.channels + gi * l.groupChannels) * l.inPlane
+                                        if wantWeight, let DW = pdw.baseAddress {
+                                            let b: UnsafePointer<Float>
+                                            if l.pointwise {
+                                                b = X + offset
+                                            } else {
+                                                guard let C = pc.baseAddress else { return }
+                                                l.window.im2col(X + offset, channels: l.groupChannels, into: C)
+                                                b = UnsafePointer(C)
+                                            }
+                                            Float.gemm(transposeA: false, transposeB: true, m: l.groupOutChannels, n: l.patch, k: l.pixels, alpha: 1,
+                                                       a: dyg, lda: l.pixels, b: b, ldb: l.pixels, beta: 1,
+                                                       c: DW + gi * l.groupOutChannels * l.patch, ldc: l.patch)
+                                        }
+                                        guard wantInput, let DX = pdx.baseAddress else { continue }
+                                        // Pointwise: the column gradient is the input gradient itself.
+                                        let target = l.pointwise ? DX + offset : pc.baseAddress
+                                        guard let target else { return }
+                                        Float.gemm(transposeA: true, transposeB: false, m: l.patch, n: l.pixels, k: l.groupOutChannels, alpha: 1,
+                                                   a: W + gi * l.groupOutChannels * l.patch, lda: l.patch, b: dyg, ldb: l.pixels, beta: 0,
+                                                   c: target, ldc: l.pixels)
+                                        if !l.pointwise { l.window.col2im(target, channels: l.groupChannels, into: DX + offset) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (wantInput ? dx : nil, wantWeight ? dw : nil, db)
     }
 
     /// Max pooling: the gradient goes to the first maximum of each window (as the forward's
@@ -229,29 +262,5 @@ extension Kernel {
             dBias = scatter(bIndex, db.map { Float($0) }, count: bias.count)
         }
         return (dx, dScale, dBias)
-    }
-}
-
-extension Window2D {
-    /// The transpose of `im2col`: adds each column entry back onto the input element it was
-    /// read from (padding positions read nothing and receive nothing).
-    func col2im(_ cols: [Float], channels: Int, into x: inout [Float], offset: Int) {
-        let (h, w, ho, wo) = (input[0], input[1], output[0], output[1])
-        var row = 0
-        for c in 0..<channels {
-            let plane = offset + c * h * w
-            for i in 0..<kernel[0] {
-                for j in 0..<kernel[1] {
-                    for oh in 0..<ho {
-                        guard let ih = source(0, oh, i) else { continue }
-                        for ow in 0..<wo {
-                            guard let iw = source(1, ow, j) else { continue }
-                            x[plane + ih * w + iw] += cols[row + oh * wo + ow]
-                        }
-                    }
-                    row += ho * wo
-                }
-            }
-        }
     }
 }

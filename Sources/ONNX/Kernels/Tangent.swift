@@ -23,16 +23,26 @@ private func tangentInput(_ x: [ONNXValue?], _ t: [[Float]?], _ i: Int) throws(K
     return try floatResult(shape, d)
 }
 
+/// True when input `i` has no tangent or an all-zero one (the graph input, parameters off the
+/// direction): the products with it are skipped.
+func isZero(_ t: [[Float]?], _ i: Int) -> Bool {
+    guard i < t.count, let d = t[i] else { return true }
+    return !d.contains { $0 != 0 } // NaN != 0: a NaN tangent is not skipped
+}
+
 extension Kernel {
     func tangent(_ x: [ONNXValue?], _ t: [[Float]?], output y: ONNXValue, opset: Int, batchStatistics: Bool) throws(KernelError) -> [Float] {
         func float(_ i: Int) throws(KernelError) -> Tensor<Float> { try floatInput(x, i) }
         func dot(_ i: Int) throws(KernelError) -> Tensor<Float> { try tangentInput(x, t, i) }
         switch self {
         case let .conv(w, group):
+            // ẏ = conv(x, ẇ) + ḃ, then conv(ẋ, w) added into the same buffer.
             let b = x.count > 2 && x[2] != nil ? try dot(2) : nil
-            let a1 = try Kernel.conv(try dot(0), try float(1), nil, w, group: group)
-            let a2 = try Kernel.conv(try float(0), try dot(1), b, w, group: group)
-            return zip(a1.scalars, a2.scalars).map { $0 + $1 }
+            var out = try Kernel.conv(try float(0), try dot(1), b, w, group: group)
+            if !isZero(t, 0) {
+                try Kernel.convAdding(try dot(0), try float(1), try ConvLayout(try float(0).shape, try float(1).shape, w, group: group), into: &out)
+            }
+            return out.scalars
         case let .gemm(alpha, beta, transA, transB):
             let a1 = try Kernel.gemm(try dot(0), try float(1), nil, alpha: alpha, beta: 0, transA: transA, transB: transB)
             let a2 = try Kernel.gemm(try float(0), try dot(1), x.count > 2 && x[2] != nil ? try dot(2) : nil, alpha: alpha, beta: beta, transA: transA, transB: transB)
@@ -111,8 +121,8 @@ extension Kernel {
         switch self {
         case let .conv(w, group):
             // dW depends on x, dx on W: each takes the other's tangent.
-            result[1] = try Kernel.convBackward(try dot(0), try float(1), dy, w, group: group, wantInput: false).weight
-            if want(0) { result[0] = try Kernel.convBackward(try float(0), try dot(1), dy, w, group: group, wantInput: true).input }
+            if want(1), !isZero(t, 0) { result[1] = try Kernel.convBackward(try dot(0), try float(1), dy, w, group: group, wantInput: false).weight }
+            if want(0) { result[0] = try Kernel.convBackward(try float(0), try dot(1), dy, w, group: group, wantInput: true, wantWeight: false).input }
         case let .gemm(alpha, beta, transA, transB):
             result[0] = try Kernel.gemmBackward(try float(0), try dot(1), nil, dy, alpha: alpha, beta: beta, transA: transA, transB: transB).a
             result[1] = try Kernel.gemmBackward(try dot(0), try float(1), nil, dy, alpha: alpha, beta: beta, transA: transA, transB: transB).b

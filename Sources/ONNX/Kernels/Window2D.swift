@@ -50,19 +50,68 @@ struct Window2D {
         return i >= 0 && i < input[axis] ? i : nil
     }
 
+    /// The output positions o in 0..<output[axis] whose input index o·s − p + k·d lies inside
+    /// the input: one contiguous range, so the copy loops test no bounds per element.
+    @inline(__always) func validRange(_ axis: Int, _ k: Int) -> Range<Int> {
+        let s = strides[axis], first = padsBegin[axis] - k * dilations[axis]
+        let lo = first <= 0 ? 0 : (first + s - 1) / s
+        let last = input[axis] - 1 + first
+        let hi = last < 0 ? -1 : Swift.min(output[axis] - 1, last / s)
+        return lo <= hi ? lo..<(hi + 1) : 0..<0
+    }
+
     /// Unfolds `channels` planes of `x` `[C, H, W]` into `cols` `[C·kh·kw, Ho·Wo]`, zero in
     /// the padding: row (c·kh + i)·kw + j, column oh·Wo + ow holds x[c, oh·sh − ph + i·dh, ow·sw − pw + j·dw].
+    /// Each row is a zero fill plus, per valid output row, a contiguous (stride 1) or strided copy.
     func im2col(_ x: UnsafePointer<Float>, channels: Int, into cols: UnsafeMutablePointer<Float>) {
         let (h, w, ho, wo) = (input[0], input[1], output[0], output[1])
+        let (sh, sw) = (strides[0], strides[1])
+        var out = cols
+        for c in 0..<channels {
+            let plane = x + c * h * w
+            for i in 0..<kernel[0] {
+                let rows = validRange(0, i)
+                for j in 0..<kernel[1] {
+                    let columns = validRange(1, j)
+                    out.update(repeating: 0, count: rows.lowerBound * wo)
+                    for oh in rows {
+                        let dst = out + oh * wo
+                        let src = plane + (oh * sh - padsBegin[0] + i * dilations[0]) * w + (columns.lowerBound * sw - padsBegin[1] + j * dilations[1])
+                        dst.update(repeating: 0, count: columns.lowerBound)
+                        if sw == 1 {
+                            (dst + columns.lowerBound).update(from: src, count: columns.count)
+                        } else {
+                            for k in 0..<columns.count { dst[columns.lowerBound + k] = src[k * sw] }
+                        }
+                        (dst + columns.upperBound).update(repeating: 0, count: wo - columns.upperBound)
+                    }
+                    (out + rows.upperBound * wo).update(repeating: 0, count: (ho - rows.upperBound) * wo)
+                    out += ho * wo
+                }
+            }
+        }
+    }
+
+    /// The transpose of `im2col`: adds each column entry back onto the input element it was
+    /// read from (padding positions read nothing and receive nothing).
+    func col2im(_ cols: UnsafePointer<Float>, channels: Int, into x: UnsafeMutablePointer<Float>) {
+        let (h, w, ho, wo) = (input[0], input[1], output[0], output[1])
+        let (sh, sw) = (strides[0], strides[1])
         var row = cols
         for c in 0..<channels {
             let plane = x + c * h * w
             for i in 0..<kernel[0] {
+                let rows = validRange(0, i)
                 for j in 0..<kernel[1] {
-                    for oh in 0..<ho {
-                        let line = row + oh * wo
-                        guard let ih = source(0, oh, i) else { line.update(repeating: 0, count: wo); continue }
-                        for ow in 0..<wo { line[ow] = source(1, ow, j).map { plane[ih * w + $0] } ?? 0 }
+                    let columns = validRange(1, j)
+                    for oh in rows {
+                        let src = row + oh * wo + columns.lowerBound
+                        let dst = plane + (oh * sh - padsBegin[0] + i * dilations[0]) * w + (columns.lowerBound * sw - padsBegin[1] + j * dilations[1])
+                        if sw == 1 {
+                            for k in 0..<columns.count { dst[k] += src[k] }
+                        } else {
+                            for k in 0..<columns.count { dst[k * sw] += src[k] }
+                        }
                     }
                     row += ho * wo
                 }
