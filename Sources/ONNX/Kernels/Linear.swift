@@ -54,10 +54,9 @@ extension Kernel {
         var y = try makeFloat([m, n])
         if let c, beta != 0 {
             guard try broadcastShape(c.shape, [m, n]) == [m, n] else { throw KernelError("Gemm C of shape \(c.shape) does not broadcast to [\(m), \(n)]") }
-            let r = try broadcasting([Float](repeating: 0, count: m * n), [m, n], c.scalars, c.shape) { _, v in beta * v }
-            y = try floatResult([m, n], r.values)
+            y = try floatResult([m, n], try expanded(c.scalars, c.shape, to: [m, n]))
         }
-        let accumulate: Float = (c != nil && beta != 0) ? 1 : 0
+        let accumulate: Float = (c != nil && beta != 0) ? beta : 0
         a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
                 y.withUnsafeMutableBufferPointer { py in

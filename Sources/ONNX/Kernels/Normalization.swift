@@ -60,7 +60,7 @@ extension Kernel {
             guard try broadcastShape(t.shape, normalized) == normalized else {
                 throw KernelError("LayerNormalization \(name) of shape \(t.shape) does not broadcast to \(normalized)")
             }
-            return try broadcasting([Float](repeating: 0, count: size), normalized, t.scalars, t.shape) { _, v in v }.values
+            return try ONNX.expanded(t.scalars, t.shape, to: normalized)
         }
         let s = try expanded(scale, "Scale"), b = try bias.map { (t: Tensor<Float>) throws(KernelError) in try expanded(t, "B") }
         var y = x.scalars

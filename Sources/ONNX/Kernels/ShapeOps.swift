@@ -6,7 +6,20 @@ extension ONNXValue {
     /// The same elements under another shape of the same count.
     func reshaped(_ shape: [Int]) throws(KernelError) -> ONNXValue {
         guard try checkedCount(shape) == count else { throw KernelError("cannot reshape \(self.shape) (\(count) elements) to \(shape)") }
-        return try rebuilt(shape) { $0 }
+        // The storage is shared, not copied (copy-on-write).
+        switch self {
+        case let .float(t): return .float(try floatResult(shape, t.scalars))
+        case let .int(t): return .int(try makeInt(shape, t.values))
+        }
+    }
+
+    /// A value of shape `out` read from this one at `offset + Σ_d i_d·strides_d` (transpose,
+    /// slice and expand), copied row by row.
+    func strided(_ out: [Int], offset: Int = 0, strides: [Int]) throws(KernelError) -> ONNXValue {
+        switch self {
+        case let .float(t): return .float(try floatResult(out, try stridedCopy(t.scalars, out, offset: offset, strides: strides)))
+        case let .int(t): return .int(try makeInt(out, try stridedCopy(t.values, out, offset: offset, strides: strides)))
+        }
     }
 
     /// A value of `shape` from this one's elements rearranged by `body` (called with either
@@ -55,7 +68,7 @@ extension Kernel {
         guard perm.sorted() == Array(0..<rank) else { throw KernelError("perm \(perm) is not a permutation of 0..<\(rank)") }
         let strides = rowMajorStrides(x.shape)
         let out = perm.map { x.shape[$0] }
-        return try x.rebuilt(out) { _ throws(KernelError) in try gatherIndices(out, offset: 0, strides: perm.map { strides[$0] }) }
+        return try x.strided(out, strides: perm.map { strides[$0] })
     }
 
     static func reshape(_ x: ONNXValue, _ target: [Int], allowZero: Bool) throws(KernelError) -> ONNXValue {
@@ -181,7 +194,7 @@ extension Kernel {
         }
         let strides = rowMajorStrides(x.shape)
         let offset = zip(begin, strides).map { $0 * $1 }.reduce(0, +)
-        return try x.rebuilt(out) { _ throws(KernelError) in try gatherIndices(out, offset: offset, strides: zip(step, strides).map { $0 * $1 }) }
+        return try x.strided(out, offset: offset, strides: zip(step, strides).map { $0 * $1 })
     }
 
     static func squeeze(_ x: ONNXValue, axes: [Int]?) throws(KernelError) -> ONNXValue {
@@ -212,7 +225,7 @@ extension Kernel {
     static func expand(_ x: ONNXValue, _ target: [Int]) throws(KernelError) -> ONNXValue {
         let out = try broadcastShape(x.shape, target)
         let strides = broadcastStrides(x.shape, to: out)
-        return try x.rebuilt(out) { _ throws(KernelError) in try gatherIndices(out, offset: 0, strides: strides) }
+        return try x.strided(out, strides: strides)
     }
 
     static func cast(_ x: ONNXValue, toFloat: Bool, toBool: Bool) throws(KernelError) -> ONNXValue {

@@ -46,10 +46,10 @@ extension Kernel {
         case let .gemm(alpha, beta, transA, transB):
             let a1 = try Kernel.gemm(try dot(0), try float(1), nil, alpha: alpha, beta: 0, transA: transA, transB: transB)
             let a2 = try Kernel.gemm(try float(0), try dot(1), x.count > 2 && x[2] != nil ? try dot(2) : nil, alpha: alpha, beta: beta, transA: transA, transB: transB)
-            return zip(a1.scalars, a2.scalars).map { $0 + $1 }
+            return zipMap(a1.scalars, a2.scalars) { $0 + $1 }
         case .matMul:
             let a1 = try Kernel.matMul(try dot(0), try float(1)), a2 = try Kernel.matMul(try float(0), try dot(1))
-            return zip(a1.scalars, a2.scalars).map { $0 + $1 }
+            return zipMap(a1.scalars, a2.scalars) { $0 + $1 }
         case let .binary(op):
             return try Kernel.binaryTangent(op, x, t, y)
         case let .unary(op):
@@ -243,9 +243,9 @@ extension Kernel {
 
 extension Kernel {
     /// The operands and their tangents at every output position of a broadcasting binary
-    /// operator, and the maps from output positions back to each operand's elements.
+    /// operator, and the operands' shapes (to sum gradients back onto them).
     struct BinaryPoints {
-        var a: [Float], b: [Float], ta: [Float], tb: [Float], ia: [Int], ib: [Int], countA: Int, countB: Int
+        var a: [Float], b: [Float], ta: [Float], tb: [Float], aShape: [Int], bShape: [Int], out: [Int]
         var bIsFloat: Bool
     }
 
@@ -257,20 +257,22 @@ extension Kernel {
         case let .float(v): bv = v.scalars; bShape = v.shape
         case let .int(v): bv = v.values.map { Float($0) }; bShape = v.shape; bIsFloat = false
         }
-        let ia = try gatherIndices(out, offset: 0, strides: broadcastStrides(xa.shape, to: out))
-        let ib = try gatherIndices(out, offset: 0, strides: broadcastStrides(bShape, to: out))
-        let da = t.first.flatMap { $0 }, db = t.count > 1 ? t[1] : nil
-        return BinaryPoints(a: ia.map { xa.scalars[$0] }, b: ib.map { bv[$0] },
-                            ta: da.map { d in ia.map { d[$0] } } ?? [Float](repeating: 0, count: ia.count),
-                            tb: db.map { d in ib.map { d[$0] } } ?? [Float](repeating: 0, count: ib.count),
-                            ia: ia, ib: ib, countA: xa.count, countB: bv.count, bIsFloat: bIsFloat)
+        let n = try checkedCount(out)
+        func tangent(_ i: Int, _ shape: [Int], count: Int) throws(KernelError) -> [Float] {
+            guard i < t.count, let d = t[i] else { return [Float](repeating: 0, count: n) }
+            guard d.count == count else { throw KernelError("internal: a tangent of \(d.count) elements for input \(i) of shape \(shape)") }
+            return try expanded(d, shape, to: out)
+        }
+        return BinaryPoints(a: try expanded(xa.scalars, xa.shape, to: out), b: try expanded(bv, bShape, to: out),
+                            ta: try tangent(0, xa.shape, count: xa.count), tb: try tangent(1, bShape, count: bv.count),
+                            aShape: xa.shape, bShape: bShape, out: out, bIsFloat: bIsFloat)
     }
 
     static func binaryTangent(_ op: BinaryOp, _ x: [ONNXValue?], _ t: [[Float]?], _ y: ONNXValue) throws(KernelError) -> [Float] {
         let p = try binaryPoints(x, t, y)
         switch op {
-        case .add: return zip(p.ta, p.tb).map { $0 + $1 }
-        case .sub: return zip(p.ta, p.tb).map { $0 - $1 }
+        case .add: return zipMap(p.ta, p.tb) { $0 + $1 }
+        case .sub: return zipMap(p.ta, p.tb) { $0 - $1 }
         case .mul: return p.a.indices.map { p.ta[$0] * p.b[$0] + p.a[$0] * p.tb[$0] }
         case .div: return p.a.indices.map { p.ta[$0] / p.b[$0] - p.a[$0] * p.tb[$0] / (p.b[$0] * p.b[$0]) }
         case .pow:
@@ -289,21 +291,21 @@ extension Kernel {
         switch op {
         case .add, .sub: return (nil, nil)
         case .mul:
-            return (scatter(p.ia, dy.indices.map { dy[$0] * p.tb[$0] }, count: p.countA),
-                    p.bIsFloat ? scatter(p.ib, dy.indices.map { dy[$0] * p.ta[$0] }, count: p.countB) : nil)
+            return (try unbroadcast(zipMap(dy, p.tb) { $0 * $1 }, from: p.out, to: p.aShape),
+                    p.bIsFloat ? try unbroadcast(zipMap(dy, p.ta) { $0 * $1 }, from: p.out, to: p.bShape) : nil)
         case .div:
             let ga = dy.indices.map { -dy[$0] * p.tb[$0] / (p.b[$0] * p.b[$0]) }
             let gb = dy.indices.map { i -> Float in
                 let b2 = p.b[i] * p.b[i]
                 return -dy[i] * p.ta[i] / b2 + 2 * dy[i] * p.a[i] * p.tb[i] / (b2 * p.b[i])
             }
-            return (scatter(p.ia, ga, count: p.countA), p.bIsFloat ? scatter(p.ib, gb, count: p.countB) : nil)
+            return (try unbroadcast(ga, from: p.out, to: p.aShape), p.bIsFloat ? try unbroadcast(gb, from: p.out, to: p.bShape) : nil)
         case .pow:
             guard !wantExponent, !p.tb.contains(where: { $0 != 0 }) else {
                 throw KernelError("no exact Hessian-vector product for a Pow exponent that varies")
             }
             let ga = dy.indices.map { dy[$0] * p.b[$0] * (p.b[$0] - 1) * Foundation.pow(p.a[$0], p.b[$0] - 2) * p.ta[$0] }
-            return (scatter(p.ia, ga, count: p.countA), nil)
+            return (try unbroadcast(ga, from: p.out, to: p.aShape), nil)
         case .mod: throw KernelError("Mod has no gradient in Basin (it may only act on shape tensors and constants)")
         }
     }
