@@ -132,40 +132,20 @@ extension Kernel {
     /// `max` keeps it); average pooling: spread over the window with the forward's divisor.
     static func poolBackward(_ x: Tensor<Float>, _ dy: [Float], _ attributes: WindowAttributes, max: Bool, ceilMode: Bool,
                              countIncludePad: Bool) throws(KernelError) -> [Float] {
-        guard x.rank == 4, let kernel = attributes.kernelShape else { throw KernelError("pooling evaluates 2-D windows over [N, C, H, W], got \(x.shape)") }
-        let g = try Window2D(input: [x.shape[2], x.shape[3]], kernel: kernel, attributes, ceilMode: ceilMode)
-        let planes = x.shape[0] * x.shape[1], (h, w) = (x.shape[2], x.shape[3]), (ho, wo) = (g.output[0], g.output[1])
-        let xs = x.scalars
         var dx = [Float](repeating: 0, count: x.count)
-        for p in 0..<planes {
-            let plane = p * h * w
-            for oh in 0..<ho {
-                for ow in 0..<wo {
-                    let d = dy[(p * ho + oh) * wo + ow]
-                    var best = -Float.infinity, at = -1, inside: [Int] = []
-                    for i in 0..<kernel[0] {
-                        guard let ih = g.source(0, oh, i) else { continue }
-                        for j in 0..<kernel[1] {
-                            guard let iw = g.source(1, ow, j) else { continue }
-                            let idx = plane + ih * w + iw
-                            if at < 0 || xs[idx] > best { best = xs[idx]; at = idx }
-                            inside.append(idx)
-                        }
-                    }
-                    if max {
-                        if at >= 0 { dx[at] += d }
-                        continue
-                    }
-                    let divisor: Int
-                    if countIncludePad {
-                        let hs = oh * g.strides[0] - g.padsBegin[0], ws = ow * g.strides[1] - g.padsBegin[1]
-                        let he = Swift.min(hs + kernel[0], h + g.padsEnd[0]), we = Swift.min(ws + kernel[1], w + g.padsEnd[1])
-                        divisor = Swift.max((he - hs) * (we - ws), 1)
-                    } else {
-                        divisor = Swift.max(inside.count, 1)
-                    }
-                    for idx in inside { dx[idx] += d / Float(divisor) }
-                }
+        if max {
+            let sources = try maxPoolSources(x, attributes, ceilMode: ceilMode)
+            guard sources.count == dy.count else { throw KernelError("internal: a pooling gradient of \(dy.count) elements for \(sources.count) windows") }
+            for (k, at) in sources.enumerated() where at >= 0 { dx[at] += dy[k] }
+            return dx
+        }
+        let p = try PoolWindows(x.shape, attributes, ceilMode: ceilMode)
+        guard p.count == dy.count else { throw KernelError("internal: a pooling gradient of \(dy.count) elements for \(p.count) windows") }
+        dx.withUnsafeMutableBufferPointer { pdx in
+            guard let DX = pdx.baseAddress else { return }
+            p.forEachWindow { out, plane, rows, columns, hs, ws in
+                let d = dy[out] / Float(p.divisor(rows, columns, hs, ws, countIncludePad: countIncludePad))
+                for r in 0..<rows.count { for c in 0..<columns.count { DX[plane + rows.position(r) * p.w + columns.position(c)] += d } }
             }
         }
         return dx

@@ -213,32 +213,6 @@ extension Kernel {
         case .sqrt: return { let r = ys[$0]; return -0.25 / (r * r * r) }
         }
     }
-
-    /// For every output position of max pooling, the input element holding the window's first maximum (−1: none).
-    static func maxPoolSources(_ x: Tensor<Float>, _ attributes: WindowAttributes, ceilMode: Bool) throws(KernelError) -> [Int] {
-        guard x.rank == 4, let kernel = attributes.kernelShape else { throw KernelError("pooling evaluates 2-D windows over [N, C, H, W], got \(x.shape)") }
-        let g = try Window2D(input: [x.shape[2], x.shape[3]], kernel: kernel, attributes, ceilMode: ceilMode)
-        let planes = x.shape[0] * x.shape[1], (h, w) = (x.shape[2], x.shape[3]), (ho, wo) = (g.output[0], g.output[1])
-        var sources: [Int] = []
-        sources.reserveCapacity(planes * ho * wo)
-        for p in 0..<planes {
-            for oh in 0..<ho {
-                for ow in 0..<wo {
-                    var best = -Float.infinity, at = -1
-                    for i in 0..<kernel[0] {
-                        guard let ih = g.source(0, oh, i) else { continue }
-                        for j in 0..<kernel[1] {
-                            guard let iw = g.source(1, ow, j) else { continue }
-                            let idx = p * h * w + ih * w + iw
-                            if at < 0 || x.scalars[idx] > best { best = x.scalars[idx]; at = idx }
-                        }
-                    }
-                    sources.append(at)
-                }
-            }
-        }
-        return sources
-    }
 }
 
 extension Kernel {

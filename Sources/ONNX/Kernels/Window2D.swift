@@ -62,30 +62,30 @@ struct Window2D {
 
     /// Unfolds `channels` planes of `x` `[C, H, W]` into `cols` `[C·kh·kw, Ho·Wo]`, zero in
     /// the padding: row (c·kh + i)·kw + j, column oh·Wo + ow holds x[c, oh·sh − ph + i·dh, ow·sw − pw + j·dw].
-    /// Each row is a zero fill plus, per valid output row, a contiguous (stride 1) or strided copy.
+    /// Per kernel offset, each valid output row is a contiguous (stride 1) or strided copy.
     func im2col(_ x: UnsafePointer<Float>, channels: Int, into cols: UnsafeMutablePointer<Float>) {
         let (h, w, ho, wo) = (input[0], input[1], output[0], output[1])
-        let (sh, sw) = (strides[0], strides[1])
+        let (sh, sw, ph, pw, dh, dw, kh, kw) = (strides[0], strides[1], padsBegin[0], padsBegin[1], dilations[0], dilations[1], kernel[0], kernel[1])
+        let rowRanges = (0..<kh).map { validRange(0, $0) }, columnRanges = (0..<kw).map { validRange(1, $0) }
+        // One fill zeroes the padding; the loops below copy the valid ranges only.
+        cols.update(repeating: 0, count: channels * kh * kw * ho * wo)
         var out = cols
         for c in 0..<channels {
             let plane = x + c * h * w
-            for i in 0..<kernel[0] {
-                let rows = validRange(0, i)
-                for j in 0..<kernel[1] {
-                    let columns = validRange(1, j)
-                    out.update(repeating: 0, count: rows.lowerBound * wo)
+            for i in 0..<kh {
+                let rows = rowRanges[i]
+                for j in 0..<kw {
+                    let columns = columnRanges[j]
                     for oh in rows {
                         let dst = out + oh * wo
-                        let src = plane + (oh * sh - padsBegin[0] + i * dilations[0]) * w + (columns.lowerBound * sw - padsBegin[1] + j * dilations[1])
-                        dst.update(repeating: 0, count: columns.lowerBound)
+                        let src = plane + (oh * sh - ph + i * dh) * w + (columns.lowerBound * sw - pw + j * dw)
                         if sw == 1 {
-                            (dst + columns.lowerBound).update(from: src, count: columns.count)
+                            let d = dst + columns.lowerBound
+                            for k in 0..<columns.count { d[k] = src[k] }
                         } else {
                             for k in 0..<columns.count { dst[columns.lowerBound + k] = src[k * sw] }
                         }
-                        (dst + columns.upperBound).update(repeating: 0, count: wo - columns.upperBound)
                     }
-                    (out + rows.upperBound * wo).update(repeating: 0, count: (ho - rows.upperBound) * wo)
                     out += ho * wo
                 }
             }
@@ -96,17 +96,18 @@ struct Window2D {
     /// read from (padding positions read nothing and receive nothing).
     func col2im(_ cols: UnsafePointer<Float>, channels: Int, into x: UnsafeMutablePointer<Float>) {
         let (h, w, ho, wo) = (input[0], input[1], output[0], output[1])
-        let (sh, sw) = (strides[0], strides[1])
+        let (sh, sw, ph, pw, dh, dw, kh, kw) = (strides[0], strides[1], padsBegin[0], padsBegin[1], dilations[0], dilations[1], kernel[0], kernel[1])
+        let rowRanges = (0..<kh).map { validRange(0, $0) }, columnRanges = (0..<kw).map { validRange(1, $0) }
         var row = cols
         for c in 0..<channels {
             let plane = x + c * h * w
-            for i in 0..<kernel[0] {
-                let rows = validRange(0, i)
-                for j in 0..<kernel[1] {
-                    let columns = validRange(1, j)
+            for i in 0..<kh {
+                let rows = rowRanges[i]
+                for j in 0..<kw {
+                    let columns = columnRanges[j]
                     for oh in rows {
                         let src = row + oh * wo + columns.lowerBound
-                        let dst = plane + (oh * sh - padsBegin[0] + i * dilations[0]) * w + (columns.lowerBound * sw - padsBegin[1] + j * dilations[1])
+                        let dst = plane + (oh * sh - ph + i * dh) * w + (columns.lowerBound * sw - pw + j * dw)
                         if sw == 1 {
                             for k in 0..<columns.count { dst[k] += src[k] }
                         } else {
