@@ -189,17 +189,30 @@ extension Kernel {
         let a = try normalizedAxis(axis, rank: y.rank)
         let outer = y.shape[..<a].reduce(1, *)
         let (length, inner) = legacy ? (y.shape[a...].reduce(1, *), 1) : (y.shape[a], y.shape[(a + 1)...].reduce(1, *))
-        let ys = y.scalars
+        guard dy.count == y.count else { throw KernelError("internal: a softmax gradient of \(dy.count) elements for output \(y.shape)") }
         var dx = dy
-        for o in 0..<outer {
-            for i in 0..<inner {
-                let base = o * length * inner + i
-                var s: Double = 0
-                for k in 0..<length { let j = base + k * inner; s += log ? Double(dy[j]) : Double(dy[j] * ys[j]) }
-                let sf = Float(s)
-                for k in 0..<length {
-                    let j = base + k * inner
-                    dx[j] = log ? dy[j] - Foundation.exp(ys[j]) * sf : ys[j] * (dy[j] - sf)
+        y.withUnsafeBufferPointer { py in
+            dy.withUnsafeBufferPointer { pdy in
+                dx.withUnsafeMutableBufferPointer { pdx in
+                    guard let Y = py.baseAddress, let DY = pdy.baseAddress, let DX = pdx.baseAddress else { return }
+                    for o in 0..<outer {
+                        for i in 0..<inner {
+                            let base = o * length * inner + i
+                            let ys = Y + base, g = DY + base, out = DX + base
+                            var s: Double = 0
+                            if log {
+                                for k in 0..<length { s += Double(g[k * inner]) }
+                            } else {
+                                for k in 0..<length { s += Double(g[k * inner] * ys[k * inner]) }
+                            }
+                            let sf = Float(s)
+                            if log {
+                                for k in 0..<length { out[k * inner] = g[k * inner] - Foundation.exp(ys[k * inner]) * sf }
+                            } else {
+                                for k in 0..<length { out[k * inner] = ys[k * inner] * (g[k * inner] - sf) }
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -160,28 +160,37 @@ extension Kernel {
         guard x.rank >= 2 else { throw KernelError("BatchNormalization needs [N, C, …], got \(x.shape)") }
         let c = x.shape[1], inner = x.shape[2...].reduce(1, *), outer = x.shape[0]
         let stats = batchStatistics ? Kernel.batchStatistics(x) : (mean.scalars.map { Double($0) }, variance.scalars.map { Double($0) })
-        let xs = x.scalars
+        guard dy.count == x.count, scale.count == c, stats.0.count == c, stats.1.count == c else {
+            throw KernelError("internal: BatchNormalization gradient of \(dy.count) elements for input \(x.shape)")
+        }
         var dx = [Float](repeating: 0, count: x.count), dscale = [Float](repeating: 0, count: c), dbias = dscale
-        for ch in 0..<c {
-            let inv = 1 / (stats.1[ch] + Double(epsilon)).squareRoot(), mu = stats.0[ch]
-            var sumDy: Double = 0, sumDyXhat: Double = 0
-            for n in 0..<outer {
-                let base = (n * c + ch) * inner
-                for i in 0..<inner {
-                    let xhat = (Double(xs[base + i]) - mu) * inv
-                    sumDy += Double(dy[base + i]); sumDyXhat += Double(dy[base + i]) * xhat
-                }
-            }
-            dscale[ch] = Float(sumDyXhat); dbias[ch] = Float(sumDy)
-            let k = Double(scale.scalars[ch]) * inv, m = Double(Swift.max(outer * inner, 1))
-            for n in 0..<outer {
-                let base = (n * c + ch) * inner
-                for i in 0..<inner {
-                    if batchStatistics {
-                        let xhat = (Double(xs[base + i]) - mu) * inv
-                        dx[base + i] = Float(k * (Double(dy[base + i]) - sumDy / m - xhat * sumDyXhat / m))
-                    } else {
-                        dx[base + i] = Float(k) * dy[base + i]
+        x.withUnsafeBufferPointer { px in
+            dy.withUnsafeBufferPointer { pdy in
+                dx.withUnsafeMutableBufferPointer { pdx in
+                    guard let X = px.baseAddress, let DY = pdy.baseAddress, let DX = pdx.baseAddress else { return }
+                    for ch in 0..<c {
+                        let inv = 1 / (stats.1[ch] + Double(epsilon)).squareRoot(), mu = stats.0[ch]
+                        var sumDy: Double = 0, sumDyXhat: Double = 0
+                        for n in 0..<outer {
+                            let base = (n * c + ch) * inner, xs = X + base, g = DY + base
+                            for i in 0..<inner {
+                                let xhat = (Double(xs[i]) - mu) * inv
+                                sumDy += Double(g[i]); sumDyXhat += Double(g[i]) * xhat
+                            }
+                        }
+                        dscale[ch] = Float(sumDyXhat); dbias[ch] = Float(sumDy)
+                        let k = Double(scale.scalars[ch]) * inv, m = Double(Swift.max(outer * inner, 1)), kf = Float(k)
+                        for n in 0..<outer {
+                            let base = (n * c + ch) * inner, xs = X + base, g = DY + base, out = DX + base
+                            if batchStatistics {
+                                for i in 0..<inner {
+                                    let xhat = (Double(xs[i]) - mu) * inv
+                                    out[i] = Float(k * (Double(g[i]) - sumDy / m - xhat * sumDyXhat / m))
+                                }
+                            } else {
+                                for i in 0..<inner { out[i] = kf * g[i] }
+                            }
+                        }
                     }
                 }
             }

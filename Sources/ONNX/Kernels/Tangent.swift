@@ -74,12 +74,22 @@ extension Kernel {
         case let .batchNormalization(epsilon):
             let xs = try float(0), mean = try float(3), variance = try float(4)
             let dx = try dot(0).scalars, ds = try dot(1).scalars, db = try dot(2).scalars, s = try float(1)
-            let c = xs.shape[1], inner = xs.shape[2...].reduce(1, *)
+            let c = xs.shape[1], inner = Swift.max(xs.shape[2...].reduce(1, *), 1)
             var out = [Float](repeating: 0, count: xs.count)
-            for i in 0..<xs.count {
-                let ch = (i / Swift.max(inner, 1)) % c
-                let inv = 1 / (variance.scalars[ch] + epsilon).squareRoot()
-                out[i] = dx[i] * s.scalars[ch] * inv + (xs.scalars[i] - mean.scalars[ch]) * inv * ds[ch] + db[ch]
+            guard dx.count == xs.count, [ds.count, db.count, s.count, mean.count, variance.count].allSatisfy({ $0 == c }) else {
+                throw KernelError("internal: BatchNormalization tangents do not fit input \(xs.shape)")
+            }
+            xs.withUnsafeBufferPointer { px in
+                dx.withUnsafeBufferPointer { pdx in
+                    out.withUnsafeMutableBufferPointer { po in
+                        for block in 0..<(xs.count / inner) {
+                            let ch = block % c, base = block * inner
+                            let inv = 1 / (variance.scalars[ch] + epsilon).squareRoot()
+                            let (sc, m, sd, bd) = (s.scalars[ch], mean.scalars[ch], ds[ch], db[ch])
+                            for i in base..<(base + inner) { po[i] = pdx[i] * sc * inv + (px[i] - m) * inv * sd + bd }
+                        }
+                    }
+                }
             }
             return out
         case let .layerNormalization(axis, epsilon):
@@ -135,7 +145,15 @@ extension Kernel {
         case let .unary(op):
             let xs = try float(0).scalars, ys = try y.floatTensor("the output").scalars, d = try dot(0).scalars
             guard let second = Kernel.secondDerivative(op, xs, ys) else { break }
-            result[0] = dy.indices.map { dy[$0] * second($0) * d[$0] }
+            guard dy.count == xs.count, d.count == xs.count else { throw KernelError("internal: a tangent or gradient does not fit input of \(xs.count) elements") }
+            result[0] = dy.withUnsafeBufferPointer { pdy in
+                d.withUnsafeBufferPointer { pd in
+                    [Float](unsafeUninitializedCapacity: xs.count) { out, initialized in
+                        for i in 0..<xs.count { out[i] = pdy[i] * second(i) * pd[i] }
+                        initialized = xs.count
+                    }
+                }
+            }
         case let .softmax(axis, log, legacy):
             let ys = try y.floatTensor("the output")
             var out = [Float](repeating: 0, count: dy.count)
@@ -164,11 +182,24 @@ extension Kernel {
             let xs = try float(0), variance = try float(4), dx = try dot(0).scalars, ds = try dot(1).scalars
             let c = xs.shape[1], inner = Swift.max(xs.shape[2...].reduce(1, *), 1)
             var gx = [Float](repeating: 0, count: xs.count), gs = [Float](repeating: 0, count: c)
-            for i in 0..<xs.count {
-                let ch = (i / inner) % c
-                let inv = 1 / (variance.scalars[ch] + epsilon).squareRoot()
-                gx[i] = dy[i] * ds[ch] * inv
-                gs[ch] += dy[i] * dx[i] * inv
+            guard dx.count == xs.count, dy.count == xs.count, ds.count == c, variance.count == c else {
+                throw KernelError("internal: BatchNormalization tangents do not fit input \(xs.shape)")
+            }
+            dy.withUnsafeBufferPointer { pdy in
+                dx.withUnsafeBufferPointer { pdx in
+                    gx.withUnsafeMutableBufferPointer { pg in
+                        for block in 0..<(xs.count / inner) {
+                            let ch = block % c, base = block * inner
+                            let inv = 1 / (variance.scalars[ch] + epsilon).squareRoot(), sd = ds[ch]
+                            var sum = gs[ch]
+                            for i in base..<(base + inner) {
+                                pg[i] = pdy[i] * sd * inv
+                                sum += pdy[i] * pdx[i] * inv
+                            }
+                            gs[ch] = sum
+                        }
+                    }
+                }
             }
             result[0] = gx; result[1] = gs
         case let .layerNormalization(axis, epsilon):
@@ -189,11 +220,13 @@ extension Kernel {
 
     /// Calls `body` with the element indices of each line along `axis` (all trailing
     /// dimensions for `legacy` softmax), as the softmax kernels walk them.
-    static func forEachLine(_ shape: [Int], axis: Int, legacy: Bool, _ body: ([Int]) -> Void) throws(KernelError) {
+    static func forEachLine(_ shape: [Int], axis: Int, legacy: Bool, _ body: (StrideTo<Int>) -> Void) throws(KernelError) {
         let a = try normalizedAxis(axis, rank: shape.count)
         let outer = shape[..<a].reduce(1, *)
         let (length, inner) = legacy ? (shape[a...].reduce(1, *), 1) : (shape[a], shape[(a + 1)...].reduce(1, *))
-        for o in 0..<outer { for i in 0..<inner { body((0..<length).map { o * length * inner + i + $0 * inner }) } }
+        for o in 0..<outer {
+            for i in 0..<inner { let base = o * length * inner + i; body(stride(from: base, to: base + length * inner, by: inner)) }
+        }
     }
 
     /// f″ of an elementwise operator at element i (nil: zero everywhere — piecewise linear).

@@ -76,15 +76,20 @@ struct Window2D {
                 let rows = rowRanges[i]
                 for j in 0..<kw {
                     let columns = columnRanges[j]
-                    for oh in rows {
-                        let dst = out + oh * wo
-                        let src = plane + (oh * sh - ph + i * dh) * w + (columns.lowerBound * sw - pw + j * dw)
+                    let n = columns.count
+                    guard n > 0, !rows.isEmpty else { out += ho * wo; continue }
+                    // Pointers step a whole row at a time; the element loops use wrapping
+                    // arithmetic (every index is inside the buffers by the ranges above) so they vectorise.
+                    var dst = out + rows.lowerBound * wo + columns.lowerBound
+                    var src = plane + (rows.lowerBound * sh - ph + i * dh) * w + (columns.lowerBound * sw - pw + j * dw)
+                    for _ in rows {
                         if sw == 1 {
-                            let d = dst + columns.lowerBound
-                            for k in 0..<columns.count { d[k] = src[k] }
+                            for k in 0..<n { dst[k] = src[k] }
                         } else {
-                            for k in 0..<columns.count { dst[columns.lowerBound + k] = src[k * sw] }
+                            for k in 0..<n { dst[k] = src[k &* sw] }
                         }
+                        dst += wo
+                        src += sh * w
                     }
                     out += ho * wo
                 }
@@ -105,14 +110,18 @@ struct Window2D {
                 let rows = rowRanges[i]
                 for j in 0..<kw {
                     let columns = columnRanges[j]
-                    for oh in rows {
-                        let src = row + oh * wo + columns.lowerBound
-                        let dst = plane + (oh * sh - ph + i * dh) * w + (columns.lowerBound * sw - pw + j * dw)
+                    let n = columns.count
+                    guard n > 0, !rows.isEmpty else { row += ho * wo; continue }
+                    var src = row + rows.lowerBound * wo + columns.lowerBound
+                    var dst = plane + (rows.lowerBound * sh - ph + i * dh) * w + (columns.lowerBound * sw - pw + j * dw)
+                    for _ in rows {
                         if sw == 1 {
-                            for k in 0..<columns.count { dst[k] += src[k] }
+                            for k in 0..<n { dst[k] += src[k] }
                         } else {
-                            for k in 0..<columns.count { dst[k * sw] += src[k] }
+                            for k in 0..<n { dst[k &* sw] += src[k] }
                         }
+                        src += wo
+                        dst += sh * w
                     }
                     row += ho * wo
                 }
