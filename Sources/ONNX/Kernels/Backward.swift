@@ -94,7 +94,9 @@ extension Kernel {
             result[0] = try Kernel.transpose(.float(try floatResult(outShape, dy)), permutation: inverse).floatTensor("the gradient").scalars
         case .expand:
             result[0] = try unbroadcast(dy, from: y.shape, to: try float(0).shape)
-        case .gather, .slice, .cast:
+        case let .gather(axis):
+            result[0] = try Kernel.gatherBackward(try float(0).shape, try input(1).intTensor("the indices"), axis: axis, dy)
+        case .slice, .cast:
             // Data movement: the forward run on the input's element indices says where each
             // output element came from; the gradient is scattered back (summed where repeated).
             let t = try float(0)
