@@ -33,11 +33,12 @@ extension Kernel {
             result[0] = dx
         case let .gemm(alpha, beta, transA, transB):
             let c = x.count > 2 ? try x[2]?.floatTensor("C") : nil
-            let g = try Kernel.gemmBackward(try float(0), try float(1), c, dy, alpha: alpha, beta: beta, transA: transA, transB: transB)
+            let g = try Kernel.gemmBackward(try float(0), try float(1), c, dy, alpha: alpha, beta: beta, transA: transA, transB: transB,
+                                            wantA: want(0), wantB: want(1))
             result[0] = g.a; result[1] = g.b
             if x.count > 2 { result[2] = g.c }
         case .matMul:
-            let g = try Kernel.matMulBackward(try float(0), try float(1), dy)
+            let g = try Kernel.matMulBackward(try float(0), try float(1), dy, wantA: want(0), wantB: want(1))
             result[0] = g.a; result[1] = g.b
         case let .binary(op):
             let g = try Kernel.binaryBackward(op, try input(0), try input(1), y, dy)

@@ -22,46 +22,61 @@ extension Kernel {
     /// Y = α·A'·B' + β·C: dA' = α·dY·B'ᵀ, dB' = α·A'ᵀ·dY (transposed back when the operand
     /// was stored transposed), dC = β·dY summed over C's broadcast dimensions.
     static func gemmBackward(_ a: Tensor<Float>, _ b: Tensor<Float>, _ c: Tensor<Float>?, _ dy: [Float], alpha: Float, beta: Float,
-                             transA: Bool, transB: Bool) throws(KernelError) -> (a: [Float], b: [Float], c: [Float]?) {
+                             transA: Bool, transB: Bool, wantA: Bool = true, wantB: Bool = true) throws(KernelError) -> (a: [Float]?, b: [Float]?, c: [Float]?) {
         let m = transA ? a.shape[1] : a.shape[0], k = transA ? a.shape[0] : a.shape[1]
         let n = transB ? b.shape[0] : b.shape[1]
-        var da = [Float](repeating: 0, count: a.count), db = [Float](repeating: 0, count: b.count)
-        if transA {
-            gemmInto(&da, b.scalars, lda: b.shape[1], transA: transB, dy, ldb: n, transB: true, m: k, n: m, k: n, alpha: alpha, beta: 0)
-        } else {
-            gemmInto(&da, dy, lda: n, transA: false, b.scalars, ldb: b.shape[1], transB: !transB, m: m, n: k, k: n, alpha: alpha, beta: 0)
+        guard dy.count == m * n else { throw KernelError("internal: a Gemm gradient of \(dy.count) elements for output [\(m), \(n)]") }
+        var da: [Float]?, db: [Float]?
+        if wantA {
+            var g = [Float](repeating: 0, count: a.count)
+            if transA {
+                gemmInto(&g, b.scalars, lda: b.shape[1], transA: transB, dy, ldb: n, transB: true, m: k, n: m, k: n, alpha: alpha, beta: 0)
+            } else {
+                gemmInto(&g, dy, lda: n, transA: false, b.scalars, ldb: b.shape[1], transB: !transB, m: m, n: k, k: n, alpha: alpha, beta: 0)
+            }
+            da = g
         }
-        if transB {
-            gemmInto(&db, dy, lda: n, transA: true, a.scalars, ldb: a.shape[1], transB: transA, m: n, n: k, k: m, alpha: alpha, beta: 0)
-        } else {
-            gemmInto(&db, a.scalars, lda: a.shape[1], transA: !transA, dy, ldb: n, transB: false, m: k, n: n, k: m, alpha: alpha, beta: 0)
+        if wantB {
+            var g = [Float](repeating: 0, count: b.count)
+            if transB {
+                gemmInto(&g, dy, lda: n, transA: true, a.scalars, ldb: a.shape[1], transB: transA, m: n, n: k, k: m, alpha: alpha, beta: 0)
+            } else {
+                gemmInto(&g, a.scalars, lda: a.shape[1], transA: !transA, dy, ldb: n, transB: false, m: k, n: n, k: m, alpha: alpha, beta: 0)
+            }
+            db = g
         }
-        let dc = try c.map { (t: Tensor<Float>) throws(KernelError) in try unbroadcast(dy.map { $0 * beta }, from: [m, n], to: t.shape) }
+        let dc = try c.map { (t: Tensor<Float>) throws(KernelError) in try unbroadcast(mapFloats(dy) { $0 * beta }, from: [m, n], to: t.shape) }
         return (da, db, dc)
     }
 
     /// Batched `[…, M, K]·[…, K, N]`: per batch dA += dY·Bᵀ, dB += Aᵀ·dY; accumulating into the
     /// operand's own block sums the gradient over broadcast batch dimensions.
-    static func matMulBackward(_ a: Tensor<Float>, _ b: Tensor<Float>, _ dy: [Float]) throws(KernelError) -> (a: [Float], b: [Float]) {
+    static func matMulBackward(_ a: Tensor<Float>, _ b: Tensor<Float>, _ dy: [Float], wantA: Bool = true,
+                               wantB: Bool = true) throws(KernelError) -> (a: [Float]?, b: [Float]?) {
         let aShape = a.rank == 1 ? [1] + a.shape : a.shape
         let bShape = b.rank == 1 ? b.shape + [1] : b.shape
         let m = aShape[aShape.count - 2], k = aShape[aShape.count - 1], n = bShape[bShape.count - 1]
         let aBatch = Array(aShape.dropLast(2)), bBatch = Array(bShape.dropLast(2))
         let batch = try broadcastShape(aBatch, bBatch)
+        guard dy.count == batch.reduce(1, *) * m * n else { throw KernelError("internal: a MatMul gradient of \(dy.count) elements for \(a.shape)·\(b.shape)") }
         let sa = broadcastStrides(aBatch, to: batch), sb = broadcastStrides(bBatch, to: batch)
-        var da = [Float](repeating: 0, count: a.count), db = [Float](repeating: 0, count: b.count)
+        var da = [Float](repeating: 0, count: wantA ? a.count : 0), db = [Float](repeating: 0, count: wantB ? b.count : 0)
         for i in 0..<batch.reduce(1, *) {
             var rest = i, offA = 0, offB = 0
             for d in stride(from: batch.count - 1, through: 0, by: -1) {
                 let idx = rest % batch[d]; rest /= batch[d]
                 offA += idx * sa[d]; offB += idx * sb[d]
             }
-            gemmInto(&da, offsetC: offA * m * k, dy, offsetA: i * m * n, lda: n, transA: false,
-                     b.scalars, offsetB: offB * k * n, ldb: n, transB: true, m: m, n: k, k: n, beta: 1)
-            gemmInto(&db, offsetC: offB * k * n, a.scalars, offsetA: offA * m * k, lda: k, transA: true,
-                     dy, offsetB: i * m * n, ldb: n, transB: false, m: k, n: n, k: m, beta: 1)
+            if wantA {
+                gemmInto(&da, offsetC: offA * m * k, dy, offsetA: i * m * n, lda: n, transA: false,
+                         b.scalars, offsetB: offB * k * n, ldb: n, transB: true, m: m, n: k, k: n, beta: 1)
+            }
+            if wantB {
+                gemmInto(&db, offsetC: offB * k * n, a.scalars, offsetA: offA * m * k, lda: k, transA: true,
+                         dy, offsetB: i * m * n, ldb: n, transB: false, m: k, n: n, k: m, beta: 1)
+            }
         }
-        return (da, db)
+        return (wantA ? da : nil, wantB ? db : nil)
     }
 
     /// Per image and group: dW_g += dY_g·colsᵀ, dCols = W_gᵀ·dY_g folded back by col2im; db = Σ dY.

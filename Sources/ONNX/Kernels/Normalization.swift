@@ -17,13 +17,15 @@ extension Kernel {
                     var m = -Float.infinity
                     for k in 0..<length { m = max(m, line[k * inner]) }
                     var sum: Double = 0
-                    for k in 0..<length { sum += Double(Foundation.exp(line[k * inner] - m)) }
                     if log {
+                        for k in 0..<length { sum += Double(Foundation.exp(line[k * inner] - m)) }
                         let logSum = Float(Foundation.log(sum))
                         for k in 0..<length { line[k * inner] = line[k * inner] - m - logSum }
                     } else {
+                        // Each exponential computed once, kept in place, then scaled.
+                        for k in 0..<length { let e = Foundation.exp(line[k * inner] - m); line[k * inner] = e; sum += Double(e) }
                         let inv = Float(1 / sum)
-                        for k in 0..<length { line[k * inner] = Foundation.exp(line[k * inner] - m) * inv }
+                        for k in 0..<length { line[k * inner] *= inv }
                     }
                 }
             }

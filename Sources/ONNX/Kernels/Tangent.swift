@@ -44,10 +44,13 @@ extension Kernel {
             }
             return out.scalars
         case let .gemm(alpha, beta, transA, transB):
-            let a1 = try Kernel.gemm(try dot(0), try float(1), nil, alpha: alpha, beta: 0, transA: transA, transB: transB)
             let a2 = try Kernel.gemm(try float(0), try dot(1), x.count > 2 && x[2] != nil ? try dot(2) : nil, alpha: alpha, beta: beta, transA: transA, transB: transB)
+            if isZero(t, 0) { return a2.scalars }
+            let a1 = try Kernel.gemm(try dot(0), try float(1), nil, alpha: alpha, beta: 0, transA: transA, transB: transB)
             return zipMap(a1.scalars, a2.scalars) { $0 + $1 }
         case .matMul:
+            if isZero(t, 0) { return try Kernel.matMul(try float(0), try dot(1)).scalars }
+            if isZero(t, 1) { return try Kernel.matMul(try dot(0), try float(1)).scalars }
             let a1 = try Kernel.matMul(try dot(0), try float(1)), a2 = try Kernel.matMul(try float(0), try dot(1))
             return zipMap(a1.scalars, a2.scalars) { $0 + $1 }
         case let .binary(op):
@@ -134,11 +137,16 @@ extension Kernel {
             if want(1), !isZero(t, 0) { result[1] = try Kernel.convBackward(try dot(0), try float(1), dy, w, group: group, wantInput: false).weight }
             if want(0) { result[0] = try Kernel.convBackward(try float(0), try dot(1), dy, w, group: group, wantInput: true, wantWeight: false).input }
         case let .gemm(alpha, beta, transA, transB):
-            result[0] = try Kernel.gemmBackward(try float(0), try dot(1), nil, dy, alpha: alpha, beta: beta, transA: transA, transB: transB).a
-            result[1] = try Kernel.gemmBackward(try dot(0), try float(1), nil, dy, alpha: alpha, beta: beta, transA: transA, transB: transB).b
+            // da = α·dy·B'ᵀ moves with Ḃ, dB with Ȧ: each product only where that tangent is not zero.
+            if want(0), !isZero(t, 1) {
+                result[0] = try Kernel.gemmBackward(try float(0), try dot(1), nil, dy, alpha: alpha, beta: beta, transA: transA, transB: transB, wantB: false).a
+            }
+            if want(1), !isZero(t, 0) {
+                result[1] = try Kernel.gemmBackward(try dot(0), try float(1), nil, dy, alpha: alpha, beta: beta, transA: transA, transB: transB, wantA: false).b
+            }
         case .matMul:
-            result[0] = try Kernel.matMulBackward(try float(0), try dot(1), dy).a
-            result[1] = try Kernel.matMulBackward(try dot(0), try float(1), dy).b
+            if want(0), !isZero(t, 1) { result[0] = try Kernel.matMulBackward(try float(0), try dot(1), dy, wantB: false).a }
+            if want(1), !isZero(t, 0) { result[1] = try Kernel.matMulBackward(try dot(0), try float(1), dy, wantA: false).b }
         case let .binary(op):
             let c = try Kernel.binaryCurvature(op, x, t, y, dy, wantExponent: want(1))
             result[0] = c.a; result[1] = c.b
