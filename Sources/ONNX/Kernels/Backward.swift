@@ -20,22 +20,25 @@ extension Kernel {
         var result = [[Float]?](repeating: nil, count: x.count)
         switch self {
         case let .conv(w, group):
-            let g = try Kernel.convBackward(try float(0), try float(1), dy, w, group: group, wantInput: want(0))
+            let g = try Kernel.convBackward(try float(0), try float(1), dy, w, group: group, wantInput: want(0), wantWeight: want(1))
             result[0] = g.input
             result[1] = g.weight
             if x.count > 2 { result[2] = g.bias }
         case let .pool(w, max, ceilMode, countIncludePad):
             result[0] = try Kernel.poolBackward(try float(0), dy, w, max: max, ceilMode: ceilMode, countIncludePad: countIncludePad)
         case .globalAveragePool:
-            let t = try float(0), size = t.shape[2...].reduce(1, *)
-            result[0] = (0..<t.count).map { dy[$0 / Swift.max(size, 1)] / Float(size) }
+            let t = try float(0), size = Swift.max(t.shape[2...].reduce(1, *), 1)
+            var dx = [Float](repeating: 0, count: t.count)
+            for p in 0..<(t.count / size) { let v = dy[p] / Float(size); for i in 0..<size { dx[p * size + i] = v } }
+            result[0] = dx
         case let .gemm(alpha, beta, transA, transB):
             let c = x.count > 2 ? try x[2]?.floatTensor("C") : nil
-            let g = try Kernel.gemmBackward(try float(0), try float(1), c, dy, alpha: alpha, beta: beta, transA: transA, transB: transB)
+            let g = try Kernel.gemmBackward(try float(0), try float(1), c, dy, alpha: alpha, beta: beta, transA: transA, transB: transB,
+                                            wantA: want(0), wantB: want(1))
             result[0] = g.a; result[1] = g.b
             if x.count > 2 { result[2] = g.c }
         case .matMul:
-            let g = try Kernel.matMulBackward(try float(0), try float(1), dy)
+            let g = try Kernel.matMulBackward(try float(0), try float(1), dy, wantA: want(0), wantB: want(1))
             result[0] = g.a; result[1] = g.b
         case let .binary(op):
             let g = try Kernel.binaryBackward(op, try input(0), try input(1), y, dy)
@@ -79,7 +82,22 @@ extension Kernel {
             let order = try Kernel.pad(try iota(t.shape), pads: try input(1).ints("pads"), value: -1,
                                        axes: x.count > 3 ? try x[3]?.ints("axes") : nil).ints(ofCount: dy.count)
             result[0] = scatter(order, dy, count: t.count)
-        case .flatten, .reshape, .transpose, .gather, .unsqueeze, .squeeze, .slice, .expand, .cast:
+        case .flatten, .reshape, .unsqueeze, .squeeze:
+            // The same elements in the same order under another shape.
+            result[0] = dy
+        case let .transpose(permutation):
+            // The inverse permutation applied to the output's gradient.
+            let t = try float(0), rank = t.rank, perm = permutation ?? Array((0..<rank).reversed())
+            guard perm.sorted() == Array(0..<rank) else { throw KernelError("perm \(perm) is not a permutation of 0..<\(rank)") }
+            var inverse = [Int](repeating: 0, count: rank)
+            for (i, p) in perm.enumerated() where p >= 0 && p < rank { inverse[p] = i }
+            let outShape = perm.map { t.shape[$0] }
+            result[0] = try Kernel.transpose(.float(try floatResult(outShape, dy)), permutation: inverse).floatTensor("the gradient").scalars
+        case .expand:
+            result[0] = try unbroadcast(dy, from: y.shape, to: try float(0).shape)
+        case let .gather(axis):
+            result[0] = try Kernel.gatherBackward(try float(0).shape, try input(1).intTensor("the indices"), axis: axis, dy)
+        case .slice, .cast:
             // Data movement: the forward run on the input's element indices says where each
             // output element came from; the gradient is scattered back (summed where repeated).
             let t = try float(0)
@@ -107,13 +125,6 @@ func scatter(_ order: [Int], _ g: [Float], count: Int) -> [Float] {
     return out
 }
 
-/// The gradient `g` of a broadcast result `out` summed back onto an operand of `shape`.
-func unbroadcast(_ g: [Float], from out: [Int], to shape: [Int]) throws(KernelError) -> [Float] {
-    if out == shape { return g }
-    let order = try gatherIndices(out, offset: 0, strides: broadcastStrides(shape, to: out))
-    return scatter(order, g, count: try checkedCount(shape))
-}
-
 extension ONNXValue {
     /// The element indices an index-moving kernel produced, checked against the gradient's count.
     func ints(ofCount n: Int) throws(KernelError) -> [Int] {
@@ -128,54 +139,52 @@ extension Kernel {
                                _ dy: [Float]) throws(KernelError) -> (a: [Float]?, b: [Float]?) {
         guard case let .float(x) = a else { return (nil, nil) }
         let out = y.shape
-        let ia = try gatherIndices(out, offset: 0, strides: broadcastStrides(x.shape, to: out))
-        let av = ia.map { x.scalars[$0] }
         var bv: [Float], bShape: [Int], bIsFloat = true
         switch b {
         case let .float(t): bv = t.scalars; bShape = t.shape
         case let .int(t): bv = t.values.map { Float($0) }; bShape = t.shape; bIsFloat = false
         }
-        let ib = try gatherIndices(out, offset: 0, strides: broadcastStrides(bShape, to: out))
-        bv = ib.map { bv[$0] }
-        let yv = try y.floatTensor("the output").scalars
-        var ga = [Float](repeating: 0, count: dy.count), gb = ga
+        let ga: [Float], gb: [Float]
         switch op {
         case .add: ga = dy; gb = dy
-        case .sub: ga = dy; gb = dy.map { -$0 }
-        case .mul: for i in dy.indices { ga[i] = dy[i] * bv[i]; gb[i] = dy[i] * av[i] }
-        case .div: for i in dy.indices { ga[i] = dy[i] / bv[i]; gb[i] = -dy[i] * av[i] / (bv[i] * bv[i]) }
+        case .sub: ga = dy; gb = mapFloats(dy) { -$0 }
+        case .mul:
+            let av = try expanded(x.scalars, x.shape, to: out), bx = try expanded(bv, bShape, to: out)
+            ga = zipMap(dy, bx) { $0 * $1 }; gb = zipMap(dy, av) { $0 * $1 }
+        case .div:
+            let av = try expanded(x.scalars, x.shape, to: out), bx = try expanded(bv, bShape, to: out)
+            ga = zipMap(dy, bx) { $0 / $1 }
+            gb = dy.indices.map { -dy[$0] * av[$0] / (bx[$0] * bx[$0]) }
         case .pow:
-            for i in dy.indices {
-                ga[i] = dy[i] * bv[i] * Foundation.pow(av[i], bv[i] - 1)
-                gb[i] = av[i] > 0 ? dy[i] * yv[i] * Foundation.log(av[i]) : 0
-            }
+            let av = try expanded(x.scalars, x.shape, to: out), bx = try expanded(bv, bShape, to: out)
+            let yv = try y.floatTensor("the output").scalars
+            ga = dy.indices.map { dy[$0] * bx[$0] * Foundation.pow(av[$0], bx[$0] - 1) }
+            gb = dy.indices.map { av[$0] > 0 ? dy[$0] * yv[$0] * Foundation.log(av[$0]) : 0 }
         case .mod: throw KernelError("Mod has no gradient in Basin (it may only act on shape tensors and constants)")
         }
-        return (scatter(ia, ga, count: x.count), bIsFloat ? scatter(ib, gb, count: bShape.reduce(1, *)) : nil)
+        return (try unbroadcast(ga, from: out, to: x.shape), bIsFloat ? try unbroadcast(gb, from: out, to: bShape) : nil)
     }
 
     static func unaryBackward(_ op: UnaryOp, _ x: Tensor<Float>, _ y: Tensor<Float>, _ dy: [Float]) throws(KernelError) -> [Float] {
         let xs = x.scalars, ys = y.scalars
-        let d: (Int) -> Float
         switch op {
-        case .relu: d = { xs[$0] > 0 ? 1 : 0 }
-        case let .leakyRelu(alpha): d = { xs[$0] >= 0 ? 1 : alpha }
-        case .sigmoid: d = { ys[$0] * (1 - ys[$0]) }
-        case .tanh: d = { 1 - ys[$0] * ys[$0] }
-        case .erf: d = { 1.1283791670955126 * Foundation.exp(-xs[$0] * xs[$0]) }
+        case .relu: return zipMap(dy, xs) { $1 > 0 ? $0 : 0 }
+        case let .leakyRelu(alpha): return zipMap(dy, xs) { $1 >= 0 ? $0 : alpha * $0 }
+        case .sigmoid: return zipMap(dy, ys) { $0 * ($1 * (1 - $1)) }
+        case .tanh: return zipMap(dy, ys) { $0 * (1 - $1 * $1) }
+        case .erf: return zipMap(dy, xs) { $0 * (1.1283791670955126 * Foundation.exp(-$1 * $1)) }
         case .gelu(tanh: false):
-            d = { let v = xs[$0]; return 0.5 * (1 + Foundation.erf(v * 0.70710678118654752)) + v * Foundation.exp(-0.5 * v * v) * 0.3989422804014327 }
+            return zipMap(dy, xs) { g, v in g * (0.5 * (1 + Foundation.erf(v * 0.70710678118654752)) + v * Foundation.exp(-0.5 * v * v) * 0.3989422804014327) }
         case .gelu(tanh: true):
-            d = {
-                let v = xs[$0], c: Float = 0.79788456080286536
+            return zipMap(dy, xs) { g, v in
+                let c: Float = 0.79788456080286536
                 let t = Foundation.tanh(c * (v + 0.044715 * v * v * v))
-                return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * c * (1 + 3 * 0.044715 * v * v)
+                return g * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * c * (1 + 3 * 0.044715 * v * v))
             }
-        case .sqrt: d = { 0.5 / ys[$0] }
-        case .neg: d = { _ in -1 }
-        case .identity: d = { _ in 1 }
+        case .sqrt: return zipMap(dy, ys) { $0 * (0.5 / $1) }
+        case .neg: return mapFloats(dy) { -$0 }
+        case .identity: return dy
         }
-        return dy.indices.map { dy[$0] * d($0) }
     }
 
     /// y = softmax: dx = y ⊙ (dy − Σ dy·y); y = log-softmax: dx = dy − exp(y) · Σ dy (sums in double).
@@ -183,17 +192,30 @@ extension Kernel {
         let a = try normalizedAxis(axis, rank: y.rank)
         let outer = y.shape[..<a].reduce(1, *)
         let (length, inner) = legacy ? (y.shape[a...].reduce(1, *), 1) : (y.shape[a], y.shape[(a + 1)...].reduce(1, *))
-        let ys = y.scalars
+        guard dy.count == y.count else { throw KernelError("internal: a softmax gradient of \(dy.count) elements for output \(y.shape)") }
         var dx = dy
-        for o in 0..<outer {
-            for i in 0..<inner {
-                let base = o * length * inner + i
-                var s: Double = 0
-                for k in 0..<length { let j = base + k * inner; s += log ? Double(dy[j]) : Double(dy[j] * ys[j]) }
-                let sf = Float(s)
-                for k in 0..<length {
-                    let j = base + k * inner
-                    dx[j] = log ? dy[j] - Foundation.exp(ys[j]) * sf : ys[j] * (dy[j] - sf)
+        y.withUnsafeBufferPointer { py in
+            dy.withUnsafeBufferPointer { pdy in
+                dx.withUnsafeMutableBufferPointer { pdx in
+                    guard let Y = py.baseAddress, let DY = pdy.baseAddress, let DX = pdx.baseAddress else { return }
+                    for o in 0..<outer {
+                        for i in 0..<inner {
+                            let base = o * length * inner + i
+                            let ys = Y + base, g = DY + base, out = DX + base
+                            var s: Double = 0
+                            if log {
+                                for k in 0..<length { s += Double(g[k * inner]) }
+                            } else {
+                                for k in 0..<length { s += Double(g[k * inner] * ys[k * inner]) }
+                            }
+                            let sf = Float(s)
+                            if log {
+                                for k in 0..<length { out[k * inner] = g[k * inner] - Foundation.exp(ys[k * inner]) * sf }
+                            } else {
+                                for k in 0..<length { out[k * inner] = ys[k * inner] * (g[k * inner] - sf) }
+                            }
+                        }
+                    }
                 }
             }
         }

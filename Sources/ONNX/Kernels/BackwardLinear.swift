@@ -22,117 +22,145 @@ extension Kernel {
     /// Y = α·A'·B' + β·C: dA' = α·dY·B'ᵀ, dB' = α·A'ᵀ·dY (transposed back when the operand
     /// was stored transposed), dC = β·dY summed over C's broadcast dimensions.
     static func gemmBackward(_ a: Tensor<Float>, _ b: Tensor<Float>, _ c: Tensor<Float>?, _ dy: [Float], alpha: Float, beta: Float,
-                             transA: Bool, transB: Bool) throws(KernelError) -> (a: [Float], b: [Float], c: [Float]?) {
+                             transA: Bool, transB: Bool, wantA: Bool = true, wantB: Bool = true) throws(KernelError) -> (a: [Float]?, b: [Float]?, c: [Float]?) {
         let m = transA ? a.shape[1] : a.shape[0], k = transA ? a.shape[0] : a.shape[1]
         let n = transB ? b.shape[0] : b.shape[1]
-        var da = [Float](repeating: 0, count: a.count), db = [Float](repeating: 0, count: b.count)
-        if transA {
-            gemmInto(&da, b.scalars, lda: b.shape[1], transA: transB, dy, ldb: n, transB: true, m: k, n: m, k: n, alpha: alpha, beta: 0)
-        } else {
-            gemmInto(&da, dy, lda: n, transA: false, b.scalars, ldb: b.shape[1], transB: !transB, m: m, n: k, k: n, alpha: alpha, beta: 0)
+        guard dy.count == m * n else { throw KernelError("internal: a Gemm gradient of \(dy.count) elements for output [\(m), \(n)]") }
+        var da: [Float]?, db: [Float]?
+        if wantA {
+            var g = [Float](repeating: 0, count: a.count)
+            if transA {
+                gemmInto(&g, b.scalars, lda: b.shape[1], transA: transB, dy, ldb: n, transB: true, m: k, n: m, k: n, alpha: alpha, beta: 0)
+            } else {
+                gemmInto(&g, dy, lda: n, transA: false, b.scalars, ldb: b.shape[1], transB: !transB, m: m, n: k, k: n, alpha: alpha, beta: 0)
+            }
+            da = g
         }
-        if transB {
-            gemmInto(&db, dy, lda: n, transA: true, a.scalars, ldb: a.shape[1], transB: transA, m: n, n: k, k: m, alpha: alpha, beta: 0)
-        } else {
-            gemmInto(&db, a.scalars, lda: a.shape[1], transA: !transA, dy, ldb: n, transB: false, m: k, n: n, k: m, alpha: alpha, beta: 0)
+        if wantB {
+            var g = [Float](repeating: 0, count: b.count)
+            if transB {
+                gemmInto(&g, dy, lda: n, transA: true, a.scalars, ldb: a.shape[1], transB: transA, m: n, n: k, k: m, alpha: alpha, beta: 0)
+            } else {
+                gemmInto(&g, a.scalars, lda: a.shape[1], transA: !transA, dy, ldb: n, transB: false, m: k, n: n, k: m, alpha: alpha, beta: 0)
+            }
+            db = g
         }
-        let dc = try c.map { (t: Tensor<Float>) throws(KernelError) in try unbroadcast(dy.map { $0 * beta }, from: [m, n], to: t.shape) }
+        let dc = try c.map { (t: Tensor<Float>) throws(KernelError) in try unbroadcast(mapFloats(dy) { $0 * beta }, from: [m, n], to: t.shape) }
         return (da, db, dc)
     }
 
     /// Batched `[…, M, K]·[…, K, N]`: per batch dA += dY·Bᵀ, dB += Aᵀ·dY; accumulating into the
     /// operand's own block sums the gradient over broadcast batch dimensions.
-    static func matMulBackward(_ a: Tensor<Float>, _ b: Tensor<Float>, _ dy: [Float]) throws(KernelError) -> (a: [Float], b: [Float]) {
+    static func matMulBackward(_ a: Tensor<Float>, _ b: Tensor<Float>, _ dy: [Float], wantA: Bool = true,
+                               wantB: Bool = true) throws(KernelError) -> (a: [Float]?, b: [Float]?) {
         let aShape = a.rank == 1 ? [1] + a.shape : a.shape
         let bShape = b.rank == 1 ? b.shape + [1] : b.shape
         let m = aShape[aShape.count - 2], k = aShape[aShape.count - 1], n = bShape[bShape.count - 1]
         let aBatch = Array(aShape.dropLast(2)), bBatch = Array(bShape.dropLast(2))
         let batch = try broadcastShape(aBatch, bBatch)
+        guard dy.count == batch.reduce(1, *) * m * n else { throw KernelError("internal: a MatMul gradient of \(dy.count) elements for \(a.shape)·\(b.shape)") }
         let sa = broadcastStrides(aBatch, to: batch), sb = broadcastStrides(bBatch, to: batch)
-        var da = [Float](repeating: 0, count: a.count), db = [Float](repeating: 0, count: b.count)
+        var da = [Float](repeating: 0, count: wantA ? a.count : 0), db = [Float](repeating: 0, count: wantB ? b.count : 0)
         for i in 0..<batch.reduce(1, *) {
             var rest = i, offA = 0, offB = 0
             for d in stride(from: batch.count - 1, through: 0, by: -1) {
                 let idx = rest % batch[d]; rest /= batch[d]
                 offA += idx * sa[d]; offB += idx * sb[d]
             }
-            gemmInto(&da, offsetC: offA * m * k, dy, offsetA: i * m * n, lda: n, transA: false,
-                     b.scalars, offsetB: offB * k * n, ldb: n, transB: true, m: m, n: k, k: n, beta: 1)
-            gemmInto(&db, offsetC: offB * k * n, a.scalars, offsetA: offA * m * k, lda: k, transA: true,
-                     dy, offsetB: i * m * n, ldb: n, transB: false, m: k, n: n, k: m, beta: 1)
+            if wantA {
+                gemmInto(&da, offsetC: offA * m * k, dy, offsetA: i * m * n, lda: n, transA: false,
+                         b.scalars, offsetB: offB * k * n, ldb: n, transB: true, m: m, n: k, k: n, beta: 1)
+            }
+            if wantB {
+                gemmInto(&db, offsetC: offB * k * n, a.scalars, offsetA: offA * m * k, lda: k, transA: true,
+                         dy, offsetB: i * m * n, ldb: n, transB: false, m: k, n: n, k: m, beta: 1)
+            }
         }
-        return (da, db)
+        return (wantA ? da : nil, wantB ? db : nil)
     }
 
     /// Per image and group: dW_g += dY_g·colsᵀ, dCols = W_gᵀ·dY_g folded back by col2im; db = Σ dY.
+    /// `wantInput`/`wantWeight` skip the products nobody reads (the curvature wants one of the two).
     static func convBackward(_ x: Tensor<Float>, _ w: Tensor<Float>, _ dy: [Float], _ attributes: WindowAttributes, group: Int,
-                             wantInput: Bool) throws(KernelError) -> (input: [Float]?, weight: [Float], bias: [Float]) {
-        let (batch, channels, o) = (x.shape[0], x.shape[1], w.shape[0])
-        let g = try Window2D(input: [x.shape[2], x.shape[3]], kernel: [w.shape[2], w.shape[3]], attributes, ceilMode: false)
-        let cg = channels / group, og = o / group, patch = cg * g.kernel[0] * g.kernel[1], pixels = g.output[0] * g.output[1]
-        let inPlane = x.shape[2] * x.shape[3]
-        var dx = [Float](repeating: 0, count: wantInput ? x.count : 0), dw = [Float](repeating: 0, count: w.count)
-        var db = [Float](repeating: 0, count: o)
-        var cols = [Float](repeating: 0, count: try checkedCount([patch, pixels])), dcols = cols
-        for n in 0..<batch {
-            for gi in 0..<group {
-                let outOffset = (n * o + gi * og) * pixels
-                for r in 0..<og { for p in 0..<pixels { db[gi * og + r] += dy[outOffset + r * pixels + p] } }
-                x.withUnsafeBufferPointer { px in
-                    cols.withUnsafeMutableBufferPointer { pc in
-                        guard let X = px.baseAddress, let C = pc.baseAddress else { return }
-                        g.im2col(X + (n * channels + gi * cg) * inPlane, channels: cg, into: C)
-                    }
+                             wantInput: Bool, wantWeight: Bool = true) throws(KernelError) -> (input: [Float]?, weight: [Float]?, bias: [Float]) {
+        let l = try ConvLayout(x.shape, w.shape, attributes, group: group)
+        guard dy.count == l.batch * l.outChannels * l.pixels else { throw KernelError("internal: a Conv gradient of \(dy.count) elements for output \(l.outputShape)") }
+        var dx = [Float](repeating: 0, count: wantInput ? x.count : 0), dw = [Float](repeating: 0, count: wantWeight ? w.count : 0)
+        var db = [Float](repeating: 0, count: l.outChannels)
+        dy.withUnsafeBufferPointer { pdy in
+            guard let DY = pdy.baseAddress else { return }
+            for n in 0..<l.batch {
+                for o in 0..<l.outChannels {
+                    let row = DY + (n * l.outChannels + o) * l.pixels
+                    var s: Float = 0
+                    for p in 0..<l.pixels { s += row[p] }
+                    db[o] += s
                 }
-                gemmInto(&dw, offsetC: gi * og * patch, dy, offsetA: outOffset, lda: pixels, transA: false,
-                         cols, ldb: pixels, transB: true, m: og, n: patch, k: pixels, beta: 1)
-                guard wantInput else { continue }
-                gemmInto(&dcols, w.scalars, offsetA: gi * og * patch, lda: patch, transA: true,
-                         dy, offsetB: outOffset, ldb: pixels, transB: false, m: patch, n: pixels, k: og, beta: 0)
-                g.col2im(dcols, channels: cg, into: &dx, offset: (n * channels + gi * cg) * inPlane)
             }
         }
-        return (wantInput ? dx : nil, dw, db)
+        guard l.pixels > 0, l.patch > 0, l.groupOutChannels > 0, wantInput || wantWeight else { return (wantInput ? dx : nil, wantWeight ? dw : nil, db) }
+        var cols = [Float](repeating: 0, count: l.pointwise ? 0 : l.patch * l.pixels)
+        x.withUnsafeBufferPointer { px in
+            w.withUnsafeBufferPointer { pw in
+                dy.withUnsafeBufferPointer { pdy in
+                    cols.withUnsafeMutableBufferPointer { pc in
+                        dx.withUnsafeMutableBufferPointer { pdx in
+                            dw.withUnsafeMutableBufferPointer { pdw in
+                                guard let X = px.baseAddress, let W = pw.baseAddress, let DY = pdy.baseAddress else { return }
+                                for n in 0..<l.batch {
+                                    for gi in 0..<l.group {
+                                        let dyg = DY + (n * l.outChannels + gi * l.groupOutChannels) * l.pixels
+                                        let offset = (n * l.channels + gi * l.groupChannels) * l.inPlane
+                                        if wantWeight, let DW = pdw.baseAddress {
+                                            let b: UnsafePointer<Float>
+                                            if l.pointwise {
+                                                b = X + offset
+                                            } else {
+                                                guard let C = pc.baseAddress else { return }
+                                                l.window.im2col(X + offset, channels: l.groupChannels, into: C)
+                                                b = UnsafePointer(C)
+                                            }
+                                            Float.gemm(transposeA: false, transposeB: true, m: l.groupOutChannels, n: l.patch, k: l.pixels, alpha: 1,
+                                                       a: dyg, lda: l.pixels, b: b, ldb: l.pixels, beta: 1,
+                                                       c: DW + gi * l.groupOutChannels * l.patch, ldc: l.patch)
+                                        }
+                                        guard wantInput, let DX = pdx.baseAddress else { continue }
+                                        // Pointwise: the column gradient is the input gradient itself.
+                                        let target = l.pointwise ? DX + offset : pc.baseAddress
+                                        guard let target else { return }
+                                        Float.gemm(transposeA: true, transposeB: false, m: l.patch, n: l.pixels, k: l.groupOutChannels, alpha: 1,
+                                                   a: W + gi * l.groupOutChannels * l.patch, lda: l.patch, b: dyg, ldb: l.pixels, beta: 0,
+                                                   c: target, ldc: l.pixels)
+                                        if !l.pointwise { l.window.col2im(target, channels: l.groupChannels, into: DX + offset) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (wantInput ? dx : nil, wantWeight ? dw : nil, db)
     }
 
     /// Max pooling: the gradient goes to the first maximum of each window (as the forward's
     /// `max` keeps it); average pooling: spread over the window with the forward's divisor.
     static func poolBackward(_ x: Tensor<Float>, _ dy: [Float], _ attributes: WindowAttributes, max: Bool, ceilMode: Bool,
                              countIncludePad: Bool) throws(KernelError) -> [Float] {
-        guard x.rank == 4, let kernel = attributes.kernelShape else { throw KernelError("pooling evaluates 2-D windows over [N, C, H, W], got \(x.shape)") }
-        let g = try Window2D(input: [x.shape[2], x.shape[3]], kernel: kernel, attributes, ceilMode: ceilMode)
-        let planes = x.shape[0] * x.shape[1], (h, w) = (x.shape[2], x.shape[3]), (ho, wo) = (g.output[0], g.output[1])
-        let xs = x.scalars
         var dx = [Float](repeating: 0, count: x.count)
-        for p in 0..<planes {
-            let plane = p * h * w
-            for oh in 0..<ho {
-                for ow in 0..<wo {
-                    let d = dy[(p * ho + oh) * wo + ow]
-                    var best = -Float.infinity, at = -1, inside: [Int] = []
-                    for i in 0..<kernel[0] {
-                        guard let ih = g.source(0, oh, i) else { continue }
-                        for j in 0..<kernel[1] {
-                            guard let iw = g.source(1, ow, j) else { continue }
-                            let idx = plane + ih * w + iw
-                            if at < 0 || xs[idx] > best { best = xs[idx]; at = idx }
-                            inside.append(idx)
-                        }
-                    }
-                    if max {
-                        if at >= 0 { dx[at] += d }
-                        continue
-                    }
-                    let divisor: Int
-                    if countIncludePad {
-                        let hs = oh * g.strides[0] - g.padsBegin[0], ws = ow * g.strides[1] - g.padsBegin[1]
-                        let he = Swift.min(hs + kernel[0], h + g.padsEnd[0]), we = Swift.min(ws + kernel[1], w + g.padsEnd[1])
-                        divisor = Swift.max((he - hs) * (we - ws), 1)
-                    } else {
-                        divisor = Swift.max(inside.count, 1)
-                    }
-                    for idx in inside { dx[idx] += d / Float(divisor) }
-                }
+        if max {
+            let sources = try maxPoolSources(x, attributes, ceilMode: ceilMode)
+            guard sources.count == dy.count else { throw KernelError("internal: a pooling gradient of \(dy.count) elements for \(sources.count) windows") }
+            for (k, at) in sources.enumerated() where at >= 0 { dx[at] += dy[k] }
+            return dx
+        }
+        let p = try PoolWindows(x.shape, attributes, ceilMode: ceilMode)
+        guard p.count == dy.count else { throw KernelError("internal: a pooling gradient of \(dy.count) elements for \(p.count) windows") }
+        dx.withUnsafeMutableBufferPointer { pdx in
+            guard let DX = pdx.baseAddress else { return }
+            p.forEachWindow { out, plane, rows, columns, hs, ws in
+                let d = dy[out] / Float(p.divisor(rows, columns, hs, ws, countIncludePad: countIncludePad))
+                for r in 0..<rows.count { for c in 0..<columns.count { DX[plane + rows.position(r) * p.w + columns.position(c)] += d } }
             }
         }
         return dx
@@ -147,28 +175,37 @@ extension Kernel {
         guard x.rank >= 2 else { throw KernelError("BatchNormalization needs [N, C, …], got \(x.shape)") }
         let c = x.shape[1], inner = x.shape[2...].reduce(1, *), outer = x.shape[0]
         let stats = batchStatistics ? Kernel.batchStatistics(x) : (mean.scalars.map { Double($0) }, variance.scalars.map { Double($0) })
-        let xs = x.scalars
+        guard dy.count == x.count, scale.count == c, stats.0.count == c, stats.1.count == c else {
+            throw KernelError("internal: BatchNormalization gradient of \(dy.count) elements for input \(x.shape)")
+        }
         var dx = [Float](repeating: 0, count: x.count), dscale = [Float](repeating: 0, count: c), dbias = dscale
-        for ch in 0..<c {
-            let inv = 1 / (stats.1[ch] + Double(epsilon)).squareRoot(), mu = stats.0[ch]
-            var sumDy: Double = 0, sumDyXhat: Double = 0
-            for n in 0..<outer {
-                let base = (n * c + ch) * inner
-                for i in 0..<inner {
-                    let xhat = (Double(xs[base + i]) - mu) * inv
-                    sumDy += Double(dy[base + i]); sumDyXhat += Double(dy[base + i]) * xhat
-                }
-            }
-            dscale[ch] = Float(sumDyXhat); dbias[ch] = Float(sumDy)
-            let k = Double(scale.scalars[ch]) * inv, m = Double(Swift.max(outer * inner, 1))
-            for n in 0..<outer {
-                let base = (n * c + ch) * inner
-                for i in 0..<inner {
-                    if batchStatistics {
-                        let xhat = (Double(xs[base + i]) - mu) * inv
-                        dx[base + i] = Float(k * (Double(dy[base + i]) - sumDy / m - xhat * sumDyXhat / m))
-                    } else {
-                        dx[base + i] = Float(k) * dy[base + i]
+        x.withUnsafeBufferPointer { px in
+            dy.withUnsafeBufferPointer { pdy in
+                dx.withUnsafeMutableBufferPointer { pdx in
+                    guard let X = px.baseAddress, let DY = pdy.baseAddress, let DX = pdx.baseAddress else { return }
+                    for ch in 0..<c {
+                        let inv = 1 / (stats.1[ch] + Double(epsilon)).squareRoot(), mu = stats.0[ch]
+                        var sumDy: Double = 0, sumDyXhat: Double = 0
+                        for n in 0..<outer {
+                            let base = (n * c + ch) * inner, xs = X + base, g = DY + base
+                            for i in 0..<inner {
+                                let xhat = (Double(xs[i]) - mu) * inv
+                                sumDy += Double(g[i]); sumDyXhat += Double(g[i]) * xhat
+                            }
+                        }
+                        dscale[ch] = Float(sumDyXhat); dbias[ch] = Float(sumDy)
+                        let k = Double(scale.scalars[ch]) * inv, m = Double(Swift.max(outer * inner, 1)), kf = Float(k)
+                        for n in 0..<outer {
+                            let base = (n * c + ch) * inner, xs = X + base, g = DY + base, out = DX + base
+                            if batchStatistics {
+                                for i in 0..<inner {
+                                    let xhat = (Double(xs[i]) - mu) * inv
+                                    out[i] = Float(k * (Double(g[i]) - sumDy / m - xhat * sumDyXhat / m))
+                                }
+                            } else {
+                                for i in 0..<inner { out[i] = kf * g[i] }
+                            }
+                        }
                     }
                 }
             }
@@ -229,29 +266,5 @@ extension Kernel {
             dBias = scatter(bIndex, db.map { Float($0) }, count: bias.count)
         }
         return (dx, dScale, dBias)
-    }
-}
-
-extension Window2D {
-    /// The transpose of `im2col`: adds each column entry back onto the input element it was
-    /// read from (padding positions read nothing and receive nothing).
-    func col2im(_ cols: [Float], channels: Int, into x: inout [Float], offset: Int) {
-        let (h, w, ho, wo) = (input[0], input[1], output[0], output[1])
-        var row = 0
-        for c in 0..<channels {
-            let plane = offset + c * h * w
-            for i in 0..<kernel[0] {
-                for j in 0..<kernel[1] {
-                    for oh in 0..<ho {
-                        guard let ih = source(0, oh, i) else { continue }
-                        for ow in 0..<wo {
-                            guard let iw = source(1, ow, j) else { continue }
-                            x[plane + ih * w + iw] += cols[row + oh * wo + ow]
-                        }
-                    }
-                    row += ho * wo
-                }
-            }
-        }
     }
 }

@@ -66,17 +66,16 @@ extension Kernel {
     static func binary(_ op: BinaryOp, _ a: ONNXValue, _ b: ONNXValue) throws(KernelError) -> ONNXValue {
         switch (a, b) {
         case let (.float(x), .float(y)):
-            let f: (Float, Float) -> Float
+            let r: (shape: [Int], values: [Float])
             switch op {
-            case .add: f = { $0 + $1 }
-            case .sub: f = { $0 - $1 }
-            case .mul: f = { $0 * $1 }
-            case .div: f = { $0 / $1 }
-            case .pow: f = { Foundation.pow($0, $1) }
-            case .mod(fmod: true): f = { Foundation.fmod($0, $1) }
+            case .add: r = try broadcastFloats(x.scalars, x.shape, y.scalars, y.shape) { $0 + $1 }
+            case .sub: r = try broadcastFloats(x.scalars, x.shape, y.scalars, y.shape) { $0 - $1 }
+            case .mul: r = try broadcastFloats(x.scalars, x.shape, y.scalars, y.shape) { $0 * $1 }
+            case .div: r = try broadcastFloats(x.scalars, x.shape, y.scalars, y.shape) { $0 / $1 }
+            case .pow: r = try broadcastFloats(x.scalars, x.shape, y.scalars, y.shape) { Foundation.pow($0, $1) }
+            case .mod(fmod: true): r = try broadcastFloats(x.scalars, x.shape, y.scalars, y.shape) { Foundation.fmod($0, $1) }
             case .mod(fmod: false): throw KernelError("Mod of floating-point tensors needs fmod=1")
             }
-            let r = try broadcasting(x.scalars, x.shape, y.scalars, y.shape, f)
             return .float(try floatResult(r.shape, r.values))
         case let (.float(x), .int(y)) where op == .pow:
             let r = try broadcasting(x.scalars, x.shape, y.values.map { Float($0) }, y.shape) { Foundation.pow($0, $1) }
@@ -105,19 +104,19 @@ extension Kernel {
     static func unary(_ op: UnaryOp, _ x: ONNXValue) throws(KernelError) -> ONNXValue {
         if case .identity = op { return x }
         let t = try x.floatTensor("the input")
-        let f: (Float) -> Float
+        let xs = t.scalars, y: [Float]
         switch op {
-        case .relu: f = { $0 > 0 ? $0 : 0 }
-        case let .leakyRelu(alpha): f = { $0 >= 0 ? $0 : alpha * $0 }
-        case .sigmoid: f = { 1 / (1 + Foundation.exp(-$0)) }
-        case .tanh: f = { Foundation.tanh($0) }
-        case .erf: f = { Foundation.erf($0) }
-        case .gelu(tanh: false): f = { 0.5 * $0 * (1 + Foundation.erf($0 * 0.70710678118654752)) }
-        case .gelu(tanh: true): f = { 0.5 * $0 * (1 + Foundation.tanh(0.79788456080286536 * ($0 + 0.044715 * $0 * $0 * $0))) }
-        case .sqrt: f = { $0.squareRoot() }
-        case .neg: f = { -$0 }
-        case .identity: f = { $0 }
+        case .relu: y = mapFloats(xs) { $0 > 0 ? $0 : 0 }
+        case let .leakyRelu(alpha): y = mapFloats(xs) { $0 >= 0 ? $0 : alpha * $0 }
+        case .sigmoid: y = mapFloats(xs) { 1 / (1 + Foundation.exp(-$0)) }
+        case .tanh: y = mapFloats(xs) { Foundation.tanh($0) }
+        case .erf: y = mapFloats(xs) { Foundation.erf($0) }
+        case .gelu(tanh: false): y = mapFloats(xs) { 0.5 * $0 * (1 + Foundation.erf($0 * 0.70710678118654752)) }
+        case .gelu(tanh: true): y = mapFloats(xs) { 0.5 * $0 * (1 + Foundation.tanh(0.79788456080286536 * ($0 + 0.044715 * $0 * $0 * $0))) }
+        case .sqrt: y = mapFloats(xs) { $0.squareRoot() }
+        case .neg: y = mapFloats(xs) { -$0 }
+        case .identity: y = xs
         }
-        return .float(try floatResult(t.shape, t.scalars.map(f)))
+        return .float(try floatResult(t.shape, y))
     }
 }

@@ -54,10 +54,9 @@ extension Kernel {
         var y = try makeFloat([m, n])
         if let c, beta != 0 {
             guard try broadcastShape(c.shape, [m, n]) == [m, n] else { throw KernelError("Gemm C of shape \(c.shape) does not broadcast to [\(m), \(n)]") }
-            let r = try broadcasting([Float](repeating: 0, count: m * n), [m, n], c.scalars, c.shape) { _, v in beta * v }
-            y = try floatResult([m, n], r.values)
+            y = try floatResult([m, n], try expanded(c.scalars, c.shape, to: [m, n]))
         }
-        let accumulate: Float = (c != nil && beta != 0) ? 1 : 0
+        let accumulate: Float = (c != nil && beta != 0) ? beta : 0
         a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
                 y.withUnsafeMutableBufferPointer { py in
@@ -70,44 +69,84 @@ extension Kernel {
         return y
     }
 
+    /// The sizes one convolution works with, its operands' shapes checked.
+    struct ConvLayout {
+        let window: Window2D
+        let batch: Int, channels: Int, outChannels: Int, group: Int
+        /// Per group: input channels, output channels, rows of the column matrix (C/g·kh·kw).
+        let groupChannels: Int, groupOutChannels: Int, patch: Int
+        /// Output pixels Ho·Wo and input pixels H·W per plane.
+        let pixels: Int, inPlane: Int
+        /// A 1×1 kernel at stride 1 without padding: the column matrix is the image itself.
+        var pointwise: Bool {
+            window.kernel == [1, 1] && window.strides == [1, 1] && window.padsBegin == [0, 0] && window.padsEnd == [0, 0]
+        }
+
+        init(_ x: [Int], _ w: [Int], _ attributes: WindowAttributes, group: Int) throws(KernelError) {
+            guard x.count == 4, w.count == 4 else { throw KernelError("Conv evaluates 2-D convolutions ([N, C, H, W] input, [O, C, kh, kw] weight), got \(x) and \(w)") }
+            (batch, channels, outChannels, self.group) = (x[0], x[1], w[0], group)
+            guard channels % group == 0, outChannels % group == 0, w[1] == channels / group else {
+                throw KernelError("Conv weight \(w) does not fit input \(x) with group \(group)")
+            }
+            if let k = attributes.kernelShape, k != [w[2], w[3]] { throw KernelError("kernel_shape \(k) differs from the weight's \(Array(w[2...]))") }
+            window = try Window2D(input: [x[2], x[3]], kernel: [w[2], w[3]], attributes, ceilMode: false)
+            groupChannels = channels / group
+            groupOutChannels = outChannels / group
+            patch = groupChannels * window.kernel[0] * window.kernel[1]
+            pixels = window.output[0] * window.output[1]
+            inPlane = x[2] * x[3]
+            _ = try checkedCount([patch, pixels])
+        }
+
+        var outputShape: [Int] { [batch, outChannels, window.output[0], window.output[1]] }
+    }
+
     /// 2-D convolution (cross-correlation) of x `[N, C, H, W]` with w `[O, C/group, kh, kw]`
     /// and optional bias `[O]`, by im2col and one `sgemm` per image and group:
     /// y[n, g] = W_g `[O/g, C/g·kh·kw]` · cols_g `[C/g·kh·kw, Ho·Wo]` + b_g.
     static func conv(_ x: Tensor<Float>, _ w: Tensor<Float>, _ bias: Tensor<Float>?, _ attributes: WindowAttributes,
                      group: Int) throws(KernelError) -> Tensor<Float> {
-        guard x.rank == 4, w.rank == 4 else { throw KernelError("Conv evaluates 2-D convolutions ([N, C, H, W] input, [O, C, kh, kw] weight), got \(x.shape) and \(w.shape)") }
-        let (batch, channels, o) = (x.shape[0], x.shape[1], w.shape[0])
-        guard channels % group == 0, o % group == 0, w.shape[1] == channels / group else {
-            throw KernelError("Conv weight \(w.shape) does not fit input \(x.shape) with group \(group)")
+        let l = try ConvLayout(x.shape, w.shape, attributes, group: group)
+        if let bias, bias.shape != [l.outChannels] { throw KernelError("Conv bias of shape \(bias.shape) does not match \(l.outChannels) output channels") }
+        var y = try makeFloat(l.outputShape)
+        if let bias {
+            y.withUnsafeMutableBufferPointer { py in
+                guard let Y = py.baseAddress else { return }
+                for n in 0..<l.batch { for o in 0..<l.outChannels { (Y + (n * l.outChannels + o) * l.pixels).update(repeating: bias.scalars[o], count: l.pixels) } }
+            }
         }
-        if let k = attributes.kernelShape, k != [w.shape[2], w.shape[3]] { throw KernelError("kernel_shape \(k) differs from the weight's \(Array(w.shape[2...]))") }
-        if let bias, bias.shape != [o] { throw KernelError("Conv bias of shape \(bias.shape) does not match \(o) output channels") }
-        let g = try Window2D(input: [x.shape[2], x.shape[3]], kernel: [w.shape[2], w.shape[3]], attributes, ceilMode: false)
-        let cg = channels / group, og = o / group, patch = cg * g.kernel[0] * g.kernel[1], pixels = g.output[0] * g.output[1]
-        var y = try makeFloat([batch, o, g.output[0], g.output[1]])
-        var cols = try makeFloat([patch, pixels])
-        let inPlane = x.shape[2] * x.shape[3]
-        for n in 0..<batch {
-            for gi in 0..<group {
-                x.withUnsafeBufferPointer { px in
-                    cols.withUnsafeMutableBufferPointer { pc in
-                        guard let X = px.baseAddress, let C = pc.baseAddress else { return }
-                        g.im2col(X + (n * channels + gi * cg) * inPlane, channels: cg, into: C)
-                    }
-                }
-                w.withUnsafeBufferPointer { pw in
-                    cols.withUnsafeBufferPointer { pc in
-                        y.withUnsafeMutableBufferPointer { py in
-                            guard let W = pw.baseAddress, let C = pc.baseAddress, let Y = py.baseAddress, pixels > 0, patch > 0 else { return }
-                            let out = Y + (n * o + gi * og) * pixels
-                            if let bias { for r in 0..<og { (out + r * pixels).update(repeating: bias.scalars[gi * og + r], count: pixels) } }
-                            Float.gemm(transposeA: false, transposeB: false, m: og, n: pixels, k: patch, alpha: 1,
-                                       a: W + gi * og * patch, lda: patch, b: C, ldb: pixels, beta: bias == nil ? 0 : 1, c: out, ldc: pixels)
+        try convAdding(x, w, l, into: &y)
+        return y
+    }
+
+    /// y += conv(x, w) (no bias), y of the layout's output shape: the tangent adds two convolutions into one buffer.
+    static func convAdding(_ x: Tensor<Float>, _ w: Tensor<Float>, _ l: ConvLayout, into y: inout Tensor<Float>) throws(KernelError) {
+        guard l.pixels > 0, l.patch > 0, l.groupOutChannels > 0 else { return }
+        var cols = [Float](repeating: 0, count: l.pointwise ? 0 : l.patch * l.pixels)
+        x.withUnsafeBufferPointer { px in
+            w.withUnsafeBufferPointer { pw in
+                cols.withUnsafeMutableBufferPointer { pc in
+                    y.withUnsafeMutableBufferPointer { py in
+                        guard let X = px.baseAddress, let W = pw.baseAddress, let Y = py.baseAddress else { return }
+                        for n in 0..<l.batch {
+                            for gi in 0..<l.group {
+                                let image = X + (n * l.channels + gi * l.groupChannels) * l.inPlane
+                                let b: UnsafePointer<Float>
+                                if l.pointwise {
+                                    b = image
+                                } else {
+                                    guard let C = pc.baseAddress else { return }
+                                    l.window.im2col(image, channels: l.groupChannels, into: C)
+                                    b = UnsafePointer(C)
+                                }
+                                Float.gemm(transposeA: false, transposeB: false, m: l.groupOutChannels, n: l.pixels, k: l.patch, alpha: 1,
+                                           a: W + gi * l.groupOutChannels * l.patch, lda: l.patch, b: b, ldb: l.pixels, beta: 1,
+                                           c: Y + (n * l.outChannels + gi * l.groupOutChannels) * l.pixels, ldc: l.pixels)
+                            }
                         }
                     }
                 }
             }
         }
-        return y
     }
 }

@@ -9,19 +9,24 @@ extension Kernel {
         let outer = x.shape[..<a].reduce(1, *)
         let (length, inner) = legacy ? (x.shape[a...].reduce(1, *), 1) : (x.shape[a], x.shape[(a + 1)...].reduce(1, *))
         var y = x.scalars
-        for o in 0..<outer {
-            for i in 0..<inner {
-                let base = o * length * inner + i
-                var m = -Float.infinity
-                for k in 0..<length { m = max(m, y[base + k * inner]) }
-                var sum: Double = 0
-                for k in 0..<length { sum += Double(Foundation.exp(y[base + k * inner] - m)) }
-                if log {
-                    let logSum = Float(Foundation.log(sum))
-                    for k in 0..<length { y[base + k * inner] = y[base + k * inner] - m - logSum }
-                } else {
-                    let inv = Float(1 / sum)
-                    for k in 0..<length { y[base + k * inner] = Foundation.exp(y[base + k * inner] - m) * inv }
+        y.withUnsafeMutableBufferPointer { p in
+            guard let Y = p.baseAddress else { return }
+            for o in 0..<outer {
+                for i in 0..<inner {
+                    let line = Y + o * length * inner + i
+                    var m = -Float.infinity
+                    for k in 0..<length { m = max(m, line[k * inner]) }
+                    var sum: Double = 0
+                    if log {
+                        for k in 0..<length { sum += Double(Foundation.exp(line[k * inner] - m)) }
+                        let logSum = Float(Foundation.log(sum))
+                        for k in 0..<length { line[k * inner] = line[k * inner] - m - logSum }
+                    } else {
+                        // Each exponential computed once, kept in place, then scaled.
+                        for k in 0..<length { let e = Foundation.exp(line[k * inner] - m); line[k * inner] = e; sum += Double(e) }
+                        let inv = Float(1 / sum)
+                        for k in 0..<length { line[k * inner] *= inv }
+                    }
                 }
             }
         }
@@ -60,7 +65,7 @@ extension Kernel {
             guard try broadcastShape(t.shape, normalized) == normalized else {
                 throw KernelError("LayerNormalization \(name) of shape \(t.shape) does not broadcast to \(normalized)")
             }
-            return try broadcasting([Float](repeating: 0, count: size), normalized, t.scalars, t.shape) { _, v in v }.values
+            return try ONNX.expanded(t.scalars, t.shape, to: normalized)
         }
         let s = try expanded(scale, "Scale"), b = try bias.map { (t: Tensor<Float>) throws(KernelError) in try expanded(t, "B") }
         var y = x.scalars

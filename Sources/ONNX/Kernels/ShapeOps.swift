@@ -6,18 +6,19 @@ extension ONNXValue {
     /// The same elements under another shape of the same count.
     func reshaped(_ shape: [Int]) throws(KernelError) -> ONNXValue {
         guard try checkedCount(shape) == count else { throw KernelError("cannot reshape \(self.shape) (\(count) elements) to \(shape)") }
-        return try rebuilt(shape) { $0 }
+        // The storage is shared, not copied (copy-on-write).
+        switch self {
+        case let .float(t): return .float(try floatResult(shape, t.scalars))
+        case let .int(t): return .int(try makeInt(shape, t.values))
+        }
     }
 
-    /// A value of `shape` from this one's elements rearranged by `body` (called with either
-    /// element type; it must return `ElementCount.of(shape)` elements).
-    func rebuilt(_ shape: [Int], _ body: ([Int]) throws(KernelError) -> [Int]) throws(KernelError) -> ONNXValue {
-        let n = try checkedCount(shape)
-        let order = try body(Array(0..<count))
-        guard order.count == n else { throw KernelError("internal: \(order.count) elements for shape \(shape)") }
+    /// A value of shape `out` read from this one at `offset + Σ_d i_d·strides_d` (transpose,
+    /// slice and expand), copied row by row.
+    func strided(_ out: [Int], offset: Int = 0, strides: [Int]) throws(KernelError) -> ONNXValue {
         switch self {
-        case let .float(t): return .float(try floatResult(shape, order.map { t.scalars[$0] }))
-        case let .int(t): return .int(try makeInt(shape, order.map { t.values[$0] }))
+        case let .float(t): return .float(try floatResult(out, try stridedCopy(t.scalars, out, offset: offset, strides: strides)))
+        case let .int(t): return .int(try makeInt(out, try stridedCopy(t.values, out, offset: offset, strides: strides)))
         }
     }
 }
@@ -55,7 +56,7 @@ extension Kernel {
         guard perm.sorted() == Array(0..<rank) else { throw KernelError("perm \(perm) is not a permutation of 0..<\(rank)") }
         let strides = rowMajorStrides(x.shape)
         let out = perm.map { x.shape[$0] }
-        return try x.rebuilt(out) { _ throws(KernelError) in try gatherIndices(out, offset: 0, strides: perm.map { strides[$0] }) }
+        return try x.strided(out, strides: perm.map { strides[$0] })
     }
 
     static func reshape(_ x: ONNXValue, _ target: [Int], allowZero: Bool) throws(KernelError) -> ONNXValue {
@@ -144,19 +145,52 @@ extension Kernel {
     }
 
     static func gather(_ x: ONNXValue, _ indices: IntTensor, axis: Int) throws(KernelError) -> ONNXValue {
-        let a = try normalizedAxis(axis, rank: x.shape.count, "Gather axis")
-        let extent = x.shape[a]
-        let outer = x.shape[..<a].reduce(1, *), inner = x.shape[(a + 1)...].reduce(1, *)
-        var positions: [Int] = []
-        for i in indices.values {
-            guard i >= -Int64(extent), i < Int64(extent) else { throw KernelError("Gather index \(i) is outside -\(extent)..<\(extent)") }
-            positions.append(Int(i < 0 ? i + Int64(extent) : i))
+        let g = try GatherLayout(x.shape, indices, axis: axis)
+        func blocks<T>(_ v: [T]) -> [T] {
+            // Each (outer, index) pair copies one contiguous block of `inner` elements.
+            var out: [T] = []
+            out.reserveCapacity(g.outer * g.positions.count * g.inner)
+            for o in 0..<g.outer { for p in g.positions { out.append(contentsOf: v[((o * g.extent + p) * g.inner)..<((o * g.extent + p + 1) * g.inner)]) } }
+            return out
         }
-        let out = Array(x.shape[..<a]) + indices.shape + Array(x.shape[(a + 1)...])
-        return try x.rebuilt(out) { _ in
-            var order: [Int] = []
-            for o in 0..<outer { for p in positions { for k in 0..<inner { order.append((o * extent + p) * inner + k) } } }
-            return order
+        switch x {
+        case let .float(t): return .float(try floatResult(g.out, blocks(t.scalars)))
+        case let .int(t): return .int(try makeInt(g.out, blocks(t.values)))
+        }
+    }
+
+    /// Gather's adjoint: each block of the output's gradient added back onto the block it was copied from.
+    static func gatherBackward(_ shape: [Int], _ indices: IntTensor, axis: Int, _ dy: [Float]) throws(KernelError) -> [Float] {
+        let g = try GatherLayout(shape, indices, axis: axis)
+        guard dy.count == g.outer * g.positions.count * g.inner else { throw KernelError("internal: a Gather gradient of \(dy.count) elements for output \(g.out)") }
+        var dx = [Float](repeating: 0, count: try checkedCount(shape))
+        var k = 0
+        for o in 0..<g.outer {
+            for p in g.positions {
+                let base = (o * g.extent + p) * g.inner
+                for i in 0..<g.inner { dx[base + i] += dy[k + i] }
+                k += g.inner
+            }
+        }
+        return dx
+    }
+
+    /// Gather's sizes: the blocks before the axis (`outer`), the checked positions along it, the block after it (`inner`).
+    struct GatherLayout {
+        let outer: Int, extent: Int, inner: Int, positions: [Int], out: [Int]
+        init(_ shape: [Int], _ indices: IntTensor, axis: Int) throws(KernelError) {
+            let a = try normalizedAxis(axis, rank: shape.count, "Gather axis")
+            extent = shape[a]
+            outer = shape[..<a].reduce(1, *)
+            inner = shape[(a + 1)...].reduce(1, *)
+            var positions: [Int] = []
+            for i in indices.values {
+                guard i >= -Int64(extent), i < Int64(extent) else { throw KernelError("Gather index \(i) is outside -\(extent)..<\(extent)") }
+                positions.append(Int(i < 0 ? i + Int64(extent) : i))
+            }
+            self.positions = positions
+            out = Array(shape[..<a]) + indices.shape + Array(shape[(a + 1)...])
+            _ = try checkedCount(out)
         }
     }
 
@@ -181,7 +215,7 @@ extension Kernel {
         }
         let strides = rowMajorStrides(x.shape)
         let offset = zip(begin, strides).map { $0 * $1 }.reduce(0, +)
-        return try x.rebuilt(out) { _ throws(KernelError) in try gatherIndices(out, offset: offset, strides: zip(step, strides).map { $0 * $1 }) }
+        return try x.strided(out, offset: offset, strides: zip(step, strides).map { $0 * $1 })
     }
 
     static func squeeze(_ x: ONNXValue, axes: [Int]?) throws(KernelError) -> ONNXValue {
@@ -212,7 +246,7 @@ extension Kernel {
     static func expand(_ x: ONNXValue, _ target: [Int]) throws(KernelError) -> ONNXValue {
         let out = try broadcastShape(x.shape, target)
         let strides = broadcastStrides(x.shape, to: out)
-        return try x.rebuilt(out) { _ throws(KernelError) in try gatherIndices(out, offset: 0, strides: strides) }
+        return try x.strided(out, strides: strides)
     }
 
     static func cast(_ x: ONNXValue, toFloat: Bool, toBool: Bool) throws(KernelError) -> ONNXValue {

@@ -23,23 +23,36 @@ private func tangentInput(_ x: [ONNXValue?], _ t: [[Float]?], _ i: Int) throws(K
     return try floatResult(shape, d)
 }
 
+/// True when input `i` has no tangent or an all-zero one (the graph input, parameters off the
+/// direction): the products with it are skipped.
+func isZero(_ t: [[Float]?], _ i: Int) -> Bool {
+    guard i < t.count, let d = t[i] else { return true }
+    return !d.contains { $0 != 0 } // NaN != 0: a NaN tangent is not skipped
+}
+
 extension Kernel {
     func tangent(_ x: [ONNXValue?], _ t: [[Float]?], output y: ONNXValue, opset: Int, batchStatistics: Bool) throws(KernelError) -> [Float] {
         func float(_ i: Int) throws(KernelError) -> Tensor<Float> { try floatInput(x, i) }
         func dot(_ i: Int) throws(KernelError) -> Tensor<Float> { try tangentInput(x, t, i) }
         switch self {
         case let .conv(w, group):
+            // ẏ = conv(x, ẇ) + ḃ, then conv(ẋ, w) added into the same buffer.
             let b = x.count > 2 && x[2] != nil ? try dot(2) : nil
-            let a1 = try Kernel.conv(try dot(0), try float(1), nil, w, group: group)
-            let a2 = try Kernel.conv(try float(0), try dot(1), b, w, group: group)
-            return zip(a1.scalars, a2.scalars).map { $0 + $1 }
+            var out = try Kernel.conv(try float(0), try dot(1), b, w, group: group)
+            if !isZero(t, 0) {
+                try Kernel.convAdding(try dot(0), try float(1), try ConvLayout(try float(0).shape, try float(1).shape, w, group: group), into: &out)
+            }
+            return out.scalars
         case let .gemm(alpha, beta, transA, transB):
-            let a1 = try Kernel.gemm(try dot(0), try float(1), nil, alpha: alpha, beta: 0, transA: transA, transB: transB)
             let a2 = try Kernel.gemm(try float(0), try dot(1), x.count > 2 && x[2] != nil ? try dot(2) : nil, alpha: alpha, beta: beta, transA: transA, transB: transB)
-            return zip(a1.scalars, a2.scalars).map { $0 + $1 }
+            if isZero(t, 0) { return a2.scalars }
+            let a1 = try Kernel.gemm(try dot(0), try float(1), nil, alpha: alpha, beta: 0, transA: transA, transB: transB)
+            return zipMap(a1.scalars, a2.scalars) { $0 + $1 }
         case .matMul:
+            if isZero(t, 0) { return try Kernel.matMul(try float(0), try dot(1)).scalars }
+            if isZero(t, 1) { return try Kernel.matMul(try dot(0), try float(1)).scalars }
             let a1 = try Kernel.matMul(try dot(0), try float(1)), a2 = try Kernel.matMul(try float(0), try dot(1))
-            return zip(a1.scalars, a2.scalars).map { $0 + $1 }
+            return zipMap(a1.scalars, a2.scalars) { $0 + $1 }
         case let .binary(op):
             return try Kernel.binaryTangent(op, x, t, y)
         case let .unary(op):
@@ -64,12 +77,22 @@ extension Kernel {
         case let .batchNormalization(epsilon):
             let xs = try float(0), mean = try float(3), variance = try float(4)
             let dx = try dot(0).scalars, ds = try dot(1).scalars, db = try dot(2).scalars, s = try float(1)
-            let c = xs.shape[1], inner = xs.shape[2...].reduce(1, *)
+            let c = xs.shape[1], inner = Swift.max(xs.shape[2...].reduce(1, *), 1)
             var out = [Float](repeating: 0, count: xs.count)
-            for i in 0..<xs.count {
-                let ch = (i / Swift.max(inner, 1)) % c
-                let inv = 1 / (variance.scalars[ch] + epsilon).squareRoot()
-                out[i] = dx[i] * s.scalars[ch] * inv + (xs.scalars[i] - mean.scalars[ch]) * inv * ds[ch] + db[ch]
+            guard dx.count == xs.count, [ds.count, db.count, s.count, mean.count, variance.count].allSatisfy({ $0 == c }) else {
+                throw KernelError("internal: BatchNormalization tangents do not fit input \(xs.shape)")
+            }
+            xs.withUnsafeBufferPointer { px in
+                dx.withUnsafeBufferPointer { pdx in
+                    out.withUnsafeMutableBufferPointer { po in
+                        for block in 0..<(xs.count / inner) {
+                            let ch = block % c, base = block * inner
+                            let inv = 1 / (variance.scalars[ch] + epsilon).squareRoot()
+                            let (sc, m, sd, bd) = (s.scalars[ch], mean.scalars[ch], ds[ch], db[ch])
+                            for i in base..<(base + inner) { po[i] = pdx[i] * sc * inv + (px[i] - m) * inv * sd + bd }
+                        }
+                    }
+                }
             }
             return out
         case let .layerNormalization(axis, epsilon):
@@ -111,21 +134,34 @@ extension Kernel {
         switch self {
         case let .conv(w, group):
             // dW depends on x, dx on W: each takes the other's tangent.
-            result[1] = try Kernel.convBackward(try dot(0), try float(1), dy, w, group: group, wantInput: false).weight
-            if want(0) { result[0] = try Kernel.convBackward(try float(0), try dot(1), dy, w, group: group, wantInput: true).input }
+            if want(1), !isZero(t, 0) { result[1] = try Kernel.convBackward(try dot(0), try float(1), dy, w, group: group, wantInput: false).weight }
+            if want(0) { result[0] = try Kernel.convBackward(try float(0), try dot(1), dy, w, group: group, wantInput: true, wantWeight: false).input }
         case let .gemm(alpha, beta, transA, transB):
-            result[0] = try Kernel.gemmBackward(try float(0), try dot(1), nil, dy, alpha: alpha, beta: beta, transA: transA, transB: transB).a
-            result[1] = try Kernel.gemmBackward(try dot(0), try float(1), nil, dy, alpha: alpha, beta: beta, transA: transA, transB: transB).b
+            // da = α·dy·B'ᵀ moves with Ḃ, dB with Ȧ: each product only where that tangent is not zero.
+            if want(0), !isZero(t, 1) {
+                result[0] = try Kernel.gemmBackward(try float(0), try dot(1), nil, dy, alpha: alpha, beta: beta, transA: transA, transB: transB, wantB: false).a
+            }
+            if want(1), !isZero(t, 0) {
+                result[1] = try Kernel.gemmBackward(try dot(0), try float(1), nil, dy, alpha: alpha, beta: beta, transA: transA, transB: transB, wantA: false).b
+            }
         case .matMul:
-            result[0] = try Kernel.matMulBackward(try float(0), try dot(1), dy).a
-            result[1] = try Kernel.matMulBackward(try dot(0), try float(1), dy).b
+            if want(0), !isZero(t, 1) { result[0] = try Kernel.matMulBackward(try float(0), try dot(1), dy, wantB: false).a }
+            if want(1), !isZero(t, 0) { result[1] = try Kernel.matMulBackward(try dot(0), try float(1), dy, wantA: false).b }
         case let .binary(op):
             let c = try Kernel.binaryCurvature(op, x, t, y, dy, wantExponent: want(1))
             result[0] = c.a; result[1] = c.b
         case let .unary(op):
             let xs = try float(0).scalars, ys = try y.floatTensor("the output").scalars, d = try dot(0).scalars
             guard let second = Kernel.secondDerivative(op, xs, ys) else { break }
-            result[0] = dy.indices.map { dy[$0] * second($0) * d[$0] }
+            guard dy.count == xs.count, d.count == xs.count else { throw KernelError("internal: a tangent or gradient does not fit input of \(xs.count) elements") }
+            result[0] = dy.withUnsafeBufferPointer { pdy in
+                d.withUnsafeBufferPointer { pd in
+                    [Float](unsafeUninitializedCapacity: xs.count) { out, initialized in
+                        for i in 0..<xs.count { out[i] = pdy[i] * second(i) * pd[i] }
+                        initialized = xs.count
+                    }
+                }
+            }
         case let .softmax(axis, log, legacy):
             let ys = try y.floatTensor("the output")
             var out = [Float](repeating: 0, count: dy.count)
@@ -154,11 +190,24 @@ extension Kernel {
             let xs = try float(0), variance = try float(4), dx = try dot(0).scalars, ds = try dot(1).scalars
             let c = xs.shape[1], inner = Swift.max(xs.shape[2...].reduce(1, *), 1)
             var gx = [Float](repeating: 0, count: xs.count), gs = [Float](repeating: 0, count: c)
-            for i in 0..<xs.count {
-                let ch = (i / inner) % c
-                let inv = 1 / (variance.scalars[ch] + epsilon).squareRoot()
-                gx[i] = dy[i] * ds[ch] * inv
-                gs[ch] += dy[i] * dx[i] * inv
+            guard dx.count == xs.count, dy.count == xs.count, ds.count == c, variance.count == c else {
+                throw KernelError("internal: BatchNormalization tangents do not fit input \(xs.shape)")
+            }
+            dy.withUnsafeBufferPointer { pdy in
+                dx.withUnsafeBufferPointer { pdx in
+                    gx.withUnsafeMutableBufferPointer { pg in
+                        for block in 0..<(xs.count / inner) {
+                            let ch = block % c, base = block * inner
+                            let inv = 1 / (variance.scalars[ch] + epsilon).squareRoot(), sd = ds[ch]
+                            var sum = gs[ch]
+                            for i in base..<(base + inner) {
+                                pg[i] = pdy[i] * sd * inv
+                                sum += pdy[i] * pdx[i] * inv
+                            }
+                            gs[ch] = sum
+                        }
+                    }
+                }
             }
             result[0] = gx; result[1] = gs
         case let .layerNormalization(axis, epsilon):
@@ -179,11 +228,13 @@ extension Kernel {
 
     /// Calls `body` with the element indices of each line along `axis` (all trailing
     /// dimensions for `legacy` softmax), as the softmax kernels walk them.
-    static func forEachLine(_ shape: [Int], axis: Int, legacy: Bool, _ body: ([Int]) -> Void) throws(KernelError) {
+    static func forEachLine(_ shape: [Int], axis: Int, legacy: Bool, _ body: (StrideTo<Int>) -> Void) throws(KernelError) {
         let a = try normalizedAxis(axis, rank: shape.count)
         let outer = shape[..<a].reduce(1, *)
         let (length, inner) = legacy ? (shape[a...].reduce(1, *), 1) : (shape[a], shape[(a + 1)...].reduce(1, *))
-        for o in 0..<outer { for i in 0..<inner { body((0..<length).map { o * length * inner + i + $0 * inner }) } }
+        for o in 0..<outer {
+            for i in 0..<inner { let base = o * length * inner + i; body(stride(from: base, to: base + length * inner, by: inner)) }
+        }
     }
 
     /// f″ of an elementwise operator at element i (nil: zero everywhere — piecewise linear).
@@ -203,39 +254,13 @@ extension Kernel {
         case .sqrt: return { let r = ys[$0]; return -0.25 / (r * r * r) }
         }
     }
-
-    /// For every output position of max pooling, the input element holding the window's first maximum (−1: none).
-    static func maxPoolSources(_ x: Tensor<Float>, _ attributes: WindowAttributes, ceilMode: Bool) throws(KernelError) -> [Int] {
-        guard x.rank == 4, let kernel = attributes.kernelShape else { throw KernelError("pooling evaluates 2-D windows over [N, C, H, W], got \(x.shape)") }
-        let g = try Window2D(input: [x.shape[2], x.shape[3]], kernel: kernel, attributes, ceilMode: ceilMode)
-        let planes = x.shape[0] * x.shape[1], (h, w) = (x.shape[2], x.shape[3]), (ho, wo) = (g.output[0], g.output[1])
-        var sources: [Int] = []
-        sources.reserveCapacity(planes * ho * wo)
-        for p in 0..<planes {
-            for oh in 0..<ho {
-                for ow in 0..<wo {
-                    var best = -Float.infinity, at = -1
-                    for i in 0..<kernel[0] {
-                        guard let ih = g.source(0, oh, i) else { continue }
-                        for j in 0..<kernel[1] {
-                            guard let iw = g.source(1, ow, j) else { continue }
-                            let idx = p * h * w + ih * w + iw
-                            if at < 0 || x.scalars[idx] > best { best = x.scalars[idx]; at = idx }
-                        }
-                    }
-                    sources.append(at)
-                }
-            }
-        }
-        return sources
-    }
 }
 
 extension Kernel {
     /// The operands and their tangents at every output position of a broadcasting binary
-    /// operator, and the maps from output positions back to each operand's elements.
+    /// operator, and the operands' shapes (to sum gradients back onto them).
     struct BinaryPoints {
-        var a: [Float], b: [Float], ta: [Float], tb: [Float], ia: [Int], ib: [Int], countA: Int, countB: Int
+        var a: [Float], b: [Float], ta: [Float], tb: [Float], aShape: [Int], bShape: [Int], out: [Int]
         var bIsFloat: Bool
     }
 
@@ -247,20 +272,22 @@ extension Kernel {
         case let .float(v): bv = v.scalars; bShape = v.shape
         case let .int(v): bv = v.values.map { Float($0) }; bShape = v.shape; bIsFloat = false
         }
-        let ia = try gatherIndices(out, offset: 0, strides: broadcastStrides(xa.shape, to: out))
-        let ib = try gatherIndices(out, offset: 0, strides: broadcastStrides(bShape, to: out))
-        let da = t.first.flatMap { $0 }, db = t.count > 1 ? t[1] : nil
-        return BinaryPoints(a: ia.map { xa.scalars[$0] }, b: ib.map { bv[$0] },
-                            ta: da.map { d in ia.map { d[$0] } } ?? [Float](repeating: 0, count: ia.count),
-                            tb: db.map { d in ib.map { d[$0] } } ?? [Float](repeating: 0, count: ib.count),
-                            ia: ia, ib: ib, countA: xa.count, countB: bv.count, bIsFloat: bIsFloat)
+        let n = try checkedCount(out)
+        func tangent(_ i: Int, _ shape: [Int], count: Int) throws(KernelError) -> [Float] {
+            guard i < t.count, let d = t[i] else { return [Float](repeating: 0, count: n) }
+            guard d.count == count else { throw KernelError("internal: a tangent of \(d.count) elements for input \(i) of shape \(shape)") }
+            return try expanded(d, shape, to: out)
+        }
+        return BinaryPoints(a: try expanded(xa.scalars, xa.shape, to: out), b: try expanded(bv, bShape, to: out),
+                            ta: try tangent(0, xa.shape, count: xa.count), tb: try tangent(1, bShape, count: bv.count),
+                            aShape: xa.shape, bShape: bShape, out: out, bIsFloat: bIsFloat)
     }
 
     static func binaryTangent(_ op: BinaryOp, _ x: [ONNXValue?], _ t: [[Float]?], _ y: ONNXValue) throws(KernelError) -> [Float] {
         let p = try binaryPoints(x, t, y)
         switch op {
-        case .add: return zip(p.ta, p.tb).map { $0 + $1 }
-        case .sub: return zip(p.ta, p.tb).map { $0 - $1 }
+        case .add: return zipMap(p.ta, p.tb) { $0 + $1 }
+        case .sub: return zipMap(p.ta, p.tb) { $0 - $1 }
         case .mul: return p.a.indices.map { p.ta[$0] * p.b[$0] + p.a[$0] * p.tb[$0] }
         case .div: return p.a.indices.map { p.ta[$0] / p.b[$0] - p.a[$0] * p.tb[$0] / (p.b[$0] * p.b[$0]) }
         case .pow:
@@ -279,21 +306,21 @@ extension Kernel {
         switch op {
         case .add, .sub: return (nil, nil)
         case .mul:
-            return (scatter(p.ia, dy.indices.map { dy[$0] * p.tb[$0] }, count: p.countA),
-                    p.bIsFloat ? scatter(p.ib, dy.indices.map { dy[$0] * p.ta[$0] }, count: p.countB) : nil)
+            return (try unbroadcast(zipMap(dy, p.tb) { $0 * $1 }, from: p.out, to: p.aShape),
+                    p.bIsFloat ? try unbroadcast(zipMap(dy, p.ta) { $0 * $1 }, from: p.out, to: p.bShape) : nil)
         case .div:
             let ga = dy.indices.map { -dy[$0] * p.tb[$0] / (p.b[$0] * p.b[$0]) }
             let gb = dy.indices.map { i -> Float in
                 let b2 = p.b[i] * p.b[i]
                 return -dy[i] * p.ta[i] / b2 + 2 * dy[i] * p.a[i] * p.tb[i] / (b2 * p.b[i])
             }
-            return (scatter(p.ia, ga, count: p.countA), p.bIsFloat ? scatter(p.ib, gb, count: p.countB) : nil)
+            return (try unbroadcast(ga, from: p.out, to: p.aShape), p.bIsFloat ? try unbroadcast(gb, from: p.out, to: p.bShape) : nil)
         case .pow:
             guard !wantExponent, !p.tb.contains(where: { $0 != 0 }) else {
                 throw KernelError("no exact Hessian-vector product for a Pow exponent that varies")
             }
             let ga = dy.indices.map { dy[$0] * p.b[$0] * (p.b[$0] - 1) * Foundation.pow(p.a[$0], p.b[$0] - 2) * p.ta[$0] }
-            return (scatter(p.ia, ga, count: p.countA), nil)
+            return (try unbroadcast(ga, from: p.out, to: p.aShape), nil)
         case .mod: throw KernelError("Mod has no gradient in Basin (it may only act on shape tensors and constants)")
         }
     }
