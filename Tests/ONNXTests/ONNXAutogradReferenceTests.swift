@@ -10,13 +10,14 @@ import Testing
 /// Python runs here; a missing fixture fails the test (no skip).
 ///
 /// Tolerances: Basin computes in float32 (loss summed in double). The loss carries ≈1e-7
-/// relative rounding, so 1e-5 fails any wrong term. Gradients and H·v are compared as
+/// relative rounding (observed ≤ 1.4e-7), so 1e-5 fails any wrong term. Gradients and H·v are compared as
 /// ‖Basin − PyTorch‖ / ‖PyTorch‖, over the whole vector and per parameter tensor, at 1e-4:
-/// float32 accumulation over the ≤ 10⁵-term sums here stays ≈1e-6, while a wrong or missing
-/// term moves a tensor's block by far more. A tensor whose reference block is tiny beside the
-/// whole (‖r_p‖ < 1e-3 ‖r‖ — e.g. a channel behind a dead ReLU) is held to the same error
-/// measured against 1e-3 ‖r‖ instead: relative to its own norm it would measure only the
-/// float32 noise of the terms that cancel there.
+/// float32 rounding gives ≤ 2e-6 (whole and per tensor) everywhere but ResNet-18 with batch
+/// statistics, whose loss is far more curved (‖H·v‖ ≈ 3·10⁴): 1.3e-5 whole, 2.6e-5 on its worst
+/// tensor for H·v; a wrong or missing term moves a tensor's block by far more. The blocks that are zero in exact arithmetic (the
+/// biases of convolutions before batch-statistics BN: the normalisation subtracts them out)
+/// hold only rounding on both sides, so they are held instead to ‖Basin_p‖ ≤ 1e-6 ‖r‖ — far
+/// below any real term, far above float32 cancellation noise (observed ≈1e-7).
 @Suite struct ONNXAutogradReferenceTests {
     /// The references of one model, with every tensor in the graph's names and layout.
     struct Reference {
@@ -64,8 +65,12 @@ import Testing
         return (0..<(r * c)).map { i in a[(i % r) * c + i / r] }
     }
 
-    /// Whole-vector relative error and the worst per-tensor one (with the tensor's name).
-    static func relativeErrors(_ basin: [String: Tensor<Float>], _ reference: [String: [Double]]) -> (whole: Double, worst: Double, at: String) {
+    /// Whole-vector relative error ‖Δ‖/‖r‖; the worst per-tensor one ‖Δ_p‖/‖r_p‖ (with the
+    /// tensor's name) over tensors whose reference is not zero; and the largest ‖Δ_p‖/‖r‖ over
+    /// those whose reference is zero but for float64 rounding (‖r_p‖ ≤ 1e-9‖r‖: the biases of
+    /// convolutions followed by batch-statistics BN, which the normalisation subtracts out).
+    static func relativeErrors(_ basin: [String: Tensor<Float>], _ reference: [String: [Double]])
+        -> (whole: Double, worst: Double, at: String, structuralZero: Double) {
         var differences: [String: Double] = [:], norms: [String: Double] = [:]
         for (name, r) in reference {
             let b = basin[name]?.scalars ?? []
@@ -75,12 +80,16 @@ import Testing
         }
         let total = norms.values.reduce(0, +).squareRoot()
         let whole = differences.values.reduce(0, +).squareRoot() / total
-        var worst = 0.0, at = ""
+        var worst = 0.0, at = "", structuralZero = 0.0
         for (name, d) in differences {
-            let error = d.squareRoot() / max(norms[name]!.squareRoot(), 1e-3 * total)
-            if error >= worst { worst = error; at = name }
+            let norm = norms[name]!.squareRoot()
+            if norm <= 1e-9 * total {
+                structuralZero = max(structuralZero, d.squareRoot() / total)
+            } else if d.squareRoot() / norm >= worst {
+                (worst, at) = (d.squareRoot() / norm, name)
+            }
         }
-        return (whole, worst, at)
+        return (whole, worst, at, structuralZero)
     }
 
     /// Every trainable parameter of the graph has a reference, and every reference a parameter.
@@ -101,11 +110,11 @@ import Testing
         let (loss, gradient) = try model.lossAndGradient(inputs: reference.input, labels: reference.labels, batchNorm: batchNorm)
         let expectedLoss = try #require(reference.loss[mode])
         let lossError = abs(loss - expectedLoss) / abs(expectedLoss)
-        let (whole, worst, at) = Self.relativeErrors(gradient, try #require(reference.gradient[mode]))
-        print("autograd reference \(name) \(mode): loss \(lossError), gradient \(whole) (worst tensor \(worst) at \(at))")
+        let (whole, worst, at, zero) = Self.relativeErrors(gradient, try #require(reference.gradient[mode]))
         #expect(lossError <= 1e-5, "\(name) \(mode): loss \(loss), PyTorch \(expectedLoss)")
         #expect(whole <= 1e-4, "\(name) \(mode): ‖Δg‖/‖g‖ = \(whole)")
         #expect(worst <= 1e-4, "\(name) \(mode): gradient of \(at) off by \(worst)")
+        #expect(zero <= 1e-6, "\(name) \(mode): a gradient that is zero in exact arithmetic is \(zero) of ‖g‖")
     }
 
     @Test(arguments: ["mlp", "resnet18", "vgg11bn", "vit"], ["eval", "batch"])
@@ -113,9 +122,9 @@ import Testing
         let (model, reference) = try Self.load(name)
         let batchNorm = try #require(Self.modes[mode])
         let hv = try model.hessianVectorProduct(inputs: reference.input, labels: reference.labels, direction: reference.direction, batchNorm: batchNorm)
-        let (whole, worst, at) = Self.relativeErrors(hv, try #require(reference.hvp[mode]))
-        print("autograd reference \(name) \(mode): H·v \(whole) (worst tensor \(worst) at \(at))")
+        let (whole, worst, at, zero) = Self.relativeErrors(hv, try #require(reference.hvp[mode]))
         #expect(whole <= 1e-4, "\(name) \(mode): ‖ΔHv‖/‖Hv‖ = \(whole)")
         #expect(worst <= 1e-4, "\(name) \(mode): H·v of \(at) off by \(worst)")
+        #expect(zero <= 1e-6, "\(name) \(mode): an H·v block that is zero in exact arithmetic is \(zero) of ‖Hv‖")
     }
 }
