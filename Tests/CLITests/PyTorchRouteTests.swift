@@ -6,12 +6,15 @@ import Testing
 /// evaluation data), then every command of its shell block runs verbatim (issue 13 item 5).
 @Suite(.enabled(if: python != nil || numpyRequired, "python3 with NumPy is not installed"))
 struct PyTorchRouteTests {
-    /// The README section, its python block and its shell block.
-    static func readmeSection() throws -> (python: String, shell: String) {
+    /// The README section's route for the architectures Basin builds (after "### Without ONNX"),
+    /// its python block and its shell block; with `onnx`, the section's first route (ONNX).
+    static func readmeSection(onnx: Bool = false) throws -> (python: String, shell: String) {
         let readme = try String(contentsOfFile: repoRoot + "/README.md", encoding: .utf8)
         let start = try #require(readme.range(of: "## Bringing PyTorch or NumPy weights"))
         let rest = readme[start.upperBound...]
-        let section = rest.range(of: "\n## ").map { rest[..<$0.lowerBound] } ?? rest
+        let whole = rest.range(of: "\n## ").map { rest[..<$0.lowerBound] } ?? rest
+        let manual = try #require(whole.range(of: "### Without ONNX"), "no '### Without ONNX' route in the README section")
+        let section = onnx ? whole[..<manual.lowerBound] : whole[manual.upperBound...]
         func block(_ language: String) throws -> String {
             let open = try #require(section.range(of: "```" + language + "\n"), "no ```\(language) block in the README section")
             let close = try #require(section[open.upperBound...].range(of: "```"))

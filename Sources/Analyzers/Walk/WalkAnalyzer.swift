@@ -105,7 +105,11 @@ public struct WalkAnalyzer: Analyzer {
         }
         let metrics = try WalkMetrics(path: run.metricsPath)
         var groups = metrics.epochGroups(iterations: iterations)
-        let grouping = groups.first?.epoch == nil ? "contiguous iteration runs" : "metrics.jsonl"
+        var grouping = groups.first?.epoch == nil ? "contiguous iteration runs" : "metrics.jsonl"
+        if groups.first?.epoch == nil, let byManifest = try Self.groupsByRecordedEpoch(groups, run: run) {
+            groups = byManifest
+            grouping = "the epoch recorded in each iteration checkpoint"
+        }
         if let e = options.epochs {
             let wanted = try RunDirectory.parsePoints(e).compactMap { p -> Int? in if case .epoch(let n) = p { return n } else { return nil } }
             let have = groups.compactMap(\.epoch)
@@ -196,6 +200,26 @@ public struct WalkAnalyzer: Analyzer {
             let s = w.summary
             return "\(s.epoch.map(String.init) ?? s.label),\(s.steps),\(s.barriersCrossed),\(s.averageHeight),\(s.averageFloor),\(s.meanGradientCosine.map { String($0) } ?? "")"
         }.joined(separator: "\n") + "\n"
+    }
+}
+
+extension WalkAnalyzer {
+    /// Without metrics.jsonl (a run imported from PyTorch, `epoch_3_iter_200.safetensors`), the
+    /// epoch each iteration checkpoint records in its manifest splits the contiguous runs; nil
+    /// when any iterate records none.
+    static func groupsByRecordedEpoch(_ groups: [WalkMetrics.Group], run: RunDirectory) throws -> [WalkMetrics.Group]? {
+        var out: [WalkMetrics.Group] = []
+        for g in groups {
+            for it in g.iterations {
+                guard let epoch = try CheckpointReader(path: run.checkpointPath(for: .iteration(it))).manifest.epoch else { return nil }
+                if let last = out.last, last.epoch == epoch, last.iterations.last.map({ $0 + 1 == it }) ?? false {
+                    out[out.count - 1].iterations.append(it)
+                } else {
+                    out.append(.init(epoch: epoch, label: "epoch \(epoch)", iterations: [it]))
+                }
+            }
+        }
+        return out
     }
 }
 
