@@ -102,6 +102,12 @@ import Testing
         #expect(eigenvalues.count == 3)
         for (a, b) in zip(eigenvalues, referenceEigenvalues) { #expect(abs(a - b) <= 1e-4 * abs(b), "eigenvalue \(a) vs PyTorch \(b)") }
 
+        // SGD's walk over the imported single steps, grouped by the epoch their names give.
+        let walk = try Self.result(dir, prefix: "walk")
+        let epochs = try #require(walk["epochs"] as? [[String: Any]])
+        #expect(epochs.count == 1 && (epochs.first?["iterations"] as? [Int]) == [24, 25, 26, 27, 28], "\(epochs.map { $0["iterations"] ?? "" })")
+        #expect(((epochs.first?["summary"] as? [String: Any])?["epoch"] as? Int) == 4)
+
         // Every analysis of the page is in the report.
         let report = try String(contentsOfFile: dir + "/run/report/index.html", encoding: .utf8)
         for analyzer in ["barrier", "connect", "plane", "walk", "hessian", "svcca", "transfer"] {
