@@ -58,7 +58,7 @@ let package = Package(
 
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "CheckpointFormatTests", dependencies: ["CheckpointFormat", "Tensors"]),
-        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Tensors", "CheckpointFormat", "ONNX"]),
+        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Tensors", "CheckpointFormat", "ONNX", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(name: "RenderTests", dependencies: ["Render"]),
         .testTarget(name: "AnalyzersTests", dependencies: ["Analyzers", "AnalyzerTestKit", "CheckpointFormat", "Tensors", "Trainer", "ONNX"]),
         .testTarget(name: "InputFuzzingTests", dependencies: ["InputFuzzing"]),

@@ -1,6 +1,7 @@
 import CheckpointFormat
 import Foundation
-import ONNX
+@testable import ONNX
+import SwiftProtobuf
 import Tensors
 import Testing
 @testable import Trainer
@@ -112,6 +113,23 @@ private let graphFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComp
         let value = try #require(try graph.values(inputs: input, fetch: [gemm.outputs[0]])[gemm.outputs[0]])
         let recorded = try #require(outputs.first { $0.name == GraphLayout.layerName(gemm.name) })
         #expect(recorded.output.scalars == value.scalars)
+    }
+
+    /// A graph exported without a dynamic batch axis (input declared [1, …]) is refused when its
+    /// spec is made — analyses evaluate batches — saying how to export it.
+    @Test func aGraphWithAFixedBatchSizeIsRefusedWithTheExportHint() throws {
+        var proto = try Onnx_ModelProto(serializedBytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(graphFixtures)/mlp.onnx"))))
+        var dim = Onnx_TensorShapeProto.Dimension()
+        dim.dimValue = 1
+        proto.graph.input[0].type.tensorType.shape.dim[0] = dim
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("basin-fixed-batch-\(UUID().uuidString).onnx").path
+        try Data(try proto.serializedBytes() as [UInt8]).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let graph = try ONNXModel(path: path)
+        #expect { _ = try ModelSpec.onnx(graph) } throws: { error in
+            guard case .invalidSpec(let m) = error as? TrainerError else { return false }
+            return m.contains(path) && m.contains("batches of exactly 1") && m.contains("dynamic_axes")
+        }
     }
 
     /// A checkpoint of a graph network reads back with the graph stored beside it; a different

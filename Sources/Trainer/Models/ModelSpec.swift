@@ -131,14 +131,19 @@ extension ModelSpec {
         guard !shape.isEmpty, shape.allSatisfy({ $0 > 0 }), let n = try? ElementCount.of(shape), n <= Architectures.maximumInputElements else {
             throw .invalidSpec("\(graph.path): per-sample input shape \(shape) is empty or too large")
         }
+        // Two samples, not one: analyses evaluate batches, and a graph exported without a dynamic
+        // batch axis (or with a batch size baked into a Reshape) must fail here, not mid-analysis.
         let logits: Tensor<Float>
         do {
-            logits = try graph.values(inputs: Tensor(zeros: [1] + shape))[graph.outputs[0].name] ?? Tensor(zeros: [0])
+            logits = try graph.values(inputs: Tensor(zeros: [2] + shape))[graph.outputs[0].name] ?? Tensor(zeros: [0])
         } catch {
-            throw .invalidSpec("\(error) (evaluating the graph on one zero input of shape \([1] + shape))")
+            if case let .fixed(n)? = input.shape?.first {
+                throw .invalidSpec("\(graph.path): the graph takes batches of exactly \(n) (its input '\(input.name)' is declared [\(input.shape?.map(\.description).joined(separator: ", ") ?? "")]); export it with a dynamic batch axis: torch.onnx.export(…, dynamic_axes={\"\(input.name)\": {0: \"batch\"}, …})")
+            }
+            throw .invalidSpec("\(error) (evaluating the graph on a batch of two zero inputs of shape \(shape)); was it exported with a dynamic batch axis?")
         }
-        guard logits.rank == 2, logits.shape[0] == 1, logits.shape[1] > 0 else {
-            throw .invalidSpec("\(graph.path): the first output '\(graph.outputs[0].name)' has shape \(logits.shape) for one sample; a classifier's logits are [batch, classes]")
+        guard logits.rank == 2, logits.shape[0] == 2, logits.shape[1] > 0 else {
+            throw .invalidSpec("\(graph.path): the first output '\(graph.outputs[0].name)' has shape \(logits.shape) for two samples; a classifier's logits are [batch, classes]")
         }
         var spec = ModelSpec(kind: .onnx, inputShape: shape, classes: logits.shape[1])
         spec.graph = file
