@@ -33,6 +33,9 @@ struct ImportCommand: ParsableCommand {
             X.npy) are skipped and listed. Every file is checked before anything is written: a \
             refused import leaves the run as it was.
 
+            SOURCE may also be the .onnx file itself: the checkpoint then holds the weights the \
+            graph was exported with (the trained model), bound to the graph as above.
+
             Activation dumps are datapoints × neurons; google/svcca stores neurons × datapoints: \
             say which with --layout. Without it, a matrix with more columns than rows is refused.
 
@@ -44,6 +47,7 @@ struct ImportCommand: ParsableCommand {
               analyze import ckpts/ --graph model.onnx --run run/
               analyze import epoch_151.safetensors --run run/ --epoch 151
               analyze import final.npz --graph model.onnx --input-shape 3,32,32 --out final/final.ckpt
+              analyze import model.onnx --out final/final.ckpt          # the weights it was exported with
               analyze import acts.npz --kind activations --run run/ --epoch 10 \\
                   --probe-dataset fashion-mnist --probe-split test --layout neurons-first
             """)
@@ -135,7 +139,12 @@ struct ImportCommand: ParsableCommand {
         return parts.compactMap { $0 }
     }
 
-    func validate() throws {
+    mutating func validate() throws {
+        // An .onnx source is the exported model itself: the graph, with its own weights as the checkpoint.
+        if kind == .checkpoint && source.lowercased().hasSuffix(".onnx") {
+            if let g = graph, g != source { throw ValidationError("\(source) is a graph: it is imported with its own weights; --graph names no other file then") }
+            graph = source
+        }
         if (out == nil) == (runDirectory == nil) { throw ValidationError("give exactly one of --out FILE or --run DIR") }
         if graph != nil && modelSpec != nil { throw ValidationError("give --graph model.onnx or --model-spec model.json, not both") }
         if graph != nil && kind == .activations { throw ValidationError("--graph applies to checkpoints (--kind checkpoint)") }

@@ -120,6 +120,11 @@ extension ImportCommand {
     /// A state dict's arrays under the names to store, scalars shaped as the model's
     /// (`num_batches_tracked` saved as `[1]` stored as `[]`), and the names bound by shape.
     func boundArrays(_ path: String, resolved: ResolvedSpec?, layout: [String: [Int]]?) throws -> ([(name: String, array: NDArray)], [(String, String)]) {
+        if path.lowercased().hasSuffix(".onnx"), let spec = resolved?.spec, spec.kind == .onnx {
+            // The graph's own weights (as exported), under the graph's own names.
+            let model = try Model(spec: spec, rng: RandomGenerator(seed: 0))
+            return (model.stateDict().map { ($0.name, NDArray($0.tensor)) }, [])
+        }
         var arrays = try Importer.arrays(from: path)
         if let rename {
             let renaming: TensorRenaming

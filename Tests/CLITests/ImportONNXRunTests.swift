@@ -174,6 +174,23 @@ import Trainer
         #expect(Self.listing(existing) == after)
     }
 
+    /// `analyze import model.onnx`: the exported model itself, its own weights as the checkpoint,
+    /// the graph beside it; its logits are ONNX Runtime's (the fixture's reference).
+    @Test func theGraphFileItselfImportsWithItsExportedWeights() throws {
+        let dir = temporaryDirectory("basin-import-graph-itself")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try analyze(["import", "\(Self.graphs)/resnet18.onnx", "--out", dir + "/final/final.ckpt"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try Self.sha256(dir + "/final/model.onnx") == Self.sha256("\(Self.graphs)/resnet18.onnx"))
+        let model = try ModelCheckpoint.load(dir + "/final/final.ckpt").model
+        let input = try NPYFile.read(path: "\(Self.graphs)/resnet18-input.npy").floatTensor()
+        let expected = try NPYFile.read(path: "\(Self.graphs)/resnet18-logits.npy").floatTensor()
+        let logits = try model.logits(input, mode: .eval)
+        #expect(zip(logits.scalars, expected.scalars).allSatisfy { abs($0 - $1) <= 1e-4 * max(1, abs($1)) })
+        let clash = try analyze(["import", "\(Self.graphs)/resnet18.onnx", "--graph", "\(Self.graphs)/mlp.onnx", "--out", dir + "/x.ckpt"])
+        #expect(clash.status == 64 && clash.stderr.contains("is a graph"), "\(clash.stderr)")
+    }
+
     @Test func fileNamesGiveEpochsAndIterations() throws {
         let cases: [(String, Int?, Int?)] = [
             ("epoch-0150", 150, nil), ("epoch_150", 150, nil), ("epoch150", 150, nil), ("150", 150, nil),
