@@ -4,7 +4,7 @@
 
 SHELL := /bin/bash
 SWIFT ?= swift
-APT_PACKAGES := libopenblas-dev liblapacke-dev libarchive-dev libpng-dev libcairo2-dev \
+APT_PACKAGES := libopenblas-dev liblapacke-dev libarchive-dev libpng-dev libcairo2-dev libdnnl-dev \
                 fonts-dejavu-core pkg-config dataset-fashion-mnist chromium
 export OPENBLAS_NUM_THREADS ?= 2
 DEMO_OUT ?= out/demo

@@ -36,7 +36,10 @@ let package = Package(
         .target(name: "CheckpointFormat", dependencies: [
             "Tensors", "CArchive", .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .target(name: "Trainer", dependencies: ["Tensors", "CheckpointFormat", "ONNX"]),
+        // oneDNN (Debian: libdnnl-dev) for float32 convolutions: a small C bridge, linked to
+        // libdnnl and to libgomp, whose OpenMP team size the bridge sets per call.
+        .target(name: "CDNNL", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
+        .target(name: "Trainer", dependencies: ["Tensors", "CheckpointFormat", "ONNX", "CDNNL"]),
         .target(name: "Render", dependencies: ["CCairo", "CPNG"]),
         // ONNX graphs read through protobuf code generated once from onnx-subset.proto (committed).
         .target(name: "ONNX", dependencies: [
