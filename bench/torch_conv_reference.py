@@ -81,7 +81,7 @@ def hvp():
 loss, grads, hv = hvp()
 g = torch.cat([t.reshape(-1) for t in grads]).detach()
 h = torch.cat([t.reshape(-1) for t in hv])
-errors = (abs(float(loss) - basin["loss"]), relative(g, load("gradient")), relative(h, load("hvp")))
+errors = (abs(float(loss.detach()) - basin["loss"]), relative(g, load("gradient")), relative(h, load("hvp")))
 print(f"PyTorch {torch.__version__} convolution reference, {threads} threads (oneDNN: {torch.backends.mkldnn.is_available()})")
 print(f"  values vs Basin: |Δloss| {errors[0]:.2e}, gradient rel. error {errors[1]:.2e}, Hv rel. error {errors[2]:.2e}")
 if errors[0] > 1e-4 or errors[1] > 1e-3 or errors[2] > 1e-2:
