@@ -2,8 +2,9 @@
 import PackageDescription
 
 // Basin: see shared/DESIGN.md and docs/ARCHITECTURE.md for the picture.
-// C libraries are reached only through the system-library targets below, and only
-// `Tensors`, `CheckpointFormat` and `Render` import them.
+// C libraries are reached only through the system-library targets below (and oneDNN through
+// the small C bridge `CDNNL`), and only `Tensors`, `CheckpointFormat`, `Render` and (for CDNNL)
+// `Trainer` import them.
 let package = Package(
     name: "Basin",
     platforms: [.macOS(.v13)],

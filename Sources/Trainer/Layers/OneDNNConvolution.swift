@@ -7,7 +7,8 @@ import Tensors
 /// oneDNN runs a whole batch per call with its own register-blocked kernels on its preferred
 /// (channel-blocked) layouts, on OpenMP threads; the im2col route ran one small `sgemm` per image,
 /// and OpenBLAS's threads spun in `sched_yield` between them. Measured in docs/PERFORMANCE.md
-/// ("Convolutions"). Built once per (batch, height, width, thread count) and kept by the layer.
+/// ("Convolutions"). Built for one (batch, height, width, thread count) and dropped with the
+/// layer's caches after each pass; oneDNN's global primitive cache makes the rebuild cheap.
 /// Calls run on `threads` threads, so the same inputs give the same bits for a fixed thread count.
 final class OneDNNConvolution {
     struct Key: Equatable {
