@@ -4,7 +4,7 @@
 
 SHELL := /bin/bash
 SWIFT ?= swift
-APT_PACKAGES := libopenblas-dev liblapacke-dev libarchive-dev libpng-dev libcairo2-dev \
+APT_PACKAGES := libopenblas-dev liblapacke-dev libarchive-dev libpng-dev libcairo2-dev libdnnl-dev \
                 fonts-dejavu-core pkg-config dataset-fashion-mnist chromium
 export OPENBLAS_NUM_THREADS ?= 2
 DEMO_OUT ?= out/demo
@@ -35,7 +35,7 @@ demo: release
 # basin-bench writes the SVCCA activations, the Hessian model and data and the ONNX section's
 # inputs and values (about 1.2 GB of .npy) to $(BASIN_BENCH_DIR) for the NumPy and PyTorch
 # references; they are deleted at the end unless KEEP_BENCH_FILES=1. One section alone:
-# `make bench BENCH_ARGS=onnx` (sections: checkpoint numerics train landscape svcca hessian onnx).
+# `make bench BENCH_ARGS=onnx` (sections: checkpoint numerics train landscape svcca hessian onnx conv).
 export BASIN_BENCH_DIR ?= /tmp/basin-bench
 bench: release
 	@mkdir -p "$(BASIN_BENCH_DIR)"
@@ -43,9 +43,11 @@ bench: release
 	@if python3 -c 'import numpy' 2>/dev/null; then echo; python3 bench/numpy_reference.py $(BENCH_ARGS); \
 	 else echo "(NumPy not installed: skipping the NumPy reference)"; fi
 	@if python3 -c 'import numpy' 2>/dev/null; then echo; python3 bench/torch_hessian_reference.py $(BENCH_ARGS); fi
+	@if python3 -c 'import torch' 2>/dev/null && [ -f "$(BASIN_BENCH_DIR)/basin-bench-conv/basin.json" ]; then echo; \
+	 BASIN_BENCH_BINARY=.build/release/basin-bench python3 bench/torch_conv_reference.py; fi
 	@if python3 -c 'import torch, onnx' 2>/dev/null; then echo; python3 bench/torch_onnx_reference.py $(BENCH_ARGS); \
 	 else echo "(PyTorch or onnx not installed: skipping the PyTorch ONNX reference)"; fi
-	@if [ "$(KEEP_BENCH_FILES)" != 1 ]; then rm -rf "$(BASIN_BENCH_DIR)/basin-bench-svcca" "$(BASIN_BENCH_DIR)/basin-bench-hessian" "$(BASIN_BENCH_DIR)/basin-bench-onnx"; fi
+	@if [ "$(KEEP_BENCH_FILES)" != 1 ]; then rm -rf "$(BASIN_BENCH_DIR)/basin-bench-svcca" "$(BASIN_BENCH_DIR)/basin-bench-hessian" "$(BASIN_BENCH_DIR)/basin-bench-onnx" "$(BASIN_BENCH_DIR)/basin-bench-conv"; fi
 
 # libFuzzer on every reader of user files (docs/RELIABILITY.md): FUZZ_SECONDS per target,
 # FUZZ_JOBS targets at once; `make fuzz FUZZ_TARGETS="npy npz"` for a subset.

@@ -2,8 +2,9 @@
 import PackageDescription
 
 // Basin: see shared/DESIGN.md and docs/ARCHITECTURE.md for the picture.
-// C libraries are reached only through the system-library targets below, and only
-// `Tensors`, `CheckpointFormat` and `Render` import them.
+// C libraries are reached only through the system-library targets below (and oneDNN through
+// the small C bridge `CDNNL`), and only `Tensors`, `CheckpointFormat`, `Render` and (for CDNNL)
+// `Trainer` import them.
 let package = Package(
     name: "Basin",
     platforms: [.macOS(.v13)],
@@ -36,7 +37,10 @@ let package = Package(
         .target(name: "CheckpointFormat", dependencies: [
             "Tensors", "CArchive", .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .target(name: "Trainer", dependencies: ["Tensors", "CheckpointFormat", "ONNX"]),
+        // oneDNN (Debian: libdnnl-dev) for float32 convolutions: a small C bridge, linked to
+        // libdnnl and to libgomp, whose OpenMP team size the bridge sets per call.
+        .target(name: "CDNNL", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
+        .target(name: "Trainer", dependencies: ["Tensors", "CheckpointFormat", "ONNX", "CDNNL"]),
         .target(name: "Render", dependencies: ["CCairo", "CPNG"]),
         // ONNX graphs read through protobuf code generated once from onnx-subset.proto (committed).
         .target(name: "ONNX", dependencies: [

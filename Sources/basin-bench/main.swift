@@ -242,6 +242,10 @@ if enabled("hessian") {
         .write(to: URL(fileURLWithPath: hessianDirectory + "/basin.json"))
 }
 
+// Convolutions (issue 14): paper 000's shallow CNN, training and HVP; see ConvBench.swift.
+if enabled("conv") { try ConvBench.run(directory: directory, repeats: quick ? 1 : 5, steps: quick ? 2 : 6) }
+if sections.contains("conv-round") { try ConvBench.printRound(steps: quick ? 2 : 6) }
+
 // ONNX graphs (issue 13): Basin's ResNet-20 as an ONNX file against the same network built
 // natively, and the ResNet-18-style fixture; see ONNXBench.swift (no --quick variant).
 if enabled("onnx") {

@@ -1,6 +1,8 @@
 import Tensors
 
-/// A 2-D convolution (cross-correlation, as PyTorch's `nn.Conv2d`), by im2col and `gemm`.
+/// A 2-D convolution (cross-correlation, as PyTorch's `nn.Conv2d`): in float32 by oneDNN's
+/// primitives over the whole batch (`Conv2d+OneDNN.swift`), otherwise (float64, or oneDNN
+/// unavailable) by im2col and `gemm`, as below.
 ///
 /// Shapes: x `[B, C, H, W]`, W `[O, C, kh, kw]` (OIHW, `weight`), b `[O]` (`bias`),
 /// y `[B, O, Ho, Wo]`. Per image, with cols = im2col(x_b) `[C·kh·kw, Ho·Wo]`:
@@ -14,7 +16,12 @@ final class Conv2d<Scalar: BLASScalar> {
     let kernelSize: Int, stride: Int, padding: Int
     let hasBias: Bool
     var parameterOffset = 0
-    private var input: Dual<Scalar>?
+    /// The input of the last forward pass, read by backward.
+    var input: Dual<Scalar>?
+    /// oneDNN's primitives for the last input shape and thread count (float32 only).
+    var oneDNN: OneDNNConvolution?
+    /// False keeps this layer on the im2col route in float32 too (tests compare the two routes).
+    var usesOneDNN = true
 
     init(inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true) {
         self.inChannels = inChannels
@@ -30,8 +37,8 @@ final class Conv2d<Scalar: BLASScalar> {
         return hasBias ? [w, ("bias", [outChannels])] : [w]
     }
 
-    private var weightCount: Int { outChannels * inChannels * kernelSize * kernelSize }
-    private var biasOffset: Int { parameterOffset + weightCount }
+    var weightCount: Int { outChannels * inChannels * kernelSize * kernelSize }
+    var biasOffset: Int { parameterOffset + weightCount }
 
     func geometry(_ shape: [Int]) -> WindowGeometry {
         WindowGeometry(channels: shape[1], height: shape[2], width: shape[3], kernelHeight: kernelSize,
@@ -50,6 +57,7 @@ final class Conv2d<Scalar: BLASScalar> {
     func forward(_ x: Dual<Scalar>, _ pass: Pass<Scalar>) -> Dual<Scalar> {
         precondition(x.shape.count == 4 && x.shape[1] == inChannels, "Conv2d expects [B, \(inChannels), H, W], got \(x.shape)")
         input = x
+        if let y = forwardOneDNN(x, pass) { return y }
         let g = geometry(x.shape)
         let o = outChannels, k = g.patchSize, p = g.outputPixels, inSize = x.perSample
         let y = Dual<Scalar>.zeros([x.batch, o, g.outputHeight, g.outputWidth], withTangent: pass.withTangents)
@@ -76,6 +84,7 @@ final class Conv2d<Scalar: BLASScalar> {
 
     func backward(_ dy: Dual<Scalar>, _ pass: Pass<Scalar>) -> Dual<Scalar> {
         guard let x = input else { preconditionFailure("Conv2d.backward before forward") }
+        if let dx = backwardOneDNN(x, dy, pass) { return dx }
         let g = geometry(x.shape)
         let o = outChannels, k = g.patchSize, p = g.outputPixels, inSize = x.perSample
         // A constant input (the network's) needs no ∂x or R{∂x}, only the parameters' terms.
@@ -114,7 +123,7 @@ final class Conv2d<Scalar: BLASScalar> {
         return dx
     }
 
-    func releaseCache() { input = nil }
+    func releaseCache() { input = nil; oneDNN = nil }
 
     /// The column matrix of one image: the image itself for pointwise kernels, else im2col into `scratch`.
     @inline(__always)

@@ -30,20 +30,11 @@ final class MaxPool2d<Scalar: BLASScalar> {
         argmax = [Int32](repeating: 0, count: planes * ho * wo)
         let xv = x.value.pointer, yv = y.value.pointer
         argmax.withUnsafeMutableBufferPointer { am in
-            for pl in 0..<planes {
-                let base = pl * h * w
-                for oh in 0..<ho {
-                    for ow in 0..<wo {
-                        var best = base + (oh * stride) * w + ow * stride
-                        for i in 0..<kernelSize {
-                            let row = base + (oh * stride + i) * w + ow * stride
-                            for j in 0..<kernelSize where xv[row + j] > xv[best] { best = row + j }
-                        }
-                        let o = (pl * ho + oh) * wo + ow
-                        yv[o] = xv[best]
-                        am[o] = Int32(best)
-                    }
-                }
+            guard let indices = am.baseAddress else { return }
+            if kernelSize == 2 && stride == 2 {
+                pool2x2(xv, yv, indices, planes: planes, h: h, w: w, ho: ho, wo: wo)
+            } else {
+                pool(xv, yv, indices, planes: planes, h: h, w: w, ho: ho, wo: wo)
             }
             if let ry = y.tangent, let rx = x.tangent {
                 for o in 0..<am.count { ry.pointer[o] = rx.pointer[Int(am[o])] }
@@ -64,6 +55,49 @@ final class MaxPool2d<Scalar: BLASScalar> {
     }
 
     func releaseCache() { argmax = [] }
+
+    /// Any window and stride: the first maximum in row-major window order.
+    private func pool(_ x: UnsafePointer<Scalar>, _ y: UnsafeMutablePointer<Scalar>, _ am: UnsafeMutablePointer<Int32>,
+                      planes: Int, h: Int, w: Int, ho: Int, wo: Int) {
+        for pl in 0..<planes {
+            let base = pl * h * w
+            for oh in 0..<ho {
+                for ow in 0..<wo {
+                    var best = base + (oh * stride) * w + ow * stride
+                    for i in 0..<kernelSize {
+                        let row = base + (oh * stride + i) * w + ow * stride
+                        for j in 0..<kernelSize where x[row + j] > x[best] { best = row + j }
+                    }
+                    let o = (pl * ho + oh) * wo + ow
+                    y[o] = x[best]
+                    am[o] = Int32(truncatingIfNeeded: best)
+                }
+            }
+        }
+    }
+
+    /// The 2×2, stride-2 case (every pooling layer of the shallow CNN and VGG): the same
+    /// comparisons in the same order as the general loop, unrolled, with no index arithmetic per
+    /// window element (the general loop was an eighth of a shallow-CNN training step).
+    @inline(__always)
+    private func pool2x2(_ x: UnsafePointer<Scalar>, _ y: UnsafeMutablePointer<Scalar>, _ am: UnsafeMutablePointer<Int32>,
+                         planes: Int, h: Int, w: Int, ho: Int, wo: Int) {
+        for pl in 0..<planes {
+            for oh in 0..<ho {
+                let top = pl * h * w + 2 * oh * w, bottom = top + w
+                let out = (pl * ho + oh) * wo
+                for ow in 0..<wo {
+                    let a = top + 2 * ow, c = bottom + 2 * ow
+                    var best = a, value = x[a]
+                    if x[a + 1] > value { best = a + 1; value = x[a + 1] }
+                    if x[c] > value { best = c; value = x[c] }
+                    if x[c + 1] > value { best = c + 1; value = x[c + 1] }
+                    y[out + ow] = value
+                    am[out + ow] = Int32(truncatingIfNeeded: best)
+                }
+            }
+        }
+    }
 }
 
 /// Average pooling over k×k windows (PyTorch `nn.AvgPool2d(k, stride)`, no padding).

@@ -1,0 +1,38 @@
+#ifndef BASIN_DNNL_H
+#define BASIN_DNNL_H
+
+// Basin's bridge to oneDNN (Debian: libdnnl-dev), float32 2-D convolutions only.
+//
+// One `basin_conv` holds the forward, backward-data and backward-weights primitives of one
+// convolution shape, created once (oneDNN picks its preferred, usually channel-blocked, layouts)
+// and the reorders between those layouts and Basin's row-major NCHW / OIHW buffers. Every call
+// runs on `threads` OpenMP threads, set on the calling thread before each call, so results are
+// bit-identical run to run for a fixed thread count. A handle is used by one thread at a time.
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct basin_conv basin_conv;
+
+/// The primitives for x [n, c, h, w] * W [o, c, k, k] (stride, symmetric zero padding) with or
+/// without bias, on `threads` threads; NULL when oneDNN cannot build them.
+basin_conv *basin_conv_create(int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t k,
+                              int64_t stride, int64_t padding, int has_bias, int threads);
+void basin_conv_destroy(basin_conv *conv);
+
+/// y = conv(x, weight) + bias (bias may be NULL: no bias term). Returns 0 on success.
+int basin_conv_forward(basin_conv *conv, const float *x, const float *weight, const float *bias, float *y);
+/// dx = convᵀ(dy, weight) (overwrites dx). Returns 0 on success.
+int basin_conv_backward_data(basin_conv *conv, const float *weight, const float *dy, float *dx);
+/// dweight = Σ dy ⋆ x (overwrites), dbias = Σ dy over batch and pixels (overwrites; may be NULL
+/// only when the handle has no bias). Returns 0 on success.
+int basin_conv_backward_weights(basin_conv *conv, const float *x, const float *dy, float *dweight, float *dbias);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
