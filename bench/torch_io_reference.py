@@ -82,11 +82,15 @@ assert parameters == first["parameters"], (parameters, first)
 del loaded
 
 basin_w, basin_r, torch_w, torch_r = [], [], [], []
+cpu = {"basin_w": [], "basin_r": [], "torch_w": [], "torch_r": []}
 for _ in range(repeats):
     r = basin_round()
     basin_w.append(r["write"]); basin_r.append(r["read"])
-    t = time.perf_counter(); torch_save(state); torch_w.append(time.perf_counter() - t)
-    t = time.perf_counter(); loaded = torch_load(); torch_r.append(time.perf_counter() - t)
+    cpu["basin_w"].append(r.get("write_cpu", float("nan"))); cpu["basin_r"].append(r.get("read_cpu", float("nan")))
+    c = time.process_time(); t = time.perf_counter(); torch_save(state)
+    torch_w.append(time.perf_counter() - t); cpu["torch_w"].append(time.process_time() - c)
+    c = time.process_time(); t = time.perf_counter(); loaded = torch_load()
+    torch_r.append(time.perf_counter() - t); cpu["torch_r"].append(time.process_time() - c)
     del loaded
 
 
@@ -98,9 +102,12 @@ mb = parameters * 4 / 1e6
 print(f"Checkpoint I/O, {parameters / 1e6:.0f}M float32 parameters in {len(state)} tensors ({mb:.0f} MB), "
       f"{repeats} interleaved repetitions, torch {torch.__version__}")
 print(f"{'':34}{'PyTorch':>28}{'Basin':>28}   Basin's speed")
-for name, t, b in [("write + fsync (torch.save)", torch_w, basin_w), ("read + verify (torch.load)", torch_r, basin_r)]:
+for name, t, b, k in [("write + fsync (torch.save)", torch_w, basin_w, "w"), ("read + verify (torch.load)", torch_r, basin_r, "r")]:
     ratio = statistics.median(t) / statistics.median(b)
     print(f"{name:34}{spread(t):>28}{spread(b):>28}   {ratio:.2f}×")
+    # CPU time (all threads) is steadier than wall time on a shared machine.
+    tc, bc = statistics.median(cpu["torch_" + k]), statistics.median(cpu["basin_" + k])
+    print(f"{'  CPU time, median':34}{tc:>26.3f} s{bc:>26.3f} s")
 for p in (checkpoint, torch_path):
     if os.path.exists(p):
         os.remove(p)
