@@ -39,7 +39,7 @@ final class ArchiveReader {
         fileSize = size
         archive_read_support_filter_all(a)
         archive_read_support_format_tar(a)
-        if archive_read_open_filename(a, path, 1 << 20) != ARCHIVE_OK {
+        if archive_read_open_filename(a, path, ArchiveReader.looksCompressed(path) ? 1 << 20 : 1 << 16) != ARCHIVE_OK {
             // deinit frees the handle: a class whose stored properties are set runs deinit
             // even when its initialiser throws.
             let error = failure(nil)
@@ -64,9 +64,27 @@ final class ArchiveReader {
             || head == Array("manifest.json".utf8) + [0]
     }
 
+    /// True when the file starts with a gzip, zstd, xz or bzip2 signature. Such streams are
+    /// read in 1 MiB blocks; anything else (a plain tar, whose entries `CheckpointReader`
+    /// reads itself and libarchive only seeks between) in 64 KiB blocks, so that reading
+    /// each header after a seek does not copy a megabyte of data nobody asked for.
+    static func looksCompressed(_ path: String) -> Bool {
+        guard let h = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? h.close() }
+        let head = (try? h.read(upToCount: 6)).map { [UInt8]($0) } ?? []
+        return head.starts(with: [0x1F, 0x8B]) || head.starts(with: [0x28, 0xB5, 0x2F, 0xFD])
+            || head.starts(with: [0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00]) || head.starts(with: Array("BZh".utf8))
+    }
+
     /// An uncompressed tar: entry bytes are file bytes, so declared sizes can be checked
     /// against the file itself.
-    private var isPlainTar: Bool { archive_filter_code(handle, 0) == ARCHIVE_FILTER_NONE }
+    var isPlainTar: Bool { archive_filter_code(handle, 0) == ARCHIVE_FILTER_NONE }
+
+    /// Where the current entry's data begins in the file: the bytes libarchive has consumed
+    /// once it has read the entry's headers. Meaningful for a plain tar only, where the
+    /// stream is the file (`CheckpointReader` reads the data there itself, and checks it
+    /// against the manifest's SHA-256, so a wrong offset could never pass unnoticed).
+    var dataOffset: Int { Int(archive_filter_bytes(handle, 0)) }
 
     private func failure(_ entry: String?, after: Bool = false) -> CheckpointError {
         let message = archive_error_string(handle).map { String(cString: $0) }
@@ -264,12 +282,7 @@ final class ArchiveWriter {
     func addEntry(name: String, parts: [UnsafeRawBufferPointer]) throws(CheckpointError) {
         guard let entry = archive_entry_new() else { throw .writeFailed(path: path, detail: "out of memory") }
         defer { archive_entry_free(entry) }
-        let size = parts.reduce(0) { $0 + $1.count }
-        archive_entry_set_pathname(entry, name)
-        archive_entry_set_size(entry, la_int64_t(size))
-        archive_entry_set_filetype(entry, 0o100000)  // AE_IFREG (the macro is a cast Swift cannot import)
-        archive_entry_set_perm(entry, 0o644)
-        archive_entry_set_mtime(entry, 0, 0)
+        Self.describe(entry, name: name, size: parts.reduce(0) { $0 + $1.count })
         if archive_write_header(handle, entry) != ARCHIVE_OK { throw fail("entry '\(name)'") }
         for part in parts {
             var offset = 0
@@ -281,6 +294,16 @@ final class ArchiveWriter {
             }
         }
         if archive_write_finish_entry(handle) != ARCHIVE_OK { throw fail("entry '\(name)'") }
+    }
+
+    /// The fixed metadata of every entry Basin writes (`PlainTarWriter` captures the header
+    /// libarchive makes of it).
+    static func describe(_ entry: OpaquePointer, name: String, size: Int) {
+        archive_entry_set_pathname(entry, name)
+        archive_entry_set_size(entry, la_int64_t(size))
+        archive_entry_set_filetype(entry, 0o100000)  // AE_IFREG (the macro is a cast Swift cannot import)
+        archive_entry_set_perm(entry, 0o644)
+        archive_entry_set_mtime(entry, 0, 0)
     }
 
     /// Writes the archive trailer and flushes compression buffers.

@@ -42,9 +42,13 @@ public enum CheckpointWriter {
     /// Writes `tensors` with `manifest` (whose tensor table is filled in here) to `path`,
     /// atomically: a reader never sees a partial file and a failed write leaves the old one.
     ///
-    /// Two passes over the data: the first computes each entry's SHA-256 for the manifest,
-    /// which must come first in the archive so readers can stream; the second writes.
-    /// The manifest's own SHA-256 follows it as `manifest.json.sha256` (format version 2).
+    /// The manifest comes first in the archive (readers stream) and lists every entry's
+    /// SHA-256. Uncompressed archives are written in one pass over the data
+    /// (`PlainTarWriter`: each chunk hashed just before it is written, entries on all cores,
+    /// the manifest last, at the front); compressed ones hash first (entries on all cores) and
+    /// then stream through libarchive's compressor. Both give the bytes libarchive's tar
+    /// writer gives. The manifest's own SHA-256 follows it as `manifest.json.sha256` (format
+    /// version 2).
     /// - Returns: the manifest as written.
     @discardableResult
     public static func write(_ tensors: [TensorSource], manifest: CheckpointManifest, to path: String,
@@ -66,20 +70,25 @@ public enum CheckpointWriter {
             do { expected = try ElementCount.bytes(t.shape, elementSize: t.dtype.size) } catch {
                 throw .writeFailed(path: path, detail: "tensor '\(t.name)': \(error)")
             }
-            let header = NPY.encodeHeader(dtype: t.dtype, shape: t.shape)
-            var hasher = SHA256()
-            hasher.update(data: header)
-            let byteCount = t.withBytes { (p: UnsafeRawBufferPointer) -> Int in
-                hasher.update(bufferPointer: p)
-                return p.count
-            }
+            let byteCount = t.withBytes { $0.count }
             guard byteCount == expected else {
                 throw .writeFailed(path: path, detail: "tensor '\(t.name)' has \(byteCount) bytes, shape \(t.shape) needs \(expected)")
             }
+            // The digest is filled in once the bytes have been hashed.
             records.append(TensorRecord(name: t.name, entry: t.name + ".npy", dtype: t.dtype, shape: t.shape,
-                                        sha256: hex(hasher.finalize()), role: t.role))
-            headers.append(header)
+                                        sha256: placeholderDigest, role: t.role))
+            headers.append(NPY.encodeHeader(dtype: t.dtype, shape: t.shape))
         }
+        if compression == .none {
+            return try writePlain(tensors, headers: headers, records: records, manifest: manifest, to: path)
+        }
+        let digests = ParallelIO.map(tensors.count) { i in
+            var hasher = SHA256()
+            hasher.update(data: headers[i])
+            tensors[i].withBytes { hasher.update(bufferPointer: $0) }
+            return .success(hex(hasher.finalize()))
+        }
+        for i in records.indices { records[i].sha256 = try digests[i].get() }
         manifest.tensors = records
         let manifestBytes = try manifest.encoded()
         let checksumBytes = CheckpointManifest.checksumEntryBytes(for: manifestBytes)
@@ -99,6 +108,60 @@ public enum CheckpointWriter {
             } catch {
                 throw .writeFailed(path: path, detail: "\(error)")
             }
+        }
+        return manifest
+    }
+
+    /// What a digest occupies in the manifest before it is known: the same 64 characters.
+    static let placeholderDigest = String(repeating: "0", count: 64)
+
+    /// An uncompressed archive in one pass over the data: tensor entries first, at offsets
+    /// computed from the manifest's length (which digests do not change), then the manifest.
+    private static func writePlain(_ tensors: [TensorSource], headers: [[UInt8]], records: [TensorRecord],
+                                   manifest: CheckpointManifest, to path: String) throws(CheckpointError) -> CheckpointManifest {
+        var manifest = manifest, records = records
+        manifest.tensors = records
+        let placeholder = try manifest.encoded()
+        let checksumLength = CheckpointManifest.checksumEntryBytes(for: placeholder).count
+        let manifestHeader = try PlainTarWriter.header(name: "manifest.json", size: placeholder.count, path: path)
+        let checksumHeader = try PlainTarWriter.header(name: CheckpointManifest.checksumEntry, size: checksumLength, path: path)
+        let checksumOffset = manifestHeader.count + PlainTarWriter.dataBlocks(placeholder.count)
+        var offset = checksumOffset + checksumHeader.count + PlainTarWriter.dataBlocks(checksumLength)
+        var entryHeaders: [[UInt8]] = [], offsets: [Int] = []
+        for (i, t) in tensors.enumerated() {
+            let size = headers[i].count + t.withBytes { $0.count }
+            entryHeaders.append(try PlainTarWriter.header(name: records[i].entry, size: size, path: path))
+            offsets.append(offset)
+            offset += entryHeaders[i].count + PlainTarWriter.dataBlocks(size)
+        }
+        let end = offset
+        try AtomicFile.write(to: path) { (fd: Int32) throws(CheckpointError) in
+            let writer = PlainTarWriter(path: path, fd: fd)
+            let digests = ParallelIO.map(tensors.count) { i -> Result<String, CheckpointError> in
+                do {
+                    try writer.write(entryHeaders[i], at: offsets[i])
+                    let digest = try headers[i].withUnsafeBytes { h in
+                        try tensors[i].withBytes { p in try writer.writeHashing([h, p], at: offsets[i] + entryHeaders[i].count) }
+                    }
+                    return .success(hex(digest))
+                } catch let error as CheckpointError {
+                    return .failure(error)
+                } catch {
+                    return .failure(.writeFailed(path: path, detail: "\(error)"))
+                }
+            }
+            for i in records.indices { records[i].sha256 = try digests[i].get() }
+            manifest.tensors = records
+            let manifestBytes = try manifest.encoded()
+            guard manifestBytes.count == placeholder.count else {
+                throw .writeFailed(path: path, detail: "internal: the manifest changed length once digests were filled in")
+            }
+            let checksumBytes = CheckpointManifest.checksumEntryBytes(for: manifestBytes)
+            try writer.write(manifestHeader, at: 0)
+            try writer.writeEntryData(manifestBytes, at: manifestHeader.count)
+            try writer.write(checksumHeader, at: checksumOffset)
+            try writer.writeEntryData(checksumBytes, at: checksumOffset + checksumHeader.count)
+            try writer.write(PlainTarWriter.zeros, at: end)
         }
         return manifest
     }

@@ -106,39 +106,96 @@ public final class CheckpointReader: @unchecked Sendable {
             }
             try reader.skipData()
         }
-        while let entry = next {
-            if entry == "manifest.json" || (entry == CheckpointManifest.checksumEntry && opened.checksum != nil)
-                || !seen.insert(entry).inserted {
-                try problem(.duplicateEntry(path: path, entry: entry))
-                try skipUnplaced(entry)
-            } else if let r = byEntry[entry] {
-                let sizes = try r.entrySizes(in: path)
-                if !sizes.contains(reader.currentSize) {
-                    // Thrown, not collected: where this header ends the next one begins, so
-                    // nothing after it can be trusted (skipping it may run past the file).
-                    throw .entrySize(path: path, entry: entry, declared: reader.currentSize, expected: sizes)
-                } else if wanted.contains(entry) {
-                    let bytes = try reader.readData(limit: sizes.upperBound)
-                    let array: NDArray
-                    do { array = try decodeEntry(bytes, record: r) } catch {
-                        try problem(error)
-                        next = try reader.nextEntry()
-                        continue
-                    }
-                    try found(r, array)
-                } else {
-                    try reader.skipData()
-                }
-            } else {
-                try problem(.unlistedEntry(path: path, entry: entry))
-                try skipUnplaced(entry)
-            }
-            next = try reader.nextEntry()
+        // In a plain tar the wanted entries are read by `readPlain` (straight into their final
+        // buffers, hashed as they arrive, several entries at once); findings are kept in
+        // archive order and reported at each flush, so callers see exactly the sequence a
+        // one-entry-at-a-time walk gives.
+        let file = reader.isPlainTar ? try FileReader(path: path) : nil
+        var steps: [PlainStep] = []
+        var pendingBytes = 0
+        func report(_ error: CheckpointError) throws(CheckpointError) {
+            if file != nil { steps.append(.problem(error)) } else { try problem(error) }
         }
+        func flush() throws(CheckpointError) {
+            guard let file, !steps.isEmpty else { return }
+            let jobs = steps.compactMap { step -> (TensorRecord, Int, Int)? in
+                if case let .read(r, offset, size) = step { return (r, offset, size) }
+                return nil
+            }
+            let results = ParallelIO.map(jobs.count) { k in
+                Result { () throws(CheckpointError) in try readPlain(file, jobs[k].0, offset: jobs[k].1, size: jobs[k].2) }
+            }
+            let taken = steps
+            steps.removeAll()
+            pendingBytes = 0
+            var k = 0
+            for step in taken {
+                switch step {
+                case .problem(let error): try problem(error)
+                case .read(let r, _, _):
+                    switch results[k] {
+                    case .success(let array): try found(r, array)
+                    case .failure(let error): try problem(error)
+                    }
+                    k += 1
+                }
+            }
+        }
+        do throws(CheckpointError) {
+            while let entry = next {
+                if entry == "manifest.json" || (entry == CheckpointManifest.checksumEntry && opened.checksum != nil)
+                    || !seen.insert(entry).inserted {
+                    try report(.duplicateEntry(path: path, entry: entry))
+                    try skipUnplaced(entry)
+                } else if let r = byEntry[entry] {
+                    let sizes = try r.entrySizes(in: path)
+                    if !sizes.contains(reader.currentSize) {
+                        // Thrown, not collected: where this header ends the next one begins, so
+                        // nothing after it can be trusted (skipping it may run past the file).
+                        throw CheckpointError.entrySize(path: path, entry: entry, declared: reader.currentSize, expected: sizes)
+                    } else if wanted.contains(entry), file != nil {
+                        steps.append(.read(r, offset: reader.dataOffset, size: reader.currentSize))
+                        pendingBytes += reader.currentSize
+                        try reader.skipData()
+                        if pendingBytes >= CheckpointReader.readWindow { try flush() }
+                    } else if wanted.contains(entry) {
+                        let bytes = try reader.readData(limit: sizes.upperBound)
+                        let array: NDArray
+                        do { array = try decodeEntry(bytes, record: r) } catch {
+                            try problem(error)
+                            next = try reader.nextEntry()
+                            continue
+                        }
+                        try found(r, array)
+                    } else {
+                        try reader.skipData()
+                    }
+                } else {
+                    try report(.unlistedEntry(path: path, entry: entry))
+                    try skipUnplaced(entry)
+                }
+                next = try reader.nextEntry()
+            }
+        } catch {
+            // What was found before the failure is reported first, as a sequential walk would.
+            try flush()
+            throw error
+        }
+        try flush()
         for r in manifest.tensors where !seen.contains(r.entry) {
             try problem(.missingEntry(path: path, entry: r.entry))
         }
     }
+
+    /// A finding of the walk over a plain tar, reported in archive order.
+    private enum PlainStep {
+        case problem(CheckpointError)
+        case read(TensorRecord, offset: Int, size: Int)
+    }
+
+    /// Entry bytes read ahead (on all cores) before their findings are reported: bounds what
+    /// `verify()`, which keeps no array, holds at once.
+    static let readWindow = 256 << 20
 
     /// Reads the named tensors (all when `names` is nil) in one pass over the archive,
     /// skipping the others' data but checking the whole archive's structure (`walk`).

@@ -79,16 +79,18 @@ public struct NDArray: Sendable, Equatable {
     /// The array as a float32 tensor. `float32` data is copied bit for bit; every other
     /// dtype is converted element by element (float64 rounds to nearest).
     public func floatTensor() -> Tensor<Float> {
-        let scalars: [Float]
+        Self.tensor(shape, floats())
+    }
+
+    /// The elements as float32, as `floatTensor()` converts them.
+    public func floats() -> [Float] {
         if dtype == .float32 {
-            scalars = [Float](unsafeUninitializedCapacity: count) { buf, initialized in
+            return [Float](unsafeUninitializedCapacity: count) { buf, initialized in
                 bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(buf).copyMemory(from: $0) }
                 initialized = count
             }
-        } else {
-            scalars = doubles().map { Float($0) }
         }
-        return Self.tensor(shape, scalars)
+        return doubles().map { Float($0) }
     }
 
     /// The array as a float64 tensor (exact for float16/32/64 and integers up to 2⁵³).

@@ -106,21 +106,7 @@ public enum NPYFile {
     /// Reads and decodes one .npy file: the header first, then its size compared with the
     /// file's before the data is read into a buffer of exactly that size.
     public static func read(path: String) throws(CheckpointError) -> NDArray {
-        let file = try FileReader(path: path)
-        let (header, _) = try NPY.readHeader(from: try file.read(at: 0, count: min(file.size, 4096)),
-                                             invalid: { .invalidNPY(path: path, entry: nil, error: $0) }) {
-            (needed: Int, _: [UInt8]) throws(CheckpointError) -> [UInt8]? in
-            needed <= file.size ? try file.read(at: 0, count: needed) : nil
-        }
-        let present = file.size - header.dataOffset
-        guard present >= header.dataByteCount else {
-            throw .invalidNPY(path: path, entry: nil, error: .truncated(expectedBytes: header.dataByteCount, got: present))
-        }
-        guard present == header.dataByteCount else {
-            throw .invalidNPY(path: path, entry: nil, error: .trailingBytes(expectedBytes: header.dataByteCount, got: present))
-        }
-        let data = try file.read(at: header.dataOffset, count: header.dataByteCount)
-        do { return try NPY.array(header: header, data: data) } catch { throw .invalidNPY(path: path, entry: nil, error: error) }
+        try NPYInput(path: path).array()
     }
 
     /// Writes one .npy file atomically.

@@ -38,30 +38,11 @@ func row(_ name: String, _ value: String) {
 print("Basin benchmarks (release, OPENBLAS threads \(BLAS.threadCount))")
 print(String(repeating: "-", count: 72))
 
-// Checkpoint write and read: \(tensorCount) float32 tensors, \(parameters) parameters in all.
+// Checkpoint write and read, and the data loaders: IOBench.swift.
 var rng = RandomGenerator(seed: 1)
-if enabled("checkpoint") {
-let perTensor = parameters / tensorCount
-let tensors = (0..<tensorCount).map { i in
-    TensorSource(name: "features.\(i).weight", tensor: Tensor<Float>.randomNormal(shape: [perTensor / 1000, 1000], using: &rng))
-}
-let megabytes = Double(parameters * 4) / 1e6
-let manifest = CheckpointManifest(kind: .checkpoint, createdBy: "basin-bench")
-for compression in [Compression.none, .zstd, .gzip] where !(quick && compression == .gzip) {
-    let path = directory + "/basin-bench-\(compression.rawValue).ckpt"
-    let write = try best(compression == .gzip ? 1 : 3) {
-        try CheckpointWriter.write(tensors, manifest: manifest, to: path, compression: compression)
-    }
-    let read = try best(compression == .gzip ? 1 : 3) {
-        let arrays = try CheckpointReader(path: path).arrays()
-        precondition(arrays.count == tensorCount)
-    }
-    let size = Double((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) / 1e6
-    row("checkpoint write, \(parameters / 1_000_000)M params, \(compression.rawValue)", String(format: "%7.0f MB/s  (%.2f s, file %.0f MB)", megabytes / write, write, size))
-    row("checkpoint read+verify, \(parameters / 1_000_000)M params, \(compression.rawValue)", String(format: "%7.0f MB/s  (%.2f s)", megabytes / read, read))
-    try? FileManager.default.removeItem(atPath: path)
-}
-}
+if enabled("checkpoint") { try IOBench.checkpoint(directory: directory, parameters: parameters, count: tensorCount, quick: quick) }
+if sections.contains("checkpoint-round") { try IOBench.checkpointRound(directory: directory, parameters: parameters, count: tensorCount) }
+if enabled("loaders") { try IOBench.loaders(directory: directory, quick: quick) }
 
 // Matrix products (sgemm), the kernel of dense and im2col-convolution layers.
 if enabled("numerics") {

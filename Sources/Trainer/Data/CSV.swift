@@ -30,9 +30,9 @@ public enum CSVDataset {
         let path = url.path
         guard scale.isFinite else { throw .dataset("\(path): scale \(scale) is not a finite number") }
         if let classes, classes <= 0 { throw .dataset("\(path): classes must be positive, got \(classes)") }
-        var bytes: [UInt8]
-        do { bytes = try FileReader.contents(of: path) } catch { throw .dataset(error.description) }
-        bytes.append(0)  // strtof/strtod stop at the terminator after the last field
+        // A 0 byte after the file: strtof/strtod stop at it after the last field.
+        let bytes: [UInt8]
+        do { bytes = try FileReader.contentsTerminated(of: path) } catch { throw .dataset(error.description) }
         let table = try bytes.withUnsafeBufferPointer { (buffer) throws(TrainerError) -> Table in
             var parser = Parser(path: path, bytes: buffer, labelColumn: labelColumn, scale: scale,
                                 labelLimit: classes ?? maximumClasses)
@@ -64,7 +64,6 @@ public enum CSVDataset {
         let labelLimit: Int
         var table = Table()
         var firstDataLine = 0
-        var row: [Float] = []
 
         static let comma = UInt8(ascii: ","), newline = UInt8(ascii: "\n"), carriageReturn = UInt8(ascii: "\r")
         static func isBlank(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 }
@@ -137,17 +136,26 @@ public enum CSVDataset {
         /// it lies: `strtof` reports where the number ended, and only blanks may follow it
         /// before the comma or the end of the line.
         mutating func parseRow(_ base: UnsafePointer<UInt8>, _ a: Int, _ b: Int, line: Int) throws(TrainerError) {
-            row.removeAll(keepingCapacity: true)
+            // Features go straight into the table; a row that fails a check ends the read, so
+            // what it appended does not matter. A feature whose scaled value overflows is
+            // reported after the row's field-count and label checks, as it always was.
+            var fields = 0
+            var overflow: Float?
             var f = a
             var labelText = (a, a)
             while true {
-                let field = row.count + 1
+                fields += 1
+                let field = fields
                 var p = f
                 while p < b, Self.isBlank(base[p]) { p += 1 }
                 var value: Float?
                 var e = p
                 // A field must start with a character strtof would not skip (it skips newlines).
-                if p < b, base[p] != Self.comma, isspace(Int32(base[p])) == 0 {
+                if p < b, let (v, end) = Self.shortDecimal(base, p, b) {
+                    // The common case (`0`, `255`, `0.0313725`): no strtof call.
+                    value = v
+                    e = end
+                } else if p < b, base[p] != Self.comma, isspace(Int32(base[p])) == 0 {
                     let first = UnsafeRawPointer(base + p).assumingMemoryBound(to: CChar.self)
                     var stop: UnsafeMutablePointer<CChar>?
                     let v = strtof(first, &stop)
@@ -160,7 +168,6 @@ public enum CSVDataset {
                 let isLabel = labelColumn == .first ? field == 1 : e == b
                 if isLabel {
                     labelText = (f, e)  // checked by `label`, as an integer class index
-                    row.append(0)
                 } else {
                     guard let v = value else {
                         throw .dataset("\(path):\(line): field \(field) '\(text(f, e))' is not a number")
@@ -168,25 +175,84 @@ public enum CSVDataset {
                     guard v.isFinite else {
                         throw .dataset("\(path):\(line): field \(field) '\(text(f, e))' is not a finite number")
                     }
-                    row.append(v)
+                    let x = v * scale
+                    if overflow == nil, !x.isFinite { overflow = v }
+                    table.features.append(x)
                 }
                 if e == b { break }
                 f = e + 1
             }
-            guard row.count >= 2 else { throw .dataset("\(path):\(line): one field; expected features and a label") }
-            if let w = table.width, w != row.count {
-                throw .dataset("\(path):\(line): \(row.count) fields, expected \(w) as on line \(firstDataLine)")
+            guard fields >= 2 else { throw .dataset("\(path):\(line): one field; expected features and a label") }
+            if let w = table.width, w != fields {
+                throw .dataset("\(path):\(line): \(fields) fields, expected \(w) as on line \(firstDataLine)")
             }
-            if table.width == nil { table.width = row.count; firstDataLine = line }
+            if table.width == nil {
+                table.width = fields
+                firstDataLine = line
+                // Room for as many rows as the file can hold at this row's length (an
+                // estimate: never more values than the file has bytes).
+                let rows = bytes.count / max(b - a + 1, 1) + 1
+                let (values, overflowed) = rows.multipliedReportingOverflow(by: fields - 1)
+                table.features.reserveCapacity(overflowed ? bytes.count : min(values, bytes.count))
+                table.labels.reserveCapacity(min(rows, bytes.count))
+            }
             table.labels.append(try label(labelText.0, labelText.1, line: line))
-            let count = row.count
-            for (k, v) in row.enumerated() where labelColumn == .first ? k > 0 : k < count - 1 {
-                let x = v * scale
-                guard x.isFinite else {
-                    throw .dataset("\(path):\(line): feature \(v) × scale \(scale) is not a finite float32")
-                }
-                table.features.append(x)
+            if let v = overflow {
+                throw .dataset("\(path):\(line): feature \(v) × scale \(scale) is not a finite float32")
             }
+        }
+
+        /// Powers of ten that float32 holds exactly (5¹⁰ < 2²⁴).
+        @inline(__always)
+        static func exactPower(_ k: Int) -> Float {
+            var p: Float = 1
+            for _ in 0..<k { p *= 10 }  // exact: every 10^k up to 10^10 is a float32
+            return p
+        }
+
+        /// A decimal number starting at `p` whose float32 value one exact multiplication or
+        /// division gives — at most 2²⁴ in its digits, a power of ten up to 10¹⁰ — and that is
+        /// followed by blanks, then a comma or the end of the line (returned as the field's
+        /// end): then the value is the correctly
+        /// rounded one, the same as `strtof`'s (Clinger's fast path). Anything else (more digits,
+        /// larger exponents, hex, `inf`, `nan`, a stray character) is nil, and the caller asks
+        /// `strtof`, so what is accepted and refused does not change.
+        @inline(__always)
+        static func shortDecimal(_ base: UnsafePointer<UInt8>, _ p: Int, _ b: Int) -> (Float, Int)? {
+            var i = p
+            var negative = false
+            if base[i] == UInt8(ascii: "-") || base[i] == UInt8(ascii: "+") { negative = base[i] == UInt8(ascii: "-"); i += 1 }
+            var m: UInt32 = 0, digits = 0, exponent = 0
+            while i < b, case let d = base[i] &- 48, d < 10 {
+                m = m &* 10 &+ UInt32(d); digits += 1; i += 1
+                if m >= 1 << 24 { return nil }
+            }
+            if i < b, base[i] == UInt8(ascii: ".") {
+                i += 1
+                while i < b, case let d = base[i] &- 48, d < 10 {
+                    m = m &* 10 &+ UInt32(d); digits += 1; exponent -= 1; i += 1
+                    if m >= 1 << 24 { return nil }
+                }
+            }
+            guard digits > 0 else { return nil }
+            if i < b, base[i] | 0x20 == UInt8(ascii: "e") {
+                i += 1
+                var negativeExponent = false
+                if i < b, base[i] == UInt8(ascii: "-") || base[i] == UInt8(ascii: "+") { negativeExponent = base[i] == UInt8(ascii: "-"); i += 1 }
+                var e = 0, exponentDigits = 0
+                while i < b, case let d = base[i] &- 48, d < 10 {
+                    e = e * 10 + Int(d); exponentDigits += 1; i += 1
+                    if exponentDigits > 3 { return nil }
+                }
+                guard exponentDigits > 0 else { return nil }
+                exponent += negativeExponent ? -e : e
+            }
+            var q = i
+            while q < b, isBlank(base[q]) { q += 1 }
+            guard q == b || base[q] == comma, exponent >= -10, exponent <= 10 else { return nil }
+            var v = Float(m)
+            if exponent > 0 { v *= exactPower(exponent) } else if exponent < 0 { v /= exactPower(-exponent) }
+            return (negative ? -v : v, q)
         }
 
         /// The integer class index in bytes `a..<b`, read as a double so `2.5` and `1e30` are

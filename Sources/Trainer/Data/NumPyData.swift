@@ -21,11 +21,16 @@ public enum NumPyDataset {
     /// Reads `X.npy` and `y.npy`.
     /// - Throws: `TrainerError.dataset` naming the file and what is wrong.
     public static func read(inputs: String, labels: String, scale: Double, name: String? = nil) throws(TrainerError) -> Dataset {
-        let x: NDArray, y: NDArray
-        do { x = try NPYFile.read(path: inputs) } catch { throw .dataset("\(error)") }
+        // The inputs' header now, their data once everything else is checked: straight from
+        // the file into the float32 buffer the tensor keeps (`NPYInput.floats`).
+        let x: NPYInput, y: NDArray
+        do { x = try NPYInput(path: inputs) } catch { throw .dataset("\(error)") }
         do { y = try NPYFile.read(path: labels) } catch { throw .dataset("\(error)") }
-        return try dataset(x, inputsLabel: inputs, y, labelsLabel: labels, scale: scale,
-                           name: name ?? URL(fileURLWithPath: inputs).deletingPathExtension().lastPathComponent)
+        return try dataset(dtype: x.dtype, shape: x.shape, inputsLabel: inputs, y, labelsLabel: labels, scale: scale,
+                           name: name ?? URL(fileURLWithPath: inputs).deletingPathExtension().lastPathComponent) {
+            (s: Float) throws(TrainerError) -> ([Float], Int?) in
+            do { return try x.floats(scale: s) } catch { throw .dataset("\(error)") }
+        }
     }
 
     /// Reads two arrays of an `.npz`: `inputsKey` (default `x` or `X`) and `labelsKey` (default `y` or `Y`).
@@ -40,12 +45,21 @@ public enum NumPyDataset {
         }
         let (xk, x) = try find(inputsKey, ["x", "X"], "inputs")
         let (yk, y) = try find(labelsKey, ["y", "Y"], "labels")
-        return try dataset(x, inputsLabel: "\(path): entry '\(xk)'", y, labelsLabel: "\(path): entry '\(yk)'", scale: scale,
-                           name: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent)
+        return try dataset(dtype: x.dtype, shape: x.shape, inputsLabel: "\(path): entry '\(xk)'", y, labelsLabel: "\(path): entry '\(yk)'",
+                           scale: scale, name: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent) {
+            (s: Float) throws(TrainerError) -> ([Float], Int?) in
+            var values = x.floats()
+            if s != 1 { for i in values.indices { values[i] *= s } }
+            return (values, x.firstNonFiniteIndex())
+        }
     }
 
-    /// Checks and converts decoded arrays.
-    static func dataset(_ x: NDArray, inputsLabel: String, _ y: NDArray, labelsLabel: String, scale: Double, name: String) throws(TrainerError) -> Dataset {
+    /// Checks the inputs' dtype and shape and the labels, then reads the inputs as float32
+    /// (`values(scale)`: the values times `scale` unless it is 1, and the first stored
+    /// non-finite index) and checks those.
+    static func dataset(dtype: DType, shape: [Int], inputsLabel: String, _ y: NDArray, labelsLabel: String, scale: Double, name: String,
+                        values: (Float) throws(TrainerError) -> ([Float], Int?)) throws(TrainerError) -> Dataset {
+        let x = (dtype: dtype, shape: shape)
         guard inputTypes.contains(x.dtype) else {
             throw .dataset("\(inputsLabel): inputs of dtype \(x.dtype.rawValue); expected \(inputTypes.map(\.rawValue).joined(separator: ", "))")
         }
@@ -61,7 +75,9 @@ public enum NumPyDataset {
         guard y.shape[0] == x.shape[0] else {
             throw .dataset("\(labelsLabel): \(y.shape[0]) labels for the \(x.shape[0]) samples of \(inputsLabel)")
         }
-        if let i = x.firstNonFiniteIndex() { throw .dataset("\(inputsLabel): element \(i) is NaN or infinite") }
+        let validScale = scale.isFinite && Float(scale).isFinite && scale != 0
+        let (scalars, nonFinite) = try values(validScale ? Float(scale) : 1)
+        if let i = nonFinite { throw .dataset("\(inputsLabel): element \(i) is NaN or infinite") }
         let values = y.doubles()
         var labels: [Int] = []
         labels.reserveCapacity(values.count)
@@ -71,12 +87,7 @@ public enum NumPyDataset {
             }
             labels.append(Int(v))
         }
-        guard scale.isFinite, Float(scale).isFinite, scale != 0 else { throw .dataset("scale must be a finite, non-zero float32, got \(scale)") }
-        var inputs = x.floatTensor()
-        if scale != 1 {
-            let s = Float(scale)
-            inputs.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] *= s } }
-        }
-        return try Dataset(name: name, inputs: inputs, labels: labels, classes: (labels.max() ?? 0) + 1)
+        guard validScale else { throw .dataset("scale must be a finite, non-zero float32, got \(scale)") }
+        return try Dataset(name: name, inputs: IDX.tensor(x.shape, scalars), labels: labels, classes: (labels.max() ?? 0) + 1)
     }
 }
