@@ -78,7 +78,8 @@ def fmt_side(r, xs):
     text = fmt_seconds(xs)
     per = r.get("per")
     if per and per.get("count"):
-        text += f", {per['count'] / statistics.median(xs):,.0f} {per.get('unit', 'items')}/s".replace(",", " ")
+        rate = f"{per['count'] / statistics.median(xs):,.0f}".replace(",", " ")
+        text += f", {rate} {per.get('unit', 'items')}/s"
     if r.get("note"):
         text += f" ({r['note']})"
     return text

@@ -8,7 +8,7 @@ bench/summary.py (format at its top). torch.set_num_threads(min(2, OPENBLAS_NUM_
   names, weights [out, in]; 10 000 inputs and labels): H·v of the mean cross-entropy by double
   backprop (torch.autograd.grad with create_graph=True, as PyHessian does) over batches of 500
   in float32, summed in float64. Checked first: one product along Basin's probe direction
-  (‖Δ‖/‖Hv‖ ≤ 1e-4). Timed: that full-data product (3×), and the top-k eigenvalues by
+  (‖Δ‖/‖Hv‖ ≤ 2e-3: float32 rounding alone moves Basin's R-op product ≈ 8e-4 from float64 along this probe). Timed: that full-data product (3×), and the top-k eigenvalues by
   scipy.sparse.linalg.eigsh (ARPACK Lanczos, which='LA', tol=1e-4) over it; the eigenvalues
   must agree with Basin's Lanczos within 1e-3 relative.
 - landscape ($BASIN_BENCH_DIR/basin-bench-landscape: flat parameter vectors a, b, c, inputs,
@@ -111,7 +111,9 @@ if enabled("hessian"):
         expected = np.load(os.path.join(directory, "probe-hvp.npy")).astype(np.float64)
         difference = np.linalg.norm(hvp(probe) - expected) / np.linalg.norm(expected)
         row("  H·probe vs Basin's, relative", f"{difference:.1e}")
-        if not difference <= 1e-4:
+        # Float32 R-op products (Basin's, and the same R-op written in NumPy float32) are ≈ 8e-4
+        # from float64 along a N(0, 1) probe on this MLP; PyTorch's double backprop ≈ 3e-7.
+        if not difference <= 2e-3:
             sys.exit(f"PyTorch's H·v differs from Basin's by {difference:.1e} (relative): not timing the same computation")
         times = [elapsed(lambda: hvp(probe)) for _ in range(1 if quick else 3)]
         label = f"one Hessian-vector product, MLP 784-512-256-10, {samples} samples"
