@@ -116,8 +116,7 @@ if enabled("hessian"):
         if not difference <= 2e-3:
             sys.exit(f"PyTorch's H·v differs from Basin's by {difference:.1e} (relative): not timing the same computation")
         times = [elapsed(lambda: hvp(probe)) for _ in range(1 if quick else 3)]
-        label = f"one Hessian-vector product, MLP 784-512-256-10, {samples} samples"
-        row(label[:52], f"{np.median(times):7.3f} s")
+        row(f"one full-data HVP, {samples // 1000}k samples, double backprop", f"{np.median(times):7.3f} s")
         record("hessian", "hvp-full-data", times, f"{peer_name}, double backprop", True,
                check=f"H·v rel. diff {difference:.0e}", per=(samples, "samples"))
         try:
