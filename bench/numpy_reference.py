@@ -2,7 +2,9 @@
 
 Checkpoint: numpy.savez of 50 float32 arrays (50M parameters) and numpy.load of all of
 them (the closest NumPy analogue to Basin's checkpoint write/read; savez has no
-checksums and no fsync, so it does less work). Also float32 matmul and float64 SVD.
+checksums and no fsync, so it does less work). Also float32 matmul and float64 SVD, the
+MLP training step and SVCCA. Timings are appended to $BASIN_BENCH_DIR/results for
+bench/summary.py (format at its top).
 """
 import os
 import sys
@@ -10,6 +12,9 @@ import tempfile
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchrecord import record
 
 quick = "--quick" in sys.argv
 parameters = 5_000_000 if quick else 50_000_000
@@ -20,13 +25,20 @@ arrays = {f"features.{i}.weight": rng.standard_normal((parameters // count // 10
 mb = parameters * 4 / 1e6
 
 
-def best(n, f):
-    t = float("inf")
+def times(n, f):
+    out = []
     for _ in range(n):
         s = time.perf_counter()
         f()
-        t = min(t, time.perf_counter() - s)
-    return t
+        out.append(time.perf_counter() - s)
+    return out
+
+
+def best(n, f):
+    return min(times(n, f))
+
+
+peer = f"NumPy {np.__version__}"
 
 
 def row(name, value):
@@ -44,12 +56,16 @@ print(f"NumPy {np.__version__} reference")
 print("-" * 72)
 if enabled("checkpoint"):
     path = os.path.join(os.environ.get("BASIN_BENCH_DIR", tempfile.gettempdir()), "numpy-bench.npz")
-    w = best(3, lambda: np.savez(path, **arrays))
+    ws = times(3, lambda: np.savez(path, **arrays))
+    w = min(ws)
     def load():
         with np.load(path) as z:
             for k in z.files:
                 z[k]
-    r = best(3, load)
+    rs = times(3, load)
+    r = min(rs)
+    record("checkpoint", "write-none", ws, f"{peer} np.savez (no hash, no fsync)", False, per=(mb, "MB"))
+    record("checkpoint", "read-none", rs, f"{peer} np.load of every array (no verification)", False, per=(mb, "MB"))
     row(f"np.savez, {parameters // 1_000_000}M params", f"{mb / w:7.0f} MB/s  ({w:.2f} s)")
     row(f"np.load (all arrays), {parameters // 1_000_000}M params", f"{mb / r:7.0f} MB/s  ({r:.2f} s)")
     os.remove(path)
@@ -57,10 +73,14 @@ if enabled("numerics"):
     for n in (256, 1024):
         a = rng.standard_normal((n, n), dtype=np.float32)
         b = rng.standard_normal((n, n), dtype=np.float32)
-        t = best(5, lambda: a @ b)
+        ts = times(5, lambda: a @ b)
+        t = min(ts)
+        record("numerics", f"sgemm-{n}", ts, f"{peer} matmul", False, per=(2 * n**3 / 1e9, "GFLOP"))
         row(f"np.matmul float32 {n}x{n}", f"{2 * n**3 / t / 1e9:7.1f} GFLOP/s ({t:.4f} s)")
     x = rng.standard_normal((2000, 256))
-    t = best(3, lambda: np.linalg.svd(x, full_matrices=False))
+    ts = times(3, lambda: np.linalg.svd(x, full_matrices=False))
+    t = min(ts)
+    record("numerics", "svd-2000x256", ts, f"{peer} linalg.svd", False)
     row("np.linalg.svd 2000x256 float64", f"{t:7.3f} s")
 
 
@@ -94,7 +114,10 @@ if enabled("train"):
 
 
     steps = 30
-    t = best(3, lambda: [step() for _ in range(steps)])
+    ts = times(3, lambda: [step() for _ in range(steps)])
+    t = min(ts)
+    record("train", f"train-mlp-784-512-256-10-{steps}x128", ts, f"{peer}, hand-written step (no momentum)", False,
+           check="random data, values not compared", per=(steps * 128, "samples"))
     row("NumPy MLP 784-512-256-10 train, batch 128", f"{steps * 128 / t:7.0f} samples/s")
 
 # SVCCA (issue 6) on the activations basin-bench wrote (same numbers, same algorithm):
@@ -188,6 +211,11 @@ row("  Basin heatmap (from basin.json)", f"{basin_heatmap:7.2f} s  -> {per_cell 
 diff = max(abs(reuse[i][j] - basin["heatmap"][i][j]) for i in range(layers) for j in range(layers))
 diff_pp = max(abs(v - basin["heatmap"][i][j]) for (i, j), v in per_pair.items())
 kept = sum(ua[i].shape[1] == basin["keptA"][i][j] and ub[j].shape[1] == basin["keptB"][i][j] for i, j in np.ndindex(layers, layers))
+checked = diff <= 1e-6 and diff_pp <= 1e-6 and kept == layers * layers
+record("svcca", f"heatmap-{layers}x{layers}", [per_cell * layers * layers], f"{peer}, google's algorithm, both SVDs per cell", checked,
+       check=f"max |Δ| {max(diff, diff_pp):.0e}", note=f"timed on {len(cells)} cells, scaled")
+record("svcca", f"heatmap-{layers}x{layers}", [reuse_time], f"{peer}, google's algorithm, SVD per layer reused", checked,
+       check=f"max |Δ| {diff:.0e}")
 row("  max |NumPy - Basin| over all cells", f"{diff:.2e}  (per-pair cells {diff_pp:.2e}; kept dims agree in {kept}/{layers * layers} cells)")
 for i, j in [(0, 0), (0, layers - 1), (layers // 2, layers // 2 - 1), (layers - 1, layers - 1)]:
     row(f"  mean CCA cell (a{i}, b{j})", f"{reuse[i][j]:.12f}  (Basin {basin['heatmap'][i][j]:.12f})")
@@ -199,4 +227,6 @@ pair = svcca_mean(qa, qb)
 pair_time = time.perf_counter() - start
 row(f"SVCCA pair {pa.shape[1]}x{n // 1000}k points, both sides", f"{pair_time:7.2f} s  (kept {qa.shape[1]}/{qb.shape[1]}; "
     f"Basin {basin['seconds']['pair']:.2f} s -> {pair_time / basin['seconds']['pair']:.1f}x)")
+record("svcca", f"pair-{pa.shape[1]}", [pair_time], f"{peer}, google's algorithm", abs(pair - basin["pair"]) <= 1e-6,
+       check=f"|Δ| {abs(pair - basin['pair']):.0e}")
 row("  mean CCA pair", f"{pair:.12f}  (Basin {basin['pair']:.12f}, diff {abs(pair - basin['pair']):.1e})")

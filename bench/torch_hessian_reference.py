@@ -1,12 +1,26 @@
-"""PyTorch reference for basin-bench's Hessian benchmark (issue 7).
+"""PyTorch references for basin-bench's MLP sections: hessian, landscape and train (issues 7, 14).
 
-Loads the MLP 784-512-256-10 weights, inputs and labels that basin-bench wrote to
-$BASIN_BENCH_DIR/basin-bench-hessian (.npy, PyTorch names, weights [out, in]), and finds
-the top-k Hessian eigenvalues of the mean cross-entropy with the same Lanczos iteration as
-Basin (full reorthogonalisation, float64 recurrences, converged when the Ritz residual is
-≤ 1e-4·|θ₁|, at most 100 products). Each Hessian-vector product is PyTorch double backprop
-(torch.autograd.grad with create_graph=True) over batches of 500 in float32, as
-PyHessian does. Prints a one-line skip message when torch cannot be imported.
+What a researcher would run instead, on the inputs basin-bench wrote, with the values checked
+against Basin's before anything is timed; timings are appended to $BASIN_BENCH_DIR/results for
+bench/summary.py (format at its top). torch.set_num_threads(min(2, OPENBLAS_NUM_THREADS)).
+
+- hessian ($BASIN_BENCH_DIR/basin-bench-hessian: MLP 784-512-256-10 weights as .npy, PyTorch
+  names, weights [out, in]; 10 000 inputs and labels): H·v of the mean cross-entropy by double
+  backprop (torch.autograd.grad with create_graph=True, as PyHessian does) over batches of 500
+  in float32, summed in float64. Checked first: one product along Basin's probe direction
+  (‖Δ‖/‖Hv‖ ≤ 2e-3: float32 rounding alone moves Basin's R-op product ≈ 8e-4 from float64 along this probe). Timed: that full-data product (3×), and the top-k eigenvalues by
+  scipy.sparse.linalg.eigsh (ARPACK Lanczos, which='LA', tol=1e-4) over it; the eigenvalues
+  must agree with Basin's Lanczos within 1e-3 relative.
+- landscape ($BASIN_BENCH_DIR/basin-bench-landscape: flat parameter vectors a, b, c, inputs,
+  labels, Basin's losses): mean loss and accuracy over 10 000 samples in batches of 500 under
+  torch.no_grad() at the same 61 segment points (1 − t)·a + t·b and 25×25 plane points
+  (1 − x − y)·a + x·b + y·c; checked on three points before timing and on every point after
+  (|Δloss| ≤ 1e-4·(1 + loss)).
+- train: SGD steps (lr 0.01, momentum 0.9) of the same MLP at batch 128 on N(0, 1) inputs, as
+  basin-bench's train section times (30 steps, 3 repetitions; values not compared: random data).
+
+Prints a one-line skip message when torch cannot be imported or basin-bench has not written
+its files. Sections as basin-bench: `python3 bench/torch_hessian_reference.py landscape`.
 """
 import json
 import os
@@ -16,82 +30,188 @@ import time
 
 try:
     import torch
+    import torch.nn.functional as F
 except ImportError:
-    print("(PyTorch not installed: skipping the PyTorch Hessian reference)")
+    print("(PyTorch not installed: skipping the PyTorch MLP references)")
     sys.exit(0)
 import numpy as np
 
-directory = os.path.join(os.environ.get("BASIN_BENCH_DIR", tempfile.gettempdir()), "basin-bench-hessian")
-if not os.path.exists(os.path.join(directory, "basin.json")):
-    print(f"(no {directory}/basin.json: run basin-bench first for the PyTorch Hessian reference)")
-    sys.exit(0)
-with open(os.path.join(directory, "basin.json")) as f:
-    basin = json.load(f)
-torch.set_num_threads(int(os.environ.get("OPENBLAS_NUM_THREADS", "2")))
-params = [torch.tensor(np.load(os.path.join(directory, name + ".npy")), dtype=torch.float32).requires_grad_()
-          for name in basin["parameters"]]
-x = torch.tensor(np.load(os.path.join(directory, "inputs.npy")), dtype=torch.float32)
-y = torch.tensor(np.load(os.path.join(directory, "labels.npy"))).long()
-samples, batch = x.shape[0], basin["batchSize"]
-sizes = [p.numel() for p in params]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchrecord import record
+
+bench_dir = os.environ.get("BASIN_BENCH_DIR", tempfile.gettempdir())
+sections = {a for a in sys.argv[1:] if not a.startswith("--")}
+quick = "--quick" in sys.argv
+threads = min(2, int(os.environ.get("OPENBLAS_NUM_THREADS", "2")))
+torch.set_num_threads(threads)
+peer_name = f"PyTorch {torch.__version__.split('+')[0]} ({threads} threads)"
 
 
-def forward(h):
-    # layers.0, layers.2, layers.4: Linear (weight [out, in], bias [out]) with ReLU between.
+def enabled(section):
+    return not sections or section in sections
+
+
+def row(name, value):
+    print(name.ljust(52) + value)
+
+
+def elapsed(body):
+    start = time.perf_counter()
+    body()
+    return time.perf_counter() - start
+
+
+def load_dir(name):
+    directory = os.path.join(bench_dir, name)
+    path = os.path.join(directory, "basin.json")
+    if not os.path.exists(path):
+        print(f"(no {path}: run basin-bench first for the PyTorch reference)")
+        return None, None
+    with open(path) as f:
+        return directory, json.load(f)
+
+
+def forward(params, h):
+    """MLP: Linear (weight [out, in], bias [out]) with ReLU between, as layers.0, .2, .4."""
     for k in range(0, len(params), 2):
-        h = torch.nn.functional.linear(h, params[k], params[k + 1])
+        h = F.linear(h, params[k], params[k + 1])
         if k + 2 < len(params):
             h = torch.relu(h)
     return h
 
 
-def hvp(v):
-    """H·v of the mean loss over all samples, by double backprop batch by batch."""
-    parts = [t.view_as(p) for t, p in zip(torch.from_numpy(v.astype(np.float32)).split(sizes), params)]
-    out = np.zeros_like(v)
-    for start in range(0, samples, batch):
-        xb, yb = x[start:start + batch], y[start:start + batch]
-        loss = torch.nn.functional.cross_entropy(forward(xb), yb, reduction="sum") / samples
-        grads = torch.autograd.grad(loss, params, create_graph=True)
-        hv = torch.autograd.grad(grads, params, grad_outputs=parts)
-        out += torch.cat([h.reshape(-1) for h in hv]).double().numpy()
-    return out
+print(f"{peer_name} references for the MLP sections")
+print("-" * 72)
 
+if enabled("hessian"):
+    directory, basin = load_dir("basin-bench-hessian")
+    if basin:
+        params = [torch.tensor(np.load(os.path.join(directory, n + ".npy")), dtype=torch.float32).requires_grad_()
+                  for n in basin["parameters"]]
+        x = torch.tensor(np.load(os.path.join(directory, "inputs.npy")), dtype=torch.float32)
+        y = torch.tensor(np.load(os.path.join(directory, "labels.npy"))).long()
+        samples, batch = x.shape[0], basin["batchSize"]
+        sizes = [p.numel() for p in params]
+        products = [0]
 
-def lanczos(k, max_iterations=100, tolerance=1e-4, seed=0):
-    n = sum(sizes)
-    q = np.random.default_rng(seed).standard_normal(n)
-    q /= np.linalg.norm(q)
-    basis, alphas, betas, products = [], [], [], 0
-    while True:
-        basis.append(q)
-        w = hvp(q)
-        products += 1
-        alphas.append(q @ w)
-        Q = np.array(basis)
-        for _ in range(2):                       # full reorthogonalisation, twice
-            w -= Q.T @ (Q @ w)
-        beta = np.linalg.norm(w)
-        m = len(basis)
-        t = np.diag(alphas) + np.diag(betas, 1) + np.diag(betas, -1)
-        theta, s = np.linalg.eigh(t)
-        theta, s = theta[::-1], s[:, ::-1]
-        residuals = beta * np.abs(s[-1, :])
-        if m >= k and (np.all(residuals[:k] <= tolerance * abs(theta[0])) or beta < 1e-12 * abs(theta[0])):
-            break
-        if m >= min(max_iterations, n):
-            break
-        betas.append(beta)
-        q = w / beta
-    return theta[:k], products
+        def hvp(v):
+            """H·v of the mean loss over all samples, by double backprop batch by batch."""
+            v = np.asarray(v, dtype=np.float64).reshape(-1)
+            parts = [t.view_as(p) for t, p in zip(torch.from_numpy(v.astype(np.float32)).split(sizes), params)]
+            out = np.zeros(v.shape[0])
+            for start in range(0, samples, batch):
+                loss = F.cross_entropy(forward(params, x[start:start + batch]), y[start:start + batch], reduction="sum") / samples
+                grads = torch.autograd.grad(loss, params, create_graph=True)
+                hv = torch.autograd.grad(grads, params, grad_outputs=parts)
+                out += torch.cat([h.reshape(-1) for h in hv]).double().numpy()
+            products[0] += 1
+            return out
 
+        probe = np.load(os.path.join(directory, "probe.npy")).astype(np.float64)
+        expected = np.load(os.path.join(directory, "probe-hvp.npy")).astype(np.float64)
+        difference = np.linalg.norm(hvp(probe) - expected) / np.linalg.norm(expected)
+        row("  H·probe vs Basin's, relative", f"{difference:.1e}")
+        # Float32 R-op products (Basin's, and the same R-op written in NumPy float32) are ≈ 8e-4
+        # from float64 along a N(0, 1) probe on this MLP; PyTorch's double backprop ≈ 3e-7.
+        if not difference <= 2e-3:
+            sys.exit(f"PyTorch's H·v differs from Basin's by {difference:.1e} (relative): not timing the same computation")
+        times = [elapsed(lambda: hvp(probe)) for _ in range(1 if quick else 3)]
+        row(f"one full-data HVP, {samples // 1000}k samples, double backprop", f"{np.median(times):7.3f} s")
+        record("hessian", "hvp-full-data", times, f"{peer_name}, double backprop", True,
+               check=f"H·v rel. diff {difference:.0e}", per=(samples, "samples"))
+        try:
+            from scipy.sparse.linalg import LinearOperator, eigsh
+        except ImportError:
+            print("(SciPy not installed: skipping the Hessian eigenvalues)")
+        else:
+            n, top = sum(sizes), basin["top"]
+            operator = LinearOperator((n, n), matvec=hvp, dtype=np.float64)
+            products[0] = 0
+            start = time.perf_counter()
+            values = eigsh(operator, k=top, which="LA", tol=1e-4, v0=np.random.default_rng(0).standard_normal(n),
+                           return_eigenvectors=False)
+            seconds = time.perf_counter() - start
+            values = np.sort(values)[::-1]
+            ours = np.array(basin["eigenvalues"][:top])
+            rel = float(np.max(np.abs(values - ours) / np.abs(ours)))
+            row(f"Hessian top-{top}, scipy eigsh over double backprop", f"{seconds:7.2f} s  ({products[0]} HVPs)")
+            row("  Basin (Lanczos)", f"{basin['seconds']:7.2f} s  ({basin['hvps']} HVPs)")
+            row("  max rel. diff of the eigenvalues", f"{rel:.1e}  (" + ", ".join(f"{v:.6g}" for v in values) + ")")
+            record("hessian", f"top{top}-lanczos", [seconds], f"{peer_name} double backprop + scipy eigsh", rel <= 1e-3,
+                   check=f"λ rel. diff {rel:.0e}", note=f"{products[0]} HVPs")
 
-start = time.perf_counter()
-values, products = lanczos(basin["top"])
-seconds = time.perf_counter() - start
-print(f"PyTorch {torch.__version__} reference")
-label = f"Hessian top-{basin['top']} Lanczos, MLP 784-512-256-10, {samples // 1000}k"
-print(label.ljust(52) + f"{seconds:7.2f} s  ({products} HVPs, {seconds / products:.3f} s/HVP)")
-print("  Basin".ljust(52) + f"{basin['seconds']:7.2f} s  ({basin['hvps']} HVPs, {basin['seconds'] / basin['hvps']:.3f} s/HVP)")
-for i, (v, b) in enumerate(zip(values, basin["eigenvalues"])):
-    print(f"  λ{i + 1}".ljust(52) + f"{v:.6g}  (Basin {b:.6g}, rel. diff {abs(v - b) / abs(b):.1e})")
+if enabled("landscape"):
+    directory, basin = load_dir("basin-bench-landscape")
+    if basin:
+        shapes = basin["shapes"]
+        sizes = [int(np.prod(s)) for s in shapes]
+        a, b, c = (torch.from_numpy(np.load(os.path.join(directory, f"{n}.npy")).astype(np.float32)) for n in "abc")
+        x = torch.tensor(np.load(os.path.join(directory, "inputs.npy")), dtype=torch.float32)
+        y = torch.tensor(np.load(os.path.join(directory, "labels.npy"))).long()
+        batch = basin["batchSize"]
+
+        @torch.no_grad()
+        def loss_at(theta):
+            params = [t.view(s) for t, s in zip(theta.split(sizes), shapes)]
+            total, correct = 0.0, 0
+            for start in range(0, x.shape[0], batch):
+                z = forward(params, x[start:start + batch])
+                yb = y[start:start + batch]
+                total += float(F.cross_entropy(z, yb, reduction="sum"))
+                correct += int((z.argmax(dim=1) == yb).sum())
+            return total / x.shape[0], correct / x.shape[0]
+
+        t = basin["t"]
+        coords = basin["coordinates"]
+        grid = len(coords)
+        segment_points = [(1 - s) * a + s * b for s in t]
+        plane_weights = [(1 - coords[k % grid] - coords[k // grid], coords[k % grid], coords[k // grid]) for k in range(grid * grid)]
+
+        def plane_point(k):
+            wa, wb, wc = plane_weights[k]
+            return wa * a + wb * b + wc * c
+
+        def close(ours, theirs):
+            return abs(ours - theirs) <= 1e-4 * (1 + abs(theirs))
+
+        checks = [(segment_points[0], basin["segmentLoss"][0]), (segment_points[len(t) // 2], basin["segmentLoss"][len(t) // 2]),
+                  (plane_point(grid * grid - 1), basin["planeLoss"][-1])]
+        for theta, expected in checks:
+            got = loss_at(theta)[0]
+            if not close(got, expected):
+                sys.exit(f"PyTorch's loss {got} differs from Basin's {expected}: not timing the same computation")
+        segment_times, plane_times, seg_values, plane_values = [], [], [], []
+        for r in range(1 if quick else 3):
+            segment_times.append(elapsed(lambda: seg_values.__setitem__(slice(None), [loss_at(p) for p in segment_points])))
+            if r == 0:
+                plane_times.append(elapsed(lambda: plane_values.__setitem__(slice(None), [loss_at(plane_point(k)) for k in range(grid * grid)])))
+        seg_ok = all(close(v[0], e) for v, e in zip(seg_values, basin["segmentLoss"]))
+        plane_ok = all(close(v[0], e) for v, e in zip(plane_values, basin["planeLoss"]))
+        seg_diff = max(abs(v[0] - e) for v, e in zip(seg_values, basin["segmentLoss"]))
+        plane_diff = max(abs(v[0] - e) for v, e in zip(plane_values, basin["planeLoss"]))
+        row(f"segment, {len(t)} points, torch.no_grad forward", f"{np.median(segment_times):7.2f} s  (max |Δloss| vs Basin {seg_diff:.1e})")
+        row(f"plane {grid}×{grid}, torch.no_grad forward", f"{np.median(plane_times):7.2f} s  (max |Δloss| vs Basin {plane_diff:.1e})")
+        record("landscape", f"segment-{len(t)}", segment_times, f"{peer_name}, no_grad forward", seg_ok,
+               check=f"max |Δloss| {seg_diff:.0e} over all points", per=(len(t), "points"))
+        record("landscape", f"plane-{grid}x{grid}", plane_times, f"{peer_name}, no_grad forward", plane_ok,
+               check=f"max |Δloss| {plane_diff:.0e} over all points", per=(grid * grid, "points"))
+
+if enabled("train"):
+    steps = 7 if quick else 30
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 256), torch.nn.ReLU(),
+                                torch.nn.Linear(256, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    xb, yb = torch.randn(128, 784), torch.randint(0, 10, (128,))
+
+    def train():
+        for _ in range(steps):
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(model(xb), yb).backward()
+            opt.step()
+
+    train()
+    times = [elapsed(train) for _ in range(1 if quick else 3)]
+    row(f"train MLP 784-512-256-10, batch 128", f"{steps * 128 / np.median(times):7.0f} samples/s")
+    record("train", f"train-mlp-784-512-256-10-{steps}x128", times, f"{peer_name}, nn.Sequential + optim.SGD", False,
+           check="random data, values not compared", per=(steps * 128, "samples"))

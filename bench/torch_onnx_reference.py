@@ -38,6 +38,9 @@ except ImportError as e:
     sys.exit(0)
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchrecord import record
+
 sections = {a for a in sys.argv[1:] if not a.startswith("--")}   # as basin-bench: all when none is named
 if sections and "onnx" not in sections:
     sys.exit(0)
@@ -182,3 +185,8 @@ for (key, what), ts in times.items():
     native, graph = (seconds.get(k) for k in basin_keys[what])
     versus = "Basin takes " + ", ".join(f"{side} {s / t:.1f}×" for side, s in [("native", native), ("ONNX", graph)] if s)
     print(f"{names[what]} {labels[key]}, PyTorch, batch {batch}".ljust(52) + f"{batch / t:7.0f} samples/s  ({t:.3f} s; {versus})")
+    # For bench/summary.py: the same timings beside each Basin row they compare with.
+    kind = "fb" if what == "fb" else "hvp"
+    peer = f"PyTorch {torch.__version__.split('+')[0]} ({threads} threads), " + {"fb": "backward()", "hvp": "double backward", "hvp_func": "jvp of grad"}[what]
+    for basin_key in ([f"native-{kind}", f"onnx-{kind}"] if key == "resnet20" else [f"r18-{kind}"]):
+        record("onnx", basin_key, ts, peer, True, check="logits, gradient, HVP within 1e-3 of float64", per=(batch, "samples"))

@@ -125,6 +125,12 @@ enum ONNXBench {
             try time("r18 hvp") { _ = try graph18.hessianVectorProduct(inputs: x, labels: labels, direction: direction18) }
         }
         let t = times.mapValues(median)
+        for (key, label) in [("native fb", "ResNet-20 forward+backward, native"), ("onnx fb", "ResNet-20 forward+backward, ONNX graph"),
+                             ("native hvp", "ResNet-20 HVP, native"), ("onnx hvp", "ResNet-20 HVP, ONNX graph"),
+                             ("r18 fb", "ResNet-18 fixture (width 8) forward+backward, ONNX"), ("r18 hvp", "ResNet-18 fixture (width 8) HVP, ONNX")] {
+            Results.record(section: "onnx", key: key.replacingOccurrences(of: " ", with: "-"), workload: label + ", batch \(batchSize)",
+                           seconds: times[key] ?? [], per: (Double(batchSize), "samples"))
+        }
         func rate(_ key: String) -> Double { Double(batchSize) / (t[key] ?? .nan) }
         func show(_ name: String, _ key: String, versus native: String? = nil) {
             let ratio = native.map { String(format: "  (%.1f× native's time)", (t[key] ?? .nan) / (t[$0] ?? .nan)) } ?? ""

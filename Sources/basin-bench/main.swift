@@ -5,9 +5,13 @@ import Tensors
 import Trainer
 
 // `make bench`: throughput of Basin's hot paths, in release mode. Compare with
-// bench/numpy_reference.py (run by the Makefile right after) on the same sizes.
-// Results are recorded in docs/PERFORMANCE.md.
+// bench/numpy_reference.py and the PyTorch references (run by the Makefile right after) on the
+// same inputs. Every section also appends its timings to $BASIN_BENCH_DIR/results/<section>.jsonl
+// (Results.swift; format at the top of bench/summary.py), where the reference scripts append
+// their peers' and bench/summary.py prints the one table. Results are recorded in docs/PERFORMANCE.md.
 
+// OpenBLAS's AVX-512 kernels where it misdetects the CPU (re-executes once; Tensors/BLASCore.swift).
+BLASCore.preferAVX512Kernels()
 BLAS.setThreadCount(Int(ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] ?? "") ?? 2)
 let arguments = CommandLine.arguments.dropFirst()
 let quick = arguments.contains("--quick")
@@ -49,50 +53,102 @@ if enabled("numerics") {
 for n in [256, 1024] {
     let a = Tensor<Float>.randomNormal(shape: [n, n], using: &rng)
     let b = Tensor<Float>.randomNormal(shape: [n, n], using: &rng)
-    let t = try best(5) { _ = try Tensor.matmul(a, b) }
+    let ts = try timings(5) { _ = try Tensor.matmul(a, b) }
+    let t = ts.min() ?? .nan
+    Results.record(section: "numerics", key: "sgemm-\(n)", workload: "sgemm \(n)×\(n) (float32 matmul)", seconds: ts,
+                   per: (2 * pow(Double(n), 3) / 1e9, "GFLOP"))
     row("sgemm \(n)×\(n)", String(format: "%7.1f GFLOP/s (%.4f s)", 2 * pow(Double(n), 3) / t / 1e9, t))
 }
 
 // SVD of an activation-sized matrix (float64), the first step of SVCCA.
 let acts = Tensor<Double>.randomNormal(shape: [2000, 256], using: &rng)
-let svd = try best(3) { _ = try LinearAlgebra.svd(acts) }
+let svds = try timings(3) { _ = try LinearAlgebra.svd(acts) }
+let svd = svds.min() ?? .nan
+Results.record(section: "numerics", key: "svd-2000x256", workload: "SVD 2000×256 float64 (SVCCA's reduction)", seconds: svds)
 row("dgesdd 2000×256 (SVCCA reduction)", String(format: "%7.3f s", svd))
 }
 
 // Training throughput (samples/s) at batch 128: SGD steps and full Hessian-vector products.
+// Three repetitions each; the table takes the median. The MLP's key is what the NumPy and
+// PyTorch references time (bench/numpy_reference.py, bench/torch_hessian_reference.py).
 for (name, spec, steps) in TrainerBenchmark.standardModels where enabled("train") && !(quick && name.contains("ResNet")) {
-    let r = try TrainerBenchmark.run(spec, batchSize: 128, steps: quick ? max(1, steps / 4) : steps)
-    row("train \(name), batch 128", String(format: "%7.0f samples/s", r.trainSamplesPerSecond))
-    row("Hessian-vector product \(name), batch 128", String(format: "%7.0f samples/s", r.hessianVectorSamplesPerSecond))
+    let count = quick ? max(1, steps / 4) : steps
+    var train: [Double] = [], hvp: [Double] = []
+    for _ in 0..<(quick ? 1 : 3) {
+        let r = try TrainerBenchmark.run(spec, batchSize: 128, steps: count)
+        train.append(Double(128 * count) / r.trainSamplesPerSecond)
+        hvp.append(Double(128 * max(1, count / 2)) / r.hessianVectorSamplesPerSecond)
+    }
+    row("train \(name), batch 128", String(format: "%7.0f samples/s", Double(128 * count) / median(train)))
+    row("Hessian-vector product \(name), batch 128", String(format: "%7.0f samples/s", Double(128 * max(1, count / 2)) / median(hvp)))
+    let key = name.replacingOccurrences(of: " ", with: "-")
+    Results.record(section: "train", key: "train-\(key)-\(count)x128", workload: "training step (SGD, momentum), \(name), \(count) steps of batch 128",
+                   seconds: train, per: (Double(128 * count), "samples"))
+    Results.record(section: "train", key: "hvp-\(key)", workload: "Hessian-vector product, \(name), \(max(1, count / 2)) × batch 128",
+                   seconds: hvp, per: (Double(128 * max(1, count / 2)), "samples"))
 }
 
-// Landscape analyzers' loss evaluator (issue 5): MLP 784-512-256-10 on 10 000 samples,
-// `barrier` with 61 points on the segment and `plane` with a 21×21 grid, both cores
-// (points in parallel, BLAS single-threaded inside each worker). --quick: 9 points, 5×5.
+// Landscape analyzers' loss evaluator (issues 5, 14): MLP 784-512-256-10 on 10 000 samples,
+// 61 points on the segment between two models (as `analyze barrier`) and a 25×25 grid of the
+// plane through three, θ(x, y) = (1 − x − y)·a + x·b + y·c for x, y in −0.2…1.2 (as `analyze
+// plane`), both cores (points in parallel, BLAS single-threaded inside each worker), batches of
+// 500. The three parameter vectors (flat, state-dict order), inputs, labels and Basin's losses
+// go to $BASIN_BENCH_DIR/basin-bench-landscape for bench/torch_hessian_reference.py, which
+// checks its losses agree and times the same points. --quick: 9 points, 5×5.
+let landscapeDirectory = directory + "/basin-bench-landscape"
 if enabled("landscape") {
+    try FileManager.default.createDirectory(atPath: landscapeDirectory, withIntermediateDirectories: true)
     var lrng = RandomGenerator(seed: 7)
     let spec = ModelSpec.mlp(inputShape: [784], widths: [512, 256], classes: 10)
     let modelA = try Model(spec: spec, rng: lrng.split("a")), modelB = try Model(spec: spec, rng: lrng.split("b"))
+    let modelC = try Model(spec: spec, rng: lrng.split("c"))
     let samples = 10_000
     let inputs = Tensor<Float>.randomUniform(shape: [samples, 784], using: &lrng)
     let labels = (0..<samples).map { _ in lrng.nextInt(below: 10) }
     let data = try Dataset(name: "bench", inputs: inputs, labels: labels, classes: 10)
     let evaluator = LossEvaluator(model: modelA, splits: [("train", data)], statisticsData: data, policy: .recompute,
                                   batchSize: 500, threads: 2)
-    let a = modelA.parameters, b = modelB.parameters
-    let points = quick ? 9 : 61
-    let barrier = try best(1) {
-        _ = try BarrierFinder.profiles(evaluator: evaluator, shape: .segment, controls: [a, b], buffers: [modelA.buffers, modelB.buffers],
-                                       points: points, relativeTolerance: 1e-3, progress: nil)
+    let a = modelA.parameters, b = modelB.parameters, c = modelC.parameters
+    let points = quick ? 9 : 61, grid = quick ? 5 : 25
+    let coordinates = (0..<grid).map { -0.2 + 1.4 * Double($0) / Double(grid - 1) }
+    var segmentValues: [LossProfile] = [], planeValues: [[SplitValue]] = []
+    var segmentTimes: [Double] = [], planeTimes: [Double] = []
+    // Interleaved: segment, plane, segment, segment (the plane is 10× the work).
+    for round in 0..<(quick ? 1 : 3) {
+        segmentTimes.append(try seconds {
+            segmentValues = try BarrierFinder.profiles(evaluator: evaluator, shape: .segment, controls: [a, b],
+                                                       buffers: [modelA.buffers, modelB.buffers], points: points,
+                                                       relativeTolerance: 1e-3, progress: nil)
+        })
+        if round == 0 {
+            planeTimes.append(try seconds {
+                planeValues = try evaluator.evaluate(count: grid * grid) { k in
+                    let x = coordinates[k % grid], y = coordinates[k / grid]
+                    return LandscapePoint(parameters: ParameterVectors.combine([a, b, c], weights: [1 - x - y, x, y]))
+                }
+            })
+        }
     }
-    row("barrier, MLP 784-512-256-10, 10k samples, \(points) pts", String(format: "%7.2f s  (%.1f ms/point)", barrier, barrier / Double(points) * 1000))
-    let theta = ParameterVectors.combine([a, b, try Model(spec: spec, rng: lrng.split("c")).parameters], weights: [0.25, 0.25, 0.5])
-    let basis = try PlaneBasis(a: a, b: b, theta: theta)
-    let grid = quick ? 5 : 21
-    let plane = try best(1) {
-        _ = try evaluator.evaluate(count: grid * grid) { k in LandscapePoint(parameters: basis.point(x: Double(k % grid) / 10, y: Double(k / grid) / 10)) }
-    }
+    let segment = median(segmentTimes), plane = median(planeTimes)
+    row("barrier, MLP 784-512-256-10, 10k samples, \(points) pts", String(format: "%7.2f s  (%.1f ms/point)", segment, segment / Double(points) * 1000))
     row("plane \(grid)×\(grid), MLP 784-512-256-10, 10k samples", String(format: "%7.2f s  (%.1f ms/point)", plane, plane / Double(grid * grid) * 1000))
+    Results.record(section: "landscape", key: "segment-\(points)", workload: "loss on the segment, \(points) points, MLP 784-512-256-10, 10 000 samples",
+                   seconds: segmentTimes, per: (Double(points), "points"))
+    Results.record(section: "landscape", key: "plane-\(grid)x\(grid)", workload: "loss on a \(grid) × \(grid) plane, same MLP and data",
+                   seconds: planeTimes, per: (Double(grid * grid), "points"))
+    for (name, v) in [("a", a), ("b", b), ("c", c)] { try NPYFile.write(NDArray(v), to: landscapeDirectory + "/\(name).npy") }
+    try NPYFile.write(NDArray(inputs), to: landscapeDirectory + "/inputs.npy")
+    try NPYFile.write(NDArray(Tensor<Double>(vector: labels.map(Double.init))), to: landscapeDirectory + "/labels.npy")
+    struct Record: Encodable {
+        var parameters: [String], shapes: [[Int]], t: [Double], segmentLoss: [Double], segmentAccuracy: [Double]
+        var coordinates: [Double], planeLoss: [Double], planeAccuracy: [Double], batchSize: Int
+    }
+    let record = Record(parameters: modelA.namedParameters.map(\.name), shapes: modelA.namedParameters.map(\.shape),
+                        t: segmentValues.first?.t ?? [], segmentLoss: segmentValues.first?.loss ?? [],
+                        segmentAccuracy: segmentValues.first?.accuracy ?? [], coordinates: coordinates,
+                        planeLoss: planeValues.map { $0.first?.loss ?? .nan }, planeAccuracy: planeValues.map { $0.first?.accuracy ?? .nan },
+                        batchSize: 500)
+    try JSONEncoder().encode(record).write(to: URL(fileURLWithPath: landscapeDirectory + "/basin.json"))
 }
 
 // SVCCA (issue 6): a layer×layer heatmap, two models of 10 layers of 512 neurons on 10 000
@@ -146,9 +202,10 @@ if enabled("svcca") {
     }
     // SVCCA alone is what the NumPy script computes; PWCCA and CKA as well is `--metric all`.
     var matrix: LayerSimilarityMatrix?
-    let heatmap = try best(repeats) {
+    let heatmaps = try timings(repeats) {
         matrix = try LayerSimilarityMatrix.compute(layersA, layersB, reduction: reduction, measures: [], threads: 2)
     }
+    let heatmap = heatmaps.min() ?? .nan
     var everyMeasure: LayerSimilarityMatrix?
     let heatmapAll = try best(1) {
         everyMeasure = try LayerSimilarityMatrix.compute(layersA, layersB, reduction: reduction, measures: .all, threads: 2)
@@ -164,12 +221,16 @@ if enabled("svcca") {
         zip(m.values(.svcca), mAll.values(.svcca)).map { zip($0, $1).map { abs($0 - $1) }.max() ?? 0 }.max() ?? 0))
     var pairPrepared: (RepresentationSimilarity.PreparedLayer, RepresentationSimilarity.PreparedLayer)?
     var pair: RepresentationSimilarity.Comparison?
-    let pairTime = try best(quick ? 3 : 1) {
+    let pairTimes = try timings(quick ? 3 : 1) {
         let pa = try RepresentationSimilarity.prepare(pairA, name: "pair_a", basisFor: reduction)
         let pb = try RepresentationSimilarity.prepare(pairB, name: "pair_b", basisFor: reduction)
         pair = try RepresentationSimilarity.compare(pa, pb, reduction: reduction, measures: [])
         pairPrepared = (pa, pb)
     }
+    let pairTime = pairTimes.min() ?? .nan
+    Results.record(section: "svcca", key: "heatmap-\(layerCount)x\(layerCount)",
+                   workload: "SVCCA heatmap \(layerCount)×\(layerCount), \(width) neurons × \(n) points, 99% variance", seconds: heatmaps)
+    Results.record(section: "svcca", key: "pair-\(wide)", workload: "SVCCA one pair, \(wide) × \(n)", seconds: pairTimes)
     row("SVCCA pair \(wide)×\(n / 1000)k points, both sides",
         String(format: "%7.2f s  (routes %@/%@, kept %d/%d)", pairTime, pairPrepared!.0.route.rawValue, pairPrepared!.1.route.rawValue,
                pair!.keptA, pair!.keptB))
@@ -188,26 +249,60 @@ if enabled("svcca") {
     try JSONEncoder().encode(record).write(to: URL(fileURLWithPath: svccaDirectory + "/basin.json"))
 }
 
-// Hessian (issue 7): top-10 Lanczos on MLP 784-512-256-10 over 10 000 random samples (mean
+// Hessian (issues 7, 14): top-5 Lanczos on MLP 784-512-256-10 over 10 000 random samples (mean
 // cross-entropy, batches of 500, both cores), as `analyze hessian` runs it. The weights,
 // inputs and labels go to $BASIN_BENCH_DIR/basin-bench-hessian as .npy (PyTorch names and
-// [out, in] layout) for bench/torch_hessian_reference.py. --quick: 1 000 samples, top 3.
+// [out, in] layout) for bench/torch_hessian_reference.py, which checks its eigenvalues against
+// Basin's and times the same iteration. Before Lanczos, one full-data product is timed with and
+// without the gradient (`hessianVectorProduct` / `hessianVectorProductOnly`, what the operator
+// uses). --quick: 1 000 samples, top 3.
 let hessianDirectory = directory + "/basin-bench-hessian"
 if enabled("hessian") {
     try FileManager.default.createDirectory(atPath: hessianDirectory, withIntermediateDirectories: true)
     var hrng = RandomGenerator(seed: 8)
     let spec = ModelSpec.mlp(inputShape: [784], widths: [512, 256], classes: 10)
     let model = try Model(spec: spec, rng: hrng.split("model"))
-    let samples = quick ? 1_000 : 10_000, top = quick ? 3 : 10
+    let samples = quick ? 1_000 : 10_000, top = quick ? 3 : 5
     let inputs = Tensor<Float>.randomUniform(shape: [samples, 784], using: &hrng)
     let labels = (0..<samples).map { _ in hrng.nextInt(below: 10) }
     let data = try Dataset(name: "bench", inputs: inputs, labels: labels, classes: 10)
     let op = HessianOperator.make(model: model, data: data, mode: .eval, batchSize: 500, weightDecay: 0, threads: 2)
+    // One product per batch of 500 over all samples, both cores, as the operator spreads them.
+    let probe = Tensor<Float>.randomNormal(shape: [model.parameterCount], using: &hrng)
+    // parallelMap's worker w takes i = w, w + 2, …: each worker uses its own copy.
+    let pool = Unchecked((0..<2).map { _ in model.copy() })
+    let ranges = stride(from: 0, to: samples, by: 500).map { Array($0..<min($0 + 500, samples)) }
+    var withGradient: [Double] = [], productOnly: [Double] = []
+    for _ in 0..<(quick ? 1 : 3) {
+        withGradient.append(try seconds {
+            _ = try parallelMap(ranges.count, threads: 2) { i in
+                try pool.value[i % 2].hessianVectorProduct(data.batch(ranges[i]), direction: probe, loss: .crossEntropy, mode: .eval).hessianVectorProduct.count
+            }
+        })
+        productOnly.append(try seconds {
+            _ = try parallelMap(ranges.count, threads: 2) { i in
+                try pool.value[i % 2].hessianVectorProductOnly(data.batch(ranges[i]), direction: probe, loss: .crossEntropy, mode: .eval).product.count
+            }
+        })
+    }
+    // For the reference's check: the probe and Basin's full-data H·probe (batch-weighted, float64 sum).
+    var hprobe = [Double](repeating: 0, count: model.parameterCount)
+    for r in ranges {
+        let part = try model.hessianVectorProductOnly(data.batch(r), direction: probe, loss: .crossEntropy, mode: .eval).product.scalars
+        for i in hprobe.indices { hprobe[i] += Double(r.count) / Double(samples) * Double(part[i]) }
+    }
+    try NPYFile.write(NDArray(probe), to: hessianDirectory + "/probe.npy")
+    try NPYFile.write(NDArray(Tensor<Double>(vector: hprobe)), to: hessianDirectory + "/probe-hvp.npy")
+    row("one full-data HVP, \(samples / 1000)k samples, with/without ∇", String(format: "%7.3f s / %.3f s", median(withGradient), median(productOnly)))
     var solution: EigenSolution?
     let t = try seconds {
         solution = try Lanczos.largest(top, of: op, maxIterations: 100, tolerance: 1e-4, rng: hrng.split("lanczos"))
     }
     let s = solution!
+    Results.record(section: "hessian", key: "top\(top)-lanczos", workload: "Hessian top-\(top) (Lanczos), MLP 784-512-256-10, \(samples) samples",
+                   seconds: [t], note: "\(s.applications) HVPs")
+    Results.record(section: "hessian", key: "hvp-full-data", workload: "one Hessian-vector product, MLP 784-512-256-10, \(samples) samples",
+                   seconds: productOnly, per: (Double(samples), "samples"))
     row("Hessian top-\(top) Lanczos, MLP 784-512-256-10, \(samples / 1000)k",
         String(format: "%7.2f s  (%d HVPs, %.3f s/HVP, %d params)", t, s.applications, t / Double(s.applications), model.parameterCount))
     row("  top eigenvalues", s.estimates.prefix(5).map { String(format: "%.6g", $0.eigenvalue) }.joined(separator: ", ")

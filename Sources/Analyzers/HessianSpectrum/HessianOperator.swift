@@ -42,8 +42,9 @@ public enum HessianOperator {
             let parts: [[Float]] = try parallelMap(batches.count, threads: threads) { b in
                 let m = pool.borrow()
                 defer { pool.giveBack(m) }
-                let r = try m.hessianVectorProduct(data.batch(batches[b]), direction: v, loss: loss, mode: mode, at: theta)
-                return r.hessianVectorProduct.scalars
+                // H·v without the gradient: the same bits, a fifth less arithmetic on an MLP.
+                let r = try m.hessianVectorProductOnly(data.batch(batches[b]), direction: v, loss: loss, mode: mode, at: theta)
+                return r.product.scalars
             }
             // Sum in float64, in batch order.
             var y = [Double](repeating: 0, count: n)
