@@ -231,7 +231,9 @@ def svcca_child(route, layers, out):
     if route == "per-cell":
         result["seconds"] *= layers * layers / result["cells"]
         result["cpuSeconds"] *= layers * layers / result["cells"]
-    result["peakMB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: that keeps the forking parent's high-water mark across exec.
+    with open("/proc/self/status") as f:
+        result["peakMB"] = next(int(l.split()[1]) for l in f if l.startswith("VmHWM:")) / 1024
     with open(out, "w") as f:
         json.dump(result, f)
 

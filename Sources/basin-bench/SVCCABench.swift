@@ -148,11 +148,20 @@ enum SVCCABench {
         }
         guard let m = comparisons else { return }
         let cpu = cpuSeconds() - cpuBefore
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        let result = ChildResult(seconds: time, cpuSeconds: cpu, peakMB: Double(usage.ru_maxrss) / 1024, heatmap: m.map { $0.map(\.mean) },
+        let result = ChildResult(seconds: time, cpuSeconds: cpu, peakMB: peakResidentMB(), heatmap: m.map { $0.map(\.mean) },
                                  keptA: m.map { $0.map(\.keptA) }, keptB: m.map { $0.map(\.keptB) })
         try JSONEncoder().encode(result).write(to: URL(fileURLWithPath: parts[4]))
+    }
+
+    /// This process's peak resident memory (`VmHWM`). Not `getrusage`'s `ru_maxrss`, which
+    /// keeps the high-water mark of the process that forked this one (the bench, after
+    /// generating every layer) across `exec`.
+    static func peakResidentMB() -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kB = Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.map { $0.trimmingCharacters(in: .whitespaces) } ?? "")
+        else { return .nan }
+        return kB / 1024
     }
 
     /// User + system CPU seconds of this process so far.
