@@ -59,9 +59,9 @@ enum SVCCABench {
         let m = Dictionary(uniqueKeysWithValues: keys.map { ($0, median($0)) })
         func maxDiff(_ x: [[Double]], _ y: [[Double]]) -> Double { zip(x, y).map { zip($0, $1).map { abs($0 - $1) }.max() ?? 0 }.max() ?? 0 }
         let h64 = m["heatmap-float64"]!, h32 = m["heatmap-float32"]!, p64 = m["pair-float64"]!, p32 = m["pair-float32"]!
-        let label = "\(s.layers)×\(s.layers), \(s.width) neurons, \(s.n / 1000)k points"
+        let label = "\(s.layers)×\(s.layers) of \(s.width)×\(s.n / 1000)k"
         for (key, name) in [("heatmap-float64", "SVCCA heatmap \(label), float64"), ("heatmap-float32", "  the same, float32 products"),
-                            ("pair-float64", "SVCCA pair \(s.wide)×\(s.n / 1000)k points, float64"), ("pair-float32", "  the same, float32 products")] {
+                            ("pair-float64", "SVCCA pair \(s.wide)×\(s.n / 1000)k, float64"), ("pair-float32", "  the same, float32 products")] {
             let r = range(key)
             row(name, String(format: "%7.2f s  (%.2f–%.2f, CPU %.1f s, peak %.0f MB)", m[key]!.seconds, r[0], r[1], m[key]!.cpuSeconds, m[key]!.peakMB))
         }
