@@ -20,8 +20,9 @@ quick = "--quick" in sys.argv
 parameters = 5_000_000 if quick else 50_000_000
 count = 50
 rng = np.random.default_rng(1)
+# (not in a child process of the SVCCA comparison, whose peak memory is measured)
 arrays = {f"features.{i}.weight": rng.standard_normal((parameters // count // 1000, 1000), dtype=np.float32)
-          for i in range(count)}
+          for i in range(count)} if not any(a.startswith("--svcca-child=") for a in sys.argv) else {}
 mb = parameters * 4 / 1e6
 
 
@@ -49,6 +50,9 @@ sections = {a for a in sys.argv[1:] if not a.startswith("--")}   # as basin-benc
 
 
 def enabled(section):
+    # A child process of the SVCCA comparison (below) runs nothing else.
+    if any(a.startswith("--svcca-child=") for a in sys.argv):
+        return False
     return not sections or section in sections
 
 
@@ -120,41 +124,84 @@ if enabled("train"):
            check="random data, values not compared", per=(steps * 128, "samples"))
     row("NumPy MLP 784-512-256-10 train, batch 128", f"{steps * 128 / t:7.0f} samples/s")
 
-# SVCCA (issue 6) on the activations basin-bench wrote (same numbers, same algorithm):
-# per layer, centre, thin SVD (np.linalg.svd, full_matrices=False), keep the fewest leading
-# directions reaching 99% of the variance; per pair, the canonical correlations are the
-# singular values of Ua_kᵀ·Ub_k (Björck–Golub), and the SVCCA similarity is their mean.
-# "Per pair" is how researchers' scripts compute a heatmap (both SVDs redone for every cell);
-# "reusing SVDs" decomposes each layer once, as Basin does. The per-pair route repeats the
-# same work for every cell, so it is timed on a few cells and scaled to all of them
-# (--svcca-all-pairs times every cell).
-if not enabled("svcca"):
-    sys.exit(0)
-svcca_dir = os.path.join(os.environ.get("BASIN_BENCH_DIR", tempfile.gettempdir()), "basin-bench-svcca")
-basin_json = os.path.join(svcca_dir, "basin.json")
-print()
-if not os.path.exists(basin_json):
-    print(f"(no {basin_json}: run basin-bench first for the SVCCA comparison)")
+# SVCCA (issues 6, 14) on the activations basin-bench wrote (same numbers): what a researcher
+# runs is google/svcca's tutorial (github.com/google/svcca, tutorials/001_Introduction.ipynb):
+# per layer, centre, np.linalg.svd, keep the leading directions (here: the fewest reaching 99% of
+# the variance, Basin's rule), svacts = diag(s_k)·V_k; per cell cca_core.get_cca_similarity(
+# svacts_a, svacts_b, epsilon=1e-10) and the SVCCA similarity is the mean of its "cca_coef1".
+# `get_cca_similarity` below is cca_core's arithmetic transcribed (Apache 2.0; np.cov, rescaling,
+# remove_small, pinv, eigh square roots, SVD; the coefficient bookkeeping it also does by
+# default is kept). Two routes, both labelled in the output:
+# - "SVD reused per layer": each layer decomposed once, then the 100 cells (what researchers run
+#   for a heatmap);
+# - "SVD per cell": both SVDs redone in every cell (timed on a few cells, scaled; all with
+#   --svcca-all-pairs).
+# Each route runs in a child process (python3 numpy_reference.py --svcca-child=ROUTE) so that its
+# peak resident memory is its own; the values are checked against Basin's before the timings
+# are compared.
+if not enabled("svcca") and not any(a.startswith("--svcca-child=") for a in sys.argv):
     sys.exit(0)
 import json
+import resource
+import subprocess
 
-with open(basin_json) as f:
-    basin = json.load(f)
+svcca_dir = os.path.join(os.environ.get("BASIN_BENCH_DIR", tempfile.gettempdir()), "basin-bench-svcca")
+basin_json = os.path.join(svcca_dir, "basin.json")
 
 
-def svcca_prepare(x, keep=0.99):
-    x = x - x.mean(axis=0, keepdims=True)
-    u, s, _ = np.linalg.svd(x, full_matrices=False)
+def positivedef_matrix_sqrt(array):
+    w, v = np.linalg.eigh(array)
+    wsqrt = np.sqrt(w)
+    return np.dot(v, np.dot(np.diag(wsqrt), np.conj(v).T))
+
+
+def get_cca_similarity(acts1, acts2, epsilon=0., threshold=0.98):
+    """google/svcca cca_core.get_cca_similarity (compute_coefs=True, compute_dirns=False)."""
+    numx, numy = acts1.shape[0], acts2.shape[0]
+    covariance = np.cov(acts1, acts2)
+    sigmaxx = covariance[:numx, :numx]
+    sigmaxy = covariance[:numx, numx:]
+    sigmayx = covariance[numx:, :numx]
+    sigmayy = covariance[numx:, numx:]
+    xmax, ymax = np.max(np.abs(sigmaxx)), np.max(np.abs(sigmayy))
+    sigmaxx /= xmax
+    sigmayy /= ymax
+    sigmaxy /= np.sqrt(xmax * ymax)
+    sigmayx /= np.sqrt(xmax * ymax)
+    x_idxs = np.abs(np.diagonal(sigmaxx)) >= epsilon
+    y_idxs = np.abs(np.diagonal(sigmayy)) >= epsilon
+    sigmaxx = sigmaxx[x_idxs][:, x_idxs]
+    sigmaxy = sigmaxy[x_idxs][:, y_idxs]
+    sigmayy = sigmayy[y_idxs][:, y_idxs]
+    sigmaxx += epsilon * np.eye(sigmaxx.shape[0])
+    sigmayy += epsilon * np.eye(sigmayy.shape[0])
+    invsqrt_xx = positivedef_matrix_sqrt(np.linalg.pinv(sigmaxx))
+    invsqrt_yy = positivedef_matrix_sqrt(np.linalg.pinv(sigmayy))
+    arr = np.dot(invsqrt_xx, np.dot(sigmaxy, invsqrt_yy))
+    u, s, v = np.linalg.svd(arr)
+    s = np.abs(s)
+    # compute_coefs bookkeeping (as cca_core does by default)
+    x_mask = np.dot(x_idxs.reshape((-1, 1)), x_idxs.reshape((1, -1)))
+    full_coef_x = np.zeros((numx, numx))
+    np.place(full_coef_x, x_mask, u.T)
+    y_mask = np.dot(y_idxs.reshape((-1, 1)), y_idxs.reshape((1, -1)))
+    full_coef_y = np.zeros((numy, numy))
+    np.place(full_coef_y, y_mask, v)
+    np.mean(acts1, axis=1, keepdims=True), np.mean(acts2, axis=1, keepdims=True)
+    return {"cca_coef1": s}
+
+
+def sv_reduce(x, keep=0.99):
+    """The tutorial's SV reduction of a [datapoints, neurons] layer: [k, datapoints]."""
+    cacts = x.T - np.mean(x.T, axis=1, keepdims=True)
+    _, s, v = np.linalg.svd(cacts, full_matrices=False)
     e = s * s
     k = int(np.searchsorted(np.cumsum(e), keep * e.sum() * (1 - 1e-12))) + 1
-    return u[:, :k]
+    return s[:k, None] * v[:k]
 
 
-def svcca_mean(ua, ub):
-    rho = np.linalg.svd(ua.T @ ub, compute_uv=False)
-    return float(np.clip(rho, 0, 1).mean())
-
-
+def svcca(sa, sb):
+    return float(np.mean(get_cca_similarity(sa, sb, epsilon=1e-10)["cca_coef1"]))
 
 
 def openblas_threads():
@@ -173,60 +220,95 @@ def openblas_threads():
     return None
 
 
-layers = len(basin["heatmap"])
-a = [np.load(os.path.join(svcca_dir, f"a{i}.npy")) for i in range(layers)]
-b = [np.load(os.path.join(svcca_dir, f"b{j}.npy")) for j in range(layers)]
-n, width = a[0].shape
-# NumPy's OpenBLAS gesdd can be far slower with 2 threads than with 1 on a busy 2-core
-# machine (threads spin while waiting for each other), so time one layer's SVD both ways and
-# give NumPy the faster setting.
-setter = openblas_threads()
-threads = int(os.environ.get("OPENBLAS_NUM_THREADS", "2"))
-if setter is not None and threads > 1:
-    trial = {}
-    for t in (1, threads):
-        setter(t)
-        trial[t] = best(2, lambda: svcca_prepare(a[0]))
-    threads = min(trial, key=trial.get)
-    setter(threads)
-    row("  NumPy OpenBLAS threads for SVCCA", f"{threads}  (one layer's SVD: " + ", ".join(f"{t} thr {v:.2f} s" for t, v in trial.items()) + ")")
-cells = [(i, j) for i in range(layers) for j in range(layers)]
-if "--svcca-all-pairs" not in sys.argv:
-    cells = sorted({(0, 0), (layers // 2, layers // 2 - 1), (layers - 1, layers - 1)})
-start = time.perf_counter()
-per_pair = {(i, j): svcca_mean(svcca_prepare(a[i]), svcca_prepare(b[j])) for i, j in cells}
-per_cell = (time.perf_counter() - start) / len(cells)
-start = time.perf_counter()
-ua = [svcca_prepare(x) for x in a]
-ub = [svcca_prepare(x) for x in b]
-prep = time.perf_counter() - start
-reuse = [[svcca_mean(ua[i], ub[j]) for j in range(layers)] for i in range(layers)]
-reuse_time = time.perf_counter() - start
-basin_heatmap = basin["seconds"]["heatmap"]
-label = f"{layers}x{layers}, {width} neurons, {n // 1000}k points"
-row(f"SVCCA heatmap {label}, per pair", f"{per_cell * layers * layers:7.2f} s  ({per_cell:.2f} s/cell on {len(cells)} cells, scaled to {layers * layers})")
-row(f"SVCCA heatmap {label}, reusing SVDs", f"{reuse_time:7.2f} s  (SVDs of {2 * layers} layers {prep:.2f} s)")
-row("  Basin heatmap (from basin.json)", f"{basin_heatmap:7.2f} s  -> {per_cell * layers * layers / basin_heatmap:.1f}x vs per pair, "
-    f"{reuse_time / basin_heatmap:.1f}x vs reusing SVDs")
-diff = max(abs(reuse[i][j] - basin["heatmap"][i][j]) for i in range(layers) for j in range(layers))
-diff_pp = max(abs(v - basin["heatmap"][i][j]) for (i, j), v in per_pair.items())
-kept = sum(ua[i].shape[1] == basin["keptA"][i][j] and ub[j].shape[1] == basin["keptB"][i][j] for i, j in np.ndindex(layers, layers))
-checked = diff <= 1e-6 and diff_pp <= 1e-6 and kept == layers * layers
-record("svcca", f"heatmap-{layers}x{layers}", [per_cell * layers * layers], f"{peer}, google's algorithm, both SVDs per cell", checked,
-       check=f"max |Δ| {max(diff, diff_pp):.0e}", note=f"timed on {len(cells)} cells, scaled")
-record("svcca", f"heatmap-{layers}x{layers}", [reuse_time], f"{peer}, google's algorithm, SVD per layer reused", checked,
-       check=f"max |Δ| {diff:.0e}")
-row("  max |NumPy - Basin| over all cells", f"{diff:.2e}  (per-pair cells {diff_pp:.2e}; kept dims agree in {kept}/{layers * layers} cells)")
-for i, j in [(0, 0), (0, layers - 1), (layers // 2, layers // 2 - 1), (layers - 1, layers - 1)]:
-    row(f"  mean CCA cell (a{i}, b{j})", f"{reuse[i][j]:.12f}  (Basin {basin['heatmap'][i][j]:.12f})")
+def svcca_child(route, layers, out):
+    """One peer route in this process; writes values, time and peak memory to out."""
+    setter = openblas_threads()
+    threads = int(os.environ.get("OPENBLAS_NUM_THREADS", "2"))
+    if setter is not None:
+        setter(threads)
+    result = {}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime
+    if route == "pair":
+        pa, pb = np.load(os.path.join(svcca_dir, "pair_a.npy")), np.load(os.path.join(svcca_dir, "pair_b.npy"))
+        start = time.perf_counter()
+        ra, rb = sv_reduce(pa), sv_reduce(pb)
+        result["values"] = {"0,0": svcca(ra, rb)}
+        result["kept"] = [ra.shape[0], rb.shape[0]]
+    else:
+        a = [np.load(os.path.join(svcca_dir, f"a{i}.npy")) for i in range(layers)]
+        b = [np.load(os.path.join(svcca_dir, f"b{j}.npy")) for j in range(layers)]
+        start = time.perf_counter()
+        if route == "reuse":
+            ra, rb = [sv_reduce(x) for x in a], [sv_reduce(x) for x in b]
+            result["values"] = {f"{i},{j}": svcca(ra[i], rb[j]) for i in range(layers) for j in range(layers)}
+        else:
+            cells = [(i, j) for i in range(layers) for j in range(layers)]
+            if "--svcca-all-pairs" not in sys.argv:
+                cells = sorted({(0, 0), (layers // 2, layers // 2 - 1), (layers - 1, layers - 1)})
+            result["values"] = {f"{i},{j}": svcca(sv_reduce(a[i]), sv_reduce(b[j])) for i, j in cells}
+            result["cells"] = len(cells)
+    result["seconds"] = time.perf_counter() - start
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["cpuSeconds"] = usage.ru_utime + usage.ru_stime - cpu
+    if route == "per-cell":
+        result["seconds"] *= layers * layers / result["cells"]
+        result["cpuSeconds"] *= layers * layers / result["cells"]
+    # VmHWM, not ru_maxrss: that keeps the forking parent's high-water mark across exec.
+    with open("/proc/self/status") as f:
+        result["peakMB"] = next(int(l.split()[1]) for l in f if l.startswith("VmHWM:")) / 1024
+    with open(out, "w") as f:
+        json.dump(result, f)
 
-pa, pb = np.load(os.path.join(svcca_dir, "pair_a.npy")), np.load(os.path.join(svcca_dir, "pair_b.npy"))
-start = time.perf_counter()
-qa, qb = svcca_prepare(pa), svcca_prepare(pb)
-pair = svcca_mean(qa, qb)
-pair_time = time.perf_counter() - start
-row(f"SVCCA pair {pa.shape[1]}x{n // 1000}k points, both sides", f"{pair_time:7.2f} s  (kept {qa.shape[1]}/{qb.shape[1]}; "
-    f"Basin {basin['seconds']['pair']:.2f} s -> {pair_time / basin['seconds']['pair']:.1f}x)")
-record("svcca", f"pair-{pa.shape[1]}", [pair_time], f"{peer}, google's algorithm", abs(pair - basin["pair"]) <= 1e-6,
-       check=f"|Δ| {abs(pair - basin['pair']):.0e}")
-row("  mean CCA pair", f"{pair:.12f}  (Basin {basin['pair']:.12f}, diff {abs(pair - basin['pair']):.1e})")
+
+child = next((a for a in sys.argv if a.startswith("--svcca-child=")), None)
+if child is not None:
+    route, layers, out = child[len("--svcca-child="):].split(",", 2)
+    svcca_child(route, int(layers), out)
+    sys.exit(0)
+
+print()
+if not os.path.exists(basin_json):
+    print(f"(no {basin_json}: run basin-bench first for the SVCCA comparison)")
+    sys.exit(0)
+with open(basin_json) as f:
+    basin = json.load(f)
+layers = len(basin["heatmap"]["float64"])
+n, width = np.load(os.path.join(svcca_dir, "a0.npy"), mmap_mode="r").shape
+print(f"SVCCA: google/svcca's get_cca_similarity on NumPy {np.__version__}, OpenBLAS threads "
+      f"{os.environ.get('OPENBLAS_NUM_THREADS', '2')}, each route in its own process")
+peer = {}
+for route in ("reuse", "per-cell", "pair"):
+    out = os.path.join(svcca_dir, f"numpy-{route}.json")
+    subprocess.run([sys.executable, os.path.abspath(__file__), f"--svcca-child={route},{layers},{out}"]
+                   + [a for a in sys.argv[1:] if a == "--svcca-all-pairs"], check=True)
+    with open(out) as f:
+        peer[route] = json.load(f)
+
+# Values first: every cell the peer computed against Basin's float64 and float32 routes.
+for route in ("reuse", "per-cell"):
+    for precision in ("float64", "float32"):
+        d = max(abs(v - basin["heatmap"][precision][int(k.split(",")[0])][int(k.split(",")[1])]) for k, v in peer[route]["values"].items())
+        row(f"  max |google − Basin {precision}| ({route}, {len(peer[route]['values'])} cells)", f"{d:.1e}")
+for precision in ("float64", "float32"):
+    row(f"  |google − Basin {precision}| pair", f"{abs(peer['pair']['values']['0,0'] - basin['pair'][precision]):.1e}")
+
+label = f"{layers}x{layers}, {width} neurons, {n // 1000}k points"
+bs, bc, bm = basin["seconds"], basin["cpuSeconds"], basin["peakMB"]
+
+
+def compare(name, peer_result, job, note=""):
+    t, c = peer_result["seconds"], peer_result["cpuSeconds"]
+    row(name, f"{t:7.2f} s  (CPU {c:.1f} s, peak {peer_result['peakMB']:.0f} MB){note}")
+    for precision in ("float64", "float32"):
+        key = f"{job}-{precision}"
+        row(f"  Basin {precision} products", f"{bs[key]:7.2f} s  (CPU {bc[key]:.1f} s, peak {bm[key]:.0f} MB): "
+            f"{t / bs[key]:.1f}x faster, {c / bc[key]:.1f}x less CPU")
+
+
+compare(f"SVCCA heatmap {label}, google, SVD reused per layer", peer["reuse"], "heatmap")
+compare(f"SVCCA heatmap {label}, google, SVD per cell", peer["per-cell"], "heatmap",
+        f"  scaled from {peer['per-cell']['cells']} cells")
+pair_width = np.load(os.path.join(svcca_dir, "pair_a.npy"), mmap_mode="r").shape[1]
+compare(f"SVCCA pair {pair_width}x{n // 1000}k points ({basin['pairKept'][0]}/{basin['pairKept'][1]} kept), google",
+        peer["pair"], "pair")

@@ -15,6 +15,10 @@ BLASCore.preferAVX512Kernels()
 BLAS.setThreadCount(Int(ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] ?? "") ?? 2)
 let arguments = CommandLine.arguments.dropFirst()
 let quick = arguments.contains("--quick")
+if let spec = arguments.first(where: { $0.hasPrefix("--svcca-child=") }) {
+    try SVCCABench.childMain(String(spec.dropFirst("--svcca-child=".count)))
+    exit(0)
+}
 // Sections to run (`basin-bench svcca hessian`); all when none is named.
 let sections = Set(arguments.filter { !$0.hasPrefix("--") })
 func enabled(_ section: String) -> Bool { sections.isEmpty || sections.contains(section) }
@@ -151,103 +155,9 @@ if enabled("landscape") {
     try JSONEncoder().encode(record).write(to: URL(fileURLWithPath: landscapeDirectory + "/basin.json"))
 }
 
-// SVCCA (issue 6): a layer×layer heatmap, two models of 10 layers of 512 neurons on 10 000
-// datapoints, keep-variance 0.99, and one 2048-neuron pair. The activations are written as
-// .npy to $BASIN_BENCH_DIR/basin-bench-svcca so that bench/numpy_reference.py runs the same
-// algorithm on the same numbers, and Basin's values go to basin.json there for it to check.
-// Model A's layer j is (0.6·Z₀ + 0.8·Z_j)·D with D = diag(1/(1 + k/32)) (a decaying spectrum,
-// and a shared Z₀ so that A's layers resemble each other); model B's layer j is
-// A_j·M_j + 0.5·N_j with M_j = I + G_j/√p. Z, G, N standard normal, seeded.
-// --quick: 4 layers of 128 neurons on 2 000 datapoints, and a 512-neuron pair.
-let svccaDirectory = directory + "/basin-bench-svcca"
-if enabled("svcca") {
-    let n = quick ? 2_000 : 10_000, width = quick ? 128 : 512, layerCount = quick ? 4 : 10, wide = quick ? 512 : 2048
-    try FileManager.default.createDirectory(atPath: svccaDirectory, withIntermediateDirectories: true)
-    var srng = RandomGenerator(seed: 6)
-    func decaying(_ x: Tensor<Double>, _ halfAt: Double) -> Tensor<Double> {
-        var x = x
-        let rows = x.shape[0], p = x.shape[1]
-        x.withUnsafeMutableBufferPointer { b in for i in 0..<rows { for k in 0..<p { b[i * p + k] /= 1 + Double(k) / halfAt } } }
-        return x
-    }
-    func related(_ a: Tensor<Double>, _ rng: inout RandomGenerator) throws -> Tensor<Double> {
-        let p = a.shape[1]
-        var m = Tensor<Double>.randomNormal(shape: [p, p], standardDeviation: 1 / Double(p).squareRoot(), using: &rng)
-        for i in 0..<p { m[i, i] += 1 }
-        return try Tensor.matmul(a, m) + Tensor<Double>.randomNormal(shape: [a.shape[0], p], standardDeviation: 0.5, using: &rng)
-    }
-    let z0 = Tensor<Double>.randomNormal(shape: [n, width], using: &srng)
-    var generatedA: [(String, Tensor<Double>)] = [], generatedB: [(String, Tensor<Double>)] = []
-    for j in 0..<layerCount {
-        let zj = Tensor<Double>.randomNormal(shape: [n, width], using: &srng)
-        let a = decaying(try 0.6 * z0 + 0.8 * zj, 32)
-        generatedA.append(("a\(j)", a))
-        generatedB.append(("b\(j)", try related(a, &srng)))
-    }
-    let layersA = generatedA, layersB = generatedB
-    let pairA = decaying(Tensor<Double>.randomNormal(shape: [n, wide], using: &srng), 128)
-    let pairB = try related(pairA, &srng)
-    for (name, x) in layersA + layersB + [("pair_a", pairA), ("pair_b", pairB)] {
-        try NPYFile.write(NDArray(x), to: svccaDirectory + "/\(name).npy")
-    }
-
-    let reduction = RepresentationSimilarity.Reduction.variance(0.99)
-    let allLayers = layersA + layersB
-    let repeats = quick ? 3 : 2
-    var prepared: [RepresentationSimilarity.PreparedLayer] = []
-    let prepare = try best(repeats) {
-        prepared = try parallelMap(allLayers.count, threads: 2) { i in
-            try RepresentationSimilarity.prepare(allLayers[i].1, name: allLayers[i].0, basisFor: reduction)
-        }
-    }
-    // SVCCA alone is what the NumPy script computes; PWCCA and CKA as well is `--metric all`.
-    var matrix: LayerSimilarityMatrix?
-    let heatmaps = try timings(repeats) {
-        matrix = try LayerSimilarityMatrix.compute(layersA, layersB, reduction: reduction, measures: [], threads: 2)
-    }
-    let heatmap = heatmaps.min() ?? .nan
-    var everyMeasure: LayerSimilarityMatrix?
-    let heatmapAll = try best(1) {
-        everyMeasure = try LayerSimilarityMatrix.compute(layersA, layersB, reduction: reduction, measures: .all, threads: 2)
-    }
-    guard let m = matrix, let mAll = everyMeasure else { fatalError("basin-bench: the heatmap was not computed") }
-    let routes = Dictionary(grouping: prepared, by: \.route).mapValues(\.count)
-    let cells = layerCount * layerCount
-    row("SVCCA heatmap \(layerCount)×\(layerCount), \(width) neurons, \(n / 1000)k points",
-        String(format: "%7.2f s  (prepare %d layers %.2f s, %@; %.0f ms/pair)", heatmap, 2 * layerCount, prepare,
-               routes.map { "\($0.value) \($0.key.rawValue)" }.sorted().joined(separator: ", "),
-               (heatmap - prepare) / Double(cells) * 1000))
-    row("SVCCA heatmap, also PWCCA and CKA (--metric all)", String(format: "%7.2f s  (max |ΔSVCCA| vs SVCCA alone %.1e)", heatmapAll,
-        zip(m.values(.svcca), mAll.values(.svcca)).map { zip($0, $1).map { abs($0 - $1) }.max() ?? 0 }.max() ?? 0))
-    var pairPrepared: (RepresentationSimilarity.PreparedLayer, RepresentationSimilarity.PreparedLayer)?
-    var pair: RepresentationSimilarity.Comparison?
-    let pairTimes = try timings(quick ? 3 : 1) {
-        let pa = try RepresentationSimilarity.prepare(pairA, name: "pair_a", basisFor: reduction)
-        let pb = try RepresentationSimilarity.prepare(pairB, name: "pair_b", basisFor: reduction)
-        pair = try RepresentationSimilarity.compare(pa, pb, reduction: reduction, measures: [])
-        pairPrepared = (pa, pb)
-    }
-    let pairTime = pairTimes.min() ?? .nan
-    Results.record(section: "svcca", key: "heatmap-\(layerCount)x\(layerCount)",
-                   workload: "SVCCA heatmap \(layerCount)×\(layerCount), \(width) neurons × \(n) points, 99% variance", seconds: heatmaps)
-    Results.record(section: "svcca", key: "pair-\(wide)", workload: "SVCCA one pair, \(wide) × \(n)", seconds: pairTimes)
-    row("SVCCA pair \(wide)×\(n / 1000)k points, both sides",
-        String(format: "%7.2f s  (routes %@/%@, kept %d/%d)", pairTime, pairPrepared!.0.route.rawValue, pairPrepared!.1.route.rawValue,
-               pair!.keptA, pair!.keptB))
-    let svcca = m.values(.svcca)
-    for (i, j) in [(0, 0), (0, layerCount - 1), (layerCount / 2, layerCount / 2 - 1), (layerCount - 1, layerCount - 1)] {
-        row("  mean CCA cell (a\(i), b\(j))", String(format: "%.12f  (kept %d/%d)", svcca[i][j], m.comparisons[i][j].keptA, m.comparisons[i][j].keptB))
-    }
-    row("  mean CCA pair", String(format: "%.12f", pair!.mean))
-    struct Record: Encodable {
-        var heatmap: [[Double]], keptA: [[Int]], keptB: [[Int]], pair: Double, pairKept: [Int]
-        var seconds: [String: Double]
-    }
-    let record = Record(heatmap: svcca, keptA: m.comparisons.map { $0.map(\.keptA) }, keptB: m.comparisons.map { $0.map(\.keptB) },
-                        pair: pair!.mean, pairKept: [pair!.keptA, pair!.keptB],
-                        seconds: ["heatmap": heatmap, "prepare": prepare, "pair": pairTime, "heatmap_all_measures": heatmapAll])
-    try JSONEncoder().encode(record).write(to: URL(fileURLWithPath: svccaDirectory + "/basin.json"))
-}
+// SVCCA (issues 6, 14): a 10×10 layer heatmap and one wide pair, each run in a child process
+// for its peak memory; see SVCCABench.swift.
+if enabled("svcca") { try SVCCABench.run(directory: directory, quick: quick) }
 
 // Hessian (issues 7, 14): top-5 Lanczos on MLP 784-512-256-10 over 10 000 random samples (mean
 // cross-entropy, batches of 500, both cores), as `analyze hessian` runs it. The weights,

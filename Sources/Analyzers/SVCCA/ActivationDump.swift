@@ -6,8 +6,11 @@ import Tensors
 /// IEEE half precision's unit roundoff, 2⁻¹⁰.
 let Float16Epsilon = 0x1p-10
 
-/// One activation dump read for comparison: each layer as a float64 `[datapoints, neurons]` matrix.
-public struct ActivationDump {
+/// One activation dump read for comparison: each layer as stored (float32 for Basin's dumps),
+/// turned into a float64 `[datapoints, neurons]` matrix only when it is asked for (`matrix`),
+/// so that a heatmap holds at most the layers being prepared in float64 (half the memory of
+/// converting every layer up front, and one conversion instead of a copy and a conversion).
+public struct ActivationDump: Sendable {
     /// How convolutional activations `[datapoints, channels, height, width]` become neurons.
     public enum ConvReduction: String, CaseIterable, Codable, Sendable, ExpressibleByArgument {
         /// Average over space: one neuron per channel (the default; keeps neurons < datapoints).
@@ -23,8 +26,9 @@ public struct ActivationDump {
     public let probe: ProbeSet?
     /// Layer names in manifest order.
     public let layers: [String]
-    /// Each layer as `[datapoints, neurons]`, or as a `[N, C, H, W]` map with `--conv dft`.
-    public let matrices: [String: Tensor<Double>]
+    /// Each layer as read; `matrix` converts it.
+    private let stored: [String: NDArray]
+    private let conv: ConvReduction
     /// Unit roundoff of the stored data (float32: 2⁻²³), the floor of what is signal.
     public let inputEpsilon: Double
 
@@ -38,15 +42,15 @@ public struct ActivationDump {
         }
         let names = wanted ?? reader.names
         let arrays = try reader.arrays(named: names, requireFinite: true)
-        var matrices: [String: Tensor<Double>] = [:]
         for name in names {
             guard let array = arrays[name] else { throw CheckpointError.missingEntry(path: path, entry: name + ".npy") }
-            matrices[name] = try ActivationDump.matrix(array, conv: conv, path: path, name: name)
+            try ActivationDump.checkShape(array, path: path, name: name)
         }
         self.path = path
         probe = reader.manifest.probe
         layers = names
-        self.matrices = matrices
+        stored = arrays
+        self.conv = conv
         inputEpsilon = arrays.values.map { a -> Double in
             switch a.dtype {
             case .float16: return Float16Epsilon
@@ -60,11 +64,12 @@ public struct ActivationDump {
     /// - Parameter label: what to call the source in messages and settings.
     public init(label: String, probe: ProbeSet?, layers named: [(name: String, output: Tensor<Float>)],
                 only wanted: [String]?, conv: ConvReduction) throws {
-        var matrices: [String: Tensor<Double>] = [:]
+        var arrays: [String: NDArray] = [:]
         var order: [String] = []
         for (name, t) in named where wanted?.contains(name) ?? true {
             let array = NDArray(t)
-            matrices[name] = try ActivationDump.matrix(array, conv: conv, path: label, name: name)
+            try ActivationDump.checkShape(array, path: label, name: name)
+            arrays[name] = array
             order.append(name)
         }
         if let wanted, let missing = wanted.first(where: { !order.contains($0) }) {
@@ -73,8 +78,28 @@ public struct ActivationDump {
         path = label
         self.probe = probe
         layers = order
-        self.matrices = matrices
+        stored = arrays
+        self.conv = conv
         inputEpsilon = Double(Float.ulpOfOne)
+    }
+
+    /// One layer as `[datapoints, neurons]`, or as a `[N, C, H, W]` map with `--conv dft`,
+    /// converted to float64 now (each call converts again; callers keep what they need).
+    /// - Throws: `CheckpointError.missingEntry` for a layer the dump was not read with.
+    public func matrix(_ name: String) throws -> Tensor<Double> {
+        guard let array = stored[name] else { throw CheckpointError.missingEntry(path: path, entry: name + ".npy") }
+        return try ActivationDump.matrix(array, conv: conv, path: path, name: name)
+    }
+
+    /// Every layer converted, in layer order (the `--conv dft` route, which needs them all).
+    public func allMatrices() throws -> [(String, Tensor<Double>)] { try layers.map { ($0, try matrix($0)) } }
+
+    /// What `matrix` accepts, checked when the dump is read: matrices, `[N, C, L]` and
+    /// `[N, C, H, W]` maps.
+    static func checkShape(_ array: NDArray, path: String, name: String) throws {
+        guard (2...4).contains(array.shape.count) else {
+            throw CheckpointError.shapeMismatch(path: path, entry: name + ".npy", expected: [array.shape.first ?? 0, -1], found: array.shape)
+        }
     }
 
     /// `[N, neurons]` as is; `[N, C, H, W]` pooled or flattened; `[N, C, L]` likewise over L.

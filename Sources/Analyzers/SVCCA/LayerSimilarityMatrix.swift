@@ -52,25 +52,94 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
     ///   - measures: what to compute besides SVCCA; without CKA each layer's basis is formed
     ///     only for its kept directions and each pair multiplies only those.
     ///   - inputEpsilon: unit roundoff of the stored activations (see `RepresentationSimilarity.prepare`).
+    ///   - precision: of the products of bases (`ProductPrecision`; float64 unless asked).
     ///   - threads: worker threads for the pairs (BLAS runs single-threaded inside them).
     ///   - progress: called once per finished step (layers prepared, then pairs).
     public static func compute(_ a: [(String, Tensor<Double>)], _ b: [(String, Tensor<Double>)],
                                reduction: RepresentationSimilarity.Reduction, measures: RepresentationSimilarity.Measures = .all,
                                inputEpsilon: Double = Double.ulpOfOne,
+                               precision: RepresentationSimilarity.ProductPrecision = .float64,
                                threads: Int,
                                progress: @Sendable () -> Void = {}) throws -> LayerSimilarityMatrix {
-        let all = a + b
-        let prepared = try parallelMap(all.count, threads: threads) { i in
-            defer { progress() }
-            return try RepresentationSimilarity.prepare(all[i].1, name: all[i].0, inputEpsilon: inputEpsilon,
-                                                        basisFor: measures.contains(.cka) ? nil : reduction)
+        try compute(layersA: a.map(\.0), layersB: b.map(\.0), reduction: reduction, measures: measures, inputEpsilon: inputEpsilon,
+                    precision: precision, threads: threads, progress: progress) { side, i in (side == .a ? a : b)[i].1 }
+    }
+
+    /// Which model a layer belongs to, for `compute`'s loader.
+    public enum Side: Sendable { case a, b }
+
+    /// Computes every pair, loading each layer's activations when it is prepared and keeping
+    /// only what the comparisons need, so that at most `threads` layers' activations are in
+    /// memory at once.
+    ///
+    /// B's layers are prepared first and their bases stacked, transposed, in one buffer
+    /// (`BasisStack`); then each A layer is loaded, prepared, multiplied against the whole stack
+    /// in one GEMM (`U_aᵀ·[U_b1 | U_b2 | …]`) and dropped. Memory: B's bases (`datapoints ×
+    /// Σ k_b` scalars of the product precision) plus, per thread, one layer being prepared.
+    /// - Parameters: as the other `compute`, with the layers named; `load(side, index)` returns
+    ///   layer `index` of that side as `[datapoints, neurons]`, and is called once per layer.
+    public static func compute(layersA namesA: [String], layersB namesB: [String],
+                               reduction: RepresentationSimilarity.Reduction, measures: RepresentationSimilarity.Measures = .all,
+                               inputEpsilon: Double = Double.ulpOfOne,
+                               precision: RepresentationSimilarity.ProductPrecision = .float64,
+                               threads: Int,
+                               progress: @Sendable () -> Void = {},
+                               load: @Sendable (Side, Int) throws -> Tensor<Double>) throws -> LayerSimilarityMatrix {
+        switch precision {
+        case .float64:
+            return try stacked(namesA, namesB, reduction: reduction, measures: measures, inputEpsilon: inputEpsilon,
+                               scalar: Double.self, threads: threads, progress: progress, load: load)
+        case .float32:
+            return try stacked(namesA, namesB, reduction: reduction, measures: measures, inputEpsilon: inputEpsilon,
+                               scalar: Float.self, threads: threads, progress: progress, load: load)
         }
-        let pa = Array(prepared[0..<a.count]), pb = Array(prepared[a.count...])
-        let flat = try parallelMap(pa.count * pb.count, threads: threads) { k in
-            defer { progress() }
-            return try RepresentationSimilarity.compare(pa[k / pb.count], pb[k % pb.count], reduction: reduction, measures: measures)
+    }
+
+    private static func stacked<S: BLASScalar>(_ namesA: [String], _ namesB: [String],
+                                               reduction: RepresentationSimilarity.Reduction, measures: RepresentationSimilarity.Measures,
+                                               inputEpsilon: Double, scalar: S.Type, threads: Int,
+                                               progress: @Sendable () -> Void,
+                                               load: @Sendable (Side, Int) throws -> Tensor<Double>) throws -> LayerSimilarityMatrix {
+        typealias RS = RepresentationSimilarity
+        let basisFor = measures.contains(.cka) ? nil : reduction
+        @Sendable func prepare(_ side: Side, _ i: Int) throws -> RS.PreparedLayer {
+            try RS.prepare(try load(side, i), name: (side == .a ? namesA : namesB)[i], inputEpsilon: inputEpsilon, basisFor: basisFor)
         }
-        return assemble(a, b, flat, dropped: prepared.map { ($0.name, $0.droppedNeurons) })
+        // B: prepared, each basis transposed and rounded, then appended to the stack as the
+        // layers are released (the stack is the only full copy once this loop is done).
+        var parts = try parallelMap(namesB.count, threads: threads) { j in
+            defer { progress() }
+            let layer = try prepare(.b, j)
+            let need = try RS.needed(layer, kept: layer.kept(reduction), measures: measures)
+            return (layer: try layer.droppingBasis(), basis: RS.transposedBasis(layer, columns: need, as: S.self), need: need)
+        }
+        var stack = RS.BasisStack<S>(datapoints: parts.first?.layer.datapoints ?? 0, reservingRows: parts.reduce(0) { $0 + $1.need })
+        for j in parts.indices {
+            // A layer whose datapoints differ is reported by `checkPair`; it is not stacked.
+            if parts[j].layer.datapoints == stack.datapoints { stack.append(parts[j].basis, count: parts[j].need) }
+            parts[j].basis = []
+        }
+        let layersB = parts.map(\.layer)
+        let frozen = stack
+        let rows = try parallelMap(namesA.count, threads: threads) { i -> (RS.PreparedLayer, [RS.Comparison]) in
+            let layer = try prepare(.a, i)
+            progress()
+            let kept = try layersB.map { try RS.checkPair(layer, $0, reduction: reduction) }
+            let need = try RS.needed(layer, kept: layer.kept(reduction), measures: measures)
+            let product = RS.stackedProduct(RS.transposedBasis(layer, columns: need, as: S.self), rows: need, frozen)
+            let stripped = try layer.droppingBasis()
+            let row = try layersB.indices.map { j -> RS.Comparison in
+                defer { progress() }
+                let m = try RS.block(product, width: frozen.height, rows: need, offset: frozen.offsets[j], count: frozen.counts[j])
+                let (ka, kb) = kept[j]
+                return RS.summarise(stripped, layersB[j], keptA: ka, keptB: kb,
+                                    terms: try RS.terms(product: m, stripped, layersB[j], keptA: ka, keptB: kb, measures: measures))
+            }
+            return (stripped, row)
+        }
+        var droppedNeurons: [String: [Int]] = [:]
+        for layer in rows.map(\.0) + layersB where !layer.droppedNeurons.isEmpty { droppedNeurons[layer.name] = layer.droppedNeurons }
+        return LayerSimilarityMatrix(layersA: namesA, layersB: namesB, comparisons: rows.map(\.1), droppedNeurons: droppedNeurons)
     }
 
     /// The matrix from the row-major pairs, with the dropped neurons of the layers that had any.

@@ -98,6 +98,13 @@ public enum RepresentationSimilarity {
 
         /// Directions kept under a reduction (at least 1 when the layer has any variance).
         public func kept(_ reduction: Reduction) -> Int { RepresentationSimilarity.kept(singularValues, reduction) }
+
+        /// The layer without its basis `U` (everything else kept), once the basis has been
+        /// copied where it is needed (`BasisStack`): the largest part of a prepared layer.
+        func droppingBasis() throws -> PreparedLayer {
+            PreparedLayer(name: name, datapoints: datapoints, neurons: neurons, droppedNeurons: droppedNeurons, route: route,
+                          u: try Tensor(shape: [datapoints, 0], scalars: []), singularValues: singularValues, sVt: sVt)
+        }
     }
 
     /// Why two layers cannot be compared.
@@ -329,6 +336,12 @@ public enum RepresentationSimilarity {
     ///   side was prepared with fewer basis directions than the reduction or CKA needs.
     public static func compare(_ a: PreparedLayer, _ b: PreparedLayer, reduction: Reduction,
                                measures: Measures = .all) throws -> Comparison {
+        let (ka, kb) = try checkPair(a, b, reduction: reduction)
+        return summarise(a, b, keptA: ka, keptB: kb, terms: try pairTerms(a, b, keptA: ka, keptB: kb, measures: measures))
+    }
+
+    /// The directions each side keeps, after the checks `compare` documents.
+    static func checkPair(_ a: PreparedLayer, _ b: PreparedLayer, reduction: Reduction) throws -> (Int, Int) {
         guard a.datapoints == b.datapoints else {
             throw SimilarityError.datapointMismatch(layerA: a.name, rowsA: a.datapoints, layerB: b.name, rowsB: b.datapoints)
         }
@@ -342,13 +355,24 @@ public enum RepresentationSimilarity {
                 throw SimilarityError.tooFewDatapoints(layer: layer.name, neurons: entering, datapoints: layer.datapoints)
             }
         }
-        let terms = try pairTerms(a, b, keptA: ka, keptB: kb, measures: measures)
+        return (ka, kb)
+    }
+
+    /// The comparison from a pair's terms.
+    static func summarise(_ a: PreparedLayer, _ b: PreparedLayer, keptA ka: Int, keptB kb: Int, terms: PairTerms) -> Comparison {
         let rho = terms.rho
         let mean = rho.reduce(0, +) / Double(max(rho.count, 1))
         return Comparison(keptA: ka, keptB: kb, correlations: rho, mean: mean,
                           googleThresholdMean: googleThresholdMean(rho),
                           pwcca: terms.pwccaWeights.map { weightedMean(rho, weights: $0) ?? mean },
                           cka: terms.ckaCross.map { $0 / (a.gramNorm * b.gramNorm) })
+    }
+
+    /// Columns of each basis a pair's product needs: the kept ones, or every one for CKA.
+    static func needed(_ layer: PreparedLayer, kept: Int, measures: Measures) throws -> Int {
+        let need = measures.contains(.cka) ? layer.rank : kept
+        if layer.basisColumns < need { throw SimilarityError.basisTooNarrow(layer: layer.name, columns: layer.basisColumns, needed: need) }
+        return need
     }
 
     /// `Σ wᵢρᵢ / Σ wᵢ`, nil when the weights sum to zero.
@@ -365,9 +389,7 @@ public enum RepresentationSimilarity {
     /// `M = U_aᵀ·U_b`, since `‖XᵀY‖_F = ‖S_a·M·S_b‖_F`.
     static func pairTerms(_ a: PreparedLayer, _ b: PreparedLayer, keptA ka: Int, keptB kb: Int,
                           measures: Measures) throws -> PairTerms {
-        let needA = measures.contains(.cka) ? a.rank : ka, needB = measures.contains(.cka) ? b.rank : kb
-        if a.basisColumns < needA { throw SimilarityError.basisTooNarrow(layer: a.name, columns: a.basisColumns, needed: needA) }
-        if b.basisColumns < needB { throw SimilarityError.basisTooNarrow(layer: b.name, columns: b.basisColumns, needed: needB) }
+        let needA = try needed(a, kept: ka, measures: measures), needB = try needed(b, kept: kb, measures: measures)
         // M = U_{a,:needA}ᵀ·U_{b,:needB}, the leading columns read in place (row stride = basisColumns).
         let n = a.datapoints
         var product = [Double](repeating: 0, count: needA * needB)
@@ -380,7 +402,14 @@ public enum RepresentationSimilarity {
                 }
             }
         }
-        let m = try Tensor(shape: [needA, needB], scalars: product)
+        return try terms(product: try Tensor(shape: [needA, needB], scalars: product), a, b, keptA: ka, keptB: kb, measures: measures)
+    }
+
+    /// `pairTerms` from the product `M = U_{a,:needA}ᵀ·U_{b,:needB}` (`[needA, needB]`, the
+    /// columns `needed` gives), however it was computed.
+    static func terms(product m: Tensor<Double>, _ a: PreparedLayer, _ b: PreparedLayer, keptA ka: Int, keptB kb: Int,
+                      measures: Measures) throws -> PairTerms {
+        let needA = m.shape[0], needB = m.shape[1]
         let block = needA == ka && needB == kb ? m : try submatrix(m, rows: ka, columns: kb)
         var terms = PairTerms(rho: [])
         if measures.contains(.pwcca) {

@@ -155,23 +155,30 @@ public struct SVCCAAnalyzer: Analyzer {
         let metrics = options.metrics
         let metric = metrics[0]
         let measures = metrics.reduce(into: RepresentationSimilarity.Measures()) { $0.formUnion($1.measures) }
-        func layers(_ d: ActivationDump) -> [(String, Tensor<Double>)] { d.layers.compactMap { n in d.matrices[n].map { (n, $0) } } }
         let fourier = conv == .dft
-        let steps = ([dumpB] + (dumpB2.map { [$0] } ?? [])).reduce(0) {
-            $0 + LayerSimilarityMatrix.progressSteps(layers(dumpA), layers($1), fourier: fourier)
-        }
+        // The DFT route needs every map at once; the matrix route loads each layer when it
+        // prepares it (`LayerSimilarityMatrix.compute(layersA:layersB:…load:)`).
+        let mapsA = fourier ? try dumpA.allMatrices() : []
+        let mapsB = fourier ? try ([dumpB] + (dumpB2.map { [$0] } ?? [])).map { try $0.allMatrices() } : []
+        let steps = fourier
+            ? mapsB.reduce(0) { $0 + LayerSimilarityMatrix.progressSteps(mapsA, $1, fourier: true) }
+            : ([dumpB] + (dumpB2.map { [$0] } ?? [])).reduce(0) { $0 + dumpA.layers.count * (1 + $1.layers.count) + $1.layers.count }
         context.progress.start("svcca", total: steps)
         let progress = context.progress
         let epsilon = max(dumpA.inputEpsilon, dumpB.inputEpsilon, dumpB2?.inputEpsilon ?? 0)
-        func similarity(_ b: ActivationDump) throws -> LayerSimilarityMatrix {
-            fourier
-                ? try LayerSimilarityMatrix.computeFourier(layers(dumpA), layers(b), reduction: options.reduction, measures: measures,
-                                                           inputEpsilon: epsilon, threads: context.threads) { progress.advance() }
-                : try LayerSimilarityMatrix.compute(layers(dumpA), layers(b), reduction: options.reduction, measures: measures,
-                                                    inputEpsilon: epsilon, threads: context.threads) { progress.advance() }
+        func similarity(_ b: ActivationDump, maps: Int) throws -> LayerSimilarityMatrix {
+            if fourier {
+                return try LayerSimilarityMatrix.computeFourier(mapsA, mapsB[maps], reduction: options.reduction, measures: measures,
+                                                                inputEpsilon: epsilon, threads: context.threads) { progress.advance() }
+            }
+            let a = dumpA
+            return try LayerSimilarityMatrix.compute(layersA: a.layers, layersB: b.layers, reduction: options.reduction, measures: measures,
+                                                     inputEpsilon: epsilon, threads: context.threads, progress: { progress.advance() }) { side, i in
+                side == .a ? try a.matrix(a.layers[i]) : try b.matrix(b.layers[i])
+            }
         }
-        let main = try similarity(dumpB)
-        let second = try dumpB2.map(similarity)
+        let main = try similarity(dumpB, maps: 0)
+        let second = try dumpB2.map { try similarity($0, maps: 1) }
         context.progress.finish()
 
         var files: [String] = []
