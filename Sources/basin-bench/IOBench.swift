@@ -50,6 +50,11 @@ enum IOBench {
                 })
             }
             let size = fileMB(path)
+            let label = "\(parameters / 1_000_000)M float32 params in \(count) tensors, \(compression.rawValue)"
+            Results.record(section: "checkpoint", key: "write-\(compression.rawValue)", workload: "checkpoint write + fsync (SHA-256), \(label)",
+                           seconds: writes, per: (megabytes, "MB"))
+            Results.record(section: "checkpoint", key: "read-\(compression.rawValue)", workload: "checkpoint read + verify, \(label)",
+                           seconds: reads, per: (megabytes, "MB"))
             row("checkpoint write+fsync, \(parameters / 1_000_000)M params, \(compression.rawValue)",
                 String(format: "%7.0f MB/s  (%@ s, file %.0f MB)", megabytes / median(writes), spread(writes), size))
             row("checkpoint read+verify, \(parameters / 1_000_000)M params, \(compression.rawValue)",
@@ -150,6 +155,7 @@ enum IOBench {
             }
             guard let data, data.count == samples else { throw BenchFailure("\(name): wrong sample count") }
             let mb = files.map(fileMB).reduce(0, +)
+            Results.record(section: "loaders", key: name, workload: name, seconds: times, per: (mb, "MB"))
             row(name, String(format: "%7.0f MB/s  (%@ s, CPU %.3f s, %.0f MB)", mb / median(times), spread(times), median(cpu), mb))
         }
         try measure("load CSV, \(samples / 1000)k × 785 integers", [csvInts]) {

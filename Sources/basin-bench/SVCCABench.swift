@@ -65,6 +65,10 @@ enum SVCCABench {
             let r = range(key)
             row(name, String(format: "%7.2f s  (%.2f–%.2f, CPU %.1f s, peak %.0f MB)", m[key]!.seconds, r[0], r[1], m[key]!.cpuSeconds, m[key]!.peakMB))
         }
+        Results.record(section: "svcca", key: "heatmap", workload: "SVCCA heatmap \(label), 99% variance (float64)",
+                       seconds: (runs["heatmap-float64"] ?? []).map(\.seconds))
+        Results.record(section: "svcca", key: "pair", workload: "SVCCA one pair \(s.wide) × \(s.n) (float64)",
+                       seconds: (runs["pair-float64"] ?? []).map(\.seconds))
         let b = median("heatmap-before")
         row("  before issue 14 (per-cell dgemm, all layers held)", String(format: "%7.2f s  (one run, peak %.0f MB, max |Δ| vs float64 %.1e)",
                                                                      b.seconds, b.peakMB, maxDiff(b.heatmap, h64.heatmap)))
