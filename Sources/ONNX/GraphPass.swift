@@ -70,12 +70,6 @@ extension ONNXModel {
             sum.withUnsafeMutableBufferPointer { s in g.withUnsafeBufferPointer { p in for i in 0..<s.count { s[i] += p[i] } } }
             store[name] = sum
         }
-        func operandTangents(_ node: ONNXNode) -> [[Float]?] {
-            node.inputs.map { name -> [Float]? in
-                guard !name.isEmpty, case let .float(v)? = values[name] else { return nil }
-                return tangents[name] ?? [Float](repeating: 0, count: v.count)
-            }
-        }
         for (i, node) in nodes.enumerated().reversed() {
             guard let out = node.outputs.first, let dy = gradients[out], let y = values[out] else { continue }
             // An alias is a parameter of its own: its gradient stays with it.
@@ -90,7 +84,7 @@ extension ONNXModel {
                     let rdy = rGradients[out] ?? [Float](repeating: 0, count: dy.count)
                     rParts = try kernels[i].backward(operands, output: y, gradient: rdy, wanted: wanted, opset: opset, batchStatistics: batchStatistics)
                     if node.inputs.contains(where: { tangents[$0] != nil }) {
-                        curvature = try kernels[i].curvature(operands, operandTangents(node), output: y,
+                        curvature = try kernels[i].curvature(operands, Self.operandTangents(node, values, tangents), output: y,
                                                              outputTangent: tangents[out] ?? [Float](repeating: 0, count: dy.count),
                                                              gradient: dy, wanted: wanted, opset: opset, batchStatistics: batchStatistics)
                     }
@@ -119,6 +113,14 @@ extension ONNXModel {
         return (gradient, withTangents ? product : nil)
     }
 
+    /// The tangents of a node's float operands (zero for those that do not depend on the direction).
+    static func operandTangents(_ node: ONNXNode, _ values: [String: ONNXValue], _ tangents: [String: [Float]]) -> [[Float]?] {
+        node.inputs.map { name -> [Float]? in
+            guard !name.isEmpty, case let .float(v)? = values[name] else { return nil }
+            return tangents[name] ?? [Float](repeating: 0, count: v.count)
+        }
+    }
+
     /// ẏ of every value that depends on the direction, in node order.
     func tangentPass(_ tape: [String: ONNXValue], direction: [String: Tensor<Float>], batchStatistics: Bool) throws(ONNXError) -> [String: [Float]] {
         let trainable = Set(trainableParameterNames), aliases = parameterAliases
@@ -133,12 +135,8 @@ extension ONNXModel {
         for (i, node) in nodes.enumerated() {
             guard let out = node.outputs.first, case .float? = tape[out], !(aliases[out] != nil && trainable.contains(out)),
                   node.inputs.contains(where: { tangents[$0] != nil }), let y = tape[out] else { continue }
-            let operandTangents = node.inputs.map { name -> [Float]? in
-                guard !name.isEmpty, case let .float(v)? = tape[name] else { return nil }
-                return tangents[name] ?? [Float](repeating: 0, count: v.count)
-            }
             do throws(KernelError) {
-                let t = try kernels[i].tangent(node.inputs.map { $0.isEmpty ? nil : tape[$0] }, operandTangents, output: y,
+                let t = try kernels[i].tangent(node.inputs.map { $0.isEmpty ? nil : tape[$0] }, Self.operandTangents(node, tape, tangents), output: y,
                                                opset: opset, batchStatistics: batchStatistics)
                 // Every later kernel indexes tangents by its operands' shapes.
                 guard t.count == y.count else { throw KernelError("internal: a tangent of \(t.count) elements for an output of \(y.count)") }

@@ -58,12 +58,12 @@ enum SVCCABench {
         let keys = ["heatmap-float64", "heatmap-float32", "pair-float64", "pair-float32"]
         let m = Dictionary(uniqueKeysWithValues: keys.map { ($0, median($0)) })
         func maxDiff(_ x: [[Double]], _ y: [[Double]]) -> Double { zip(x, y).map { zip($0, $1).map { abs($0 - $1) }.max() ?? 0 }.max() ?? 0 }
-        let h64 = m["heatmap-float64"]!, h32 = m["heatmap-float32"]!, p64 = m["pair-float64"]!, p32 = m["pair-float32"]!
+        let h64 = median("heatmap-float64"), h32 = median("heatmap-float32"), p64 = median("pair-float64"), p32 = median("pair-float32")
         let label = "\(s.layers)×\(s.layers) of \(s.width)×\(s.n / 1000)k"
         for (key, name) in [("heatmap-float64", "SVCCA heatmap \(label), float64"), ("heatmap-float32", "  the same, float32 products"),
                             ("pair-float64", "SVCCA pair \(s.wide)×\(s.n / 1000)k, float64"), ("pair-float32", "  the same, float32 products")] {
-            let r = range(key)
-            row(name, String(format: "%7.2f s  (%.2f–%.2f, CPU %.1f s, peak %.0f MB)", m[key]!.seconds, r[0], r[1], m[key]!.cpuSeconds, m[key]!.peakMB))
+            let r = range(key), c = median(key)
+            row(name, String(format: "%7.2f s  (%.2f–%.2f, CPU %.1f s, peak %.0f MB)", c.seconds, r[0], r[1], c.cpuSeconds, c.peakMB))
         }
         Results.record(section: "svcca", key: "heatmap", workload: "SVCCA heatmap \(label), 99% variance (float64)",
                        seconds: (runs["heatmap-float64"] ?? []).map(\.seconds))

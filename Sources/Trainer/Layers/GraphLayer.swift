@@ -34,7 +34,6 @@ final class GraphLayer<Scalar: BLASScalar> {
     /// Why the last pass failed, if it did; `Network` throws it and clears it.
     var failure: ONNXError?
     private var tape: GraphTape?
-    private var lastMode: ForwardMode = .eval
 
     /// - Throws: `TrainerError.invalidSpec` when the graph cannot be a classifier over `inputShape`.
     init(graph: ONNXModel, inputShape: [Int], classes: Int) throws(TrainerError) {
@@ -75,9 +74,7 @@ final class GraphLayer<Scalar: BLASScalar> {
 
     func forward(_ x: Dual<Scalar>, _ pass: Pass<Scalar>, name: String, recorder: LayerRecorder<Scalar>?) -> Dual<Scalar> {
         tape = nil
-        lastMode = pass.mode
         let batch = x.batch
-        let zeros = Dual<Scalar>.zeros([batch, classes], withTangent: pass.withTangents)
         do throws(ONNXError) {
             let input = try floats(x.value.pointer, count: x.value.count, shape: x.shape)
             let named = try namedTensors(pass.parameters, UnsafePointer(pass.buffers))
@@ -116,7 +113,7 @@ final class GraphLayer<Scalar: BLASScalar> {
         } catch {
             failure = error
             tape = nil
-            return zeros
+            return .zeros([batch, classes], withTangent: pass.withTangents)
         }
     }
 
