@@ -20,15 +20,8 @@ enum LandscapeShards {
         }
     }
 
-    /// `OUT/shards` for a merge that stages its results in `PARENT/.OUT.staging-PID`
-    /// (`AnalysisRunner.stage`), else `outputDirectory/shards`.
+    /// `OUT/shards` of the shard or merge running.
     static func shardsFolder(_ context: AnalysisContext) -> String {
-        let url = URL(fileURLWithPath: context.outputDirectory)
-        let name = url.lastPathComponent
-        if name.hasPrefix("."), let range = name.range(of: ".staging-", options: .backwards), range.lowerBound > name.index(after: name.startIndex) {
-            let out = String(name[name.index(after: name.startIndex)..<range.lowerBound])
-            return ShardRunner.shardsFolder(url.deletingLastPathComponent().appendingPathComponent(out).path)
-        }
-        return ShardRunner.shardsFolder(context.outputDirectory)
+        context.shardsFolder ?? ShardRunner.shardsFolder(context.outputDirectory)
     }
 }
