@@ -59,8 +59,9 @@ import Testing
     }
 
     @Test func aNonShardableAnalyzerRefusesShardAsAUsageError() throws {
-        let r = try analyze(["norms", "somewhere", "--epochs", "1,2", "--shard", "1/2"])
-        #expect(r.status == 64 && r.stderr.contains("norms cannot be sharded"), "\(r.stderr)")
+        // connect trains one curve (sequential epochs): it declares no independent items.
+        let r = try analyze(["connect", "somewhere", "--pairs", "1,2", "--shard", "1/2"])
+        #expect(r.status == 64 && r.stderr.contains("connect cannot be sharded"), "\(r.stderr)")
         let bad = try analyze(["plane", "somewhere", "--pair", "1,2", "--shard", "3/2"])
         #expect(bad.status == 64 && bad.stderr.contains("--shard"), "\(bad.stderr)")
     }
