@@ -66,3 +66,18 @@ let python: String? = {
     return nil
 }()
 let numpyRequired = ProcessInfo.processInfo.environment["BASIN_STRICT_TESTS"] == "1"
+
+/// run.json of a tiny MLP (784-16-10) trained for `epochs` epochs on the bundled Fashion-MNIST
+/// sample, saving every epoch: the run the CLI tests analyse.
+func tinyMLPRunConfig(epochs: Int) -> String {
+    let mini = fixtures + "/fashion-mnist-mini"
+    return """
+        {"name": "tiny", "basinVersion": "0.1.0", "initialization": {"pytorchDefault": {}},
+         "model": {"kind": "mlp", "inputShape": [1, 28, 28], "widths": [16], "classes": 10},
+         "data": {"source": {"fashionMNIST": {"directory": "\(mini)"}}, "validationCount": 56, "seed": 1, "labelNoise": 0},
+         "optimizer": {"sgd": {"learningRate": 0.1, "momentum": 0.9, "weightDecay": 0, "nesterov": false}},
+         "training": {"epochs": \(epochs), "batchSize": 32, "dropLast": false, "evaluationBatchSize": 500, "freeze": [],
+                      "loss": {"crossEntropy": {}}, "schedule": {"constant": {"_0": 0.1}}, "seed": 1},
+         "save": {"epochs": \(Array(1...epochs)), "activationEpochs": [], "iterationEpochs": [], "compression": "none", "logEvery": 10, "probeCount": 32}}
+        """
+}

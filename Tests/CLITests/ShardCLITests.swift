@@ -8,16 +8,7 @@ import Testing
     /// A 3-epoch MLP run on the bundled Fashion-MNIST sample.
     func makeRun() throws -> (dir: String, run: String) {
         let dir = temporaryDirectory("basin-shard-cli")
-        let mini = fixtures + "/fashion-mnist-mini"
-        let config = """
-            {"name": "tiny", "basinVersion": "0.1.0", "initialization": {"pytorchDefault": {}},
-             "model": {"kind": "mlp", "inputShape": [1, 28, 28], "widths": [16], "classes": 10},
-             "data": {"source": {"fashionMNIST": {"directory": "\(mini)"}}, "validationCount": 56, "seed": 1, "labelNoise": 0},
-             "optimizer": {"sgd": {"learningRate": 0.1, "momentum": 0.9, "weightDecay": 0, "nesterov": false}},
-             "training": {"epochs": 3, "batchSize": 32, "dropLast": false, "evaluationBatchSize": 500, "freeze": [],
-                          "loss": {"crossEntropy": {}}, "schedule": {"constant": {"_0": 0.1}}, "seed": 1},
-             "save": {"epochs": [1, 2, 3], "activationEpochs": [], "iterationEpochs": [], "compression": "none", "logEvery": 10, "probeCount": 32}}
-            """
+        let config = tinyMLPRunConfig(epochs: 3)
         try Data(config.utf8).write(to: URL(fileURLWithPath: dir + "/run.json"))
         let train = try analyze(["train", "--config", dir + "/run.json", "--out", dir + "/run", "--quiet"])
         #expect(train.status == 0, "\(train.stderr)")
