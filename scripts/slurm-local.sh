@@ -39,6 +39,18 @@ stop_daemons() {
   done
 }
 
+# Runs a daemon with no file descriptor beyond 0-2 from this script: a parent watching a pipe
+# or socket for this script's end (Foundation's Process does) would otherwise wait on the daemon.
+detached() {
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+    exec "$@" </dev/null >>"$dir/log/start.log" 2>&1
+  )
+}
+
 # A TCP port nobody listens on, from a range away from Slurm's defaults (6817/6818).
 free_port() {
   local port
@@ -66,9 +78,9 @@ start() {
     dd if=/dev/urandom of="$key" bs=1024 count=1 status=none || fail "cannot write the munge key $key"
   fi
   chmod 400 "$key"
-  munged --key-file="$key" --socket="$socket" --pid-file="$dir/run/munged.pid" \
+  detached munged --key-file="$key" --socket="$socket" --pid-file="$dir/run/munged.pid" \
     --log-file="$dir/log/munged.log" --seed-file="$dir/munge/munged.seed" --force \
-    || fail "munged did not start (see $dir/log/munged.log)"
+    || fail "munged did not start: $(tail -n 1 "$dir/log/start.log" 2>/dev/null)"
 
   local host ctld_port slurmd_port node
   host=$(hostname -s)
@@ -118,8 +130,8 @@ EOF
   export SLURM_CONF="$dir/slurm.conf"
 
   # -c: a clean start, no jobs from an earlier cluster in this folder.
-  slurmctld -c -f "$SLURM_CONF" || fail "slurmctld did not start (see $dir/log/slurmctld.log)"
-  slurmd -f "$SLURM_CONF" || fail "slurmd did not start (see $dir/log/slurmd.log)"
+  detached slurmctld -c -f "$SLURM_CONF" || fail "slurmctld did not start: $(tail -n 1 "$dir/log/start.log" 2>/dev/null) (see $dir/log/slurmctld.log)"
+  detached slurmd -f "$SLURM_CONF" || fail "slurmd did not start: $(tail -n 1 "$dir/log/start.log" 2>/dev/null) (see $dir/log/slurmd.log)"
 
   # Wait until the node is idle: the cluster takes jobs.
   local state=""

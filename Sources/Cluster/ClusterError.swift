@@ -35,7 +35,7 @@ public enum ClusterError: Error, Equatable, CustomStringConvertible {
         case let .unexpectedOutput(command, output):
             return "\(command) printed '\(output)', expected a job id"
         case let .invalidRecord(path, detail):
-            return "\(path): not a submission record of this Basin (\(detail))"
+            return "\(path): \(detail)"
         case let .writeFailed(path, detail):
             return "\(path): cannot write (\(detail))"
         case let .alreadySubmitted(outputDirectory, found):

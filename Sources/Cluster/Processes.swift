@@ -40,7 +40,9 @@ public enum Processes {
 
     /// Runs `executable` with `arguments` and collects what it prints. Output goes through
     /// temporary files, so no pipe can fill up and block the child.
-    public static func run(_ executable: String, _ arguments: [String], workingDirectory: String? = nil) throws(ClusterError) -> Output {
+    /// - Parameter environment: variables set on top of this process' environment.
+    public static func run(_ executable: String, _ arguments: [String], workingDirectory: String? = nil,
+                           environment: [String: String] = [:]) throws(ClusterError) -> Output {
         let name = URL(fileURLWithPath: executable).lastPathComponent
         let base = NSTemporaryDirectory() + "/basin-submit-\(getpid())-\(UUID().uuidString)"
         defer { unlink(base + ".out"); unlink(base + ".err") }
@@ -53,6 +55,7 @@ public enum Processes {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.standardOutput = out
         process.standardError = err
         process.standardInput = FileHandle.nullDevice

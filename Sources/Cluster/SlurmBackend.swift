@@ -3,10 +3,15 @@ import Foundation
 /// Talks to Slurm through its client commands (`sbatch`, `squeue`, `scancel`), as a user would:
 /// whatever `SLURM_CONF` and PATH say is the cluster. Accounting (`sacct`) is not needed.
 public struct SlurmBackend: Sendable {
-    public init() {}
+    /// Variables for the Slurm commands on top of this process' own (`SLURM_CONF` of a test cluster).
+    public var environment: [String: String]
+
+    public init(environment: [String: String] = [:]) { self.environment = environment }
 
     func tool(_ name: String) throws(ClusterError) -> String {
-        guard let path = Processes.find(name) else { throw .toolMissing(tool: name) }
+        guard let path = Processes.find(name, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }) else {
+            throw .toolMissing(tool: name)
+        }
         return path
     }
 
@@ -14,7 +19,7 @@ public struct SlurmBackend: Sendable {
     /// `workingDirectory` and returns the job id.
     public func submit(script: String, arguments: [String] = [], workingDirectory: String) throws(ClusterError) -> String {
         let sbatch = try tool("sbatch")
-        let out = try Processes.run(sbatch, ["--parsable"] + arguments + [script], workingDirectory: workingDirectory)
+        let out = try Processes.run(sbatch, ["--parsable"] + arguments + [script], workingDirectory: workingDirectory, environment: environment)
         guard out.status == 0 else { throw .commandFailed(command: "sbatch " + script, status: out.status, detail: out.lastLine) }
         // --parsable prints "JOBID" or "JOBID;CLUSTER".
         let line = out.stdout.split(whereSeparator: \.isNewline).last.map(String.init) ?? ""
@@ -49,14 +54,14 @@ public struct SlurmBackend: Sendable {
     /// Cancels a job (the merge job of an attempt whose shards failed: its afterok can never hold).
     public func cancel(job: String) throws(ClusterError) {
         let scancel = try tool("scancel")
-        let out = try Processes.run(scancel, [job])
+        let out = try Processes.run(scancel, [job], environment: environment)
         guard out.status == 0 else { throw .commandFailed(command: "scancel \(job)", status: out.status, detail: out.lastLine) }
     }
 
     private func squeue(_ arguments: [String]) throws(ClusterError) -> [String] {
         let squeue: String
         do { squeue = try tool("squeue") } catch { throw .statusUnknown(detail: error.description) }
-        let out = try Processes.run(squeue, arguments)
+        let out = try Processes.run(squeue, arguments, environment: environment)
         if out.status != 0 {
             // A job id Slurm has already forgotten (MinJobAge passed) is not an error: it runs no more.
             if out.stderr.contains("Invalid job id") { return [] }

@@ -67,16 +67,16 @@ public struct Submission: Codable, Sendable, Equatable {
             throw .invalidRecord(path: path, detail: "no such file: was this folder submitted with `analyze submit`?")
         }
         let size = (attributes[.size] as? NSNumber)?.intValue ?? 0
-        guard size <= maximumBytes else { throw .invalidRecord(path: path, detail: "\(size) bytes, more than a record can be") }
+        guard size <= maximumBytes else { throw .invalidRecord(path: path, detail: "\(size) bytes, more than a submission record can be") }
         guard let data = FileManager.default.contents(atPath: path) else { throw .invalidRecord(path: path, detail: "cannot read it") }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         let record: Submission
         do { record = try decoder.decode(Submission.self, from: data) } catch {
-            throw .invalidRecord(path: path, detail: "not a valid record: \(Self.describe(error))")
+            throw .invalidRecord(path: path, detail: "not a valid submission record: \(Self.describe(error))")
         }
         guard record.formatVersion == formatVersion else {
-            throw .invalidRecord(path: path, detail: "format version \(record.formatVersion), this Basin reads \(formatVersion)")
+            throw .invalidRecord(path: path, detail: "submission record format version \(record.formatVersion); this Basin reads \(formatVersion)")
         }
         guard (1...ShardCount.maximum).contains(record.shards) else {
             throw .invalidRecord(path: path, detail: "\(record.shards) shards, expected 1…\(ShardCount.maximum)")

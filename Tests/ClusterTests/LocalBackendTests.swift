@@ -126,13 +126,13 @@ import Testing
         }
         try submission.write()
         let good = try String(contentsOfFile: path, encoding: .utf8)
-        try expectRefused(String(good.prefix(good.count / 2)), mentioning: "not a valid record")
+        try expectRefused(String(good.prefix(good.count / 2)), mentioning: "not a valid submission record")
         try expectRefused(good.replacingOccurrences(of: "\"formatVersion\" : 1", with: "\"formatVersion\" : 9"), mentioning: "format version 9")
         try expectRefused(good.replacingOccurrences(of: "\"shards\" : 3", with: "\"shards\" : 0"), mentioning: "0 shards")
         var other = submission
         other.attempts = [Submission.Attempt(shards: [4])]
         try other.write()
         try expectRefused(try String(contentsOfFile: path, encoding: .utf8), mentioning: "shard 4 of 3")
-        try expectRefused(String(repeating: " ", count: Submission.maximumBytes + 1), mentioning: "more than a record can be")
+        try expectRefused(String(repeating: " ", count: Submission.maximumBytes + 1), mentioning: "more than a submission record can be")
     }
 }

@@ -33,9 +33,9 @@ let analyzeBinary: String? = {
 }()
 
 /// Runs `analyze` (or another program) and collects its output.
-func analyze(_ arguments: [String], cwd: String? = nil) throws -> Processes.Output {
+func analyze(_ arguments: [String], cwd: String? = nil, environment: [String: String] = [:]) throws -> Processes.Output {
     let binary = try #require(analyzeBinary, "the analyze binary is not built; run `swift build` first")
-    return try Processes.run(binary, arguments, workingDirectory: cwd)
+    return try Processes.run(binary, arguments, workingDirectory: cwd, environment: environment)
 }
 
 /// Every regular file under `folder` (relative path → bytes), hidden ones and shards/ excepted.
@@ -85,4 +85,4 @@ func planeArguments(run: String, out: String) -> [String] {
 
 /// Whether the sharding core is built in (`analyze merge` exists).
 /// TODO(issue 15): drop this gate once the core is merged into this branch.
-let shardingCore: Bool = (try? analyze(["merge", "--help"]))?.status == 0
+let shardingCore: Bool = (try? analyze(["merge", "--help"]))?.stdout.contains("analyze merge") == true
