@@ -34,7 +34,7 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
 
-        .target(name: "Tensors", dependencies: ["CBLAS", "CLapacke"]),
+        .target(name: "Tensors", dependencies: ["CBLAS", "CLapacke", "CDNNL"]),
         .target(name: "CheckpointFormat", dependencies: [
             "Tensors", "CArchive", .product(name: "Crypto", package: "swift-crypto"),
         ]),

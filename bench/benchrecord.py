@@ -5,11 +5,15 @@ import os
 import tempfile
 
 
-def record(section, key, seconds, peer, values_checked, workload=None, check=None, per=None, note=None):
+def record(section, key, seconds, peer, values_checked, workload=None, check=None, per=None, note=None, side="peer"):
+    """One line; `side="basin"` records Basin's own timings taken by a script that runs both sides
+    interleaved (then `peer` and `values_checked` are ignored)."""
     folder = os.path.join(os.environ.get("BASIN_BENCH_DIR", tempfile.gettempdir()), "results")
     os.makedirs(folder, exist_ok=True)
-    line = {"key": key, "side": "peer", "peer": peer, "seconds": [float(s) for s in seconds],
-            "values_checked": bool(values_checked)}
+    line = {"key": key, "side": side, "seconds": [float(s) for s in seconds]}
+    if side == "peer":
+        line["peer"] = peer
+        line["values_checked"] = bool(values_checked)
     if workload:
         line["workload"] = workload
     if check:

@@ -22,6 +22,9 @@ except ImportError:
     sys.exit(0)
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchrecord import record
+
 directory = os.path.join(os.environ.get("BASIN_BENCH_DIR", tempfile.gettempdir()), "basin-bench-conv")
 if not os.path.exists(os.path.join(directory, "basin.json")):
     print(f"(no {directory}/basin.json: run basin-bench conv first for the PyTorch convolution reference)")
@@ -138,3 +141,13 @@ for k, label in [(0, "train shallow-cnn 1x28x28, batch 128"), (1, "HVP shallow-c
         b = summary([r[k] for r in results["basin"]])
         line += f"   Basin {b[0]:6.0f} ({b[1]:.0f}–{b[2]:.0f})   Basin/PyTorch {b[0] / t[0]:.2f}×"
     print(line)
+
+# For bench/summary.py: seconds per round's work (train: `steps` batches; HVP: steps // 2 batches).
+peer = f"PyTorch {torch.__version__.split('+')[0]} ({threads} threads, oneDNN), " + "{}"
+for k, key, work, how in [(0, "torch-train", steps, "loss.backward() + optim.SGD"), (1, "torch-hvp", max(1, steps // 2), "double backward")]:
+    label = ["training step (SGD, momentum), shallow-cnn 1x28x28", "Hessian-vector product, shallow-cnn 1x28x28"][k] + f", {work} × batch {batch}, interleaved with PyTorch"
+    seconds = lambda rs: [batch * work / r[k] for r in rs]
+    if results["basin"]:
+        record("conv", key, seconds(results["basin"]), None, True, workload=label, per=(batch * work, "samples"), side="basin")
+    record("conv", key, seconds(results["torch"]), peer.format(how), True,
+           check=f"loss {errors[0]:.0e}, gradient {errors[1]:.0e}, Hv {errors[2]:.0e} relative to Basin's", per=(batch * work, "samples"))

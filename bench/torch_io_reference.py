@@ -22,6 +22,7 @@ import tarfile
 import time
 
 import numpy as np
+from benchrecord import record
 
 try:
     import torch
@@ -108,6 +109,13 @@ for name, t, b, k in [("write + fsync (torch.save)", torch_w, basin_w, "w"), ("r
     # CPU time (all threads) is steadier than wall time on a shared machine.
     tc, bc = statistics.median(cpu["torch_" + k]), statistics.median(cpu["basin_" + k])
     print(f"{'  CPU time, median':34}{tc:>26.3f} s{bc:>26.3f} s")
+    what = {"w": ("write + fsync (SHA-256 of every entry)", "torch.save + fsync (no hash)"),
+            "r": ("read + verify (SHA-256 of every entry)", "torch.load(weights_only=True) (no verification)")}[k]
+    workload = f"checkpoint {what[0]}, {parameters / 1e6:.0f}M float32 params, interleaved with PyTorch"
+    record("checkpoint-torch", "torch-" + k, b, None, True, workload=workload, per=(round(mb), "MB"), side="basin",
+           note=f"CPU {bc:.3f} s (median, all threads)")
+    record("checkpoint-torch", "torch-" + k, t, f"PyTorch {torch.__version__.split('+')[0]}, {what[1]}", True,
+           check="torch.load of Basin's tensors equal to Basin's", per=(round(mb), "MB"), note=f"CPU {tc:.3f} s")
 for p in (checkpoint, torch_path):
     if os.path.exists(p):
         os.remove(p)

@@ -166,8 +166,8 @@ def prepare(key, record):
 
 
 benches = {}
-for key, record in basin["models"].items():
-    prepared = prepare(key, record)
+for key, model_record in basin["models"].items():
+    prepared = prepare(key, model_record)
     if prepared is not None:
         benches[key] = prepared
 

@@ -118,7 +118,10 @@ struct SubmitCommand: ParsableCommand {
         guard let command = parsed as? any SubmittableAnalysis else {
             throw ValidationError("'\(name)' is not an analyzer: submit runs analyses such as plane, surface or svcca (see `analyze list`)")
         }
-        guard command.isShardable else { throw ValidationError("\(name) cannot be sharded: run it as `analyze \(name) …`") }
+        guard command.isShardable else {
+            let shardable = AnalyzeCLI.analyzers.filter { $0.isShardable }.map { $0.name }.joined(separator: ", ")
+            throw ValidationError("\(name) cannot be sharded: it does not declare independent work items (shardable: \(shardable)); run it as `analyze \(name) …`")
+        }
         return command
     }
 
@@ -244,8 +247,7 @@ protocol SubmittableAnalysis {
 
 extension AnalyzerCommand: SubmittableAnalysis {
     var analyzerName: String { A.name }
-    // TODO(issue 15): `A.isShardable` once the sharding core (the `Analyzer` addition) is on main.
-    var isShardable: Bool { true }
+    var isShardable: Bool { A.isShardable }
     var outputDirectory: String {
         // RunDirectory drops one trailing "/" of the run's path; absolutePath normalises the rest.
         common.out ?? ((common.run.map { $0 + "/analyses" } ?? "analyses") + "/" + A(options: options).outputName)

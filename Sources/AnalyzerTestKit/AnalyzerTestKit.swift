@@ -50,6 +50,41 @@ public enum AnalyzerTestKit {
         return result
     }
 
+    /// Checks that sharding changes nothing (issue 15): for each N in `counts`, runs shards N…1 of
+    /// N into one fresh folder, merges them, and compares every file the unsharded run wrote
+    /// (result.json, CSVs, figures) byte for byte.
+    /// - Parameter arguments: the command line recorded for the analysis (its settings fingerprint).
+    public static func checkSharding<A: ShardableAnalyzer>(_ type: A.Type, options: A.Options, run: RunDirectory?, arguments: [String] = [],
+                                                          counts: [Int] = [1, 2, 3, 7], seed: UInt64 = 0) throws {
+        let analyzer = A(options: options)
+        let root = NSTemporaryDirectory() + "/basin-sharding-\(A.name)-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let whole = try AnalysisRunner.run(analyzer, run: run, outputDirectory: root + "/unsharded", arguments: arguments, seed: seed,
+                                           progress: .silent)
+        let files = whole.result.files + ["result.json"]
+        for n in counts {
+            let out = root + "/\(n)-shards"
+            for k in stride(from: n, through: 1, by: -1) {
+                guard let shard = ShardSelector(index: k, count: n) else { throw ContractViolation(description: "no shard \(k) of \(n)") }
+                try ShardRunner.runShard(analyzer, shard: shard, run: run, outputDirectory: out, arguments: arguments + ["--shard", "\(k)/\(n)"],
+                                         seed: seed, progress: .silent)
+            }
+            if FileManager.default.fileExists(atPath: out + "/result.json") {
+                throw ContractViolation(description: "\(A.name): a shard wrote result.json")
+            }
+            _ = try ShardRunner.merge(analyzer, set: try ShardSet.read(out), run: run, progress: .silent)
+            for file in files {
+                guard let expected = FileManager.default.contents(atPath: whole.outputDirectory + "/" + file),
+                      let merged = FileManager.default.contents(atPath: out + "/" + file) else {
+                    throw ContractViolation(description: "\(A.name): \(file) missing after merging \(n) shards")
+                }
+                guard merged == expected else {
+                    throw ContractViolation(description: "\(A.name): \(file) merged from \(n) shards differs from the unsharded run's")
+                }
+            }
+        }
+    }
+
     static func encode<T: Encodable>(_ value: T) throws -> Data {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]

@@ -33,18 +33,30 @@ public enum AnalysisRunner {
                                         progress: ProgressReporter) throws -> Outcome<A.Result> {
         if run == nil, let need = analyzer.runDirectoryNeed { throw AnalysisError.needsRunDirectory(analyzer: A.name, because: need) }
         let outDir = outputDirectory ?? ((run?.analysesDirectory ?? "analyses") + "/" + analyzer.outputName)
+        return try publishing(A.self, run: run, outputDirectory: outDir, arguments: arguments, threads: threads, seed: seed, force: force,
+                              progress: progress) { try analyzer.run($0) }
+    }
+
+    /// Checks the output folder, stages, runs `body` with a context writing into the staging
+    /// folder, writes result.json and publishes — what every way of producing `A`'s result shares
+    /// (a run, the merge of shards).
+    /// A folder holding shards of the same analyzer is accepted like one holding its results, and
+    /// its `shards/` (partial results and logs) survives the replacement.
+    static func publishing<A: Analyzer>(_ type: A.Type, run: RunDirectory?, outputDirectory outDir: String, arguments: [String],
+                                        threads: Int, seed: UInt64, force: Bool, progress: ProgressReporter,
+                                        _ body: (AnalysisContext) throws -> A.Result) throws -> Outcome<A.Result> {
         let publication = try checkOutput(outDir, analyzer: A.name, force: force)
         BLAS.setThreadCount(threads)
         let staging = try stage(outDir)
         do {
             let context = AnalysisContext(run: run, outputDirectory: staging, progress: progress, threads: threads, seed: seed)
-            let result = try analyzer.run(context)
+            let result = try body(context)
             let outputs = ((try? FileManager.default.contentsOfDirectory(atPath: staging)) ?? []) + ["result.json"]
             let envelope = ResultEnvelope(analyzer: A.name, schemaVersion: A.Result.schemaVersion, basinVersion: BasinVersion.string,
                                           arguments: arguments, run: run?.path, seed: seed, outputs: Set(outputs).sorted(), result: result)
             let json = try encode(envelope)
             try AtomicFile.write(Array(json.utf8), to: staging + "/result.json")
-            if publication == .merge { try merge(staging, into: outDir) } else { try publish(staging, as: outDir) }
+            if publication == .merge { try merge(staging, into: outDir) } else { try publish(staging, as: outDir, keeping: ["shards"]) }
             return Outcome(outputDirectory: outDir, result: result, json: json)
         } catch {
             try? FileManager.default.removeItem(atPath: staging)
@@ -65,7 +77,9 @@ public enum AnalysisRunner {
     /// Refuses an output folder the results must not replace (see `OutputFolder`).
     @discardableResult
     public static func checkOutput(_ outDir: String, analyzer: String, force: Bool) throws(AnalysisError) -> OutputFolder.Publication {
-        try OutputFolder.check(outDir, kind: "\(analyzer) results", force: force) { OutputFolder.holdsResult(of: analyzer, at: $0) }
+        try OutputFolder.check(outDir, kind: "\(analyzer) results", force: force) {
+            OutputFolder.holdsResult(of: analyzer, at: $0) || ShardRunner.holdsShards(of: analyzer, at: $0)
+        }
     }
 
     /// Pretty, key-sorted JSON (stable diffs, readable by people and scripts); NaN/∞ as strings.
@@ -118,11 +132,12 @@ public enum AnalysisRunner {
     /// Moves the old folder aside, renames the staging folder into place, removes the old one —
     /// after moving into the new folder whatever the old one held that was not its results
     /// (`ResultEnvelope.outputs`): files someone put beside earlier results are kept.
-    static func publish(_ staging: String, as outDir: String) throws {
+    static func publish(_ staging: String, as outDir: String, keeping: [String] = []) throws {
         let fm = FileManager.default
         let old = staging + ".old"
         let hadOld = fm.fileExists(atPath: outDir)
-        let keep = hadOld ? OutputFolder.nonResults(in: outDir) : []
+        let kept = keeping.filter { fm.fileExists(atPath: outDir + "/" + $0) }
+        let keep = hadOld ? Array(Set(OutputFolder.nonResults(in: outDir) + kept)).sorted() : []
         let taken = keep.filter { fm.fileExists(atPath: staging + "/" + $0) }
         guard taken.isEmpty else {
             throw AnalysisError.outputRefused(path: outDir, reason: "the results would overwrite \(taken.prefix(3).joined(separator: ", ")) there, which earlier results did not write", forceAllowed: false)

@@ -38,6 +38,10 @@ public protocol Analyzer {
 
     /// The few numbers `analyze report` shows in its key-numbers table (label, value).
     static func keyNumbers(_ result: Result) -> [(String, String)]
+
+    /// Whether `--shard k/N` and `analyze merge` work for this analyzer: false unless it conforms
+    /// to `ShardableAnalyzer` (which declares its work items).
+    static var isShardable: Bool { get }
 }
 
 extension Analyzer {
@@ -45,6 +49,7 @@ extension Analyzer {
     public var outputName: String { Self.name }
     public var runDirectoryNeed: String? { nil }
     public static func keyNumbers(_ result: Result) -> [(String, String)] { [] }
+    public static var isShardable: Bool { false }
 }
 
 /// What every analyzer returns: a versioned, JSON-encodable value that names its figures.

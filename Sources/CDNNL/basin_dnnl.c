@@ -217,3 +217,12 @@ int basin_conv_backward_weights(basin_conv *conv, const float *x, const float *d
     void *h[3] = {(void *)x, (void *)dy, dweight};
     return run(conv, &conv->backward_weights, h);
 }
+
+int basin_sgemm(int transpose_a, int transpose_b, int64_t m, int64_t n, int64_t k, float alpha,
+                const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc,
+                int threads) {
+    omp_set_num_threads(threads < 1 ? 1 : threads);
+    dnnl_status_t s = dnnl_sgemm(transpose_a ? 'T' : 'N', transpose_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb,
+                                 beta, c, ldc);
+    return s == dnnl_success ? 0 : 1;
+}

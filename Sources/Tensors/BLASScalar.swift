@@ -1,5 +1,6 @@
 import Foundation
 import CBLAS
+import CDNNL
 import CLapacke
 
 /// A floating-point type that BLAS and LAPACK have routines for: `Float` (the `s`
@@ -61,6 +62,11 @@ extension Float: BLASScalar {
     public static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if BLAS.float32GEMMThroughOneDNN, m > 0, n > 0, k > 0,
+           basin_sgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, Int64(m), Int64(n), Int64(k), alpha, a, Int64(lda), b, Int64(ldb),
+                       beta, c, Int64(ldc), Int32(BLAS.threadCount)) == 0 {
+            return
+        }
         cblas_sgemm(CblasRowMajor, trans(transposeA), trans(transposeB), i32(m), i32(n), i32(k),
                     alpha, a, i32(lda), b, i32(ldb), beta, c, i32(ldc))
     }
@@ -186,6 +192,15 @@ public enum BLAS {
         guard let text = ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"], let n = Int(text) else { return Int(Int32.max) }
         return max(1, n)
     }()
+
+    /// Whether float32 GEMMs run on oneDNN's `dnnl_sgemm` (the default) rather than OpenBLAS's
+    /// `cblas_sgemm`. oneDNN picks its kernels from the CPU at run time; on the benchmark
+    /// machine (AVX-512, with OpenBLAS pinned to its AVX2 kernels by `OPENBLAS_CORETYPE`) it runs
+    /// the MLP's GEMMs 1.8–1.9× faster on one thread and 1.8–3.7× on two (docs/PERFORMANCE.md).
+    /// Both are deterministic for a fixed thread count; they differ from each other in the last
+    /// bits (summation order). `BASIN_GEMM=openblas` chooses OpenBLAS. float64 stays on OpenBLAS
+    /// (oneDNN has no dgemm).
+    public static let float32GEMMThroughOneDNN: Bool = ProcessInfo.processInfo.environment["BASIN_GEMM"] != "openblas"
 
     /// The number of threads OpenBLAS currently uses.
     public static var threadCount: Int { Int(openblas_get_num_threads()) }

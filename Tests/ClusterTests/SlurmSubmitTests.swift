@@ -99,8 +99,7 @@ struct SlurmSubmitTests {
 
     /// The case: `analyze submit --slurm --shards 4 -- plane …` on a tiny run, waited for,
     /// equals one unsharded process bit for bit (result numbers and CSVs).
-    @Test(.enabled(if: shardingCore, "needs the sharding core (`analyze merge`)"))
-    func slurmPlaneEqualsOneProcess() throws {
+    @Test func slurmPlaneEqualsOneProcess() throws {
         let cluster = try cluster()
         defer { cluster.stop() }
         let dir = temporaryFolder("slurm-plane")

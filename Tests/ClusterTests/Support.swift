@@ -83,6 +83,3 @@ func planeArguments(run: String, out: String) -> [String] {
     ["plane", run, "--pair", "1,3", "--third", "2", "--grid", "7", "--iterates", "none", "--out", out]
 }
 
-/// Whether the sharding core is built in (`analyze merge` exists).
-/// TODO(issue 15): drop this gate once the core is merged into this branch.
-let shardingCore: Bool = (try? analyze(["merge", "--help"]))?.stdout.contains("analyze merge") == true

@@ -7,7 +7,7 @@ import Trainer
 
 /// `analyze plane`: the loss surface on the plane through w_a, w_b and a curve's bend θ, with
 /// the run's saved iterates projected onto it (paper 000 Figure 3, appendix 8.2; paper 001 A.2).
-public struct PlaneAnalyzer: Analyzer {
+public struct PlaneAnalyzer: ShardableAnalyzer {
     public struct Options: ParsableArguments {
         @Option(help: "The pair of the run's checkpoints spanning the plane with the bend, e.g. 70,150.")
         public var pair: String?
@@ -124,7 +124,21 @@ public struct PlaneAnalyzer: Analyzer {
         return out
     }
 
-    public func run(_ context: AnalysisContext) throws -> Result {
+    /// What every grid point needs: the plane, the data, the points placed on it.
+    public struct Work {
+        var pair: LandscapePair
+        var basis: PlaneBasis
+        var setup: LandscapeSetup
+        var points: [PlacedPoint]
+        var axes: (x: [Double], y: [Double])
+        /// w_a's, w_b's and θ's BN running statistics (for `--bn interpolate`).
+        var buffers: [Tensor<Float>]
+        var thetaLabel: String
+        var thetaSource: String
+    }
+
+    /// The items are the grid points, row by row (`k = i·grid + j`); each costs one evaluation.
+    public func plan(_ context: AnalysisContext) throws -> ShardPlan<Work> {
         let pair = try options.pair.map { try LandscapePair.resolve(pair: $0, run: context.run) }
             ?? LandscapePair.resolve(a: options.a ?? "", b: options.b ?? "")
         let (model, a, b, ba, bb) = try pair.load()
@@ -142,19 +156,31 @@ public struct PlaneAnalyzer: Analyzer {
             points.append(placed(label, path, m.parameters, basis))
         }
         let axes = PlaneBasis.gridAxes(points: points.prefix(3).map { ($0.x, $0.y) }, grid: options.grid, margin: options.margin)
-        let g = options.grid
-        context.progress.start("plane \(g)×\(g)", total: g * g)
-        let evaluator = setup.evaluator
-        let values = try evaluator.evaluate(count: g * g, progress: context.progress) { k in
-            let (i, j) = (k / g, k % g)
+        let work = Work(pair: pair, basis: basis, setup: setup, points: points, axes: axes, buffers: [ba, bb, thetaBuffers],
+                        thetaLabel: thetaLabel, thetaSource: thetaSource)
+        return ShardPlan(work: work, count: options.grid * options.grid, itemName: "grid point")
+    }
+
+    /// Loss and accuracy per split at each grid point asked for.
+    public func compute(_ items: [Int], of plan: ShardPlan<Work>, context: AnalysisContext) throws -> [[SplitValue]] {
+        let (w, g) = (plan.work, options.grid)
+        context.progress.start("plane \(g)×\(g)" + (items.count < plan.count ? " (\(items.count) points of this shard)" : ""), total: items.count)
+        let (evaluator, basis, axes, buffers) = (w.setup.evaluator, w.basis, w.axes, w.buffers)
+        let values = try evaluator.evaluate(count: items.count, progress: context.progress) { n in
+            let (i, j) = (items[n] / g, items[n] % g)
             return LandscapePoint(parameters: basis.point(x: axes.x[j], y: axes.y[i]),
-                                  buffers: evaluator.combineBuffers([ba, bb, thetaBuffers], weights: basis.affineWeights(x: axes.x[j], y: axes.y[i])))
+                                  buffers: evaluator.combineBuffers(buffers, weights: basis.affineWeights(x: axes.x[j], y: axes.y[i])))
         }
         context.progress.finish()
-        let splitNames = evaluator.splits.map(\.name)
+        return values
+    }
+
+    public func finish(_ plan: ShardPlan<Work>, values: [[SplitValue]], context: AnalysisContext) throws -> Result {
+        let (w, g) = (plan.work, options.grid)
+        let (pair, points, axes, thetaLabel) = (w.pair, w.points, w.axes, w.thetaLabel)
+        let splitNames = w.setup.evaluator.splits.map(\.name)
         let loss = splitNames.indices.map { s in (0..<g).map { i in (0..<g).map { j in values[i * g + j][s].loss } } }
         let accuracy = splitNames.indices.map { s in (0..<g).map { i in (0..<g).map { j in values[i * g + j][s].accuracy } } }
-
         var files = [try context.write(Self.gridCSV(axes, splitNames, loss, accuracy), to: "grid.csv"),
                      try context.write(Self.pointsCSV(points), to: "points.csv")]
         var warnings: [String] = []
@@ -175,8 +201,8 @@ public struct PlaneAnalyzer: Analyzer {
             warnings += try map.render(to: .files(base: context.outputDirectory + "/plane-\(split)", metadata: metadata)).warnings
             files += ["plane-\(split).png", "plane-\(split).svg"]
         }
-        let settings = Settings(pair: pair, third: thetaSource, grid: g, margin: options.margin, iterates: options.iterates.description,
-                                data: setup.data.settings)
+        let settings = Settings(pair: pair, third: w.thetaSource, grid: g, margin: options.margin, iterates: options.iterates.description,
+                                data: w.setup.data.settings)
         return Result(settings: settings, x: axes.x, y: axes.y, splits: splitNames, loss: loss, accuracy: accuracy,
                       points: points, warnings: warnings, files: files)
     }

@@ -31,6 +31,14 @@ int basin_conv_backward_data(basin_conv *conv, const float *weight, const float 
 /// only when the handle has no bias). Returns 0 on success.
 int basin_conv_backward_weights(basin_conv *conv, const float *x, const float *dy, float *dweight, float *dbias);
 
+/// C ← α·op(A)·op(B) + β·C, row-major float32 (oneDNN's `dnnl_sgemm`: its JIT kernels use the
+/// CPU's widest vector units, AVX-512 included, whatever OpenBLAS was told), on `threads` OpenMP
+/// threads set on the calling thread. Returns 0 on success; nonzero means nothing was written
+/// and the caller should use another GEMM.
+int basin_sgemm(int transpose_a, int transpose_b, int64_t m, int64_t n, int64_t k, float alpha,
+                const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc,
+                int threads);
+
 #ifdef __cplusplus
 }
 #endif

@@ -34,9 +34,8 @@ public enum CSVDataset {
         let bytes: [UInt8]
         do { bytes = try FileReader.contentsTerminated(of: path) } catch { throw .dataset(error.description) }
         let table = try bytes.withUnsafeBufferPointer { (buffer) throws(TrainerError) -> Table in
-            var parser = Parser(path: path, bytes: buffer, labelColumn: labelColumn, scale: scale,
-                                labelLimit: classes ?? maximumClasses)
-            return try parser.parse()
+            let parser = Parser(path: path, bytes: buffer, labelColumn: labelColumn, scale: scale, labelLimit: classes ?? maximumClasses)
+            return try parseOnTwoCores(parser)
         }
         guard let w = table.width else { throw .dataset("\(path): no data rows") }
         let shape = sampleShape ?? [w - 1]
@@ -46,6 +45,74 @@ public enum CSVDataset {
         let k = classes ?? ((table.labels.max() ?? 0) + 1)
         return try Dataset(name: name ?? url.deletingPathExtension().lastPathComponent,
                            inputs: IDX.tensor([table.labels.count] + shape, table.features), labels: table.labels, classes: k)
+    }
+
+    /// Files smaller than this are parsed on one core (starting a thread costs more than it saves).
+    static let parallelThreshold = 1 << 20
+
+    /// Parses the two halves of the file (split at a line end) at once and joins them, with the
+    /// same result and the same first error, in file order, as one pass: the second half's line
+    /// numbers continue the first's, its first row must have the first half's field count, and a
+    /// header is allowed only at the top of the file. Falls back to one pass for small files and
+    /// when the file holds no data row.
+    static func parseOnTwoCores(_ whole: Parser) throws(TrainerError) -> Table {
+        let bytes = whole.bytes
+        let end = bytes.count - 1
+        guard end >= parallelThreshold, let base = bytes.baseAddress,
+              let lf = memchr(base + end / 2, Int32(Parser.newline), end - end / 2) else {
+            var p = whole
+            return try p.parse()
+        }
+        let split = UnsafeRawPointer(lf) - UnsafeRawPointer(base) + 1
+        // The file's first data row (after any blank, comment and header lines) fixes the field
+        // count and the line messages cite; reading it first lets the second half check its rows
+        // exactly as one pass would.
+        var probe = whole
+        probe.rowLimit = 1
+        _ = try probe.parse()
+        guard let width = probe.table.width, probe.firstDataLine > 0 else { return probe.table }
+        guard probe.firstDataOffset < split else {   // half a file of comments: one pass
+            var p = whole
+            return try p.parse()
+        }
+        var first = whole, second = whole
+        first.end = split
+        second.start = split
+        second.headerAllowed = false
+        second.table.width = width
+        second.firstDataLine = probe.firstDataLine
+        second.table.features.reserveCapacity((end - split) / 2)   // at least 2 bytes per field
+        second.table.labels.reserveCapacity((end - split) / (2 * width))
+        final class Outcome: @unchecked Sendable {
+            var first: Parser, second: Parser
+            var firstError: TrainerError?, secondError: TrainerError?
+            init(_ a: Parser, _ b: Parser) { first = a; second = b }
+        }
+        let box = Outcome(first, second)
+        DispatchQueue.concurrentPerform(iterations: 2) { half in
+            do throws(TrainerError) {
+                if half == 0 { _ = try box.first.parse() } else {
+                    // Line numbers continue from the first half's.
+                    var lines = 0, p = 0
+                    if let start = box.second.bytes.baseAddress {
+                        while p < split, let hit = memchr(start + p, Int32(Parser.newline), split - p) {
+                            lines += 1
+                            p = UnsafeRawPointer(hit) - UnsafeRawPointer(start) + 1
+                        }
+                    }
+                    box.second.lineOffset = lines
+                    _ = try box.second.parse()
+                }
+            } catch {
+                if half == 0 { box.firstError = error } else { box.secondError = error }
+            }
+        }
+        if let e = box.firstError ?? box.secondError { throw e }
+        var table = box.first.table
+        box.first.table = Table()
+        table.features.append(contentsOf: box.second.table.features)
+        table.labels.append(contentsOf: box.second.table.labels)
+        return table
     }
 
     struct Table {
@@ -64,15 +131,25 @@ public enum CSVDataset {
         let labelLimit: Int
         var table = Table()
         var firstDataLine = 0
+        /// Where the first data row starts in the file.
+        var firstDataOffset = 0
+        /// The byte range parsed (`end` at most the terminator's index) and the number of lines
+        /// before `start`, for parsing a file in parts.
+        var start = 0
+        lazy var end = bytes.count - 1
+        var lineOffset = 0
+        /// Whether the first non-blank, non-comment line may be a header (only at the file's top).
+        var headerAllowed = true
+        /// Stop after this many data rows (nil: read to the end).
+        var rowLimit: Int?
 
         static let comma = UInt8(ascii: ","), newline = UInt8(ascii: "\n"), carriageReturn = UInt8(ascii: "\r")
         static func isBlank(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 }
 
         mutating func parse() throws(TrainerError) -> Table {
             guard let base = bytes.baseAddress else { return table }
-            let end = bytes.count - 1  // the terminator
-            var start = 0, line = 0
-            var headerAllowed = true
+            let end = self.end  // the terminator, or the end of this part
+            var start = self.start, line = lineOffset
             while start < end {
                 line += 1
                 // Lines end in LF or CRLF; memchr keeps the scan fast even in debug builds.
@@ -88,6 +165,7 @@ public enum CSVDataset {
                 headerAllowed = false
                 if isHeader { continue }
                 try parseRow(base, a, b, line: line)
+                if let rowLimit, table.labels.count >= rowLimit { break }
             }
             return table
         }
@@ -189,9 +267,10 @@ public enum CSVDataset {
             if table.width == nil {
                 table.width = fields
                 firstDataLine = line
+                firstDataOffset = a
                 // Room for as many rows as the file can hold at this row's length (an
                 // estimate: never more values than the file has bytes).
-                let rows = bytes.count / max(b - a + 1, 1) + 1
+                let rows = (end - start) / max(b - a + 1, 1) + 1
                 let (values, overflowed) = rows.multipliedReportingOverflow(by: fields - 1)
                 table.features.reserveCapacity(overflowed ? bytes.count : min(values, bytes.count))
                 table.labels.reserveCapacity(min(rows, bytes.count))
