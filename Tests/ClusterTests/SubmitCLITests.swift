@@ -25,7 +25,7 @@ import Testing
         (["--slurm", "--shards", "2", "--", "list"], "'list' is not an analyzer"),
         (["--slurm", "--shards", "2", "--", "plane", "r", "--pair", "1"], "the analysis after --: --pair takes two"),
         (["--slurm", "--shards", "2", "--", "plane", "r", "--pair", "1,3", "--shard", "1/2"], "must not give --shard"),
-        (["--slurm", "--shards", "2", "--", "transfer", "r"], "cannot be sharded"),
+        (["--slurm", "--shards", "2", "--", "connect", "r", "--pairs", "1,3"], "connect cannot be sharded"),
         (["--status", "out", "--", "plane"], "take the output folder only"),
     ])
     func badFlagsAreUsageErrors(arguments: [String], message: String) throws {
@@ -39,7 +39,7 @@ import Testing
                             + planeArguments(run: "run", out: "out dir"), cwd: dir)
         #expect(r.status == 0, "\(r.stderr)")
         for text in ["#SBATCH --array=1-4", "#SBATCH \"--output=\(dir)/out dir/shards/shard-%a-of-4.log\"", "#SBATCH --partition=cpu",
-                     "#SBATCH --cpus-per-task=2", "--shard \"${SLURM_ARRAY_TASK_ID}/4\" --quiet", "merge '\(dir)/out dir' --shards 4",
+                     "#SBATCH --cpus-per-task=2", "--shard \"${SLURM_ARRAY_TASK_ID}/4\" --quiet", Shell.join(["merge", dir + "/out dir", "--shards", "4"]),
                      "--dependency=afterok:"] {
             #expect(r.stdout.contains(text), "dry run lacks \(text):\n\(r.stdout)")
         }
