@@ -94,9 +94,10 @@ import Testing
         try Submitter.prepareNew(submission.layout)
         let sleeper = Process()
         sleeper.executableURL = URL(fileURLWithPath: "/bin/sh")
-        sleeper.arguments = ["-c", "trap 'kill $!; exit 0' TERM; sleep 20 & wait", "sh", "--shard", "2/2"]
+        sleeper.arguments = ["-c", "sleep 20; true", "sh", "--shard", "2/2"]
         try sleeper.run()
-        defer { sleeper.terminate(); sleeper.waitUntilExit() }
+        // SIGKILL: children of the test process may not see SIGTERM (a blocked mask is inherited).
+        defer { kill(sleeper.processIdentifier, SIGKILL); sleeper.waitUntilExit() }
         let dead = Process()
         dead.executableURL = URL(fileURLWithPath: "/bin/true")
         try dead.run(); dead.waitUntilExit()

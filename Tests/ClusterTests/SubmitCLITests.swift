@@ -25,7 +25,6 @@ import Testing
         (["--slurm", "--shards", "2", "--", "list"], "'list' is not an analyzer"),
         (["--slurm", "--shards", "2", "--", "plane", "r", "--pair", "1"], "the analysis after --: --pair takes two"),
         (["--slurm", "--shards", "2", "--", "plane", "r", "--pair", "1,3", "--shard", "1/2"], "must not give --shard"),
-        (["--slurm", "--shards", "2", "--", "connect", "r", "--pairs", "1,3"], "connect cannot be sharded"),
         (["--status", "out", "--", "plane"], "take the output folder only"),
     ])
     func badFlagsAreUsageErrors(arguments: [String], message: String) throws {
