@@ -72,6 +72,9 @@ public struct AnalysisContext: Sendable {
     public var threads: Int
     /// The seed for every random choice the analysis makes.
     public var seed: UInt64
+    /// In a shard or a merge: the folder of partial results (`OUT/shards`), for messages about
+    /// them (the output directory is then a staging folder). Nil in an unsharded run.
+    public var shardsFolder: String?
 
     public init(run: RunDirectory?, outputDirectory: String, progress: ProgressReporter, threads: Int, seed: UInt64) {
         self.run = run; self.outputDirectory = outputDirectory; self.progress = progress

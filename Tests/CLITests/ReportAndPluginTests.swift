@@ -94,4 +94,30 @@ import Testing
         // The shipped `analyze` does not know it (and says so).
         #expect(try analyze(["parameter-count", dir, "--epoch", "3"]).status != 0)
     }
+
+    /// A custom analyzer that conforms to `ShardableAnalyzer` gets `--shard` and `merge`; one that
+    /// does not refuses `--shard` as a usage error.
+    @Test func customAnalyzersShardToo() throws {
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            if numpyRequired { Issue.record("\(binary) is not built; `make test` builds it") }
+            return
+        }
+        let dir = temporaryDirectory("basin-custom-shards")
+        for epoch in ["1", "2", "3"] {
+            #expect(try analyze(["import", fixtures + "/interop/state_dict", "--run", dir + "/run", "--epoch", epoch]).status == 0)
+        }
+        let command = ["parameter-count-over-epochs", dir + "/run", "--quiet"]
+        #expect(try runProcess(binary, command + ["--out", dir + "/whole"]).status == 0)
+        for k in ["2/2", "1/2"] {
+            let r = try runProcess(binary, command + ["--out", dir + "/sharded", "--shard", k])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let merged = try runProcess(binary, ["merge", dir + "/sharded"])
+        #expect(merged.status == 0, "\(merged.stderr)")
+        let csv = FileManager.default.contents(atPath: dir + "/sharded/counts.csv")
+        #expect(csv != nil && csv == FileManager.default.contents(atPath: dir + "/whole/counts.csv"))
+        #expect(String(decoding: csv ?? Data(), as: UTF8.self) == "epoch,parameters\n1,23\n2,23\n3,23\n")
+        let refused = try runProcess(binary, ["parameter-count", dir + "/run", "--epoch", "3", "--shard", "1/2"])
+        #expect(refused.status == 64 && refused.stderr.contains("parameter-count cannot be sharded"), "\(refused.stderr)")
+    }
 }

@@ -58,9 +58,23 @@ import Testing
         #expect(try analyze(["merge", dir + "/sharded", "--quiet"]).status == 0)
     }
 
-    @Test func aNonShardableAnalyzerRefusesShardAsAUsageError() throws {
-        let r = try analyze(["norms", "somewhere", "--epochs", "1,2", "--shard", "1/2"])
-        #expect(r.status == 64 && r.stderr.contains("norms cannot be sharded"), "\(r.stderr)")
+    /// Shards into the run's own analyses/ folder; the merged result is reported like any other.
+    @Test func mergedResultsAppearInTheReport() throws {
+        let (dir, run) = try makeRun()
+        let plane = ["plane", run, "--pair", "1,3", "--third", "2", "--grid", "3", "--train-limit", "100", "--quiet"]
+        for k in 1...2 { #expect(try analyze(plane + ["--shard", "\(k)/2"]).status == 0) }
+        let folder = run + "/analyses/plane-1-3-via-2"
+        #expect(try analyze(["merge", folder]).status == 0)
+        let report = try analyze(["report", run])
+        #expect(report.status == 0, "\(report.stderr)")
+        let html = try String(contentsOfFile: run + "/report/index.html", encoding: .utf8)
+        #expect(html.contains("plane-1-3-via-2") && html.contains("plane-train.png"))
+        _ = dir
+    }
+
+    /// Every built-in analyzer shards; the refusal for one that does not is tested with the custom
+    /// example's `parameter-count` (SwiftCustomAnalyzerTests). A malformed share is a usage error.
+    @Test func aMalformedShareIsAUsageError() throws {
         let bad = try analyze(["plane", "somewhere", "--pair", "1,2", "--shard", "3/2"])
         #expect(bad.status == 64 && bad.stderr.contains("--shard"), "\(bad.stderr)")
     }

@@ -8,7 +8,7 @@ import Trainer
 /// `analyze barrier`: loss and accuracy on the segment (1 − λ)·w_a + λ·w_b between checkpoints,
 /// the barrier height and whether a barrier exists by paper 001's footnote 1; beside the
 /// segment, the connecting curve when `analyze connect` has found one (paper 000 Figure 2).
-public struct BarrierAnalyzer: Analyzer {
+public struct BarrierAnalyzer: ShardableAnalyzer {
     public struct Options: ParsableArguments {
         @Option(help: "A pair of the run's checkpoints, e.g. 70,150 (repeat for more pairs).")
         public var pairs: [String] = []
@@ -81,6 +81,8 @@ public struct BarrierAnalyzer: Analyzer {
         get their statistics recomputed at every point (--bn). If `analyze connect` has saved a \
         curve for the pair, it is evaluated and drawn beside the segment (paper 000 Fig. 2). \
         Writes result.json, profiles.csv, barriers.csv and <pair>-loss / <pair>-accuracy figures.
+        Shardable: --shard k/N splits the evaluation points of every pair's segment and curve \
+        over N processes; `analyze merge OUT` assembles them.
         """
 
     let options: Options
@@ -102,7 +104,31 @@ public struct BarrierAnalyzer: Analyzer {
         }
     }
 
-    public func run(_ context: AnalysisContext) throws -> Result {
+    /// One pair as every item of it needs it: endpoints, the connection's controls, statistics.
+    struct LoadedPair {
+        var pair: LandscapePair
+        var a: Tensor<Float>, b: Tensor<Float>
+        var buffersA: Tensor<Float>, buffersB: Tensor<Float>
+        var connection: ConnectionCurve?
+        /// (w_a's + w_b's running statistics)/2: the bends' statistics for `--bn interpolate`.
+        var middleBuffers: Tensor<Float>
+    }
+
+    /// One evaluation point: pair `pair`'s segment (`curve` false) or curve at `t[index]`.
+    struct Item { var pair: Int; var curve: Bool; var index: Int }
+
+    public struct Work {
+        var pairs: [LoadedPair]
+        var setup: LandscapeSetup
+        var t: [Double]
+        var items: [Item]
+    }
+
+    /// The items are the evaluation points of every profile, pair by pair: the segment's
+    /// `--points`, then the curve's when the pair has a connection. Each costs one evaluation.
+    /// The profile is a fixed grid of t (no adaptive refinement), so a point's value never
+    /// depends on another's and the barrier numbers are derived from the values in `finish`.
+    public func plan(_ context: AnalysisContext) throws -> ShardPlan<Work> {
         let pairs = options.pairs.isEmpty
             ? [try LandscapePair.resolve(a: options.a ?? "", b: options.b ?? "")]
             : try options.pairs.map { try LandscapePair.resolve(pair: $0, run: context.run) }
@@ -118,24 +144,50 @@ public struct BarrierAnalyzer: Analyzer {
         let connections = try zip(pairs, loaded).map { pair, l in
             try ConnectionCurve.find(options.connection, pair: pair, model: l.1, run: context.run)
         }
-        let total = connections.reduce(pairs.count * options.points) { $0 + ($1 == nil ? 0 : options.points) }
-        context.progress.start("barrier", total: total)
-        var results: [PairResult] = []
-        for ((pair, _, a, b, ba, bb), connection) in zip(loaded, connections) {
-            let segment = try BarrierFinder.profiles(evaluator: setup.evaluator, shape: .segment, controls: [a, b], buffers: [ba, bb],
-                                                     points: options.points, relativeTolerance: options.tolerance, progress: context.progress)
-            var curve: [LossProfile]?
-            if let connection {
-                let controls = [a] + connection.bends + [b]
-                let mid = ParameterVectors.combine([ba, bb], weights: [0.5, 0.5])
-                curve = try BarrierFinder.profiles(evaluator: setup.evaluator, shape: connection.shape, controls: controls,
-                                                   buffers: [ba] + connection.bends.map { _ in mid } + [bb], points: options.points,
-                                                   relativeTolerance: options.tolerance, progress: context.progress)
+        var work = Work(pairs: [], setup: setup, t: BarrierFinder.grid(options.points), items: [])
+        for (k, ((pair, _, a, b, ba, bb), connection)) in zip(loaded, connections).enumerated() {
+            work.pairs.append(LoadedPair(pair: pair, a: a, b: b, buffersA: ba, buffersB: bb, connection: connection,
+                                         middleBuffers: ParameterVectors.combine([ba, bb], weights: [0.5, 0.5])))
+            work.items += (0..<options.points).map { Item(pair: k, curve: false, index: $0) }
+            if connection != nil { work.items += (0..<options.points).map { Item(pair: k, curve: true, index: $0) } }
+        }
+        return ShardPlan(work: work, count: work.items.count, itemName: "evaluation point")
+    }
+
+    /// Loss and accuracy per split at each evaluation point asked for.
+    public func compute(_ items: [Int], of plan: ShardPlan<Work>, context: AnalysisContext) throws -> [[SplitValue]] {
+        let (evaluator, pairs, t, table) = (plan.work.setup.evaluator, plan.work.pairs, plan.work.t, plan.work.items)
+        context.progress.start("barrier" + (items.count < plan.count ? " (\(items.count) points of this shard)" : ""), total: items.count)
+        let values = try evaluator.evaluate(count: items.count, progress: context.progress) { n in
+            let item = table[items[n]], p = pairs[item.pair]
+            guard item.curve, let c = p.connection else {
+                return BarrierFinder.point(evaluator: evaluator, shape: .segment, controls: [p.a, p.b], buffers: [p.buffersA, p.buffersB],
+                                           t: t[item.index])
             }
-            results.append(PairResult(pair: pair, distance: ParameterVectors.distance(a, b), segment: segment, curve: curve,
-                                      curveShape: connection?.shape, connectionFolder: connection?.folder))
+            return BarrierFinder.point(evaluator: evaluator, shape: c.shape, controls: [p.a] + c.bends + [p.b],
+                                       buffers: [p.buffersA] + c.bends.map { _ in p.middleBuffers } + [p.buffersB], t: t[item.index])
         }
         context.progress.finish()
+        return values
+    }
+
+    public func finish(_ plan: ShardPlan<Work>, values: [[SplitValue]], context: AnalysisContext) throws -> Result {
+        let w = plan.work
+        let splits = w.setup.evaluator.splits.map(\.name)
+        try LandscapeShards.requireSplits(values, count: splits.count, item: "evaluation point", context: context)
+        var results: [PairResult] = []
+        var next = 0
+        for p in w.pairs {
+            func profiles() -> [LossProfile] {
+                defer { next += w.t.count }
+                return BarrierFinder.profiles(splits: splits, t: w.t, values: Array(values[next..<(next + w.t.count)]),
+                                              relativeTolerance: options.tolerance)
+            }
+            let segment = profiles()
+            let curve = p.connection == nil ? nil : profiles()
+            results.append(PairResult(pair: p.pair, distance: ParameterVectors.distance(p.a, p.b), segment: segment, curve: curve,
+                                      curveShape: p.connection?.shape, connectionFolder: p.connection?.folder))
+        }
 
         var files = [try context.write(Self.profilesCSV(results), to: "profiles.csv"),
                      try context.write(Self.barriersCSV(results), to: "barriers.csv")]
@@ -151,8 +203,8 @@ public struct BarrierAnalyzer: Analyzer {
                 files += [base + ".png", base + ".svg"]
             }
         }
-        let settings = Settings(points: options.points, splits: setup.evaluator.splits.map(\.name), relativeTolerance: options.tolerance,
-                                connection: options.connection.description, data: setup.data.settings)
+        let settings = Settings(points: options.points, splits: splits, relativeTolerance: options.tolerance,
+                                connection: options.connection.description, data: w.setup.data.settings)
         return Result(settings: settings, pairs: results, warnings: warnings, files: files)
     }
 

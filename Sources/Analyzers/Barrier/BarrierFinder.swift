@@ -55,13 +55,28 @@ public enum BarrierFinder {
                                 points: Int, relativeTolerance: Double, progress: ProgressReporter?) throws -> [LossProfile] {
         let t = grid(points)
         let values = try evaluator.evaluate(count: t.count, progress: progress) { i in
-            let w = shape.weights(at: t[i])
-            return LandscapePoint(parameters: ParameterVectors.combine(controls, weights: w),
-                                  buffers: evaluator.combineBuffers(buffers, weights: w))
+            point(evaluator: evaluator, shape: shape, controls: controls, buffers: buffers, t: t[i])
         }
-        return evaluator.splits.enumerated().map { s, split in
+        return profiles(splits: evaluator.splits.map(\.name), t: t, values: values, relativeTolerance: relativeTolerance)
+    }
+
+    /// The point φ(t) of `shape` through `controls`, with its interpolated running statistics.
+    /// One function for every caller, so a point evaluated by a shard is the point an unsharded
+    /// run evaluates, bit for bit.
+    public static func point(evaluator: LossEvaluator, shape: CurveShape, controls: [Tensor<Float>], buffers: [Tensor<Float>],
+                             t: Double) -> LandscapePoint {
+        let w = shape.weights(at: t)
+        return LandscapePoint(parameters: ParameterVectors.combine(controls, weights: w),
+                              buffers: evaluator.combineBuffers(buffers, weights: w))
+    }
+
+    /// Profiles (one per split, in `splits` order) from the values at `t`, `values[i][split]`:
+    /// the barrier numbers need nothing but the evaluated points, so they can be derived after
+    /// the points were evaluated anywhere.
+    public static func profiles(splits: [String], t: [Double], values: [[SplitValue]], relativeTolerance: Double) -> [LossProfile] {
+        splits.enumerated().map { s, split in
             let loss = values.map { $0[s].loss }, acc = values.map { $0[s].accuracy }
-            return LossProfile(split: split.name, t: t, loss: loss, accuracy: acc,
+            return LossProfile(split: split, t: t, loss: loss, accuracy: acc,
                                barrier: BarrierMeasure(t: t, loss: loss, relativeTolerance: relativeTolerance))
         }
     }

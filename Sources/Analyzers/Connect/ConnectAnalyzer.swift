@@ -8,7 +8,7 @@ import Trainer
 /// `analyze connect`: trains a low-loss polychain or Bézier curve between two checkpoints
 /// (mode connectivity, papers 000/001), saves its bends as checkpoints, and compares loss and
 /// accuracy on the curve with the straight segment (paper 000 Figure 2).
-public struct ConnectAnalyzer: Analyzer {
+public struct ConnectAnalyzer: ShardableAnalyzer {
     public struct Options: ParsableArguments {
         @Option(help: "The pair of the run's checkpoints to connect, e.g. 70,150.")
         public var pairs: String?
@@ -95,6 +95,8 @@ public struct ConnectAnalyzer: Analyzer {
         accuracy are evaluated at --points values of t on the curve and on the segment, train and \
         validation. The bends are saved as bend-1.ckpt … in the output folder, with curve.json; \
         `analyze barrier` and `analyze plane` pick them up from RUN/analyses/connect-A-B.
+        Shardable: --shard k/N trains and evaluates the curve in one shard and splits the segment's \
+        points over the others; `analyze merge OUT` assembles them.
         """
 
     let options: Options
@@ -122,7 +124,25 @@ public struct ConnectAnalyzer: Analyzer {
         return out
     }
 
-    public func run(_ context: AnalysisContext) throws -> Result {
+    /// What the curve and the segment points need.
+    public struct Work {
+        var pair: LandscapePair
+        var model: Model
+        var a: Tensor<Float>, b: Tensor<Float>
+        var buffersA: Tensor<Float>, buffersB: Tensor<Float>
+        var setup: LandscapeSetup
+        var training: CurveTrainingSettings
+        var t: [Double]
+    }
+
+    /// Item 0 is the curve: training its bends and evaluating it at every t, one item because
+    /// each curve point needs the trained bends (a shard that had only some would train the whole
+    /// curve again). Items 1…points are the segment's points, which need only the endpoints.
+    /// connect connects one pair, and its curve depends only on the pair, the options and the
+    /// seed (`split("connect")`), never on what else the process computes. Costs are in samples
+    /// through a forward pass: an evaluation passes every split once (and the training data again
+    /// when BN statistics are recomputed); a training step's backward costs about two forwards.
+    public func plan(_ context: AnalysisContext) throws -> ShardPlan<Work> {
         let pair = try options.pairs.map { try LandscapePair.resolve(pair: $0, run: context.run) }
             ?? LandscapePair.resolve(a: options.a ?? "", b: options.b ?? "")
         let (model, a, b, ba, bb) = try pair.load()
@@ -131,17 +151,66 @@ public struct ConnectAnalyzer: Analyzer {
                                              momentum: options.momentum, weightDecay: options.weightDecay, schedule: options.lrSchedule,
                                              tolerance: options.convergenceTolerance,
                                              forwardMode: model.namedBuffers.isEmpty ? "eval" : "batch statistics")
-        let rng = RandomGenerator(seed: context.seed).split("connect")
-        let (bends, report) = try PolychainConnector.train(model: model, a: a, b: b, shape: shape, data: setup.data.train,
-                                                           settings: training, rng: rng, progress: context.progress)
-        context.progress.start("connect: evaluating", total: 2 * options.points)
-        let mid = ParameterVectors.combine([ba, bb], weights: [0.5, 0.5])
-        let segment = try BarrierFinder.profiles(evaluator: setup.evaluator, shape: .segment, controls: [a, b], buffers: [ba, bb],
-                                                 points: options.points, relativeTolerance: options.tolerance, progress: context.progress)
-        let curve = try BarrierFinder.profiles(evaluator: setup.evaluator, shape: shape, controls: [a] + bends + [b],
-                                               buffers: [ba] + bends.map { _ in mid } + [bb], points: options.points,
-                                               relativeTolerance: options.tolerance, progress: context.progress)
+        let evaluator = setup.evaluator
+        let evaluation = Double(evaluator.splits.reduce(0) { $0 + $1.data.count }
+                                + (evaluator.hasBatchNorm && evaluator.policy == .recompute ? evaluator.statisticsData.count : 0))
+        let curve = 3 * Double(options.epochs) * Double(setup.data.train.count) + Double(options.points) * evaluation
+        let work = Work(pair: pair, model: model, a: a, b: b, buffersA: ba, buffersB: bb, setup: setup, training: training,
+                        t: BarrierFinder.grid(options.points))
+        return ShardPlan(work: work, costs: [curve] + Array(repeating: evaluation, count: options.points), itemName: "curve or segment point")
+    }
+
+    public func compute(_ items: [Int], of plan: ShardPlan<Work>, context: AnalysisContext) throws -> [ConnectItemValue] {
+        let w = plan.work
+        let (evaluator, a, b, ba, bb, t) = (w.setup.evaluator, w.a, w.b, w.buffersA, w.buffersB, w.t)
+        let points = items.filter { $0 > 0 }.map { $0 - 1 }
+        var trained: (bends: [Tensor<Float>], report: CurveTrainingReport)?
+        if items.contains(0) {
+            let rng = RandomGenerator(seed: context.seed).split("connect")
+            trained = try PolychainConnector.train(model: w.model, a: a, b: b, shape: shape, data: w.setup.data.train,
+                                                   settings: w.training, rng: rng, progress: context.progress)
+        }
+        context.progress.start("connect: evaluating", total: points.count + (trained == nil ? 0 : t.count))
+        let segment = try evaluator.evaluate(count: points.count, progress: context.progress) { i in
+            BarrierFinder.point(evaluator: evaluator, shape: .segment, controls: [a, b], buffers: [ba, bb], t: t[points[i]])
+        }
+        var curve: TrainedCurve?
+        if let trained {
+            let (bends, curveShape, mid) = (trained.bends, shape, ParameterVectors.combine([ba, bb], weights: [0.5, 0.5]))
+            let values = try evaluator.evaluate(count: t.count, progress: context.progress) { i in
+                BarrierFinder.point(evaluator: evaluator, shape: curveShape, controls: [a] + bends + [b],
+                                    buffers: [ba] + bends.map { _ in mid } + [bb], t: t[i])
+            }
+            curve = TrainedCurve(bends: bends.map { ExactFloats($0.scalars) }, report: trained.report, values: values)
+        }
         context.progress.finish()
+        var next = 0
+        return items.map { item in
+            guard item > 0 else { return ConnectItemValue(segmentPoint: nil, curve: curve) }
+            defer { next += 1 }
+            return ConnectItemValue(segmentPoint: segment[next], curve: nil)
+        }
+    }
+
+    public func finish(_ plan: ShardPlan<Work>, values: [ConnectItemValue], context: AnalysisContext) throws -> Result {
+        let w = plan.work
+        let (pair, model, a, b) = (w.pair, w.model, w.a, w.b)
+        let splits = w.setup.evaluator.splits.map(\.name)
+        let segmentValues = values.dropFirst().compactMap(\.segmentPoint)
+        guard let trained = values.first?.curve, segmentValues.count == w.t.count else {
+            throw LandscapeShards.mismatch("expected the curve and \(w.t.count) segment points, found \(values.first?.curve == nil ? "no curve" : "the curve") and \(segmentValues.count) points", context: context)
+        }
+        guard trained.values.count == w.t.count, trained.bends.count == shape.bends, trained.bends.allSatisfy({ $0.scalars.count == a.count }) else {
+            throw LandscapeShards.mismatch("expected \(shape.bends) bends of \(a.count) parameters and \(w.t.count) curve points", context: context)
+        }
+        try LandscapeShards.requireSplits(segmentValues, count: splits.count, item: "segment point", context: context)
+        try LandscapeShards.requireSplits(trained.values, count: splits.count, item: "curve point", context: context)
+        let bends = trained.bends.map { Tensor(vector: $0.scalars) }
+        let report = trained.report
+        let mid = ParameterVectors.combine([w.buffersA, w.buffersB], weights: [0.5, 0.5])
+        let segment = BarrierFinder.profiles(splits: splits, t: w.t, values: segmentValues, relativeTolerance: options.tolerance)
+        let curve = BarrierFinder.profiles(splits: splits, t: w.t, values: trained.values, relativeTolerance: options.tolerance)
+        let (setup, training) = (w.setup, w.training)
 
         var files: [String] = []
         var bendFiles: [String] = []

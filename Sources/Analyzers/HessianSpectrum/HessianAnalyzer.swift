@@ -8,7 +8,7 @@ import Trainer
 /// `analyze hessian`: how sharp is the minimum? Top-k Hessian eigenvalues at a checkpoint (paper
 /// 003 §4.1, Figure 5: eigenvalues and convergence intervals (0, 2/λ)), a trace estimate, and the
 /// spectral norm across checkpoints (paper 002 Figure 3).
-public struct HessianAnalyzer: Analyzer {
+public struct HessianAnalyzer: ShardableAnalyzer {
     public enum Method: String, CaseIterable, ExpressibleByArgument, Codable, Sendable { case lanczos, power }
     public enum BNMode: String, CaseIterable, ExpressibleByArgument, Codable, Sendable {
         case eval, train
@@ -134,7 +134,8 @@ public struct HessianAnalyzer: Analyzer {
         Hessian-vector products are exact (Pearlmutter's R-op, float32); the solvers run in float64. \
         Every eigenvalue reports converged, iterations and residual ‖Hv − λv‖. Writes result.json, \
         eigenvalues.csv, eigenvalues.png/svg (λ and the intervals (0, 2/λ) against the checkpoint's \
-        learning rate) and, with --over-epochs, spectral-norm.csv and spectral-norm.png/svg.
+        learning rate) and, with --over-epochs, spectral-norm.csv and spectral-norm.png/svg. \
+        --shard k/N splits the checkpoints (one spectrum each); `analyze merge` writes the tables and figures.
         """
 
     let options: Options
@@ -165,7 +166,18 @@ public struct HessianAnalyzer: Analyzer {
         }
     }
 
-    public func run(_ context: AnalysisContext) throws -> Result {
+    /// What every checkpoint's spectrum needs: the checkpoints, the samples, the settings.
+    public struct Work {
+        var checkpoints: [String]
+        var data: Dataset
+        var dataLabel: String
+        var settings: Settings
+    }
+
+    /// The items are the checkpoints, in the order given, of equal cost (a run's checkpoints
+    /// share one model). Each spectrum's random start depends on the seed and the method only,
+    /// never on which checkpoints are computed before it.
+    public func plan(_ context: AnalysisContext) throws -> ShardPlan<Work> {
         let o = options
         let checkpoints = try resolveCheckpoints(context)
         let evaluation = try loadData(context, checkpoint: checkpoints[0])
@@ -191,10 +203,17 @@ public struct HessianAnalyzer: Analyzer {
                                 traceSamples: o.trace ? o.traceSamples : nil, seed: context.seed, data: evaluation.spec,
                                 dataGroup: evaluation.group,
                                 precision: "Hessian-vector products float32 (exact R-op); Krylov basis and eigen-solver float64")
-        var spectra: [Spectrum] = []
-        for path in checkpoints {
-            spectra.append(try spectrum(at: path, data: data, dataLabel: evaluation.source, context: context))
-        }
+        return ShardPlan(work: Work(checkpoints: checkpoints, data: data, dataLabel: evaluation.source, settings: settings),
+                         count: checkpoints.count, itemName: "checkpoint")
+    }
+
+    public func compute(_ items: [Int], of plan: ShardPlan<Work>, context: AnalysisContext) throws -> [Spectrum] {
+        let w = plan.work
+        return try items.map { try spectrum(at: w.checkpoints[$0], data: w.data, dataLabel: w.dataLabel, context: context) }
+    }
+
+    public func finish(_ plan: ShardPlan<Work>, values spectra: [Spectrum], context: AnalysisContext) throws -> Result {
+        let (o, settings) = (options, plan.work.settings)
         var files = [try context.write(Self.eigenvalueCSV(spectra), to: "eigenvalues.csv")]
         let metadata = ["Software": "Basin \(BasinVersion.string)", "basin:analyzer": Self.name]
         if let last = spectra.last {

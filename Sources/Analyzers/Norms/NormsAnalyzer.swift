@@ -5,7 +5,7 @@ import Tensors
 
 /// `analyze norms`: per-tensor L2 norms of one or two checkpoints and the distance
 /// between them. The smallest analyzer; it proves the path from checkpoints to results.
-public struct NormsAnalyzer: Analyzer {
+public struct NormsAnalyzer: ShardableAnalyzer {
     public struct Options: ParsableArguments {
         @Option(help: "One or two checkpoints of the run, e.g. 10,150 or it:200.")
         public var epochs: String?
@@ -56,6 +56,7 @@ public struct NormsAnalyzer: Analyzer {
 
         Writes result.json and norms.csv under run/analyses/norms-<points>/ (or --out). \
         NaN or infinite weights stop the analysis with the file and tensor named.
+        --shard k/N splits the tensors (balanced by element count); `analyze merge` adds the totals.
         """
 
     let options: Options
@@ -77,7 +78,19 @@ public struct NormsAnalyzer: Analyzer {
         return (["norms"] + parts).joined(separator: "-")
     }
 
-    public func run(_ context: AnalysisContext) throws -> Result {
+    /// What every tensor needs: the checkpoints, opened (manifests only).
+    public struct Work {
+        var paths: [String]
+        var readers: [CheckpointReader]
+        /// The tensors of each checkpoint read by item `k` (index into the first checkpoint's
+        /// manifest); the last item also reads the tensors only later checkpoints have, so that
+        /// every tensor is checked for NaN and ∞ as an unsharded run checks them.
+        var names: [[[String]]]
+    }
+
+    /// The items are the first checkpoint's tensors, in manifest order, each costing its
+    /// element count: a tensor's norms and distance need no other tensor; totals are `finish`'s.
+    public func plan(_ context: AnalysisContext) throws -> ShardPlan<Work> {
         let paths: [String]
         if let epochs = options.epochs {
             guard let run = context.run else { throw AnalysisError.needsRunDirectory(analyzer: Self.name, because: "--epochs names checkpoints of a run") }
@@ -85,19 +98,38 @@ public struct NormsAnalyzer: Analyzer {
         } else {
             paths = try [options.a, options.b].compactMap { $0 }.map { try CheckpointLocator.resolve($0) }
         }
-        context.progress.start("norms", total: paths.count)
         let readers = try paths.map { try CheckpointReader(path: $0) }
         if readers.count == 2 { try requireSameTensors(readers[0], readers[1]) }
+        let records = readers[0].manifest.tensors
+        var names = records.map { r in readers.map { $0.record(named: r.name) == nil ? [] : [r.name] } }
+        let first = Set(readers[0].names)
+        if !names.isEmpty {
+            for (c, reader) in readers.enumerated() { names[names.count - 1][c] += reader.names.filter { !first.contains($0) } }
+        }
+        let costs = records.map { Double((try? ElementCount.of($0.shape)) ?? 0) + 1 }
+        return ShardPlan(work: Work(paths: paths, readers: readers, names: names), costs: costs, itemName: "tensor")
+    }
+
+    /// Each tensor's norms (and distance), nil for a tensor the second checkpoint lacks
+    /// (optimizer state). Reads only these items' tensors, each checkpoint in one pass.
+    public func compute(_ items: [Int], of plan: ShardPlan<Work>, context: AnalysisContext) throws -> [WeightNorms.Row?] {
+        let w = plan.work
+        context.progress.start("norms", total: w.paths.count)
         var arrays: [[String: NDArray]] = []
-        for r in readers {
-            arrays.append(try r.arrays(requireFinite: true))
+        for (c, reader) in w.readers.enumerated() {
+            arrays.append(try reader.arrays(named: items.flatMap { w.names[$0][c] }, requireFinite: true))
             context.progress.advance()
         }
         context.progress.finish()
-        let rows = WeightNorms.rows(records: readers[0].manifest.tensors, arrays: arrays)
+        let records = w.readers[0].manifest.tensors
+        return items.map { k in WeightNorms.rows(records: [records[k]], arrays: arrays).first }
+    }
+
+    public func finish(_ plan: ShardPlan<Work>, values: [WeightNorms.Row?], context: AnalysisContext) throws -> Result {
+        let rows = values.compactMap { $0 }
         let totals = [TensorRole.parameter, .buffer, .activation].compactMap { WeightNorms.total(rows, role: $0) }
-        let csv = try context.write(Self.csv(rows + totals, checkpoints: paths.count), to: "norms.csv")
-        return Result(settings: Settings(checkpoints: paths, precision: "float64"), tensors: rows, totals: totals, files: [csv])
+        let csv = try context.write(Self.csv(rows + totals, checkpoints: plan.work.paths.count), to: "norms.csv")
+        return Result(settings: Settings(checkpoints: plan.work.paths, precision: "float64"), tensors: rows, totals: totals, files: [csv])
     }
 
     /// Two checkpoints are comparable only with the same model tensors (names and shapes).

@@ -179,6 +179,7 @@ public struct PlaneAnalyzer: ShardableAnalyzer {
         let (w, g) = (plan.work, options.grid)
         let (pair, points, axes, thetaLabel) = (w.pair, w.points, w.axes, w.thetaLabel)
         let splitNames = w.setup.evaluator.splits.map(\.name)
+        try LandscapeShards.requireSplits(values, count: splitNames.count, item: "grid point", context: context)
         let loss = splitNames.indices.map { s in (0..<g).map { i in (0..<g).map { j in values[i * g + j][s].loss } } }
         let accuracy = splitNames.indices.map { s in (0..<g).map { i in (0..<g).map { j in values[i * g + j][s].accuracy } } }
         var files = [try context.write(Self.gridCSV(axes, splitNames, loss, accuracy), to: "grid.csv"),

@@ -26,38 +26,81 @@ public struct ActivationDump: Sendable {
     public let probe: ProbeSet?
     /// Layer names in manifest order.
     public let layers: [String]
-    /// Each layer as read; `matrix` converts it.
+    /// Each layer's shape as stored (checked by `checkShape`).
+    public let shapes: [String: [Int]]
+    /// The layers read so far (all of them, unless opened with `init(opening:…)`); `matrix` converts them.
     private let stored: [String: NDArray]
     private let conv: ConvReduction
-    /// Unit roundoff of the stored data (float32: 2⁻²³), the floor of what is signal.
+    /// Unit roundoff of the stored data (float32: 2⁻²³), the floor of what is signal: the
+    /// largest over every layer named, read or not.
     public let inputEpsilon: Double
+    /// The file to read layers from (`loading`); nil for activations computed in memory.
+    private let file: String?
 
     /// Reads every layer (or the named ones) of an activation dump.
     /// - Throws: `CheckpointError` for unreadable files, files that are not activation dumps,
     ///   or activations that are neither matrices nor NCHW maps.
     public init(path: String, layers wanted: [String]? = nil, conv: ConvReduction) throws {
+        self = try ActivationDump(opening: path, layers: wanted, conv: conv).loading(nil)
+    }
+
+    /// Opens an activation dump without reading its layers (the manifest gives names, shapes
+    /// and precision); `loading` reads the ones needed. A shard of `analyze svcca` reads
+    /// only the layers of its cells.
+    public init(opening path: String, layers wanted: [String]? = nil, conv: ConvReduction) throws {
         let reader = try CheckpointReader(path: path)
         guard reader.manifest.kind == .activations else {
             throw CheckpointError.invalidInput(path: path, detail: "is a \(reader.manifest.kind.rawValue), not an activation dump")
         }
         let names = wanted ?? reader.names
-        let arrays = try reader.arrays(named: names, requireFinite: true)
+        var shapes: [String: [Int]] = [:]
+        var epsilon = 0.0
         for name in names {
-            guard let array = arrays[name] else { throw CheckpointError.missingEntry(path: path, entry: name + ".npy") }
-            try ActivationDump.checkShape(array, path: path, name: name)
+            guard let record = reader.record(named: name) else { throw CheckpointError.missingEntry(path: path, entry: name + ".npy") }
+            try ActivationDump.checkShape(record.shape, path: path, name: name)
+            shapes[name] = record.shape
+            epsilon = max(epsilon, ActivationDump.epsilon(record.dtype))
         }
         self.path = path
         probe = reader.manifest.probe
         layers = names
-        stored = arrays
+        self.shapes = shapes
+        stored = [:]
         self.conv = conv
-        inputEpsilon = arrays.values.map { a -> Double in
-            switch a.dtype {
-            case .float16: return Float16Epsilon
-            case .float32: return Double(Float.ulpOfOne)
-            default: return Double.ulpOfOne
+        inputEpsilon = names.isEmpty ? Double.ulpOfOne : epsilon
+        file = path
+    }
+
+    private init(_ dump: ActivationDump, stored: [String: NDArray]) {
+        path = dump.path; probe = dump.probe; layers = dump.layers; shapes = dump.shapes
+        self.stored = stored; conv = dump.conv; inputEpsilon = dump.inputEpsilon; file = dump.file
+    }
+
+    /// This dump with the named layers (all when nil) read, each checked for NaN and ∞ and
+    /// against the shape it was opened with.
+    public func loading(_ names: [String]?) throws -> ActivationDump {
+        let have = self.stored
+        let wanted = (names ?? layers).filter { have[$0] == nil }
+        guard let file, !wanted.isEmpty else { return self }
+        for name in wanted where shapes[name] == nil { throw CheckpointError.missingEntry(path: path, entry: name + ".npy") }
+        let arrays = try CheckpointReader(path: file).arrays(named: wanted, requireFinite: true)
+        var stored = have
+        for name in wanted {
+            guard let array = arrays[name] else { throw CheckpointError.missingEntry(path: path, entry: name + ".npy") }
+            guard array.shape == shapes[name] else {
+                throw CheckpointError.shapeMismatch(path: path, entry: name + ".npy", expected: shapes[name] ?? [], found: array.shape)
             }
-        }.max() ?? Double.ulpOfOne
+            stored[name] = array
+        }
+        return ActivationDump(self, stored: stored)
+    }
+
+    static func epsilon(_ dtype: DType) -> Double {
+        switch dtype {
+        case .float16: return Float16Epsilon
+        case .float32: return Double(Float.ulpOfOne)
+        default: return Double.ulpOfOne
+        }
     }
 
     /// Activations computed in memory (a dump that was not saved during training).
@@ -68,7 +111,7 @@ public struct ActivationDump: Sendable {
         var order: [String] = []
         for (name, t) in named where wanted?.contains(name) ?? true {
             let array = NDArray(t)
-            try ActivationDump.checkShape(array, path: label, name: name)
+            try ActivationDump.checkShape(array.shape, path: label, name: name)
             arrays[name] = array
             order.append(name)
         }
@@ -78,9 +121,11 @@ public struct ActivationDump: Sendable {
         path = label
         self.probe = probe
         layers = order
+        shapes = arrays.mapValues(\.shape)
         stored = arrays
         self.conv = conv
         inputEpsilon = Double(Float.ulpOfOne)
+        file = nil
     }
 
     /// One layer as `[datapoints, neurons]`, or as a `[N, C, H, W]` map with `--conv dft`,
@@ -96,9 +141,21 @@ public struct ActivationDump: Sendable {
 
     /// What `matrix` accepts, checked when the dump is read: matrices, `[N, C, L]` and
     /// `[N, C, H, W]` maps.
-    static func checkShape(_ array: NDArray, path: String, name: String) throws {
-        guard (2...4).contains(array.shape.count) else {
-            throw CheckpointError.shapeMismatch(path: path, entry: name + ".npy", expected: [array.shape.first ?? 0, -1], found: array.shape)
+    static func checkShape(_ shape: [Int], path: String, name: String) throws {
+        guard (2...4).contains(shape.count) else {
+            throw CheckpointError.shapeMismatch(path: path, entry: name + ".npy", expected: [shape.first ?? 0, -1], found: shape)
+        }
+    }
+
+    /// Neurons per datapoint of a layer of this shape once `matrix` has reduced it (channels
+    /// for `pool` and `dft`, channels × positions for `flatten`), and its map resolution for `dft`.
+    static func neurons(_ shape: [Int], conv: ConvReduction) -> (neurons: Int, height: Int, width: Int) {
+        let channels = shape.count > 1 ? shape[1] : 1
+        let height = shape.count > 2 ? shape[2] : 1, width = shape.count > 3 ? shape[3] : 1
+        switch conv {
+        case .flatten: return (channels.multipliedReportingOverflow(by: height).partialValue.multipliedReportingOverflow(by: width).partialValue, 1, 1)
+        case .pool: return (channels, 1, 1)
+        case .dft: return (channels, height, width)
         }
     }
 

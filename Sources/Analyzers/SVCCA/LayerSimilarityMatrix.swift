@@ -68,14 +68,27 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
     /// Which model a layer belongs to, for `compute`'s loader.
     public enum Side: Sendable { case a, b }
 
+    /// One cell of a heatmap: A's layer `row` against B's layer `column`.
+    public struct Cell: Hashable, Sendable {
+        public var row: Int, column: Int
+        public init(row: Int, column: Int) { self.row = row; self.column = column }
+    }
+
+    /// Every cell of an `a × b` heatmap, row by row.
+    public static func allCells(_ a: Int, _ b: Int) -> [Cell] {
+        (0..<max(a, 0)).flatMap { i in (0..<max(b, 0)).map { Cell(row: i, column: $0) } }
+    }
+
+    /// What `compute(cells:…)` returns: one comparison per cell asked, in that order, and the
+    /// neurons each prepared layer dropped for zero variance (by layer index; empty lists too).
+    public struct CellResults: Sendable {
+        public var comparisons: [RepresentationSimilarity.Comparison]
+        public var droppedA: [Int: [Int]], droppedB: [Int: [Int]]
+    }
+
     /// Computes every pair, loading each layer's activations when it is prepared and keeping
     /// only what the comparisons need, so that at most `threads` layers' activations are in
-    /// memory at once.
-    ///
-    /// B's layers are prepared first and their bases stacked, transposed, in one buffer
-    /// (`BasisStack`); then each A layer is loaded, prepared, multiplied against the whole stack
-    /// in one GEMM (`U_aᵀ·[U_b1 | U_b2 | …]`) and dropped. Memory: B's bases (`datapoints ×
-    /// Σ k_b` scalars of the product precision) plus, per thread, one layer being prepared.
+    /// memory at once (`compute(cells:…)` over every cell).
     /// - Parameters: as the other `compute`, with the layers named; `load(side, index)` returns
     ///   layer `index` of that side as `[datapoints, neurons]`, and is called once per layer.
     public static func compute(layersA namesA: [String], layersB namesB: [String],
@@ -85,87 +98,135 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
                                threads: Int,
                                progress: @Sendable () -> Void = {},
                                load: @Sendable (Side, Int) throws -> Tensor<Double>) throws -> LayerSimilarityMatrix {
-        switch precision {
-        case .float64:
-            return try stacked(namesA, namesB, reduction: reduction, measures: measures, inputEpsilon: inputEpsilon,
-                               scalar: Double.self, threads: threads, progress: progress, load: load)
-        case .float32:
-            return try stacked(namesA, namesB, reduction: reduction, measures: measures, inputEpsilon: inputEpsilon,
-                               scalar: Float.self, threads: threads, progress: progress, load: load)
+        let r = try compute(cells: allCells(namesA.count, namesB.count), layersA: namesA, layersB: namesB, reduction: reduction,
+                            measures: measures, inputEpsilon: inputEpsilon, precision: precision, threads: threads, progress: progress, load: load)
+        var droppedNeurons: [String: [Int]] = [:]
+        for (name, dropped) in namesA.indices.map({ (namesA[$0], r.droppedA[$0] ?? []) }) + namesB.indices.map({ (namesB[$0], r.droppedB[$0] ?? []) })
+        where !dropped.isEmpty { droppedNeurons[name] = dropped }
+        let width = namesB.count
+        return LayerSimilarityMatrix(layersA: namesA, layersB: namesB,
+                                     comparisons: namesA.indices.map { i in Array(r.comparisons[(i * width)..<((i + 1) * width)]) },
+                                     droppedNeurons: droppedNeurons)
+    }
+
+    /// Computes the cells asked for, preparing each layer they touch once: B's layers first,
+    /// each basis transposed and kept (its activations and float64 `U` dropped); then each A
+    /// layer is loaded, prepared, multiplied against the bases of its cells' B layers and
+    /// dropped. Memory: those B bases (`datapoints × Σ k_b` scalars of the product precision)
+    /// plus, per thread, one layer being prepared.
+    ///
+    /// A cell's numbers depend on its two layers only, never on the other cells computed with
+    /// it: each cell's product is its own GEMM (`U_aᵀ·U_b`, `[k_a, datapoints] × [datapoints, k_b]`),
+    /// so no BLAS blocking or small-matrix path depends on how many B layers sit beside it, and
+    /// OpenBLAS runs single-threaded throughout (parallelism is over layers), so a layer is
+    /// prepared with the same arithmetic whether one or fifty are prepared with it. That is
+    /// what lets `analyze svcca --shard k/N` merge to the unsharded heatmap bit for bit.
+    /// - Parameter cells: distinct cells, any order; `load(side, index)` is called once for
+    ///   every layer they touch.
+    public static func compute(cells: [Cell], layersA namesA: [String], layersB namesB: [String],
+                               reduction: RepresentationSimilarity.Reduction, measures: RepresentationSimilarity.Measures = .all,
+                               inputEpsilon: Double = Double.ulpOfOne,
+                               precision: RepresentationSimilarity.ProductPrecision = .float64,
+                               threads: Int,
+                               progress: @Sendable () -> Void = {},
+                               load: @Sendable (Side, Int) throws -> Tensor<Double>) throws -> CellResults {
+        try singleThreadedBLAS {
+            switch precision {
+            case .float64:
+                return try cellProducts(cells, namesA, namesB, reduction: reduction, measures: measures, inputEpsilon: inputEpsilon,
+                                        scalar: Double.self, threads: threads, progress: progress, load: load)
+            case .float32:
+                return try cellProducts(cells, namesA, namesB, reduction: reduction, measures: measures, inputEpsilon: inputEpsilon,
+                                        scalar: Float.self, threads: threads, progress: progress, load: load)
+            }
         }
     }
 
-    private static func stacked<S: BLASScalar>(_ namesA: [String], _ namesB: [String],
-                                               reduction: RepresentationSimilarity.Reduction, measures: RepresentationSimilarity.Measures,
-                                               inputEpsilon: Double, scalar: S.Type, threads: Int,
-                                               progress: @Sendable () -> Void,
-                                               load: @Sendable (Side, Int) throws -> Tensor<Double>) throws -> LayerSimilarityMatrix {
+    /// Runs `body` with OpenBLAS on one thread (restoring the count after): `parallelMap`
+    /// does so only when it runs two or more workers, which would make a layer's arithmetic
+    /// depend on how many layers are prepared beside it.
+    static func singleThreadedBLAS<T>(_ body: () throws -> T) rethrows -> T {
+        let saved = BLAS.threadCount
+        if saved != 1 { BLAS.setThreadCount(1) }
+        defer { if saved != 1 { BLAS.setThreadCount(saved) } }
+        return try body()
+    }
+
+    private static func cellProducts<S: BLASScalar>(_ cells: [Cell], _ namesA: [String], _ namesB: [String],
+                                                    reduction: RepresentationSimilarity.Reduction, measures: RepresentationSimilarity.Measures,
+                                                    inputEpsilon: Double, scalar: S.Type, threads: Int,
+                                                    progress: @Sendable () -> Void,
+                                                    load: @Sendable (Side, Int) throws -> Tensor<Double>) throws -> CellResults {
         typealias RS = RepresentationSimilarity
         let basisFor = measures.contains(.cka) ? nil : reduction
         @Sendable func prepare(_ side: Side, _ i: Int) throws -> RS.PreparedLayer {
             try RS.prepare(try load(side, i), name: (side == .a ? namesA : namesB)[i], inputEpsilon: inputEpsilon, basisFor: basisFor)
         }
-        // B: prepared, each basis transposed and rounded, then appended to the stack as the
-        // layers are released (the stack is the only full copy once this loop is done).
-        var parts = try parallelMap(namesB.count, threads: threads) { j in
+        let columns = Array(Set(cells.map(\.column))).sorted(), rowIndices = Array(Set(cells.map(\.row))).sorted()
+        let slot = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1, $0) })
+        // B: prepared, each basis transposed and rounded; the layer kept without its `U`.
+        let layersB = try parallelMap(columns.count, threads: threads) { n in
             defer { progress() }
-            let layer = try prepare(.b, j)
+            let layer = try prepare(.b, columns[n])
             let need = try RS.needed(layer, kept: layer.kept(reduction), measures: measures)
             return (layer: try layer.droppingBasis(), basis: RS.transposedBasis(layer, columns: need, as: S.self), need: need)
         }
-        var stack = RS.BasisStack<S>(datapoints: parts.first?.layer.datapoints ?? 0, reservingRows: parts.reduce(0) { $0 + $1.need })
-        for j in parts.indices {
-            // A layer whose datapoints differ is reported by `checkPair`; it is not stacked.
-            if parts[j].layer.datapoints == stack.datapoints { stack.append(parts[j].basis, count: parts[j].need) }
-            parts[j].basis = []
-        }
-        let layersB = parts.map(\.layer)
-        let frozen = stack
-        let rows = try parallelMap(namesA.count, threads: threads) { i -> (RS.PreparedLayer, [RS.Comparison]) in
-            let layer = try prepare(.a, i)
+        // Each row's cells, with their positions in `cells`.
+        var grouped = [[(position: Int, column: Int)]](repeating: [], count: rowIndices.count)
+        let rowSlot = Dictionary(uniqueKeysWithValues: rowIndices.enumerated().map { ($1, $0) })
+        for (position, cell) in cells.enumerated() { if let r = rowSlot[cell.row] { grouped[r].append((position, cell.column)) } }
+        let rowCells = grouped
+        let rows = try parallelMap(rowIndices.count, threads: threads) { r -> (dropped: [Int], row: [(Int, RS.Comparison)]) in
+            let layer = try prepare(.a, rowIndices[r])
             progress()
-            let kept = try layersB.map { try RS.checkPair(layer, $0, reduction: reduction) }
-            let need = try RS.needed(layer, kept: layer.kept(reduction), measures: measures)
-            let product = RS.stackedProduct(RS.transposedBasis(layer, columns: need, as: S.self), rows: need, frozen)
-            let stripped = try layer.droppingBasis()
-            let row = try layersB.indices.map { j -> RS.Comparison in
-                defer { progress() }
-                let m = try RS.block(product, width: frozen.height, rows: need, offset: frozen.offsets[j], count: frozen.counts[j])
-                let (ka, kb) = kept[j]
-                return RS.summarise(stripped, layersB[j], keptA: ka, keptB: kb,
-                                    terms: try RS.terms(product: m, stripped, layersB[j], keptA: ka, keptB: kb, measures: measures))
+            let partners = try rowCells[r].map { cell -> (Int, RS.PreparedLayer, [S], Int, (Int, Int)) in
+                guard let s = slot[cell.column] else {
+                    throw RS.SimilarityError.notComparable(detail: "layer '\(namesB[cell.column])' was not prepared")
+                }
+                let b = layersB[s]
+                return (cell.position, b.layer, b.basis, b.need, try RS.checkPair(layer, b.layer, reduction: reduction))
             }
-            return (stripped, row)
+            let need = try RS.needed(layer, kept: layer.kept(reduction), measures: measures)
+            let aT = RS.transposedBasis(layer, columns: need, as: S.self)
+            let stripped = try layer.droppingBasis()
+            let row = try partners.map { position, b, basis, needB, kept -> (Int, RS.Comparison) in
+                defer { progress() }
+                let m = try RS.product(aT, rows: need, basis, rows: needB, datapoints: stripped.datapoints)
+                return (position, RS.summarise(stripped, b, keptA: kept.0, keptB: kept.1,
+                                               terms: try RS.terms(product: m, stripped, b, keptA: kept.0, keptB: kept.1, measures: measures)))
+            }
+            return (stripped.droppedNeurons, row)
         }
-        var droppedNeurons: [String: [Int]] = [:]
-        for layer in rows.map(\.0) + layersB where !layer.droppedNeurons.isEmpty { droppedNeurons[layer.name] = layer.droppedNeurons }
-        return LayerSimilarityMatrix(layersA: namesA, layersB: namesB, comparisons: rows.map(\.1), droppedNeurons: droppedNeurons)
-    }
-
-    /// The matrix from the row-major pairs, with the dropped neurons of the layers that had any.
-    private static func assemble(_ a: [(String, Tensor<Double>)], _ b: [(String, Tensor<Double>)],
-                                 _ flat: [RepresentationSimilarity.Comparison], dropped: [(String, [Int])]) -> LayerSimilarityMatrix {
-        var droppedNeurons: [String: [Int]] = [:]
-        for (name, indices) in dropped where !indices.isEmpty { droppedNeurons[name] = indices }
-        return LayerSimilarityMatrix(layersA: a.map(\.0), layersB: b.map(\.0),
-                                     comparisons: (0..<a.count).map { i in Array(flat[(i * b.count)..<((i + 1) * b.count)]) },
-                                     droppedNeurons: droppedNeurons)
+        var comparisons = [RS.Comparison?](repeating: nil, count: cells.count)
+        for (_, row) in rows { for (position, c) in row { comparisons[position] = c } }
+        return CellResults(comparisons: comparisons.compactMap { $0 },
+                           droppedA: Dictionary(uniqueKeysWithValues: zip(rowIndices, rows.map(\.dropped))),
+                           droppedB: Dictionary(uniqueKeysWithValues: zip(columns, layersB.map(\.layer.droppedNeurons))))
     }
 
     /// The layers each side must be prepared at for `computeFourier`: side (0 = A, 1 = B),
     /// layer index, and the resolution (the smaller of each axis over its partners).
-    struct SpectrumKey: Hashable { var side: Int, layer: Int, height: Int, width: Int }
+    public struct SpectrumKey: Hashable, Sendable { public var side: Int, layer: Int, height: Int, width: Int }
 
-    static func spectrumKeys(_ a: [(String, Tensor<Double>)], _ b: [(String, Tensor<Double>)]) -> [SpectrumKey] {
+    /// The spectra `cells` need, in the order they are first needed (cell by cell, A's then
+    /// B's), given each layer's map resolution `(height, width)`.
+    public static func spectrumKeys(_ cells: [Cell], sizesA: [Int: (Int, Int)], sizesB: [Int: (Int, Int)]) -> [SpectrumKey] {
         var keys: [SpectrumKey] = [], seen = Set<SpectrumKey>()
-        for (i, x) in a.enumerated() {
-            for (j, y) in b.enumerated() {
-                let (h, w) = FourierSimilarity.commonSize(x.1, y.1)
-                for key in [SpectrumKey(side: 0, layer: i, height: h, width: w), SpectrumKey(side: 1, layer: j, height: h, width: w)]
-                where seen.insert(key).inserted { keys.append(key) }
-            }
+        for cell in cells {
+            let (ha, wa) = sizesA[cell.row] ?? (1, 1), (hb, wb) = sizesB[cell.column] ?? (1, 1)
+            let (h, w) = (min(ha, hb), min(wa, wb))
+            for key in [SpectrumKey(side: 0, layer: cell.row, height: h, width: w), SpectrumKey(side: 1, layer: cell.column, height: h, width: w)]
+            where seen.insert(key).inserted { keys.append(key) }
         }
         return keys
+    }
+
+    /// A map's resolution as `commonSize` reads it.
+    static func mapSize(_ t: Tensor<Double>) -> (Int, Int) { (t.rank > 2 ? t.shape[2] : 1, t.rank > 3 ? t.shape[3] : 1) }
+
+    static func spectrumKeys(_ a: [(String, Tensor<Double>)], _ b: [(String, Tensor<Double>)]) -> [SpectrumKey] {
+        spectrumKeys(allCells(a.count, b.count), sizesA: Dictionary(uniqueKeysWithValues: a.indices.map { ($0, mapSize(a[$0].1)) }),
+                     sizesB: Dictionary(uniqueKeysWithValues: b.indices.map { ($0, mapSize(b[$0].1)) }))
     }
 
     /// Progress steps `compute` (or `computeFourier` with `fourier`) reports for these layers.
@@ -181,24 +242,53 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
                                       reduction: RepresentationSimilarity.Reduction, measures: RepresentationSimilarity.Measures,
                                       inputEpsilon: Double = Double.ulpOfOne, threads: Int,
                                       progress: @Sendable () -> Void = {}) throws -> LayerSimilarityMatrix {
-        let keys = spectrumKeys(a, b)
-        let spectra = try parallelMap(keys.count, threads: threads) { k in
-            defer { progress() }
-            let key = keys[k], layer = (key.side == 0 ? a : b)[key.layer]
-            return try FourierSimilarity.prepare(layer.1, name: layer.0, height: key.height, width: key.width, inputEpsilon: inputEpsilon,
-                                                 basisFor: measures.contains(.cka) ? nil : reduction)
-        }
-        let index = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
-        let flat = try parallelMap(a.count * b.count, threads: threads) { k in
-            defer { progress() }
-            let i = k / b.count, j = k % b.count
-            let (h, w) = FourierSimilarity.commonSize(a[i].1, b[j].1)
-            guard let sa = index[SpectrumKey(side: 0, layer: i, height: h, width: w)],
-                  let sb = index[SpectrumKey(side: 1, layer: j, height: h, width: w)] else {
-                throw RepresentationSimilarity.SimilarityError.notComparable(detail: "layers '\(a[i].0)' and '\(b[j].0)' were not prepared at \(h)×\(w)")
+        let r = try computeFourier(cells: allCells(a.count, b.count), a: Dictionary(uniqueKeysWithValues: a.enumerated().map { ($0, $1) }),
+                                   b: Dictionary(uniqueKeysWithValues: b.enumerated().map { ($0, $1) }), reduction: reduction,
+                                   measures: measures, inputEpsilon: inputEpsilon, threads: threads, progress: progress)
+        var droppedNeurons: [String: [Int]] = [:]
+        for (_, name, indices) in r.dropped where !indices.isEmpty { droppedNeurons[name] = indices }
+        return LayerSimilarityMatrix(layersA: a.map(\.0), layersB: b.map(\.0),
+                                     comparisons: (0..<a.count).map { i in Array(r.comparisons[(i * b.count)..<((i + 1) * b.count)]) },
+                                     droppedNeurons: droppedNeurons)
+    }
+
+    /// The cells asked for on the DFT route, each spectrum they need prepared once (OpenBLAS
+    /// single-threaded, as `compute(cells:…)`): a cell depends on its two layers only.
+    /// - Parameters:
+    ///   - a, b: the maps of (at least) the layers the cells touch, by layer index.
+    /// - Returns: one comparison per cell, in order, and each spectrum's dropped channels in
+    ///   `spectrumKeys` order.
+    public static func computeFourier(cells: [Cell], a: [Int: (String, Tensor<Double>)], b: [Int: (String, Tensor<Double>)],
+                                      reduction: RepresentationSimilarity.Reduction, measures: RepresentationSimilarity.Measures,
+                                      inputEpsilon: Double = Double.ulpOfOne, threads: Int,
+                                      progress: @Sendable () -> Void = {}) throws
+        -> (comparisons: [RepresentationSimilarity.Comparison], dropped: [(SpectrumKey, String, [Int])]) {
+        try singleThreadedBLAS {
+            let keys = spectrumKeys(cells, sizesA: a.mapValues { mapSize($0.1) }, sizesB: b.mapValues { mapSize($0.1) })
+            let spectra = try parallelMap(keys.count, threads: threads) { k in
+                defer { progress() }
+                let key = keys[k]
+                guard let layer = (key.side == 0 ? a : b)[key.layer] else {
+                    throw RepresentationSimilarity.SimilarityError.notComparable(detail: "layer \(key.layer) of \(key.side == 0 ? "A" : "B") was not loaded")
+                }
+                return try FourierSimilarity.prepare(layer.1, name: layer.0, height: key.height, width: key.width, inputEpsilon: inputEpsilon,
+                                                     basisFor: measures.contains(.cka) ? nil : reduction)
             }
-            return try FourierSimilarity.compare(spectra[sa], spectra[sb], reduction: reduction, measures: measures)
+            let index = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
+            let comparisons = try parallelMap(cells.count, threads: threads) { k in
+                defer { progress() }
+                let (i, j) = (cells[k].row, cells[k].column)
+                guard let x = a[i], let y = b[j] else {
+                    throw RepresentationSimilarity.SimilarityError.notComparable(detail: "cell (\(i), \(j)): a layer was not loaded")
+                }
+                let (h, w) = FourierSimilarity.commonSize(x.1, y.1)
+                guard let sa = index[SpectrumKey(side: 0, layer: i, height: h, width: w)],
+                      let sb = index[SpectrumKey(side: 1, layer: j, height: h, width: w)] else {
+                    throw RepresentationSimilarity.SimilarityError.notComparable(detail: "layers '\(x.0)' and '\(y.0)' were not prepared at \(h)×\(w)")
+                }
+                return try FourierSimilarity.compare(spectra[sa], spectra[sb], reduction: reduction, measures: measures)
+            }
+            return (comparisons, zip(keys, spectra).map { ($0, $1.name, $1.droppedChannels) })
         }
-        return assemble(a, b, flat, dropped: spectra.map { ($0.name, $0.droppedChannels) })
     }
 }

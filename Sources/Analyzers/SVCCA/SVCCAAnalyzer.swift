@@ -8,7 +8,7 @@ import Trainer
 /// `analyze svcca`: which layers' representations changed (paper 000, section 4 and
 /// Figures 4–6, 14): a layer × layer similarity heatmap of two activation dumps, its
 /// diagonal, and optionally the difference of two such heatmaps.
-public struct SVCCAAnalyzer: Analyzer {
+public struct SVCCAAnalyzer: ShardableAnalyzer {
     public struct Options: ParsableArguments {
         @Option(help: "Two activation dumps of the run, e.g. 10,150.")
         public var epochs: String?
@@ -111,7 +111,9 @@ public struct SVCCAAnalyzer: Analyzer {
         outputs at the two checkpoints (for an ONNX graph, the outputs of its Conv, Gemm, \
         MatMul, activation, pooling, normalisation and Add nodes, named by module path). \
         Computed in float64. Writes result.json, matrix.csv, pairs.csv and heatmap figures; \
-        --metric svcca (the default) is the fastest, PWCCA and CKA are computed when named.
+        --metric svcca (the default) is the fastest, PWCCA and CKA are computed when named. \
+        --shard k/N splits the heatmap's cells (with --diff-b, both heatmaps'), balanced by their \
+        products' cost; each shard reads and prepares only the layers its cells use.
         """
 
     let options: Options
@@ -139,47 +141,165 @@ public struct SVCCAAnalyzer: Analyzer {
             .joined(separator: "_").replacingOccurrences(of: ":", with: "").replacingOccurrences(of: ".acts", with: "")
     }
 
-    public func run(_ context: AnalysisContext) throws -> Result {
+    /// What every cell needs: the dumps (opened; layers are read by the shards that use them)
+    /// and which cell each item is.
+    public struct Work {
+        var dumpA: ActivationDump
+        /// B, and `--diff-b`'s dump: the columns of heatmap 0 and 1.
+        var dumpsB: [ActivationDump]
+        var pathB2: String?
+        var epsilon: Double
+        var measures: RepresentationSimilarity.Measures
+        /// Item k: its heatmap (0, or 1 for --diff-b) and cell.
+        var items: [(heatmap: Int, cell: LayerSimilarityMatrix.Cell)]
+        /// Whether item k is the first (row by row) to use its A (B) layer's preparation: that
+        /// item carries the layer's dropped neurons, which `finish` reports.
+        var introduces: [(a: Bool, b: Bool)]
+    }
+
+    /// One cell's comparison, and the dropped neurons of the layers it introduces.
+    public struct CellValue: Codable, Sendable {
+        public var comparison: RepresentationSimilarity.Comparison
+        public var droppedA: [Int]?
+        public var droppedB: [Int]?
+    }
+
+    /// The items are the heatmap's cells row by row (A layer × B layer), then, with --diff-b,
+    /// the second heatmap's; a cell costs its product, `datapoints · k_a · k_b` (per spatial
+    /// frequency with `--conv dft`), with each side's directions bounded by its neurons.
+    public func plan(_ context: AnalysisContext) throws -> ShardPlan<Work> {
         let conv = options.conv
         func names(_ list: String?) -> [String]? { list.map { $0.split(separator: ",").map(String.init) } }
         let layerNames = names(options.layers)
         let (layersA, layersB) = (names(options.layersA) ?? layerNames, names(options.layersB) ?? layerNames)
         let (dumpA, dumpB) = try loadDumps(context, layersA: layersA, layersB: layersB, conv: conv)
-        let (pathA, pathB) = (dumpA.path, dumpB.path)
         let pathB2 = try options.diffB.map { try CheckpointLocator.resolveActivations($0) }
-        let dumpB2 = try pathB2.map { try ActivationDump(path: $0, layers: layersB, conv: conv) }
+        let dumpB2 = try pathB2.map { try ActivationDump(opening: $0, layers: layersB, conv: conv) }
         for other in [dumpB] + (dumpB2.map { [$0] } ?? []) {
             guard let x = dumpA.probe, let y = other.probe, !x.selectsSameDatapoints(as: y) else { continue }
             throw CheckpointError.incompatible(pathA: dumpA.path, pathB: other.path, detail: "activations were computed on different probe sets")
         }
-        let metrics = options.metrics
-        let metric = metrics[0]
-        let measures = metrics.reduce(into: RepresentationSimilarity.Measures()) { $0.formUnion($1.measures) }
-        let fourier = conv == .dft
-        // The DFT route needs every map at once; the matrix route loads each layer when it
-        // prepares it (`LayerSimilarityMatrix.compute(layersA:layersB:…load:)`).
-        let mapsA = fourier ? try dumpA.allMatrices() : []
-        let mapsB = fourier ? try ([dumpB] + (dumpB2.map { [$0] } ?? [])).map { try $0.allMatrices() } : []
-        let steps = fourier
-            ? mapsB.reduce(0) { $0 + LayerSimilarityMatrix.progressSteps(mapsA, $1, fourier: true) }
-            : ([dumpB] + (dumpB2.map { [$0] } ?? [])).reduce(0) { $0 + dumpA.layers.count * (1 + $1.layers.count) + $1.layers.count }
-        context.progress.start("svcca", total: steps)
-        let progress = context.progress
+        let measures = options.metrics.reduce(into: RepresentationSimilarity.Measures()) { $0.formUnion($1.measures) }
         let epsilon = max(dumpA.inputEpsilon, dumpB.inputEpsilon, dumpB2?.inputEpsilon ?? 0)
-        func similarity(_ b: ActivationDump, maps: Int) throws -> LayerSimilarityMatrix {
-            if fourier {
-                return try LayerSimilarityMatrix.computeFourier(mapsA, mapsB[maps], reduction: options.reduction, measures: measures,
-                                                                inputEpsilon: epsilon, threads: context.threads) { progress.advance() }
-            }
-            let a = dumpA
-            return try LayerSimilarityMatrix.compute(layersA: a.layers, layersB: b.layers, reduction: options.reduction, measures: measures,
-                                                     inputEpsilon: epsilon, threads: context.threads, progress: { progress.advance() }) { side, i in
-                side == .a ? try a.matrix(a.layers[i]) : try b.matrix(b.layers[i])
+        let dumpsB = [dumpB] + (dumpB2.map { [$0] } ?? [])
+        func shape(_ d: ActivationDump, _ i: Int) -> (datapoints: Int, neurons: Int, height: Int, width: Int) {
+            let s = d.shapes[d.layers[i]] ?? []
+            let (neurons, height, width) = ActivationDump.neurons(s, conv: conv)
+            return (s.first ?? 0, neurons, height, width)
+        }
+        var items: [(heatmap: Int, cell: LayerSimilarityMatrix.Cell)] = [], introduces: [(a: Bool, b: Bool)] = [], costs: [Double] = []
+        for (heatmap, b) in dumpsB.enumerated() {
+            var seen = Set<LayerSimilarityMatrix.SpectrumKey>()
+            for cell in LayerSimilarityMatrix.allCells(dumpA.layers.count, b.layers.count) {
+                let x = shape(dumpA, cell.row), y = shape(b, cell.column)
+                let (h, w) = conv == .dft ? (min(x.height, y.height), min(x.width, y.width)) : (0, 0)
+                let keyA = LayerSimilarityMatrix.SpectrumKey(side: 0, layer: cell.row, height: h, width: w)
+                let keyB = LayerSimilarityMatrix.SpectrumKey(side: 1, layer: cell.column, height: h, width: w)
+                items.append((heatmap, cell))
+                introduces.append((seen.insert(keyA).inserted, seen.insert(keyB).inserted))
+                let n = Double(max(x.datapoints, 1))
+                costs.append(n * Double(min(x.neurons, x.datapoints) + 1) * Double(min(y.neurons, y.datapoints) + 1) * Double(max(h * w, 1)))
             }
         }
-        let main = try similarity(dumpB, maps: 0)
-        let second = try dumpB2.map { try similarity($0, maps: 1) }
+        let work = Work(dumpA: dumpA, dumpsB: dumpsB, pathB2: pathB2, epsilon: epsilon, measures: measures, items: items, introduces: introduces)
+        return ShardPlan(work: work, costs: costs, itemName: "cell")
+    }
+
+    /// The cells asked for, each layer they touch read and prepared once.
+    public func compute(_ items: [Int], of plan: ShardPlan<Work>, context: AnalysisContext) throws -> [CellValue] {
+        let w = plan.work
+        let fourier = options.conv == .dft
+        let rows = Set(items.map { w.items[$0].cell.row }).sorted()
+        let a = try w.dumpA.loading(rows.map { w.dumpA.layers[$0] })
+        let byHeatmap = w.dumpsB.indices.map { h in items.indices.filter { w.items[items[$0]].heatmap == h } }
+        let cellsOf = byHeatmap.map { $0.map { w.items[items[$0]].cell } }
+        func sizes(_ d: ActivationDump, _ indices: Set<Int>) -> [Int: (Int, Int)] {
+            Dictionary(uniqueKeysWithValues: indices.map { i in
+                let s = ActivationDump.neurons(d.shapes[d.layers[i]] ?? [], conv: .dft)
+                return (i, (s.height, s.width))
+            })
+        }
+        let steps = zip(cellsOf, w.dumpsB).reduce(0) { total, heatmap in
+            let (cells, b) = heatmap
+            let prepared = fourier
+                ? LayerSimilarityMatrix.spectrumKeys(cells, sizesA: sizes(w.dumpA, Set(cells.map(\.row))), sizesB: sizes(b, Set(cells.map(\.column)))).count
+                : Set(cells.map(\.row)).count + Set(cells.map(\.column)).count
+            return total + prepared + cells.count
+        }
+        context.progress.start("svcca" + (items.count < plan.count ? " (\(items.count) cells of this shard)" : ""), total: steps)
+        let progress = context.progress
+        var values = [CellValue?](repeating: nil, count: items.count)
+        for (heatmap, positions) in byHeatmap.enumerated() where !positions.isEmpty {
+            let cells = cellsOf[heatmap]
+            let b = try w.dumpsB[heatmap].loading(Set(cells.map(\.column)).sorted().map { w.dumpsB[heatmap].layers[$0] })
+            if fourier {
+                func maps(_ d: ActivationDump, _ indices: [Int]) throws -> [Int: (String, Tensor<Double>)] {
+                    Dictionary(uniqueKeysWithValues: try indices.map { ($0, (d.layers[$0], try d.matrix(d.layers[$0]))) })
+                }
+                let mapsA = try maps(a, Set(cells.map(\.row)).sorted()), mapsB = try maps(b, Set(cells.map(\.column)).sorted())
+                let r = try LayerSimilarityMatrix.computeFourier(cells: cells, a: mapsA, b: mapsB, reduction: options.reduction, measures: w.measures,
+                                                                 inputEpsilon: w.epsilon, threads: context.threads) { progress.advance() }
+                let dropped = Dictionary(r.dropped.map { ($0.0, $0.2) }, uniquingKeysWith: { x, _ in x })
+                for (n, position) in positions.enumerated() {
+                    let cell = cells[n], k = items[position]
+                    guard let x = mapsA[cell.row]?.1, let y = mapsB[cell.column]?.1 else { continue }
+                    let (h, wd) = FourierSimilarity.commonSize(x, y)
+                    values[position] = CellValue(
+                        comparison: r.comparisons[n],
+                        droppedA: w.introduces[k].a ? dropped[.init(side: 0, layer: cell.row, height: h, width: wd)] ?? [] : nil,
+                        droppedB: w.introduces[k].b ? dropped[.init(side: 1, layer: cell.column, height: h, width: wd)] ?? [] : nil)
+                }
+            } else {
+                let r = try LayerSimilarityMatrix.compute(cells: cells, layersA: a.layers, layersB: b.layers, reduction: options.reduction,
+                                                          measures: w.measures, inputEpsilon: w.epsilon, threads: context.threads,
+                                                          progress: { progress.advance() }) { side, i in
+                    side == .a ? try a.matrix(a.layers[i]) : try b.matrix(b.layers[i])
+                }
+                for (n, position) in positions.enumerated() {
+                    let cell = cells[n], k = items[position]
+                    values[position] = CellValue(comparison: r.comparisons[n],
+                                                 droppedA: w.introduces[k].a ? r.droppedA[cell.row] ?? [] : nil,
+                                                 droppedB: w.introduces[k].b ? r.droppedB[cell.column] ?? [] : nil)
+                }
+            }
+        }
         context.progress.finish()
+        let complete = values.compactMap { $0 }
+        guard complete.count == items.count else {
+            throw AnalysisError.unusable(path: w.dumpA.path, detail: "computed \(complete.count) of \(items.count) cells")
+        }
+        return complete
+    }
+
+    /// Heatmap `heatmap` from its cells' values: comparisons row by row, and the dropped
+    /// neurons in the order an unsharded computation records them (A's layers then B's; per
+    /// spectrum, as they are first needed, with `--conv dft`), the last preparation of a name winning.
+    func matrix(_ heatmap: Int, _ plan: ShardPlan<Work>, values: [CellValue]) -> LayerSimilarityMatrix {
+        let w = plan.work
+        let b = w.dumpsB[heatmap]
+        let ks = w.items.indices.filter { w.items[$0].heatmap == heatmap }
+        let width = b.layers.count
+        let comparisons = w.dumpA.layers.indices.map { i in ks[(i * width)..<((i + 1) * width)].map { values[$0].comparison } }
+        let entriesA = ks.compactMap { k in values[k].droppedA.map { (w.dumpA.layers[w.items[k].cell.row], $0) } }
+        let entriesB = ks.compactMap { k in values[k].droppedB.map { (b.layers[w.items[k].cell.column], $0) } }
+        let ordered = options.conv == .dft
+            ? ks.flatMap { k in [values[k].droppedA.map { (w.dumpA.layers[w.items[k].cell.row], $0) },
+                                 values[k].droppedB.map { (b.layers[w.items[k].cell.column], $0) }].compactMap { $0 } }
+            : entriesA + entriesB
+        var dropped: [String: [Int]] = [:]
+        for (name, indices) in ordered where !indices.isEmpty { dropped[name] = indices }
+        return LayerSimilarityMatrix(layersA: w.dumpA.layers, layersB: b.layers, comparisons: comparisons, droppedNeurons: dropped)
+    }
+
+    public func finish(_ plan: ShardPlan<Work>, values cellValues: [CellValue], context: AnalysisContext) throws -> Result {
+        let w = plan.work
+        let (dumpA, pathB2) = (w.dumpA, w.pathB2)
+        let (pathA, pathB) = (dumpA.path, w.dumpsB[0].path)
+        let metrics = options.metrics
+        let metric = metrics[0]
+        let fourier = options.conv == .dft
+        let main = matrix(0, plan, values: cellValues)
+        let second = w.dumpsB.count > 1 ? matrix(1, plan, values: cellValues) : nil
 
         var files: [String] = []
         var warnings: [String] = main.droppedNeurons.sorted { $0.key < $1.key }.map { "layer '\($0.key)': dropped \($0.value.count) constant \(fourier ? "channel" : "neuron")(s)" }
@@ -234,13 +354,14 @@ public struct SVCCAAnalyzer: Analyzer {
         return Result(settings: settings, similarity: main, diffSimilarity: second, diagonal: diagonal, warnings: warnings, files: files)
     }
 
-    /// The two dumps. With `--epochs`, a dump the run did not save is computed from the
-    /// checkpoint on the run's recorded probe set (the one training would have used).
+    /// The two dumps, opened (`ActivationDump(opening:)`: their layers are read when needed).
+    /// With `--epochs`, a dump the run did not save is computed from the checkpoint on the
+    /// run's recorded probe set (the one training would have used).
     func loadDumps(_ context: AnalysisContext, layersA: [String]?, layersB: [String]?,
                    conv: ActivationDump.ConvReduction) throws -> (ActivationDump, ActivationDump) {
         guard let epochs = options.epochs else {
-            return (try ActivationDump(path: try CheckpointLocator.resolveActivations(options.a ?? ""), layers: layersA, conv: conv),
-                    try ActivationDump(path: try CheckpointLocator.resolveActivations(options.b ?? ""), layers: layersB, conv: conv))
+            return (try ActivationDump(opening: try CheckpointLocator.resolveActivations(options.a ?? ""), layers: layersA, conv: conv),
+                    try ActivationDump(opening: try CheckpointLocator.resolveActivations(options.b ?? ""), layers: layersB, conv: conv))
         }
         guard let run = context.run else { throw AnalysisError.needsRunDirectory(analyzer: Self.name, because: "--epochs names activation dumps of a run") }
         var probe: (ProbeSet, Dataset)?
@@ -249,7 +370,7 @@ public struct SVCCAAnalyzer: Analyzer {
             let layers = index == 0 ? layersA : layersB
             let saved = run.activationsPath(for: point)
             if FileManager.default.fileExists(atPath: saved) {
-                dumps.append(try ActivationDump(path: saved, layers: layers, conv: conv))
+                dumps.append(try ActivationDump(opening: saved, layers: layers, conv: conv))
                 continue
             }
             let checkpoint = run.checkpointPath(for: point)

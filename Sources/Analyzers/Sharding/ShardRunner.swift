@@ -31,7 +31,8 @@ public enum ShardRunner {
         let started = Date()
         // plan and compute write nothing; the shards folder is their output directory only so that
         // a misbehaving analyzer cannot touch earlier results.
-        let context = AnalysisContext(run: run, outputDirectory: folder, progress: progress, threads: threads, seed: seed)
+        var context = AnalysisContext(run: run, outputDirectory: folder, progress: progress, threads: threads, seed: seed)
+        context.shardsFolder = folder
         let plan = try analyzer.plan(context)
         let items = ShardAssignment.items(costs: plan.costs, shard: shard)
         let values = try analyzer.compute(items, of: plan, context: context)
@@ -76,7 +77,9 @@ public enum ShardRunner {
             throw AnalysisError.unusable(path: set.folder, detail: "the shards are of \(set.analyzer), not \(A.name)")
         }
         return try AnalysisRunner.publishing(A.self, run: run, outputDirectory: set.outputDirectory, arguments: set.arguments,
-                                             threads: threads, seed: set.seed, force: false, progress: progress) { context in
+                                             threads: threads, seed: set.seed, force: false, progress: progress) { staged in
+            var context = staged
+            context.shardsFolder = set.folder
             let plan = try analyzer.plan(context)
             guard plan.count == set.itemCount, ShardHeader.costsDigest(plan.costs) == set.costsSHA256 else {
                 throw AnalysisError.unusable(path: set.folder, detail: "the analysis plans \(plan.count) items now but the shards computed \(set.itemCount)"

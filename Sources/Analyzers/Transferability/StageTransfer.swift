@@ -35,8 +35,21 @@ public enum StageTransfer {
         public var logME: LogME.Score
     }
 
-    static func run(_ o: TransferAnalyzer.Options, context: AnalysisContext) throws
-        -> (settings: Settings, stages: [Stage], measurements: [Transferability.Measurement]) {
+    /// What every stage needs: its checkpoint, the target's splits, the budget.
+    struct Prepared {
+        var paths: [String]
+        /// `--source-accuracies`, one per stage.
+        var given: [Double]?
+        var train: Dataset
+        var evaluation: Dataset
+        var targetLabel: String
+        var budget: FeatureTransfer.Budget
+        var modes: [String]
+        var settings: Settings
+    }
+
+    /// Resolves the stages and loads the target (everything but the stages' own work).
+    static func prepare(_ o: TransferAnalyzer.Options, context: AnalysisContext) throws -> Prepared {
         guard let stagesText = o.stages, let targetSource = o.target else {
             throw AnalysisError.unusable(path: ".", detail: "transfer without --from-accuracies needs --stages and --target")
         }
@@ -70,10 +83,26 @@ public enum StageTransfer {
                                 targetEvaluationSplit: split, targetClasses: train.classes, modes: modes, budget: budget,
                                 logMETolerance: 1e-3, logMEMaxIterations: 100,
                                 features: "input of the last linear layer, eval mode (BN running statistics), float32 → float64 for LogME")
-        // Per stage: load, features, LogME, fix, finetune. Stages are independent: one per thread.
+        return Prepared(paths: paths, given: given, train: train, evaluation: evaluation, targetLabel: target.label, budget: budget,
+                        modes: modes, settings: settings)
+    }
+
+    /// Stages `items` (indices into `p.paths`): load, features, LogME, fix, finetune. Stages are
+    /// independent, one per thread. A stage's randomness is the budget's seed split by purpose,
+    /// the same for every stage and whatever ran before it, and OpenBLAS runs single-threaded
+    /// in every stage (as it does whenever two stages share the threads), so a stage computed
+    /// alone in a shard gives the bits it gives among all stages.
+    static func stages(_ items: [Int], of p: Prepared, context: AnalysisContext) throws -> [Stage] {
+        let (paths, given, train, evaluation, budget, modes, settings) = (p.paths, p.given, p.train, p.evaluation, p.budget, p.modes, p.settings)
+        let label = p.targetLabel
         let progress = context.progress
-        progress.start("transfer to \(target.label)", total: paths.count * (modes.count + 1))
-        let stages: [Stage] = try parallelMap(paths.count, threads: context.threads) { i in
+        progress.start("transfer to \(label)" + (items.count < paths.count ? " (\(items.count) stages of this shard)" : ""),
+                       total: items.count * (modes.count + 1))
+        let saved = BLAS.threadCount
+        BLAS.setThreadCount(1)
+        defer { BLAS.setThreadCount(saved) }
+        let stages: [Stage] = try parallelMap(items.count, threads: context.threads) { n in
+            let i = items[n]
             let path = paths[i]
             let (model, manifest) = try ModelCheckpoint.load(path)
             let acc: Double, from: String
@@ -83,7 +112,7 @@ public enum StageTransfer {
                 throw AnalysisError.missing(path: path, what: "no val_acc recorded in the checkpoint", hint: "pass --source-accuracies (one per stage)")
             }
             guard train.sampleSize == model.spec.inputShape.reduce(1, *) else {
-                throw AnalysisError.inputShape(path: path, model: model.spec.inputShape, data: target.label, samples: train.sampleShape)
+                throw AnalysisError.inputShape(path: path, model: model.spec.inputShape, data: label, samples: train.sampleShape)
             }
             let trainFeatures = try FeatureTransfer.penultimateFeatures(model, train)
             let testFeatures = try FeatureTransfer.penultimateFeatures(model, evaluation)
@@ -104,15 +133,20 @@ public enum StageTransfer {
                          featureDimensions: trainFeatures.columns, fix: fix, finetune: finetune, logME: logME)
         }
         progress.finish()
+        return stages
+    }
+
+    /// The measurements of all stages, mode by mode.
+    static func measurements(_ stages: [Stage], of p: Prepared) -> [Transferability.Measurement] {
         var measurements: [Transferability.Measurement] = []
-        for mode in modes {
+        for mode in p.modes {
             for s in stages {
                 guard let outcome = mode == "fix" ? s.fix : s.finetune else { continue }
-                measurements.append(.init(stage: s.stage, sourceAccuracy: s.sourceAccuracy, target: target.label, mode: mode,
+                measurements.append(.init(stage: s.stage, sourceAccuracy: s.sourceAccuracy, target: p.targetLabel, mode: mode,
                                           targetAccuracy: outcome.targetAccuracy))
             }
         }
-        return (settings, stages, measurements)
+        return measurements
     }
 
     /// The measured accuracies in the `--from-accuracies` format, plus checkpoint and LogME columns.

@@ -6,7 +6,7 @@ import Tensors
 
 /// `analyze transfer`: how transferable is what each learning-rate stage learned
 /// (paper 003, section 6 and Figure 11).
-public struct TransferAnalyzer: Analyzer {
+public struct TransferAnalyzer: ShardableAnalyzer {
     public enum Mode: String, CaseIterable, ExpressibleByArgument, Codable, Sendable { case fix, finetune, both }
 
     public struct Options: ParsableArguments {
@@ -101,7 +101,8 @@ public struct TransferAnalyzer: Analyzer {
         format) and logme.png/svg.
 
         The CSV has one row per (stage, target, mode): stage,source_accuracy,target,mode,target_accuracy. \
-        Writes result.json, transferability.csv and one grouped bar chart per mode (paper 003 Figure 11).
+        Writes result.json, transferability.csv and one grouped bar chart per mode (paper 003 Figure 11). \
+        --shard k/N splits the stages (each one's LogME and fix/finetune training); `analyze merge` writes the tables and charts.
         """
 
     let options: Options
@@ -135,18 +136,38 @@ public struct TransferAnalyzer: Analyzer {
         return "transfer-" + part(Substring(options.fromAccuracies ?? "table"))
     }
 
-    public func run(_ context: AnalysisContext) throws -> Result {
+    /// `--stages`: what every stage needs; `--from-accuracies`: nothing to compute.
+    public struct Work {
+        var prepared: StageTransfer.Prepared?
+    }
+
+    /// The items are the stages (each one's LogME, fix and finetune training), of equal cost;
+    /// `--from-accuracies` has none (the merge reads the table).
+    public func plan(_ context: AnalysisContext) throws -> ShardPlan<Work> {
+        guard options.fromAccuracies == nil else { return ShardPlan(work: Work(prepared: nil), count: 0, itemName: "stage") }
+        let prepared = try StageTransfer.prepare(options, context: context)
+        return ShardPlan(work: Work(prepared: prepared), count: prepared.paths.count, itemName: "stage")
+    }
+
+    public func compute(_ items: [Int], of plan: ShardPlan<Work>, context: AnalysisContext) throws -> [StageTransfer.Stage] {
+        guard let prepared = plan.work.prepared else { return [] }
+        return try StageTransfer.stages(items, of: prepared, context: context)
+    }
+
+    public func finish(_ plan: ShardPlan<Work>, values stages: [StageTransfer.Stage], context: AnalysisContext) throws -> Result {
         guard let path = options.fromAccuracies else {
-            let trained = try StageTransfer.run(options, context: context)
-            let accuracies = try context.write(StageTransfer.accuracyCSV(trained.stages, measurements: trained.measurements),
-                                               to: "accuracies.csv")
-            var result = try report(trained.measurements, settings: ["target": trained.settings.target.label,
-                                                                      "stages": options.stages ?? "", "mode": options.mode.rawValue],
+            guard let prepared = plan.work.prepared else {
+                throw AnalysisError.unusable(path: ".", detail: "transfer without --from-accuracies needs --stages and --target")
+            }
+            let measurements = StageTransfer.measurements(stages, of: prepared)
+            let accuracies = try context.write(StageTransfer.accuracyCSV(stages, measurements: measurements), to: "accuracies.csv")
+            var result = try report(measurements, settings: ["target": prepared.settings.target.label,
+                                                             "stages": options.stages ?? "", "mode": options.mode.rawValue],
                                     context: context)
-            result.transfer = trained.settings
-            result.stages = trained.stages
+            result.transfer = prepared.settings
+            result.stages = stages
             result.files.insert(accuracies, at: 0)
-            result.files += try StageTransfer.logMEFigure(trained.stages, target: trained.settings.target.label, context: context)
+            result.files += try StageTransfer.logMEFigure(stages, target: prepared.settings.target.label, context: context)
             return result
         }
         guard let data = FileManager.default.contents(atPath: path) else { throw CheckpointError.fileNotFound(path: path) }

@@ -8,7 +8,7 @@ import Trainer
 /// `analyze walk`: the full-data loss interpolated between consecutive per-iteration checkpoints
 /// (paper 002): valley floor, height above it, barriers crossed per epoch, gradient cosine and
 /// distance from initialisation.
-public struct WalkAnalyzer: Analyzer {
+public struct WalkAnalyzer: ShardableAnalyzer {
     public struct Options: ParsableArguments {
         @Option(help: "Epochs to walk, e.g. 1,10,25 (default: every epoch with per-iteration checkpoints).")
         public var epochs: String?
@@ -78,6 +78,8 @@ public struct WalkAnalyzer: Analyzer {
         (paper 002, footnote 1). Per epoch: barriers crossed (Table 1) and mean height (Table 2). \
         Gradient cosines come from metrics.jsonl; distance from initialisation is recomputed \
         from epoch-0000.ckpt when present. Writes result.json, steps.csv, epochs.csv, figures.
+        Shardable: --shard k/N splits the steps of the selected epochs over N processes; \
+        `analyze merge OUT` assembles them.
         """
 
     let options: Options
@@ -94,7 +96,38 @@ public struct WalkAnalyzer: Analyzer {
                              String(format: "%d / %d, %.4g", e.summary.barriersCrossed, e.summary.steps, e.summary.averageHeight)) }
     }
 
-    public func run(_ context: AnalysisContext) throws -> Result {
+    /// What every step needs: the epochs' iterations, the loss evaluator, θ₀, the metrics.
+    public struct Work {
+        var run: RunDirectory
+        var groups: [WalkMetrics.Group]
+        var grouping: String
+        var metrics: WalkMetrics
+        /// The first iterate's checkpoint: every iterate must be compatible with it.
+        var first: Model
+        var firstPath: String
+        var setup: LandscapeSetup
+        var initial: Tensor<Float>?
+        var alphas: [Double]
+        /// Item k is step `steps[k].step` of group `steps[k].group` (θ_s → θ_{s+1}).
+        var steps: [(group: Int, step: Int)]
+    }
+
+    /// One step's share of the walk: the loss at every α and, when θ₀ is known, the distances of
+    /// both iterates from it (so the merge needs no checkpoint of the walk).
+    public struct StepValue: Codable, Sendable {
+        /// L at α = 0, 1/points, …, 1, `[points + 1]`.
+        public var profile: [Double]
+        /// ‖θ_s − θ₀‖ and ‖θ_{s+1} − θ₀‖; empty without epoch-0000.ckpt.
+        public var distances: [Double]
+    }
+
+    /// The items are the steps θ_t → θ_{t+1} of the selected epochs, in order; each costs its
+    /// `--points + 1` evaluations. The profile is a fixed α grid (nothing is refined from earlier
+    /// values), so a step's value depends on its two iterates only; valley floor, heights and
+    /// barriers are derived from the profiles in `finish`. Only the checkpoints of the selected
+    /// iterations' manifests are read here; the iterates themselves are loaded by the shards
+    /// that walk them.
+    public func plan(_ context: AnalysisContext) throws -> ShardPlan<Work> {
         guard let run = context.run else {
             throw AnalysisError.needsRunDirectory(analyzer: Self.name, because: "walk reads a run's per-iteration checkpoints and metrics.jsonl")
         }
@@ -136,30 +169,70 @@ public struct WalkAnalyzer: Analyzer {
             initial = m.parameters
         }
         let alphas = SGDWalk.alphas(options.points)
-        let totalSteps = groups.reduce(0) { $0 + $1.iterations.count - 1 }
-        context.progress.start("walk", total: totalSteps * alphas.count)
-        var walks: [EpochWalk] = []
-        for g in groups {
-            var thetas: [Tensor<Float>] = []
-            var buffers: [Tensor<Float>] = []
-            for it in g.iterations {
-                let path = try run.checkpoint(.iteration(it))
+        let steps = groups.indices.flatMap { g in (0..<(groups[g].iterations.count - 1)).map { (group: g, step: $0) } }
+        let work = Work(run: run, groups: groups, grouping: grouping, metrics: metrics, first: first, firstPath: firstPath, setup: setup,
+                        initial: initial, alphas: alphas, steps: steps)
+        return ShardPlan(work: work, costs: Array(repeating: Double(alphas.count), count: steps.count), itemName: "step")
+    }
+
+    /// The profiles of the steps asked for, epoch by epoch: each epoch's iterates that these steps
+    /// touch are loaded (and checked) once, then all their points are evaluated together.
+    public func compute(_ items: [Int], of plan: ShardPlan<Work>, context: AnalysisContext) throws -> [StepValue] {
+        let w = plan.work
+        let (alphas, evaluator, initial) = (w.alphas, w.setup.evaluator, w.initial)
+        context.progress.start("walk" + (items.count < plan.count ? " (\(items.count) steps of this shard)" : ""), total: items.count * alphas.count)
+        var values: [StepValue] = []
+        values.reserveCapacity(items.count)
+        var start = 0
+        while start < items.count {
+            let g = w.steps[items[start]].group
+            var end = start
+            while end < items.count, w.steps[items[end]].group == g { end += 1 }
+            let steps = items[start..<end].map { w.steps[$0].step }
+            // The iterates these steps need, each loaded (and checked) once.
+            var loaded: [Int: (theta: Tensor<Float>, buffers: Tensor<Float>)] = [:]
+            func iterate(_ s: Int) throws -> (theta: Tensor<Float>, buffers: Tensor<Float>) {
+                if let m = loaded[s] { return m }
+                let path = try w.run.checkpoint(.iteration(w.groups[g].iterations[s]))
                 let m = try LandscapeCheckpoints.load(path)
-                try LandscapeCheckpoints.requireCompatible(first, firstPath, m, path)
-                thetas.append(m.parameters); buffers.append(m.buffers)
+                try LandscapeCheckpoints.requireCompatible(w.first, w.firstPath, m, path)
+                loaded[s] = (m.parameters, m.buffers)
+                return (m.parameters, m.buffers)
             }
-            let steps = thetas.count - 1, n = alphas.count
-            let evaluator = setup.evaluator
-            let (iterates, stats) = (thetas, buffers)
-            let values = try evaluator.evaluate(count: steps * n, progress: context.progress) { k in
-                let (s, j) = (k / n, k % n), w = [1 - alphas[j], alphas[j]]
-                return LandscapePoint(parameters: ParameterVectors.combine([iterates[s], iterates[s + 1]], weights: w),
-                                      buffers: evaluator.combineBuffers([stats[s], stats[s + 1]], weights: w))
+            let ends = try steps.map { (start: try iterate($0), end: try iterate($0 + 1)) }
+            let n = alphas.count
+            let points = try evaluator.evaluate(count: steps.count * n, progress: context.progress) { k in
+                let (x, y, j) = (ends[k / n].start, ends[k / n].end, k % n), weights = [1 - alphas[j], alphas[j]]
+                return LandscapePoint(parameters: ParameterVectors.combine([x.theta, y.theta], weights: weights),
+                                      buffers: evaluator.combineBuffers([x.buffers, y.buffers], weights: weights))
             }
-            let profiles = (0..<steps).map { s in (0..<n).map { values[s * n + $0][0].loss } }
-            let walked = SGDWalk.steps(profiles: profiles, iterations: Array(g.iterations.dropLast()), alphas: alphas,
+            for (k, e) in ends.enumerated() {
+                let distances = initial.map { i in [ParameterVectors.distance(e.start.theta, i), ParameterVectors.distance(e.end.theta, i)] } ?? []
+                values.append(StepValue(profile: (0..<n).map { points[k * n + $0][0].loss }, distances: distances))
+            }
+            start = end
+        }
+        context.progress.finish()
+        return values
+    }
+
+    public func finish(_ plan: ShardPlan<Work>, values: [StepValue], context: AnalysisContext) throws -> Result {
+        let w = plan.work
+        let (metrics, alphas) = (w.metrics, w.alphas)
+        if let k = values.firstIndex(where: { $0.profile.count != alphas.count || $0.distances.count != (w.initial == nil ? 0 : 2) }) {
+            throw LandscapeShards.mismatch("step \(k) has \(values[k].profile.count) losses and \(values[k].distances.count) distances, expected \(alphas.count) and \(w.initial == nil ? 0 : 2)", context: context)
+        }
+        var walks: [EpochWalk] = []
+        var next = 0
+        for g in w.groups {
+            let stepValues = Array(values[next..<(next + g.iterations.count - 1)])
+            next += g.iterations.count - 1
+            let walked = SGDWalk.steps(profiles: stepValues.map(\.profile), iterations: Array(g.iterations.dropLast()), alphas: alphas,
                                        relativeTolerance: options.tolerance)
-            let distance: [Double?] = initial.map { i in thetas.map { ParameterVectors.distance($0, i) } } ?? g.iterations.map { metrics.distance[$0] }
+            // Each iterate's distance from its step's start; the last iterate's from the last step's end.
+            let distance: [Double?] = w.initial == nil
+                ? g.iterations.map { metrics.distance[$0] }
+                : stepValues.map { $0.distances.first } + [stepValues.last?.distances.last]
             let cosine = g.iterations.map { metrics.cosine[$0] }
             let knownCos = cosine.compactMap { $0 }
             let summary = WalkEpochSummary(epoch: g.epoch, label: g.label, steps: walked.count,
@@ -169,7 +242,6 @@ public struct WalkAnalyzer: Analyzer {
                                            meanGradientCosine: knownCos.isEmpty ? nil : knownCos.reduce(0, +) / Double(knownCos.count))
             walks.append(EpochWalk(summary: summary, steps: walked, iterations: g.iterations, distanceFromInit: distance, gradientCosine: cosine))
         }
-        context.progress.finish()
 
         var warnings: [String] = []
         if walks.allSatisfy({ $0.gradientCosine.allSatisfy { $0 == nil } }) {
@@ -179,9 +251,9 @@ public struct WalkAnalyzer: Analyzer {
         let (figureFiles, figureWarnings) = try WalkFigures.render(walks, context: context, name: Self.name)
         files += figureFiles
         warnings += figureWarnings
-        let settings = Settings(points: options.points, maxSteps: options.maxSteps, relativeTolerance: options.tolerance, grouping: grouping,
-                                distanceSource: initial == nil ? "metrics.jsonl" : "recomputed from epoch-0000.ckpt",
-                                cosineSource: "metrics.jsonl (minibatch gradients during training)", data: setup.data.settings)
+        let settings = Settings(points: options.points, maxSteps: options.maxSteps, relativeTolerance: options.tolerance, grouping: w.grouping,
+                                distanceSource: w.initial == nil ? "metrics.jsonl" : "recomputed from epoch-0000.ckpt",
+                                cosineSource: "metrics.jsonl (minibatch gradients during training)", data: w.setup.data.settings)
         return Result(settings: settings, epochs: walks, warnings: warnings, files: files)
     }
 
