@@ -5,7 +5,8 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 APT_PACKAGES := libopenblas-dev liblapacke-dev libarchive-dev libpng-dev libcairo2-dev libdnnl-dev \
-                fonts-dejavu-core pkg-config dataset-fashion-mnist chromium
+                fonts-dejavu-core pkg-config dataset-fashion-mnist chromium \
+                slurm-wlm munge
 export OPENBLAS_NUM_THREADS ?= 2
 DEMO_OUT ?= out/demo
 

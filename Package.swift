@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "AnalyzerTestKit", targets: ["AnalyzerTestKit"]),
         .library(name: "InputFuzzing", targets: ["InputFuzzing"]),
         .library(name: "ONNX", targets: ["ONNX"]),
+        .library(name: "Cluster", targets: ["Cluster"]),
         .executable(name: "analyze", targets: ["analyze"]),
     ],
     dependencies: [
@@ -50,8 +51,11 @@ let package = Package(
             "Tensors", "CheckpointFormat", "Trainer", "Render",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Launching shards (issue 15): Slurm scripts and sbatch/squeue, local processes, the
+        // submission record. Knows commands and files, not analyzers.
+        .target(name: "Cluster", dependencies: ["CheckpointFormat"]),
         .target(name: "AnalyzeCLI", dependencies: [
-            "Analyzers", "CheckpointFormat", "Tensors", "Trainer", "ONNX",
+            "Analyzers", "CheckpointFormat", "Tensors", "Trainer", "ONNX", "Cluster",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "AnalyzerTestKit", dependencies: ["Analyzers", "CheckpointFormat"]),
@@ -67,6 +71,7 @@ let package = Package(
         .testTarget(name: "AnalyzersTests", dependencies: ["Analyzers", "AnalyzerTestKit", "CheckpointFormat", "Tensors", "Trainer", "ONNX"]),
         .testTarget(name: "InputFuzzingTests", dependencies: ["InputFuzzing"]),
         .testTarget(name: "ONNXTests", dependencies: ["ONNX", "CheckpointFormat", "Tensors"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
         .testTarget(name: "CLITests", dependencies: ["CheckpointFormat", "Tensors", "Trainer", "ONNX"]),
     ]
 )

@@ -54,13 +54,19 @@ public enum ShardRunner {
         return path
     }
 
-    /// True when `path/shards/` holds a partial result of `analyzer`.
+    /// True when `path/shards/` holds a partial result of `analyzer` — or no partial result yet,
+    /// only what shards of a starting run leave there (an empty `shards/` another shard running in
+    /// parallel just created; `analyze submit`'s record, scripts and logs), and `path` holds
+    /// nothing else.
     public static func holdsShards(of analyzer: String, at path: String) -> Bool {
         let folder = shardsFolder(path)
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-        return names.contains { name in
-            name.hasPrefix("shard-") && name.hasSuffix(".json") && (try? ShardFile.header(folder + "/" + name))?.analyzer == analyzer
-        }
+        let partials = names.filter { $0.hasPrefix("shard-") && $0.hasSuffix(".json") }
+        if partials.contains(where: { (try? ShardFile.header(folder + "/" + $0))?.analyzer == analyzer }) { return true }
+        let outside = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { !$0.hasPrefix(".") }
+        guard partials.isEmpty, outside == ["shards"] else { return false }
+        let bookkeeping: Set<String> = ["submission.json", "shards.sbatch", "merge.sbatch", "merge.log"]
+        return names.allSatisfy { $0.hasPrefix(".") || bookkeeping.contains($0) || ($0.hasPrefix("shard-") && $0.hasSuffix(".log")) }
     }
 
     /// Merges the shards of `set` (read by `ShardSet.read`) with `analyzer` (rebuilt from
