@@ -119,5 +119,11 @@ import Testing
         #expect(String(decoding: csv ?? Data(), as: UTF8.self) == "epoch,parameters\n1,23\n2,23\n3,23\n")
         let refused = try runProcess(binary, ["parameter-count", dir + "/run", "--epoch", "3", "--shard", "1/2"])
         #expect(refused.status == 64 && refused.stderr.contains("parameter-count cannot be sharded"), "\(refused.stderr)")
+        // `submit` refuses it before submitting anything; the shardable one runs as local shards.
+        let submit = try runProcess(binary, ["submit", "--local", "2", "--", "parameter-count", dir + "/run", "--epoch", "3"])
+        #expect(submit.status == 64 && submit.stderr.contains("parameter-count"), "\(submit.stderr)")
+        let local = try runProcess(binary, ["submit", "--local", "2", "--", "parameter-count-over-epochs", dir + "/run", "--out", dir + "/local"])
+        #expect(local.status == 0, "\(local.stderr)")
+        #expect(FileManager.default.contents(atPath: dir + "/local/counts.csv") == csv)
     }
 }
