@@ -88,34 +88,18 @@ public enum IDX {
     }
 
     /// `Float(b) / 255` for every byte, through a 256-entry table (the same values as the
-    /// division, bit for bit, without a division per pixel); large arrays in two halves at once
-    /// (the time goes to first-touching the output's pages, which both cores can do).
+    /// division, bit for bit, without a division per pixel).
     static func unitFloats(_ bytes: [UInt8]) -> [Float] {
         let table = (0..<256).map { Float($0) / 255 }
-        let halves = bytes.count >= 1 << 20 ? 2 : 1
         return [Float](unsafeUninitializedCapacity: bytes.count) { out, initialized in
-            guard let o = out.baseAddress else { initialized = 0; return }
-            FileReader.adviseHugePages(UnsafeMutableRawPointer(o), bytes.count * 4)
-            let output = UncheckedPointer(o)
+            if let base = out.baseAddress { FileReader.adviseHugePages(UnsafeMutableRawPointer(base), bytes.count * 4) }
             table.withUnsafeBufferPointer { t in
                 bytes.withUnsafeBufferPointer { b in
-                    guard let input = b.baseAddress, let lookup = t.baseAddress else { return }
-                    let (source, map) = (UncheckedPointer(UnsafeMutablePointer(mutating: input)), UncheckedPointer(UnsafeMutablePointer(mutating: lookup)))
-                    let n = b.count
-                    DispatchQueue.concurrentPerform(iterations: halves) { h in
-                        let range = (n * h / halves)..<(n * (h + 1) / halves)
-                        for i in range { output.pointer[i] = map.pointer[Int(source.pointer[i])] }
-                    }
+                    for i in b.indices { out[i] = t[Int(b[i])] }
                 }
             }
             initialized = bytes.count
         }
-    }
-
-    /// A raw pointer handed to the worker threads of one call (each writes its own range).
-    struct UncheckedPointer<T>: @unchecked Sendable {
-        let pointer: UnsafeMutablePointer<T>
-        init(_ p: UnsafeMutablePointer<T>) { pointer = p }
     }
 
     static func tensor(_ shape: [Int], _ scalars: [Float]) throws(TrainerError) -> Tensor<Float> {
