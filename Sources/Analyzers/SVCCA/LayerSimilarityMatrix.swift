@@ -99,7 +99,8 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
                                progress: @Sendable () -> Void = {},
                                load: @Sendable (Side, Int) throws -> Tensor<Double>) throws -> LayerSimilarityMatrix {
         let r = try compute(cells: allCells(namesA.count, namesB.count), layersA: namesA, layersB: namesB, reduction: reduction,
-                            measures: measures, inputEpsilon: inputEpsilon, precision: precision, threads: threads, progress: progress, load: load)
+                            measures: measures, inputEpsilon: inputEpsilon, precision: precision, threads: threads,
+                            blasThreads: blasThreads(rows: namesA.count, threads: threads), progress: progress, load: load)
         var droppedNeurons: [String: [Int]] = [:]
         for (name, dropped) in namesA.indices.map({ (namesA[$0], r.droppedA[$0] ?? []) }) + namesB.indices.map({ (namesB[$0], r.droppedB[$0] ?? []) })
         where !dropped.isEmpty { droppedNeurons[name] = dropped }
@@ -128,27 +129,36 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
                                inputEpsilon: Double = Double.ulpOfOne,
                                precision: RepresentationSimilarity.ProductPrecision = .float64,
                                threads: Int,
+                               blasThreads: Int = 1,
                                progress: @Sendable () -> Void = {},
                                load: @Sendable (Side, Int) throws -> Tensor<Double>) throws -> CellResults {
-        try singleThreadedBLAS {
+        // Either layers in parallel with one BLAS thread each, or one layer at a time with
+        // `blasThreads`: never a mix, so a layer's arithmetic does not depend on its neighbours.
+        let workers = blasThreads > 1 ? 1 : threads
+        return try withBLASThreads(max(blasThreads, 1)) {
             switch precision {
             case .float64:
                 return try cellProducts(cells, namesA, namesB, reduction: reduction, measures: measures, inputEpsilon: inputEpsilon,
-                                        scalar: Double.self, threads: threads, progress: progress, load: load)
+                                        scalar: Double.self, threads: workers, progress: progress, load: load)
             case .float32:
                 return try cellProducts(cells, namesA, namesB, reduction: reduction, measures: measures, inputEpsilon: inputEpsilon,
-                                        scalar: Float.self, threads: threads, progress: progress, load: load)
+                                        scalar: Float.self, threads: workers, progress: progress, load: load)
             }
         }
     }
 
-    /// Runs `body` with OpenBLAS on one thread (restoring the count after): `parallelMap`
-    /// does so only when it runs two or more workers, which would make a layer's arithmetic
-    /// depend on how many layers are prepared beside it.
-    static func singleThreadedBLAS<T>(_ body: () throws -> T) rethrows -> T {
+    /// BLAS threads per layer for a heatmap of `rows` A layers: with fewer rows than threads (a
+    /// single pair, 1 × N) the cores go to each GEMM, otherwise to parallel rows. A function of
+    /// the whole heatmap, so every shard computes each cell as the unsharded run does.
+    public static func blasThreads(rows: Int, threads: Int) -> Int { rows < threads ? threads : 1 }
+
+    /// Runs `body` with OpenBLAS on `n` threads (restoring the count after): `parallelMap`
+    /// sets one thread only when it runs two or more workers, which would make a layer's
+    /// arithmetic depend on how many layers are prepared beside it.
+    static func withBLASThreads<T>(_ n: Int, _ body: () throws -> T) rethrows -> T {
         let saved = BLAS.threadCount
-        if saved != 1 { BLAS.setThreadCount(1) }
-        defer { if saved != 1 { BLAS.setThreadCount(saved) } }
+        if saved != n { BLAS.setThreadCount(n) }
+        defer { if saved != n { BLAS.setThreadCount(saved) } }
         return try body()
     }
 
@@ -263,7 +273,7 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
                                       inputEpsilon: Double = Double.ulpOfOne, threads: Int,
                                       progress: @Sendable () -> Void = {}) throws
         -> (comparisons: [RepresentationSimilarity.Comparison], dropped: [(SpectrumKey, String, [Int])]) {
-        try singleThreadedBLAS {
+        try withBLASThreads(1) {
             let keys = spectrumKeys(cells, sizesA: a.mapValues { mapSize($0.1) }, sizesB: b.mapValues { mapSize($0.1) })
             let spectra = try parallelMap(keys.count, threads: threads) { k in
                 defer { progress() }

@@ -250,9 +250,11 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
                         droppedB: w.introduces[k].b ? dropped[.init(side: 1, layer: cell.column, height: h, width: wd)] ?? [] : nil)
                 }
             } else {
+                // Decided from the whole plan (all A layers), so every shard computes a cell alike.
+                let blasThreads = LayerSimilarityMatrix.blasThreads(rows: a.layers.count, threads: context.threads)
                 let r = try LayerSimilarityMatrix.compute(cells: cells, layersA: a.layers, layersB: b.layers, reduction: options.reduction,
                                                           measures: w.measures, inputEpsilon: w.epsilon, threads: context.threads,
-                                                          progress: { progress.advance() }) { side, i in
+                                                          blasThreads: blasThreads, progress: { progress.advance() }) { side, i in
                     side == .a ? try a.matrix(a.layers[i]) : try b.matrix(b.layers[i])
                 }
                 for (n, position) in positions.enumerated() {
