@@ -6,6 +6,7 @@ public enum BuiltInAnalyzers {
         BarrierAnalyzer.self,
         ConnectAnalyzer.self,
         PlaneAnalyzer.self,
+        SurfaceAnalyzer.self,
         WalkAnalyzer.self,
         SVCCAAnalyzer.self,
         HessianAnalyzer.self,
