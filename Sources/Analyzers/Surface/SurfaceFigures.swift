@@ -1,5 +1,7 @@
+import CheckpointFormat
 import Foundation
 import Render
+import Tensors
 
 /// The files of `analyze surface`: grid.csv, points.csv and the figures.
 enum SurfaceFigures {
