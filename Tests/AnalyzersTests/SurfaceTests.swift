@@ -43,7 +43,7 @@ struct SurfaceTests {
         let run = try LandscapeFixtures.convexRun()
         let centre = try run.checkpoint(.epoch(3))
         let options = try SurfaceAnalyzer.Options.parse(["--checkpoint", centre, "--directions", "file:" + centre, "--dims", "1",
-                                                         "--range=-1:1", "--grid", "9"])
+                                                         "--range", "-1:1", "--grid", "9"])
         let result = try AnalyzerTestKit.checkContract(SurfaceAnalyzer.self, options: options, run: run)
         #expect(result.settings.normalize == "none" && result.y.isEmpty && result.loss[0].count == 1)
         #expect(result.files.contains("surface-loss.png") && result.files.contains("surface-accuracy.svg") && result.files.contains("grid.csv"))

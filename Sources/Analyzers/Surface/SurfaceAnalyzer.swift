@@ -23,11 +23,11 @@ public struct SurfaceAnalyzer: ShardableAnalyzer {
         public var ignore: SurfaceDirections.Ignore = .biasbn
         @Option(help: "filter or none (default: filter for random directions, none for pca and file directions).")
         public var normalize: Normalization?
-        @Option(help: "α and β range, e.g. --range=-1:1 (default -1:1; pca: the iterates plus 20 %).")
+        @Option(parsing: .unconditional, help: "α and β range, e.g. --range -1:1 (default -1:1; pca: the iterates plus 20 %).")
         public var range: AxisRange?
-        @Option(help: "α range (overrides --range).")
+        @Option(parsing: .unconditional, help: "α range, e.g. --xrange -2:1 (overrides --range).")
         public var xrange: AxisRange?
-        @Option(help: "β range (overrides --range).")
+        @Option(parsing: .unconditional, help: "β range (overrides --range).")
         public var yrange: AxisRange?
         @Option(help: "Grid points per axis.")
         public var grid: Int = 21
@@ -145,7 +145,7 @@ public struct SurfaceAnalyzer: ShardableAnalyzer {
     public static let discussion = """
         Examples:
           analyze surface run/ --epoch 150
-          analyze surface run/ --dims 1 --range=-0.5:0.5 --grid 51
+          analyze surface run/ --dims 1 --range -0.5:0.5 --grid 51
           analyze surface run/ --directions pca --grid 31
           analyze surface --checkpoint model.ckpt --data run/ --directions file:d1.ckpt,d2.ckpt --normalize filter
 
@@ -157,7 +157,7 @@ public struct SurfaceAnalyzer: ShardableAnalyzer {
         two principal components of wᵢ − w_final over the run's saved epochs, centred at w_final, \
         with each iterate drawn at its least-squares coordinates and the share of its displacement \
         the plane captures (an iterate's drawn loss is the plane's, not the iterate's own). Figures: \
-        filled log-scale contours (2-D) or the loss line (1-D). Writes result.json, grid.csv, points.csv (pca).
+        filled log-scale contours and log₁₀-loss heatmaps (2-D), or loss and accuracy lines (1-D). Writes result.json, grid.csv, points.csv (pca).
         """
 
     let options: Options

@@ -30,13 +30,15 @@ enum SurfaceFigures {
                      directions: SurfaceAnalyzer.DirectionChoice, context: AnalysisContext) throws -> (files: [String], warnings: [String]) {
         let metadata = ["Software": "Basin \(BasinVersion.string)", "basin:analyzer": SurfaceAnalyzer.name, "basin:run": context.run?.path ?? ""]
         var files: [String] = [], warnings: [String] = []
-        let kind: String
+        let kind: String, along: String
         switch directions {
-        case .random: kind = w.normalize == .filter ? "filter-normalised random directions" : "random directions"
-        case .pca: kind = "PCA directions of the trajectory"
-        case .files: kind = "given directions"
+        case .random:
+            kind = (w.normalize == .filter ? "filter-normalised " : "") + "random directions"
+            along = "a " + (w.normalize == .filter ? "filter-normalised " : "") + "random direction"
+        case .pca: kind = "PCA directions of the trajectory"; along = "the trajectory's first principal component"
+        case .files: kind = "given directions"; along = "the given direction"
         }
-        let (xName, yName) = axisNames(w.pca)
+        var (xName, yName) = axisNames(w.pca)
         if w.y.isEmpty {
             for quantity in ["loss", "accuracy"] {
                 let values = quantity == "loss" ? loss : accuracy
@@ -44,7 +46,7 @@ enum SurfaceFigures {
                     Series(name: splits[s], x: w.x, y: values[s][0], color: Color.cycle(0), marker: w.x.count <= 25 ? .circle : .none,
                            dash: splits[s] == "train" ? [] : [5, 3])
                 }
-                var plot = LinePlot(title: "\(quantity.capitalized) along \(kind) around \(w.centreLabel)", xLabel: xName, yLabel: quantity,
+                var plot = LinePlot(title: "\(quantity.capitalized) along \(along) around \(w.centreLabel)", xLabel: xName, yLabel: quantity,
                                     series: series, verticalLines: [VerticalLine(x: 0, label: w.centreLabel)])
                 let finite = series.flatMap(\.y).filter(\.isFinite)
                 if quantity == "loss", finite.allSatisfy({ $0 > 0 }), let lo = finite.min(), let hi = finite.max(), hi > 10 * lo { plot.yScale = .log }
@@ -65,6 +67,9 @@ enum SurfaceFigures {
             polylines.append(Polyline(x: p.iterates.map(\.x), y: p.iterates.map(\.y), label: "trajectory (projected; % in plane)",
                                       color: Color(hex: 0xffd54f), width: 1.2))
             title = "loss on the trajectory's PCA plane around \(w.centreLabel)"
+            // The figure's caption: where an iterate is drawn is not where it is.
+            xName += "; iterates projected, % = share in plane"
+            if p.iterates.contains(where: { $0.displacement == 0 }) { points.removeFirst() }
         }
         for (s, split) in splits.enumerated() {
             let map = ContourMap(title: "\(split == "train" ? "Training" : "Validation") \(title)", xLabel: xName, yLabel: yName,
@@ -72,6 +77,14 @@ enum SurfaceFigures {
                                  colorBarLabel: "\(split) loss (log scale)")
             warnings += try map.render(to: .files(base: context.outputDirectory + "/surface-\(split)", metadata: metadata)).warnings
             files += ["surface-\(split).png", "surface-\(split).svg"]
+            // The same grid as cells (loss-landscape's heatmap): β grows upwards, as on the contours.
+            let every = max(1, (w.x.count + 7) / 8)
+            func labels(_ v: [Double]) -> [String] { v.indices.map { $0 % every == 0 ? String(format: "%.3g", v[$0]) : "" } }
+            let heat = Heatmap(title: "\(split == "train" ? "Training" : "Validation") log₁₀ loss around \(w.centreLabel)", xLabel: axisNames(w.pca).0, yLabel: yName,
+                               values: loss[s].reversed().map { row in row.map { $0 > 0 ? log10($0) : .nan } },
+                               rowLabels: labels(w.y).reversed(), columnLabels: labels(w.x), colorBarLabel: "log₁₀ \(split) loss")
+            warnings += try heat.render(to: .files(base: context.outputDirectory + "/heatmap-\(split)", metadata: metadata)).warnings
+            files += ["heatmap-\(split).png", "heatmap-\(split).svg"]
         }
         return (files, warnings)
     }
