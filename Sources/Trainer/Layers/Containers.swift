@@ -70,10 +70,11 @@ final class Residual<Scalar: BLASScalar> {
     /// Whether the last forward pass's input was `constant` (then backward returns no ∂x).
     private var inputConstant = false
 
-    func forward(_ x: Dual<Scalar>, _ pass: Pass<Scalar>, prefix: String) -> Dual<Scalar> {
+    func forward(_ x: Dual<Scalar>, _ pass: Pass<Scalar>, prefix: String, recorder: LayerRecorder<Scalar>? = nil) -> Dual<Scalar> {
         inputConstant = x.constant
-        let a = main.forward(x, pass, prefix: prefix, recorder: nil)
-        let b = shortcut.children.isEmpty ? x : shortcut.forward(x, pass, prefix: prefix, recorder: nil)
+        let inner = recorder?.insideBlocks == true ? recorder : nil
+        let a = main.forward(x, pass, prefix: prefix, recorder: inner)
+        let b = shortcut.children.isEmpty ? x : shortcut.forward(x, pass, prefix: prefix + ".shortcut", recorder: inner)
         precondition(a.shape == b.shape, "residual branches disagree: \(a.shape) vs \(b.shape)")
         let sum = Dual<Scalar>.zeros(a.shape, withTangent: pass.withTangents)
         sum.value.pointer.update(from: a.value.pointer, count: a.value.count)

@@ -48,7 +48,7 @@ indirect enum Layer<Scalar: BLASScalar> {
         case .globalAvgPool(let l): y = l.forward(x, pass)
         case .flatten(let l): y = l.forward(x, pass)
         case .sequential(let s): return s.forward(x, pass, prefix: name, recorder: recorder)
-        case .residual(let r): y = r.forward(x, pass, prefix: name)
+        case .residual(let r): y = r.forward(x, pass, prefix: name, recorder: recorder)
         case .graph(let g): return g.forward(x, pass, name: name, recorder: recorder)
         }
         // Parameter-free layers keep their input's independence of θ; the others depend on θ.
@@ -156,6 +156,10 @@ indirect enum Layer<Scalar: BLASScalar> {
 
 /// Collects per-layer outputs as `[batch, neurons]` matrices during a forward pass.
 final class LayerRecorder<Scalar: BLASScalar> {
+    /// Also record the layers inside residual blocks (`layer1.0.conv1`, `layer1.0.shortcut.0`, …),
+    /// as permutation alignment needs them; analyses of representations see whole blocks only.
+    let insideBlocks: Bool
+    init(insideBlocks: Bool = false) { self.insideBlocks = insideBlocks }
     private(set) var outputs: [(name: String, output: Tensor<Scalar>)] = []
     /// Each output's full shape (NCHW for convolutional layers), in the same order.
     private(set) var shapes: [[Int]] = []

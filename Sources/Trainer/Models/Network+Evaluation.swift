@@ -68,13 +68,14 @@ extension Network {
     /// The output of every layer as a `[B, neurons]` matrix, in forward order, named as PyTorch
     /// names the module (`features.0`, `classifier.1`, `layer2.0` for a whole residual block).
     /// With `keepShape`, convolutional outputs keep their NCHW shape `[B, C, H, W]` (activation
-    /// dumps store them so analyses can pool per channel).
+    /// dumps store them so analyses can pool per channel). With `insideBlocks`, the layers inside
+    /// residual blocks are recorded too (`layer1.0.conv1`, `layer1.0.shortcut.0`), before the block.
     @_specialize(exported: true, where Scalar == Float)
     public func layerOutputs(_ inputs: Tensor<Scalar>, mode: ForwardMode, at parameters: Tensor<Scalar>? = nil,
-                             keepShape: Bool = false) throws(TrainerError) -> [(name: String, output: Tensor<Scalar>)] {
+                             keepShape: Bool = false, insideBlocks: Bool = false) throws(TrainerError) -> [(name: String, output: Tensor<Scalar>)] {
         let batch = try validatedShape(inputs)
         try validate(parameters: parameters)
-        let recorder = LayerRecorder<Scalar>()
+        let recorder = LayerRecorder<Scalar>(insideBlocks: insideBlocks)
         withParameters(parameters) { theta in
             _ = forward(inputs, shape: batch, theta: theta, direction: nil, mode: mode, recorder: recorder)
         }

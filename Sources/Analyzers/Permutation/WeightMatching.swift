@@ -1,0 +1,137 @@
+import Tensors
+import Trainer
+
+/// Weight matching (Ainsworth et al. 2023, "Git Re-Basin", Algorithm 1): the permutations of B's
+/// hidden units that maximise Σ over every permuted tensor of ⟨W_A, π(W_B)⟩.
+///
+/// Coordinate descent over the groups: with every other group's permutation held, the objective
+/// is linear in one group's permutation — Σ_{axes of the group} W_A(unit i) · π₋(W_B)(unit j) with
+/// π₋ applying the other groups to the tensor's other axes — so each step is one linear
+/// assignment. Groups are visited in a seeded random order each sweep; a group's permutation
+/// changes only when the assignment strictly improves the objective, and the sweeps stop at the
+/// first one that changes nothing (a fixed point: no single group can improve), or after
+/// `maxSweeps`. The products are float64 GEMMs of the tensors with the group's axis moved first.
+public enum WeightMatching {
+    public struct Outcome: Sendable {
+        public var permutations: [[Int]]
+        /// Sweeps run, the last being the one that changed nothing (or `maxSweeps`).
+        public var sweeps: Int
+        public var converged: Bool
+        /// Σ ⟨W_A, π(W_B)⟩ over the permuted tensors, before (identity) and after.
+        public var objectiveBefore: Double
+        public var objectiveAfter: Double
+    }
+
+    /// - Parameters:
+    ///   - a, b: the two networks' trainable tensors by state-dict name (not their running statistics).
+    public static func match(_ groups: PermutationGroups, a: [String: Tensor<Float>], b: [String: Tensor<Float>],
+                             seed: UInt64, maxSweeps: Int = 100, progress: ((_ sweep: Int, _ step: Int) -> Void)? = nil) throws -> Outcome {
+        let axesOf = tensorAxes(groups)
+        var perms = groups.groups.map { Array(0..<$0.size) }
+        let aD = doubles(a, names: axesOf.keys), bD = doubles(b, names: axesOf.keys)
+        if let missing = aD.keys.sorted().first(where: { bD[$0] == nil }) {
+            throw AnalysisError.unusable(path: missing, detail: "the second checkpoint lacks tensor '\(missing)'")
+        }
+        let before = try objective(groups, aD, bD, perms, axesOf)
+        var rng = RandomGenerator(seed: seed).split("weight-matching")
+        var sweeps = 0, converged = false
+        while sweeps < maxSweeps {
+            sweeps += 1
+            var changed = false
+            var order = Array(groups.groups.indices)
+            order.shuffle(using: &rng)
+            for (step, g) in order.enumerated() {
+                progress?(sweeps, step)
+                let n = groups.groups[g].size
+                let score = try similarity(group: g, groups, aD, bD, perms, axesOf)
+                let old = LinearAssignment.total(score, size: n, assignment: perms[g])
+                let best = try LinearAssignment.maximizing(score, size: n)
+                let new = LinearAssignment.total(score, size: n, assignment: best)
+                if new > old + 1e-12 * max(1, abs(old)) { perms[g] = best; changed = true }
+            }
+            if !changed { converged = true; break }
+        }
+        let after = try objective(groups, aD, bD, perms, axesOf)
+        return Outcome(permutations: perms, sweeps: sweeps, converged: converged, objectiveBefore: before, objectiveAfter: after)
+    }
+
+    /// For each tensor a group touches: (group, axis, block) of every permuted axis of it.
+    static func tensorAxes(_ groups: PermutationGroups) -> [String: [(group: Int, axis: Int, block: Int)]] {
+        var out: [String: [(group: Int, axis: Int, block: Int)]] = [:]
+        for (g, group) in groups.groups.enumerated() {
+            for a in group.axes { out[a.tensor, default: []].append((g, a.axis, a.block)) }
+        }
+        return out
+    }
+
+    /// The tensors among `names` that `tensors` holds, in float64. The caller passes trainable
+    /// parameters only: running statistics are permuted with their layer but do not score a match.
+    static func doubles(_ tensors: [String: Tensor<Float>], names: some Sequence<String>) -> [String: Tensor<Double>] {
+        var out: [String: Tensor<Double>] = [:]
+        for name in names { if let t = tensors[name] { out[name] = Tensor(converting: t) } }
+        return out
+    }
+
+    /// B's tensor with every group's permutation applied except on `skipAxis`.
+    static func permuted(_ name: String, _ b: [String: Tensor<Double>], _ perms: [[Int]],
+                         _ axesOf: [String: [(group: Int, axis: Int, block: Int)]], skipAxis: Int?) throws -> Tensor<Double> {
+        guard var t = b[name] else { throw AnalysisError.unusable(path: name, detail: "the second checkpoint lacks tensor '\(name)'") }
+        for a in axesOf[name] ?? [] where a.axis != skipAxis {
+            t = try PermutationGroups.permute(t, name: name, axis: a.axis, block: a.block, by: perms[a.group])
+        }
+        return t
+    }
+
+    /// `t` as a matrix [units, everything else] with `axis` (in units of `block`) moved first.
+    static func unitsFirst(_ t: Tensor<Double>, axis: Int, block: Int, units: Int) -> [Double] {
+        let outer = t.shape[..<axis].reduce(1, *)
+        let inner = t.shape[(axis + 1)...].reduce(1, *) * block
+        if outer == 1 { return t.scalars }
+        var out = [Double](repeating: 0, count: t.count)
+        t.withUnsafeBufferPointer { s in
+            for u in 0..<units {
+                for o in 0..<outer {
+                    for r in 0..<inner { out[(u * outer + o) * inner + r] = s[(o * units + u) * inner + r] }
+                }
+            }
+        }
+        return out
+    }
+
+    /// S[i, j] = Σ over the group's axes of ⟨A's unit i, π₋(B)'s unit j⟩, `[n·n]` row-major.
+    static func similarity(group g: Int, _ groups: PermutationGroups, _ a: [String: Tensor<Double>], _ b: [String: Tensor<Double>],
+                           _ perms: [[Int]], _ axesOf: [String: [(group: Int, axis: Int, block: Int)]]) throws -> [Double] {
+        let n = groups.groups[g].size
+        var s = [Double](repeating: 0, count: n * n)
+        for axis in groups.groups[g].axes {
+            guard let ta = a[axis.tensor] else { continue }
+            let tb = try permuted(axis.tensor, b, perms, axesOf, skipAxis: axis.axis)
+            let ma = unitsFirst(ta, axis: axis.axis, block: axis.block, units: n)
+            let mb = unitsFirst(tb, axis: axis.axis, block: axis.block, units: n)
+            let k = ta.count / max(n, 1)
+            guard k > 0 else { continue }
+            ma.withUnsafeBufferPointer { pa in
+                mb.withUnsafeBufferPointer { pb in
+                    s.withUnsafeMutableBufferPointer { ps in
+                        guard let x = pa.baseAddress, let y = pb.baseAddress, let z = ps.baseAddress else { return }
+                        Double.gemm(transposeA: false, transposeB: true, m: n, n: n, k: k, alpha: 1, a: x, lda: k, b: y, ldb: k,
+                                    beta: 1, c: z, ldc: n)
+                    }
+                }
+            }
+        }
+        return s
+    }
+
+    /// Σ over permuted tensors of ⟨A, π(B)⟩.
+    static func objective(_ groups: PermutationGroups, _ a: [String: Tensor<Double>], _ b: [String: Tensor<Double>], _ perms: [[Int]],
+                          _ axesOf: [String: [(group: Int, axis: Int, block: Int)]]) throws -> Double {
+        var total = 0.0
+        for name in axesOf.keys.sorted() {
+            guard let ta = a[name] else { continue }
+            let tb = try permuted(name, b, perms, axesOf, skipAxis: nil)
+            total += zip(ta.scalars, tb.scalars).reduce(0) { $0 + $1.0 * $1.1 }
+        }
+        return total
+    }
+}
