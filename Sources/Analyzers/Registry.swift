@@ -7,6 +7,7 @@ public enum BuiltInAnalyzers {
         ConnectAnalyzer.self,
         PlaneAnalyzer.self,
         SurfaceAnalyzer.self,
+        AlignAnalyzer.self,
         WalkAnalyzer.self,
         SVCCAAnalyzer.self,
         HessianAnalyzer.self,

@@ -24,7 +24,7 @@ struct LandscapeShardingTests {
         let context = AnalysisContext(run: nil, outputDirectory: LandscapeFixtures.folder("plan"), progress: .silent, threads: 1, seed: 0)
         let plan = try analyzer.plan(context)
         #expect(plan.count == 2 * 4, "four segment points and four curve points")
-        #expect(plan.work.items.map(\.curve) == [false, false, false, false, true, true, true, true])
+        #expect(plan.work.items.map { $0.path == .curve } == [false, false, false, false, true, true, true, true])
         // Seven shards of eight points: every shard gets work, none gets all.
         let owners = ShardAssignment.owners(costs: plan.costs, count: 7)
         #expect(Set(owners).count == 7)

@@ -22,6 +22,10 @@ public struct BarrierAnalyzer: ShardableAnalyzer {
         public var tolerance: Double = 1e-3
         @Option(help: "Connecting curve to draw beside the segment: auto (RUN/analyses/connect-A-B if it exists), none, or a connect output folder.")
         public var connection: ConnectionChoice = .auto
+        @Option(help: "Also draw the segment from A to B with B's hidden units permuted onto A's: none, weights (weight matching) or activations (activation matching on --align-samples training inputs). See `analyze align`.")
+        public var align: BarrierAlignment = .none
+        @Option(help: "Training samples whose activations --align activations correlates.")
+        public var alignSamples: Int = 2000
         @OptionGroup public var data: LandscapeDataOptions
 
         public init() {}
@@ -34,7 +38,14 @@ public struct BarrierAnalyzer: ShardableAnalyzer {
             }
             if !(3...100_001).contains(points) { throw ValidationError("--points must be in 3…100001 (two endpoints and an interior point at least), got \(points)") }
             if !(tolerance >= 0) { throw ValidationError("--tolerance must be ≥ 0") }
+            if alignSamples < 1 { throw ValidationError("--align-samples must be at least 1, got \(alignSamples)") }
         }
+    }
+
+    /// `--align`: whether (and how) to add the segment to B aligned onto A.
+    public enum BarrierAlignment: String, Codable, Sendable, CaseIterable, ExpressibleByArgument {
+        case none, weights, activations
+        var method: AlignmentMethod? { AlignmentMethod(rawValue: rawValue) }
     }
 
     public struct Settings: Codable, Sendable {
@@ -42,6 +53,9 @@ public struct BarrierAnalyzer: ShardableAnalyzer {
         public var splits: [String]
         public var relativeTolerance: Double
         public var connection: String
+        /// `weights` or `activations` with `--align`.
+        public var align: String?
+        public var alignSamples: Int?
         public var data: LandscapeDataSettings
     }
 
@@ -55,6 +69,9 @@ public struct BarrierAnalyzer: ShardableAnalyzer {
         public var curveShape: CurveShape?
         /// The connect output folder the curve came from.
         public var connectionFolder: String?
+        /// With `--align`: the segment from A to B permuted onto A, and what the alignment found.
+        public var aligned: [LossProfile]?
+        public var alignment: AlignmentSummary?
     }
 
     public struct Result: AnalysisResult {
@@ -73,6 +90,7 @@ public struct BarrierAnalyzer: ShardableAnalyzer {
           analyze barrier run/ --pairs 30,70 --pairs 70,150 --points 61 --split both
           analyze barrier --a runA/:150 --b runB/:150
           analyze barrier --a a.ckpt --b b.ckpt --data fashion-mnist --train-limit 10000
+          analyze barrier --a runA/:20 --b runB/:20 --align weights
 
         Evaluates (1 − λ)·w_a + λ·w_b at --points evenly spaced λ on the full training and \
         validation splits (or seeded subsets: --train-limit, --val-limit). Barrier height = \
@@ -80,6 +98,9 @@ public struct BarrierAnalyzer: ShardableAnalyzer {
         footnote 1) when it exceeds --tolerance × the higher endpoint loss. Batch-norm models \
         get their statistics recomputed at every point (--bn). If `analyze connect` has saved a \
         curve for the pair, it is evaluated and drawn beside the segment (paper 000 Fig. 2). \
+        With --align weights|activations, B's hidden units are first permuted onto A's (as \
+        `analyze align` does) and the segment A → π(B) is drawn beside A → B with both barrier \
+        heights (Entezari et al. 2022; Ainsworth et al. 2023, Fig. 2). \
         Writes result.json, profiles.csv, barriers.csv and <pair>-loss / <pair>-accuracy figures.
         Shardable: --shard k/N splits the evaluation points of every pair's segment and curve \
         over N processes; `analyze merge OUT` assembles them.
@@ -94,13 +115,14 @@ public struct BarrierAnalyzer: ShardableAnalyzer {
         let parts = options.pairs.isEmpty
             ? [options.a, options.b].compactMap { $0 }.map(LandscapeCheckpoints.slug)
             : options.pairs.map(LandscapePair.slug(pair:))
-        return (["barrier"] + parts).joined(separator: "-")
+        return (["barrier"] + parts + (options.align == .none ? [] : ["aligned", options.align.rawValue])).joined(separator: "-")
     }
 
     public static func keyNumbers(_ r: Result) -> [(String, String)] {
         r.pairs.flatMap { p in
             p.segment.map { ("barrier \(p.pair.labelA)–\(p.pair.labelB), \($0.split)", String(format: "%.4g%@", $0.barrier.height, $0.barrier.exists ? "" : " (none)")) }
                 + (p.curve ?? []).map { ("curve max − max(ends), \(p.pair.labelA)–\(p.pair.labelB), \($0.split)", String(format: "%.4g", $0.barrier.height)) }
+                + (p.aligned ?? []).map { ("barrier \(p.pair.labelA)–π(\(p.pair.labelB)), \($0.split)", String(format: "%.4g%@", $0.barrier.height, $0.barrier.exists ? "" : " (none)")) }
         }
     }
 
@@ -112,10 +134,14 @@ public struct BarrierAnalyzer: ShardableAnalyzer {
         var connection: ConnectionCurve?
         /// (w_a's + w_b's running statistics)/2: the bends' statistics for `--bn interpolate`.
         var middleBuffers: Tensor<Float>
+        /// With `--align`: B permuted onto A (parameters and running statistics).
+        var aligned: (theta: Tensor<Float>, buffers: Tensor<Float>, summary: AlignmentSummary)?
     }
 
-    /// One evaluation point: pair `pair`'s segment (`curve` false) or curve at `t[index]`.
-    struct Item { var pair: Int; var curve: Bool; var index: Int }
+    /// Which path of a pair an evaluation point lies on.
+    enum Path { case segment, curve, aligned }
+    /// One evaluation point: pair `pair`'s `path` at `t[index]`.
+    struct Item { var pair: Int; var path: Path; var index: Int }
 
     public struct Work {
         var pairs: [LoadedPair]
@@ -145,11 +171,21 @@ public struct BarrierAnalyzer: ShardableAnalyzer {
             try ConnectionCurve.find(options.connection, pair: pair, model: l.1, run: context.run)
         }
         var work = Work(pairs: [], setup: setup, t: BarrierFinder.grid(options.points), items: [])
-        for (k, ((pair, _, a, b, ba, bb), connection)) in zip(loaded, connections).enumerated() {
+        for (k, ((pair, model, a, b, ba, bb), connection)) in zip(loaded, connections).enumerated() {
+            var aligned: (theta: Tensor<Float>, buffers: Tensor<Float>, summary: AlignmentSummary)?
+            if let method = options.align.method {
+                let modelA = model.copy(), modelB = model.copy()
+                try modelA.setParameters(a); try modelA.setBuffers(ba)
+                try modelB.setParameters(b); try modelB.setBuffers(bb)
+                let r = try PermutationAlignment.align(modelA, pair.a, modelB, pair.b, method: method, data: setup.data.train,
+                                                       samples: options.alignSamples, seed: context.seed, progress: context.progress)
+                aligned = (r.aligned.parameters, r.aligned.buffers, r.summary)
+            }
             work.pairs.append(LoadedPair(pair: pair, a: a, b: b, buffersA: ba, buffersB: bb, connection: connection,
-                                         middleBuffers: ParameterVectors.combine([ba, bb], weights: [0.5, 0.5])))
-            work.items += (0..<options.points).map { Item(pair: k, curve: false, index: $0) }
-            if connection != nil { work.items += (0..<options.points).map { Item(pair: k, curve: true, index: $0) } }
+                                         middleBuffers: ParameterVectors.combine([ba, bb], weights: [0.5, 0.5]), aligned: aligned))
+            work.items += (0..<options.points).map { Item(pair: k, path: .segment, index: $0) }
+            if connection != nil { work.items += (0..<options.points).map { Item(pair: k, path: .curve, index: $0) } }
+            if aligned != nil { work.items += (0..<options.points).map { Item(pair: k, path: .aligned, index: $0) } }
         }
         return ShardPlan(work: work, count: work.items.count, itemName: "evaluation point")
     }
@@ -160,12 +196,21 @@ public struct BarrierAnalyzer: ShardableAnalyzer {
         context.progress.start("barrier" + (items.count < plan.count ? " (\(items.count) points of this shard)" : ""), total: items.count)
         let values = try evaluator.evaluate(count: items.count, progress: context.progress) { n in
             let item = table[items[n]], p = pairs[item.pair]
-            guard item.curve, let c = p.connection else {
-                return BarrierFinder.point(evaluator: evaluator, shape: .segment, controls: [p.a, p.b], buffers: [p.buffersA, p.buffersB],
-                                           t: t[item.index])
+            switch item.path {
+            case .curve:
+                if let c = p.connection {
+                    return BarrierFinder.point(evaluator: evaluator, shape: c.shape, controls: [p.a] + c.bends + [p.b],
+                                               buffers: [p.buffersA] + c.bends.map { _ in p.middleBuffers } + [p.buffersB], t: t[item.index])
+                }
+            case .aligned:
+                if let q = p.aligned {
+                    return BarrierFinder.point(evaluator: evaluator, shape: .segment, controls: [p.a, q.theta], buffers: [p.buffersA, q.buffers],
+                                               t: t[item.index])
+                }
+            case .segment: break
             }
-            return BarrierFinder.point(evaluator: evaluator, shape: c.shape, controls: [p.a] + c.bends + [p.b],
-                                       buffers: [p.buffersA] + c.bends.map { _ in p.middleBuffers } + [p.buffersB], t: t[item.index])
+            return BarrierFinder.point(evaluator: evaluator, shape: .segment, controls: [p.a, p.b], buffers: [p.buffersA, p.buffersB],
+                                       t: t[item.index])
         }
         context.progress.finish()
         return values
@@ -185,8 +230,10 @@ public struct BarrierAnalyzer: ShardableAnalyzer {
             }
             let segment = profiles()
             let curve = p.connection == nil ? nil : profiles()
+            let aligned = p.aligned == nil ? nil : profiles()
             results.append(PairResult(pair: p.pair, distance: ParameterVectors.distance(p.a, p.b), segment: segment, curve: curve,
-                                      curveShape: p.connection?.shape, connectionFolder: p.connection?.folder))
+                                      curveShape: p.connection?.shape, connectionFolder: p.connection?.folder,
+                                      aligned: aligned, alignment: p.aligned?.summary))
         }
 
         var files = [try context.write(Self.profilesCSV(results), to: "profiles.csv"),
@@ -197,6 +244,7 @@ public struct BarrierAnalyzer: ShardableAnalyzer {
             for (quantity, label) in [("loss", "loss"), ("accuracy", "accuracy")] {
                 let plot = LandscapeFigures.profilePlot(title: "\(label.capitalized): \(r.pair.labelA) → \(r.pair.labelB)", yLabel: label,
                                                         segment: r.segment, curve: r.curve, curveName: r.curveShape.map { "curve (\($0.description))" },
+                                                        aligned: r.aligned, alignedName: r.alignment.map { "A → π(B), \($0.method.rawValue) matching" },
                                                         quantity: quantity, xLabel: r.curve == nil ? "λ" : "λ (segment) / t (curve)")
                 let base = "\(r.pair.slug)-\(quantity)"
                 warnings += try plot.render(to: .files(base: context.outputDirectory + "/" + base, metadata: metadata)).warnings
@@ -204,14 +252,16 @@ public struct BarrierAnalyzer: ShardableAnalyzer {
             }
         }
         let settings = Settings(points: options.points, splits: splits, relativeTolerance: options.tolerance,
-                                connection: options.connection.description, data: w.setup.data.settings)
+                                connection: options.connection.description,
+                                align: options.align == .none ? nil : options.align.rawValue,
+                                alignSamples: options.align == .activations ? options.alignSamples : nil, data: w.setup.data.settings)
         return Result(settings: settings, pairs: results, warnings: warnings, files: files)
     }
 
     static func profilesCSV(_ results: [PairResult]) -> String {
         var lines = ["pair,path,split,t,loss,accuracy"]
         for r in results {
-            for (path, profiles) in [("segment", r.segment), ("curve", r.curve ?? [])] {
+            for (path, profiles) in [("segment", r.segment), ("curve", r.curve ?? []), ("aligned", r.aligned ?? [])] {
                 for p in profiles {
                     for i in p.t.indices { lines.append("\(r.pair.slug),\(path),\(p.split),\(p.t[i]),\(p.loss[i]),\(p.accuracy[i])") }
                 }
@@ -223,7 +273,7 @@ public struct BarrierAnalyzer: ShardableAnalyzer {
     static func barriersCSV(_ results: [PairResult]) -> String {
         var lines = ["pair,a,b,path,split,loss_a,loss_b,max_interior_loss,argmax_t,height,barrier"]
         for r in results {
-            for (path, profiles) in [("segment", r.segment), ("curve", r.curve ?? [])] {
+            for (path, profiles) in [("segment", r.segment), ("curve", r.curve ?? []), ("aligned", r.aligned ?? [])] {
                 for p in profiles {
                     let m = p.barrier
                     lines.append("\(r.pair.slug),\(csvField(r.pair.a)),\(csvField(r.pair.b)),\(path),\(p.split),\(m.endpointLosses[0]),\(m.endpointLosses[1]),\(m.maxInteriorLoss),\(m.argmaxT),\(m.height),\(m.exists)")

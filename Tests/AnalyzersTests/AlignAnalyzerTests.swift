@@ -1,0 +1,94 @@
+import AnalyzerTestKit
+import CheckpointFormat
+import Foundation
+import Testing
+@testable import Analyzers
+import Tensors
+import Trainer
+
+/// Issue 16 items 3–4 through the analyzers: `align` writes a checkpoint equal to A for a permuted
+/// copy of A, and `barrier --align` shows the copy's barrier vanish.
+@Suite("Align and barrier --align: a trained network and its permuted copy")
+struct AlignAnalyzerTests {
+    /// The spiral run (an MLP 2-32-3) and a permuted copy of its last checkpoint.
+    static func spiralPair() throws -> (RunDirectory, String) {
+        let run = try LandscapeFixtures.spiralRun()
+        let out = LandscapeFixtures.folder("align-perm")
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try LandscapeFixtures.permutedCopy(of: try run.checkpoint(.epoch(40)), to: out + "/perm.ckpt")
+        return (run, out + "/perm.ckpt")
+    }
+
+    @Test(arguments: AlignmentMethod.allCases)
+    func alignWritesACheckpointEqualToTheOriginal(method: AlignmentMethod) throws {
+        let (run, perm) = try Self.spiralPair()
+        let copy = LandscapeFixtures.folder("aligned-copy") + ".ckpt"
+        let options = try AlignAnalyzer.Options.parse(["--a", run.path + "/:40", "--b", perm, "--method", method.rawValue,
+                                                       "--samples", "200", "--checkpoint-out", copy])
+        let result = try AnalyzerTestKit.checkContract(AlignAnalyzer.self, options: options, run: nil)
+        let original = try ModelCheckpoint.load(try run.checkpoint(.epoch(40))).model
+        let aligned = try ModelCheckpoint.load(copy)
+        #expect(aligned.model.parameters == original.parameters, "\(method): the permuted copy is aligned back onto the original exactly")
+        #expect(result.alignment.distanceBefore > 1 && result.alignment.distanceAfter == 0)
+        #expect(result.alignment.groups.map(\.size) == [32] && result.alignment.groups[0].moved == 32)
+        // The fixture's copy has unit h = the original's (7h + 3) mod 32; aligning inverts that.
+        var inverse = [Int](repeating: -1, count: 32)
+        for h in 0..<32 { inverse[(h * 7 + 3) % 32] = h }
+        #expect(result.permutations[0] == inverse)
+        #expect(aligned.manifest.extra["alignedBy"] == .string("basin align (\(method.rawValue))"))
+        #expect(result.files.contains("aligned.ckpt") && result.files.contains("groups.png") && result.files.contains("permutations.csv"))
+    }
+
+    @Test func checkpointOutNeverReplacesSomethingElse() throws {
+        let (run, perm) = try Self.spiralPair()
+        let precious = LandscapeFixtures.folder("precious") + ".ckpt"
+        try Data("not yours".utf8).write(to: URL(fileURLWithPath: precious))
+        let options = try AlignAnalyzer.Options.parse(["--a", run.path + "/:40", "--b", perm, "--checkpoint-out", precious])
+        let out = LandscapeFixtures.folder("align-refused")
+        #expect(throws: AnalysisError.self) {
+            try AnalysisRunner.run(AlignAnalyzer(options: options), run: nil, outputDirectory: out, arguments: [], progress: .silent)
+        }
+        #expect(try String(contentsOfFile: precious, encoding: .utf8) == "not yours")
+        #expect(!FileManager.default.fileExists(atPath: out + "/result.json"))
+        // A checkpoint that is not an aligned one is left alone too.
+        let plain = LandscapeFixtures.folder("plain") + ".ckpt"
+        try FileManager.default.copyItem(atPath: perm, toPath: plain)
+        let before = try Data(contentsOf: URL(fileURLWithPath: plain))
+        let again = try AlignAnalyzer.Options.parse(["--a", run.path + "/:40", "--b", perm, "--checkpoint-out", plain])
+        #expect(throws: AnalysisError.self) {
+            try AnalysisRunner.run(AlignAnalyzer(options: again), run: nil, outputDirectory: out, arguments: [], progress: .silent)
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: plain)) == before)
+    }
+
+    @Test func usageErrors() throws {
+        #expect(throws: (any Error).self) { try AlignAnalyzer.Options.parse(["--a", "x.ckpt"]) }
+        #expect(throws: (any Error).self) { try AlignAnalyzer.Options.parse(["--a", "x.ckpt", "--b", "y.ckpt", "--method", "magic"]) }
+        #expect(throws: (any Error).self) { try AlignAnalyzer.Options.parse(["--a", "x.ckpt", "--b", "y.ckpt", "--samples", "0"]) }
+        #expect(throws: (any Error).self) { try BarrierAnalyzer.Options.parse(["--a", "x.ckpt", "--b", "y.ckpt", "--align", "yes"]) }
+    }
+
+    @Test(arguments: [BarrierAnalyzer.BarrierAlignment.weights, .activations])
+    func barrierOfThePermutedCopyVanishesOnceAligned(align: BarrierAnalyzer.BarrierAlignment) throws {
+        let (run, perm) = try Self.spiralPair()
+        let options = try BarrierAnalyzer.Options.parse(["--a", run.path + "/:40", "--b", perm, "--points", "11", "--align", align.rawValue,
+                                                         "--align-samples", "200", "--connection", "none"])
+        let result = try AnalyzerTestKit.checkContract(BarrierAnalyzer.self, options: options, run: nil)
+        let pair = try #require(result.pairs.first)
+        let aligned = try #require(pair.aligned)
+        for (segment, modulo) in zip(pair.segment, aligned) {
+            #expect(segment.barrier.exists && segment.barrier.height > 0.1, "\(segment.split): the unaligned copy has a barrier")
+            #expect(!modulo.barrier.exists && abs(modulo.barrier.height) < 1e-6, "\(modulo.split): A → π(B) is A itself")
+            #expect(modulo.loss.allSatisfy { abs($0 - modulo.loss[0]) < 1e-6 })
+        }
+        #expect(pair.alignment?.distanceAfter == 0)
+        #expect(BarrierAnalyzer.barriersCSV(result.pairs).contains(",aligned,"))
+    }
+
+    @Test func barrierWithAlignmentMergesBitForBit() throws {
+        let (run, perm) = try Self.spiralPair()
+        let arguments = ["--a", run.path + "/:40", "--b", perm, "--points", "4", "--align", "weights", "--connection", "none"]
+        try AnalyzerTestKit.checkSharding(BarrierAnalyzer.self, options: try BarrierAnalyzer.Options.parse(arguments), run: nil,
+                                          arguments: arguments, counts: [2, 3])
+    }
+}
