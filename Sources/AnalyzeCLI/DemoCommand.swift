@@ -80,6 +80,15 @@ struct DemoCommand: ParsableCommand {
             $0.training.schedule = .sgdr(t0: epochs / 3, tMult: 2, etaMin: 0, etaMax: 0.05, unit: .fractionalEpoch)
             $0.save.iterationEpochs = [epochs / 3 + 1]
         }) { plans.append(("sgdr", s)) }
+        // Two MLPs from different seeds (same data): the barrier between them, before and after
+        // aligning their hidden units (issue 16; Entezari et al. 2022, Ainsworth et al. 2023).
+        for (name, offset) in [("mlp-a", UInt64(0)), ("mlp-b", UInt64(1))] {
+            if let s = preset("mlp", {
+                $0.name = name
+                $0.training.seed = seed + offset
+                $0.training.schedule = .step(initial: 0.05, milestones: [epochs / 2, epochs * 5 / 6], factor: 0.2, unit: .epoch)
+            }) { plans.append((name, s)) }
+        }
         if !quick {
             // Paper 000's warmup study at batch 500: warmup over the first 2 epochs, none, or the classifier frozen.
             for name in ["warmup-lb", "nowarmup-lb", "freeze-fc-lb"] {
@@ -155,6 +164,18 @@ struct DemoCommand: ParsableCommand {
         }
         if runs["step"] != nil {
             add(BarrierAnalyzer.self, "step", ["--pairs", "\(epochs / 2),\(epochs)", "--points", "\(size.points)"] + size.subset)
+            // Li et al. 2018: the filter-normalised surface around the final weights, and the plane
+            // of the trajectory's principal components with the iterates on it.
+            add(SurfaceAnalyzer.self, "step", ["--epoch", "\(epochs)", "--grid", "\(size.grid)"] + size.subset)
+            add(SurfaceAnalyzer.self, "step", ["--directions", "pca", "--grid", "\(size.grid)"] + size.subset)
+        }
+        if let a = runs["mlp-a"], runs["mlp-b"] != nil {
+            let pair = ["--a", out + "/runs/mlp-a/:\(epochs)", "--b", out + "/runs/mlp-b/:\(epochs)"]
+            add(AlignAnalyzer.self, nil, pair, out: a.analysesDirectory + "/align-weights-mlp-a-vs-mlp-b")
+            for method in quick ? ["weights"] : ["weights", "activations"] {
+                add(BarrierAnalyzer.self, nil, pair + ["--align", method, "--points", "\(size.points)", "--connection", "none"] + size.subset,
+                    out: a.analysesDirectory + "/barrier-mlp-a-vs-mlp-b-aligned-\(method)")
+            }
         }
         // Curvature (papers 002, 003): top eigenvalues at the end of both schedules, and across the step run.
         for name in ["step", "sgdr"] where runs[name] != nil {
