@@ -39,7 +39,7 @@ demo: release
 # appends its timings to $(BASIN_BENCH_DIR)/results/<section>.jsonl (format: bench/summary.py),
 # and bench/summary.py prints them last as one table (Basin beside its peers, ratio last).
 # One section alone: `make bench BENCH_ARGS=onnx` (sections: checkpoint loaders numerics train
-# landscape svcca hessian onnx conv). BENCH_ROUNDS=3 runs Basin and the references three times
+# landscape svcca hessian align onnx conv). BENCH_ROUNDS=3 runs Basin and the references three times
 # in turn, so their repetitions interleave and the table's medians and ranges pool all rounds.
 export BASIN_BENCH_DIR ?= /tmp/basin-bench
 BENCH_ROUNDS ?= 1
@@ -50,6 +50,8 @@ bench: release
 	  if python3 -c 'import numpy' 2>/dev/null; then echo; python3 bench/numpy_reference.py $(BENCH_ARGS) || exit 1; \
 	  else echo "(NumPy not installed: skipping the NumPy reference)"; fi; \
 	  if python3 -c 'import numpy' 2>/dev/null; then echo; python3 bench/torch_hessian_reference.py $(BENCH_ARGS) || exit 1; fi; \
+	  if python3 -c 'import scipy' 2>/dev/null; then echo; python3 bench/scipy_align_reference.py $(BENCH_ARGS) || exit 1; \
+	  else echo "(SciPy not installed: skipping the SciPy alignment reference)"; fi; \
 	  if python3 -c 'import torch' 2>/dev/null && [ -f "$(BASIN_BENCH_DIR)/basin-bench-conv/basin.json" ]; then echo; \
 	    BASIN_BENCH_BINARY=.build/release/basin-bench python3 bench/torch_conv_reference.py || exit 1; fi; \
 	  if python3 -c 'import torch' 2>/dev/null; then echo; python3 bench/torch_io_reference.py $(BENCH_ARGS) || exit 1; fi; \
@@ -58,7 +60,8 @@ bench: release
 	done
 	@python3 bench/summary.py
 	@if [ "$(KEEP_BENCH_FILES)" != 1 ]; then rm -rf "$(BASIN_BENCH_DIR)/basin-bench-svcca" "$(BASIN_BENCH_DIR)/basin-bench-hessian" \
-	  "$(BASIN_BENCH_DIR)/basin-bench-landscape" "$(BASIN_BENCH_DIR)/basin-bench-onnx" "$(BASIN_BENCH_DIR)/basin-bench-conv"; fi
+	  "$(BASIN_BENCH_DIR)/basin-bench-landscape" "$(BASIN_BENCH_DIR)/basin-bench-onnx" "$(BASIN_BENCH_DIR)/basin-bench-conv" \
+	  "$(BASIN_BENCH_DIR)/basin-bench-align"; fi
 
 # libFuzzer on every reader of user files (docs/RELIABILITY.md): FUZZ_SECONDS per target,
 # FUZZ_JOBS targets at once; `make fuzz FUZZ_TARGETS="npy npz"` for a subset.

@@ -15,7 +15,8 @@ bench/summary.py (format at its top). torch.set_num_threads(min(2, OPENBLAS_NUM_
   labels, Basin's losses): mean loss and accuracy over 10 000 samples in batches of 500 under
   torch.no_grad() at the same 61 segment points (1 − t)·a + t·b and 25×25 plane points
   (1 − x − y)·a + x·b + y·c; checked on three points before timing and on every point after
-  (|Δloss| ≤ 1e-4·(1 + loss)).
+  (|Δloss| ≤ 1e-4·(1 + loss)); and the 11×11 loss surface a + α·d₁ + β·d₂ along Basin's
+  filter-normalised directions d1.npy, d2.npy (every point checked).
 - train: SGD steps (lr 0.01, momentum 0.9) of the same MLP at batch 128 on N(0, 1) inputs, as
   basin-bench's train section times (30 steps, 3 repetitions; values not compared: random data).
 
@@ -195,6 +196,22 @@ if enabled("landscape"):
                check=f"max |Δloss| {seg_diff:.0e} over all points", per=(len(t), "points"))
         record("landscape", f"plane-{grid}x{grid}", plane_times, f"{peer_name}, no_grad forward", plane_ok,
                check=f"max |Δloss| {plane_diff:.0e} over all points", per=(grid * grid, "points"))
+
+        # The loss surface a + α·d₁ + β·d₂ (Li et al. 2018; loss-landscape's route: set the
+        # weights, evaluate the data under no_grad) at Basin's filter-normalised directions.
+        if "surfaceLoss" in basin and os.path.exists(os.path.join(directory, "d1.npy")):
+            d1, d2 = (torch.from_numpy(np.load(os.path.join(directory, f"{n}.npy")).astype(np.float32)) for n in ("d1", "d2"))
+            sc = basin["surfaceCoordinates"]
+            side = len(sc)
+            surface_points = [a + sc[k % side] * d1 + sc[k // side] * d2 for k in range(side * side)]
+            surface_times, surface_values = [], []
+            for r in range(1 if quick else 2):
+                surface_times.append(elapsed(lambda: surface_values.__setitem__(slice(None), [loss_at(p) for p in surface_points])))
+            surface_ok = all(close(v[0], e) for v, e in zip(surface_values, basin["surfaceLoss"]))
+            surface_diff = max(abs(v[0] - e) for v, e in zip(surface_values, basin["surfaceLoss"]))
+            row(f"surface {side}×{side}, torch.no_grad forward", f"{np.median(surface_times):7.2f} s  (max |Δloss| vs Basin {surface_diff:.1e})")
+            record("landscape", f"surface-{side}x{side}", surface_times, f"{peer_name}, no_grad forward (loss-landscape's route)", surface_ok,
+                   check=f"max |Δloss| {surface_diff:.0e} over all points", per=(side * side, "points"))
 
 if enabled("train"):
     steps = 7 if quick else 30

@@ -133,6 +133,29 @@ if enabled("landscape") {
             })
         }
     }
+    // The loss surface around a (Li et al. 2018, as `analyze surface`): a + α·d₁ + β·d₂ with
+    // filter-normalised Gaussian directions (biases zeroed), 11×11 points on [−1, 1]².
+    let side = quick ? 5 : 11
+    let slots = SurfaceDirections.slots(names: modelA.namedParameters, count: a.count) ?? []
+    let d1 = SurfaceDirections.filterNormalized(SurfaceDirections.gaussian(count: a.count, seed: 7, name: "surface-x"), theta: a, slots: slots, ignore: .biasbn)
+    let d2 = SurfaceDirections.filterNormalized(SurfaceDirections.gaussian(count: a.count, seed: 7, name: "surface-y"), theta: a, slots: slots, ignore: .biasbn)
+    let surfaceCoordinates = (0..<side).map { -1 + 2 * Double($0) / Double(side - 1) }
+    var surfaceValues: [[SplitValue]] = []
+    var surfaceTimes: [Double] = []
+    for _ in 0..<(quick ? 1 : 2) {
+        surfaceTimes.append(try seconds {
+            surfaceValues = try evaluator.evaluate(count: side * side) { k in
+                let x = surfaceCoordinates[k % side], y = surfaceCoordinates[k / side]
+                return LandscapePoint(parameters: ParameterVectors.combine([a, d1, d2], weights: [1, x, y]))
+            }
+        })
+    }
+    row("surface \(side)×\(side) (filter-normalised), same MLP and data", String(format: "%7.2f s  (%.1f points/s)", median(surfaceTimes),
+                                                                                   Double(side * side) / median(surfaceTimes)))
+    Results.record(section: "landscape", key: "surface-\(side)x\(side)", workload: "loss surface a + α·d₁ + β·d₂, \(side) × \(side), filter-normalised, same MLP and data",
+                   seconds: surfaceTimes, per: (Double(side * side), "points"))
+    try NPYFile.write(NDArray(d1), to: landscapeDirectory + "/d1.npy")
+    try NPYFile.write(NDArray(d2), to: landscapeDirectory + "/d2.npy")
     let segment = median(segmentTimes), plane = median(planeTimes)
     row("barrier, MLP 784-512-256-10, 10k samples, \(points) pts", String(format: "%7.2f s  (%.1f ms/point)", segment, segment / Double(points) * 1000))
     row("plane \(grid)×\(grid), MLP 784-512-256-10, 10k samples", String(format: "%7.2f s  (%.1f ms/point)", plane, plane / Double(grid * grid) * 1000))
@@ -146,12 +169,13 @@ if enabled("landscape") {
     struct Record: Encodable {
         var parameters: [String], shapes: [[Int]], t: [Double], segmentLoss: [Double], segmentAccuracy: [Double]
         var coordinates: [Double], planeLoss: [Double], planeAccuracy: [Double], batchSize: Int
+        var surfaceCoordinates: [Double], surfaceLoss: [Double]
     }
     let record = Record(parameters: modelA.namedParameters.map(\.name), shapes: modelA.namedParameters.map(\.shape),
                         t: segmentValues.first?.t ?? [], segmentLoss: segmentValues.first?.loss ?? [],
                         segmentAccuracy: segmentValues.first?.accuracy ?? [], coordinates: coordinates,
                         planeLoss: planeValues.map { $0.first?.loss ?? .nan }, planeAccuracy: planeValues.map { $0.first?.accuracy ?? .nan },
-                        batchSize: 500)
+                        batchSize: 500, surfaceCoordinates: surfaceCoordinates, surfaceLoss: surfaceValues.map { $0.first?.loss ?? .nan })
     try JSONEncoder().encode(record).write(to: URL(fileURLWithPath: landscapeDirectory + "/basin.json"))
 }
 
@@ -227,6 +251,9 @@ if enabled("hessian") {
                                     converged: s.estimates.map(\.converged), seconds: t, hvps: s.applications, top: top, batchSize: 500))
         .write(to: URL(fileURLWithPath: hessianDirectory + "/basin.json"))
 }
+
+// Permutation alignment (issue 16): weight matching of an MLP and a VGG-16; see AlignBench.swift.
+if enabled("align") { try AlignBench.run(directory: directory, quick: quick) }
 
 // Convolutions (issue 14): paper 000's shallow CNN, training and HVP; see ConvBench.swift.
 if enabled("conv") { try ConvBench.run(directory: directory, repeats: quick ? 1 : 5, steps: quick ? 2 : 6) }

@@ -242,9 +242,13 @@ public struct BarrierAnalyzer: ShardableAnalyzer {
         let metadata = ["Software": "Basin \(BasinVersion.string)", "basin:analyzer": Self.name, "basin:run": context.run?.path ?? ""]
         for r in results {
             for (quantity, label) in [("loss", "loss"), ("accuracy", "accuracy")] {
-                let plot = LandscapeFigures.profilePlot(title: "\(label.capitalized): \(r.pair.labelA) → \(r.pair.labelB)", yLabel: label,
+                var title = "\(label.capitalized): \(r.pair.labelA) → \(r.pair.labelB)"
+                if quantity == "loss", let first = r.segment.first, let aligned = r.aligned?.first(where: { $0.split == first.split }) {
+                    title += String(format: "; barrier (%@) %.3g, aligned %.3g", first.split, first.barrier.height, aligned.barrier.height)
+                }
+                let plot = LandscapeFigures.profilePlot(title: title, yLabel: label,
                                                         segment: r.segment, curve: r.curve, curveName: r.curveShape.map { "curve (\($0.description))" },
-                                                        aligned: r.aligned, alignedName: r.alignment.map { "A → π(B), \($0.method.rawValue) matching" },
+                                                        aligned: r.aligned, alignedName: r.alignment.map { "A → π(B), \($0.method == .weights ? "weight" : "activation") matching" },
                                                         quantity: quantity, xLabel: r.curve == nil ? "λ" : "λ (segment) / t (curve)")
                 let base = "\(r.pair.slug)-\(quantity)"
                 warnings += try plot.render(to: .files(base: context.outputDirectory + "/" + base, metadata: metadata)).warnings

@@ -20,6 +20,8 @@ public enum WeightMatching {
         /// Σ ⟨W_A, π(W_B)⟩ over the permuted tensors, before (identity) and after.
         public var objectiveBefore: Double
         public var objectiveAfter: Double
+        /// The order the groups were visited in, sweep by sweep (seeded).
+        public var orders: [[Int]]
     }
 
     /// - Parameters:
@@ -34,12 +36,13 @@ public enum WeightMatching {
         }
         let before = try objective(groups, aD, bD, perms, axesOf)
         var rng = RandomGenerator(seed: seed).split("weight-matching")
-        var sweeps = 0, converged = false
+        var sweeps = 0, converged = false, orders: [[Int]] = []
         while sweeps < maxSweeps {
             sweeps += 1
             var changed = false
             var order = Array(groups.groups.indices)
             order.shuffle(using: &rng)
+            orders.append(order)
             for (step, g) in order.enumerated() {
                 progress?(sweeps, step)
                 let n = groups.groups[g].size
@@ -52,7 +55,7 @@ public enum WeightMatching {
             if !changed { converged = true; break }
         }
         let after = try objective(groups, aD, bD, perms, axesOf)
-        return Outcome(permutations: perms, sweeps: sweeps, converged: converged, objectiveBefore: before, objectiveAfter: after)
+        return Outcome(permutations: perms, sweeps: sweeps, converged: converged, objectiveBefore: before, objectiveAfter: after, orders: orders)
     }
 
     /// For each tensor a group touches: (group, axis, block) of every permuted axis of it.
