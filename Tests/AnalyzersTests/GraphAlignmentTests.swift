@@ -1,3 +1,5 @@
+import AnalyzerTestKit
+import CheckpointFormat
 import Foundation
 import ONNX
 import Testing
@@ -101,6 +103,40 @@ struct GraphAlignmentTests {
         #expect(result.aligned.buffers == a.buffers)
         #expect(result.summary.distanceAfter == 0 && result.summary.distanceBefore > 0)
         #expect(result.summary.functionCheckRelativeDifference <= 1e-4)
+    }
+
+    /// `analyze align` on a run whose model is an ONNX graph: checkpoints bound to mlp.onnx, B a
+    /// permuted copy of A; activation matching on the data aligns B back onto A exactly.
+    @Test func analyzeAlignAlignsAPermutedCopyInAGraphRun() throws {
+        let base = NSTemporaryDirectory() + "/basin-graph-align-\(UUID().uuidString)"
+        let run = try RunDirectory.create(path: base)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try FileManager.default.copyItem(atPath: "\(graphFixtures)/mlp.onnx", toPath: run.path + "/model.onnx")
+        let a = try Self.randomized(try Self.spec("mlp"), seed: 21)
+        let groups = try a.permutationGroups()
+        let b = try AlignmentTests.permutedCopy(a, groups, AlignmentTests.randomPermutations(groups, seed: 22))
+        try ModelCheckpoint.write(a, to: run.checkpointPath(for: .epoch(1)), epoch: 1, iteration: nil, learningRate: nil)
+        try ModelCheckpoint.write(b, to: run.checkpointPath(for: .epoch(2)), epoch: 2, iteration: nil, learningRate: nil)
+        let options = try AlignAnalyzer.Options.parse(["--a", run.path + "/:1", "--b", run.path + "/:2", "--method", "activations",
+                                                       "--samples", "100", "--data", "blobs:10,12,784"])
+        let result = try AnalyzerTestKit.checkContract(AlignAnalyzer.self, options: options, run: nil)
+        #expect(result.alignment.groups.map(\.size) == [32, 32])
+        #expect(result.alignment.distanceBefore > 0 && result.alignment.distanceAfter == 0)
+    }
+
+    /// fixtures/onnx/basin-resnet20.onnx is Basin's own ResNet-20 exported with Basin's names:
+    /// the node walk finds exactly the groups the layer-tree walk finds for `.resnet(depth: 20)` —
+    /// the same sizes, each permuting the same tensor axes with the same blocks.
+    @Test func theNodeWalkAgreesWithTheLayerTreeOnBasinsOwnResNet() throws {
+        let graphSpec = try Self.spec("basin-resnet20")
+        let graph = try Model(spec: graphSpec, rng: RandomGenerator(seed: 0)).permutationGroups()
+        let native = try Model(spec: .resnet(depth: 20, inputShape: graphSpec.inputShape, classes: graphSpec.classes),
+                               rng: RandomGenerator(seed: 0)).permutationGroups()
+        func axes(_ g: PermutationGroups) -> Set<Set<String>> {
+            Set(g.groups.map { group in Set(group.axes.map { "\($0.tensor)#\($0.axis)#\($0.block)" }) })
+        }
+        #expect(graph.groups.map(\.size).sorted() == native.groups.map(\.size).sorted())
+        #expect(axes(graph) == axes(native))
     }
 
     /// ViT: the patch embedding's channels are transposed into tokens (and then mixed by

@@ -15,12 +15,14 @@ import Tensors
 /// elementwise unary ops, pools, Dropout, Identity and reshapes that keep the channel axis or
 /// flatten the sample pass the set on. The graph's outputs are `fixed` (the logits never move).
 ///
-/// Anything else that reads a permuted activation (Concat, Transpose, Softmax, LayerNormalization,
-/// Slice, a constant that varies along the units, …) is refused, naming the node: what it does to
-/// the units is not a permutation Basin can apply to the state dict. Ops on unpermuted values (the
-/// input before the first layer, shape chains, constants) are free. A parameter that a permuted
-/// set moves is refused too when another node reads it in a way the walk does not follow (a
-/// transposed copy of a weight), since that copy would not move with it.
+/// Anything else that reads a permuted activation before a later layer (Concat, Transpose,
+/// Softmax, LayerNormalization, Slice, a constant that varies along the units, …) is refused,
+/// naming the node: what it does to the units is not a permutation Basin can apply to the state
+/// dict. Ops on unpermuted values (the input before the first layer, shape chains, constants) are
+/// free, and so are ops after the last layer (a Softmax on the logits): what they read is tied to
+/// the outputs, never permuted. A parameter that a set moves is refused too when another node
+/// reads it in a way the walk does not follow (a transposed copy of a weight), since that copy
+/// would not move with it.
 ///
 /// Value shapes come from one evaluation on zeros (`ONNXModel.valueShapes`) at batch 2, so a
 /// reshape's batch axis can be told from a unit axis.
@@ -40,8 +42,14 @@ struct GraphPermutationWalk {
     /// Every state-tensor axis a set permutes, in the order first met (`tensor#axis` keys).
     private var registered: [String: (tensor: String, axis: Int, block: Int, node: Int?)] = [:]
     private var order: [String] = []
-    /// State tensors read by a node the walk does not follow, and that node's name.
-    private var opaque: [String: String] = [:]
+    /// State tensors read by a node the walk does not follow, and that node.
+    private var opaque: [String: ONNXNode] = [:]
+    /// Sets that reached a node the walk does not follow with a layer after it: allowed only if
+    /// they end up `fixed` by other means, refused naming the node otherwise. Checked once every
+    /// union is known.
+    private var pinned: [(node: ONNXNode, set: Int)] = []
+    /// Values some Conv/Gemm/MatMul reads, directly or through other nodes.
+    private let feedsLayer: Set<String>
 
     /// - Throws: `TrainerError.graph` when the graph does not evaluate on its input shape.
     init<Scalar>(layer: GraphLayer<Scalar>) throws(TrainerError) {
@@ -53,6 +61,12 @@ struct GraphPermutationWalk {
         self.state = state
         recorded = Dictionary(layer.recorded.map { ($0.value, $0.name) }, uniquingKeysWith: { first, _ in first })
         aliases = graph.parameterAliases
+        var feeds = Set<String>()
+        for node in graph.nodes.reversed() {
+            let layer = [.conv, .gemm, .matMul].contains(node.op) || node.outputs.contains { feeds.contains($0) }
+            if layer { feeds.formUnion(node.inputs.filter { !$0.isEmpty }) }
+        }
+        feedsLayer = feeds
     }
 
     /// The groups of every unit set not tied to the graph's outputs, in the order their first
@@ -68,9 +82,10 @@ struct GraphPermutationWalk {
         for output in graph.outputs {
             if let s = streams[output.name] { try walk.union(s.node, nil, at: "\(graph.path): graph output '\(output.name)'") }
         }
+        for p in pinned where walk.find(p.set) != PermutationWalk.fixed { throw refusal(p.node) }
         for key in order {
             guard let r = registered[key], let n = r.node, walk.find(n) != PermutationWalk.fixed else { continue }
-            if let reader = opaque[r.tensor], let node = graph.nodes.first(where: { $0.name == reader }) { throw refusal(node) }
+            if let reader = opaque[r.tensor] { throw refusal(reader) }
             walk.axes.append((n, .init(tensor: r.tensor, axis: r.axis, block: r.block)))
         }
         let groups = walk.groups()
@@ -101,7 +116,6 @@ struct GraphPermutationWalk {
         }
         if previous.node != nil && node != nil && previous.block != block { throw refusal(reader) }
         try walk.union(previous.node, node, at: "\(graph.path): node '\(reader.name)'")
-        if previous.node == nil, node != nil { registered[key]?.block = block }
     }
 
     private func attribute(_ node: ONNXNode, _ name: String, default value: Int) -> Int {
@@ -109,8 +123,7 @@ struct GraphPermutationWalk {
         return value
     }
 
-    /// The set of one node's output, or nil (and a refusal when a permuted set reaches it) for a
-    /// node the walk does not follow.
+    /// Follows one node: the unit set of its output, the state axes it ties to sets.
     private mutating func visit(_ node: ONNXNode) throws(TrainerError) {
         guard let out = node.outputs.first, !out.isEmpty else { return }
         // A copy of an initializer is a parameter of its own (ONNXModel.trainableParameterNames).
@@ -118,17 +131,16 @@ struct GraphPermutationWalk {
         let tracked = node.inputs.filter { streams[$0] != nil }
         guard !tracked.isEmpty else {
             // A constant computation (shape chains, a transposed weight): any state it reads moves no more.
-            for name in node.inputs where isState(name) && opaque[name] == nil { opaque[name] = node.name }
+            for name in node.inputs where isState(name) && opaque[name] == nil { opaque[name] = node }
             return
         }
-        let permuted = tracked.contains { streams[$0]?.node != nil }
         let perSample = Array((shapes[out] ?? []).dropFirst())
         switch node.op {
         case .shape:
             return  // a shape does not depend on the order of the units
         case .conv:
             guard let x = streams[node.inputs[0]], let w = state[node.inputs[1]], w.count >= 2,
-                  attribute(node, "group", default: 1) == 1, x.node == nil || x.block == 1 else { return try unfollowed(node, permuted) }
+                  attribute(node, "group", default: 1) == 1, x.node == nil || x.block == 1 else { return try unfollowed(node) }
             let n = try layer(node, weight: node.inputs[1], size: w[0], output: 0, input: 1, reading: x, block: 1)
             if node.inputs.count > 2, !node.inputs[2].isEmpty { try bias(node.inputs[2], of: n, at: node) }
             try opened(n, out, perSample, node)
@@ -136,7 +148,7 @@ struct GraphPermutationWalk {
             let transB = node.op == .gemm && attribute(node, "transB", default: 0) != 0
             guard let x = streams[node.inputs[0]], x.shape.count == 1, streams[node.inputs[1]] == nil,
                   let w = state[node.inputs[1]], w.count == 2, node.op == .matMul || attribute(node, "transA", default: 0) == 0
-            else { return try unfollowed(node, permuted) }
+            else { return try unfollowed(node) }
             let n = try layer(node, weight: node.inputs[1], size: transB ? w[0] : w[1], output: transB ? 0 : 1, input: transB ? 1 : 0,
                               reading: x, block: x.flatBlock)
             if node.op == .gemm, node.inputs.count > 2, !node.inputs[2].isEmpty { try bias(node.inputs[2], of: n, at: node) }
@@ -144,36 +156,43 @@ struct GraphPermutationWalk {
         case .add, .sub, .mul, .div, .pow:
             try elementwise(node, out: out, perSample: perSample)
         case .batchNormalization:
-            guard let x = streams[node.inputs[0]] else { return try unfollowed(node, permuted) }
+            guard let x = streams[node.inputs[0]] else { return try unfollowed(node) }
             for name in node.inputs.dropFirst() where !name.isEmpty {
-                if isState(name) { try register(name, axis: 0, block: x.block, to: x.node, at: node) } else if x.node != nil { throw refusal(node) }
+                if isState(name) { try register(name, axis: 0, block: x.block, to: x.node, at: node) } else if x.node != nil { return try unfollowed(node) }
             }
             streams[out] = .init(node: x.node, block: x.block, shape: perSample)
         case .relu, .leakyRelu, .sigmoid, .tanh, .erf, .gelu, .sqrt, .neg, .identity, .dropout, .cast:
-            guard let x = streams[node.inputs[0]] else { return try unfollowed(node, permuted) }
+            guard let x = streams[node.inputs[0]] else { return try unfollowed(node) }
             streams[out] = .init(node: x.node, block: x.block, shape: perSample)
         case .maxPool, .averagePool, .globalAveragePool:
-            guard let x = streams[node.inputs[0]], x.node == nil || x.block == 1 else { return try unfollowed(node, permuted) }
+            guard let x = streams[node.inputs[0]], x.node == nil || x.block == 1 else { return try unfollowed(node) }
             streams[out] = .init(node: x.node, block: 1, shape: perSample)
         case .flatten, .reshape, .squeeze, .unsqueeze:
-            guard let x = streams[node.inputs[0]], shapes[out]?.first == Self.batch, !perSample.isEmpty else { return try unfollowed(node, permuted) }
+            guard let x = streams[node.inputs[0]], shapes[out]?.first == Self.batch, !perSample.isEmpty else { return try unfollowed(node) }
             if perSample.count == 1 {
                 streams[out] = .init(node: x.node, block: x.flatBlock, shape: perSample)
             } else if perSample.first == x.shape.first {
                 streams[out] = .init(node: x.node, block: x.block, shape: perSample)
             } else {
-                try unfollowed(node, permuted)
+                try unfollowed(node)
             }
         default:
-            try unfollowed(node, permuted)
+            try unfollowed(node)
         }
     }
 
-    /// A node the walk does not follow: refused on permuted units; on unpermuted ones its output is
-    /// unpermuted, and any state it reads may not move.
-    private mutating func unfollowed(_ node: ONNXNode, _ permuted: Bool) throws(TrainerError) {
-        if permuted { throw refusal(node) }
-        for name in node.inputs where isState(name) && opaque[name] == nil { opaque[name] = node.name }
+    /// A node the walk does not follow: its output is unpermuted, so its inputs' sets may not
+    /// move. After the last layer (a Softmax on the logits) they are tied to `fixed`; before one,
+    /// they must end up `fixed` by other means, else the graph is refused naming the node — a
+    /// hidden layer's units mixed or reordered (Concat, attention) are what align cannot follow.
+    /// Any state the node reads may not move either.
+    private mutating func unfollowed(_ node: ONNXNode) throws(TrainerError) {
+        let beforeALayer = node.outputs.contains { feedsLayer.contains($0) }
+        for name in node.inputs {
+            guard let n = streams[name]?.node else { continue }
+            if beforeALayer { pinned.append((node, n)) } else { try walk.union(n, nil, at: "\(graph.path): node '\(node.name)'") }
+        }
+        for name in node.inputs where isState(name) && opaque[name] == nil { opaque[name] = node }
         guard let out = node.outputs.first, !out.isEmpty, let shape = shapes[out] else { return }
         streams[out] = .init(node: nil, block: 1, shape: Array(shape.dropFirst()))
     }
@@ -210,35 +229,32 @@ struct GraphPermutationWalk {
     }
 
     /// Add, Sub, Mul, Div, Pow: every permuted operand must span the output's unit axis with the
-    /// same block; their sets are unioned (a residual join). Parameters that vary along the units
-    /// join the set; unpermuted activations that do pin it; constants that do are refused.
+    /// same block, and their sets are unioned (a residual join); a parameter that varies along the
+    /// units joins the set, an unpermuted activation that does pins it to `fixed`. Anything else
+    /// (a constant that varies along the units, a permuted operand broadcast across them) is a
+    /// node the walk does not follow.
     private mutating func elementwise(_ node: ONNXNode, out: String, perSample: [Int]) throws(TrainerError) {
-        guard let outShape = shapes[out], outShape.count >= 2 else {
-            if node.inputs.contains(where: { streams[$0]?.node != nil }) { throw refusal(node) }
-            return try unfollowed(node, false)
-        }
+        guard let outShape = shapes[out], outShape.count >= 2 else { return try unfollowed(node) }
         let units = outShape[1], rank = outShape.count
-        var set: Int?, block: Int?
+        var sets: [Int] = [], block: Int?
+        var joining: [(name: String, axis: Int)] = [], pinning = false
         for name in node.inputs where !name.isEmpty {
-            guard let s = streams[name], let n = s.node else { continue }
-            let full = shapes[name] ?? []
-            guard full.count == rank, full[1] == units, block == nil || block == s.block else { throw refusal(node) }
-            block = s.block
-            if let m = set { try walk.union(m, n, at: "\(graph.path): node '\(node.name)'") } else { set = n }
-        }
-        for name in node.inputs where !name.isEmpty && streams[name]?.node == nil {
             let shape = shapes[name] ?? state[name] ?? []
             let axis = 1 - (rank - shape.count)
-            guard axis >= 0, shape[axis] != 1 else { continue }  // the same for every unit
-            if streams[name] != nil {
-                try walk.union(set, nil, at: "\(graph.path): node '\(node.name)'")
-            } else if isState(name) {
-                guard shape[axis] == units else { throw refusal(node) }
-                try register(name, axis: axis, block: block ?? 1, to: set, at: node)
-            } else if set != nil {
-                throw refusal(node)
+            if let s = streams[name], let n = s.node {
+                guard shape.count == rank, shape[1] == units, block == nil || block == s.block else { return try unfollowed(node) }
+                block = s.block
+                sets.append(n)
+            } else if axis >= 0, shape[axis] != 1 {  // an operand that differs between units
+                if streams[name] != nil { pinning = true }
+                else if isState(name), shape[axis] == units { joining.append((name, axis)) }
+                else { return try unfollowed(node) }
             }
         }
+        let set = sets.first
+        for n in sets.dropFirst() { try walk.union(set, n, at: "\(graph.path): node '\(node.name)'") }
+        if pinning { try walk.union(set, nil, at: "\(graph.path): node '\(node.name)'") }
+        for j in joining { try register(j.name, axis: j.axis, block: block ?? 1, to: set, at: node) }
         streams[out] = .init(node: set, block: block ?? 1, shape: perSample)
         if node.op == .add, let n = set, block == 1, let name = recorded[out] { walk.activations.append((n, name)) }
     }
