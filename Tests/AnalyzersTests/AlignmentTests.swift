@@ -185,7 +185,7 @@ struct AlignmentTests {
         #expect(again.permutations == groups.groups.map { Array(0..<$0.size) })
     }
 
-    @Test func permutationsOfTheWrongSizeAndOnnxGraphsAreRefused() throws {
+    @Test func permutationsOfTheWrongSizeAndMismatchedNetworksAreRefused() throws {
         let a = try Self.randomized(.mlp(inputShape: [4], widths: [3], classes: 2), seed: 1)
         let groups = try a.permutationGroups()
         #expect(throws: TrainerError.self) { try groups.apply([[0, 1]], to: Dictionary(uniqueKeysWithValues: a.stateDict().map { ($0.name, $0.tensor) })) }

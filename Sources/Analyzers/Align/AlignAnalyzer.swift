@@ -71,7 +71,10 @@ public struct AlignAnalyzer: Analyzer {
         Permutation groups come from the architecture (mlp, shallow-cnn, vgg with or without batch \
         norm, CIFAR resnet): each hidden Linear/Conv2d's units with the next layer's inputs, its \
         batch norm (weights, biases, running statistics) and, in a ResNet, every block sharing a \
-        residual stream; the logits are never permuted. Weight matching (Ainsworth et al. 2023) \
+        residual stream; the logits are never permuted. For an ONNX model the groups come from \
+        the graph's nodes (Conv, Gemm, MatMul, BatchNormalization, residual Add, pools, flatten); \
+        a graph whose hidden units meet Concat, Transpose, Softmax, LayerNormalization or attention \
+        is refused, naming the node. Weight matching (Ainsworth et al. 2023) \
         maximises Σ⟨W_A, π(W_B)⟩ by coordinate descent — one linear assignment per group, groups \
         in a seeded random order (--seed), until a sweep changes nothing. Activation matching \
         maximises the summed correlation of the units' activations (pre-activations and residual \

@@ -104,11 +104,14 @@ public struct PermutationGroups: Codable, Sendable, Equatable {
 }
 
 extension Network {
-    /// The permutation groups of this network's hidden units (`PermutationGroups`).
-    /// - Throws: `TrainerError.invalidSpec` for a model whose symmetries Basin cannot derive.
+    /// The permutation groups of this network's hidden units (`PermutationGroups`): from the layer
+    /// tree for Basin's models, from the nodes for an ONNX graph (`GraphPermutationWalk`).
+    /// - Throws: `TrainerError.invalidSpec` for a model whose symmetries Basin cannot derive (for a
+    ///   graph, naming the node that mixes or reorders hidden units).
     public func permutationGroups() throws(TrainerError) -> PermutationGroups {
-        if case .graph = root {
-            throw .invalidSpec("permutation groups of ONNX graphs are not derived yet; align works on Basin's mlp, shallow-cnn, vgg and resnet models")
+        if case .graph(let g) = root {
+            var walk = try GraphPermutationWalk(layer: g)
+            return try walk.groups()
         }
         var walk = PermutationWalk()
         let output = try walk.visit(root, name: "", input: PermutationWalk.Stream(node: nil, block: 1, shape: spec.inputShape))
@@ -134,15 +137,15 @@ struct PermutationWalk {
     private var parent = [0]
     private var sizes = [0]
     private var names = ["output"]
-    private var axes: [(node: Int, axis: PermutationGroups.Axis)] = []
-    private var activations: [(node: Int, name: String)] = []
+    var axes: [(node: Int, axis: PermutationGroups.Axis)] = []
+    var activations: [(node: Int, name: String)] = []
 
-    private mutating func open(size: Int, name: String) -> Int {
+    mutating func open(size: Int, name: String) -> Int {
         parent.append(parent.count); sizes.append(size); names.append(name)
         return parent.count - 1
     }
 
-    private mutating func find(_ x: Int) -> Int {
+    mutating func find(_ x: Int) -> Int {
         var r = x
         while parent[r] != r { r = parent[r] }
         var y = x
@@ -204,7 +207,8 @@ struct PermutationWalk {
             if let n = main.node { activations.append((n, name)) }
             return main
         case .graph:
-            throw .invalidSpec("permutation groups of ONNX graphs are not derived yet")
+            // A graph is always the root and is walked by `GraphPermutationWalk`.
+            throw .invalidSpec("\(name): an ONNX graph nested inside a layer tree has no derived permutation groups")
         }
     }
 
