@@ -61,6 +61,45 @@ struct AlignAnalyzerTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: plain)) == before)
     }
 
+    /// The repository's `fixtures/fashion-mnist-mini` (256 train, 128 test images).
+    static var fashionMini: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("fixtures/fashion-mnist-mini").path
+    }
+
+    /// An MLP 784-128-128-10 trained by the trainer on the bundled Fashion-MNIST subset; `seed`
+    /// sets initialisation and shuffling, the data split is the same for every seed.
+    static func fashionRun(seed: UInt64) throws -> RunDirectory {
+        let run = try RunDirectory.create(path: LandscapeFixtures.folder("fashion-mlp-\(seed)"))
+        let spec = RunSpec(name: "mlp-\(seed)", model: .mlp(inputShape: [1, 28, 28], widths: [128, 128], classes: 10),
+                           data: DatasetSpec(source: .fashionMNIST(directory: fashionMini), validationCount: 56, seed: 1),
+                           optimizer: .sgd(learningRate: 0.05, momentum: 0.9, weightDecay: 0, nesterov: false),
+                           training: TrainingConfiguration(epochs: 12, batchSize: 20, schedule: .constant(0.05), seed: seed),
+                           save: SavePlan(epochs: [12]))
+        try RunTrainer(spec: spec, run: run).train(resume: false)
+        return run
+    }
+
+    /// Issue 16's known answer on real data: two MLPs trained from different seeds have a barrier
+    /// between them, and weight matching lowers it (Entezari et al. 2022; Ainsworth et al. 2023).
+    @Test func twoSeedsOfFashionMNISTHaveALowerBarrierAfterWeightMatching() throws {
+        let a = try Self.fashionRun(seed: 1), b = try Self.fashionRun(seed: 2)
+        let options = try BarrierAnalyzer.Options.parse(["--a", a.path + "/:12", "--b", b.path + "/:12", "--points", "9",
+                                                         "--align", "weights", "--connection", "none"])
+        let out = LandscapeFixtures.folder("two-seeds")
+        let result = try AnalysisRunner.run(BarrierAnalyzer(options: options), run: nil, outputDirectory: out, arguments: [],
+                                            progress: .silent).result
+        let pair = try #require(result.pairs.first)
+        let aligned = try #require(pair.aligned)
+        for (segment, modulo) in zip(pair.segment, aligned) {
+            #expect(segment.barrier.exists, "\(segment.split): independent seeds should be separated by a barrier (\(segment.barrier.height))")
+            #expect(modulo.barrier.height < 0.5 * segment.barrier.height,
+                    "\(segment.split): barrier \(segment.barrier.height) before, \(modulo.barrier.height) after weight matching")
+        }
+        let s = try #require(pair.alignment)
+        #expect(s.distanceAfter < s.distanceBefore && s.converged == true && s.functionCheckRelativeDifference <= 1e-5)
+    }
+
     @Test func usageErrors() throws {
         #expect(throws: (any Error).self) { try AlignAnalyzer.Options.parse(["--a", "x.ckpt"]) }
         #expect(throws: (any Error).self) { try AlignAnalyzer.Options.parse(["--a", "x.ckpt", "--b", "y.ckpt", "--method", "magic"]) }

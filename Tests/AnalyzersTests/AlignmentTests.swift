@@ -185,6 +185,21 @@ struct AlignmentTests {
         #expect(again.permutations == groups.groups.map { Array(0..<$0.size) })
     }
 
+    @Test(arguments: ["vgg11-bn", "resnet14", "shallow-cnn"])
+    func skippingUnchangedGroupsGivesTheSameResultAsRecomputingEveryStep(kind: String) throws {
+        let spec = try #require(Self.specs.first { $0.0 == kind }?.1)
+        let a = try Self.randomized(spec, seed: 31), b = try Self.randomized(spec, seed: 32)
+        let groups = try a.permutationGroups()
+        let names = Set(a.namedParameters.map(\.name))
+        func state(_ m: Model) -> [String: Tensor<Float>] {
+            Dictionary(m.stateDict().filter { names.contains($0.name) }.map { ($0.name, $0.tensor) }, uniquingKeysWith: { x, _ in x })
+        }
+        let fast = try WeightMatching.match(groups, a: state(a), b: state(b), seed: 3)
+        let full = try WeightMatching.match(groups, a: state(a), b: state(b), seed: 3, skipUnchanged: false)
+        #expect(fast.permutations == full.permutations && fast.sweeps == full.sweeps && fast.objectiveAfter == full.objectiveAfter)
+        #expect(fast.sweeps > 1, "\(kind): more than one sweep, so something was skipped")
+    }
+
     @Test func permutationsOfTheWrongSizeAndMismatchedNetworksAreRefused() throws {
         let a = try Self.randomized(.mlp(inputShape: [4], widths: [3], classes: 2), seed: 1)
         let groups = try a.permutationGroups()

@@ -1,12 +1,14 @@
 /// The linear assignment problem on a square matrix: the permutation σ minimising (or
 /// maximising) Σᵢ C[i, σ(i)].
 ///
-/// Kuhn–Munkres with row and column potentials and shortest augmenting paths (the O(n³) form
-/// in which Jonker and Volgenant's and scipy's `linear_sum_assignment` solvers also work): rows
-/// are added one at a time; each finds the cheapest augmenting path to a free column by a
-/// Dijkstra-like scan over reduced costs C[i, j] − u[i] − v[j] ≥ 0, then the potentials move by
-/// the path's slack so every assigned pair keeps reduced cost 0. When all rows are in, the
-/// potentials certify optimality (Σu + Σv = the assignment's cost). Tested against brute force.
+/// Shortest augmenting paths with row and column potentials (Jonker–Volgenant's scheme in the
+/// form Crouse 2016 describes, the algorithm of scipy's `linear_sum_assignment`): rows are added
+/// one at a time; each runs a Dijkstra search over reduced costs C[i, j] − u[i] − v[j] ≥ 0 from
+/// the new row until it reaches a free column (on a tie, a free column wins), then moves the
+/// potentials of the rows and columns the search settled by their path lengths — so every assigned
+/// pair keeps reduced cost 0 — and flips the path. The unsettled columns live in a shrinking list,
+/// so each search step scans only those. O(n³); the final potentials certify optimality. Tested
+/// against brute force.
 public enum LinearAssignment {
     /// A matrix the solver cannot use.
     public struct InvalidCost: Error, CustomStringConvertible {
@@ -21,41 +23,63 @@ public enum LinearAssignment {
             throw InvalidCost(description: "cost[\(bad / max(n, 1)), \(bad % max(n, 1))] is \(cost[bad]), not a finite number")
         }
         if n == 0 { return [] }
-        // 1-based rows and columns; column 0 is the virtual start of every augmenting path.
-        var u = [Double](repeating: 0, count: n + 1), v = [Double](repeating: 0, count: n + 1)
-        var rowOf = [Int](repeating: 0, count: n + 1)   // rowOf[j]: the row assigned to column j (0: free)
-        var way = [Int](repeating: 0, count: n + 1)     // the previous column on the shortest path
-        var minSlack = [Double](repeating: 0, count: n + 1)
-        var used = [Bool](repeating: false, count: n + 1)
+        var u = [Double](repeating: 0, count: n), v = [Double](repeating: 0, count: n)
+        var shortest = [Double](repeating: .infinity, count: n)
+        var path = [Int](repeating: -1, count: n)
+        var col4row = [Int](repeating: -1, count: n), row4col = [Int](repeating: -1, count: n)
+        var settledRow = [Bool](repeating: false, count: n), settledColumn = [Bool](repeating: false, count: n)
+        var remaining = [Int](repeating: 0, count: n)
         cost.withUnsafeBufferPointer { c in
-            for i in 1...n {
-                rowOf[0] = i
-                var j0 = 0
-                for j in 0...n { minSlack[j] = .infinity; used[j] = false }
-                repeat {
-                    used[j0] = true
-                    let i0 = rowOf[j0], row = (i0 - 1) * n - 1
-                    var delta = Double.infinity, j1 = 0
-                    for j in 1...n where !used[j] {
-                        let reduced = c[row + j] - u[i0] - v[j]
-                        if reduced < minSlack[j] { minSlack[j] = reduced; way[j] = j0 }
-                        if minSlack[j] < delta { delta = minSlack[j]; j1 = j }
+        u.withUnsafeMutableBufferPointer { u in
+        v.withUnsafeMutableBufferPointer { v in
+        shortest.withUnsafeMutableBufferPointer { shortest in
+        path.withUnsafeMutableBufferPointer { path in
+        col4row.withUnsafeMutableBufferPointer { col4row in
+        row4col.withUnsafeMutableBufferPointer { row4col in
+        settledRow.withUnsafeMutableBufferPointer { settledRow in
+        settledColumn.withUnsafeMutableBufferPointer { settledColumn in
+        remaining.withUnsafeMutableBufferPointer { remaining in
+            for row in 0..<n {
+                for j in 0..<n {
+                    remaining[j] = n - 1 - j; shortest[j] = .infinity
+                    settledRow[j] = false; settledColumn[j] = false
+                }
+                var left = n, minimum = 0.0, i = row, sink = -1
+                while sink < 0 {
+                    settledRow[i] = true
+                    let base = i * n, ui = u[i]
+                    var lowest = Double.infinity, index = -1
+                    for k in 0..<left {
+                        let j = remaining[k]
+                        let r = minimum + c[base + j] - ui - v[j]
+                        if r < shortest[j] { path[j] = i; shortest[j] = r }
+                        if shortest[j] < lowest || (shortest[j] == lowest && row4col[j] < 0) { lowest = shortest[j]; index = k }
                     }
-                    for j in 0...n {
-                        if used[j] { u[rowOf[j]] += delta; v[j] -= delta } else { minSlack[j] -= delta }
-                    }
-                    j0 = j1
-                } while rowOf[j0] != 0
-                repeat {
-                    let j1 = way[j0]
-                    rowOf[j0] = rowOf[j1]
-                    j0 = j1
-                } while j0 != 0
+                    // Finite costs always leave a finite path to some free column.
+                    guard index >= 0 else { return }
+                    minimum = lowest
+                    let j = remaining[index]
+                    if row4col[j] < 0 { sink = j } else { i = row4col[j] }
+                    settledColumn[j] = true
+                    left -= 1
+                    remaining[index] = remaining[left]
+                }
+                u[row] += minimum
+                for r in 0..<n where settledRow[r] && r != row { u[r] += minimum - shortest[col4row[r]] }
+                for j in 0..<n where settledColumn[j] { v[j] -= minimum - shortest[j] }
+                var j = sink
+                while true {
+                    let r = path[j]
+                    row4col[j] = r
+                    let previous = col4row[r]
+                    col4row[r] = j
+                    j = previous
+                    if r == row { break }
+                }
             }
-        }
-        var assignment = [Int](repeating: 0, count: n)
-        for j in 1...n { assignment[rowOf[j] - 1] = j - 1 }
-        return assignment
+        }}}}}}}}}}
+        guard col4row.allSatisfy({ $0 >= 0 }) else { throw InvalidCost(description: "no complete assignment found for the \(n)×\(n) matrix") }
+        return col4row
     }
 
     /// σ maximising Σ score[i·n + σ(i)] (similarities: weight inner products, correlations).

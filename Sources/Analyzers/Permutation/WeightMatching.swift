@@ -26,8 +26,11 @@ public enum WeightMatching {
 
     /// - Parameters:
     ///   - a, b: the two networks' trainable tensors by state-dict name (not their running statistics).
+    ///   - skipUnchanged: skip a group whose neighbours did not change since it was last solved
+    ///     (the same result; false recomputes every step, as git-re-basin does — for tests).
     public static func match(_ groups: PermutationGroups, a: [String: Tensor<Float>], b: [String: Tensor<Float>],
-                             seed: UInt64, maxSweeps: Int = 100, progress: ((_ sweep: Int, _ step: Int) -> Void)? = nil) throws -> Outcome {
+                             seed: UInt64, maxSweeps: Int = 100, skipUnchanged: Bool = true,
+                             progress: ((_ sweep: Int, _ step: Int) -> Void)? = nil) throws -> Outcome {
         let axesOf = tensorAxes(groups)
         var perms = groups.groups.map { Array(0..<$0.size) }
         let aD = doubles(a, names: axesOf.keys), bD = doubles(b, names: axesOf.keys)
@@ -37,6 +40,16 @@ public enum WeightMatching {
         let before = try objective(groups, aD, bD, perms, axesOf)
         var rng = RandomGenerator(seed: seed).split("weight-matching")
         var sweeps = 0, converged = false, orders: [[Int]] = []
+        // Groups that share a tensor with each group, how often each group's permutation changed,
+        // and the neighbours' change counts when each group was last solved.
+        var neighbours = [Set<Int>](repeating: [], count: groups.groups.count)
+        for axes in axesOf.values { for x in axes { for y in axes where y.group != x.group { neighbours[x.group].insert(y.group) } } }
+        let neighbourList = neighbours.map { $0.sorted() }
+        // A group permuting two axes of one tensor depends on itself: always recomputed.
+        var selfDependent = [Bool](repeating: false, count: groups.groups.count)
+        for axes in axesOf.values { for (k, x) in axes.enumerated() where axes[(k + 1)...].contains(where: { $0.group == x.group }) { selfDependent[x.group] = true } }
+        var changes = [Int](repeating: 0, count: groups.groups.count)
+        var lastSeen = [[Int]?](repeating: nil, count: groups.groups.count)
         while sweeps < maxSweeps {
             sweeps += 1
             var changed = false
@@ -45,12 +58,19 @@ public enum WeightMatching {
             orders.append(order)
             for (step, g) in order.enumerated() {
                 progress?(sweeps, step)
+                // S_g depends only on the permutations of the groups sharing a tensor with g. When
+                // none of them changed since g was last solved, S_g and its best assignment are what
+                // they were — and g's permutation already is that assignment — so the step would
+                // change nothing: skipped, with the same result as recomputing it.
+                let seen = neighbourList[g].map { changes[$0] }
+                if skipUnchanged, !selfDependent[g], let last = lastSeen[g], last == seen { continue }
+                lastSeen[g] = seen
                 let n = groups.groups[g].size
                 let score = try similarity(group: g, groups, aD, bD, perms, axesOf)
                 let old = LinearAssignment.total(score, size: n, assignment: perms[g])
                 let best = try LinearAssignment.maximizing(score, size: n)
                 let new = LinearAssignment.total(score, size: n, assignment: best)
-                if new > old + 1e-12 * max(1, abs(old)) { perms[g] = best; changed = true }
+                if new > old + 1e-12 * max(1, abs(old)) { perms[g] = best; changed = true; changes[g] += 1 }
             }
             if !changed { converged = true; break }
         }
