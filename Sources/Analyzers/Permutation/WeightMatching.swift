@@ -50,6 +50,7 @@ public enum WeightMatching {
         for axes in axesOf.values { for (k, x) in axes.enumerated() where axes[(k + 1)...].contains(where: { $0.group == x.group }) { selfDependent[x.group] = true } }
         var changes = [Int](repeating: 0, count: groups.groups.count)
         var lastSeen = [[Int]?](repeating: nil, count: groups.groups.count)
+        var products = groups.groups.map { [(versions: [Int], matrix: [Double])?](repeating: nil, count: $0.axes.count) }
         while sweeps < maxSweeps {
             sweeps += 1
             var changed = false
@@ -66,7 +67,22 @@ public enum WeightMatching {
                 if skipUnchanged, !selfDependent[g], let last = lastSeen[g], last == seen { continue }
                 lastSeen[g] = seen
                 let n = groups.groups[g].size
-                let score = try similarity(group: g, groups, aD, bD, perms, axesOf)
+                // S_g as the sum, in the group's axis order, of one product per axis; a product
+                // depends only on the permutations of its tensor's other axes, so it is kept and
+                // reused until one of those changes (a bias's or batch norm's never does).
+                var score = [Double](repeating: 0, count: n * n)
+                for (k, axis) in groups.groups[g].axes.enumerated() {
+                    let versions = (axesOf[axis.tensor] ?? []).filter { $0.axis != axis.axis }.map { changes[$0.group] }
+                    let product: [Double]
+                    if skipUnchanged, let kept = products[g][k], kept.versions == versions {
+                        product = kept.matrix
+                    } else {
+                        guard let p = try contribution(group: g, axis: axis, groups, aD, bD, perms, axesOf) else { continue }
+                        product = p
+                        if skipUnchanged { products[g][k] = (versions, p) }
+                    }
+                    for i in score.indices { score[i] += product[i] }
+                }
                 let old = LinearAssignment.total(score, size: n, assignment: perms[g])
                 let best = try LinearAssignment.maximizing(score, size: n)
                 let new = LinearAssignment.total(score, size: n, assignment: best)
@@ -121,25 +137,25 @@ public enum WeightMatching {
         return out
     }
 
-    /// S[i, j] = Σ over the group's axes of ⟨A's unit i, π₋(B)'s unit j⟩, `[n·n]` row-major.
-    static func similarity(group g: Int, _ groups: PermutationGroups, _ a: [String: Tensor<Double>], _ b: [String: Tensor<Double>],
-                           _ perms: [[Int]], _ axesOf: [String: [(group: Int, axis: Int, block: Int)]]) throws -> [Double] {
+    /// One axis's term of the group's similarity: [i, j] = ⟨A's unit i, π₋(B)'s unit j⟩ along
+    /// `axis`, `[n·n]` row-major; nil for a tensor A does not score (running statistics).
+    static func contribution(group g: Int, axis: PermutationGroups.Axis, _ groups: PermutationGroups, _ a: [String: Tensor<Double>],
+                             _ b: [String: Tensor<Double>], _ perms: [[Int]],
+                             _ axesOf: [String: [(group: Int, axis: Int, block: Int)]]) throws -> [Double]? {
         let n = groups.groups[g].size
+        guard let ta = a[axis.tensor] else { return nil }
+        let tb = try permuted(axis.tensor, b, perms, axesOf, skipAxis: axis.axis)
+        let ma = unitsFirst(ta, axis: axis.axis, block: axis.block, units: n)
+        let mb = unitsFirst(tb, axis: axis.axis, block: axis.block, units: n)
+        let k = ta.count / max(n, 1)
         var s = [Double](repeating: 0, count: n * n)
-        for axis in groups.groups[g].axes {
-            guard let ta = a[axis.tensor] else { continue }
-            let tb = try permuted(axis.tensor, b, perms, axesOf, skipAxis: axis.axis)
-            let ma = unitsFirst(ta, axis: axis.axis, block: axis.block, units: n)
-            let mb = unitsFirst(tb, axis: axis.axis, block: axis.block, units: n)
-            let k = ta.count / max(n, 1)
-            guard k > 0 else { continue }
-            ma.withUnsafeBufferPointer { pa in
-                mb.withUnsafeBufferPointer { pb in
-                    s.withUnsafeMutableBufferPointer { ps in
-                        guard let x = pa.baseAddress, let y = pb.baseAddress, let z = ps.baseAddress else { return }
-                        Double.gemm(transposeA: false, transposeB: true, m: n, n: n, k: k, alpha: 1, a: x, lda: k, b: y, ldb: k,
-                                    beta: 1, c: z, ldc: n)
-                    }
+        guard k > 0 else { return s }
+        ma.withUnsafeBufferPointer { pa in
+            mb.withUnsafeBufferPointer { pb in
+                s.withUnsafeMutableBufferPointer { ps in
+                    guard let x = pa.baseAddress, let y = pb.baseAddress, let z = ps.baseAddress else { return }
+                    Double.gemm(transposeA: false, transposeB: true, m: n, n: n, k: k, alpha: 1, a: x, lda: k, b: y, ldb: k,
+                                beta: 0, c: z, ldc: n)
                 }
             }
         }
