@@ -50,6 +50,7 @@ public enum WeightMatching {
         for axes in axesOf.values { for (k, x) in axes.enumerated() where axes[(k + 1)...].contains(where: { $0.group == x.group }) { selfDependent[x.group] = true } }
         var changes = [Int](repeating: 0, count: groups.groups.count)
         var lastSeen = [[Int]?](repeating: nil, count: groups.groups.count)
+        var unitsFirstA: [String: [Double]] = [:]
         var products = groups.groups.map { [(versions: [Int], matrix: [Double])?](repeating: nil, count: $0.axes.count) }
         while sweeps < maxSweeps {
             sweeps += 1
@@ -77,7 +78,7 @@ public enum WeightMatching {
                     if skipUnchanged, let kept = products[g][k], kept.versions == versions {
                         product = kept.matrix
                     } else {
-                        guard let p = try contribution(group: g, axis: axis, groups, aD, bD, perms, axesOf) else { continue }
+                        guard let p = try contribution(group: g, axis: axis, groups, aD, bD, perms, axesOf, unitsFirstA: &unitsFirstA) else { continue }
                         product = p
                         if skipUnchanged { products[g][k] = (versions, p) }
                     }
@@ -126,26 +127,32 @@ public enum WeightMatching {
         let outer = t.shape[..<axis].reduce(1, *)
         let inner = t.shape[(axis + 1)...].reduce(1, *) * block
         if outer == 1 { return t.scalars }
-        var out = [Double](repeating: 0, count: t.count)
-        t.withUnsafeBufferPointer { s in
-            for u in 0..<units {
+        return [Double](unsafeUninitializedCapacity: t.count) { out, initialized in
+            t.withUnsafeBufferPointer { s in
+                guard let src = s.baseAddress, let dst = out.baseAddress else { return }
                 for o in 0..<outer {
-                    for r in 0..<inner { out[(u * outer + o) * inner + r] = s[(o * units + u) * inner + r] }
+                    for u in 0..<units {
+                        (dst + (u * outer + o) * inner).initialize(from: src + (o * units + u) * inner, count: inner)
+                    }
                 }
             }
+            initialized = t.count
         }
-        return out
     }
 
     /// One axis's term of the group's similarity: [i, j] = ⟨A's unit i, π₋(B)'s unit j⟩ along
     /// `axis`, `[n·n]` row-major; nil for a tensor A does not score (running statistics).
     static func contribution(group g: Int, axis: PermutationGroups.Axis, _ groups: PermutationGroups, _ a: [String: Tensor<Double>],
                              _ b: [String: Tensor<Double>], _ perms: [[Int]],
-                             _ axesOf: [String: [(group: Int, axis: Int, block: Int)]]) throws -> [Double]? {
+                             _ axesOf: [String: [(group: Int, axis: Int, block: Int)]],
+                             unitsFirstA: inout [String: [Double]]) throws -> [Double]? {
         let n = groups.groups[g].size
         guard let ta = a[axis.tensor] else { return nil }
         let tb = try permuted(axis.tensor, b, perms, axesOf, skipAxis: axis.axis)
-        let ma = unitsFirst(ta, axis: axis.axis, block: axis.block, units: n)
+        // A never changes: its rearranged matrices are made once.
+        let key = "\(axis.tensor)#\(axis.axis)"
+        let ma = unitsFirstA[key] ?? unitsFirst(ta, axis: axis.axis, block: axis.block, units: n)
+        unitsFirstA[key] = ma
         let mb = unitsFirst(tb, axis: axis.axis, block: axis.block, units: n)
         let k = ta.count / max(n, 1)
         var s = [Double](repeating: 0, count: n * n)
