@@ -37,6 +37,16 @@ struct AlignAnalyzerTests {
         #expect(result.permutations[0] == inverse)
         #expect(aligned.manifest.extra["alignedBy"] == .string("basin align (\(method.rawValue))"))
         #expect(result.files.contains("aligned.ckpt") && result.files.contains("groups.png") && result.files.contains("permutations.csv"))
+        // The aligned checkpoint is a checkpoint like any other: the segment to it is flat, and a
+        // surface is drawn around it.
+        let barrier = try AnalysisRunner.run(BarrierAnalyzer.self, arguments: ["--a", run.path + "/:40", "--b", copy, "--points", "5", "--connection", "none"],
+                                             run: nil, outputDirectory: LandscapeFixtures.folder("barrier-to-aligned"), progress: .silent).result
+        for profile in barrier.pairs[0].segment {
+            #expect(!profile.barrier.exists && profile.loss.allSatisfy { abs($0 - profile.loss[0]) < 1e-6 })
+        }
+        let surface = try AnalysisRunner.run(SurfaceAnalyzer.self, arguments: ["--checkpoint", copy, "--dims", "1", "--grid", "3", "--data", run.path],
+                                             run: nil, outputDirectory: LandscapeFixtures.folder("surface-at-aligned"), progress: .silent)
+        #expect(FileManager.default.fileExists(atPath: surface.outputDirectory + "/result.json"))
     }
 
     @Test func checkpointOutNeverReplacesSomethingElse() throws {
