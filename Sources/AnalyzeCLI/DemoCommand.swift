@@ -186,8 +186,10 @@ struct DemoCommand: ParsableCommand {
         }
         if !quick, runs["step"] != nil {
             // Paper 003 Figure 5: top eigenvalues and 2/λ before the first decay (epoch 6 of 12) and at the end.
+            // With the eigenvalue density (SLQ) and each layer's curvature (issue 17).
             for epoch in [epochs / 2, epochs] {
-                add(HessianAnalyzer.self, "step", ["--epoch", "\(epoch)", "--top", "10", "--samples", "\(size.hessianSamples)"])
+                add(HessianAnalyzer.self, "step", ["--epoch", "\(epoch)", "--top", "10", "--samples", "\(size.hessianSamples)",
+                                                   "--density", "--per-layer"])
             }
         }
         if !quick, runs["source-0to4"] != nil {

@@ -232,7 +232,10 @@ public enum Lanczos {
 /// reported; it is typically far larger than Lanczos's at the same cost, because the stopping rule
 /// tests the change in λ, not the eigenvector.
 public enum PowerIteration {
+    /// - Parameter residualTolerance: also require ‖Hv − λv‖ ≤ this·|λ| before stopping (then λ is
+    ///   within that relative distance of an eigenvalue); nil stops on PyHessian's rule alone.
     public static func largest(_ k: Int, of op: SymmetricOperator, maxIterations: Int, tolerance: Double,
+                               residualTolerance: Double? = nil,
                                rng: RandomGenerator, progress: ((Int) -> Void)? = nil) throws -> EigenSolution {
         let n = op.dimension
         guard k >= 1, k <= n else { throw EigenSolverError.invalidSetting("top-k must be in 1…\(n), got \(k)") }
@@ -259,7 +262,8 @@ public enum PowerIteration {
                 Vec.axpy(-lambda, v, &r)
                 res = Vec.norm(r)
                 let h = Vec.norm(hv)
-                if let p = previous, abs(lambda - p) / (abs(p) + 1e-6) < tolerance { converged = true; break }
+                if let p = previous, abs(lambda - p) / (abs(p) + 1e-6) < tolerance,
+                   residualTolerance.map({ res <= $0 * abs(lambda) }) ?? true { converged = true; break }
                 previous = lambda
                 guard h > 0 else { converged = true; break }   // v is in the null space: λ = 0 exactly
                 Vec.scale(&hv, by: 1 / h)

@@ -10,6 +10,8 @@ import Trainer
 /// spectral norm across checkpoints (paper 002 Figure 3).
 public struct HessianAnalyzer: ShardableAnalyzer {
     public enum Method: String, CaseIterable, ExpressibleByArgument, Codable, Sendable { case lanczos, power }
+    /// Which end of the spectrum: the largest (sharpness), the smallest (negative curvature: saddles), or both.
+    public enum Which: String, CaseIterable, ExpressibleByArgument, Codable, Sendable { case largest, smallest, both }
     public enum BNMode: String, CaseIterable, ExpressibleByArgument, Codable, Sendable {
         case eval, train
         var forwardMode: ForwardMode { self == .eval ? .eval : .batchStatistics }
@@ -42,6 +44,24 @@ public struct HessianAnalyzer: ShardableAnalyzer {
         public var trace = false
         @Option(help: "Rademacher samples for --trace.")
         public var traceSamples: Int = 100
+        @Option(help: "largest (sharpness), smallest (negative curvature, saddle points; Lanczos on −H) or both.")
+        public var which: Which = .largest
+        @Option(help: "Power iteration: also require ‖Hv − λv‖ ≤ this·|λ| (so λ agrees with Lanczos to that relative accuracy, or is reported unconverged); 0: PyHessian's rule alone.")
+        public var powerResidual: Double = 1e-4
+        @Flag(help: "Also estimate the eigenvalue density by stochastic Lanczos quadrature (PyHessian's density).")
+        public var density = false
+        @Option(help: "--density: Rademacher starts.")
+        public var densityStarts: Int = 5
+        @Option(help: "--density: Lanczos steps per start.")
+        public var densitySteps: Int = 80
+        @Option(help: "--density: Gaussian broadening σ (default 1 % of the spectrum's span).")
+        public var densitySigma: Double?
+        @Flag(help: "Also the curvature of each layer's block of H (the other parameters fixed): top eigenvalue (Lanczos) and Hutchinson trace.")
+        public var perLayer = false
+        @Option(help: "--per-layer: Lanczos steps per layer.")
+        public var layerIterations: Int = 30
+        @Option(help: "--per-layer: Rademacher samples per layer's trace.")
+        public var layerTraceSamples: Int = 20
         /// The data, as every evaluating analyzer takes it; `--split train` (default) or `val`
         /// says which split the loss averages over.
         @OptionGroup public var data: DataOptions
@@ -65,6 +85,15 @@ public struct HessianAnalyzer: ShardableAnalyzer {
             if !(1...(1 << 24)).contains(batchSize) { throw ValidationError("--batch-size must be in 1…16777216, got \(batchSize)") }
             if trace && !(2...1_000_000).contains(traceSamples) { throw ValidationError("--trace-samples must be in 2…1000000, got \(traceSamples)") }
             if !weightDecay.isFinite { throw ValidationError("--weight-decay must be a number") }
+            if which != .largest && method == .power { throw ValidationError("--which \(which.rawValue) needs --method lanczos (power iteration finds the largest magnitudes)") }
+            if !(powerResidual >= 0) { throw ValidationError("--power-residual must be ≥ 0") }
+            if density && !((1...1000).contains(densityStarts) && (2...10_000).contains(densitySteps)) {
+                throw ValidationError("--density-starts must be in 1…1000 and --density-steps in 2…10000")
+            }
+            if let s = densitySigma, !(s > 0 && s.isFinite) { throw ValidationError("--density-sigma must be positive") }
+            if perLayer && !((1...10_000).contains(layerIterations) && (2...1_000_000).contains(layerTraceSamples)) {
+                throw ValidationError("--layer-iterations must be in 1…10000 and --layer-trace-samples in 2…1000000")
+            }
             if let s = data.split, s.splits.count != 1 { throw ValidationError("the Hessian is of the loss on one split: --split train or --split val") }
             if samples != nil && (data.trainLimit != nil || data.trainFirst != nil || data.valLimit != nil || data.valFirst != nil) {
                 throw ValidationError("give --samples or --train-limit/--train-first/--val-limit/--val-first, not both")
@@ -90,6 +119,13 @@ public struct HessianAnalyzer: ShardableAnalyzer {
         public var loss: String
         public var trace: Bool
         public var traceSamples: Int?
+        public var which: Which?
+        public var powerResidual: Double?
+        public var densityStarts: Int?
+        public var densitySteps: Int?
+        public var perLayer: Bool?
+        public var layerIterations: Int?
+        public var layerTraceSamples: Int?
         public var seed: UInt64
         public var data: DatasetSpec
         public var dataGroup: String?
@@ -113,6 +149,20 @@ public struct HessianAnalyzer: ShardableAnalyzer {
         public var convergenceIntervals: [Double?]
         public var hessianVectorProducts: Int
         public var trace: HutchinsonTrace.Estimate?
+        /// With --which smallest|both: the smallest eigenvalues, ascending (rank 1 = the smallest).
+        public var smallest: [EigenEstimate]?
+        /// With --density: the stochastic-Lanczos-quadrature density.
+        public var density: SpectralDensity.Estimate?
+        /// With --per-layer: each layer's block of H.
+        public var layers: [LayerCurvature]?
+    }
+
+    /// The curvature of one layer's block of H (its parameters moving, the rest fixed).
+    public struct LayerCurvature: Codable, Sendable {
+        public var layer: String
+        public var parameters: Int
+        public var topEigenvalue: EigenEstimate
+        public var trace: HutchinsonTrace.Estimate
     }
 
     public struct Result: AnalysisResult {
@@ -130,6 +180,17 @@ public struct HessianAnalyzer: ShardableAnalyzer {
           analyze hessian run/ --epoch 16 --method power --samples 1000 --trace
           analyze hessian run/ --over-epochs 1,2,4,8,16 --top 1 --bn train
           analyze hessian --checkpoint imported/:0 --data fashion-mnist --samples 2000
+          analyze hessian run/ --epoch 16 --density --per-layer --which both
+          analyze hessian run/ --epoch 16 --weight-decay 5e-4 --top 5
+
+        --density: the eigenvalue density by stochastic Lanczos quadrature (--density-starts \
+        Rademacher vectors, --density-steps Lanczos steps each; nodes and weights in result.json, \
+        density.csv/png with the top eigenvalues marked). --per-layer: the top eigenvalue and the \
+        Hutchinson trace of each layer's block of H (its parameters moving, the others fixed; \
+        layers.csv, layers.png, layers-trace.png). --which smallest|both: the smallest eigenvalues \
+        by Lanczos on −H (smallest.csv). Power iteration stops on PyHessian's rule and, by default, \
+        only once ‖Hv − λv‖ ≤ 1e-4·|λ| (--power-residual), so it agrees with Lanczos or reports \
+        converged: false.
 
         Hessian-vector products are exact (Pearlmutter's R-op, float32); the solvers run in float64. \
         Every eigenvalue reports converged, iterations and residual ‖Hv − λv‖. Writes result.json, \
@@ -200,7 +261,11 @@ public struct HessianAnalyzer: ShardableAnalyzer {
                                     : "|λ − λ_prev| / (|λ_prev| + 1e-6) < tolerance (PyHessian)",
                                 split: wantsValidation ? "val" : "train", samples: data.count, sampleSelection: selection, bn: o.bn, batchSize: o.batchSize,
                                 weightDecay: o.weightDecay, loss: "cross-entropy (batch mean)", trace: o.trace,
-                                traceSamples: o.trace ? o.traceSamples : nil, seed: context.seed, data: evaluation.spec,
+                                traceSamples: o.trace ? o.traceSamples : nil,
+                                which: o.which == .largest ? nil : o.which, powerResidual: o.method == .power ? o.powerResidual : nil,
+                                densityStarts: o.density ? o.densityStarts : nil, densitySteps: o.density ? o.densitySteps : nil,
+                                perLayer: o.perLayer ? true : nil, layerIterations: o.perLayer ? o.layerIterations : nil,
+                                layerTraceSamples: o.perLayer ? o.layerTraceSamples : nil, seed: context.seed, data: evaluation.spec,
                                 dataGroup: evaluation.group,
                                 precision: "Hessian-vector products float32 (exact R-op); Krylov basis and eigen-solver float64")
         return ShardPlan(work: Work(checkpoints: checkpoints, data: data, dataLabel: evaluation.source, settings: settings),
@@ -220,6 +285,22 @@ public struct HessianAnalyzer: ShardableAnalyzer {
             let figure = Self.eigenvalueFigure(last)
             try figure.render(to: .files(base: context.outputDirectory + "/eigenvalues", metadata: metadata))
             files += ["eigenvalues.png", "eigenvalues.svg"]
+        }
+        if spectra.contains(where: { $0.smallest != nil }) {
+            files.append(try context.write(Self.smallestCSV(spectra), to: "smallest.csv"))
+        }
+        let densities = spectra.filter { $0.density != nil }
+        if !densities.isEmpty {
+            files.append(try context.write(Self.densityCSV(densities), to: "density.csv"))
+            try Self.densityFigure(densities).render(to: .files(base: context.outputDirectory + "/density", metadata: metadata))
+            files += ["density.png", "density.svg"]
+        }
+        let layered = spectra.filter { $0.layers != nil }
+        if !layered.isEmpty {
+            files.append(try context.write(Self.layersCSV(layered), to: "layers.csv"))
+            try Self.layersFigure(layered).render(to: .files(base: context.outputDirectory + "/layers", metadata: metadata))
+            try Self.layersFigure(layered, trace: true).render(to: .files(base: context.outputDirectory + "/layers-trace", metadata: metadata))
+            files += ["layers.png", "layers.svg", "layers-trace.png", "layers-trace.svg"]
         }
         if o.overEpochs != nil {
             files.append(try context.write(Self.spectralNormCSV(spectra), to: "spectral-norm.csv"))
@@ -250,9 +331,47 @@ public struct HessianAnalyzer: ShardableAnalyzer {
         case .power:
             progress.start("hessian \(label): power iteration", total: o.top * o.maxIterations)
             solution = try PowerIteration.largest(o.top, of: op, maxIterations: o.maxIterations, tolerance: o.effectiveTolerance,
+                                                  residualTolerance: o.powerResidual > 0 ? o.powerResidual : nil,
                                                   rng: rng) { progress.set($0) }
         }
         progress.finish()
+        var applications = solution.applications
+        var smallest: [EigenEstimate]?
+        if o.which != .largest {
+            progress.start("hessian \(label): smallest (Lanczos on −H)", total: min(o.maxIterations, model.parameterCount))
+            let low = try Lanczos.largest(o.top, of: op.negated, maxIterations: o.maxIterations, tolerance: o.effectiveTolerance,
+                                          rng: RandomGenerator(seed: context.seed).split("hessian-smallest")) { progress.set($0) }
+            progress.finish()
+            smallest = low.estimates.map { var e = $0; e.eigenvalue = -e.eigenvalue; return e }
+            applications += low.applications
+        }
+        var density: SpectralDensity.Estimate?
+        if o.density {
+            progress.start("hessian \(label): density (SLQ)", total: o.densityStarts * min(o.densitySteps, model.parameterCount))
+            density = try SpectralDensity.estimate(op, starts: o.densityStarts, steps: o.densitySteps, sigma: o.densitySigma,
+                                                   rng: RandomGenerator(seed: context.seed).split("hessian-density")) { progress.set($0) }
+            progress.finish()
+            applications += density?.applications ?? 0
+        }
+        var layers: [LayerCurvature]?
+        if o.perLayer {
+            let blocks = Self.layerBlocks(model)
+            progress.start("hessian \(label): per layer", total: blocks.count)
+            layers = []
+            for (k, block) in blocks.enumerated() {
+                let sub = op.block(block.range)
+                let top = try Lanczos.largest(1, of: sub, maxIterations: min(o.layerIterations, block.range.count), tolerance: o.effectiveTolerance,
+                                              rng: RandomGenerator(seed: context.seed).split("hessian-layer-" + block.name))
+                let tr = try HutchinsonTrace.estimate(sub, samples: o.layerTraceSamples,
+                                                      rng: RandomGenerator(seed: context.seed).split("hutchinson-layer-" + block.name))
+                applications += top.applications + tr.samples
+                if let first = top.estimates.first {
+                    layers?.append(LayerCurvature(layer: block.name, parameters: block.range.count, topEigenvalue: first, trace: tr))
+                }
+                progress.set(k + 1)
+            }
+            progress.finish()
+        }
         var trace: HutchinsonTrace.Estimate?
         if o.trace {
             progress.start("hessian \(label): trace", total: o.traceSamples)
@@ -265,7 +384,25 @@ public struct HessianAnalyzer: ShardableAnalyzer {
                         validationAccuracy: manifest.metrics["val_acc"], loss: evaluation.loss, accuracy: evaluation.accuracy,
                         parameterCount: model.parameterCount, eigenvalues: solution.estimates,
                         convergenceIntervals: solution.estimates.map { $0.eigenvalue > 0 ? 2 / $0.eigenvalue : nil },
-                        hessianVectorProducts: solution.applications + (trace?.samples ?? 0), trace: trace)
+                        hessianVectorProducts: applications + (trace?.samples ?? 0), trace: trace,
+                        smallest: smallest, density: density, layers: layers)
+    }
+
+    /// The layers' coordinate ranges in θ: consecutive parameter tensors of one module
+    /// (`features.0.weight`, `features.0.bias` → `features.0`).
+    static func layerBlocks(_ model: Model) -> [(name: String, range: Range<Int>)] {
+        var out: [(name: String, range: Range<Int>)] = []
+        for (name, _) in model.namedParameters {
+            guard let r = model.parameterRange(named: name) else { continue }
+            let layer = name.split(separator: ".").dropLast().joined(separator: ".")
+            let key = layer.isEmpty ? name : layer
+            if let last = out.last, last.name == key, last.range.upperBound == r.lowerBound {
+                out[out.count - 1].range = last.range.lowerBound..<r.upperBound
+            } else {
+                out.append((key, r))
+            }
+        }
+        return out
     }
 
     func resolveCheckpoints(_ context: AnalysisContext) throws -> [String] {
@@ -304,6 +441,68 @@ public struct HessianAnalyzer: ShardableAnalyzer {
             }
         }
         return csv
+    }
+
+    static func smallestCSV(_ spectra: [Spectrum]) -> String {
+        var csv = "checkpoint,epoch,rank,eigenvalue,converged,iterations,residual\n"
+        for s in spectra {
+            for e in s.smallest ?? [] {
+                csv += "\(csvField(s.checkpoint)),\(s.epoch.map(String.init) ?? ""),\(e.rank),\(e.eigenvalue),\(e.converged),\(e.iterations),\(e.residual)\n"
+            }
+        }
+        return csv
+    }
+
+    static func densityCSV(_ spectra: [Spectrum]) -> String {
+        var csv = "checkpoint,epoch,eigenvalue,density\n"
+        for s in spectra {
+            guard let d = s.density else { continue }
+            for (x, y) in zip(d.grid, d.density) { csv += "\(csvField(s.checkpoint)),\(s.epoch.map(String.init) ?? ""),\(x),\(y)\n" }
+        }
+        return csv
+    }
+
+    static func layersCSV(_ spectra: [Spectrum]) -> String {
+        var csv = "checkpoint,epoch,layer,parameters,top_eigenvalue,converged,trace,trace_standard_error\n"
+        for s in spectra {
+            for l in s.layers ?? [] {
+                csv += "\(csvField(s.checkpoint)),\(s.epoch.map(String.init) ?? ""),\(csvField(l.layer)),\(l.parameters),"
+                    + "\(l.topEigenvalue.eigenvalue),\(l.topEigenvalue.converged),\(l.trace.trace),\(l.trace.standardError)\n"
+            }
+        }
+        return csv
+    }
+
+    /// The SLQ density on a log axis, one curve per checkpoint, the top eigenvalues marked.
+    static func densityFigure(_ spectra: [Spectrum]) -> LinePlot {
+        var series: [Series] = []
+        for (i, s) in spectra.enumerated() {
+            guard let d = s.density else { continue }
+            let at = s.epoch.map { "epoch \($0)" } ?? URL(fileURLWithPath: s.checkpoint).lastPathComponent
+            let floor = 1e-8 * (d.density.max() ?? 1)
+            series.append(Series(name: "density, \(at)", x: d.grid, y: d.density.map { max($0, floor) }, color: Color.cycle(i)))
+        }
+        var plot = LinePlot(title: "Hessian eigenvalue density (stochastic Lanczos quadrature)", xLabel: "eigenvalue λ",
+                            yLabel: "density (log scale)", series: series)
+        plot.yScale = .log
+        // The top eigenvalues (Lanczos) of the last checkpoint, marked.
+        if let last = spectra.last {
+            plot.verticalLines = last.eigenvalues.prefix(5).map { VerticalLine(x: $0.eigenvalue, label: "λ\($0.rank)") }
+        }
+        return plot
+    }
+
+    /// Per layer: the top eigenvalue of its block (or its trace), one bar group per checkpoint.
+    static func layersFigure(_ spectra: [Spectrum], trace: Bool = false) -> BarChart {
+        let names = spectra.first?.layers?.map(\.layer) ?? []
+        let groups = spectra.enumerated().map { i, s in
+            let at = s.epoch.map { "epoch \($0)" } ?? URL(fileURLWithPath: s.checkpoint).lastPathComponent
+            let byName = Dictionary((s.layers ?? []).map { ($0.layer, trace ? $0.trace.trace : $0.topEigenvalue.eigenvalue) },
+                                    uniquingKeysWith: { a, _ in a })
+            return BarGroup(name: at, values: names.map { byName[$0] ?? .nan }, color: Color.cycle(i))
+        }
+        return BarChart(title: trace ? "Trace of each layer's Hessian block (Hutchinson)" : "Top eigenvalue of each layer's Hessian block",
+                        xLabel: "layer", yLabel: trace ? "tr(H_layer)" : "λ₁(H_layer)", categories: names, groups: groups)
     }
 
     static func spectralNormCSV(_ spectra: [Spectrum]) -> String {
