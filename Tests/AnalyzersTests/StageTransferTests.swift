@@ -98,6 +98,10 @@ func bruteForceEvidence(features f: Tensor<Double>, y: [Double], alpha: Double, 
                                                    momentum: 0.9, weightDecay: 0, seed: 0))
         #expect(t.targetEvaluationSplit == "validation" && t.targetEvaluationSamples == 30 && t.targetTrainSamples == 60)
         #expect(r.files.contains("accuracies.csv") && r.files.contains("logme.png") && r.files.contains("transferability-fix.png"))
+        // LEEP and NCE are log-likelihoods (≤ 0); the H-score of D features is in [0, D]; one
+        // rank correlation per score across the three stages.
+        #expect(stages.allSatisfy { ($0.leep ?? 1) <= 0 && ($0.nce ?? 1) <= 1e-12 && (0...8.000001).contains($0.hScore ?? -1) })
+        #expect(r.files.contains("scores.csv") && r.scoreCorrelations?.map(\.score) == ["logme", "leep", "nce", "h-score"])
         // Each T_i is the ratio of the measured gains.
         for v in r.transferability {
             let cur = try #require(r.measurements.first { $0.stage == v.stage && $0.mode == v.mode })

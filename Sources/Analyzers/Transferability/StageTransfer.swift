@@ -33,6 +33,41 @@ public enum StageTransfer {
         public var fix: FeatureTransfer.Outcome?
         public var finetune: FeatureTransfer.Outcome?
         public var logME: LogME.Score
+        /// LEEP, NCE and H-score of the stage on the target's training split (`TransferScores`).
+        public var leep: Double?
+        public var nce: Double?
+        public var hScore: Double?
+    }
+
+    /// Spearman's rank correlation across stages between each score and the measured target
+    /// accuracy (fix mode, else finetune): does the score order the stages as the transfers do?
+    public struct ScoreCorrelation: Codable, Sendable {
+        public var score: String
+        public var mode: String
+        public var spearman: Double?
+    }
+
+    static func scoreCorrelations(_ stages: [Stage]) -> [ScoreCorrelation] {
+        let mode = stages.allSatisfy { $0.fix != nil } ? "fix" : "finetune"
+        let accuracy = stages.map { (mode == "fix" ? $0.fix : $0.finetune)?.targetAccuracy ?? .nan }
+        guard accuracy.allSatisfy(\.isFinite) else { return [] }
+        let scores: [(String, [Double?])] = [("logme", stages.map { $0.logME.logME }), ("leep", stages.map(\.leep)),
+                                             ("nce", stages.map(\.nce)), ("h-score", stages.map(\.hScore))]
+        return scores.compactMap { name, values in
+            let v = values.compactMap { $0 }
+            guard v.count == stages.count else { return nil }
+            return ScoreCorrelation(score: name, mode: mode, spearman: TransferScores.spearman(v, accuracy))
+        }
+    }
+
+    static func scoresCSV(_ stages: [Stage]) -> String {
+        var csv = "stage,checkpoint,logme,leep,nce,h_score,fix_accuracy,finetune_accuracy\n"
+        func f(_ x: Double?) -> String { x.map { String($0) } ?? "" }
+        for s in stages {
+            csv += "\(s.stage),\(csvField(s.checkpoint)),\(s.logME.logME),\(f(s.leep)),\(f(s.nce)),\(f(s.hScore)),"
+                + "\(f(s.fix?.targetAccuracy)),\(f(s.finetune?.targetAccuracy))\n"
+        }
+        return csv
     }
 
     /// What every stage needs: its checkpoint, the target's splits, the budget.
@@ -118,6 +153,26 @@ public enum StageTransfer {
             let testFeatures = try FeatureTransfer.penultimateFeatures(model, evaluation)
             let logME = try LogME.score(features: Tensor<Double>(converting: trainFeatures), labels: train.labels, classes: train.classes,
                                         tolerance: settings.logMETolerance, maxIterations: settings.logMEMaxIterations)
+            // The source model's softmax over its own classes on the target's training inputs.
+            var probabilities: [Double] = [], sourceLabels: [Int] = []
+            for start in stride(from: 0, to: train.count, by: 500) {
+                let batch = train.batch(Array(start..<min(start + 500, train.count)))
+                let logits = try model.logits(batch.inputs, mode: .eval)
+                let z = logits.columns
+                for r in 0..<logits.rows {
+                    let row = (0..<z).map { Double(logits[r, $0]) }
+                    let top = row.max() ?? 0
+                    let e = row.map { exp($0 - top) }
+                    let sum = e.reduce(0, +)
+                    probabilities += e.map { $0 / sum }
+                    sourceLabels.append(row.indices.max { row[$0] < row[$1] } ?? 0)
+                }
+            }
+            let sourceClasses = model.spec.classes
+            let leep = try TransferScores.leep(probabilities: Tensor(shape: [train.count, sourceClasses], scalars: probabilities),
+                                               labels: train.labels, classes: train.classes)
+            let nce = try TransferScores.nce(sourceLabels: sourceLabels, labels: train.labels, classes: train.classes)
+            let hScore = try TransferScores.hScore(features: Tensor<Double>(converting: trainFeatures), labels: train.labels, classes: train.classes)
             progress.advance()
             var fix: FeatureTransfer.Outcome?, finetune: FeatureTransfer.Outcome?
             if modes.contains("fix") {
@@ -130,7 +185,8 @@ public enum StageTransfer {
                 progress.advance()
             }
             return Stage(stage: i + 1, checkpoint: path, epoch: manifest.epoch, sourceAccuracy: acc, sourceAccuracyFrom: from,
-                         featureDimensions: trainFeatures.columns, fix: fix, finetune: finetune, logME: logME)
+                         featureDimensions: trainFeatures.columns, fix: fix, finetune: finetune, logME: logME,
+                         leep: leep, nce: nce, hScore: hScore)
         }
         progress.finish()
         return stages

@@ -81,6 +81,8 @@ public struct TransferAnalyzer: ShardableAnalyzer {
         /// Only when transfers were trained here (--stages): the budget, target and per-stage details.
         public var transfer: StageTransfer.Settings?
         public var stages: [StageTransfer.Stage]?
+        /// With --stages: Spearman correlation of LogME, LEEP, NCE and H-score with the target accuracy across stages.
+        public var scoreCorrelations: [StageTransfer.ScoreCorrelation]?
         public var files: [String]
     }
 
@@ -102,6 +104,10 @@ public struct TransferAnalyzer: ShardableAnalyzer {
 
         The CSV has one row per (stage, target, mode): stage,source_accuracy,target,mode,target_accuracy. \
         Writes result.json, transferability.csv and one grouped bar chart per mode (paper 003 Figure 11). \
+        Beside LogME, each stage gets LEEP (the source model's softmax on the target's training inputs \
+        and the empirical P(y | z)), NCE (−H(target label | the source's predicted label)) and the \
+        H-score of its penultimate features (scores.csv), and result.json gives each score's Spearman \
+        correlation with the measured target accuracy across stages (scoreCorrelations).
         --shard k/N splits the stages (each one's LogME and fix/finetune training); `analyze merge` writes the tables and charts.
         """
 
@@ -167,6 +173,8 @@ public struct TransferAnalyzer: ShardableAnalyzer {
             result.transfer = prepared.settings
             result.stages = stages
             result.files.insert(accuracies, at: 0)
+            result.files.append(try context.write(StageTransfer.scoresCSV(stages), to: "scores.csv"))
+            result.scoreCorrelations = StageTransfer.scoreCorrelations(stages)
             result.files += try StageTransfer.logMEFigure(stages, target: prepared.settings.target.label, context: context)
             return result
         }
