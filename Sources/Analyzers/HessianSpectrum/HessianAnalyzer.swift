@@ -390,7 +390,7 @@ public struct HessianAnalyzer: ShardableAnalyzer {
 
     /// The layers' coordinate ranges in θ: consecutive parameter tensors of one module
     /// (`features.0.weight`, `features.0.bias` → `features.0`).
-    static func layerBlocks(_ model: Model) -> [(name: String, range: Range<Int>)] {
+    public static func layerBlocks(_ model: Model) -> [(name: String, range: Range<Int>)] {
         var out: [(name: String, range: Range<Int>)] = []
         for (name, _) in model.namedParameters {
             guard let r = model.parameterRange(named: name) else { continue }
