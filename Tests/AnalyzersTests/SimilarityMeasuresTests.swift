@@ -124,7 +124,8 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         struct Reference: Decodable { var pwcca_google: Double }
         let data = try #require(FileManager.default.contents(atPath: fixtures + "/svcca/pwcca_google.json"))
         let expected = try JSONDecoder().decode(Reference.self, from: data).pwcca_google
-        #expect(abs(try SM.googlePWCCA(a, b) - expected) < 1e-6)
+        let value = try SM.googlePWCCA(a, b)
+        #expect(abs(value - expected) < 1e-6, "Basin \(value), NumPy \(expected)")
         #expect(abs(try SM.googlePWCCA(b, a) - expected) < 1e-6)
         // Not Basin's PWCCA: the two definitions differ on the same data.
         let basin = try #require(try RS.compare(try RS.prepare(a, name: "a"), try RS.prepare(b, name: "b"), reduction: .none, measures: .pwcca).pwcca)
@@ -144,7 +145,7 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         for name in ["cka-debiased", "cka-rbf", "procrustes", "pwcca"] {
             #expect(Set(result.files).isSuperset(of: ["matrix-\(name).csv", "heatmap-\(name).png", "heatmap-\(name).svg"]))
         }
-        // shared vs shared: the same signal through two invertible maps.
+        // Each cell is the functions' value on its two layers (pooled as the analyzer pools them).
         let dump1 = try ActivationDump(opening: run.activationsPath(for: .epoch(1)), layers: nil, conv: .pool)
         let dump2 = try ActivationDump(opening: run.activationsPath(for: .epoch(2)), layers: nil, conv: .pool)
         let x = try dump1.loading(["shared"]).matrix("shared"), y = try dump2.loading(["noise"]).matrix("noise")
