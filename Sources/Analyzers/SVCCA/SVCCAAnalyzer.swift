@@ -365,6 +365,8 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
         let frozenB = layersB
         for row in Set(cells.map(\.row)).sorted() {
             let x = try layerA(row)
+            // A's RBF kernel is formed once for its row, B's once per cell (at most two [n, n] per thread).
+            let kernelA = metrics.contains(.ckaRBF) ? try SimilarityMeasures.rbfKernel(x, bandwidth: bandwidth, name: names.0[row]) : nil
             let positions = cells.indices.filter { cells[$0].row == row }
             let results = try LayerSimilarityMatrix.withBLASThreads(1) {
                 try parallelMap(positions.count, threads: threads) { k -> (Double?, Double?, Double?, Double?) in
@@ -375,7 +377,10 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
                     }
                     let pair = (names.0[row], names.1[column])
                     return (metrics.contains(.ckaDebiased) ? try SimilarityMeasures.debiasedCKA(x, y, batchSize: batch, names: pair) : nil,
-                            metrics.contains(.ckaRBF) ? try SimilarityMeasures.rbfCKA(x, y, bandwidth: bandwidth, names: pair) : nil,
+                            try kernelA.map { kx in
+                                _ = try SimilarityMeasures.checkPair(x, y, names: pair, minimumDatapoints: 2)
+                                return SimilarityMeasures.rbfCKA(kx, try SimilarityMeasures.rbfKernel(y, bandwidth: bandwidth, name: pair.1))
+                            },
                             metrics.contains(.procrustes) ? try SimilarityMeasures.procrustes(x, y, names: pair) : nil,
                             google ? try SimilarityMeasures.googlePWCCA(x, y, names: pair) : nil)
                 }

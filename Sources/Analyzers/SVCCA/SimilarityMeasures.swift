@@ -139,12 +139,32 @@ public enum SimilarityMeasures {
     /// Memory: two `[n, n]` matrices.
     public static func rbfCKA(_ x: Tensor<Double>, _ y: Tensor<Double>, bandwidth: Double,
                               names: (String, String) = ("a", "b")) throws -> Double {
-        let (n, p, q) = try checkPair(x, y, names: names, minimumDatapoints: 2)
-        let kx = try centredRBF(centred(x), n: n, p: p, bandwidth: bandwidth, name: names.0)
-        let ky = try centredRBF(centred(y), n: n, p: q, bandwidth: bandwidth, name: names.1)
-        var xy = 0.0, xx = 0.0, yy = 0.0
-        for i in 0..<(n * n) { xy += kx[i] * ky[i]; xx += kx[i] * kx[i]; yy += ky[i] * ky[i] }
-        return xy / (xx * yy).squareRoot()
+        _ = try checkPair(x, y, names: names, minimumDatapoints: 2)
+        return rbfCKA(try rbfKernel(x, bandwidth: bandwidth, name: names.0), try rbfKernel(y, bandwidth: bandwidth, name: names.1))
+    }
+
+    /// A layer's centred RBF kernel `H·(K − 1)·H`, `[n, n]` row-major, and its Frobenius norm:
+    /// formed once per layer when one layer meets several others.
+    public struct CentredKernel: Sendable {
+        public let datapoints: Int
+        let values: [Double]
+        let norm: Double
+    }
+
+    /// The centred RBF kernel of `x` `[datapoints, neurons]` (see `rbfCKA`).
+    public static func rbfKernel(_ x: Tensor<Double>, bandwidth: Double, name: String) throws -> CentredKernel {
+        guard x.rank == 2 else { throw SimilarityError.notAMatrix(layer: name, shape: x.shape) }
+        guard x.isFinite else { throw SimilarityError.nonFinite(layer: name) }
+        let n = x.shape[0]
+        let k = try centredRBF(centred(x), n: n, p: x.shape[1], bandwidth: bandwidth, name: name)
+        return CentredKernel(datapoints: n, values: k, norm: k.reduce(0) { $0 + $1 * $1 }.squareRoot())
+    }
+
+    /// CKA of two centred kernels on the same datapoints: `⟨K, L⟩_F / (‖K‖_F‖L‖_F)`.
+    public static func rbfCKA(_ kx: CentredKernel, _ ky: CentredKernel) -> Double {
+        var xy = 0.0
+        for i in 0..<min(kx.values.count, ky.values.count) { xy += kx.values[i] * ky.values[i] }
+        return xy / (kx.norm * ky.norm)
     }
 
     /// `H·(K − 1)·H` of a layer's RBF kernel, `[n, n]` row-major.
