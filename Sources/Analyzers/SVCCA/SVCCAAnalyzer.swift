@@ -22,7 +22,7 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
         @Option(help: ArgumentHelp("The measures to compute: svcca, pwcca, cka, cka-debiased, cka-rbf, procrustes, a comma-separated list (the first is drawn as heatmap.png, the others as heatmap-NAME.png), or all (svcca, pwcca and cka). Each costs extra time: PWCCA the canonical directions, CKA the full product of the two bases; cka-debiased, cka-rbf and procrustes are computed from each pair's activations (cka-rbf forms two datapoints × datapoints kernels).", valueName: "metric[,metric…]"),
                 transform: MetricSelection.parse)
         public var metric = MetricSelection([.svcca])
-        @Option(help: ArgumentHelp("With --metric cka-rbf: the kernel width σ as a fraction of the median distance between datapoints (Kornblith et al. 2019 use 0.2–0.8).", valueName: "fraction"))
+        @Option(help: ArgumentHelp("With --metric cka-rbf: the kernel width σ as a fraction of the median distance between datapoints (default 0.5; Kornblith et al. 2019 use 0.2–0.8).", valueName: "fraction"))
         public var rbfBandwidth: Double?
         @Option(help: ArgumentHelp("With --metric cka-debiased: minibatch CKA (Nguyen et al. 2021), the unbiased HSIC summed over consecutive batches of about N datapoints; N ≥ the probe set gives debiased CKA.", valueName: "N"))
         public var ckaBatch: Int?
@@ -346,54 +346,6 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
             throw AnalysisError.unusable(path: w.dumpA.path, detail: "computed \(complete.count) of \(items.count) cells")
         }
         return complete
-    }
-
-    /// The measures computed from each cell's activations (`SimilarityMeasures`): debiased or
-    /// minibatch CKA, RBF CKA, Procrustes distance and google-style PWCCA, as asked, added to
-    /// the cells' comparisons. Each layer is read once (the A layers one at a time, the B layers
-    /// of these cells kept meanwhile); cells run in parallel with single-threaded BLAS, so a
-    /// cell's numbers depend on its two layers only, as `--shard` needs.
-    func activationMeasures(cells: [LayerSimilarityMatrix.Cell], comparisons: [RepresentationSimilarity.Comparison], threads: Int,
-                            progress: @Sendable () -> Void,
-                            layerA: (Int) throws -> Tensor<Double>, layerB: (Int) throws -> Tensor<Double>,
-                            names: ([String], [String])) throws -> [RepresentationSimilarity.Comparison] {
-        let metrics = options.metrics, bandwidth = options.bandwidth, batch = options.ckaBatch
-        let google = options.pwccaStyle == .google && metrics.contains(.pwcca)
-        var out = comparisons
-        var layersB: [Int: Tensor<Double>] = [:]
-        for column in Set(cells.map(\.column)).sorted() { layersB[column] = try layerB(column) }
-        let frozenB = layersB
-        for row in Set(cells.map(\.row)).sorted() {
-            let x = try layerA(row)
-            // A's RBF kernel is formed once for its row, B's once per cell (at most two [n, n] per thread).
-            let kernelA = metrics.contains(.ckaRBF) ? try SimilarityMeasures.rbfKernel(x, bandwidth: bandwidth, name: names.0[row]) : nil
-            let positions = cells.indices.filter { cells[$0].row == row }
-            let results = try LayerSimilarityMatrix.withBLASThreads(1) {
-                try parallelMap(positions.count, threads: threads) { k -> (Double?, Double?, Double?, Double?) in
-                    defer { progress() }
-                    let column = cells[positions[k]].column
-                    guard let y = frozenB[column] else {
-                        throw RepresentationSimilarity.SimilarityError.notComparable(detail: "layer '\(names.1[column])' was not loaded")
-                    }
-                    let pair = (names.0[row], names.1[column])
-                    return (metrics.contains(.ckaDebiased) ? try SimilarityMeasures.debiasedCKA(x, y, batchSize: batch, names: pair) : nil,
-                            try kernelA.map { kx in
-                                _ = try SimilarityMeasures.checkPair(x, y, names: pair, minimumDatapoints: 2)
-                                return SimilarityMeasures.rbfCKA(kx, try SimilarityMeasures.rbfKernel(y, bandwidth: bandwidth, name: pair.1))
-                            },
-                            metrics.contains(.procrustes) ? try SimilarityMeasures.procrustes(x, y, names: pair) : nil,
-                            google ? try SimilarityMeasures.googlePWCCA(x, y, names: pair) : nil)
-                }
-            }
-            for (k, position) in positions.enumerated() {
-                let (debiased, rbf, procrustes, pwcca) = results[k]
-                out[position].ckaDebiased = debiased
-                out[position].ckaRBF = rbf
-                out[position].procrustes = procrustes
-                if let pwcca { out[position].pwcca = pwcca }
-            }
-        }
-        return out
     }
 
     /// Heatmap `heatmap` from its cells' values: comparisons row by row, and the dropped
