@@ -17,11 +17,21 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
 
     public enum Metric: String, CaseIterable, Codable, Sendable {
         case svcca, pwcca, cka
+        /// Debiased linear CKA (unbiased HSIC; minibatch CKA with `--cka-batch`).
+        case ckaDebiased = "cka-debiased"
+        /// CKA on RBF kernels (Kornblith et al. 2019).
+        case ckaRBF = "cka-rbf"
+        /// Procrustes distance `2 − 2‖XᵀY‖_*` (Ding et al. 2021): 0 for identical representations.
+        case procrustes
+
         public var title: String {
             switch self {
             case .svcca: return "SVCCA (mean canonical correlation)"
             case .pwcca: return "PWCCA"
             case .cka: return "linear CKA"
+            case .ckaDebiased: return "debiased linear CKA"
+            case .ckaRBF: return "RBF CKA"
+            case .procrustes: return "Procrustes distance"
             }
         }
 
@@ -31,6 +41,26 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
             case .svcca: return []
             case .pwcca: return .pwcca
             case .cka: return .cka
+            case .ckaDebiased, .ckaRBF, .procrustes: return []
+            }
+        }
+
+        /// Computed from each pair's activations by `SimilarityMeasures` (after `compute`,
+        /// which leaves them nil), not from the layers' factors.
+        public var fromActivations: Bool {
+            switch self {
+            case .svcca, .pwcca, .cka: return false
+            case .ckaDebiased, .ckaRBF, .procrustes: return true
+            }
+        }
+
+        /// The range a heatmap of this metric is drawn on: nil to fit the values (linear CKA
+        /// of unrelated layers sits well above 0; debiased CKA can be slightly negative).
+        public var displayRange: ClosedRange<Double>? {
+            switch self {
+            case .svcca, .pwcca, .ckaRBF: return 0...1
+            case .cka, .ckaDebiased: return nil
+            case .procrustes: return 0...2
             }
         }
     }
@@ -42,6 +72,9 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
             case .svcca: return c.mean
             case .pwcca: return c.pwcca ?? .nan
             case .cka: return c.cka ?? .nan
+            case .ckaDebiased: return c.ckaDebiased ?? .nan
+            case .ckaRBF: return c.ckaRBF ?? .nan
+            case .procrustes: return c.procrustes ?? .nan
             }
         } }
     }

@@ -319,6 +319,13 @@ public enum RepresentationSimilarity {
         public var pwcca: Double?
         /// Linear CKA of the full (unreduced) centred representations, when asked for (`Measures.cka`).
         public var cka: Double?
+        /// Debiased (or, with a batch size, minibatch) linear CKA of the activations, when asked
+        /// for (`SimilarityMeasures.debiasedCKA`).
+        public var ckaDebiased: Double? = nil
+        /// RBF-kernel CKA of the activations, when asked for (`SimilarityMeasures.rbfCKA`).
+        public var ckaRBF: Double? = nil
+        /// Procrustes distance of the activations, when asked for (`SimilarityMeasures.procrustes`).
+        public var procrustes: Double? = nil
     }
 
     /// What one pair contributes before it is summarised: the canonical correlations, PWCCA's

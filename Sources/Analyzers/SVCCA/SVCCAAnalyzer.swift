@@ -19,9 +19,15 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
         @Option(name: [.customLong("diff-b"), .customLong("diff")],
                 help: "Also compare --a with this dump and draw |sim(a,b) − sim(a,diff-b)| (paper 000 Figure 6).")
         public var diffB: String?
-        @Option(help: ArgumentHelp("The measures to compute: svcca, pwcca, cka, a comma-separated list (the first is drawn as heatmap.png, the others as heatmap-NAME.png), or all. Each costs extra time: PWCCA the canonical directions, CKA the full product of the two bases.", valueName: "metric[,metric…]"),
+        @Option(help: ArgumentHelp("The measures to compute: svcca, pwcca, cka, cka-debiased, cka-rbf, procrustes, a comma-separated list (the first is drawn as heatmap.png, the others as heatmap-NAME.png), or all (svcca, pwcca and cka). Each costs extra time: PWCCA the canonical directions, CKA the full product of the two bases; cka-debiased, cka-rbf and procrustes are computed from each pair's activations (cka-rbf forms two datapoints × datapoints kernels).", valueName: "metric[,metric…]"),
                 transform: MetricSelection.parse)
         public var metric = MetricSelection([.svcca])
+        @Option(help: ArgumentHelp("With --metric cka-rbf: the kernel width σ as a fraction of the median distance between datapoints (default 0.5; Kornblith et al. 2019 use 0.2–0.8).", valueName: "fraction"))
+        public var rbfBandwidth: Double?
+        @Option(help: ArgumentHelp("With --metric cka-debiased: minibatch CKA (Nguyen et al. 2021), the unbiased HSIC summed over consecutive batches of about N datapoints; N ≥ the probe set gives debiased CKA.", valueName: "N"))
+        public var ckaBatch: Int?
+        @Option(help: ArgumentHelp("With --metric pwcca: basin (Basin's definition, the default) or google (google/svcca's pwcca.py, for comparison with numbers computed with it; see the discussion).", valueName: "basin|google"))
+        public var pwccaStyle: PWCCAStyle = .basin
         @Option(help: "Keep the fewest SVD directions explaining this fraction of variance (the paper's 0.99).")
         public var keepVariance: Double = 0.99
         @Option(help: "Keep this many SVD directions instead (google/svcca's tutorial uses 20).")
@@ -58,6 +64,20 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
             if conv == .dft && metrics.contains(.pwcca) {
                 throw ValidationError("--metric pwcca is not defined with --conv dft (complex canonical variates have no real neuron weights); use svcca or cka, or --conv pool/flatten for PWCCA")
             }
+            if conv == .dft, let m = metrics.first(where: \.fromActivations) {
+                throw ValidationError("--metric \(m.rawValue) is not available with --conv dft (it is computed from the activations, not per frequency); use --conv pool or flatten")
+            }
+            if let h = rbfBandwidth {
+                if !(h.isFinite && h > 0) { throw ValidationError("--rbf-bandwidth must be a positive number, got \(h)") }
+                if !metrics.contains(.ckaRBF) { throw ValidationError("--rbf-bandwidth applies to --metric cka-rbf, which is not among the metrics asked for") }
+            }
+            if let n = ckaBatch {
+                if !(4...(1 << 24)).contains(n) { throw ValidationError("--cka-batch must be in 4…16777216 (the unbiased HSIC needs 4 datapoints), got \(n)") }
+                if !metrics.contains(.ckaDebiased) { throw ValidationError("--cka-batch applies to --metric cka-debiased, which is not among the metrics asked for") }
+            }
+            if pwccaStyle == .google && !metrics.contains(.pwcca) {
+                throw ValidationError("--pwcca-style google applies to --metric pwcca, which is not among the metrics asked for")
+            }
         }
 
         /// The measures named by `--metric`, in order, without repeats.
@@ -66,6 +86,23 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
         var reduction: RepresentationSimilarity.Reduction {
             noReduction ? .none : keepDims.map { .dimensions($0) } ?? .variance(keepVariance)
         }
+
+        /// `--rbf-bandwidth`, or its default.
+        var bandwidth: Double { rbfBandwidth ?? SVCCAAnalyzer.defaultRBFBandwidth }
+
+        /// Whether any measure is computed from each pair's activations (a second pass over the cells).
+        var needsActivations: Bool { metrics.contains(where: \.fromActivations) || (pwccaStyle == .google && metrics.contains(.pwcca)) }
+    }
+
+    /// `--rbf-bandwidth` when not given: σ = half the median distance between datapoints.
+    public static let defaultRBFBandwidth = 0.5
+
+    /// `--pwcca-style`: whose definition of PWCCA.
+    public enum PWCCAStyle: String, CaseIterable, Codable, Sendable, ExpressibleByArgument {
+        /// Canonical variates on centred data, weighted by their absolute correlations with the neurons.
+        case basin
+        /// google/svcca's `pwcca.py` (`SimilarityMeasures.googlePWCCA`).
+        case google
     }
 
     public struct Settings: Codable, Sendable {
@@ -78,6 +115,12 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
         public var conv: String
         public var probe: ProbeSet?
         public var precision = "float64"
+        /// `--rbf-bandwidth`, when cka-rbf was computed.
+        public var rbfBandwidth: Double? = nil
+        /// `--cka-batch`, when debiased CKA was computed in minibatches.
+        public var ckaBatch: Int? = nil
+        /// `--pwcca-style`, when PWCCA was computed.
+        public var pwccaStyle: String? = nil
     }
 
     public struct Result: AnalysisResult {
@@ -101,6 +144,10 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
           analyze svcca run/ --epochs 10,150 --keep-dims 20 --conv flatten
           analyze svcca run/ --epochs 10,150 --conv dft --metric svcca,cka
           analyze svcca run/ --epochs 1,4 --data npy:val-X.npy,val-y.npy --probe-first 500
+          analyze svcca run/ --epochs 10,150 --metric svcca,cka,cka-debiased,procrustes
+          analyze svcca run/ --epochs 10,150 --metric cka-rbf --rbf-bandwidth 0.4
+          analyze svcca run/ --epochs 10,150 --metric cka-debiased --cka-batch 256
+          analyze svcca --a T.acts --b S.acts --metric pwcca --pwcca-style google
 
         Both dumps must hold activations on the same probe set (same datapoints, same order). \
         Layers are centred, constant neurons dropped (and reported), reduced by SVD to \
@@ -114,6 +161,26 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
         --metric svcca (the default) is the fastest, PWCCA and CKA are computed when named. \
         --shard k/N splits the heatmap's cells (with --diff-b, both heatmaps'), balanced by their \
         products' cost; each shard reads and prepares only the layers its cells use.
+
+        Measures from the activations (centred; never SV-reduced): cka-debiased is linear \
+        CKA with the unbiased HSIC estimator of Song et al. 2012 (Nguyen et al. 2021), near 0 for \
+        unrelated layers where plain CKA is not; --cka-batch N sums that estimator over batches of \
+        about N datapoints (minibatch CKA; one batch gives debiased CKA exactly). cka-rbf uses \
+        Gaussian kernels of width σ = --rbf-bandwidth × the median distance between datapoints \
+        (default 0.5; Kornblith et al. 2019). procrustes is Ding et al. 2021's distance \
+        2 − 2‖XᵀY‖_* of the Frobenius-normalised layers: 0 for identical representations up to \
+        rotation and scale, 2 at most; drawn on 0…2.
+
+        PWCCA (Morcos et al. 2018), Basin's definition: on the side with fewer kept directions, \
+        the canonical variates h_i (unit vectors over datapoints) are weighted by \
+        α_i = Σ_j |⟨h_i, x_j⟩| over that side's centred neurons x_j, and PWCCA = Σ α_i ρ_i / Σ α_i. \
+        This is the paper's formula: α_i is how much of the layer's activity the i-th canonical \
+        variate accounts for, and it does not change when a constant is added to a neuron. \
+        google/svcca's pwcca.py (--pwcca-style google) computes something else: its "directions" \
+        rotate the centred neurons by the left singular vectors without the whitening \
+        Σxx^-1/2 (so they are not the canonical variates), add the neuron means back, and weight \
+        by inner products with the uncentred neurons; its numbers are reproduced for \
+        comparison only (no SV reduction; the side with fewer neurons is weighted).
         """
 
     let options: Options
@@ -179,7 +246,8 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
             guard let x = dumpA.probe, let y = other.probe, !x.selectsSameDatapoints(as: y) else { continue }
             throw CheckpointError.incompatible(pathA: dumpA.path, pathB: other.path, detail: "activations were computed on different probe sets")
         }
-        let measures = options.metrics.reduce(into: RepresentationSimilarity.Measures()) { $0.formUnion($1.measures) }
+        var measures = options.metrics.reduce(into: RepresentationSimilarity.Measures()) { $0.formUnion($1.measures) }
+        if options.pwccaStyle == .google { measures.remove(.pwcca) }     // computed from the activations instead
         let epsilon = max(dumpA.inputEpsilon, dumpB.inputEpsilon, dumpB2?.inputEpsilon ?? 0)
         let dumpsB = [dumpB] + (dumpB2.map { [$0] } ?? [])
         func shape(_ d: ActivationDump, _ i: Int) -> (datapoints: Int, neurons: Int, height: Int, width: Int) {
@@ -224,7 +292,7 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
             let prepared = fourier
                 ? LayerSimilarityMatrix.spectrumKeys(cells, sizesA: sizes(w.dumpA, Set(cells.map(\.row))), sizesB: sizes(b, Set(cells.map(\.column)))).count
                 : Set(cells.map(\.row)).count + Set(cells.map(\.column)).count
-            return total + prepared + cells.count
+            return total + prepared + cells.count * (options.needsActivations ? 2 : 1)
         }
         context.progress.start("svcca" + (items.count < plan.count ? " (\(items.count) cells of this shard)" : ""), total: steps)
         let progress = context.progress
@@ -257,9 +325,16 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
                                                           blasThreads: blasThreads, progress: { progress.advance() }) { side, i in
                     side == .a ? try a.matrix(a.layers[i]) : try b.matrix(b.layers[i])
                 }
+                var comparisons = r.comparisons
+                if options.needsActivations {
+                    comparisons = try activationMeasures(cells: cells, comparisons: comparisons, threads: context.threads,
+                                                         progress: { progress.advance() },
+                                                         layerA: { try a.matrix(a.layers[$0]) }, layerB: { try b.matrix(b.layers[$0]) },
+                                                         names: (a.layers, b.layers))
+                }
                 for (n, position) in positions.enumerated() {
                     let cell = cells[n], k = items[position]
-                    values[position] = CellValue(comparison: r.comparisons[n],
+                    values[position] = CellValue(comparison: comparisons[n],
                                                  droppedA: w.introduces[k].a ? r.droppedA[cell.row] ?? [] : nil,
                                                  droppedB: w.introduces[k].b ? r.droppedB[cell.column] ?? [] : nil)
                 }
@@ -317,7 +392,7 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
             files.append(try context.write(Self.matrixCSV(main, metric: shown), to: "matrix\(suffix).csv"))
             let heat = Heatmap(title: "\(shown.title)\(via): \(labelA) vs \(labelB)", xLabel: labelB, yLabel: labelA,
                                values: main.values(shown), rowLabels: main.layersA, columnLabels: main.layersB,
-                               range: shown == .cka ? .automatic : .fixed(min: 0, max: 1),
+                               range: shown.displayRange.map { .fixed(min: $0.lowerBound, max: $0.upperBound) } ?? .automatic,
                                annotate: main.layersA.count * main.layersB.count <= 400, colorBarLabel: shown.rawValue)
             warnings += try heat.render(to: .files(base: context.outputDirectory + "/heatmap\(suffix)", metadata: metadata)).warnings
             files += ["heatmap\(suffix).png", "heatmap\(suffix).svg"]
@@ -330,7 +405,7 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
             files.append(try context.write("layer,\(metric.rawValue)\n" + zip(main.layersA, d).map { "\(csvField($0)),\($1)" }.joined(separator: "\n") + "\n", to: "diagonal.csv"))
             var plot = LinePlot(title: "\(metric.title) per layer: \(labelA) vs \(labelB)", xLabel: "layer", yLabel: metric.rawValue,
                                 series: [Series(name: "\(labelA) vs \(labelB)", x: d.indices.map(Double.init), y: d, marker: .circle)])
-            plot.yRange = 0...1
+            plot.yRange = metric.displayRange ?? (min(d.min() ?? 0, 0)...max(d.max() ?? 1, 1))
             plot.xCategories = main.layersA
             try plot.render(to: .files(base: context.outputDirectory + "/diagonal", metadata: metadata))
             files += ["diagonal.png", "diagonal.svg"]
@@ -341,7 +416,7 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
             files.append(try context.write(Self.matrixCSV(second, metric: metric), to: "matrix-diff-b.csv"))
             let h2 = Heatmap(title: "\(metric.title)\(via): \(labelA) vs \(Self.shortName(spec))", xLabel: Self.shortName(spec), yLabel: labelA,
                              values: v2, rowLabels: second.layersA, columnLabels: second.layersB,
-                             range: .fixed(min: 0, max: 1), annotate: v2.count * (v2.first?.count ?? 0) <= 400, colorBarLabel: metric.rawValue)
+                             range: metric.displayRange.map { .fixed(min: $0.lowerBound, max: $0.upperBound) } ?? .automatic, annotate: v2.count * (v2.first?.count ?? 0) <= 400, colorBarLabel: metric.rawValue)
             try h2.render(to: .files(base: context.outputDirectory + "/heatmap-diff-b", metadata: metadata))
             var hd = Heatmap(title: "|\(labelB) − \(Self.shortName(spec))| against \(labelA)", xLabel: "layer", yLabel: labelA + " layer",
                              values: diff, rowLabels: main.layersA, columnLabels: main.layersB, colormap: .magma,
@@ -352,7 +427,10 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
         }
         let settings = Settings(a: pathA, b: pathB, diffB: pathB2, metric: metric.rawValue, metrics: metrics.map(\.rawValue),
                                 reduction: options.reduction,
-                                conv: options.conv.rawValue, probe: dumpA.probe)
+                                conv: options.conv.rawValue, probe: dumpA.probe,
+                                rbfBandwidth: metrics.contains(.ckaRBF) ? options.bandwidth : nil,
+                                ckaBatch: metrics.contains(.ckaDebiased) ? options.ckaBatch : nil,
+                                pwccaStyle: metrics.contains(.pwcca) ? options.pwccaStyle.rawValue : nil)
         return Result(settings: settings, similarity: main, diffSimilarity: second, diagonal: diagonal, warnings: warnings, files: files)
     }
 
@@ -428,25 +506,27 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
     }
 
     static func pairsCSV(_ m: LayerSimilarityMatrix) -> String {
-        var lines = ["layer_a,layer_b,kept_a,kept_b,svcca,pwcca,cka,google_threshold_mean"]
+        var lines = ["layer_a,layer_b,kept_a,kept_b,svcca,pwcca,cka,google_threshold_mean,cka_debiased,cka_rbf,procrustes"]
         for (i, a) in m.layersA.enumerated() {
             for (j, b) in m.layersB.enumerated() {
                 let c = m.comparisons[i][j]
                 // Measures not asked for are empty cells.
                 let pwcca = c.pwcca.map { String($0) } ?? "", cka = c.cka.map { String($0) } ?? ""
-                lines.append("\(csvField(a)),\(csvField(b)),\(c.keptA),\(c.keptB),\(c.mean),\(pwcca),\(cka),\(c.googleThresholdMean)")
+                let extra = [c.ckaDebiased, c.ckaRBF, c.procrustes].map { $0.map { String($0) } ?? "" }.joined(separator: ",")
+                lines.append("\(csvField(a)),\(csvField(b)),\(c.keptA),\(c.keptB),\(c.mean),\(pwcca),\(cka),\(c.googleThresholdMean),\(extra)")
             }
         }
         return lines.joined(separator: "\n") + "\n"
     }
 }
 
-/// `--metric`: one or more of svcca, pwcca, cka (comma-separated, in order, no repeats), or `all`.
+/// `--metric`: one or more of svcca, pwcca, cka, cka-debiased, cka-rbf, procrustes (comma-separated, in order, no repeats),
+/// or `all`: the measures computed from the layers' factors (svcca, pwcca, cka); the others are named.
 public struct MetricSelection: Equatable, Sendable, CustomStringConvertible {
     public var metrics: [LayerSimilarityMatrix.Metric]
     public init(_ metrics: [LayerSimilarityMatrix.Metric]) { self.metrics = metrics }
     public init(parsing text: String) throws(MetricSelectionError) {
-        if text == "all" { metrics = LayerSimilarityMatrix.Metric.allCases; return }
+        if text == "all" { metrics = LayerSimilarityMatrix.Metric.allCases.filter { !$0.fromActivations }; return }
         var out: [LayerSimilarityMatrix.Metric] = []
         for name in text.split(separator: ",", omittingEmptySubsequences: false).map({ $0.trimmingCharacters(in: .whitespaces) }) {
             guard let m = LayerSimilarityMatrix.Metric(rawValue: name) else { throw MetricSelectionError(text: text, item: name) }
@@ -464,6 +544,6 @@ public struct MetricSelection: Equatable, Sendable, CustomStringConvertible {
 public struct MetricSelectionError: Error, Equatable, CustomStringConvertible {
     public var text: String, item: String
     public var description: String {
-        "'\(item)' is not a measure; --metric takes svcca, pwcca, cka, a comma-separated list of them, or all"
+        "'\(item)' is not a measure; --metric takes \(LayerSimilarityMatrix.Metric.allCases.map(\.rawValue).joined(separator: ", ")), a comma-separated list of them, or all"
     }
 }
