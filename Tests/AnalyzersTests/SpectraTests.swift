@@ -27,16 +27,34 @@ struct SpectraTests {
         #expect(abs(mean / (sigma * sigma) - 1) < 0.02)
     }
 
-    /// Pareto samples x = x_min·U^(−1/(α−1)) have density ∝ x^(−α) above x_min: the
-    /// Clauset–Shalizi–Newman fit recovers α.
-    @Test(arguments: [(2.5, UInt64(1)), (4.0, UInt64(2)), (2.5, UInt64(3)), (4.0, UInt64(4))])
-    func powerLawFitRecoversTheParetoExponent(alpha: Double, seed: UInt64) throws {
-        var rng = RandomGenerator(seed: seed)
+    /// Pareto data x = x_min·U^(−1/(α−1)) has density ∝ x^(−α) above x_min. With U at the exact
+    /// quantiles (i + ½)/n (a sample without sampling noise) the Clauset–Shalizi–Newman fit must
+    /// find both α and x_min.
+    @Test(arguments: [2.5, 4.0])
+    func powerLawFitRecoversTheExponentOfParetoQuantiles(alpha: Double) throws {
+        let n = 2000, xmin = 0.3
+        let x = (0..<n).map { xmin * pow((Double($0) + 0.5) / Double(n), -1 / (alpha - 1)) }
+        let fit = try #require(WeightSpectrum.fitPowerLaw(x.shuffled()))
+        #expect(abs(fit.alpha - alpha) < 0.01, "α = \(alpha): fitted \(fit.alpha)")
+        #expect(abs(fit.xmin / xmin - 1) < 1e-3 && fit.tailCount == n && fit.ks < 0.01)
+    }
+
+    /// Random Pareto draws (n = 2000): one fit has standard error ≈ (α − 1)/√n_tail, up to 0.07 for
+    /// α = 4 even with x_min known and more when x_min is chosen too, so a single draw may miss by
+    /// more than 0.1 (about a third of seeds do for α = 4). The mean over ten seeded draws must be
+    /// within 0.1: the estimator is unbiased to that precision.
+    @Test(arguments: [2.5, 4.0])
+    func powerLawFitRecoversTheExponentOfRandomParetoDraws(alpha: Double) throws {
         let xmin = 0.3
-        let x = (0..<2000).map { _ in xmin * pow(1 - rng.nextDouble(), -1 / (alpha - 1)) }
-        let fit = try #require(WeightSpectrum.fitPowerLaw(x))
-        #expect(abs(fit.alpha - alpha) < 0.1, "α = \(alpha): fitted \(fit.alpha) with x_min \(fit.xmin), tail \(fit.tailCount)")
-        #expect(fit.xmin >= xmin && fit.ks < 0.05)
+        var fits: [WeightSpectrum.PowerLawFit] = []
+        for seed in UInt64(0)..<10 {
+            var rng = RandomGenerator(seed: seed).split("pareto")
+            let x = (0..<2000).map { _ in xmin * pow(1 - rng.nextDouble(), -1 / (alpha - 1)) }
+            fits.append(try #require(WeightSpectrum.fitPowerLaw(x)))
+        }
+        let mean = fits.map(\.alpha).reduce(0, +) / Double(fits.count)
+        #expect(abs(mean - alpha) < 0.1, "α = \(alpha): mean fitted \(mean) over \(fits.map(\.alpha))")
+        #expect(fits.allSatisfy { abs($0.alpha - alpha) < 0.5 && $0.xmin >= xmin && $0.ks < 0.05 })
     }
 
     /// With x_min fixed at the smallest value the MLE is 1 + n/Σ ln(x/x_min): checked by hand on

@@ -231,9 +231,10 @@ public struct SpectraAnalyzer: Analyzer {
     static func alphaFigure(_ snapshots: [Snapshot]) -> LinePlot {
         let xs = snapshots.enumerated().map { Double($0.element.epoch ?? $0.element.iteration ?? $0.offset) }
         let names = snapshots.last?.layers.map(\.name) ?? []
-        let series = names.map { name -> Series in
+        // Layers never fitted (too few eigenvalues) get no legend entry.
+        let series = names.compactMap { name -> Series? in
             let points = zip(xs, snapshots).compactMap { x, s in s.layers.first { $0.name == name }?.fit.map { (x, $0.alpha) } }
-            return Series(name: name, x: points.map(\.0), y: points.map(\.1), marker: .circle)
+            return points.isEmpty ? nil : Series(name: name, x: points.map(\.0), y: points.map(\.1), marker: .circle)
         }
         return LinePlot(title: "Power-law exponent α per layer", xLabel: snapshots.contains { $0.epoch != nil } ? "epoch" : "checkpoint",
                         yLabel: "α", series: series)
