@@ -142,6 +142,9 @@ struct SpectraTests {
         let csv = try String(contentsOfFile: out + "/spectra.csv", encoding: .utf8).split(separator: "\n")
         #expect(csv.first == "layer,epoch,alpha,xmin,ks,spectral_norm,stable_rank,mp_edge,outliers")
         #expect(csv.count == 1 + (result.snapshots.first?.layers.count ?? -1))
+        let twice = try SpectraAnalyzer(options: try SpectraAnalyzer.Options.parse(["--epochs", "1,1,3"]))
+            .run(AnalysisContext(run: run, outputDirectory: out, progress: .silent, threads: 1, seed: 0))
+        #expect(twice.snapshots.map(\.epoch) == [1, 3], "a checkpoint named twice is analysed once")
     }
 
     @Test(arguments: [([String](), "name checkpoints with --epochs"), (["--epochs", "1,x"], "--epochs takes checkpoints"),

@@ -109,7 +109,9 @@ public struct SpectraAnalyzer: Analyzer {
         let paths: [String]
         if let epochs = options.epochs {
             guard let run = context.run else { throw AnalysisError.needsRunDirectory(analyzer: Self.name, because: "--epochs names checkpoints of a run") }
-            paths = try RunDirectory.parsePoints(epochs).map { try run.checkpoint($0) }
+            // A checkpoint named twice (`1,1,3` when a demo halves 3 epochs) is analysed once.
+            var seen = Set<String>()
+            paths = try RunDirectory.parsePoints(epochs).map { try run.checkpoint($0) }.filter { seen.insert($0).inserted }
         } else {
             paths = try [options.a].compactMap { $0 }.map { try CheckpointLocator.resolve($0) }
         }
