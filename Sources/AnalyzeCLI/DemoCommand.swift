@@ -138,6 +138,10 @@ struct DemoCommand: ParsableCommand {
             add(NormsAnalyzer.self, name, ["--epochs", "0,\(epochs)"])
             add(SVCCAAnalyzer.self, name, ["--epochs", "2,\(epochs)"] + dft)
         }
+        // Weight spectra over training (no data): the step run only.
+        if runs["step"] != nil {
+            add(SpectraAnalyzer.self, "step", ["--epochs", "1,\(epochs / 2),\(epochs)"])
+        }
         if runs["step"] != nil && runs["sgdr"] != nil {
             add(SVCCAAnalyzer.self, nil, ["--a", out + "/runs/step/:\(epochs)", "--b", out + "/runs/sgdr/:\(epochs)"] + dft,
                 out: out + "/runs/step/analyses/svcca-step-vs-sgdr")

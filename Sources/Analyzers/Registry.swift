@@ -12,5 +12,6 @@ public enum BuiltInAnalyzers {
         SVCCAAnalyzer.self,
         HessianAnalyzer.self,
         TransferAnalyzer.self,
+        SpectraAnalyzer.self,
     ]
 }

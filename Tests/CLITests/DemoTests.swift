@@ -18,7 +18,7 @@ import Testing
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.contains("demo: report at ") && first.stdout.contains("/report/index.html"))
         let html = try String(contentsOfFile: out + "/report/index.html", encoding: .utf8)
-        for name in ["norms", "barrier", "connect", "plane", "surface", "align", "walk", "svcca", "hessian", "transfer"] {
+        for name in ["norms", "barrier", "connect", "plane", "surface", "align", "walk", "svcca", "hessian", "transfer", "spectra"] {
             #expect(html.contains("\(name): \(name)"), "the report has no \(name) section")
         }
         let analyses = out + "/runs/sgdr/analyses"
