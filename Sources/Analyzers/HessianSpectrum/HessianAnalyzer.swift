@@ -210,6 +210,9 @@ public struct HessianAnalyzer: ShardableAnalyzer {
         if options.bn == .train { parts.append("bntrain") }
         if let s = options.samples { parts.append("n\(s)") }
         if wantsValidation { parts.append("val") }
+        if options.which != .largest { parts.append(options.which.rawValue) }
+        if options.density { parts.append("density") }
+        if options.perLayer { parts.append("layers") }
         return parts.joined(separator: "-")
     }
 
