@@ -146,6 +146,12 @@ struct DemoCommand: ParsableCommand {
             add(SVCCAAnalyzer.self, nil, ["--a", out + "/runs/step/:\(epochs)", "--b", out + "/runs/sgdr/:\(epochs)"] + dft,
                 out: out + "/runs/step/analyses/svcca-step-vs-sgdr")
         }
+        if runs["step"] != nil && runs["sgdr"] != nil {
+            // Linear CKA beside its debiased estimator (issue 17; Song et al. 2012, Nguyen et al. 2021).
+            add(SVCCAAnalyzer.self, nil, ["--a", out + "/runs/step/:\(epochs)", "--b", out + "/runs/sgdr/:\(epochs)",
+                                          "--metric", "cka,cka-debiased"],
+                out: out + "/runs/step/analyses/cka-step-vs-sgdr")
+        }
         if !quick, runs["warmup-lb"] != nil, runs["freeze-fc-lb"] != nil, runs["nowarmup-lb"] != nil {
             add(SVCCAAnalyzer.self, nil, ["--a", out + "/runs/warmup-lb/:\(epochs)", "--b", out + "/runs/freeze-fc-lb/:\(epochs)",
                                           "--diff-b", out + "/runs/nowarmup-lb/:\(epochs)"] + dft,
