@@ -104,7 +104,7 @@ public struct PermutationAlignment {
             summaryParts.samples = outcome.samples
             summaryParts.corrBefore = outcome.correlationBefore; summaryParts.corrAfter = outcome.correlationAfter
         }
-        let aligned = try Self.apply(groups, permutations, to: b, path: pathB)
+        let aligned = try Self.apply(groups, permutations, to: b, path: pathB, state: stateB)
         // The permuted network must compute B's function: checked on data (or seeded noise).
         let check: Tensor<Float>
         if let data, let first = Self.batches(data, samples: 256, seed: seed).first { check = first } else {
@@ -128,8 +128,10 @@ public struct PermutationAlignment {
     }
 
     /// `b` with `permutations` applied to every tensor of every group (running statistics too).
-    public static func apply(_ groups: PermutationGroups, _ permutations: [[Int]], to b: Model, path: String) throws -> Model {
-        let state = Dictionary(b.stateDict().map { ($0.name, $0.tensor) }, uniquingKeysWith: { x, _ in x })
+    /// - Parameter state: `b`'s state dict by name when the caller already has it.
+    public static func apply(_ groups: PermutationGroups, _ permutations: [[Int]], to b: Model, path: String,
+                             state known: [String: Tensor<Float>]? = nil) throws -> Model {
+        let state = known ?? Dictionary(b.stateDict().map { ($0.name, $0.tensor) }, uniquingKeysWith: { x, _ in x })
         let out = b.copy()
         do { try out.load(named: try groups.apply(permutations, to: state)) } catch {
             throw AnalysisError.unusable(path: path, detail: "permuting the checkpoint's tensors failed: \(error)")

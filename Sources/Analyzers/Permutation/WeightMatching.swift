@@ -149,39 +149,20 @@ public enum WeightMatching {
         let n = groups.groups[g].size
         guard let ta = a[axis.tensor] else { return nil }
         let tb = try permuted(axis.tensor, b, perms, axesOf, skipAxis: axis.axis)
-        let k = ta.count / max(n, 1)
-        var s = [Double](repeating: 0, count: n * n)
-        guard k > 0 else { return s }
+        guard ta.count / max(n, 1) > 0 else { return [Double](repeating: 0, count: n * n) }
         let outer = ta.shape[..<axis.axis].reduce(1, *)
         let inner = ta.shape[(axis.axis + 1)...].reduce(1, *) * axis.block
         if outer > 1 && inner == 1 {
             // The units are the last axis (a Linear's inputs): S = Aᵀ·B as [outer, n] matrices, no rearranging.
-            ta.withUnsafeBufferPointer { pa in
-                tb.withUnsafeBufferPointer { pb in
-                    s.withUnsafeMutableBufferPointer { ps in
-                        guard let x = pa.baseAddress, let y = pb.baseAddress, let z = ps.baseAddress else { return }
-                        Double.gemm(transposeA: true, transposeB: false, m: n, n: n, k: outer, alpha: 1, a: x, lda: n, b: y, ldb: n,
-                                    beta: 0, c: z, ldc: n)
-                    }
-                }
-            }
-            return s
+            return try Tensor.matmul(ta.reshaped([outer, n]), tb.reshaped([outer, n]), transposeA: true).scalars
         }
         // A never changes: its rearranged matrices are made once.
         let key = "\(axis.tensor)#\(axis.axis)"
         let ma = unitsFirstA[key] ?? unitsFirst(ta, axis: axis.axis, block: axis.block, units: n)
         unitsFirstA[key] = ma
         let mb = unitsFirst(tb, axis: axis.axis, block: axis.block, units: n)
-        ma.withUnsafeBufferPointer { pa in
-            mb.withUnsafeBufferPointer { pb in
-                s.withUnsafeMutableBufferPointer { ps in
-                    guard let x = pa.baseAddress, let y = pb.baseAddress, let z = ps.baseAddress else { return }
-                    Double.gemm(transposeA: false, transposeB: true, m: n, n: n, k: k, alpha: 1, a: x, lda: k, b: y, ldb: k,
-                                beta: 0, c: z, ldc: n)
-                }
-            }
-        }
-        return s
+        let k = ta.count / n
+        return try Tensor.matmul(Tensor(shape: [n, k], scalars: ma), Tensor(shape: [n, k], scalars: mb), transposeB: true).scalars
     }
 
     /// Σ over permuted tensors of ⟨A, π(B)⟩.
