@@ -196,6 +196,59 @@ final class DataTests {
         #expect(again.inputs == d.inputs && again.labels == d.labels)
     }
 
+    /// Paper 003's split of "simple" and "complex" made checkable: a linear model (multinomial
+    /// logistic regression on the 3 pattern values, trained here by plain full-batch gradient
+    /// descent) labels every simple sample correctly and stays far from that on complex ones.
+    @Test("PS10 by construction: a linear model separates the simple patterns and not the complex ones")
+    func ps10SimpleIsLinearComplexIsNot() throws {
+        let d = try PS10.generate(samples: 4000, height: 1, width: 1, rng: RandomGenerator(seed: 11))
+        func points(_ group: String, channels: Range<Int>) -> (x: [[Double]], y: [Int]) {
+            let members = d.groups[group] ?? []
+            return (members.map { i in channels.map { Double(d.inputs[flat: i * 6 + $0]) } }, members.map { d.labels[$0] })
+        }
+        // Softmax regression with a bias, full batch gradient descent (the loss is convex), the
+        // products through BLAS: X [n, 4] (a constant 1 appended), W [4, 10].
+        func linearAccuracy(_ x: [[Double]], _ y: [Int]) throws -> Double {
+            let n = x.count
+            let features = try Tensor<Double>(shape: [n, 4], scalars: x.flatMap { $0 + [1] })
+            var w = Tensor<Double>(zeros: [4, 10])
+            var residual = [Double](repeating: 0, count: n * 10)
+            for _ in 0..<1500 {
+                let z = try Tensor.matmul(features, w)
+                for i in 0..<n {
+                    var m = -Double.infinity
+                    for k in 0..<10 { m = max(m, z[flat: i * 10 + k]) }
+                    var s = 0.0
+                    for k in 0..<10 { residual[i * 10 + k] = Foundation.exp(z[flat: i * 10 + k] - m); s += residual[i * 10 + k] }
+                    for k in 0..<10 { residual[i * 10 + k] = residual[i * 10 + k] / s - (k == y[i] ? 1 : 0) }
+                }
+                let g = try Tensor.matmul(features, try Tensor<Double>(shape: [n, 10], scalars: residual), transposeA: true)
+                w = try Tensor<Double>(shape: [4, 10], scalars: (0..<40).map { w[flat: $0] - 16 * g[flat: $0] / Double(n) })
+            }
+            let z = try Tensor.matmul(features, w)
+            let correct = (0..<n).filter { i in (0..<10).max { z[flat: i * 10 + $0] < z[flat: i * 10 + $1] } == y[i] }.count
+            return Double(correct) / Double(n)
+        }
+        let simple = points("simple", channels: 0..<3), complex = points("complex", channels: 3..<6)
+        #expect(simple.x.count == 2000 && complex.x.count == 2000)
+        // The nearest-anchor rule is itself a linear classifier; it is exact on simple patterns.
+        let (patterns, _) = PS10.patterns(rng: RandomGenerator(seed: 11))
+        for (k, class_) in patterns.enumerated() {
+            for p in class_ {
+                let nearest = PS10.anchors.indices.min { a, b in
+                    zip(PS10.anchors[a], p).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) < zip(PS10.anchors[b], p).map { ($0 - $1) * ($0 - $1) }.reduce(0, +)
+                }
+                let own = PS10.anchors.indices.min { a, b in
+                    zip(PS10.anchors[a], class_[0]).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) < zip(PS10.anchors[b], class_[0]).map { ($0 - $1) * ($0 - $1) }.reduce(0, +)
+                }
+                #expect(nearest == own, "class \(k): a simple pattern is nearer another class's anchor")
+            }
+        }
+        let simpleAccuracy = try linearAccuracy(simple.x, simple.y), complexAccuracy = try linearAccuracy(complex.x, complex.y)
+        #expect(simpleAccuracy == 1, "linear model on simple patterns: \(simpleAccuracy)")
+        #expect(complexAccuracy < 0.4, "linear model on complex patterns: \(complexAccuracy)")
+    }
+
     @Test("label noise changes exactly the recorded labels")
     func labelNoise() throws {
         let d = try SyntheticData.blobs(classes: 4, perClass: 50, dimensions: 3, rng: RandomGenerator(seed: 1))
