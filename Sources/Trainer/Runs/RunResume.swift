@@ -37,7 +37,9 @@ extension RunTrainer {
                   expectedIterations(upTo: e, perEpoch: perEpoch).allSatisfy({ i in
                       saved.contains(.iteration(i)) || copiedEpoch(ofIteration: i, perEpoch: perEpoch).map { saved.contains(.epoch($0)) } == true
                   }),
-                  spec.save.walk.map({ WalkRecorder.keptBytes(path: run.walkPath, upTo: e, recording: $0, perEpoch: perEpoch) != nil }) ?? true
+                  spec.save.walk.map({ w in
+                      w.epochs.allSatisfy { $0 > e } || WalkRecorder.keptBytes(path: run.walkPath, upTo: e, recording: w, perEpoch: perEpoch) != nil
+                  }) ?? true
             else { continue }
             return ResumePoint(epoch: e, metricsBytes: metrics[e])
         }

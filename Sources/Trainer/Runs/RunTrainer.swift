@@ -75,7 +75,8 @@ public final class RunTrainer {
         }
         let walk = try spec.save.walk.map { try WalkRecorder(recording: $0, path: run.walkPath, model: model, train: data.train) }
         if let walk {
-            if startEpoch == 0 {
+            // Until the first recorded epoch ends, walk.jsonl is its settings line (the same bytes every time).
+            if walk.recording.epochs.allSatisfy({ $0 > startEpoch }) {
                 try AtomicFile.write(walk.header(dataIdentity: spec.data.identity), to: run.walkPath)
             } else {
                 try keepWalk(upTo: startEpoch, perEpoch: perEpoch)
