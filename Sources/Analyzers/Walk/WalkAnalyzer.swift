@@ -84,8 +84,12 @@ public struct WalkAnalyzer: ShardableAnalyzer {
           analyze walk run/
           analyze walk run/ --epochs 1,10,25 --points 10
           analyze walk run/ --epochs 5 --max-steps 20 --train-limit 2000
+          analyze walk run/ --source recorded
 
-        Needs per-iteration checkpoints (`iterationEpochs` in the run's save plan). For every \
+        Needs per-iteration checkpoints (`iterationEpochs` in the run's save plan), or the walk \
+        recorded during training in walk.jsonl (`analyze train --walk-epochs`; --source auto \
+        takes it for epochs without per-iteration checkpoints; its points and training subset are \
+        the recording's, and flags contradicting them are refused). For every \
         step θ_t → θ_{t+1} the training loss (whole split unless --train-limit) is evaluated at \
         --points + 1 evenly spaced α; the valley floor is the minimum, the height h_t = L(θ_t) − \
         floor, and a barrier is crossed when an interpolated point is above both iterates \
@@ -99,7 +103,7 @@ public struct WalkAnalyzer: ShardableAnalyzer {
     let options: Options
     public init(options: Options) { self.options = options }
 
-    public var runDirectoryNeed: String? { "walk reads a run's per-iteration checkpoints and metrics.jsonl" }
+    public var runDirectoryNeed: String? { "walk reads a run's per-iteration checkpoints (or walk.jsonl) and metrics.jsonl" }
 
     public var outputName: String {
         (["walk"] + (options.epochs.map { [$0.replacingOccurrences(of: ",", with: "-")] } ?? [])).joined(separator: "-")
