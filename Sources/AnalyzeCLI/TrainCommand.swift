@@ -12,8 +12,9 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train a run from a preset or a run.json spec and write its run directory.",
         discussion: """
             Writes run.json, checkpoints/epoch-NNNN.ckpt (epoch 0 is the initialisation), per-iteration \
-            checkpoints for --iteration-epochs, activations/epoch-NNNN.acts on a fixed probe set, and \
-            metrics.jsonl. The same seed gives byte-identical files; after any interruption (even \
+            checkpoints for --iteration-epochs, activations/epoch-NNNN.acts on a fixed probe set, \
+            metrics.jsonl, and walk.jsonl for --walk-epochs (the loss between consecutive iterates, \
+            what analyze walk computes, recorded without per-iteration checkpoints). The same seed gives byte-identical files; after any interruption (even \
             kill -9), --resume completes the run file for file as if it had not stopped. --out must be \
             a new or empty folder, or a run directory; a folder of other files is never written into.
 
@@ -21,6 +22,7 @@ struct TrainCommand: ParsableCommand {
               analyze train --list-presets
               analyze train --preset step --out runs/step
               analyze train --preset sgdr --out runs/sgdr --epochs 8 --seed 2
+              analyze train --preset step --out runs/walk --walk-epochs 1,5 --walk-train-limit 2000
               analyze train --preset distill --teacher runs/step/:12 --out runs/distill
               analyze train --config my-run.json --out runs/mine
               analyze train --preset step --out runs/step --resume
@@ -53,6 +55,18 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Override the epochs that get an activation dump, e.g. 1,12.")
     var activationEpochs: String?
 
+    @Option(help: "Record paper 002's walk (loss between consecutive iterates) of these epochs in walk.jsonl, e.g. 1,5; no per-iteration checkpoints needed.")
+    var walkEpochs: String?
+
+    @Option(help: "Interpolation intervals per recorded step (analyze walk --points; default 10).")
+    var walkPoints: Int?
+
+    @Option(help: "Evaluate the recorded walk on the seeded subset of this many training samples that analyze walk --train-limit N picks (default: all).")
+    var walkTrainLimit: Int?
+
+    @Option(help: "Record only the first N steps of each walk epoch (analyze walk --max-steps).")
+    var walkMaxSteps: Int?
+
     @Option(help: "The teacher checkpoint for distillation: a .ckpt file or RUN/:EPOCH.")
     var teacher: String?
 
@@ -79,6 +93,15 @@ struct TrainCommand: ParsableCommand {
         for (option, value) in [("--save-epochs", saveEpochs), ("--iteration-epochs", iterationEpochs), ("--activation-epochs", activationEpochs)] {
             if let value, Self.ints(value) == nil { throw ValidationError("\(option) takes epoch numbers ≥ 0, e.g. 10,20,30; got '\(value)'") }
         }
+        if let value = walkEpochs, (Self.ints(value).map { $0.isEmpty || $0.contains(0) } ?? true) {
+            throw ValidationError("--walk-epochs takes epoch numbers ≥ 1, e.g. 1,5; got '\(value)'")
+        }
+        if walkEpochs == nil && (walkPoints != nil || walkTrainLimit != nil || walkMaxSteps != nil) {
+            throw ValidationError("--walk-points, --walk-train-limit and --walk-max-steps set up the walk recording: add --walk-epochs")
+        }
+        if let n = walkPoints, !(2...100_001).contains(n) { throw ValidationError("--walk-points must be in 2…100001, got \(n)") }
+        if let n = walkTrainLimit, n < 1 { throw ValidationError("--walk-train-limit must be at least 1, got \(n)") }
+        if let n = walkMaxSteps, !(1...1_000_000).contains(n) { throw ValidationError("--walk-max-steps must be in 1…1000000, got \(n)") }
         if teacher == nil, let p = preset, let spec = Presets.named(p)?.spec, case .distillation = spec.training.loss {
             throw ValidationError("the \(p) preset distils a teacher: pass --teacher RUN/:EPOCH")
         }
@@ -113,6 +136,9 @@ struct TrainCommand: ParsableCommand {
         if let s = saveEpochs.flatMap(Self.ints) { spec.save.epochs = s }
         if let s = iterationEpochs.flatMap(Self.ints) { spec.save.iterationEpochs = s }
         if let s = activationEpochs.flatMap(Self.ints) { spec.save.activationEpochs = s }
+        if let e = walkEpochs.flatMap(Self.ints) {
+            spec.save.walk = WalkRecording(epochs: e, points: walkPoints ?? 10, trainLimit: walkTrainLimit, maxSteps: walkMaxSteps)
+        }
         if let teacher { spec.teacher = teacher }
         if case .distillation = spec.training.loss, spec.teacher == nil {
             throw CheckpointError.invalidInput(path: config ?? outPath + "/run.json", detail: "the run distils a teacher but names none; pass --teacher RUN/:EPOCH")

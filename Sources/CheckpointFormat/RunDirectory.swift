@@ -86,6 +86,8 @@ public struct RunDirectory: Sendable {
     public var analysesDirectory: String { path + "/analyses" }
     public var runJSONPath: String { path + "/run.json" }
     public var metricsPath: String { path + "/metrics.jsonl" }
+    /// The walk recorded during training (`save.walk` in run.json; read by `analyze walk`).
+    public var walkPath: String { path + "/walk.jsonl" }
 
     /// Where the checkpoint for `point` lives (whether or not it exists).
     public func checkpointPath(for point: RunPoint) -> String { checkpointsDirectory + "/" + point.fileStem + ".ckpt" }

@@ -39,7 +39,7 @@ extension AtomicFile {
 
 extension RunDirectory {
     /// Removes the temporaries a killed `analyze train` left in the run folder (`run.json`,
-    /// `metrics.jsonl`), `checkpoints/` (`epoch-NNNN.ckpt`, `iter-NNNNNN.ckpt`) and
+    /// `metrics.jsonl`, `walk.jsonl`), `checkpoints/` (`epoch-NNNN.ckpt`, `iter-NNNNNN.ckpt`) and
     /// `activations/` (`*.acts` of a run point) — only Basin's own, recognised by their exact
     /// name (see `AtomicFile.temporaryTarget(of:)`).
     /// - Returns: the paths removed, relative to the run folder.
@@ -48,7 +48,7 @@ extension RunDirectory {
         func point(_ name: String, _ suffix: String) -> Bool {
             name.hasSuffix(suffix) && RunPoint(fileStem: String(name.dropLast(suffix.count))) != nil
         }
-        return AtomicFile.removeStaleTemporaries(in: path) { $0 == "run.json" || $0 == "metrics.jsonl" }
+        return AtomicFile.removeStaleTemporaries(in: path) { $0 == "run.json" || $0 == "metrics.jsonl" || $0 == "walk.jsonl" }
             + AtomicFile.removeStaleTemporaries(in: checkpointsDirectory) { point($0, ".ckpt") }.map { "checkpoints/" + $0 }
             + AtomicFile.removeStaleTemporaries(in: activationsDirectory) { point($0, ".acts") }.map { "activations/" + $0 }
     }

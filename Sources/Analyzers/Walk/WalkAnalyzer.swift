@@ -12,10 +12,12 @@ public struct WalkAnalyzer: ShardableAnalyzer {
     public struct Options: ParsableArguments {
         @Option(help: "Epochs to walk, e.g. 1,10,25 (default: every epoch with per-iteration checkpoints).")
         public var epochs: String?
-        @Option(help: "Interpolation intervals per step: α = 0, 1/points, …, 1.")
-        public var points: Int = 10
+        @Option(help: "Interpolation intervals per step: α = 0, 1/points, …, 1 (default 10; a recorded walk has its own).")
+        public var points: Int?
         @Option(help: "Walk at most this many steps per epoch (the first ones); default: all.")
         public var maxSteps: Int?
+        @Option(help: "Where the profiles come from: recorded (walk.jsonl, written during training with save.walk), checkpoints (per-iteration checkpoints) or auto (checkpoints when the epochs have them, else the recording).")
+        public var source: WalkSource = .auto
         @Option(help: "A barrier is crossed when an interpolated loss exceeds both iterates' by more than this fraction.")
         public var tolerance: Double = 1e-3
         @OptionGroup public var data: LandscapeDataOptions
@@ -23,7 +25,7 @@ public struct WalkAnalyzer: ShardableAnalyzer {
         public init() {}
 
         public mutating func validate() throws {
-            if !(2...100_001).contains(points) { throw ValidationError("--points must be in 2…100001, got \(points)") }
+            if let points, !(2...100_001).contains(points) { throw ValidationError("--points must be in 2…100001, got \(points)") }
             if let m = maxSteps, !(1...1_000_000).contains(m) { throw ValidationError("--max-steps must be in 1…1000000, got \(m)") }
             if let e = epochs, (try? RunDirectory.parsePoints(e)) == nil { throw ValidationError("--epochs takes epoch numbers, e.g. 1,10,25") }
             let d = data.selection
@@ -34,7 +36,19 @@ public struct WalkAnalyzer: ShardableAnalyzer {
         }
     }
 
+    /// Where `analyze walk` takes each step's loss profile from.
+    public enum WalkSource: String, Codable, Sendable, CaseIterable, ExpressibleByArgument {
+        /// Per-iteration checkpoints when the selected epochs have them, else walk.jsonl.
+        case auto
+        /// walk.jsonl, recorded during training (`save.walk`, `analyze train --walk-epochs`).
+        case recorded
+        /// Per-iteration checkpoints (`save.iterationEpochs`), evaluated now.
+        case checkpoints
+    }
+
     public struct Settings: Codable, Sendable {
+        /// `per-iteration checkpoints` or `walk.jsonl (recorded during training)`.
+        public var profileSource: String?
         public var points: Int
         public var maxSteps: Int?
         public var relativeTolerance: Double
@@ -70,8 +84,12 @@ public struct WalkAnalyzer: ShardableAnalyzer {
           analyze walk run/
           analyze walk run/ --epochs 1,10,25 --points 10
           analyze walk run/ --epochs 5 --max-steps 20 --train-limit 2000
+          analyze walk run/ --source recorded
 
-        Needs per-iteration checkpoints (`iterationEpochs` in the run's save plan). For every \
+        Needs per-iteration checkpoints (`iterationEpochs` in the run's save plan), or the walk \
+        recorded during training in walk.jsonl (`analyze train --walk-epochs`; --source auto \
+        takes it for epochs without per-iteration checkpoints; its points and training subset are \
+        the recording's, and flags contradicting them are refused). For every \
         step θ_t → θ_{t+1} the training loss (whole split unless --train-limit) is evaluated at \
         --points + 1 evenly spaced α; the valley floor is the minimum, the height h_t = L(θ_t) − \
         floor, and a barrier is crossed when an interpolated point is above both iterates \
@@ -85,7 +103,7 @@ public struct WalkAnalyzer: ShardableAnalyzer {
     let options: Options
     public init(options: Options) { self.options = options }
 
-    public var runDirectoryNeed: String? { "walk reads a run's per-iteration checkpoints and metrics.jsonl" }
+    public var runDirectoryNeed: String? { "walk reads a run's per-iteration checkpoints (or walk.jsonl) and metrics.jsonl" }
 
     public var outputName: String {
         (["walk"] + (options.epochs.map { [$0.replacingOccurrences(of: ",", with: "-")] } ?? [])).joined(separator: "-")
@@ -102,11 +120,15 @@ public struct WalkAnalyzer: ShardableAnalyzer {
         var groups: [WalkMetrics.Group]
         var grouping: String
         var metrics: WalkMetrics
-        /// The first iterate's checkpoint: every iterate must be compatible with it.
-        var first: Model
+        /// The first iterate's checkpoint: every iterate must be compatible with it (nil for a recorded walk).
+        var first: Model?
         var firstPath: String
-        var setup: LandscapeSetup
+        var setup: LandscapeSetup?
+        var dataSettings: LandscapeDataSettings
         var initial: Tensor<Float>?
+        /// A recorded walk's profiles, one per item of `steps` (nil: evaluate from checkpoints).
+        var recorded: [[Double]]?
+        var points: Int
         var alphas: [Double]
         /// Item k is step `steps[k].step` of group `steps[k].group` (θ_s → θ_{s+1}).
         var steps: [(group: Int, step: Int)]
@@ -132,6 +154,7 @@ public struct WalkAnalyzer: ShardableAnalyzer {
             throw AnalysisError.needsRunDirectory(analyzer: Self.name, because: "walk reads a run's per-iteration checkpoints and metrics.jsonl")
         }
         let iterations = run.checkpoints().compactMap { p -> Int? in if case .iteration(let i) = p { return i } else { return nil } }
+        if try useRecording(run: run, iterations: iterations) { return try recordedPlan(run: run, context: context) }
         guard !iterations.isEmpty else {
             throw CheckpointError.missingCheckpoint(run: run.path, requested: "per-iteration checkpoints (iter-*.ckpt)",
                                                     available: run.checkpoints().map(\.description))
@@ -168,10 +191,11 @@ public struct WalkAnalyzer: ShardableAnalyzer {
             try LandscapeCheckpoints.requireCompatible(first, firstPath, m, run.checkpointPath(for: .epoch(0)))
             initial = m.parameters
         }
-        let alphas = SGDWalk.alphas(options.points)
+        let points = options.points ?? 10
+        let alphas = SGDWalk.alphas(points)
         let steps = groups.indices.flatMap { g in (0..<(groups[g].iterations.count - 1)).map { (group: g, step: $0) } }
         let work = Work(run: run, groups: groups, grouping: grouping, metrics: metrics, first: first, firstPath: firstPath, setup: setup,
-                        initial: initial, alphas: alphas, steps: steps)
+                        dataSettings: setup.data.settings, initial: initial, recorded: nil, points: points, alphas: alphas, steps: steps)
         return ShardPlan(work: work, costs: Array(repeating: Double(alphas.count), count: steps.count), itemName: "step")
     }
 
@@ -179,7 +203,9 @@ public struct WalkAnalyzer: ShardableAnalyzer {
     /// touch are loaded (and checked) once, then all their points are evaluated together.
     public func compute(_ items: [Int], of plan: ShardPlan<Work>, context: AnalysisContext) throws -> [StepValue] {
         let w = plan.work
-        let (alphas, evaluator, initial) = (w.alphas, w.setup.evaluator, w.initial)
+        if let recorded = w.recorded { return items.map { StepValue(profile: recorded[$0], distances: []) } }
+        guard let setup = w.setup, let first = w.first else { return [] }
+        let (alphas, evaluator, initial) = (w.alphas, setup.evaluator, w.initial)
         context.progress.start("walk" + (items.count < plan.count ? " (\(items.count) steps of this shard)" : ""), total: items.count * alphas.count)
         var values: [StepValue] = []
         values.reserveCapacity(items.count)
@@ -195,7 +221,7 @@ public struct WalkAnalyzer: ShardableAnalyzer {
                 if let m = loaded[s] { return m }
                 let path = try w.run.checkpoint(.iteration(w.groups[g].iterations[s]))
                 let m = try LandscapeCheckpoints.load(path)
-                try LandscapeCheckpoints.requireCompatible(w.first, w.firstPath, m, path)
+                try LandscapeCheckpoints.requireCompatible(first, w.firstPath, m, path)
                 loaded[s] = (m.parameters, m.buffers)
                 return (m.parameters, m.buffers)
             }
@@ -251,9 +277,10 @@ public struct WalkAnalyzer: ShardableAnalyzer {
         let (figureFiles, figureWarnings) = try WalkFigures.render(walks, context: context, name: Self.name)
         files += figureFiles
         warnings += figureWarnings
-        let settings = Settings(points: options.points, maxSteps: options.maxSteps, relativeTolerance: options.tolerance, grouping: w.grouping,
+        let settings = Settings(profileSource: w.recorded == nil ? "per-iteration checkpoints" : "walk.jsonl (recorded during training)",
+                                points: w.points, maxSteps: options.maxSteps, relativeTolerance: options.tolerance, grouping: w.grouping,
                                 distanceSource: w.initial == nil ? "metrics.jsonl" : "recomputed from epoch-0000.ckpt",
-                                cosineSource: "metrics.jsonl (minibatch gradients during training)", data: w.setup.data.settings)
+                                cosineSource: "metrics.jsonl (minibatch gradients during training)", data: w.dataSettings)
         return Result(settings: settings, epochs: walks, warnings: warnings, files: files)
     }
 

@@ -29,7 +29,7 @@ extension RunSpec {
 
 extension SavePlan {
     enum CodingKeys: String, CodingKey {
-        case epochs, every, iterationEpochs, activationEpochs, probeCount, logEvery, compression
+        case epochs, every, iterationEpochs, activationEpochs, probeCount, logEvery, compression, walk
     }
 
     public init(from decoder: Decoder) throws {
@@ -41,7 +41,8 @@ extension SavePlan {
                   activationEpochs: try c.decodeIfPresent([Int].self, forKey: .activationEpochs) ?? d.activationEpochs,
                   probeCount: try c.decodeIfPresent(Int.self, forKey: .probeCount) ?? d.probeCount,
                   logEvery: try c.decodeIfPresent(Int.self, forKey: .logEvery) ?? d.logEvery,
-                  compression: try c.decodeIfPresent(Compression.self, forKey: .compression) ?? d.compression)
+                  compression: try c.decodeIfPresent(Compression.self, forKey: .compression) ?? d.compression,
+                  walk: try c.decodeIfPresent(WalkRecording.self, forKey: .walk))
     }
 }
 

@@ -36,7 +36,11 @@ extension RunTrainer {
                   (0..<e).allSatisfy({ !expectsEpochCheckpoint($0) || saved.contains(.epoch($0)) }),
                   expectedIterations(upTo: e, perEpoch: perEpoch).allSatisfy({ i in
                       saved.contains(.iteration(i)) || copiedEpoch(ofIteration: i, perEpoch: perEpoch).map { saved.contains(.epoch($0)) } == true
-                  }) else { continue }
+                  }),
+                  spec.save.walk.map({ w in
+                      w.epochs.allSatisfy { $0 > e } || WalkRecorder.keptBytes(path: run.walkPath, upTo: e, recording: w, perEpoch: perEpoch) != nil
+                  }) ?? true
+            else { continue }
             return ResumePoint(epoch: e, metricsBytes: metrics[e])
         }
         return nil
@@ -66,6 +70,16 @@ extension RunTrainer {
             try ActivationRecorder.write(model: model, probe: p, data: probeData, epoch: a, iteration: manifest.iteration ?? 0,
                                          to: run.activationsPath(for: .epoch(a)), compression: spec.save.compression)
         }
+    }
+
+    /// Cuts walk.jsonl to its settings line and the steps of epochs ≤ `epoch` (`resumePoint`
+    /// checked they are all there), so the resumed run appends exactly what follows.
+    func keepWalk(upTo epoch: Int, perEpoch: Int) throws {
+        guard let recording = spec.save.walk else { return }
+        guard let kept = WalkRecorder.keptBytes(path: run.walkPath, upTo: epoch, recording: recording, perEpoch: perEpoch) else {
+            throw CheckpointError.invalidInput(path: run.walkPath, detail: "does not hold the walk of every recorded epoch up to \(epoch)")
+        }
+        if FileManager.default.contents(atPath: run.walkPath).map({ $0.count }) != kept.count { try AtomicFile.write(kept, to: run.walkPath) }
     }
 
     /// Keeps the first `bytes` bytes of metrics.jsonl (whole lines: `resumePoint` measured them),

@@ -36,12 +36,16 @@ public struct SavePlan: Codable, Equatable, Sendable {
     public var logEvery: Int
     /// Archive compression for checkpoints and dumps.
     public var compression: Compression
+    /// Record paper 002's walk (the loss between consecutive iterates) of these epochs in
+    /// walk.jsonl while training, instead of saving every iterate (nil: off; run.json then
+    /// has no `walk` key, as before the option existed).
+    public var walk: WalkRecording?
 
     public init(epochs: [Int] = [], every: Int? = nil, iterationEpochs: [Int] = [], activationEpochs: [Int] = [],
-                probeCount: Int = 500, logEvery: Int = 10, compression: Compression = .none) {
+                probeCount: Int = 500, logEvery: Int = 10, compression: Compression = .none, walk: WalkRecording? = nil) {
         self.epochs = epochs; self.every = every; self.iterationEpochs = iterationEpochs
         self.activationEpochs = activationEpochs; self.probeCount = probeCount; self.logEvery = logEvery
-        self.compression = compression
+        self.compression = compression; self.walk = walk
     }
 
     func savesCheckpoint(afterEpoch e: Int, last: Int) -> Bool {
@@ -100,6 +104,7 @@ public struct RunSpec: Codable, Equatable, Sendable {
         for (name, list) in [("save.epochs", save.epochs), ("save.iterationEpochs", save.iterationEpochs), ("save.activationEpochs", save.activationEpochs)] {
             if let bad = list.first(where: { !(0...limit).contains($0) }) { throw .invalidOption("\(name) must hold epochs in 0…\(limit), got \(bad)") }
         }
+        try save.walk?.validate(maximumEpoch: max(1, min(limit, training.epochs)))
     }
 
     /// Pretty, key-sorted JSON.

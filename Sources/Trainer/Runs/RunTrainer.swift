@@ -73,6 +73,17 @@ public final class RunTrainer {
             try AtomicFile.write(try spec.encoded(), to: run.runJSONPath)
             try AtomicFile.write([], to: run.metricsPath)
         }
+        let walk = try spec.save.walk.map { try WalkRecorder(recording: $0, path: run.walkPath, model: model, train: data.train) }
+        if let walk {
+            // Until the first recorded epoch ends, walk.jsonl is its settings line (the same bytes every time).
+            if walk.recording.epochs.allSatisfy({ $0 > startEpoch }) {
+                try AtomicFile.write(walk.header(dataIdentity: spec.data.identity), to: run.walkPath)
+            } else {
+                try keepWalk(upTo: startEpoch, perEpoch: perEpoch)
+            }
+            // θ_t of the first recorded step when the next epoch is walked.
+            if walk.records(epoch: startEpoch + 1, step: 0) { walk.begin(iteration: startIteration, parameters: model.parameters) }
+        }
 
         let loop = try TrainingLoop(model: model, optimizer: optimizer, configuration: spec.training, teacher: teacher)
         if startEpoch > 0 {
@@ -100,6 +111,9 @@ public final class RunTrainer {
             if self.spec.save.iterationEpochs.contains(epoch) {
                 do { try self.saveIteration(iteration, model: model) } catch { failure = error }
             }
+            if let walk, walk.records(epoch: epoch, step: m.iteration - perEpoch * m.epoch) {
+                do { try walk.step(epoch: epoch, iteration: m.iteration, parameters: model.parameters) } catch { failure = error }
+            }
         }
         loop.onEpoch = { [weak self] m in
             guard let self, failure == nil else { return }
@@ -115,6 +129,9 @@ public final class RunTrainer {
             metrics.append(line)
             do {
                 try metrics.flush()
+                // Before the epoch checkpoint: a checkpoint implies its epoch's walk lines are on disk.
+                try walk?.flush()
+                if let walk, walk.records(epoch: epoch + 1, step: 0) { walk.begin(iteration: m.iteration, parameters: model.parameters) }
                 let stopped = m.autoDecayAction == .stop
                 if self.expectsEpochCheckpoint(epoch) || stopped {
                     try self.saveEpoch(epoch, iteration: m.iteration, model: model, optimizer: loop.optimizer, loop: loop,
@@ -125,6 +142,7 @@ public final class RunTrainer {
         }
         let history = try loop.train(on: data.train, validation: data.validation)
         try metrics.flush()
+        if failure == nil { try walk?.flush() }
         if let failure { throw failure }
         return history
     }
