@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "InputFuzzing", targets: ["InputFuzzing"]),
         .library(name: "ONNX", targets: ["ONNX"]),
         .library(name: "Cluster", targets: ["Cluster"]),
+        .library(name: "Studies", targets: ["Studies"]),
         .executable(name: "analyze", targets: ["analyze"]),
     ],
     dependencies: [
@@ -54,8 +55,9 @@ let package = Package(
         // Launching shards (issue 15): Slurm scripts and sbatch/squeue, local processes, the
         // submission record. Knows commands and files, not analyzers.
         .target(name: "Cluster", dependencies: ["CheckpointFormat"]),
+        .target(name: "Studies", dependencies: ["Analyzers", "Trainer", "CheckpointFormat", "Render", "Tensors"]),
         .target(name: "AnalyzeCLI", dependencies: [
-            "Analyzers", "CheckpointFormat", "Tensors", "Trainer", "ONNX", "Cluster",
+            "Analyzers", "CheckpointFormat", "Tensors", "Trainer", "ONNX", "Cluster", "Studies",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "AnalyzerTestKit", dependencies: ["Analyzers", "CheckpointFormat"]),
@@ -72,6 +74,7 @@ let package = Package(
         .testTarget(name: "InputFuzzingTests", dependencies: ["InputFuzzing"]),
         .testTarget(name: "ONNXTests", dependencies: ["ONNX", "CheckpointFormat", "Tensors"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
+        .testTarget(name: "StudiesTests", dependencies: ["Studies", "Analyzers", "Trainer", "CheckpointFormat"]),
         .testTarget(name: "CLITests", dependencies: ["CheckpointFormat", "Tensors", "Trainer", "ONNX"]),
     ]
 )

@@ -87,7 +87,7 @@ struct RootCommand: ParsableCommand {
                 (see docs/CUSTOM_ANALYZERS.md).
                 """,
             version: "basin \(BasinVersion.string)",
-            subcommands: [ListCommand.self, InspectCommand.self, ImportCommand.self, ExportCommand.self, ReportCommand.self, TrainCommand.self, DemoCommand.self, MergeCommand.self,
+            subcommands: [ListCommand.self, InspectCommand.self, ImportCommand.self, ExportCommand.self, ReportCommand.self, TrainCommand.self, DemoCommand.self, StudyCommand.self, MergeCommand.self,
                           SubmitCommand.self]
                 + AnalyzeCLI.analyzers.map { $0.commandType })
     }
