@@ -2,6 +2,7 @@ import Analyzers
 import ArgumentParser
 import CheckpointFormat
 import Foundation
+import Studies
 import Tensors
 import Trainer
 
@@ -223,30 +224,8 @@ struct DemoCommand: ParsableCommand {
 
     /// Trains a run unless it is complete; continues it when it was interrupted.
     func trainIfNeeded(name: String, spec: RunSpec, bar: ProgressReporter) throws -> RunDirectory {
-        let path = out + "/runs/" + name
-        let run = try RunDirectory.create(path: path)
-        let final = run.checkpointPath(for: .epoch(spec.training.epochs))
-        if FileManager.default.fileExists(atPath: final) {
-            if !quiet { say("demo: \(name): complete, kept") }
-            return run
-        }
-        let resume = FileManager.default.fileExists(atPath: run.runJSONPath) && !run.checkpoints().isEmpty
-        // A run.json that exists but does not load is damage to report, not a reason to skip the check.
-        if resume, try RunSpec.load(run) != spec {
-            throw CheckpointError.incompatible(pathA: run.runJSONPath, pathB: "this demo's settings",
-                                               detail: "the folder holds a different run; remove \(path) or choose another --out")
-        }
-        if !quiet { say("demo: \(name): \(resume ? "resuming" : "training") (\(spec.training.epochs) epochs, \(spec.model.kind.rawValue))") }
-        let trainer = RunTrainer(spec: spec, run: run)
-        var phase = ""
-        trainer.progress = { label, done, total in
-            let full = "\(name) \(label)"
-            if full != phase { if !phase.isEmpty { bar.finish() }; phase = full; bar.start(full, total: total) }
-            bar.set(done)
-        }
-        try trainer.train(resume: resume)
-        if !phase.isEmpty { bar.finish() }
-        return run
+        try RunTraining.trainIfNeeded(path: out + "/runs/" + name, name: name, spec: spec, progress: bar,
+                                      log: quiet ? nil : { say("demo: " + $0) })
     }
 }
 

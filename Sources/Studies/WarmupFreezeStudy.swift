@@ -51,22 +51,28 @@ public struct WarmupFreezeStudy: Study {
         var figures: [(path: String, caption: String)] = []
         for p in plans {
             let run = try s.train(p.name, p.spec)
-            let cca = try s.analyze(SVCCAAnalyzer.self, run, ["--epochs", "0,\(warm)"])
-            let layers = cca.result.similarity.layersA
-            let diagonal = cca.result.diagonal ?? []
-            let fc = zip(layers, diagonal).filter { $0.0.hasPrefix("classifier") }.map(\.1)
-            let conv = zip(layers, diagonal).filter { !$0.0.hasPrefix("classifier") }.map(\.1)
             let curve = try EpochCurve(run)
             curves.append((p.name, curve))
-            diagonals.append((p.name, layers, diagonal))
+            // A run that diverged (loss above chance's 2.3 by far, or not finite) has dead layers
+            // SVCCA cannot compare: it is reported as diverged.
+            let diverged = curve.trainLoss.contains { !$0.isFinite || $0 > 10 }
+            var layers: [String] = [], diagonal: [Double] = []
+            if !diverged {
+                let cca = try s.analyze(SVCCAAnalyzer.self, run, ["--epochs", "0,\(warm)"])
+                layers = cca.result.similarity.layersA
+                diagonal = cca.result.diagonal ?? []
+                diagonals.append((p.name, layers, diagonal))
+                if p.name == "sb" || p.name.hasSuffix("-warmup") && p.lr == rates.last {
+                    figures += SGDRBarrierStudy.pngs(cca.folder).prefix(1).map { (s.relative($0), "SVCCA, epoch 0 vs epoch \(warm), \(p.name)") }
+                }
+            }
+            let fc = zip(layers, diagonal).filter { $0.0.hasPrefix("classifier") }.map(\.1)
+            let conv = zip(layers, diagonal).filter { !$0.0.hasPrefix("classifier") }.map(\.1)
             numbers["fc_similarity_\(p.name)"] = Self.mean(fc)
             numbers["conv_similarity_\(p.name)"] = Self.mean(conv)
             numbers["val_acc_\(p.name)"] = curve.finalValidationAccuracy
-            rows.append([p.name, p.name == "sb" ? "\(small)" : "\(large)", fmt(p.lr), p.mode, fmt(Self.mean(conv)), fmt(Self.mean(fc)),
+            rows.append([p.name + (diverged ? " (diverged)" : ""), p.name == "sb" ? "\(small)" : "\(large)", fmt(p.lr), p.mode, fmt(Self.mean(conv)), fmt(Self.mean(fc)),
                          fmt(curve.validationAccuracy.count > warm - 1 ? curve.validationAccuracy[warm - 1] : .nan), fmt(curve.finalValidationAccuracy)])
-            if p.name == "sb" || p.name.hasSuffix("-warmup") && p.lr == rates.last {
-                figures += SGDRBarrierStudy.pngs(cca.folder).prefix(1).map { (s.relative($0), "SVCCA, epoch 0 vs epoch \(warm), \(p.name)") }
-            }
         }
         // Figure 4(c): each layer's similarity to itself, init vs end of warmup; 4(a, d): validation accuracy.
         let layerPlot = LinePlot(title: "SVCCA of each layer, epoch 0 vs epoch \(warm)", xLabel: "layer (input → output)", yLabel: "SVCCA",
