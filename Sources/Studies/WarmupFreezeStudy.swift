@@ -24,14 +24,18 @@ public struct WarmupFreezeStudy: Study {
 
     public func run(_ s: StudySession) throws -> StudyPage {
         let quick = s.quick
-        let epochs = quick ? 3 : 10, warm = quick ? 1 : 2
+        let epochs = quick ? 3 : 30, warm = quick ? 1 : 2
         let (train, validation) = quick ? (200, 56) : (5000, 1000)
-        let (small, large) = quick ? (20, 100) : (50, 1000)
-        let rates: [Double] = quick ? [0.25] : [0.5, 1.0]
+        // The learning rate scales with the batch (η/B = 1e-4, Goyal et al.'s rule as the paper
+        // uses it); the shallow CNN without batch norm does not train at all above η ≈ 0.1
+        // (measured: batch 500–1000 at η 0.1–1.0 sticks at chance with or without warmup).
+        let (small, large) = quick ? (20, 100) : (50, 500)
+        let smallRate = quick ? 0.02 : 0.005
+        let rates: [Double] = quick ? [0.1] : [0.05, 0.07]
         let widths = quick ? [4, 8, 16, 16] : [8, 16, 64, 32]
         let warmupIterations = warm * ((train + large - 1) / large)
         func spec(_ name: String, batch: Int, lr: Double, mode: String) -> RunSpec {
-            let step = LearningRateSchedule.step(initial: lr, milestones: [epochs - 2], factor: 0.1, unit: .epoch)
+            let step = LearningRateSchedule.step(initial: lr, milestones: [epochs - epochs / 6], factor: 0.1, unit: .epoch)
             var config = TrainingConfiguration(epochs: epochs, batchSize: batch,
                                                schedule: mode == "warmup" ? .warmup(iterations: warmupIterations, start: 0, then: step) : step,
                                                seed: s.seed)
@@ -41,7 +45,7 @@ public struct WarmupFreezeStudy: Study {
                            optimizer: .sgd(learningRate: lr, momentum: 0.9, weightDecay: 5e-4, nesterov: false), training: config,
                            save: SavePlan(epochs: Array(1...epochs), activationEpochs: [0, warm, epochs], probeCount: quick ? 56 : 500))
         }
-        var plans: [(name: String, lr: Double, mode: String, spec: RunSpec)] = [("sb", 0.05, "small batch", spec("sb", batch: small, lr: 0.05, mode: "none"))]
+        var plans: [(name: String, lr: Double, mode: String, spec: RunSpec)] = [("sb", smallRate, "small batch", spec("sb", batch: small, lr: smallRate, mode: "none"))]
         for lr in rates {
             for mode in ["none", "warmup", "freeze"] { plans.append(("lb\(lr)-\(mode)", lr, mode, spec("lb\(lr)-\(mode)", batch: large, lr: lr, mode: mode))) }
         }
@@ -55,15 +59,23 @@ public struct WarmupFreezeStudy: Study {
             curves.append((p.name, curve))
             // A run that diverged (loss above chance's 2.3 by far, or not finite) has dead layers
             // SVCCA cannot compare: it is reported as diverged.
+            // A run stuck at chance may have layers whose every unit is dead at epoch 2, which
+            // SVCCA cannot compare: then the row says so instead of a number.
             let diverged = curve.trainLoss.contains { !$0.isFinite || $0 > 10 }
+            let stuck = diverged || (curve.trainLoss.last ?? 0) > 0.95 * Foundation.log(10)
             var layers: [String] = [], diagonal: [Double] = []
+            var state = diverged ? " (diverged)" : stuck ? " (stuck at chance)" : ""
             if !diverged {
-                let cca = try s.analyze(SVCCAAnalyzer.self, run, ["--epochs", "0,\(warm)"])
-                layers = cca.result.similarity.layersA
-                diagonal = cca.result.diagonal ?? []
-                diagonals.append((p.name, layers, diagonal))
-                if p.name == "sb" || p.name.hasSuffix("-warmup") && p.lr == rates.last {
-                    figures += SGDRBarrierStudy.pngs(cca.folder).prefix(1).map { (s.relative($0), "SVCCA, epoch 0 vs epoch \(warm), \(p.name)") }
+                do {
+                    let cca = try s.analyze(SVCCAAnalyzer.self, run, ["--epochs", "0,\(warm)"])
+                    layers = cca.result.similarity.layersA
+                    diagonal = cca.result.diagonal ?? []
+                    diagonals.append((p.name, layers, diagonal))
+                    if p.name == "sb" || p.name.hasSuffix("-warmup") && p.lr == rates.last {
+                        figures += SGDRBarrierStudy.pngs(cca.folder).prefix(1).map { (s.relative($0), "SVCCA, epoch 0 vs epoch \(warm), \(p.name)") }
+                    }
+                } catch let error where stuck {
+                    state += "; SVCCA impossible: \(error)"
                 }
             }
             let fc = zip(layers, diagonal).filter { $0.0.hasPrefix("classifier") }.map(\.1)
@@ -71,7 +83,7 @@ public struct WarmupFreezeStudy: Study {
             numbers["fc_similarity_\(p.name)"] = Self.mean(fc)
             numbers["conv_similarity_\(p.name)"] = Self.mean(conv)
             numbers["val_acc_\(p.name)"] = curve.finalValidationAccuracy
-            rows.append([p.name + (diverged ? " (diverged)" : ""), p.name == "sb" ? "\(small)" : "\(large)", fmt(p.lr), p.mode, fmt(Self.mean(conv)), fmt(Self.mean(fc)),
+            rows.append([p.name + state, p.name == "sb" ? "\(small)" : "\(large)", fmt(p.lr), p.mode, fmt(Self.mean(conv)), fmt(Self.mean(fc)),
                          fmt(curve.validationAccuracy.count > warm - 1 ? curve.validationAccuracy[warm - 1] : .nan), fmt(curve.finalValidationAccuracy)])
         }
         // Figure 4(c): each layer's similarity to itself, init vs end of warmup; 4(a, d): validation accuracy.
@@ -91,9 +103,10 @@ public struct WarmupFreezeStudy: Study {
             let none = numbers["fc_similarity_lb\(lr)-none"] ?? .nan, warmup = numbers["fc_similarity_lb\(lr)-warmup"] ?? .nan
             let sb = numbers["fc_similarity_sb"] ?? .nan
             let accWarm = numbers["val_acc_lb\(lr)-warmup"] ?? .nan, accFreeze = numbers["val_acc_lb\(lr)-freeze"] ?? .nan
+            let accNone = numbers["val_acc_lb\(lr)-none"] ?? .nan
             let fcClaim = warmup > none + 0.05 && sb > none + 0.05
             let freezeClaim = abs(accWarm - accFreeze) <= 0.02
-            judged.append("η \(fmt(lr)): FC SVCCA warmup \(fmt(warmup)), SB \(fmt(sb)), no warmup \(fmt(none)); final val acc warmup \(fmt(accWarm)), FC freeze \(fmt(accFreeze))")
+            judged.append("η \(fmt(lr)): FC SVCCA warmup \(fmt(warmup)), SB \(fmt(sb)), no warmup \(fmt(none)); final val acc warmup \(fmt(accWarm)), no warmup \(fmt(accNone)), FC freeze \(fmt(accFreeze))")
             if fcClaim && freezeClaim { regimes.append("batch \(large), η \(fmt(lr))") }
         }
         let verdict: StudyVerdict
@@ -115,7 +128,7 @@ public struct WarmupFreezeStudy: Study {
         let settings: [(String, String)] = [
             ("data", "Fashion-MNIST, \(train) training + \(validation) validation images (seed \(s.seed)); probe set \(quick ? 56 : 500) validation images"),
             ("model", "paper 000's shallow CNN, widths \(widths)"),
-            ("training", "SGD momentum 0.9, weight decay 5e-4, \(epochs) epochs, η × 0.1 at epoch \(epochs - 2); SB batch \(small) η 0.05; LB batch \(large), η \(rates.map(fmt))"),
+            ("training", "SGD momentum 0.9, weight decay 5e-4, \(epochs) epochs, η × 0.1 at epoch \(epochs - epochs / 6); SB batch \(small) η \(fmt(smallRate)); LB batch \(large), η \(rates.map(fmt))"),
             ("warmup / freeze", "linear warmup from 0 over \(warmupIterations) iterations (\(warm) epochs); FC freeze: classifier.* not updated for \(warm) epochs"),
             ("similarity", "analyze svcca RUN --epochs 0,\(warm) (SVCCA, 0.99 variance)"),
         ]
