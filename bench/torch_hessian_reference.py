@@ -141,6 +141,71 @@ if enabled("hessian"):
             record("hessian", f"top{top}-lanczos", [seconds], f"{peer_name} double backprop + scipy eigsh", rel <= 1e-3,
                    check=f"λ rel. diff {rel:.0e}", note=f"{products[0]} HVPs")
 
+        density = basin.get("density")
+        if density and not quick:
+            # PyHessian's density(): m Lanczos steps with full reorthogonalisation from each of
+            # several Rademacher starts, the tridiagonal's eigenpairs as nodes and squared first
+            # components as weights (Ghorbani et al. 2019) — on the same double-backprop H·v.
+            n = sum(sizes)
+            rng = np.random.default_rng(1)
+
+            def slq(steps, starts):
+                nodes = []
+                for _ in range(starts):
+                    v = rng.choice([-1.0, 1.0], size=n)
+                    v /= np.linalg.norm(v)
+                    basis, alphas, betas = [v], [], []
+                    w = hvp(v)
+                    for i in range(steps):
+                        alpha = float(w @ basis[-1])
+                        alphas.append(alpha)
+                        w = w - alpha * basis[-1] - (betas[-1] * basis[-2] if betas else 0)
+                        for b in basis:  # full reorthogonalisation, as PyHessian does
+                            w -= (w @ b) * b
+                        beta = float(np.linalg.norm(w))
+                        if i == steps - 1 or beta < 1e-10:
+                            break
+                        betas.append(beta)
+                        basis.append(w / beta)
+                        w = hvp(basis[-1])
+                    t = np.diag(alphas) + np.diag(betas[:len(alphas) - 1], 1) + np.diag(betas[:len(alphas) - 1], -1)
+                    nodes.append(np.linalg.eigvalsh(t))
+                return nodes
+
+            products[0] = 0
+            start = time.perf_counter()
+            nodes = slq(80, 5)
+            slq_seconds = time.perf_counter() - start
+            slq_products = products[0]
+            top_node = max(float(v.max()) for v in nodes)
+            top_rel = abs(top_node - density["topNode"]) / abs(density["topNode"])
+            row("SLQ density m = 80 × 5 starts, PyHessian's algorithm", f"{slq_seconds:7.2f} s  ({slq_products} HVPs)")
+            row("  Basin", f"{density['seconds']:7.2f} s;  largest node rel. diff {top_rel:.1e}")
+            record("hessian", "slq-density-80x5", [slq_seconds], f"{peer_name} double backprop, PyHessian's SLQ (full reorth.)",
+                   top_rel <= 1e-2, check=f"largest node rel. diff {top_rel:.0e}", note=f"{slq_products} HVPs")
+
+            # Per-layer traces: Hutchinson on each parameter block (v zero outside it), 20 samples.
+            traces, errors = [], []
+            start = time.perf_counter()
+            for k in range(len(density["layers"])):
+                lo = int(density["layerStarts"][k])
+                hi = lo + int(density["layerSizes"][k])
+                samples_k = []
+                for _ in range(20):
+                    v = np.zeros(n)
+                    v[lo:hi] = rng.choice([-1.0, 1.0], size=hi - lo)
+                    samples_k.append(float(v[lo:hi] @ hvp(v)[lo:hi]))
+                traces.append(float(np.mean(samples_k)))
+                errors.append(float(np.std(samples_k, ddof=1) / np.sqrt(20)))
+            layer_seconds = time.perf_counter() - start
+            # Two independent Monte Carlo estimates: agree within 4 combined standard errors.
+            agree = all(abs(a - b) <= 4 * np.hypot(ea, eb) for a, b, ea, eb in
+                        zip(traces, density["layerTraces"], errors, density["layerStandardErrors"]))
+            row(f"per-layer traces, {len(traces)} layers × 20", f"{layer_seconds:7.2f} s  (" + ", ".join(f"{t:.3g}" for t in traces) + ")")
+            row("  Basin", f"{density['layerSeconds']:7.2f} s  (" + ", ".join(f"{t:.3g}" for t in density["layerTraces"]) + ")")
+            record("hessian", "layer-traces-20", [layer_seconds], f"{peer_name} double backprop, Hutchinson per block", agree,
+                   check="each trace within 4 combined s.e." if agree else "traces differ beyond 4 s.e.", note=f"{20 * len(traces)} HVPs")
+
 if enabled("landscape"):
     directory, basin = load_dir("basin-bench-landscape")
     if basin:

@@ -243,16 +243,21 @@ if enabled("hessian") {
         + (s.estimates.count > 5 ? ", …" : ""))
     // The eigenvalue density (issue 17): stochastic Lanczos quadrature with PyHessian's settings
     // (m = 80 steps, 5 Rademacher starts), and each layer's Hessian-block trace (Hutchinson, 20 samples).
+    var densityRecord: DensityRecord?
     if !quick {
         var density: SpectralDensity.Estimate?
         let densityTime = try seconds {
             density = try SpectralDensity.estimate(op, starts: 5, steps: 80, rng: hrng.split("density"))
         }
         let blocks = HessianAnalyzer.layerBlocks(model)
-        var traces: [Double] = []
+        var estimates: [HutchinsonTrace.Estimate] = []
         let layerTime = try seconds {
-            traces = try blocks.map { try HutchinsonTrace.estimate(op.block($0.range), samples: 20, rng: hrng.split("layer-" + $0.name)).trace }
+            estimates = try blocks.map { try HutchinsonTrace.estimate(op.block($0.range), samples: 20, rng: hrng.split("layer-" + $0.name)) }
         }
+        let traces = estimates.map(\.trace)
+        densityRecord = DensityRecord(seconds: densityTime, layerSeconds: layerTime, topNode: density?.nodes.compactMap { $0.max() }.max() ?? .nan,
+                                      layers: blocks.map(\.name), layerStarts: blocks.map(\.range.lowerBound), layerSizes: blocks.map(\.range.count), layerTraces: traces,
+                                      layerStandardErrors: estimates.map(\.standardError))
         Results.record(section: "hessian", key: "slq-density-80x5", workload: "Hessian eigenvalue density (SLQ, m = 80, 5 starts), same MLP and data",
                        seconds: [densityTime], note: "\(density?.applications ?? 0) HVPs")
         Results.record(section: "hessian", key: "layer-traces-20", workload: "per-layer Hessian-block traces (Hutchinson, 20 samples × \(blocks.count) layers)",
@@ -266,10 +271,20 @@ if enabled("hessian") {
     try NPYFile.write(NDArray(Tensor<Double>(vector: labels.map(Double.init))), to: hessianDirectory + "/labels.npy")
     struct Record: Encodable {
         var parameters: [String], eigenvalues: [Double], converged: [Bool], seconds: Double, hvps: Int, top: Int, batchSize: Int
+        var density: DensityRecord?
     }
     try JSONEncoder().encode(Record(parameters: model.namedParameters.map(\.name), eigenvalues: s.estimates.map(\.eigenvalue),
-                                    converged: s.estimates.map(\.converged), seconds: t, hvps: s.applications, top: top, batchSize: 500))
+                                    converged: s.estimates.map(\.converged), seconds: t, hvps: s.applications, top: top, batchSize: 500,
+                                    density: densityRecord))
         .write(to: URL(fileURLWithPath: hessianDirectory + "/basin.json"))
+}
+
+/// What the PyTorch reference needs to check its SLQ density and per-layer traces against Basin's.
+struct DensityRecord: Encodable {
+    var seconds: Double, layerSeconds: Double
+    /// The largest quadrature node over the starts (→ λ₁ as m grows).
+    var topNode: Double
+    var layers: [String], layerStarts: [Int], layerSizes: [Int], layerTraces: [Double], layerStandardErrors: [Double]
 }
 
 // Permutation alignment (issue 16): weight matching of an MLP and a VGG-16; see AlignBench.swift.
