@@ -20,24 +20,12 @@ struct RunResumeTests {
 
     func folder() -> String { NSTemporaryDirectory() + "/basin-resume-\(UUID().uuidString)" }
 
-    /// Every file of a run (hidden ones included), by relative path.
-    func files(_ run: String) -> [String: Data] {
-        var out: [String: Data] = [:]
-        let enumerator = FileManager.default.enumerator(atPath: run)
-        while let relative = enumerator?.nextObject() as? String {
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: run + "/" + relative, isDirectory: &isDirectory), !isDirectory.boolValue {
-                out[relative] = FileManager.default.contents(atPath: run + "/" + relative)
-            }
-        }
-        return out
-    }
 
     /// Trains `spec` uninterrupted into a fresh folder and returns its files.
     func reference(_ spec: RunSpec) throws -> [String: Data] {
         let path = folder()
         try RunTrainer(spec: spec, run: try RunDirectory.create(path: path)).train(resume: false)
-        return files(path)
+        return runFiles(path)
     }
 
     /// Trains `spec`, damages the run, resumes it; returns (epochs trained by the resume, files).
@@ -46,7 +34,7 @@ struct RunResumeTests {
         try RunTrainer(spec: spec, run: run).train(resume: false)
         try damage(run)
         let trained = try RunTrainer(spec: spec, run: run).train(resume: true).count
-        return (trained, files(run.path))
+        return (trained, runFiles(run.path))
     }
 
     func remove(_ path: String) throws { try FileManager.default.removeItem(atPath: path) }
@@ -114,7 +102,7 @@ struct RunResumeTests {
             #expect(try RunTrainer(spec: gd(epochs), run: run).train(resume: epochs > 1).count == 1)
         }
         // run.json records the first call's epochs; everything the training wrote must match.
-        var got = files(run.path), want = expected
+        var got = runFiles(run.path), want = expected
         got["run.json"] = nil; want["run.json"] = nil
         #expect(got == want)
     }

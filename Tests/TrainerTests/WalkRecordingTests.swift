@@ -20,17 +20,6 @@ struct WalkRecordingTests {
 
     func folder() -> String { NSTemporaryDirectory() + "/basin-walkrec-\(UUID().uuidString)" }
 
-    func files(_ run: String) -> [String: Data] {
-        var out: [String: Data] = [:]
-        let enumerator = FileManager.default.enumerator(atPath: run)
-        while let relative = enumerator?.nextObject() as? String {
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: run + "/" + relative, isDirectory: &isDirectory), !isDirectory.boolValue {
-                out[relative] = FileManager.default.contents(atPath: run + "/" + relative)
-            }
-        }
-        return out
-    }
 
     func trained(_ spec: RunSpec) throws -> RunDirectory {
         let run = try RunDirectory.create(path: folder())
@@ -105,11 +94,11 @@ struct WalkRecordingTests {
         let run = try trained(spec())
         try damage(run)
         let n = try RunTrainer(spec: spec(), run: run).train(resume: true).count
-        return (n, files(run.path))
+        return (n, runFiles(run.path))
     }
 
     @Test func resumingFromAnEarlierCheckpointCutsTheWalkAndRewritesItByteForByte() throws {
-        let expected = files(try trained(spec()).path)
+        let expected = runFiles(try trained(spec()).path)
         // Without epoch-3.ckpt the run continues from epoch 2: epoch 3's walk lines are cut and rewritten.
         let (trained, got) = try resumed { try FileManager.default.removeItem(atPath: $0.checkpointPath(for: .epoch(3))) }
         #expect(trained == 1)
@@ -118,7 +107,7 @@ struct WalkRecordingTests {
 
     @Test("walk.jsonl cut short: resume continues after its last whole epoch", arguments: [0, 1, 150, -1])
     func walkCutShort(keeping bytes: Int) throws {
-        let expected = files(try trained(spec()).path)
+        let expected = runFiles(try trained(spec()).path)
         let walk = try #require(expected["walk.jsonl"])
         let (_, got) = try resumed { run in
             if bytes == 0 { try FileManager.default.removeItem(atPath: run.walkPath) } else {
