@@ -43,7 +43,6 @@ public struct SmallMultiples: Figure {
         let m = TextMeasurer()
         let entries = legendEntries()
         let titleH = title?.isEmpty == false ? Style.titleFont * 1.7 : 0
-        let legendH = entries.isEmpty ? 0 : Style.legendFont * 2
         let panelTitleH = Style.tickFont * 1.6
         let leftLabelW = yLabel?.isEmpty == false ? Style.labelFont * 1.6 : 0
         let bottomH = (xLabel?.isEmpty == false ? Style.labelFont * 1.5 : 0) + Style.tickFont * 1.3 + Style.tickLength + 4
@@ -57,6 +56,18 @@ public struct SmallMultiples: Figure {
         let gapX = shareY ? 24.0 : yTickW + 6, gapY = shareX ? 14.0 : Style.tickFont * 1.3 + Style.tickLength + 8
         let left = Style.pad + leftLabelW + yTickW
         let width = left + Double(columns) * panelWidth + Double(columns - 1) * gapX + Style.pad + 8
+        // The shared legend, in as many centred rows as the figure's width needs.
+        let entryWidths = entries.map { 24 + 6 + m.width($0.label, size: Style.legendFont) + 16 }
+        var legendRows: [[Int]] = []
+        for (i, w) in entryWidths.enumerated() {
+            if let last = legendRows.last, last.map({ entryWidths[$0] }).reduce(0, +) + w <= width - 2 * Style.pad {
+                legendRows[legendRows.count - 1].append(i)
+            } else {
+                legendRows.append([i])
+            }
+        }
+        let legendRowH = Style.legendFont * 1.6
+        let legendH = entries.isEmpty ? 0 : Double(legendRows.count) * legendRowH + Style.legendFont * 0.4
         let height = Style.pad + titleH + legendH + Double(rows) * (panelHeight + panelTitleH) + Double(rows - 1) * gapY + bottomH + Style.pad
         var d = Drawing(width: width, height: height)
         let top = Style.pad + titleH + legendH
@@ -99,18 +110,19 @@ public struct SmallMultiples: Figure {
         if let title, !title.isEmpty {
             d.text(TextMark(string: title, at: Point(x: grid.midX, y: Style.pad), size: Style.titleFont, h: .center, v: .top))
         }
-        // One legend row, centred above the grid.
-        if !entries.isEmpty {
-            let widths = entries.map { 24 + 6 + m.width($0.label, size: Style.legendFont) + 16 }
-            var x = grid.midX - widths.reduce(0, +) / 2
-            let y = Style.pad + titleH + Style.legendFont * 0.8
-            for (e, w) in zip(entries, widths) {
+        // The legend rows, each centred above the grid (kept inside the figure).
+        for (r, row) in legendRows.enumerated() {
+            let rowWidth = row.map { entryWidths[$0] }.reduce(0, +)
+            var x = max(Style.pad, min(grid.midX - rowWidth / 2, width - Style.pad - rowWidth))
+            let y = Style.pad + titleH + Style.legendFont * 0.8 + Double(r) * legendRowH
+            for i in row {
+                let e = entries[i]
                 if case .line(let dash, let marker) = e.sample {
                     d.line(Point(x: x, y: y), Point(x: x + 24, y: y), color: e.color, width: Style.lineWidth, dash: dash)
                     marker.draw(into: &d, at: Point(x: x + 12, y: y), size: 6, color: e.color)
                 }
                 d.text(TextMark(string: e.label, at: Point(x: x + 30, y: y), size: Style.legendFont, h: .left, v: .middle))
-                x += w
+                x += entryWidths[i]
             }
         }
         if let xLabel, !xLabel.isEmpty {

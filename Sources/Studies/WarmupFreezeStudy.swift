@@ -18,7 +18,7 @@ public struct WarmupFreezeStudy: Study {
         name: "paper000-warmup-freeze", title: "Warmup limits how much the FC stack changes; freezing it does the same (paper 000, Figures 4–5)",
         source: "paper 000 (Gotmare et al. 2018), §4, Figures 4(c,d) and 5 (VGG-11 on CIFAR-10, batch 5000, η 2.5, warmup over 200 iterations)",
         claim: "comparing each layer at initialisation and at the end of warmup, the fully connected layers stay similar (high CCA) with large-batch warmup and with a small batch, and not with large batch without warmup; freezing the FC stack during that time instead of warming up gives comparable validation accuracy.",
-        minutes: [.quick: 1, .full: 20])
+        minutes: [.quick: 1, .full: 3])
 
     public init() {}
 
@@ -95,6 +95,7 @@ public struct WarmupFreezeStudy: Study {
                                     series: curves.enumerated().map { i, c in Series(name: c.name, x: c.curve.epochs, y: c.curve.validationAccuracy, color: .cycle(i)) })
         var both = SmallMultiples(title: "Warmup, FC freeze and batch size (paper 000 Figure 4)", xLabel: "", panels: [layerPlot, accuracyPlot], columns: 2)
         both.shareY = false
+        both.shareX = false
         let summary = try s.figure(both, name: "layers-and-accuracy")
         let layerNames = diagonals.first?.layers ?? []
 

@@ -224,3 +224,22 @@ func samplePlot() -> LinePlot {
         if heat.title == "short" { #expect(mark.size == Style.titleFont) }
     }
 }
+
+/// A shared legend wider than the figure wraps into rows instead of running off both edges:
+/// every label starts and ends inside the figure, and all series are named.
+@Test func smallMultiplesLegendWrapsInsideTheFigure() throws {
+    let names = (0..<8).map { "a fairly long series name \($0)" }
+    let panel = LinePlot(title: "p", series: names.map { Series(name: $0, x: xs, y: xs) })
+    let drawing = SmallMultiples(title: "Wide legend", xLabel: "x", panels: [panel, panel], columns: 2).makeDrawing()
+    let measurer = TextMeasurer()
+    var labels: [TextMark] = []
+    for op in drawing.ops { if case .text(let t) = op, names.contains(t.string) { labels.append(t) } }
+    #expect(Set(labels.map(\.string)) == Set(names))
+    for t in labels {
+        #expect(t.at.x >= 0 && t.at.x + measurer.width(t.string, size: t.size) <= drawing.width, "\(t.string) at x = \(t.at.x) of \(drawing.width)")
+    }
+    #expect(Set(labels.map(\.at.y)).count >= 2, "one row cannot hold eight long names in a two-panel figure")
+    // The panels start below the last legend row.
+    let firstPanel = try #require(drawing.regions["panel0"])
+    #expect(labels.allSatisfy { $0.at.y < firstPanel.minY })
+}
