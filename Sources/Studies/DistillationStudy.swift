@@ -16,7 +16,7 @@ public struct DistillationStudy: Study {
         name: "paper000-distillation", title: "Distillation changes the student's deeper layers (paper 000, Figure 6)",
         source: "paper 000 (Gotmare et al. 2018), §5 and Figure 6 (VGG-16 teacher, shallow CNN student, CIFAR-10)",
         claim: "the CCA similarity of teacher layers to the distilled student's layers differs from that to an independently trained student mainly in the student's deeper layers (the FC stack); the shallow layers are about equally similar.",
-        minutes: [.quick: 1, .full: 20])
+        minutes: [.quick: 1, .full: 5])
 
     public init() {}
 
@@ -42,11 +42,11 @@ public struct DistillationStudy: Study {
         var diverged: [String] = []
         for t in temperatures {
             let name = "distilled-T\(fmt(t))"
-            // The soft term is scaled by T² (Hinton et al.); measured: T = 5 at η 0.01 diverges, so
-            // η shrinks as 4/T² above T = 2.
-            let run = try s.train(name, spec(name, widths: studentWidths, lr: 0.01 * min(1, 4 / (t * t)), seed: s.seed + 1,
+            // The soft term is scaled by T² (Hinton et al.); measured: T = 5 at η 0.01 diverges
+            // and at 0.0016 learns too slowly (0.71), so η shrinks as 2/T above T = 2.
+            let run = try s.train(name, spec(name, widths: studentWidths, lr: 0.01 * min(1, 2 / t), seed: s.seed + 1,
                                              loss: .distillation(temperature: t, alpha: 0.9), teacher: teacherPoint))
-            if try EpochCurve(run).trainLoss.contains(where: { !$0.isFinite || $0 > 10 }) { diverged.append(name) } else { distilled.append((t, run)) }
+            if try EpochCurve(run).failed(classes: 10) { diverged.append(name) } else { distilled.append((t, run)) }
         }
         let ccaArguments = quick ? [] : ["--conv", "dft"]
         func difference(_ b: RunDirectory, _ diffB: RunDirectory, name: String) throws -> (perLayer: [Double], layers: [String], analysis: Analysis<SVCCAAnalyzer.Result>) {
@@ -80,8 +80,9 @@ public struct DistillationStudy: Study {
             rows.append(["distilled T = \(fmt(d.t)) vs independent", fmt(v.conv), fmt(v.fc), fmt(accDistilled)])
             series.append(Series(name: "distilled T = \(fmt(d.t)) vs independent", x: layers.indices.map(Double.init), y: diff.perLayer, color: .cycle(i), marker: .circle))
             figures += SGDRBarrierStudy.pngs(diff.analysis.folder).prefix(1).map { (s.relative($0), "teacher vs distilled (T = \(fmt(d.t))), vs independent, and |difference|") }
-            // The claim: the FC stack differs more than the conv layers, and more than two independent students do.
-            let claim = v.fc > v.conv && v.fc > floorSplit.fc
+            // The claim: the FC stack differs more than the conv layers do, and clearly more (1.5×)
+            // than it differs between two independent students (seed noise).
+            let claim = v.fc > v.conv && v.fc > 1.5 * floorSplit.fc
             judged.append("T = \(fmt(d.t)): mean |ΔCCA| conv \(fmt(v.conv)), FC \(fmt(v.fc))")
             if claim { holds.append(d.t) }
         }
@@ -96,7 +97,7 @@ public struct DistillationStudy: Study {
         if quick { verdict = StudyVerdict(.notJudged, evidence: evidence) }
         else if holds.count == temperatures.count && diverged.isEmpty { verdict = StudyVerdict(.reproduces, evidence: evidence) }
         else if !holds.isEmpty { verdict = StudyVerdict(.reproducesInRegime, regime: "T = " + holds.map(fmt).joined(separator: ", "), evidence: evidence) }
-        else { verdict = StudyVerdict(.doesNotReproduce, evidence: evidence + " Criterion: the FC layers' mean |ΔCCA| above the conv layers' and above the noise floor's FC value.") }
+        else { verdict = StudyVerdict(.doesNotReproduce, evidence: evidence + " Criterion: the FC layers' mean |ΔCCA| above the conv layers' and above 1.5 × the two independent students' FC value.") }
         let sections: [StudyPage.Section] = [
             .init("Where the distilled student differs", text: "Student layers: \(layers.joined(separator: ", ")) (FC stack: \(fc.map { layers[$0] }.joined(separator: ", "))).",
                   figures: [(summary, "|ΔSVCCA| per student layer, distilled vs independent, against two independent students")] + figures,
@@ -105,7 +106,7 @@ public struct DistillationStudy: Study {
         let settings: [(String, String)] = [
             ("data", "Fashion-MNIST, \(train) training + \(validation) validation images (seed \(s.seed)); probe set \(quick ? 56 : 500) validation images"),
             ("teacher", "shallow CNN widths \(teacherWidths), η 0.05, \(epochs) epochs (seed \(s.seed))"),
-            ("students", "shallow CNN widths \(studentWidths); distilled (α 0.9, T \(temperatures.map(fmt)), η 0.01 × min(1, 4/T²), seed \(s.seed + 1)); independent on hard labels (η 0.05, seeds \(s.seed + 1), \(s.seed + 2))"),
+            ("students", "shallow CNN widths \(studentWidths); distilled (α 0.9, T \(temperatures.map(fmt)), η 0.01 × min(1, 2/T), seed \(s.seed + 1)); independent on hard labels (η 0.05, seeds \(s.seed + 1), \(s.seed + 2))"),
             ("similarity", "SVCCA (0.99 variance)" + (quick ? ", convolutions pooled" : ", convolutions through the DFT (--conv dft)")),
         ]
         return StudyPage(verdict: verdict, settings: settings, sections: sections, numbers: numbers)

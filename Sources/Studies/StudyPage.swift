@@ -67,9 +67,11 @@ public struct StudyPage {
             md += ["", "## \(s.heading)", ""]
             if !s.text.isEmpty { md += [s.text, ""] }
             if let t = s.table {
-                md.append("| " + t.header.joined(separator: " | ") + " |")
+                // A "|" inside a cell (|ΔCCA|) would end it: escaped.
+                func cells(_ row: [String]) -> String { "| " + row.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |" }
+                md.append(cells(t.header))
                 md.append("|" + t.header.map { _ in "---" }.joined(separator: "|") + "|")
-                md += t.rows.map { "| " + $0.joined(separator: " | ") + " |" }
+                md += t.rows.map(cells)
                 md.append("")
             }
             for f in s.figures { md += ["![\(f.caption)](\(f.path))", "", "*\(f.caption)*", ""] }
