@@ -159,7 +159,7 @@ public struct PS10Study: Study {
 
         var sections: [StudyPage.Section] = []
         sections.append(.init("Accuracy per pattern group over epochs, clean labels (Figure 9)",
-                              text: "Training accuracy of every saved checkpoint (every \(saveEvery) epoch\(saveEvery == 1 ? "" : "s"); BN in eval mode) on the simple-pattern and complex-pattern training samples; lrDecay divides the rate by 10 at epochs \(milestones.map(String.init).joined(separator: " and ")); the constant runs use each stage's rate.",
+                              text: "Training accuracy of every saved checkpoint (every \(saveEvery) epoch\(saveEvery == 1 ? "" : "s"), eval mode) on the simple-pattern and complex-pattern training samples; lrDecay divides the rate by 10 at epochs \(milestones.map(String.init).joined(separator: " and ")); the constant runs use each stage's rate.",
                               figures: [(fig9, "clean PS10: lrDecay and constant rates \(rates.map { "\($0)" }.joined(separator: ", "))")]))
         sections.append(.init("Where the decays' gain comes from (clean lrDecay run)",
                               text: "Simple-pattern accuracy at the first decay: \(fmt(simpleFirst)) (90 % reached at epoch \(simple90.map(String.init) ?? "never")); complex: \(fmt(complexFirst)).",
@@ -211,7 +211,7 @@ public struct PS10Study: Study {
                               figures: Array(transferFigures),
                               table: .init(header: ["stage", "source accuracy", "target accuracy (fix)", "source gain", "target gain", "transferability"], rows: transferRows)))
         sections.append(.init("Final accuracies", text: "Training accuracy per group at the last epoch; validation = the held-out samples (patterns shared with training).",
-                              table: .init(header: ["run", "noise", "schedule", "epoch", "simple", "complex (clean)", "noisy (memorised)", "validation", "AutoDecay decays"], rows: rows)))
+                              table: .init(header: ["run", "noise", "schedule", "epoch", "simple", "complex (clean)", "noisy (memorised)", "validation", "rate decays after epoch"], rows: rows)))
 
         // Verdict: claim 1 (clean) and claim 2 (noisy).
         let gainFromComplex = zip(complexGains, simpleGains).allSatisfy { $0 > $1 } && (complexGains.first ?? 0) > 0.02
@@ -225,24 +225,30 @@ public struct PS10Study: Study {
         let noisyText = smallNoisy.map { "constant \($0.rate): complex \(fmt($0.last?.accuracy["complex"] ?? .nan)), noisy memorised \(fmt($0.last?.accuracy["noisy"] ?? .nan))" }.joined(separator: "; ")
         numbers["claim1"] = claim1 ? 1 : 0
         numbers["claim2"] = claim2 ? 1 : 0
-        let evidence = "Clean lrDecay: simple \(fmt(simpleFirst)) vs complex \(fmt(complexFirst)) at the first decay; gains at the decays simple \(simpleGains.map(fmt).joined(separator: ", ")), complex \(complexGains.map(fmt).joined(separator: ", ")); final complex accuracy lrDecay \(fmt(decayClean)) vs \(smallClean.map { "constant \($0.rate) \(fmt($0.complex))" }.joined(separator: ", "))\(smallLearnsComplex ? "" : " (the small constant rate does not catch up)"). 10 % noise: lrDecay complex \(fmt(ndComplex)), noisy memorised \(fmt(ndNoisy)); \(noisyText); AutoDecay complex \(fmt(na.points.last?.accuracy["complex"] ?? .nan)), noisy \(fmt(na.points.last?.accuracy["noisy"] ?? .nan))."
+        let evidence = "Clean lrDecay: simple \(fmt(simpleFirst)) vs complex \(fmt(complexFirst)) at the first decay; gains at the decays simple \(simpleGains.map(fmt).joined(separator: ", ")), complex \(complexGains.map(fmt).joined(separator: ", ")); final complex accuracy lrDecay \(fmt(decayClean)) vs \(smallClean.map { "constant \($0.rate) \(fmt($0.complex))" }.joined(separator: ", "))\(smallLearnsComplex ? "" : " (the small constant rate does not catch up)"). 10 % noise: lrDecay complex \(fmt(ndComplex)), noisy memorised \(fmt(ndNoisy)); \(noisyText); AutoDecay (decays after epoch \(na.decays.map(String.init).joined(separator: ", ")), last epoch \(na.points.last?.epoch ?? 0)) complex \(fmt(na.points.last?.accuracy["complex"] ?? .nan)), noisy \(fmt(na.points.last?.accuracy["noisy"] ?? .nan))."
+        let memorised = ([nd] + smallNoisy.map(\.last)).compactMap { $0?.accuracy["noisy"] }
+        let noneMemorises = !memorised.isEmpty && memorised.allSatisfy { $0 < 0.15 }
+        let transferText = values.count >= 2
+            ? " Stage transferability (fix, PS10 with other patterns): " + values.map { "stage \($0.stage) \($0.transferability.map(fmt) ?? "undefined")" }.joined(separator: ", ") + "."
+            : ""
+        let fullEvidence = evidence + (noneMemorises ? " No run memorises the noisy samples (accuracy on their wrong labels ≤ \(fmt(memorised.max() ?? .nan))), so the suppression mechanism of Figure 10 is not exercised." : "") + transferText
         let verdict: StudyVerdict
         if quick {
-            verdict = StudyVerdict(.notJudged, evidence: evidence)
+            verdict = StudyVerdict(.notJudged, evidence: fullEvidence)
         } else if claim1 && claim2 {
-            verdict = StudyVerdict(.reproduces, evidence: evidence)
+            verdict = StudyVerdict(.reproduces, evidence: fullEvidence)
         } else if claim1 || claim2 {
-            verdict = StudyVerdict(.reproducesInRegime, regime: claim1 ? "Figure 9's pattern (clean labels) only" : "Figure 10's pattern (noisy labels) only, against constant \(claim2Rates.map { "\($0)" }.joined(separator: ", "))", evidence: evidence)
+            verdict = StudyVerdict(.reproducesInRegime, regime: claim1 ? "Figure 9's pattern (clean labels) only" : "Figure 10's pattern (noisy labels) only, against constant \(claim2Rates.map { "\($0)" }.joined(separator: ", "))", evidence: fullEvidence)
         } else {
-            verdict = StudyVerdict(.doesNotReproduce, evidence: evidence)
+            verdict = StudyVerdict(.doesNotReproduce, evidence: fullEvidence)
         }
         let settings: [(String, String)] = [
             ("data", "PS10, \(samples) training + \(validation) validation samples of 6 × \(side) × \(side) (patterns constant over space), 10 or 100 patterns per class; 0 % or 10 % noisy labels (seed \(s.seed))"),
             ("model", "MLP on the flattened 6 × \(side) × \(side) input, hidden widths \(widths) (ReLU, no batch norm); capacity sweep \(sweepWidths) with lrDecay on clean labels"),
-            ("lrDecay", "SGD momentum 0.9, weight decay 5e-4, batch 100, η \(rates[0]) × 0.1 at epochs \(milestones.map(String.init).joined(separator: ", ")), \(epochs) epochs"),
+            ("lrDecay", "SGD momentum 0.9, weight decay 5e-4, batch 100, η \(rates[0]), × 0.1 at epochs \(milestones.map(String.init).joined(separator: " and ")); \(epochs) epochs"),
             ("constant rates", rates.map { "\($0)" }.joined(separator: ", ") + " (clean); " + smallRates.map { "\($0)" }.joined(separator: ", ") + " (noisy)"),
             ("AutoDecay", "base η \(rates[0]), β 0.9, window \(auto.window), tolerance 0.02, ζ 0.9, factor 0.1, at most \(epochs) epochs (noisy labels)"),
-            ("evaluation", "training accuracy per group at every \(saveEvery)th epoch's checkpoint (BN eval mode)"),
+            ("evaluation", "training accuracy per group (simple, complex with clean labels, noisy on their wrong labels) at every \(saveEvery)th epoch's checkpoint"),
         ]
         // study.json holds finite numbers only (a clean run has no noisy accuracy).
         return StudyPage(verdict: verdict, settings: settings, sections: sections, numbers: numbers.filter { $0.value.isFinite })
