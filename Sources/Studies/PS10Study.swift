@@ -19,7 +19,7 @@ public struct PS10Study: Study {
         name: "paper003-ps10", title: "Learning-rate decay and pattern complexity on PS10 (paper 003, Figures 9–10, AutoDecay)",
         source: "paper 003 (You et al. 2019), §5 (PS10, Figures 9 and 10) and appendix A.1 (AutoDecay, Figure 7)",
         claim: "with lrDecay the network learns the simple patterns first and the accuracy gained at a decay comes mainly from the complex patterns; a small constant learning rate also learns the complex patterns, but with 10 % noisy labels it memorises the noisy samples, while lrDecay's initially large rate suppresses that and ends higher on the complex patterns.",
-        minutes: [.quick: 0.5, .full: 30])
+        minutes: [.quick: 0.5, .full: 12])
 
     public init() {}
 
