@@ -123,9 +123,16 @@ public struct SGDRBarrierStudy: Study {
         } else if found.count == settings.count && stepClean {
             verdict = StudyVerdict(.reproduces, evidence: "Every SGDR setting crosses a barrier at the restart (heights \(found.map { fmt($0.height) }.joined(separator: ", "))); \(stepText).")
         } else if !found.isEmpty {
-            let regime = found.map { "\($0.setting.label) CNN, η_max \(fmt($0.setting.etaMax)), \($0.setting.samples) images" }.joined(separator: "; ")
+            // Per training-set size: which width × η_max settings cross a barrier.
+            let regime = sizes.compactMap { n -> String? in
+                let all = settings.filter { $0.samples == n }, hit = found.filter { $0.setting.samples == n }
+                if hit.isEmpty { return nil }
+                return hit.count == all.count ? "\(n) training images, every width and η_max"
+                    : "\(n) training images: " + hit.map { "\($0.setting.label) CNN at η_max \(fmt($0.setting.etaMax))" }.joined(separator: ", ")
+            }.joined(separator: "; ")
+            let heights = found.map { "\($0.setting.name) \(fmt($0.height))" }.joined(separator: ", ")
             verdict = StudyVerdict(.reproducesInRegime, regime: regime,
-                                   evidence: "Barrier across the restart in \(found.count) of \(settings.count) settings (\(regime)); none elsewhere; \(stepText).")
+                                   evidence: "Barrier across the restart in \(found.count) of \(settings.count) settings (\(heights)); none in the others (table); no barrier inside a cycle anywhere; \(stepText).")
         } else {
             verdict = StudyVerdict(.doesNotReproduce, evidence: "No setting crosses a barrier at the restart; \(stepText).")
         }
