@@ -59,7 +59,7 @@ public struct StudyPage {
     @discardableResult
     public func write(info: StudyInfo, session: StudySession, seconds: Double) throws -> String {
         var md: [String] = ["# \(info.title)", "", "`analyze study \(info.name) --budget \(session.budget.rawValue) --seed \(session.seed)` — "
-                            + String(format: "%.0f s", seconds) + " on this machine (\(ProcessInfo.processInfo.activeProcessorCount) cores).", "",
+                            + String(format: "%.0f s", seconds) + " of computation on this machine (\(ProcessInfo.processInfo.activeProcessorCount) cores).", "",
                             "**Paper:** \(info.source). **Claim:** \(info.claim)", "", "## Verdict", "", verdict.line, "", "## Settings", "",
                             "| setting | value |", "|---|---|"]
         md += settings.map { "| \($0.0) | \($0.1.replacingOccurrences(of: "|", with: "\\|")) |" }

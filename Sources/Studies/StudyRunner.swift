@@ -15,9 +15,16 @@ public enum StudyRunner {
         let say: ((String) -> Void)? = quiet ? nil : { line in print("study: " + line); fflush(nil) }
         let session = StudySession(out: out, budget: budget, seed: seed, threads: threads, fixtures: fixtures,
                                    progress: ProgressReporter(enabled: quiet ? false : nil), log: say)
+        if let data = FileManager.default.contents(atPath: out + "/study.json"),
+           let earlier = try? JSONDecoder().decode(StudyPage.Record.self, from: data), earlier.budget == budget, earlier.seed == seed {
+            session.previousTimings = earlier.timings
+        }
         let started = Date()
         let page = try type.init().run(session)
-        let readme = try page.write(info: type.info, session: session, seconds: Date().timeIntervalSince(started))
+        // The study's cost is what its steps took, whenever they ran (an interrupted study
+        // continued later still reports the whole); at least this invocation's wall time.
+        let seconds = max(Date().timeIntervalSince(started), session.timings.map(\.seconds).reduce(0, +))
+        let readme = try page.write(info: type.info, session: session, seconds: seconds)
         say?(String(format: "%@ done in %.0f s: %@", type.info.name, Date().timeIntervalSince(started), page.verdict.kind.rawValue))
         say?("page at \(URL(fileURLWithPath: readme).standardizedFileURL.path)")
         return readme

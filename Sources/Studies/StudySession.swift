@@ -20,8 +20,11 @@ public final class StudySession {
     public let log: ((String) -> Void)?
     /// Every analysis the study ran or reused, as paths relative to `out`.
     public private(set) var results: [String] = []
-    /// Wall time of each training run and analysis, seconds (reused work counts 0).
+    /// Wall time of each training run and analysis, seconds; work reused from an earlier
+    /// invocation keeps the time it took then (`previousTimings`, from the earlier study.json).
     public private(set) var timings: [(label: String, seconds: Double)] = []
+    /// What each step took when it was done, by label (an earlier study.json's `timings`).
+    public var previousTimings: [String: Double] = [:]
 
     public init(out: String, budget: StudyBudget, seed: UInt64, threads: Int, fixtures: String?, progress: ProgressReporter,
                 log: ((String) -> Void)?) {
@@ -40,8 +43,10 @@ public final class StudySession {
     /// `out/runs/NAME`, trained from `spec` unless complete (continued when interrupted).
     public func train(_ name: String, _ spec: RunSpec) throws -> RunDirectory {
         let started = Date()
-        let run = try RunTraining.trainIfNeeded(path: out + "/runs/" + name, name: name, spec: spec, progress: progress, log: log)
-        timings.append(("train \(name)", Date().timeIntervalSince(started)))
+        let path = out + "/runs/" + name
+        let done = FileManager.default.fileExists(atPath: path + "/checkpoints/" + RunPoint.epoch(spec.training.epochs).fileStem + ".ckpt")
+        let run = try RunTraining.trainIfNeeded(path: path, name: name, spec: spec, progress: progress, log: log)
+        record("train \(name)", reused: done, seconds: Date().timeIntervalSince(started))
         return run
     }
 
@@ -58,12 +63,13 @@ public final class StudySession {
            let envelope = try? JSONDecoder().decode(ResultEnvelope<A.Result>.self, from: data),
            envelope.arguments == recorded, envelope.schemaVersion == A.Result.schemaVersion {
             note(resultPath)
+            record("\(A.name) \(relative(dir))", reused: true, seconds: 0)
             return Analysis(folder: dir, result: envelope.result)
         }
         log?("\(A.name) \(recorded.joined(separator: " "))")
         let outcome = try AnalysisRunner.run(analyzer, run: run, outputDirectory: dir, arguments: recorded, threads: threads, seed: seed,
                                              progress: progress)
-        timings.append(("\(A.name) \(URL(fileURLWithPath: dir).lastPathComponent)", Date().timeIntervalSince(started)))
+        record("\(A.name) \(relative(dir))", reused: false, seconds: Date().timeIntervalSince(started))
         note(resultPath)
         return Analysis(folder: dir, result: outcome.result)
     }
@@ -82,6 +88,15 @@ public final class StudySession {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         _ = try figure.render(to: .files(base: folder + "/" + name, metadata: ["Software": "Basin \(BasinVersion.string)", "basin:study": out]))
         return "figures/" + name + ".png"
+    }
+
+    /// Reused work counts what it took the first time (when an earlier page recorded it).
+    private func record(_ label: String, reused: Bool, seconds: Double) {
+        if reused {
+            if let then = previousTimings[label] { timings.append((label, then)) }
+        } else {
+            timings.append((label, seconds))
+        }
     }
 
     private func note(_ resultPath: String) {
