@@ -16,7 +16,7 @@ public struct DistillationStudy: Study {
         name: "paper000-distillation", title: "Distillation changes the student's deeper layers (paper 000, Figure 6)",
         source: "paper 000 (Gotmare et al. 2018), §5 and Figure 6 (VGG-16 teacher, shallow CNN student, CIFAR-10)",
         claim: "the CCA similarity of teacher layers to the distilled student's layers differs from that to an independently trained student mainly in the student's deeper layers (the FC stack); the shallow layers are about equally similar.",
-        minutes: [.quick: 1, .full: 5])
+        minutes: [.quick: 1, .full: 6])
 
     public init() {}
 
