@@ -67,6 +67,7 @@ public protocol Study {
 public enum StudyCatalog {
     public static let all: [any Study.Type] = [
         SGDRBarrierStudy.self,
+        SGDWalkStudy.self,
     ]
 
     public static func named(_ name: String) -> (any Study.Type)? { all.first { $0.info.name == name } }
