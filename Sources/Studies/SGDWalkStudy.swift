@@ -64,7 +64,7 @@ public struct SGDWalkStudy: Study {
                                save: SavePlan(epochs: [epochs], logEvery: 1,
                                               walk: WalkRecording(epochs: walkEpochs, points: points, trainLimit: walkLimit)))
             let run = try s.train(setting.name, spec)
-            let walk = try s.analyze(WalkAnalyzer.self, run, ["--source", "recorded"])
+            let walk = try s.analyze(WalkAnalyzer.self, run, ["--source", "recorded"], seed: WalkRecording.subsetSeed)
             let norms = try s.analyze(NormsAnalyzer.self, run, ["--epochs", "0,\(epochs)"])
             let distance = norms.result.totals.first { $0.role == .parameter }?.distance ?? .nan
             walked.append(Walked(setting: setting, walk: walk, distance: distance))
