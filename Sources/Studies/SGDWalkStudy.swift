@@ -94,11 +94,15 @@ public struct SGDWalkStudy: Study {
 
         // Table 2: mean height above the floor, per run and recorded epoch.
         func height(_ w: Walked, _ e: Int) -> Double { w.summary(e)?.averageHeight ?? .nan }
-        let table2 = StudyPage.Table(header: ["run", "η", "batch", "η / batch"] + walkEpochs.map { "epoch \($0)" } + ["distance ‖θ\(epochs) − θ0‖", "mean cos(g_t, g_t+1)"],
+        // Gradient cosines of the later half of the recorded epochs: in the first epochs a large
+        // batch still descends (consecutive gradients aligned), which says nothing about bouncing.
+        let lateEpochs = Array(walkEpochs.suffix(max(1, walkEpochs.count / 2)))
+        func cosine(_ w: Walked) -> Double { Self.meanCosine(w, epochs: lateEpochs) }
+        let table2 = StudyPage.Table(header: ["run", "η", "batch", "η / batch"] + walkEpochs.map { "epoch \($0)" } + ["distance ‖θ\(epochs) − θ0‖", "mean cos(g_t, g_t+1), epochs \(lateEpochs.map(String.init).joined(separator: ", "))"],
                                      rows: walked.map { w in
             walkEpochs.forEach { numbers["height_\(w.setting.name)_epoch\($0)"] = height(w, $0) }
             numbers["distance_\(w.setting.name)"] = w.distance
-            let cos = Self.meanCosine(w)
+            let cos = cosine(w)
             numbers["cosine_\(w.setting.name)"] = cos
             return [w.setting.name, fmt(w.setting.lr), "\(w.setting.batch)", fmt(w.setting.lr / Double(w.setting.batch))]
                 + walkEpochs.map { fmt(height(w, $0)) } + [fmt(w.distance), fmt(cos)]
@@ -114,18 +118,21 @@ public struct SGDWalkStudy: Study {
         // Pairwise comparisons behind the verdict: at each recorded epoch, each pair of runs that
         // differ only in η (or only in batch size).
         var lrUp = 0, lrPairs = 0, batchDown = 0, batchPairs = 0, cosDown = 0, cosPairs = 0, distDown = 0
+        var cosChangeLR: [Double] = [], cosChangeBatch: [Double] = []
         for w in walked {
             for v in walked where v.setting.batch == w.setting.batch && v.setting.lr > w.setting.lr {
                 for e in walkEpochs where height(w, e).isFinite && height(v, e).isFinite {
                     lrPairs += 1; if height(v, e) > height(w, e) { lrUp += 1 }
                 }
+                cosChangeLR.append(abs(cosine(v) - cosine(w)))
             }
             for v in walked where v.setting.lr == w.setting.lr && v.setting.batch > w.setting.batch {
                 for e in walkEpochs where height(w, e).isFinite && height(v, e).isFinite {
                     batchPairs += 1; if height(v, e) < height(w, e) { batchDown += 1 }
                 }
                 cosPairs += 1
-                if Self.meanCosine(v) < Self.meanCosine(w) { cosDown += 1 }
+                if cosine(v) < cosine(w) { cosDown += 1 }
+                cosChangeBatch.append(abs(cosine(v) - cosine(w)))
                 if v.distance < w.distance { distDown += 1 }
             }
         }
@@ -134,6 +141,9 @@ public struct SGDWalkStudy: Study {
         numbers["height_grows_with_lr_share"] = lrShare
         numbers["height_shrinks_with_batch_share"] = batchShare
         numbers["cosine_falls_with_batch_share"] = cosPairs == 0 ? .nan : Double(cosDown) / Double(cosPairs)
+        let meanAbs = { (v: [Double]) in v.isEmpty ? Double.nan : v.reduce(0, +) / Double(v.count) }
+        numbers["cosine_change_between_lr_mean"] = meanAbs(cosChangeLR)
+        numbers["cosine_change_between_batch_mean"] = meanAbs(cosChangeBatch)
         numbers["distance_falls_with_batch_share"] = cosPairs == 0 ? .nan : Double(distDown) / Double(cosPairs)
         // How well η/B alone orders the heights (Spearman rank correlation over runs).
         let ratioRank = Self.spearman(walked.map { $0.setting.lr / Double($0.setting.batch) }, walked.map(meanHeight))
@@ -146,7 +156,7 @@ public struct SGDWalkStudy: Study {
                               text: "Steps θ_t → θ_t+1 whose interpolated training loss (\(walkLimit) training samples, \(points + 1) points per step) rises above both iterates by more than 0.1 % (paper 002, footnote 1), out of the epoch's steps. In all: \(crossedTotal) of \(stepsTotal) steps walked.",
                               table: table1))
         sections.append(.init("Table 2: height above the valley floor",
-                              text: "Mean over the epoch's steps of h_t = L(θ_t) − min_α L((1 − α)θ_t + αθ_t+1). Distance from initialisation after the last epoch (`analyze norms`), and the mean cosine of consecutive mini-batch gradients over the recorded epochs (metrics.jsonl).",
+                              text: "Mean over the epoch's steps of h_t = L(θ_t) − min_α L((1 − α)θ_t + αθ_t+1). Distance from initialisation after the last epoch (`analyze norms`), and the mean cosine of consecutive mini-batch gradients over the later recorded epochs (metrics.jsonl; paper 002 Figure 4: more negative for a larger batch, unchanged by η).",
                               table: table2))
         sections.append(.init("Height as an η × batch grid",
                               text: "Mean height over epochs \(later.map(String.init).joined(separator: ", ")). Rank correlation of the heights with η: \(fmt(lrRank)); with η / batch: \(fmt(ratioRank)).",
@@ -192,7 +202,7 @@ public struct SGDWalkStudy: Study {
         let barrierText = "\(crossedTotal) barrier(s) crossed in \(stepsTotal) steps (\(where_))"
         let heightText = "a larger η gives a larger height in \(lrUp) of \(lrPairs) same-batch comparisons (\(fmt(100 * lrShare)) %)"
         let fallText = "the last recorded epoch's height is below the run's highest in \(falls) of \(walked.count) runs"
-        let batchText = "a larger batch gives a smaller height in \(batchDown) of \(batchPairs) same-η comparisons, a more negative gradient cosine in \(cosDown) of \(cosPairs) and a shorter distance from initialisation in \(distDown) of \(cosPairs)"
+        let batchText = "a larger batch gives a smaller height in \(batchDown) of \(batchPairs) same-η comparisons, a more negative gradient cosine in \(cosDown) of \(cosPairs) and a shorter distance from initialisation in \(distDown) of \(cosPairs); the gradient cosine moves by \(fmt(meanAbs(cosChangeBatch))) on average between batch sizes and by \(fmt(meanAbs(cosChangeLR))) between learning rates"
         if quick {
             verdict = StudyVerdict(.notJudged, evidence: "Toy runs: \(barrierText); \(heightText); \(fallText); \(batchText).")
         } else {
@@ -217,9 +227,9 @@ public struct SGDWalkStudy: Study {
         return StudyPage(verdict: verdict, settings: settingsTable, sections: sections, numbers: numbers)
     }
 
-    /// Mean of the per-epoch mean gradient cosines of a run's recorded epochs (NaN when none).
-    static func meanCosine(_ w: Walked) -> Double {
-        let c = w.walk.result.epochs.compactMap(\.summary.meanGradientCosine)
+    /// Mean of the per-epoch mean gradient cosines of a run's recorded `epochs` (NaN when none).
+    static func meanCosine(_ w: Walked, epochs: [Int]) -> Double {
+        let c = w.walk.result.epochs.filter { $0.summary.epoch.map(epochs.contains) ?? false }.compactMap(\.summary.meanGradientCosine)
         return c.isEmpty ? .nan : c.reduce(0, +) / Double(c.count)
     }
 
