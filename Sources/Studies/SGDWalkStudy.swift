@@ -39,6 +39,8 @@ public struct SGDWalkStudy: Study {
         var setting: Setting
         var walk: Analysis<WalkAnalyzer.Result>
         var distance: Double
+        /// Barriers crossed in all recorded epochs with no tolerance (any interpolated point above both iterates).
+        var strictCrossings: Int
         func summary(_ epoch: Int) -> WalkEpochSummary? { walk.result.epochs.first { $0.summary.epoch == epoch }?.summary }
     }
 
@@ -67,14 +69,18 @@ public struct SGDWalkStudy: Study {
             let walk = try s.analyze(WalkAnalyzer.self, run, ["--source", "recorded"], seed: WalkRecording.subsetSeed)
             let norms = try s.analyze(NormsAnalyzer.self, run, ["--epochs", "0,\(epochs)"])
             let distance = norms.result.totals.first { $0.role == .parameter }?.distance ?? .nan
-            walked.append(Walked(setting: setting, walk: walk, distance: distance))
+            // Paper 002's footnote has no tolerance: count again with none.
+            let strict = try s.analyze(WalkAnalyzer.self, run, ["--source", "recorded", "--tolerance", "0"],
+                                       folder: run.analysesDirectory + "/walk-tolerance-0", seed: WalkRecording.subsetSeed)
+            walked.append(Walked(setting: setting, walk: walk, distance: distance,
+                                 strictCrossings: strict.result.epochs.map(\.summary.barriersCrossed).reduce(0, +)))
         }
 
         var numbers: [String: Double] = [:]
         // Table 1: barriers crossed / steps, per run and recorded epoch.
         var crossedTotal = 0, stepsTotal = 0
         var crossedByEpoch: [Int: Int] = [:]
-        let table1 = StudyPage.Table(header: ["run", "η", "batch", "steps / epoch"] + walkEpochs.map { "epoch \($0)" } + ["largest barrier / loss"], rows: walked.map { w in
+        let table1 = StudyPage.Table(header: ["run", "η", "batch", "steps / epoch"] + walkEpochs.map { "epoch \($0)" } + ["largest barrier / loss", "crossed, tolerance 0 (all epochs)"], rows: walked.map { w in
             var cells = [w.setting.name, fmt(w.setting.lr), "\(w.setting.batch)", "\(w.summary(walkEpochs[0])?.steps ?? 0)"]
             for e in walkEpochs {
                 guard let sm = w.summary(e) else { cells.append("—"); continue }
@@ -87,6 +93,8 @@ public struct SGDWalkStudy: Study {
             let relative = w.walk.result.epochs.flatMap(\.steps).filter(\.barrierCrossed)
                 .map { $0.barrierHeight / max($0.lossStart, $0.lossEnd) }.max()
             cells.append(relative.map(fmt) ?? "none crossed")
+            cells.append("\(w.strictCrossings)")
+            numbers["barriers_tolerance0_\(w.setting.name)"] = Double(w.strictCrossings)
             return cells
         })
         numbers["barriers_crossed_total"] = Double(crossedTotal)
@@ -199,7 +207,9 @@ public struct SGDWalkStudy: Study {
         let verdict: StudyVerdict
         let rare = stepsTotal > 0 && Double(crossedTotal) / Double(stepsTotal) <= 0.02
         let where_ = walkEpochs.map { "epoch \($0): \(crossedByEpoch[$0] ?? 0)" }.joined(separator: ", ")
-        let barrierText = "\(crossedTotal) barrier(s) crossed in \(stepsTotal) steps (\(where_))"
+        let strictTotal = walked.map(\.strictCrossings).reduce(0, +)
+        numbers["barriers_crossed_tolerance0_total"] = Double(strictTotal)
+        let barrierText = "\(crossedTotal) barrier(s) crossed in \(stepsTotal) steps (\(where_); \(strictTotal) with no tolerance)"
         let heightText = "a larger η gives a larger height in \(lrUp) of \(lrPairs) same-batch comparisons (\(fmt(100 * lrShare)) %)"
         let fallText = "the last recorded epoch's height is below the run's highest in \(falls) of \(walked.count) runs"
         let batchText = "a larger batch gives a smaller height in \(batchDown) of \(batchPairs) same-η comparisons, a more negative gradient cosine in \(cosDown) of \(cosPairs) and a shorter distance from initialisation in \(distDown) of \(cosPairs); the gradient cosine moves by \(fmt(meanAbs(cosChangeBatch))) on average between batch sizes and by \(fmt(meanAbs(cosChangeLR))) between learning rates"
