@@ -66,7 +66,7 @@ public protocol Study {
 /// Every study, in the order `analyze study --list` shows them.
 public enum StudyCatalog {
     public static let all: [any Study.Type] = [
-        SGDRBarrierStudy.self, WarmupFreezeStudy.self, DistillationStudy.self, PS10Study.self,
+        SGDRBarrierStudy.self, WarmupFreezeStudy.self, DistillationStudy.self, SGDWalkStudy.self, PS10Study.self,
     ]
 
     public static func named(_ name: String) -> (any Study.Type)? { all.first { $0.info.name == name } }

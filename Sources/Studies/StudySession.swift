@@ -52,8 +52,11 @@ public final class StudySession {
 
     /// One analysis: `A` with `arguments` on `run` into `folder` (default the run's
     /// `analyses/<outputName>`), or the result already there when it was made with the same
-    /// arguments.
-    public func analyze<A: Analyzer>(_ type: A.Type, _ run: RunDirectory?, _ arguments: [String], folder: String? = nil) throws -> Analysis<A.Result> {
+    /// arguments. `seed` overrides the session's seed for this analysis (a walk recorded during
+    /// training drew its evaluation subset with `WalkRecording.subsetSeed`, and `analyze walk`
+    /// refuses another seed).
+    public func analyze<A: Analyzer>(_ type: A.Type, _ run: RunDirectory?, _ arguments: [String], folder: String? = nil,
+                                     seed: UInt64? = nil) throws -> Analysis<A.Result> {
         let analyzer = A(options: try A.Options.parse(arguments))
         let dir = folder ?? (run?.analysesDirectory ?? out + "/analyses") + "/" + analyzer.outputName
         let recorded = (run.map { [$0.path] } ?? []) + arguments
@@ -67,7 +70,7 @@ public final class StudySession {
             return Analysis(folder: dir, result: envelope.result)
         }
         log?("\(A.name) \(recorded.joined(separator: " "))")
-        let outcome = try AnalysisRunner.run(analyzer, run: run, outputDirectory: dir, arguments: recorded, threads: threads, seed: seed,
+        let outcome = try AnalysisRunner.run(analyzer, run: run, outputDirectory: dir, arguments: recorded, threads: threads, seed: seed ?? self.seed,
                                              progress: progress)
         record("\(A.name) \(relative(dir))", reused: false, seconds: Date().timeIntervalSince(started))
         note(resultPath)
