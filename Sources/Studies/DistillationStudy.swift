@@ -79,7 +79,7 @@ public struct DistillationStudy: Study {
             numbers["val_acc_distilled_T\(fmt(d.t))"] = accDistilled
             rows.append(["distilled T = \(fmt(d.t)) vs independent", fmt(v.conv), fmt(v.fc), fmt(accDistilled)])
             series.append(Series(name: "distilled T = \(fmt(d.t)) vs independent", x: layers.indices.map(Double.init), y: diff.perLayer, color: .cycle(i), marker: .circle))
-            figures += SGDRBarrierStudy.pngs(diff.analysis.folder).prefix(1).map { (s.relative($0), "teacher vs distilled (T = \(fmt(d.t))), vs independent, and |difference|") }
+            figures.append((s.relative(diff.analysis.file("difference.png")), "|CCA(T, S_distilled) − CCA(T, S_indep)| per layer pair, T = \(fmt(d.t)) (paper Figure 6, right)"))
             // The claim: the FC stack differs more than the conv layers do, and clearly more (1.5×)
             // than it differs between two independent students (seed noise).
             let claim = v.fc > v.conv && v.fc > 1.5 * floorSplit.fc

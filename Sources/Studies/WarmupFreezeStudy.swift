@@ -72,7 +72,7 @@ public struct WarmupFreezeStudy: Study {
                     diagonal = cca.result.diagonal ?? []
                     diagonals.append((p.name, layers, diagonal))
                     if p.name == "sb" || p.name.hasSuffix("-warmup") && p.lr == rates.last {
-                        figures += SGDRBarrierStudy.pngs(cca.folder).prefix(1).map { (s.relative($0), "SVCCA, epoch 0 vs epoch \(warm), \(p.name)") }
+                        figures.append((s.relative(cca.file("heatmap.png")), "SVCCA of every layer pair, epoch 0 vs epoch \(warm), \(p.name) (paper Figure 5)"))
                     }
                 } catch let error where stuck {
                     state += "; SVCCA impossible: \(error)"

@@ -32,8 +32,13 @@ public enum MetricsRecords {
     public static func numbers(_ path: String) throws -> [[String: Double]] {
         try records(path).map { object in
             var row: [String: Double] = [:]
-            for (k, v) in object { if let n = v as? NSNumber, !(v is Bool) { row[k] = n.doubleValue } }
+            for (k, v) in object { if let n = v as? NSNumber, !isBoolean(n) { row[k] = n.doubleValue } }
             return row
         }
     }
+
+    /// A JSON `true`/`false`. Not `v is Bool`: Foundation bridges every NSNumber holding 0 or 1
+    /// (`"epoch": 1`, `"val_acc": 1.0`) to Bool, which dropped those values; JSONSerialization
+    /// makes booleans, and only booleans, with the `char` encoding.
+    static func isBoolean(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }
 }
