@@ -79,7 +79,7 @@ public struct PS10Study: Study {
         for r in runs {
             let run = try s.train(r.name, spec(r))
             directories[r.name] = run
-            curves[r.name] = try PS10GroupAccuracy.curve(run, spec: spec(r), log: s.log)
+            curves[r.name] = try PS10GroupAccuracy.curve(run, spec: spec(r), log: s.log, progress: s.progress)
         }
         func curve(_ name: String) throws -> PS10GroupAccuracy.Curve {
             guard let c = curves[name] else { throw StudyError.missing("no group accuracies for run \(name)") }
@@ -275,7 +275,7 @@ public enum PS10GroupAccuracy {
 
     /// Evaluates every epoch checkpoint of `run` (or reads `analyses/ps10-groups.json` when it
     /// covers the same checkpoints).
-    public static func curve(_ run: RunDirectory, spec: RunSpec, log: ((String) -> Void)?) throws -> Curve {
+    public static func curve(_ run: RunDirectory, spec: RunSpec, log: ((String) -> Void)?, progress: ProgressReporter? = nil) throws -> Curve {
         let epochs = run.checkpoints().compactMap { p -> Int? in if case .epoch(let e) = p { return e } else { return nil } }.sorted()
         let cache = run.analysesDirectory + "/ps10-groups.json"
         let decays = try learningRateDrops(run)
@@ -293,6 +293,8 @@ public enum PS10GroupAccuracy {
             "noisy": noisy.sorted(),
         ]
         var points: [Point] = []
+        progress?.start("ps10 groups " + URL(fileURLWithPath: run.path).lastPathComponent, total: epochs.count)
+        defer { progress?.finish() }
         for e in epochs {
             let (model, _) = try ModelCheckpoint.load(run.checkpointPath(for: .epoch(e)))
             var acc: [String: Double] = [:]
@@ -302,6 +304,7 @@ public enum PS10GroupAccuracy {
             acc["train"] = try model.evaluate(train, mode: .eval).accuracy
             if let v = data.validation { acc["validation"] = try model.evaluate(v, mode: .eval).accuracy }
             points.append(Point(epoch: e, accuracy: acc))
+            progress?.set(points.count)
         }
         let curve = Curve(run: run.path, points: points, decays: decays)
         try FileManager.default.createDirectory(atPath: run.analysesDirectory, withIntermediateDirectories: true)
