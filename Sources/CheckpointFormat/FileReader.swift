@@ -87,6 +87,7 @@ public final class FileReader {
         let out = [UInt8](unsafeUninitializedCapacity: count) { buf, initialized in
             guard let base = buf.baseAddress else { initialized = 0; return }
             FileReader.adviseHugePages(UnsafeMutableRawPointer(base), count)
+            FileReader.populate(UnsafeMutableRawPointer(base), count)
             while got < count {
                 let want = min(count - got, FileReader.hashChunk)
                 var n = 0
@@ -123,6 +124,20 @@ public final class FileReader {
         let start = (Int(bitPattern: base) + huge - 1) / huge * huge
         let end = (Int(bitPattern: base) + count) / huge * huge
         if end > start, let p = UnsafeMutableRawPointer(bitPattern: start) { _ = madvise(p, end - start, 14) }  // MADV_HUGEPAGE
+        #endif
+    }
+
+    /// Maps in the pages of a large fresh buffer in one call before a `pread` fills it:
+    /// the kernel then copies into pages already there instead of taking one page fault per
+    /// 4 KiB inside the copy (≈ 20 % of reading a checkpoint from the page cache). Only
+    /// advice (`MADV_POPULATE_WRITE`, Linux 5.14); nothing depends on it.
+    static func populate(_ base: UnsafeMutableRawPointer, _ count: Int) {
+        #if os(Linux)
+        let page = 4096
+        guard count >= 16 * page else { return }
+        let start = (Int(bitPattern: base) + page - 1) / page * page
+        let end = (Int(bitPattern: base) + count) / page * page
+        if end > start, let p = UnsafeMutableRawPointer(bitPattern: start) { _ = madvise(p, end - start, 23) }  // MADV_POPULATE_WRITE
         #endif
     }
 
