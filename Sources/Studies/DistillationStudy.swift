@@ -65,7 +65,7 @@ public struct DistillationStudy: Study {
         let layers = floor.layers
         let fc = layers.indices.filter { layers[$0].hasPrefix("classifier") }, conv = layers.indices.filter { !layers[$0].hasPrefix("classifier") }
         func split(_ v: [Double]) -> (conv: Double, fc: Double) {
-            (WarmupFreezeStudy.mean(conv.map { v[$0] }), WarmupFreezeStudy.mean(fc.map { v[$0] }))
+            (mean(conv.map { v[$0] }), mean(fc.map { v[$0] }))
         }
         let floorSplit = split(floor.perLayer)
         numbers["noise_conv"] = floorSplit.conv; numbers["noise_fc"] = floorSplit.fc

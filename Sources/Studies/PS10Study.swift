@@ -205,7 +205,7 @@ public struct PS10Study: Study {
         }
         if transferRows.isEmpty { transferRows = [["—", "", "", "", "", ""]] }
         for v in values { numbers["transferability_stage\(v.stage)"] = v.transferability ?? .nan }
-        let transferFigures = SGDRBarrierStudy.pngs(transfer.folder).prefix(2).map { (s.relative($0), "transfer analysis: \(URL(fileURLWithPath: $0).lastPathComponent)") }
+        let transferFigures = transfer.figures.prefix(2).map { (s.relative($0), "transfer analysis: \(URL(fileURLWithPath: $0).lastPathComponent)") }
         sections.append(.init("Stage transferability (§6)",
                               text: "Each stage's checkpoint of the clean lrDecay run (epochs \(stageEnds.map(String.init).joined(separator: ", "))) as a fixed feature extractor, a new linear head trained on PS10 drawn with other patterns (seed \(s.seed + 6), \(quick ? 300 : 3000) samples, simple and complex); transferability of stage i = (tacc_i − tacc_{i−1}) / (acc_i − acc_{i−1}), source accuracy = the checkpoint's validation accuracy. The paper finds stage 3's transferability below stage 2's.",
                               figures: Array(transferFigures),
@@ -278,7 +278,7 @@ public enum PS10GroupAccuracy {
     public static func curve(_ run: RunDirectory, spec: RunSpec, log: ((String) -> Void)?, progress: ProgressReporter? = nil) throws -> Curve {
         let epochs = run.checkpoints().compactMap { p -> Int? in if case .epoch(let e) = p { return e } else { return nil } }.sorted()
         let cache = run.analysesDirectory + "/ps10-groups.json"
-        let decays = try learningRateDrops(run)
+        let decays = try EpochCurve(run).learningRateDrops
         if let data = FileManager.default.contents(atPath: cache), let c = try? JSONDecoder().decode(Curve.self, from: data),
            c.points.map(\.epoch) == epochs {
             return Curve(run: c.run, points: c.points, decays: decays)
@@ -312,19 +312,6 @@ public enum PS10GroupAccuracy {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(curve).write(to: URL(fileURLWithPath: cache), options: .atomic)
         return curve
-    }
-
-    /// Epochs whose learning rate is lower than the previous epoch's, from metrics.jsonl: the
-    /// epoch after which the rate fell (AutoDecay's decays are not in run.json).
-    static func learningRateDrops(_ run: RunDirectory) throws -> [Int] {
-        guard let text = try? String(contentsOfFile: run.metricsPath, encoding: .utf8) else { return [] }
-        struct Line: Decodable { var kind: String; var epoch: Int; var lr: Double? }
-        var rates: [(Int, Double)] = []
-        for line in text.split(separator: "\n") {
-            guard let l = try? JSONDecoder().decode(Line.self, from: Data(line.utf8)), l.kind == "epoch", let lr = l.lr else { continue }
-            rates.append((l.epoch, lr))
-        }
-        return zip(rates, rates.dropFirst()).compactMap { a, b in b.1 < a.1 * 0.999 ? a.0 : nil }
     }
 }
 

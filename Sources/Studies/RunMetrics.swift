@@ -7,6 +7,7 @@ struct EpochCurve {
     var epochs: [Double] = []
     var trainLoss: [Double] = []
     var trainAccuracy: [Double] = []
+    var learningRate: [Double] = []
     var validationAccuracy: [Double] = []
 
     /// Reads `run`'s metrics.jsonl (a run without one has an empty curve).
@@ -15,11 +16,17 @@ struct EpochCurve {
             epochs.append(line["epoch"] ?? .nan)
             trainLoss.append(line["train_loss"] ?? .nan)
             trainAccuracy.append(line["train_acc"] ?? .nan)
+            learningRate.append(line["lr"] ?? .nan)
             validationAccuracy.append(line["val_acc"] ?? .nan)
         }
     }
 
     var finalValidationAccuracy: Double { validationAccuracy.last ?? .nan }
+
+    /// Epochs after which the learning rate fell (AutoDecay's decays are not in run.json).
+    var learningRateDrops: [Int] {
+        zip(zip(epochs, learningRate), learningRate.dropFirst()).compactMap { a, next in next < a.1 * 0.999 ? Int(a.0) : nil }
+    }
 
     /// The run blew up (a non-finite loss) or ended no better than guessing among `classes`
     /// (training accuracy below 1.5 / classes): its representations are not worth comparing.
@@ -27,3 +34,6 @@ struct EpochCurve {
         trainLoss.contains { !$0.isFinite } || (trainAccuracy.last ?? 0) < 1.5 / Double(classes)
     }
 }
+
+/// The mean of `values`; NaN when there are none.
+func mean(_ values: [Double]) -> Double { values.isEmpty ? .nan : values.reduce(0, +) / Double(values.count) }

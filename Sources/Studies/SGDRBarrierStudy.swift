@@ -104,7 +104,7 @@ public struct SGDRBarrierStudy: Study {
             sections.append(.init("The headline run: \(best.name)",
                                   text: "Segment and trained curve (\(quick ? 1 : 20) epochs of Garipov et al.'s procedure on the training subset) between w\(t0) and w\(epochs): the curve's highest point is \(fmt(curve?.barrier.height ?? .nan)) above the higher endpoint.",
                                   figures: [(s.relative(withCurve.file("\(t0)-\(epochs)-loss.png")), "segment and curve, \(best.name)")]
-                                    + Self.pngs(plane.folder).prefix(2).map { (s.relative($0), "plane through w\(t0), w\(epochs) and the bend, \(best.name)") }))
+                                    + plane.figures.prefix(2).map { (s.relative($0), "plane through w\(t0), w\(epochs) and the bend, \(best.name)") }))
             _ = connect
         }
         var heights = SmallMultiples(title: "Barrier height across the SGDR restart (w\(t0) → w\(epochs))", xLabel: "η_max", panels: sizes.map { n in
@@ -155,18 +155,5 @@ public struct SGDRBarrierStudy: Study {
             throw StudyError.missing("the barrier result has no training-loss segment for \(pair)")
         }
         return m
-    }
-
-    /// The PNG figures an analysis wrote, sorted.
-    static func pngs(_ folder: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".png") }.sorted().map { folder + "/" + $0 }
-    }
-}
-
-/// A study could not assemble its page from its analyses' results.
-public enum StudyError: Error, CustomStringConvertible {
-    case missing(String)
-    public var description: String {
-        switch self { case .missing(let what): return "study: \(what)" }
     }
 }

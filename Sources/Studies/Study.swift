@@ -71,3 +71,11 @@ public enum StudyCatalog {
 
     public static func named(_ name: String) -> (any Study.Type)? { all.first { $0.info.name == name } }
 }
+
+/// A study could not assemble its page from its analyses' results.
+public enum StudyError: Error, CustomStringConvertible {
+    case missing(String)
+    public var description: String {
+        switch self { case .missing(let what): return "study: \(what)" }
+    }
+}

@@ -44,7 +44,7 @@ public final class StudySession {
     public func train(_ name: String, _ spec: RunSpec) throws -> RunDirectory {
         let started = Date()
         let path = out + "/runs/" + name
-        let done = FileManager.default.fileExists(atPath: path + "/checkpoints/" + RunPoint.epoch(spec.training.epochs).fileStem + ".ckpt")
+        let done = RunTraining.isComplete(path: path, spec: spec)
         let run = try RunTraining.trainIfNeeded(path: path, name: name, spec: spec, progress: progress, log: log)
         record("train \(name)", reused: done, seconds: Date().timeIntervalSince(started))
         return run
@@ -114,17 +114,25 @@ public struct Analysis<R: AnalysisResult> {
     public var result: R
     /// `folder/name` (a figure or CSV the analyzer wrote).
     public func file(_ name: String) -> String { folder + "/" + name }
+    /// The PNG figures the analyzer wrote, sorted by name.
+    public var figures: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".png") }.sorted().map(file)
+    }
 }
 
 /// Training a run directory unless it is complete — shared by `analyze demo` and the studies.
 public enum RunTraining {
+    /// A run is complete when its last epoch's checkpoint exists.
+    public static func isComplete(path: String, spec: RunSpec) -> Bool {
+        FileManager.default.fileExists(atPath: path + "/checkpoints/" + RunPoint.epoch(spec.training.epochs).fileStem + ".ckpt")
+    }
+
     /// Trains `spec` into `path` unless its final checkpoint exists; continues an interrupted run.
     /// - Throws: `CheckpointError.incompatible` when the folder holds a different run.
     public static func trainIfNeeded(path: String, name: String, spec: RunSpec, progress: ProgressReporter,
                                      log: ((String) -> Void)?) throws -> RunDirectory {
         let run = try RunDirectory.create(path: path)
-        let final = run.checkpointPath(for: .epoch(spec.training.epochs))
-        if FileManager.default.fileExists(atPath: final) {
+        if isComplete(path: path, spec: spec) {
             log?("\(name): complete, kept")
             return run
         }

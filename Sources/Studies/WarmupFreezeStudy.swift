@@ -80,10 +80,10 @@ public struct WarmupFreezeStudy: Study {
             }
             let fc = zip(layers, diagonal).filter { $0.0.hasPrefix("classifier") }.map(\.1)
             let conv = zip(layers, diagonal).filter { !$0.0.hasPrefix("classifier") }.map(\.1)
-            numbers["fc_similarity_\(p.name)"] = Self.mean(fc)
-            numbers["conv_similarity_\(p.name)"] = Self.mean(conv)
+            numbers["fc_similarity_\(p.name)"] = mean(fc)
+            numbers["conv_similarity_\(p.name)"] = mean(conv)
             numbers["val_acc_\(p.name)"] = curve.finalValidationAccuracy
-            rows.append([p.name + state, p.name == "sb" ? "\(small)" : "\(large)", fmt(p.lr), p.mode, fmt(Self.mean(conv)), fmt(Self.mean(fc)),
+            rows.append([p.name + state, p.name == "sb" ? "\(small)" : "\(large)", fmt(p.lr), p.mode, fmt(mean(conv)), fmt(mean(fc)),
                          fmt(curve.validationAccuracy.count > warm - 1 ? curve.validationAccuracy[warm - 1] : .nan), fmt(curve.finalValidationAccuracy)])
         }
         // Figure 4(c): each layer's similarity to itself, init vs end of warmup; 4(a, d): validation accuracy.
@@ -135,6 +135,4 @@ public struct WarmupFreezeStudy: Study {
         ]
         return StudyPage(verdict: verdict, settings: settings, sections: sections, numbers: numbers)
     }
-
-    static func mean(_ values: [Double]) -> Double { values.isEmpty ? .nan : values.reduce(0, +) / Double(values.count) }
 }
