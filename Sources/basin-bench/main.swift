@@ -128,7 +128,7 @@ if enabled("landscape") {
             planeTimes.append(try seconds {
                 planeValues = try evaluator.evaluate(count: grid * grid) { k in
                     let x = coordinates[k % grid], y = coordinates[k / grid]
-                    return LandscapePoint(parameters: ParameterVectors.combine([a, b, c], weights: [1 - x - y, x, y]))
+                    return LandscapePoint(combining: [a, b, c], weights: [1 - x - y, x, y])
                 }
             })
         }
@@ -146,7 +146,7 @@ if enabled("landscape") {
         surfaceTimes.append(try seconds {
             surfaceValues = try evaluator.evaluate(count: side * side) { k in
                 let x = surfaceCoordinates[k % side], y = surfaceCoordinates[k / side]
-                return LandscapePoint(parameters: ParameterVectors.combine([a, d1, d2], weights: [1, x, y]))
+                return LandscapePoint(combining: [a, d1, d2], weights: [1, x, y])
             }
         })
     }

@@ -66,8 +66,7 @@ public enum BarrierFinder {
     public static func point(evaluator: LossEvaluator, shape: CurveShape, controls: [Tensor<Float>], buffers: [Tensor<Float>],
                              t: Double) -> LandscapePoint {
         let w = shape.weights(at: t)
-        return LandscapePoint(parameters: ParameterVectors.combine(controls, weights: w),
-                              buffers: evaluator.combineBuffers(buffers, weights: w))
+        return LandscapePoint(combining: controls, weights: w, buffers: evaluator.combineBuffers(buffers, weights: w))
     }
 
     /// Profiles (one per split, in `splits` order) from the values at `t`, `values[i][split]`:

@@ -133,6 +133,8 @@ public struct PlaneAnalyzer: ShardableAnalyzer {
         var axes: (x: [Double], y: [Double])
         /// w_a's, w_b's and θ's BN running statistics (for `--bn interpolate`).
         var buffers: [Tensor<Float>]
+        /// w_a, w_b and θ: grid points are their affine combinations (`PlaneBasis.affineWeights`).
+        var anchors: [Tensor<Float>]
         var thetaLabel: String
         var thetaSource: String
     }
@@ -156,7 +158,7 @@ public struct PlaneAnalyzer: ShardableAnalyzer {
             points.append(placed(label, path, m.parameters, basis))
         }
         let axes = PlaneBasis.gridAxes(points: points.prefix(3).map { ($0.x, $0.y) }, grid: options.grid, margin: options.margin)
-        let work = Work(pair: pair, basis: basis, setup: setup, points: points, axes: axes, buffers: [ba, bb, thetaBuffers],
+        let work = Work(pair: pair, basis: basis, setup: setup, points: points, axes: axes, buffers: [ba, bb, thetaBuffers], anchors: [a, b, theta],
                         thetaLabel: thetaLabel, thetaSource: thetaSource)
         return ShardPlan(work: work, count: options.grid * options.grid, itemName: "grid point")
     }
@@ -165,11 +167,11 @@ public struct PlaneAnalyzer: ShardableAnalyzer {
     public func compute(_ items: [Int], of plan: ShardPlan<Work>, context: AnalysisContext) throws -> [[SplitValue]] {
         let (w, g) = (plan.work, options.grid)
         context.progress.start("plane \(g)×\(g)" + (items.count < plan.count ? " (\(items.count) points of this shard)" : ""), total: items.count)
-        let (evaluator, basis, axes, buffers) = (w.setup.evaluator, w.basis, w.axes, w.buffers)
+        let (evaluator, basis, axes, buffers, anchors) = (w.setup.evaluator, w.basis, w.axes, w.buffers, w.anchors)
         let values = try evaluator.evaluate(count: items.count, progress: context.progress) { n in
             let (i, j) = (items[n] / g, items[n] % g)
-            return LandscapePoint(parameters: basis.point(x: axes.x[j], y: axes.y[i]),
-                                  buffers: evaluator.combineBuffers(buffers, weights: basis.affineWeights(x: axes.x[j], y: axes.y[i])))
+            let weights = basis.affineWeights(x: axes.x[j], y: axes.y[i])
+            return LandscapePoint(combining: anchors, weights: weights, buffers: evaluator.combineBuffers(buffers, weights: weights))
         }
         context.progress.finish()
         return values

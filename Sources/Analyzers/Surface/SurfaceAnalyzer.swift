@@ -259,7 +259,7 @@ public struct SurfaceAnalyzer: ShardableAnalyzer {
         let values = try evaluator.evaluate(count: items.count, progress: context.progress) { n in
             let (i, j) = (items[n] / g, items[n] % g)
             let weights = [1, x[j]] + (y.isEmpty ? [] : [y[i]])
-            return LandscapePoint(parameters: ParameterVectors.combine([theta] + d, weights: weights))
+            return LandscapePoint(combining: [theta] + d, weights: weights)
         }
         context.progress.finish()
         return values

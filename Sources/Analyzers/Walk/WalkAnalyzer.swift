@@ -229,7 +229,7 @@ public struct WalkAnalyzer: ShardableAnalyzer {
             let n = alphas.count
             let points = try evaluator.evaluate(count: steps.count * n, progress: context.progress) { k in
                 let (x, y, j) = (ends[k / n].start, ends[k / n].end, k % n), weights = [1 - alphas[j], alphas[j]]
-                return LandscapePoint(parameters: ParameterVectors.combine([x.theta, y.theta], weights: weights),
+                return LandscapePoint(combining: [x.theta, y.theta], weights: weights,
                                       buffers: evaluator.combineBuffers([x.buffers, y.buffers], weights: weights))
             }
             for (k, e) in ends.enumerated() {

@@ -111,8 +111,19 @@ struct Pass<Scalar: BLASScalar> {
     /// Running statistics and other non-trainable buffers.
     let buffers: UnsafeMutablePointer<Scalar>
     let mode: ForwardMode
+    /// The output of the layer that reads the network's input, computed beforehand (a linear
+    /// family's shared products, `Network+LinearFamily.swift`): the `Linear` or `Conv2d` whose
+    /// parameters start at `offset` returns it instead of computing it. Plain passes only.
+    var leading: (offset: Int, output: Dual<Scalar>)? = nil
 
     var withTangents: Bool { direction != nil }
+
+    /// The precomputed output for the layer whose parameters start at `offset`, when this pass
+    /// carries one and the layer reads the network's input (`x.constant`).
+    func leadingOutput(offset: Int, input x: Dual<Scalar>) -> Dual<Scalar>? {
+        guard let leading, leading.offset == offset, x.constant, direction == nil else { return nil }
+        return leading.output
+    }
 }
 
 /// C ← α·op(A)·op(B) + β·C on raw row-major pointers; skips empty products.

@@ -88,14 +88,18 @@ extension Network {
 
     // MARK: Internals
 
-    private struct RunResult {
+    struct RunResult {
         var evaluation: Evaluation
         var gradient: Tensor<Scalar>?
         var hvp: Tensor<Scalar>?
     }
 
-    private func run(_ batch: Batch<Scalar>, loss: LossFunction, mode: ForwardMode, at parameters: Tensor<Scalar>?,
-                     direction: Tensor<Scalar>?, wantGradient: Bool) throws(TrainerError) -> RunResult {
+    /// One pass over `batch`. With `leading` (plain passes only), the layer that reads the input
+    /// returns that precomputed output instead (`Network+LinearFamily.swift`) and the inputs are
+    /// not copied into the pass.
+    func run(_ batch: Batch<Scalar>, loss: LossFunction, mode: ForwardMode, at parameters: Tensor<Scalar>?,
+             direction: Tensor<Scalar>?, wantGradient: Bool,
+             leading: (offset: Int, output: Dual<Scalar>)? = nil) throws(TrainerError) -> RunResult {
         _ = AllocatorTuning.applied
         let shape = try validatedShape(batch.inputs)
         try validate(parameters: parameters)
@@ -116,10 +120,12 @@ extension Network {
         let v = direction.map { Buffer($0) }
         var evaluation = Evaluation(loss: 0, correct: 0, count: b)
         withParameters(parameters) { theta in
-            let pass = Pass(parameters: theta, direction: v.map { UnsafePointer($0.pointer) }, gradient: gradient?.pointer,
+            var pass = Pass(parameters: theta, direction: v.map { UnsafePointer($0.pointer) }, gradient: gradient?.pointer,
                             hvp: hvp?.pointer, buffers: bufferStorage.pointer, mode: mode)
-            let x = Dual(shape: shape, value: Buffer(batch.inputs), tangent: v != nil ? Buffer(count: batch.inputs.count) : nil,
-                         constant: true)
+            let skipsInput = leading != nil && v == nil && !wantGradient
+            if skipsInput { pass.leading = leading }
+            let x = Dual(shape: shape, value: skipsInput ? Buffer(count: 0) : Buffer(batch.inputs),
+                         tangent: v != nil ? Buffer(count: batch.inputs.count) : nil, constant: true)
             let z = root.forward(x, pass, name: "", recorder: nil)
             let teacher = batch.teacherLogits.map { Buffer($0) }
             let l = loss.evaluate(logits: z, labels: batch.labels, teacher: teacher.map { UnsafePointer($0.pointer) })
@@ -133,7 +139,7 @@ extension Network {
     }
 
     /// A graph layer's evaluation failure of the last pass, thrown (layers do not throw).
-    private func throwGraphFailure() throws(TrainerError) {
+    func throwGraphFailure() throws(TrainerError) {
         guard case .graph(let g) = root, let failure = g.failure else { return }
         g.failure = nil
         throw .graph("\(failure)")
@@ -148,7 +154,7 @@ extension Network {
     }
 
     /// `[B] + inputShape` for inputs given as `[B] + inputShape` or `[B, prod(inputShape)]`, B > 0.
-    private func validatedShape(_ inputs: Tensor<Scalar>) throws(TrainerError) -> [Int] {
+    func validatedShape(_ inputs: Tensor<Scalar>) throws(TrainerError) -> [Int] {
         let perSample = spec.inputShape.reduce(1, *)
         guard let b = inputs.shape.first, b > 0, inputs.rank >= 2,
               Array(inputs.shape.dropFirst()) == spec.inputShape || inputs.shape.dropFirst().reduce(1, *) == perSample && inputs.rank == 2
@@ -156,14 +162,14 @@ extension Network {
         return [b] + spec.inputShape
     }
 
-    private func validate(parameters: Tensor<Scalar>?) throws(TrainerError) {
+    func validate(parameters: Tensor<Scalar>?) throws(TrainerError) {
         if let p = parameters, p.count != parameterCount {
             throw .vectorLength(what: "parameters", expected: parameterCount, got: p.count)
         }
     }
 
     /// Calls `body` with θ: the given vector, or the stored one.
-    private func withParameters(_ parameters: Tensor<Scalar>?, _ body: (UnsafePointer<Scalar>) -> Void) {
+    func withParameters(_ parameters: Tensor<Scalar>?, _ body: (UnsafePointer<Scalar>) -> Void) {
         if let parameters {
             parameters.withUnsafeBufferPointer { p in
                 guard let base = p.baseAddress else { return body(parameterStorage.pointer) }
