@@ -37,8 +37,10 @@ let package = Package(
 
         .target(name: "Tensors", dependencies: ["CBLAS", "CLapacke", "CDNNL"]),
         .target(name: "CheckpointFormat", dependencies: [
-            "Tensors", "CArchive", .product(name: "Crypto", package: "swift-crypto"),
+            "Tensors", "CArchive", "CSHA256", .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // SHA-256 on the x86 SHA extensions, two entries interleaved (checkpoint reads); swift-crypto elsewhere.
+        .target(name: "CSHA256"),
         // oneDNN (Debian: libdnnl-dev) for float32 convolutions: a small C bridge, linked to
         // libdnnl and to libgomp, whose OpenMP team size the bridge sets per call.
         .target(name: "CDNNL", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),

@@ -122,8 +122,19 @@ public final class CheckpointReader: @unchecked Sendable {
                 if case let .read(r, offset, size) = step { return (r, offset, size) }
                 return nil
             }
-            let results = ParallelIO.map(jobs.count) { k in
-                Result { () throws(CheckpointError) in try readPlain(file, jobs[k].0, offset: jobs[k].1, size: jobs[k].2) }
+            // Largest first, two at a time (`readPlainPair`), the pairs spread over the cores.
+            let order = jobs.indices.sorted { jobs[$0].2 != jobs[$1].2 ? jobs[$0].2 > jobs[$1].2 : $0 < $1 }
+            let pairs = stride(from: 0, to: order.count, by: 2).map { Array(order[$0..<min($0 + 2, order.count)]) }
+            let paired = ParallelIO.map(pairs.count) { k -> Result<[Result<NDArray, CheckpointError>], CheckpointError> in
+                let (i, j) = (pairs[k][0], pairs[k].last ?? pairs[k][0])
+                guard i != j else { return .success([Result { () throws(CheckpointError) in try readPlain(file, jobs[i].0, offset: jobs[i].1, size: jobs[i].2) }]) }
+                let (x, y) = readPlainPair(file, (jobs[i].0, jobs[i].1, jobs[i].2), (jobs[j].0, jobs[j].1, jobs[j].2))
+                return .success([x, y])
+            }
+            var results = [Result<NDArray, CheckpointError>](repeating: .failure(.writeFailed(path: path, detail: "internal: an entry was not read")),
+                                                              count: jobs.count)
+            for (pair, outcome) in zip(pairs, paired) {
+                if case .success(let rs) = outcome { for (i, r) in zip(pair, rs) { results[i] = r } }
             }
             let taken = steps
             steps.removeAll()

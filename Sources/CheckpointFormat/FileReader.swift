@@ -78,37 +78,109 @@ public final class FileReader {
     /// `hasher` as soon as it arrives (while it is still in the cache): reading and
     /// verifying a tensor is one pass over its bytes.
     /// - Throws: `.truncated` when the range is not inside the file or fewer bytes arrive.
-    func readHashing(at offset: Int, count: Int, entry: String?, into hasher: inout SHA256) throws(CheckpointError) -> [UInt8] {
+    func readHashing(at offset: Int, count: Int, entry: String?, into hasher: inout SHA256Stream) throws(CheckpointError) -> [UInt8] {
+        try requireRange(offset, count, entry: entry)
+        var h = hasher, got = 0
+        let out = filled(count) { base in
+            var chunks = ChunkedRead(fd: fd, base: base, offset: offset, count: count)
+            while let c = chunks.next() { h.update(c) }
+            got = chunks.got
+        }
+        hasher = h
+        guard got == count else { throw .truncated(path: path, entry: entry, detail: "read \(got) of \(count) bytes at offset \(offset)") }
+        return out
+    }
+
+    /// Two ranges read as `readHashing` reads one, chunk by chunk in turn, the bytes both have
+    /// hashed together (`SHA256Stream.updatePair`: the two messages' rounds interleaved on one
+    /// core). Each range's outcome is its own: one that does not arrive does not stop the other.
+    func readHashingPair(_ a: (offset: Int, count: Int, entry: String?), into ha: inout SHA256Stream,
+                         _ b: (offset: Int, count: Int, entry: String?), into hb: inout SHA256Stream)
+        -> (Result<[UInt8], CheckpointError>, Result<[UInt8], CheckpointError>) {
+        do throws(CheckpointError) { try requireRange(a.offset, a.count, entry: a.entry) } catch {
+            return (.failure(error), Result { () throws(CheckpointError) in try readHashing(at: b.offset, count: b.count, entry: b.entry, into: &hb) })
+        }
+        do throws(CheckpointError) { try requireRange(b.offset, b.count, entry: b.entry) } catch {
+            return (Result { () throws(CheckpointError) in try readHashing(at: a.offset, count: a.count, entry: a.entry, into: &ha) }, .failure(error))
+        }
+        var sa = ha, sb = hb, gotA = 0, gotB = 0
+        var outB: [UInt8] = []
+        let outA = filled(a.count) { baseA in
+            outB = filled(b.count) { baseB in
+                var ra = ChunkedRead(fd: fd, base: baseA, offset: a.offset, count: a.count)
+                var rb = ChunkedRead(fd: fd, base: baseB, offset: b.offset, count: b.count)
+                while true {
+                    let ca = ra.next(), cb = rb.next()
+                    if ca == nil && cb == nil { break }
+                    guard let x = ca, let y = cb else {
+                        if let x = ca { sa.update(x) }
+                        if let y = cb { sb.update(y) }
+                        continue
+                    }
+                    let n = min(x.count, y.count)
+                    SHA256Stream.updatePair(&sa, UnsafeRawBufferPointer(rebasing: x[0..<n]), &sb, UnsafeRawBufferPointer(rebasing: y[0..<n]))
+                    sa.update(UnsafeRawBufferPointer(rebasing: x[n...]))
+                    sb.update(UnsafeRawBufferPointer(rebasing: y[n...]))
+                }
+                gotA = ra.got
+                gotB = rb.got
+            }
+        }
+        ha = sa
+        hb = sb
+        func outcome(_ out: [UInt8], _ got: Int, _ r: (offset: Int, count: Int, entry: String?)) -> Result<[UInt8], CheckpointError> {
+            got == r.count ? .success(out)
+                : .failure(.truncated(path: path, entry: r.entry, detail: "read \(got) of \(r.count) bytes at offset \(r.offset)"))
+        }
+        return (outcome(outA, gotA, a), outcome(outB, gotB, b))
+    }
+
+    private func requireRange(_ offset: Int, _ count: Int, entry: String?) throws(CheckpointError) {
         guard offset >= 0, count >= 0, offset <= size, count <= size - offset else {
             throw .truncated(path: path, entry: entry, detail: "needs bytes \(offset)..<\(offset &+ count) of a \(size)-byte file")
         }
-        var got = 0
-        var h = hasher
-        let out = [UInt8](unsafeUninitializedCapacity: count) { buf, initialized in
+    }
+
+    /// Storage of exactly `count` bytes, its pages asked for up front, every byte written by
+    /// `body` (a `ChunkedRead` to its end, which zeroes what a short read leaves).
+    private func filled(_ count: Int, _ body: (UnsafeMutablePointer<UInt8>) -> Void) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: count) { buf, initialized in
             guard let base = buf.baseAddress else { initialized = 0; return }
             FileReader.adviseHugePages(UnsafeMutableRawPointer(base), count)
             FileReader.populate(UnsafeMutableRawPointer(base), count)
-            while got < count {
-                let want = min(count - got, FileReader.hashChunk)
-                var n = 0
-                while n < want {
-                    let r = pread(fd, base + got + n, want - n, off_t(offset + got + n))
-                    if r < 0 && errno == EINTR { continue }
-                    if r <= 0 { break }
-                    n += r
-                }
-                h.update(bufferPointer: UnsafeRawBufferPointer(start: base + got, count: n))
-                got += n
-                if n < want { break }
-            }
-            if got < count { (base + got).initialize(repeating: 0, count: count - got) }
+            body(base)
             initialized = count
         }
-        hasher = h
-        guard got == count else {
-            throw .truncated(path: path, entry: entry, detail: "read \(got) of \(count) bytes at offset \(offset)")
+    }
+
+    /// A range of the file read `hashChunk` bytes at a time into a buffer.
+    private struct ChunkedRead {
+        let fd: Int32, base: UnsafeMutablePointer<UInt8>, offset: Int, count: Int
+        private(set) var got = 0
+        private var ended = false
+        init(fd: Int32, base: UnsafeMutablePointer<UInt8>, offset: Int, count: Int) {
+            self.fd = fd; self.base = base; self.offset = offset; self.count = count
         }
-        return out
+        /// The next chunk as read, nil at the end of the range or of the file (then the rest
+        /// of the buffer is zeroed and `got` tells how much arrived).
+        mutating func next() -> UnsafeRawBufferPointer? {
+            guard !ended, got < count else { return nil }
+            let want = min(count - got, FileReader.hashChunk)
+            var n = 0
+            while n < want {
+                let r = pread(fd, base + got + n, want - n, off_t(offset + got + n))
+                if r < 0 && errno == EINTR { continue }
+                if r <= 0 { break }
+                n += r
+            }
+            let chunk = UnsafeRawBufferPointer(start: base + got, count: n)
+            got += n
+            if n < want {
+                ended = true
+                (base + got).initialize(repeating: 0, count: count - got)
+            }
+            return n > 0 ? chunk : nil
+        }
     }
 
     /// Bytes read and hashed at a time (stays in a core's cache between the two).
