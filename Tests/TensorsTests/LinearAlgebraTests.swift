@@ -95,3 +95,28 @@ import Testing
         }
     }
 }
+
+/// Layers hand GEMMs with β = 0 output buffers they never filled (`Buffer(uninitializedCount:)`),
+/// so β = 0 must not read C: a NaN left there by an earlier tensor would otherwise survive as
+/// 0·NaN. Checked for both routes (oneDNN's sgemm for Float, OpenBLAS's dgemm for Double) at
+/// the training step's shapes and at small ones.
+@Suite("GEMM with β = 0 ignores what C held")
+struct GemmBetaZeroTests {
+    func check<S: BLASScalar>(_: S.Type, m: Int, n: Int, k: Int) {
+        let a = (0..<(m * k)).map { S(Double($0 % 7) - 3) }, b = (0..<(k * n)).map { S(Double($0 % 5) - 2) }
+        var c = [S](repeating: .nan, count: m * n)
+        a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in c.withUnsafeMutableBufferPointer { pc in
+            S.gemm(transposeA: false, transposeB: false, m: m, n: n, k: k, alpha: 1, a: pa.baseAddress!, lda: k,
+                   b: pb.baseAddress!, ldb: n, beta: 0, c: pc.baseAddress!, ldc: n)
+        } } }
+        #expect(c.allSatisfy { $0.isFinite }, "\(S.self) \(m)×\(n)×\(k): β = 0 read C")
+        let expected = (0..<k).reduce(S(0)) { $0 + a[$1] * b[$1 * n] }
+        #expect(c[0] == expected)
+    }
+
+    @Test(arguments: [(128, 512, 784), (128, 784, 512), (3, 5, 2), (500, 10, 256)])
+    func bothPrecisions(_ shape: (Int, Int, Int)) {
+        check(Float.self, m: shape.0, n: shape.1, k: shape.2)
+        check(Double.self, m: shape.0, n: shape.1, k: shape.2)
+    }
+}

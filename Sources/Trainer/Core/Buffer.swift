@@ -19,6 +19,15 @@ final class Buffer<Scalar: BLASScalar> {
         pointer.initialize(repeating: 0, count: Swift.max(count, 1))
     }
 
+    /// `count` scalars left unset, for a caller that writes every one before anything reads
+    /// them (a GEMM with β = 0, an elementwise map): skips the fill, a measurable part of a
+    /// small network's training step.
+    init(uninitializedCount count: Int) {
+        precondition(count >= 0, "Buffer needs a non-negative count")
+        self.count = count
+        pointer = .allocate(capacity: Swift.max(count, 1))
+    }
+
     /// A copy of `source`.
     convenience init(copying source: UnsafeBufferPointer<Scalar>) {
         self.init(count: source.count)
@@ -76,6 +85,13 @@ struct Dual<Scalar: BLASScalar> {
     /// no layer before it needs one.
     static func noGradient(_ shape: [Int]) -> Dual {
         Dual(shape: shape, value: Buffer(count: 0), tangent: nil, constant: true)
+    }
+
+    /// An activation of `shape` (and its tangent when `withTangent`) whose every element the
+    /// caller writes before reading any (`Buffer(uninitializedCount:)`).
+    static func unset(_ shape: [Int], withTangent: Bool) -> Dual {
+        let n = shape.reduce(1, *)
+        return Dual(shape: shape, value: Buffer(uninitializedCount: n), tangent: withTangent ? Buffer(uninitializedCount: n) : nil)
     }
 
     /// A zero activation of `shape`, with a zero tangent when `withTangent`.
@@ -140,10 +156,15 @@ func gemm<S: BLASScalar>(_ transposeA: Bool, _ transposeB: Bool, m: Int, n: Int,
            a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
 }
 
-/// y ← y + α·x over `count` elements.
+/// y ← y + α·x over `count` elements, one fused multiply-add each, on the calling thread.
+///
+/// Not `cblas_saxpy`: OpenBLAS splits an axpy above ~10 000 elements over its own thread pool,
+/// whose threads then spin (`sched_yield`) against the OpenMP threads of oneDNN's convolutions
+/// and GEMMs on the same two cores — measured on the shallow CNN's training step, rounds of
+/// 6 steps ranged 1 900–3 600 samples/s with it and (see docs/PERFORMANCE.md) tightly without.
 @inline(__always)
 func axpy<S: BLASScalar>(_ count: Int, _ alpha: S, _ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>) {
-    if count > 0 { S.axpy(count: count, alpha: alpha, x: x, y: y) }
+    for i in 0..<Swift.max(count, 0) { y[i] = y[i].addingProduct(alpha, x[i]) }
 }
 
 /// eˣ for any BLAS scalar (through `Double`; only used on [batch, classes] matrices).

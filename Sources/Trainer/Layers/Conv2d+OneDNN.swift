@@ -22,14 +22,15 @@ extension Conv2d {
 
     func forwardOneDNN(_ x: Dual<Scalar>, _ pass: Pass<Scalar>) -> Dual<Scalar>? {
         guard let conv = primitives(x.shape), let sample = outputShape(Array(x.shape.dropFirst())) else { return nil }
-        let y = Dual<Scalar>.zeros([x.batch] + sample, withTangent: pass.withTangents)
+        // oneDNN writes every output element (and, in a tangent pass, every tangent element).
+        let y = Dual<Scalar>.unset([x.batch] + sample, withTangent: pass.withTangents)
         let w = f(pass.parameters + parameterOffset), b = hasBias ? f(pass.parameters + biasOffset) : nil
         guard conv.forward(f(x.value.pointer), weight: w, bias: b, into: f(y.value.pointer)) else { return nil }
         guard let v = pass.direction, let ry = y.tangent else { return y }
         guard conv.forward(f(x.value.pointer), weight: f(v + parameterOffset), bias: hasBias ? f(v + biasOffset) : nil,
                            into: f(ry.pointer)) else { return nil }
         if let rx = x.tangent, !x.constant {
-            let term = Buffer<Scalar>(count: ry.count)
+            let term = Buffer<Scalar>(uninitializedCount: ry.count)
             guard conv.forward(f(rx.pointer), weight: w, bias: nil, into: f(term.pointer)) else { return nil }
             axpy(ry.count, 1, term.pointer, ry.pointer)
         }
@@ -39,7 +40,9 @@ extension Conv2d {
     func backwardOneDNN(_ x: Dual<Scalar>, _ dy: Dual<Scalar>, _ pass: Pass<Scalar>) -> Dual<Scalar>? {
         guard let conv = primitives(x.shape) else { return nil }
         let needInput = !x.constant
-        let dx = needInput ? Dual<Scalar>.zeros(x.shape, withTangent: pass.withTangents) : .noGradient(x.shape)
+        // ∂x is written whole by the backward-data primitive; R{∂x} too when there is an R{∂y}.
+        let dx = !needInput ? .noGradient(x.shape) : pass.withTangents && dy.tangent == nil ? Dual<Scalar>.zeros(x.shape, withTangent: true)
+            : Dual<Scalar>.unset(x.shape, withTangent: pass.withTangents)
         let w = f(pass.parameters + parameterOffset), dyv = f(dy.value.pointer)
         let n = weightCount + (hasBias ? outChannels : 0)
         // ∂θ terms, each [W, b] laid out as in θ: gradient, then Hv's two terms.
@@ -58,7 +61,7 @@ extension Conv2d {
                 }
             }
             if needInput, let rdx = dx.tangent {
-                let term = Buffer<Scalar>(count: rdx.count)
+                let term = Buffer<Scalar>(uninitializedCount: rdx.count)
                 guard conv.backwardData(weight: w, f(rdy.pointer), into: f(rdx.pointer)),
                       conv.backwardData(weight: f(v + parameterOffset), dyv, into: f(term.pointer)) else { return nil }
                 axpy(rdx.count, 1, term.pointer, rdx.pointer)

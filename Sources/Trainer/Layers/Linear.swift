@@ -33,7 +33,10 @@ final class Linear<Scalar: BLASScalar> {
         let b = x.batch, n = inFeatures, m = outFeatures
         input = x
         if let y = pass.leadingOutput(offset: parameterOffset, input: x) { return y }
-        var y = Dual<Scalar>.zeros([b, m], withTangent: pass.withTangents)
+        // Values: the bias broadcast (or the β = 0 product) writes every one; a tangent without
+        // a bias to broadcast starts from zero (its products accumulate).
+        var y = Dual<Scalar>(shape: [b, m], value: Buffer(uninitializedCount: b * m),
+                             tangent: pass.withTangents ? (hasBias ? Buffer(uninitializedCount: b * m) : Buffer(count: b * m)) : nil)
         let w = pass.parameters + parameterOffset
         if hasBias { broadcastRows(pass.parameters + biasOffset, into: y.value.pointer, rows: b, columns: m) }
         gemm(false, true, m: b, n: m, k: n, x.value.pointer, lda: n, w, ldb: n,
@@ -68,7 +71,9 @@ final class Linear<Scalar: BLASScalar> {
             }
             return .noGradient(x.shape)
         }
-        var dx = Dual<Scalar>.zeros(x.shape, withTangent: pass.withTangents)
+        // Both written whole by β = 0 products (R{∂x}'s first one below, when there is R{∂y}).
+        var dx = Dual<Scalar>(shape: x.shape, value: Buffer(uninitializedCount: b * n),
+                              tangent: pass.withTangents ? (dy.tangent != nil ? Buffer(uninitializedCount: b * n) : Buffer(count: b * n)) : nil)
         gemm(false, false, m: b, n: n, k: m, dy.value.pointer, lda: m, w, ldb: n, beta: 0, dx.value.pointer, ldc: n)
         if let v = pass.direction, let rdy = dy.tangent, let rdx = dx.tangent {
             if let hv = pass.hvp {

@@ -26,7 +26,10 @@ final class MaxPool2d<Scalar: BLASScalar> {
         inputShape = x.shape
         let planes = x.shape[0] * x.shape[1], h = x.shape[2], w = x.shape[3]
         let ho = (h - kernelSize) / stride + 1, wo = (w - kernelSize) / stride + 1
-        let y = Dual<Scalar>.zeros([x.shape[0], x.shape[1], ho, wo], withTangent: pass.withTangents)
+        // Every output (and tangent, when the input has one) is written below.
+        let outShape = [x.shape[0], x.shape[1], ho, wo]
+        let y = pass.withTangents && x.tangent == nil ? Dual<Scalar>.zeros(outShape, withTangent: true)
+            : Dual<Scalar>.unset(outShape, withTangent: pass.withTangents)
         argmax = [Int32](repeating: 0, count: planes * ho * wo)
         let xv = x.value.pointer, yv = y.value.pointer
         argmax.withUnsafeMutableBufferPointer { am in

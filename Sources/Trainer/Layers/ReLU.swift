@@ -9,7 +9,10 @@ final class ReLU<Scalar: BLASScalar> {
 
     func forward(_ x: Dual<Scalar>, _ pass: Pass<Scalar>) -> Dual<Scalar> {
         let n = x.value.count
-        let y = Dual<Scalar>.zeros(x.shape, withTangent: pass.withTangents)
+        // Every value (and tangent, when there is one to copy) is written below; a tangent pass on
+        // a θ-free input gets a zero tangent.
+        let y = pass.withTangents && x.tangent == nil ? Dual<Scalar>.zeros(x.shape, withTangent: true)
+            : Dual<Scalar>.unset(x.shape, withTangent: pass.withTangents)
         let xv = x.value.pointer, yv = y.value.pointer
         // Written so the loops vectorise: `max` and multiplication by a 0/1 mask compile to
         // packed compares and ands; a `? :` select on the sign compiled to a branch per element
@@ -25,7 +28,8 @@ final class ReLU<Scalar: BLASScalar> {
     func backward(_ dy: Dual<Scalar>, _ pass: Pass<Scalar>) -> Dual<Scalar> {
         guard let y = output else { preconditionFailure("ReLU.backward before forward") }
         let n = y.value.count
-        let dx = Dual<Scalar>.zeros(y.shape, withTangent: pass.withTangents)
+        let dx = pass.withTangents && dy.tangent == nil ? Dual<Scalar>.zeros(y.shape, withTangent: true)
+            : Dual<Scalar>.unset(y.shape, withTangent: pass.withTangents)
         let yv = y.value.pointer
         let dyv = dy.value.pointer, dxv = dx.value.pointer
         for i in 0..<n { let m: Scalar = yv[i] > 0 ? 1 : 0; dxv[i] = dyv[i] * m }
