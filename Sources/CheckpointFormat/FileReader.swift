@@ -203,7 +203,7 @@ public final class FileReader {
     /// the kernel then copies into pages already there instead of taking one page fault per
     /// 4 KiB inside the copy (≈ 20 % of reading a checkpoint from the page cache). Only
     /// advice (`MADV_POPULATE_WRITE`, Linux 5.14); nothing depends on it.
-    static func populate(_ base: UnsafeMutableRawPointer, _ count: Int) {
+    public static func populate(_ base: UnsafeMutableRawPointer, _ count: Int) {
         #if os(Linux)
         let page = 4096
         guard count >= 16 * page else { return }
@@ -238,6 +238,7 @@ public final class FileReader {
         }
         var got = 0
         let out = [UInt8](unsafeUninitializedCapacity: count) { buf, initialized in
+            if let base = buf.baseAddress { FileReader.populate(UnsafeMutableRawPointer(base), count) }
             while got < count, let base = buf.baseAddress {
                 let n = pread(fd, base + got, count - got, off_t(offset + got))
                 if n <= 0 { break }
