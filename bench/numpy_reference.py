@@ -117,7 +117,7 @@ if enabled("train"):
             bs[k] -= 0.01 * gb
 
 
-    steps = 30
+    steps = 75 if quick else 300
     ts = times(3, lambda: [step() for _ in range(steps)])
     t = min(ts)
     record("train", f"train-mlp-784-512-256-10-{steps}x128", ts, f"{peer}, hand-written step (no momentum)", False,

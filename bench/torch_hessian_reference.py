@@ -18,7 +18,7 @@ bench/summary.py (format at its top). torch.set_num_threads(min(2, OPENBLAS_NUM_
   (|Δloss| ≤ 1e-4·(1 + loss)); and the 11×11 loss surface a + α·d₁ + β·d₂ along Basin's
   filter-normalised directions d1.npy, d2.npy (every point checked).
 - train: SGD steps (lr 0.01, momentum 0.9) of the same MLP at batch 128 on N(0, 1) inputs, as
-  basin-bench's train section times (30 steps, 3 repetitions; values not compared: random data).
+  basin-bench's train section times (300 steps, 3 repetitions; values not compared: random data).
 
 Prints a one-line skip message when torch cannot be imported or basin-bench has not written
 its files. Sections as basin-bench: `python3 bench/torch_hessian_reference.py landscape`.
@@ -279,7 +279,11 @@ if enabled("landscape"):
                    check=f"max |Δloss| {surface_diff:.0e} over all points", per=(side * side, "points"))
 
 if enabled("train"):
-    steps = 7 if quick else 30
+    # Interleaved with Basin round by round (`basin-bench train-round`, a fresh process each, as
+    # the conv section does): a 2-core VM's speed drifts over minutes, and the two sides timed
+    # minutes apart measured that drift more than either side.
+    import subprocess
+    steps = 75 if quick else 300
     torch.manual_seed(1)
     model = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 256), torch.nn.ReLU(),
                                 torch.nn.Linear(256, 10))
@@ -292,8 +296,22 @@ if enabled("train"):
             F.cross_entropy(model(xb), yb).backward()
             opt.step()
 
+    binary = os.environ.get("BASIN_BENCH_BINARY", ".build/release/basin-bench")
+
+    def basin_round():
+        out = subprocess.run([binary, "train-round"] + (["--quick"] if quick else []), check=True, capture_output=True, text=True).stdout
+        return json.loads(out.strip().splitlines()[-1])["seconds"]
+
     train()
-    times = [elapsed(train) for _ in range(1 if quick else 3)]
-    row(f"train MLP 784-512-256-10, batch 128", f"{steps * 128 / np.median(times):7.0f} samples/s")
-    record("train", f"train-mlp-784-512-256-10-{steps}x128", times, f"{peer_name}, nn.Sequential + optim.SGD", False,
-           check="random data, values not compared", per=(steps * 128, "samples"))
+    times, basin_times = [], []
+    for _ in range(1 if quick else 5):
+        times.append(elapsed(train))
+        if os.path.exists(binary):
+            basin_times.append(basin_round())
+    row(f"train MLP 784-512-256-10, batch 128", f"{steps * 128 / np.median(times):7.0f} samples/s"
+        + (f"   Basin {steps * 128 / np.median(basin_times):7.0f} samples/s (interleaved)" if basin_times else ""))
+    workload = f"training step (SGD, momentum), mlp 784-512-256-10, {steps} steps of batch 128, interleaved with PyTorch"
+    if basin_times:
+        record("train", f"torch-train-mlp-{steps}x128", basin_times, None, False, workload=workload, per=(steps * 128, "samples"), side="basin")
+    record("train", f"torch-train-mlp-{steps}x128", times, f"{peer_name}, nn.Sequential + optim.SGD", False,
+           check="random data, values not compared", workload=workload, per=(steps * 128, "samples"))

@@ -293,6 +293,13 @@ if enabled("align") { try AlignBench.run(directory: directory, quick: quick) }
 // Convolutions (issue 14): paper 000's shallow CNN, training and HVP; see ConvBench.swift.
 if enabled("conv") { try ConvBench.run(directory: directory, repeats: quick ? 1 : 5, steps: quick ? 2 : 6) }
 if sections.contains("conv-round") { try ConvBench.printRound(steps: quick ? 2 : 6) }
+// `basin-bench train-round`: one round of the MLP's training steps as one JSON line, for
+// bench/torch_hessian_reference.py, which alternates it with PyTorch's rounds.
+if sections.contains("train-round"), let mlp = TrainerBenchmark.standardModels.first {
+    let steps = quick ? max(1, mlp.steps / 4) : mlp.steps
+    let r = try TrainerBenchmark.run(mlp.spec, batchSize: 128, steps: steps)
+    print(String(format: "{\"seconds\": %.5f}", Double(128 * steps) / r.trainSamplesPerSecond))
+}
 
 // ONNX graphs (issue 13): Basin's ResNet-20 as an ONNX file against the same network built
 // natively, and the ResNet-18-style fixture; see ONNXBench.swift (no --quick variant).

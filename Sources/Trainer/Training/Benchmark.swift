@@ -41,7 +41,7 @@ public enum TrainerBenchmark {
 
     /// The benchmark set: MLP 784-512-256-10 and the shallow CNN on 1×28×28 and 3×32×32.
     public static let standardModels: [(name: String, spec: ModelSpec, steps: Int)] = [
-        ("mlp 784-512-256-10", .mlp(inputShape: [1, 28, 28], widths: [512, 256], classes: 10), 30),
+        ("mlp 784-512-256-10", .mlp(inputShape: [1, 28, 28], widths: [512, 256], classes: 10), 300),
         ("shallow-cnn 1x28x28", .shallowCNN(inputShape: [1, 28, 28], classes: 10), 5),
         ("shallow-cnn 3x32x32", .shallowCNN(inputShape: [3, 32, 32], classes: 10), 5),
     ]
