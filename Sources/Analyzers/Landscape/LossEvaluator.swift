@@ -111,8 +111,9 @@ public final class LossEvaluator: @unchecked Sendable {
         let batches: [(split: Int, rows: Range<Int>)] = splits.enumerated().flatMap { s, split in
             stride(from: 0, to: split.data.count, by: batchSize).map { (s, $0..<min($0 + batchSize, split.data.count)) }
         }
-        let bytesPerRow = max(1, basis.count.multipliedReportingOverflow(by: perSample).partialValue) * MemoryLayout<Float>.stride
-        let rowsPerChunk = max(batchSize, familyMemoryBudget / bytesPerRow)
+        let (elements, overflow) = basis.count.multipliedReportingOverflow(by: max(perSample, 1))
+        let (bytesPerRow, overflowBytes) = elements.multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+        let rowsPerChunk = overflow || overflowBytes ? batchSize : max(batchSize, familyMemoryBudget / max(bytesPerRow, 1))
         var chunks: [Range<Int>] = [], start = 0, rows = 0
         for (j, b) in batches.enumerated() {
             if rows + b.rows.count > rowsPerChunk, j > start { chunks.append(start..<j); start = j; rows = 0 }
