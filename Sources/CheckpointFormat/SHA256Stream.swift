@@ -19,8 +19,8 @@ struct SHA256Stream {
         return basin_sha256_accelerated() != 0
     }()
 
-    init(portable: Bool = false) {
-        if Self.accelerated && !portable {
+    init() {
+        if Self.accelerated {
             var c = basin_sha256_context()
             basin_sha256_init(&c)
             engine = .native(c)

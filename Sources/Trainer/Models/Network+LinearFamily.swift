@@ -58,7 +58,7 @@ extension Network {
             }
         }
         root.releaseCaches()
-        return FamilyBatch(batch: batch, inputShape: shape, offset: leading.offset, outputs: outputs, outputShape: outputShape)
+        return FamilyBatch(batch: batch, offset: leading.offset, outputs: outputs, outputShape: outputShape)
     }
 
     /// The loss and accuracy on a prepared batch at θ = Σᵢ weights[i]·basis[i], where
@@ -87,10 +87,7 @@ extension Network {
 /// (`Network.prepare(_:family:)`).
 public struct FamilyBatch<Scalar: BLASScalar>: @unchecked Sendable {
     public let batch: Batch<Scalar>
-    let inputShape: [Int]
     let offset: Int
     let outputs: [Buffer<Scalar>]
     let outputShape: [Int]
-    /// Bytes the precomputed outputs hold.
-    public var byteCount: Int { outputs.reduce(0) { $0 + $1.count } * MemoryLayout<Scalar>.stride }
 }
