@@ -44,7 +44,7 @@ let package = Package(
         // oneDNN (Debian: libdnnl-dev) for float32 convolutions: a small C bridge, linked to
         // libdnnl and to libgomp, whose OpenMP team size the bridge sets per call.
         .target(name: "CDNNL", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
-        .target(name: "Trainer", dependencies: ["Tensors", "CheckpointFormat", "ONNX", "CDNNL"]),
+        .target(name: "Trainer", dependencies: ["Tensors", "CheckpointFormat", "ONNX"]),
         .target(name: "Render", dependencies: ["CCairo", "CPNG"]),
         // ONNX graphs read through protobuf code generated once from onnx-subset.proto (committed).
         .target(name: "ONNX", dependencies: [

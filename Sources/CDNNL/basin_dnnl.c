@@ -14,6 +14,8 @@
 extern void omp_set_num_threads(int);
 
 static dnnl_engine_t engine = NULL;
+// Primitive attributes asking for a scratchpad passed in with each call (see `op`).
+static dnnl_primitive_attr_t user_scratchpad = NULL;
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
 static void make_engine(void) {
 #ifdef __GLIBC__
@@ -27,23 +29,48 @@ static void make_engine(void) {
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
     if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) engine = NULL;
+    if (dnnl_primitive_attr_create(&user_scratchpad) != dnnl_success ||
+        dnnl_primitive_attr_set_scratchpad_mode(user_scratchpad, dnnl_scratchpad_mode_user) != dnnl_success) {
+        if (user_scratchpad) dnnl_primitive_attr_destroy(user_scratchpad);
+        user_scratchpad = NULL;
+        engine = NULL;
+    }
 }
 
 // One argument of a primitive: Basin's plain buffer and, when oneDNN wants another layout,
-// its own buffer and the reorder between the two.
+// the reorder between the two. The buffer in oneDNN's layout is allocated for each call and
+// freed after it (glibc's heap, tuned above, serves it again without page faults), so a
+// handle holds primitives only and a cache of handles costs no activation-sized memory.
 typedef struct {
     int arg;
     int output;
     dnnl_memory_t user;
     dnnl_memory_t inner;
+    size_t inner_bytes;
     dnnl_primitive_t reorder;
+    dnnl_memory_t reorder_scratch;
 } port;
 
+// Every primitive runs with a scratchpad Basin passes in (oneDNN's "user" mode): the library's
+// own is a per-thread buffer bound to the thread that created the primitive, and a handle built
+// on one thread may run on another while that one runs a primitive of its own.
 typedef struct {
     dnnl_primitive_t primitive;
+    dnnl_memory_t scratch;
     port ports[5];
     int count;
+    size_t scratch_bytes; // the largest scratchpad of the primitive and its reorders
 } op;
+
+// The scratchpad memory of `pd` (NULL when it needs none) and its size folded into `bytes`.
+static int scratch_memory(const_dnnl_primitive_desc_t pd, dnnl_memory_t *memory, size_t *bytes) {
+    *memory = NULL;
+    const dnnl_memory_desc_t *m = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    size_t size = m ? dnnl_memory_desc_get_size(m) : 0;
+    if (size == 0) return 0;
+    if (size > *bytes) *bytes = size;
+    return dnnl_memory_create(memory, m, engine, DNNL_MEMORY_NONE) != dnnl_success;
+}
 
 struct basin_conv {
     dnnl_stream_t stream;
@@ -60,62 +87,106 @@ static int add_port(op *o, int arg, int output, const dnnl_memory_desc_t *plain,
     p->output = output;
     if (dnnl_memory_create(&p->user, plain, engine, DNNL_MEMORY_NONE) != dnnl_success) { p->user = NULL; return 1; }
     if (dnnl_memory_desc_equal(plain, want)) { p->inner = p->user; return 0; }
-    if (dnnl_memory_create(&p->inner, want, engine, DNNL_MEMORY_ALLOCATE) != dnnl_success) { p->inner = NULL; return 1; }
+    if (dnnl_memory_create(&p->inner, want, engine, DNNL_MEMORY_NONE) != dnnl_success) { p->inner = NULL; return 1; }
+    p->inner_bytes = dnnl_memory_desc_get_size(want);
     dnnl_primitive_desc_t rpd;
     const dnnl_memory_desc_t *from = output ? want : plain, *to = output ? plain : want;
-    if (dnnl_reorder_primitive_desc_create(&rpd, from, engine, to, engine, NULL) != dnnl_success) return 1;
-    dnnl_status_t s = dnnl_primitive_create(&p->reorder, rpd);
+    if (dnnl_reorder_primitive_desc_create(&rpd, from, engine, to, engine, user_scratchpad) != dnnl_success) return 1;
+    int bad = dnnl_primitive_create(&p->reorder, rpd) != dnnl_success;
+    if (bad) p->reorder = NULL;
+    bad |= scratch_memory(rpd, &p->reorder_scratch, &o->scratch_bytes);
     dnnl_primitive_desc_destroy(rpd);
-    if (s != dnnl_success) { p->reorder = NULL; return 1; }
-    return 0;
+    return bad;
 }
 
 static void destroy_op(op *o) {
     for (int i = 0; i < o->count; i++) {
         port *p = &o->ports[i];
         if (p->reorder) dnnl_primitive_destroy(p->reorder);
+        if (p->reorder_scratch) dnnl_memory_destroy(p->reorder_scratch);
         if (p->inner && p->inner != p->user) dnnl_memory_destroy(p->inner);
         if (p->user) dnnl_memory_destroy(p->user);
     }
     if (o->primitive) dnnl_primitive_destroy(o->primitive);
+    if (o->scratch) dnnl_memory_destroy(o->scratch);
     o->count = 0;
     o->primitive = NULL;
+    o->scratch = NULL;
 }
 
 static int reorder(basin_conv *conv, port *p) {
-    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, p->output ? p->inner : p->user}, {DNNL_ARG_TO, p->output ? p->user : p->inner}};
-    return dnnl_primitive_execute(p->reorder, conv->stream, 2, args) != dnnl_success;
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_FROM, p->output ? p->inner : p->user}, {DNNL_ARG_TO, p->output ? p->user : p->inner},
+                               {DNNL_ARG_SCRATCHPAD, p->reorder_scratch}};
+    return dnnl_primitive_execute(p->reorder, conv->stream, p->reorder_scratch ? 3 : 2, args) != dnnl_success;
+}
+
+// 64-byte aligned, as oneDNN's own allocations.
+static void *aligned(size_t bytes) {
+    void *p = NULL;
+    return posix_memalign(&p, 64, (bytes + 63) / 64 * 64 + 64) == 0 ? p : NULL;
 }
 
 // Runs `o` on the buffers `handles` (one per port, in port order).
 static int run(basin_conv *conv, op *o, void *const *handles) {
     omp_set_num_threads(conv->threads);
-    dnnl_exec_arg_t args[5];
-    for (int i = 0; i < o->count; i++) {
+    dnnl_exec_arg_t args[6];
+    void *buffers[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
+    int failed = 0, count = o->count;
+    // One scratchpad for the whole call: the reorders and the primitive run one after another.
+    if (o->scratch_bytes) {
+        buffers[5] = aligned(o->scratch_bytes);
+        failed |= buffers[5] == NULL;
+        if (!failed && o->scratch) failed |= dnnl_memory_set_data_handle(o->scratch, buffers[5]) != dnnl_success;
+        for (int i = 0; i < o->count && !failed; i++) {
+            if (o->ports[i].reorder_scratch) failed |= dnnl_memory_set_data_handle(o->ports[i].reorder_scratch, buffers[5]) != dnnl_success;
+        }
+    }
+    for (int i = 0; i < o->count && !failed; i++) {
         port *p = &o->ports[i];
-        if (dnnl_memory_set_data_handle(p->user, handles[i]) != dnnl_success) return 1;
-        if (!p->output && p->reorder && reorder(conv, p)) return 1;
+        failed |= dnnl_memory_set_data_handle(p->user, handles[i]) != dnnl_success;
+        if (p->inner != p->user && !failed) {
+            buffers[i] = aligned(p->inner_bytes);
+            failed |= buffers[i] == NULL;
+            if (!failed) failed |= dnnl_memory_set_data_handle(p->inner, buffers[i]) != dnnl_success;
+        }
+        if (!failed && !p->output && p->reorder) failed |= reorder(conv, p);
         args[i].arg = p->arg;
         args[i].memory = p->inner;
     }
-    if (dnnl_primitive_execute(o->primitive, conv->stream, o->count, args) != dnnl_success) return 1;
-    for (int i = 0; i < o->count; i++) {
-        port *p = &o->ports[i];
-        if (p->output && p->reorder && reorder(conv, p)) return 1;
+    if (o->scratch) {
+        args[count].arg = DNNL_ARG_SCRATCHPAD;
+        args[count].memory = o->scratch;
+        count++;
     }
-    return dnnl_stream_wait(conv->stream) != dnnl_success;
+    if (!failed) failed |= dnnl_primitive_execute(o->primitive, conv->stream, count, args) != dnnl_success;
+    for (int i = 0; i < o->count && !failed; i++) {
+        port *p = &o->ports[i];
+        if (p->output && p->reorder) failed |= reorder(conv, p);
+    }
+    // Wait even after a failure: nothing may still read a buffer when it is freed.
+    failed |= dnnl_stream_wait(conv->stream) != dnnl_success;
+    for (int i = 0; i < 6; i++) free(buffers[i]);
+    return failed;
 }
 
 static const dnnl_memory_desc_t *md(const_dnnl_primitive_desc_t pd, dnnl_query_t what, int index) {
     return dnnl_primitive_desc_query_md(pd, what, index);
 }
 
-basin_conv *basin_conv_create(int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t k,
-                              int64_t stride, int64_t padding, int has_bias, int threads) {
+// Output size along one axis (floor mode), or 0 when the window does not fit.
+static int64_t output_size(int64_t in, int64_t k, int64_t stride, int64_t dilation, int64_t before, int64_t after) {
+    if (in <= 0 || k <= 0 || stride <= 0 || dilation <= 0 || before < 0 || after < 0) return 0;
+    int64_t span = in + before + after - dilation * (k - 1) - 1;
+    return span < 0 ? 0 : span / stride + 1;
+}
+
+basin_conv *basin_conv_create(const basin_conv_geometry *g, int has_bias, int threads) {
     pthread_once(&engine_once, make_engine);
-    if (!engine || n <= 0 || c <= 0 || h <= 0 || w <= 0 || o <= 0 || k <= 0 || stride <= 0 || padding < 0) return NULL;
-    int64_t ho = (h + 2 * padding - k) / stride + 1, wo = (w + 2 * padding - k) / stride + 1;
+    if (!engine || !g || g->n <= 0 || g->c <= 0 || g->o <= 0 || g->groups <= 0 || g->c % g->groups || g->o % g->groups) return NULL;
+    int64_t ho = output_size(g->h, g->kh, g->stride_h, g->dilation_h, g->pad_top, g->pad_bottom);
+    int64_t wo = output_size(g->w, g->kw, g->stride_w, g->dilation_w, g->pad_left, g->pad_right);
     if (ho <= 0 || wo <= 0) return NULL;
+    int64_t n = g->n, c = g->c, h = g->h, w = g->w, o = g->o, groups = g->groups;
     basin_conv *conv = calloc(1, sizeof(basin_conv));
     if (!conv) return NULL;
     conv->threads = threads < 1 ? 1 : threads;
@@ -123,16 +194,24 @@ basin_conv *basin_conv_create(int64_t n, int64_t c, int64_t h, int64_t w, int64_
     conv->out_channels = o;
     omp_set_num_threads(conv->threads);
 
-    dnnl_dims_t src_dims = {n, c, h, w}, wei_dims = {o, c, k, k}, bias_dims = {o}, dst_dims = {n, o, ho, wo};
-    dnnl_dims_t strides = {stride, stride}, pads = {padding, padding};
+    // Grouped weights are [g, o/g, c/g, kh, kw]: the same bytes as ONNX's [o, c/g, kh, kw].
+    int wei_rank = groups > 1 ? 5 : 4;
+    dnnl_dims_t src_dims = {n, c, h, w}, bias_dims = {o}, dst_dims = {n, o, ho, wo};
+    dnnl_dims_t wei_dims = {o, c, g->kh, g->kw};
+    if (groups > 1) {
+        wei_dims[0] = groups; wei_dims[1] = o / groups; wei_dims[2] = c / groups; wei_dims[3] = g->kh; wei_dims[4] = g->kw;
+    }
+    // oneDNN counts dilation as the gap between taps (0 = dense).
+    dnnl_dims_t strides = {g->stride_h, g->stride_w}, dilates = {g->dilation_h - 1, g->dilation_w - 1};
+    dnnl_dims_t pads_l = {g->pad_top, g->pad_left}, pads_r = {g->pad_bottom, g->pad_right};
     dnnl_memory_desc_t src_plain, wei_plain, bias_plain, dst_plain, src_any, wei_any, dst_any;
     int bad = 0;
     bad |= dnnl_memory_desc_init_by_tag(&src_plain, 4, src_dims, dnnl_f32, dnnl_nchw) != dnnl_success;
-    bad |= dnnl_memory_desc_init_by_tag(&wei_plain, 4, wei_dims, dnnl_f32, dnnl_oihw) != dnnl_success;
+    bad |= dnnl_memory_desc_init_by_tag(&wei_plain, wei_rank, wei_dims, dnnl_f32, groups > 1 ? dnnl_goihw : dnnl_oihw) != dnnl_success;
     bad |= dnnl_memory_desc_init_by_tag(&bias_plain, 1, bias_dims, dnnl_f32, dnnl_a) != dnnl_success;
     bad |= dnnl_memory_desc_init_by_tag(&dst_plain, 4, dst_dims, dnnl_f32, dnnl_nchw) != dnnl_success;
     bad |= dnnl_memory_desc_init_by_tag(&src_any, 4, src_dims, dnnl_f32, dnnl_format_tag_any) != dnnl_success;
-    bad |= dnnl_memory_desc_init_by_tag(&wei_any, 4, wei_dims, dnnl_f32, dnnl_format_tag_any) != dnnl_success;
+    bad |= dnnl_memory_desc_init_by_tag(&wei_any, wei_rank, wei_dims, dnnl_f32, dnnl_format_tag_any) != dnnl_success;
     bad |= dnnl_memory_desc_init_by_tag(&dst_any, 4, dst_dims, dnnl_f32, dnnl_format_tag_any) != dnnl_success;
     if (bad || dnnl_stream_create(&conv->stream, engine, dnnl_stream_default_flags) != dnnl_success) {
         free(conv);
@@ -144,18 +223,19 @@ basin_conv *basin_conv_create(int64_t n, int64_t c, int64_t h, int64_t w, int64_
     dnnl_convolution_desc_t fd, dd, wd;
     const dnnl_memory_desc_t *bias = has_bias ? &bias_plain : NULL;
     bad |= !conv->zero_bias;
-    bad |= dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &src_any, &wei_any,
-                                              bias, &dst_any, strides, pads, pads) != dnnl_success;
-    bad |= bad || dnnl_primitive_desc_create(&fpd, &fd, NULL, engine, NULL) != dnnl_success;
-    bad |= bad || dnnl_convolution_backward_data_desc_init(&dd, dnnl_convolution_direct, &src_any, &wei_any, &dst_any,
-                                                           strides, pads, pads) != dnnl_success;
-    bad |= bad || dnnl_primitive_desc_create(&dpd, &dd, NULL, engine, fpd) != dnnl_success;
-    bad |= bad || dnnl_convolution_backward_weights_desc_init(&wd, dnnl_convolution_direct, &src_any, &wei_any, bias,
-                                                              &dst_any, strides, pads, pads) != dnnl_success;
-    bad |= bad || dnnl_primitive_desc_create(&wpd, &wd, NULL, engine, fpd) != dnnl_success;
+    bad |= dnnl_dilated_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &src_any, &wei_any,
+                                                      bias, &dst_any, strides, dilates, pads_l, pads_r) != dnnl_success;
+    bad |= bad || dnnl_primitive_desc_create(&fpd, &fd, user_scratchpad, engine, NULL) != dnnl_success;
+    bad |= bad || dnnl_dilated_convolution_backward_data_desc_init(&dd, dnnl_convolution_direct, &src_any, &wei_any, &dst_any,
+                                                                   strides, dilates, pads_l, pads_r) != dnnl_success;
+    bad |= bad || dnnl_primitive_desc_create(&dpd, &dd, user_scratchpad, engine, fpd) != dnnl_success;
+    bad |= bad || dnnl_dilated_convolution_backward_weights_desc_init(&wd, dnnl_convolution_direct, &src_any, &wei_any, bias,
+                                                                      &dst_any, strides, dilates, pads_l, pads_r) != dnnl_success;
+    bad |= bad || dnnl_primitive_desc_create(&wpd, &wd, user_scratchpad, engine, fpd) != dnnl_success;
     if (!bad) {
         op *f = &conv->forward;
         bad |= dnnl_primitive_create(&f->primitive, fpd) != dnnl_success;
+        bad |= scratch_memory(fpd, &f->scratch, &f->scratch_bytes);
         bad |= add_port(f, DNNL_ARG_SRC, 0, &src_plain, md(fpd, dnnl_query_src_md, 0));
         bad |= add_port(f, DNNL_ARG_WEIGHTS, 0, &wei_plain, md(fpd, dnnl_query_weights_md, 0));
         if (has_bias) bad |= add_port(f, DNNL_ARG_BIAS, 0, &bias_plain, md(fpd, dnnl_query_weights_md, 1));
@@ -163,12 +243,14 @@ basin_conv *basin_conv_create(int64_t n, int64_t c, int64_t h, int64_t w, int64_
 
         op *d = &conv->backward_data;
         bad |= dnnl_primitive_create(&d->primitive, dpd) != dnnl_success;
+        bad |= scratch_memory(dpd, &d->scratch, &d->scratch_bytes);
         bad |= add_port(d, DNNL_ARG_WEIGHTS, 0, &wei_plain, md(dpd, dnnl_query_weights_md, 0));
         bad |= add_port(d, DNNL_ARG_DIFF_DST, 0, &dst_plain, md(dpd, dnnl_query_diff_dst_md, 0));
         bad |= add_port(d, DNNL_ARG_DIFF_SRC, 1, &src_plain, md(dpd, dnnl_query_diff_src_md, 0));
 
         op *b = &conv->backward_weights;
         bad |= dnnl_primitive_create(&b->primitive, wpd) != dnnl_success;
+        bad |= scratch_memory(wpd, &b->scratch, &b->scratch_bytes);
         bad |= add_port(b, DNNL_ARG_SRC, 0, &src_plain, md(wpd, dnnl_query_src_md, 0));
         bad |= add_port(b, DNNL_ARG_DIFF_DST, 0, &dst_plain, md(wpd, dnnl_query_diff_dst_md, 0));
         bad |= add_port(b, DNNL_ARG_DIFF_WEIGHTS, 1, &wei_plain, md(wpd, dnnl_query_diff_weights_md, 0));

@@ -325,8 +325,12 @@ struct SplitMix {
     /// batch statistics on the 8 gaussian images of the gradient test. There the loss is so
     /// curved (‖Hv‖ ≈ 10³…10⁴) that no step makes the difference of gradients accurate: 1e-3
     /// is ~100% off, 1e-4 3%, 3e-5 9% (float32 noise) — so they are held to 5e-2 here, and
-    /// to the Hessian's symmetry (1e-4) in `batchStatisticsProductIsSymmetric`.
-    @Test(arguments: [("vit", BatchNormStatistics.running, 1e-3, 1e-2), ("vgg11bn", .batch, 1e-4, 5e-2), ("resnet18", .batch, 1e-4, 5e-2)])
+    /// to the Hessian's symmetry (1e-4) in `batchStatisticsProductIsSymmetric`. ResNet-18's
+    /// difference is noise down to 2e-4 and crosses a kink by 3e-4 (~100% off): measured
+    /// against the exact product, steps 2e-4 / 1e-4 / 5e-5 / 2.5e-5 are 1.6% / 2.7% / 6.5% / 13%
+    /// off with im2col convolutions and 2.1% / 5.0% / 6.7% / 20% with oneDNN's (whose exact
+    /// products agree with im2col's to 1.4e-5), so it takes 2e-4.
+    @Test(arguments: [("vit", BatchNormStatistics.running, 1e-3, 1e-2), ("vgg11bn", .batch, 1e-4, 5e-2), ("resnet18", .batch, 2e-4, 5e-2)])
     func exactProductThroughNormalisationsEqualsTheFiniteDifference(model name: String, batchNorm: BatchNormStatistics,
                                                                      step: Double, tolerance: Double) throws {
         var (model, input, labels) = try ONNXGradientTests.fixture(name)

@@ -1,7 +1,8 @@
 #ifndef BASIN_DNNL_H
 #define BASIN_DNNL_H
 
-// Basin's bridge to oneDNN (Debian: libdnnl-dev), float32 2-D convolutions only.
+// Basin's bridge to oneDNN (Debian: libdnnl-dev): float32 2-D convolutions (any kernel, strides,
+// dilations, asymmetric padding, groups) and float32 GEMM.
 //
 // One `basin_conv` holds the forward, backward-data and backward-weights primitives of one
 // convolution shape, created once (oneDNN picks its preferred, usually channel-blocked, layouts)
@@ -17,10 +18,19 @@ extern "C" {
 
 typedef struct basin_conv basin_conv;
 
-/// The primitives for x [n, c, h, w] * W [o, c, k, k] (stride, symmetric zero padding) with or
-/// without bias, on `threads` threads; NULL when oneDNN cannot build them.
-basin_conv *basin_conv_create(int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t k,
-                              int64_t stride, int64_t padding, int has_bias, int threads);
+/// The geometry of one 2-D convolution (cross-correlation): x [n, c, h, w] with weights
+/// [o, c/groups, kh, kw] (row-major, ONNX's and PyTorch's layout), per-axis strides and
+/// dilations (1 = dense), zero padding before (top, left) and after (bottom, right).
+typedef struct {
+    int64_t n, c, h, w, o, kh, kw;
+    int64_t stride_h, stride_w, dilation_h, dilation_w;
+    int64_t pad_top, pad_left, pad_bottom, pad_right;
+    int64_t groups;
+} basin_conv_geometry;
+
+/// The primitives for `geometry` with or without bias, on `threads` threads; NULL when the
+/// geometry is invalid (the output would be empty) or oneDNN cannot build them.
+basin_conv *basin_conv_create(const basin_conv_geometry *geometry, int has_bias, int threads);
 void basin_conv_destroy(basin_conv *conv);
 
 /// y = conv(x, weight) + bias (bias may be NULL: no bias term). Returns 0 on success.

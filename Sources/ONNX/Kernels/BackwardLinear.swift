@@ -79,13 +79,13 @@ extension Kernel {
         return (wantA ? da : nil, wantB ? db : nil)
     }
 
-    /// Per image and group: dW_g += dY_g·colsᵀ, dCols = W_gᵀ·dY_g folded back by col2im; db = Σ dY.
+    /// By oneDNN over the whole batch (`ConvOneDNN.swift`), otherwise per image and group:
+    /// dW_g += dY_g·colsᵀ, dCols = W_gᵀ·dY_g folded back by col2im; db = Σ dY.
     /// `wantInput`/`wantWeight` skip the products nobody reads (the curvature wants one of the two).
     static func convBackward(_ x: Tensor<Float>, _ w: Tensor<Float>, _ dy: [Float], _ attributes: WindowAttributes, group: Int,
                              wantInput: Bool, wantWeight: Bool = true) throws(KernelError) -> (input: [Float]?, weight: [Float]?, bias: [Float]) {
         let l = try ConvLayout(x.shape, w.shape, attributes, group: group)
         guard dy.count == l.batch * l.outChannels * l.pixels else { throw KernelError("internal: a Conv gradient of \(dy.count) elements for output \(l.outputShape)") }
-        var dx = [Float](repeating: 0, count: wantInput ? x.count : 0), dw = [Float](repeating: 0, count: wantWeight ? w.count : 0)
         var db = [Float](repeating: 0, count: l.outChannels)
         dy.withUnsafeBufferPointer { pdy in
             guard let DY = pdy.baseAddress else { return }
@@ -98,7 +98,18 @@ extension Kernel {
                 }
             }
         }
-        guard l.pixels > 0, l.patch > 0, l.groupOutChannels > 0, wantInput || wantWeight else { return (wantInput ? dx : nil, wantWeight ? dw : nil, db) }
+        guard l.pixels > 0, l.patch > 0, l.groupOutChannels > 0, wantInput || wantWeight else {
+            return (wantInput ? [Float](repeating: 0, count: x.count) : nil, wantWeight ? [Float](repeating: 0, count: w.count) : nil, db)
+        }
+        let g = convBackwardOneDNN(x, w, dy, l, wantInput: wantInput, wantWeight: wantWeight)
+            ?? convBackwardIm2col(x, w, dy, l, wantInput: wantInput, wantWeight: wantWeight)
+        return (g.input, g.weight, db)
+    }
+
+    /// The im2col route of `convBackward`'s input and weight gradients (operands checked by the caller).
+    static func convBackwardIm2col(_ x: Tensor<Float>, _ w: Tensor<Float>, _ dy: [Float], _ l: ConvLayout,
+                                   wantInput: Bool, wantWeight: Bool) -> (input: [Float]?, weight: [Float]?) {
+        var dx = [Float](repeating: 0, count: wantInput ? x.count : 0), dw = [Float](repeating: 0, count: wantWeight ? w.count : 0)
         var cols = [Float](repeating: 0, count: l.pointwise ? 0 : l.patch * l.pixels)
         x.withUnsafeBufferPointer { px in
             w.withUnsafeBufferPointer { pw in
@@ -140,7 +151,7 @@ extension Kernel {
                 }
             }
         }
-        return (wantInput ? dx : nil, wantWeight ? dw : nil, db)
+        return (wantInput ? dx : nil, wantWeight ? dw : nil)
     }
 
     /// Max pooling: the gradient goes to the first maximum of each window (as the forward's

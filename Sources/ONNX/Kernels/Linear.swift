@@ -102,12 +102,19 @@ extension Kernel {
     }
 
     /// 2-D convolution (cross-correlation) of x `[N, C, H, W]` with w `[O, C/group, kh, kw]`
-    /// and optional bias `[O]`, by im2col and one `sgemm` per image and group:
+    /// and optional bias `[O]`: by oneDNN over the whole batch (`ConvOneDNN.swift`), otherwise by
+    /// im2col and one `sgemm` per image and group:
     /// y[n, g] = W_g `[O/g, C/g·kh·kw]` · cols_g `[C/g·kh·kw, Ho·Wo]` + b_g.
     static func conv(_ x: Tensor<Float>, _ w: Tensor<Float>, _ bias: Tensor<Float>?, _ attributes: WindowAttributes,
                      group: Int) throws(KernelError) -> Tensor<Float> {
         let l = try ConvLayout(x.shape, w.shape, attributes, group: group)
         if let bias, bias.shape != [l.outChannels] { throw KernelError("Conv bias of shape \(bias.shape) does not match \(l.outChannels) output channels") }
+        if let y = convOneDNN(x, w, bias, l) { return y }
+        return try convIm2col(x, w, bias, l)
+    }
+
+    /// The im2col route of `conv` (operands checked by the caller).
+    static func convIm2col(_ x: Tensor<Float>, _ w: Tensor<Float>, _ bias: Tensor<Float>?, _ l: ConvLayout) throws(KernelError) -> Tensor<Float> {
         var y = try makeFloat(l.outputShape)
         if let bias {
             y.withUnsafeMutableBufferPointer { py in
@@ -115,12 +122,24 @@ extension Kernel {
                 for n in 0..<l.batch { for o in 0..<l.outChannels { (Y + (n * l.outChannels + o) * l.pixels).update(repeating: bias.scalars[o], count: l.pixels) } }
             }
         }
-        try convAdding(x, w, l, into: &y)
+        try convAddingIm2col(x, w, l, into: &y)
         return y
     }
 
     /// y += conv(x, w) (no bias), y of the layout's output shape: the tangent adds two convolutions into one buffer.
     static func convAdding(_ x: Tensor<Float>, _ w: Tensor<Float>, _ l: ConvLayout, into y: inout Tensor<Float>) throws(KernelError) {
+        guard l.pixels > 0, l.patch > 0, l.groupOutChannels > 0 else { return }
+        if let term = convOneDNN(x, w, nil, l), term.count == y.count {
+            y.withUnsafeMutableBufferPointer { py in
+                term.withUnsafeBufferPointer { pt in for i in 0..<pt.count { py[i] += pt[i] } }
+            }
+            return
+        }
+        try convAddingIm2col(x, w, l, into: &y)
+    }
+
+    /// The im2col route of `convAdding`.
+    static func convAddingIm2col(_ x: Tensor<Float>, _ w: Tensor<Float>, _ l: ConvLayout, into y: inout Tensor<Float>) throws(KernelError) {
         guard l.pixels > 0, l.patch > 0, l.groupOutChannels > 0 else { return }
         var cols = [Float](repeating: 0, count: l.pointwise ? 0 : l.patch * l.pixels)
         x.withUnsafeBufferPointer { px in

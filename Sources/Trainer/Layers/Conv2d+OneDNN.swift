@@ -14,9 +14,12 @@ extension Conv2d {
     /// nil for float64, when disabled, or when oneDNN cannot build them.
     private func primitives(_ shape: [Int]) -> OneDNNConvolution? {
         guard Scalar.self == Float.self, usesOneDNN, OneDNNConvolution.enabled else { return nil }
-        let key = OneDNNConvolution.Key(batch: shape[0], height: shape[2], width: shape[3], threads: BLAS.threadCount)
-        if let cached = oneDNN, cached.key == key { return cached }
-        oneDNN = OneDNNConvolution((inChannels, outChannels, kernelSize, stride, padding, hasBias), key: key)
+        var g = OneDNNConvolution.Geometry(batch: shape[0], channels: inChannels, height: shape[2], width: shape[3], outChannels: outChannels,
+                                           kernelHeight: kernelSize, kernelWidth: kernelSize, hasBias: hasBias, threads: BLAS.threadCount)
+        (g.strideHeight, g.strideWidth) = (stride, stride)
+        (g.padTop, g.padLeft, g.padBottom, g.padRight) = (padding, padding, padding, padding)
+        if let cached = oneDNN, cached.geometry == g { return cached }
+        oneDNN = OneDNNConvolution(g)
         return oneDNN
     }
 

@@ -124,7 +124,8 @@ final class Conv2d<Scalar: BLASScalar> {
         return dx
     }
 
-    func releaseCache() { input = nil; oneDNN = nil }
+    /// The primitives stay: they hold no activation-sized memory (see `OneDNNConvolution`).
+    func releaseCache() { input = nil }
 
     /// The column matrix of one image: the image itself for pointwise kernels, else im2col into `scratch`.
     @inline(__always)

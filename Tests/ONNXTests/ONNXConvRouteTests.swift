@@ -1,0 +1,92 @@
+import Foundation
+import Synchronization
+import Testing
+import Tensors
+@testable import ONNX
+
+/// The ONNX `Conv` on oneDNN (`Kernels/ConvOneDNN.swift`) against the im2col route, which the
+/// onnxruntime and PyTorch fixtures pinned before oneDNN took over: every geometry ONNX allows
+/// for 2-D convolutions (rectangular kernels, per-axis strides and dilations, asymmetric and
+/// SAME padding, groups up to depthwise, pointwise), forward, input gradient and weight gradient.
+/// Both are float32 sums of the same products in different orders, so they agree to a few ulps
+/// of Σ|w·x| per output; the bound is 1e-5 of it.
+struct ONNXConvRouteTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        let x: [Int], w: [Int], group: Int, attributes: Kernel.WindowAttributes, bias: Bool
+        var testDescription: String { "x \(x), w \(w), group \(group), \(attributes), bias \(bias)" }
+    }
+
+    static func attributes(strides: [Int]? = nil, pads: [Int]? = nil, dilations: [Int]? = nil, autoPad: String = "NOTSET") -> Kernel.WindowAttributes {
+        Kernel.WindowAttributes(kernelShape: nil, strides: strides, pads: pads, dilations: dilations, autoPad: autoPad)
+    }
+
+    static let cases: [Case] = [
+        Case(x: [2, 3, 9, 9], w: [8, 3, 3, 3], group: 1, attributes: attributes(pads: [1, 1, 1, 1]), bias: true),
+        Case(x: [3, 4, 10, 7], w: [6, 4, 3, 2], group: 1, attributes: attributes(strides: [2, 1], pads: [0, 1, 2, 0]), bias: false),
+        Case(x: [2, 4, 11, 12], w: [4, 2, 3, 3], group: 2, attributes: attributes(pads: [2, 1, 0, 3], dilations: [2, 3]), bias: true),
+        Case(x: [2, 6, 8, 8], w: [6, 1, 3, 3], group: 6, attributes: attributes(strides: [2, 2], autoPad: "SAME_UPPER"), bias: true),
+        Case(x: [1, 8, 7, 5], w: [12, 2, 1, 3], group: 4, attributes: attributes(autoPad: "SAME_LOWER"), bias: false),
+        Case(x: [4, 5, 6, 6], w: [7, 5, 1, 1], group: 1, attributes: attributes(), bias: true),
+        Case(x: [2, 16, 16, 16], w: [32, 16, 1, 1], group: 1, attributes: attributes(strides: [2, 2]), bias: false),
+        Case(x: [1, 3, 5, 5], w: [2, 3, 5, 5], group: 1, attributes: attributes(autoPad: "VALID"), bias: true),
+    ]
+
+    static func random(_ shape: [Int], _ rng: inout SplitMix) throws -> Tensor<Float> {
+        try Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float(rng.gaussian()) })
+    }
+
+    /// max |a − b| ≤ 1e-5 · max(Σ|terms|) where `scale` bounds each output's Σ|w·x|.
+    static func expectClose(_ a: [Float], _ b: [Float], scale: Float, _ what: String) {
+        #expect(a.count == b.count, "\(what): \(a.count) against \(b.count) elements")
+        let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst <= 1e-5 * scale, "\(what): max |oneDNN − im2col| \(worst), scale \(scale)")
+    }
+
+    @Test(arguments: cases)
+    func oneDNNMatchesIm2col(_ c: Case) throws {
+        var rng = SplitMix(seed: UInt64(c.x.reduce(0, +) * 31 + c.w.reduce(0, +)))
+        let x = try Self.random(c.x, &rng), w = try Self.random(c.w, &rng)
+        let bias = c.bias ? try Self.random([c.w[0]], &rng) : nil
+        let l = try Kernel.ConvLayout(x.shape, w.shape, c.attributes, group: c.group)
+        let dy = try Self.random(l.outputShape, &rng).scalars
+        // Σ|w·x| per output is at most (patch size)·max|w|·max|x|; the gaussians stay below 6.
+        let scale = Float(l.patch) * 36 + 6
+
+        let fast = try #require(Kernel.convOneDNN(x, w, bias, l), "oneDNN did not run \(c.testDescription) (BASIN_CONV=im2col set, or no primitive)")
+        let slow = try Kernel.convIm2col(x, w, bias, l)
+        #expect(fast.shape == slow.shape)
+        Self.expectClose(fast.scalars, slow.scalars, scale: scale, "forward")
+
+        let g = try #require(Kernel.convBackwardOneDNN(x, w, dy, l, wantInput: true, wantWeight: true))
+        let h = Kernel.convBackwardIm2col(x, w, dy, l, wantInput: true, wantWeight: true)
+        Self.expectClose(try #require(g.input), try #require(h.input), scale: Float(l.groupOutChannels * l.window.kernel[0] * l.window.kernel[1]) * 36, "input gradient")
+        Self.expectClose(try #require(g.weight), try #require(h.weight), scale: Float(l.batch * l.pixels) * 36, "weight gradient")
+
+        // Only what is asked for is computed.
+        let onlyWeight = try #require(Kernel.convBackwardOneDNN(x, w, dy, l, wantInput: false, wantWeight: true))
+        #expect(onlyWeight.input == nil && onlyWeight.weight == g.weight)
+        let onlyInput = try #require(Kernel.convBackwardOneDNN(x, w, dy, l, wantInput: true, wantWeight: false))
+        #expect(onlyInput.weight == nil && onlyInput.input == g.input)
+    }
+
+    /// Handles are shared across threads (one per caller at a time) and every call brings its own
+    /// scratchpad: concurrent convolutions of one geometry give the bits a lone call gives.
+    @Test func concurrentCallsGiveTheSameBits() throws {
+        var rng = SplitMix(seed: 11)
+        let x = try Self.random([8, 16, 12, 12], &rng), w = try Self.random([16, 16, 3, 3], &rng)
+        let l = try Kernel.ConvLayout(x.shape, w.shape, Self.attributes(pads: [1, 1, 1, 1]), group: 1)
+        let dy = try Self.random(l.outputShape, &rng).scalars
+        let alone = try #require(Kernel.convOneDNN(x, w, nil, l)).scalars
+        let aloneGradient = try #require(Kernel.convBackwardOneDNN(x, w, dy, l, wantInput: true, wantWeight: true))
+        let results = Mutex([(forward: [Float], input: [Float]?, weight: [Float]?)?](repeating: nil, count: 8))
+        DispatchQueue.concurrentPerform(iterations: 8) { i in
+            let y = Kernel.convOneDNN(x, w, nil, l)?.scalars
+            let g = Kernel.convBackwardOneDNN(x, w, dy, l, wantInput: true, wantWeight: true)
+            results.withLock { $0[i] = y.flatMap { y in g.map { (y, $0.input, $0.weight) } } }
+        }
+        for (i, r) in results.withLock({ $0 }).enumerated() {
+            let r = try #require(r, "call \(i) did not run on oneDNN")
+            #expect(r.forward == alone && r.input == aloneGradient.input && r.weight == aloneGradient.weight, "call \(i)")
+        }
+    }
+}
