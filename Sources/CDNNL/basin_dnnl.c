@@ -12,6 +12,10 @@
 // parallel regions. Set before building and before running, so oneDNN partitions the work
 // (and its reductions) the same way every time.
 extern void omp_set_num_threads(int);
+extern int omp_get_thread_num(void);
+extern int omp_get_num_threads(void);
+// What `#pragma omp parallel num_threads(n)` compiles to (libgomp's ABI), so this file needs no -fopenmp.
+extern void GOMP_parallel(void (*body)(void *), void *data, unsigned threads, unsigned flags);
 
 static dnnl_engine_t engine = NULL;
 // Primitive attributes asking for a scratchpad passed in with each call (see `op`).
@@ -307,4 +311,29 @@ int basin_sgemm(int transpose_a, int transpose_b, int64_t m, int64_t n, int64_t 
     dnnl_status_t s = dnnl_sgemm(transpose_a ? 'T' : 'N', transpose_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb,
                                  beta, c, ldc);
     return s == dnnl_success ? 0 : 1;
+}
+
+typedef struct {
+    basin_part_function part;
+    void *context;
+    int64_t count;
+} parts;
+
+static void run_part(void *data) {
+    const parts *p = data;
+    int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
+    int64_t blocks = (p->count + 15) / 16;
+    int64_t begin = blocks * t / threads * 16, end = blocks * (t + 1) / threads * 16;
+    if (end > p->count) end = p->count;
+    if (begin < end) p->part(p->context, begin, end);
+}
+
+void basin_parallel_parts(basin_part_function part, void *context, int64_t count, int threads) {
+    if (count <= 0) return;
+    if (threads <= 1 || count < 32) {
+        part(context, 0, count);
+        return;
+    }
+    parts p = {part, context, count};
+    GOMP_parallel(run_part, &p, (unsigned)threads, 0);
 }

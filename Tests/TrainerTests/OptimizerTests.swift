@@ -29,6 +29,33 @@ struct OptimizerTests {
         #expect(close(try steps(&o, from: [1], gradient: [1], count: 2), [0.539]))
     }
 
+    /// Vectors of 2¹⁵ elements and more are updated on the OpenMP team in parts: every element
+    /// gets the hand-written recurrence's value exactly, on every thread count, frozen spans
+    /// included (a span's parts start at its own lower bound).
+    @Test("SGD over long vectors, updated in parallel parts, equals the per-element recurrence", arguments: [false, true])
+    func sgdLongVectorsInParts(nesterov: Bool) throws {
+        let n = 3 * SGD.parallelMinimum + 37
+        var rng = RandomGenerator(seed: 3)
+        let start = (0..<n).map { _ in Float(rng.nextDouble() * 2 - 1) }, g = (0..<n).map { _ in Float(rng.nextDouble() * 2 - 1) }
+        let ranges = [5..<(SGD.parallelMinimum + 5), (SGD.parallelMinimum + 100)..<n]
+        let (lr, mu, wd): (Float, Float, Float) = (0.1, 0.9, 0.01)
+        var expected = start, momentum = [Float](repeating: 0, count: n)
+        for step in 0..<3 {
+            for r in ranges { for i in r {
+                let d = g[i] + wd * expected[i]
+                momentum[i] = step == 0 ? d : mu * momentum[i] + d
+                expected[i] -= lr * (nesterov ? d + mu * momentum[i] : momentum[i])
+            } }
+        }
+        for threads in [1, 2, 3] {
+            var o = try SGD(learningRate: Double(lr), momentum: Double(mu), weightDecay: Double(wd), nesterov: nesterov)
+            var parameters = Tensor<Float>(vector: start)
+            for _ in 0..<3 { try o.step(parameters: &parameters, gradient: Tensor(vector: g), ranges: ranges, threads: threads) }
+            let theta = parameters.scalars
+            #expect(theta == expected, "\(threads) threads: \(zip(theta, expected).filter { $0 != $1 }.count) elements differ")
+        }
+    }
+
     @Test("plain SGD is θ − η·g")
     func plainSGD() throws {
         var o = try SGD(learningRate: 0.5)

@@ -118,10 +118,14 @@ extension Network {
         // ∂L/∂θ and H·v accumulate straight into the arrays the returned tensors keep (no copy
         // of a parameter-sized vector per pass: a tenth of an MLP training step's serial time).
         var gradient = Self.zeros(wantGradient ? n : 0), hvp = Self.zeros(direction != nil ? n : 0)
-        let v = direction.map { Buffer($0) }
         var evaluation = Evaluation(loss: 0, correct: 0, count: b)
-        gradient.withUnsafeMutableBufferPointer { g in hvp.withUnsafeMutableBufferPointer { h in withParameters(parameters) { theta in
-            var pass = Pass(parameters: theta, direction: v.map { UnsafePointer($0.pointer) }, gradient: wantGradient ? g.baseAddress : nil,
+        // The pass reads v in place (no parameter-sized copy per Hessian-vector product); an
+        // empty direction still marks a tangent pass.
+        let empty = Buffer<Scalar>(count: 0)
+        let directionScalars = direction?.scalars ?? []
+        directionScalars.withUnsafeBufferPointer { vb in gradient.withUnsafeMutableBufferPointer { g in hvp.withUnsafeMutableBufferPointer { h in withParameters(parameters) { theta in
+            let v: UnsafePointer<Scalar>? = direction == nil ? nil : vb.baseAddress ?? UnsafePointer(empty.pointer)
+            var pass = Pass(parameters: theta, direction: v, gradient: wantGradient ? g.baseAddress : nil,
                             hvp: direction != nil ? h.baseAddress : nil, buffers: bufferStorage.pointer, mode: mode)
             let skipsInput = leading != nil && v == nil && !wantGradient
             if skipsInput { pass.leading = leading }
@@ -133,7 +137,7 @@ extension Network {
             evaluation.loss = l.loss
             evaluation.correct = l.correct
             if wantGradient || direction != nil { _ = root.backward(l.gradient, pass) }
-        } } }
+        } } } }
         root.releaseCaches()
         try throwGraphFailure()
         return RunResult(evaluation: evaluation, gradient: wantGradient ? Tensor(vector: gradient) : nil,
@@ -143,7 +147,12 @@ extension Network {
     /// `count` zeros (one memset, as `Buffer` fills).
     private static func zeros(_ count: Int) -> [Scalar] {
         [Scalar](unsafeUninitializedCapacity: count) { buffer, initialized in
-            buffer.baseAddress?.initialize(repeating: 0, count: count)
+            // Parameter-sized: zeroed on the OpenMP team, which would otherwise spin meanwhile.
+            if let base = buffer.baseAddress {
+                OpenMPTeam.forEachPart(count: count, threads: count >= 1 << 15 ? BLAS.threadCount : 1) { part in
+                    (base + part.lowerBound).initialize(repeating: 0, count: part.count)
+                }
+            }
             initialized = count
         }
     }

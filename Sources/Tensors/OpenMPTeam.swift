@@ -1,0 +1,23 @@
+import CDNNL
+
+/// Elementwise work on the calling thread's OpenMP team — the threads oneDNN's GEMMs and
+/// convolutions run on. Between two oneDNN calls those threads spin waiting for the next
+/// parallel region, so work split over them starts at once, and no second thread pool (GCD's,
+/// OpenBLAS's) competes with them for the cores.
+public enum OpenMPTeam {
+    /// Calls `body` once per thread with a contiguous part of 0..<count (boundaries on multiples
+    /// of 16 elements), on `threads` threads; one part on the calling thread when `threads` is 1
+    /// or `count` is small. `body` must only touch its own part's elements.
+    public static func forEachPart(count: Int, threads: Int = BLAS.threadCount, _ body: (Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        withoutActuallyEscaping(body) { escaping in
+            var function = escaping
+            withUnsafeMutablePointer(to: &function) { pointer in
+                basin_parallel_parts({ context, begin, end in
+                    guard let context else { return }
+                    context.assumingMemoryBound(to: ((Range<Int>) -> Void).self).pointee(Int(begin)..<Int(end))
+                }, pointer, Int64(count), Int32(clamping: threads))
+            }
+        }
+    }
+}
