@@ -316,24 +316,31 @@ int basin_sgemm(int transpose_a, int transpose_b, int64_t m, int64_t n, int64_t 
 typedef struct {
     basin_part_function part;
     void *context;
-    int64_t count;
+    int64_t count, alignment;
 } parts;
 
 static void run_part(void *data) {
     const parts *p = data;
     int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
-    int64_t blocks = (p->count + 15) / 16;
-    int64_t begin = blocks * t / threads * 16, end = blocks * (t + 1) / threads * 16;
+    int64_t blocks = (p->count + p->alignment - 1) / p->alignment;
+    int64_t begin = blocks * t / threads * p->alignment, end = blocks * (t + 1) / threads * p->alignment;
     if (end > p->count) end = p->count;
     if (begin < end) p->part(p->context, begin, end);
 }
 
-void basin_parallel_parts(basin_part_function part, void *context, int64_t count, int threads) {
+void basin_parallel_parts(basin_part_function part, void *context, int64_t count, int64_t alignment, int threads) {
     if (count <= 0) return;
-    if (threads <= 1 || count < 32) {
+    if (alignment < 1) alignment = 1;
+    if (threads <= 1 || count < 2 * alignment) {
         part(context, 0, count);
         return;
     }
-    parts p = {part, context, count};
+    parts p = {part, context, count, alignment};
     GOMP_parallel(run_part, &p, (unsigned)threads, 0);
 }
+
+static _Thread_local int calling_thread_count = 0;
+
+void basin_set_calling_thread_count(int threads) { calling_thread_count = threads < 0 ? 0 : threads; }
+
+int basin_calling_thread_count(void) { return calling_thread_count; }

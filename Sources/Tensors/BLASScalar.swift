@@ -202,6 +202,20 @@ public enum BLAS {
     /// (oneDNN has no dgemm).
     public static let float32GEMMThroughOneDNN: Bool = ProcessInfo.processInfo.environment["BASIN_GEMM"] != "openblas"
 
-    /// The number of threads OpenBLAS currently uses.
-    public static var threadCount: Int { Int(openblas_get_num_threads()) }
+    /// The number of threads float32 GEMMs, convolutions and `OpenMPTeam` parts use on the
+    /// calling thread: the count `withCallingThreadCount` set for it, else the one OpenBLAS uses.
+    public static var threadCount: Int {
+        let here = basin_calling_thread_count()
+        return here > 0 ? Int(here) : Int(openblas_get_num_threads())
+    }
+
+    /// Runs `body` with `threadCount` = `n` on the calling thread only (OpenBLAS's own calls keep
+    /// the process-wide count). Not capped by `OPENBLAS_NUM_THREADS`: tests use it to run the
+    /// two-thread paths of oneDNN and the OpenMP team under `make test`'s one-thread setting.
+    public static func withCallingThreadCount<R>(_ n: Int, _ body: () throws -> R) rethrows -> R {
+        let saved = basin_calling_thread_count()
+        basin_set_calling_thread_count(Int32(clamping: max(1, n)))
+        defer { basin_set_calling_thread_count(saved) }
+        return try body()
+    }
 }

@@ -6,9 +6,11 @@ import CDNNL
 /// OpenBLAS's) competes with them for the cores.
 public enum OpenMPTeam {
     /// Calls `body` once per thread with a contiguous part of 0..<count (boundaries on multiples
-    /// of 16 elements), on `threads` threads; one part on the calling thread when `threads` is 1
-    /// or `count` is small. `body` must only touch its own part's elements.
-    public static func forEachPart(count: Int, threads: Int = BLAS.threadCount, _ body: (Range<Int>) -> Void) {
+    /// of `alignment`: 16 floats is a cache line), on `threads` threads; one part on the calling
+    /// thread when `threads` is 1 or `count` < 2·alignment. `body` must only touch its own part's
+    /// elements, and should hand what it reads to a function as arguments: values it captures
+    /// are reloaded from the closure's context on every use, which stops loops vectorising.
+    public static func forEachPart(count: Int, threads: Int = BLAS.threadCount, alignment: Int = 16, _ body: (Range<Int>) -> Void) {
         guard count > 0 else { return }
         withoutActuallyEscaping(body) { escaping in
             var function = escaping
@@ -16,7 +18,7 @@ public enum OpenMPTeam {
                 basin_parallel_parts({ context, begin, end in
                     guard let context else { return }
                     context.assumingMemoryBound(to: ((Range<Int>) -> Void).self).pointee(Int(begin)..<Int(end))
-                }, pointer, Int64(count), Int32(clamping: threads))
+                }, pointer, Int64(count), Int64(max(1, alignment)), Int32(clamping: threads))
             }
         }
     }

@@ -49,12 +49,17 @@ int basin_sgemm(int transpose_a, int transpose_b, int64_t m, int64_t n, int64_t 
                 const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc,
                 int threads);
 
+/// The thread count the calling thread's oneDNN calls and OpenMP parts use instead of the
+/// process-wide one, or 0 (the default) for none.
+void basin_set_calling_thread_count(int threads);
+int basin_calling_thread_count(void);
+
 /// Runs `part(context, begin, end)` on `threads` threads of the calling thread's OpenMP team
 /// (the team oneDNN's kernels run on: no second pool competes for the cores), 0..<count cut
-/// into one contiguous part per thread, boundaries on multiples of 16 elements. One thread, or
-/// fewer than 32 elements, runs it in one part on the calling thread.
+/// into one contiguous part per thread, boundaries on multiples of `alignment` (≥ 1). One
+/// thread, or fewer than 2·alignment elements, runs it in one part on the calling thread.
 typedef void (*basin_part_function)(void *context, int64_t begin, int64_t end);
-void basin_parallel_parts(basin_part_function part, void *context, int64_t count, int threads);
+void basin_parallel_parts(basin_part_function part, void *context, int64_t count, int64_t alignment, int threads);
 
 #ifdef __cplusplus
 }

@@ -25,8 +25,8 @@ final class BatchNorm<Scalar: BLASScalar> {
     private var usedBatchStatistics = false
     private var normalized: Buffer<Scalar>?       // x̂
     private var normalizedTangent: Buffer<Scalar>? // R{x̂}
-    private var inverseStd: [Scalar] = []         // s per channel
-    private var tangentCorrelation: [Scalar] = [] // a = mean(x̂·R{x}) per channel
+    private var inverseStd = Buffer<Scalar>(count: 0)         // s per channel
+    private var tangentCorrelation = Buffer<Scalar>(count: 0) // a = mean(x̂·R{x}) per channel
 
     init(channels: Int, momentum: Scalar = 0.1, epsilon: Scalar = 1e-5) {
         self.channels = channels
@@ -50,20 +50,72 @@ final class BatchNorm<Scalar: BLASScalar> {
     func forward(_ x: Dual<Scalar>, _ pass: Pass<Scalar>) -> Dual<Scalar> {
         precondition(x.shape.count >= 2 && x.shape[1] == channels, "BatchNorm expects [B, \(channels), …], got \(x.shape)")
         shape = x.shape
-        let c = channels, b = x.batch, hw = x.perSample / c, n = b * hw
-        let xv = x.value.pointer
-        let gamma = pass.parameters + parameterOffset, beta = gamma + c
+        let c = channels, b = x.batch, hw = x.perSample / c
         let y = Dual<Scalar>.zeros(x.shape, withTangent: pass.withTangents)
         let xhat = Buffer<Scalar>(count: x.value.count)
         let rxhat = pass.withTangents ? Buffer<Scalar>(count: x.value.count) : nil
         usedBatchStatistics = pass.mode.usesBatchStatistics
-        inverseStd = [Scalar](repeating: 0, count: c)
-        tangentCorrelation = [Scalar](repeating: 0, count: c)
-        let runningMean = pass.buffers + bufferOffset, runningVar = runningMean + c
-        let count = Scalar(n)
-        for ch in 0..<c {
+        let inverse = Buffer<Scalar>(count: c), correlation = Buffer<Scalar>(count: c)
+        let k = ChannelPass(batch: b, channels: c, plane: hw, batchStatistics: usedBatchStatistics, train: pass.mode == .train,
+                            momentum: momentum, epsilon: epsilon, gamma: pass.parameters + parameterOffset,
+                            v: pass.direction.map { $0 + parameterOffset }, runningMean: pass.buffers + bufferOffset,
+                            inverseStd: inverse.pointer, correlation: correlation.pointer, xhat: xhat.pointer, rxhat: rxhat?.pointer)
+        let (xv, rx, yv, ry) = (UnsafePointer(x.value.pointer), x.tangent.map { UnsafePointer($0.pointer) }, y.value.pointer, y.tangent?.pointer)
+        // Channels are independent: split over the OpenMP team (each channel's sums keep their
+        // order, so the bits do not depend on the thread count).
+        OpenMPTeam.forEachPart(count: c, threads: k.threads, alignment: 1) { part in k.forward(part, x: xv, rx: rx, y: yv, ry: ry) }
+        if pass.mode == .train { pass.buffers[bufferOffset + 2 * c] += 1 }
+        inverseStd = inverse
+        tangentCorrelation = correlation
+        normalized = xhat
+        normalizedTangent = rxhat
+        return y
+    }
+
+    func backward(_ dy: Dual<Scalar>, _ pass: Pass<Scalar>) -> Dual<Scalar> {
+        guard let xhat = normalized else { preconditionFailure("BatchNorm.backward before forward") }
+        let c = channels, b = shape[0], hw = shape.dropFirst().reduce(1, *) / c
+        let dx = Dual<Scalar>.zeros(shape, withTangent: pass.withTangents)
+        let k = ChannelPass(batch: b, channels: c, plane: hw, batchStatistics: usedBatchStatistics, train: false,
+                            momentum: momentum, epsilon: epsilon, gamma: pass.parameters + parameterOffset,
+                            v: pass.direction.map { $0 + parameterOffset }, runningMean: pass.buffers + bufferOffset,
+                            inverseStd: inverseStd.pointer, correlation: tangentCorrelation.pointer, xhat: xhat.pointer, rxhat: normalizedTangent?.pointer)
+        let gradient = pass.gradient.map { $0 + parameterOffset }, hvp = pass.hvp.map { $0 + parameterOffset }
+        let (dyv, rdy, dxv, rdx) = (UnsafePointer(dy.value.pointer), dy.tangent.map { UnsafePointer($0.pointer) }, dx.value.pointer, dx.tangent?.pointer)
+        OpenMPTeam.forEachPart(count: c, threads: k.threads, alignment: 1) { part in
+            k.backward(part, dy: dyv, rdy: rdy, dx: dxv, rdx: rdx, gradient: gradient, hvp: hvp)
+        }
+        return dx
+    }
+
+    func releaseCache() { normalized = nil; normalizedTangent = nil }
+}
+
+/// One BatchNorm pass's pointers and constants, handed by value to the per-channel loops (so the
+/// loops read them as locals, not through a closure's context, and vectorise). Channel `ch`
+/// touches only its own elements, statistics and parameter slots.
+private struct ChannelPass<Scalar: BLASScalar> {
+    let batch: Int, channels: Int, plane: Int
+    let batchStatistics: Bool, train: Bool
+    let momentum: Scalar, epsilon: Scalar
+    /// γ, then β (θ at the layer's offset); v at the same offset in a tangent pass.
+    let gamma: UnsafePointer<Scalar>
+    let v: UnsafePointer<Scalar>?
+    /// running_mean, then running_var.
+    let runningMean: UnsafeMutablePointer<Scalar>
+    let inverseStd: UnsafeMutablePointer<Scalar>, correlation: UnsafeMutablePointer<Scalar>
+    let xhat: UnsafeMutablePointer<Scalar>, rxhat: UnsafeMutablePointer<Scalar>?
+
+    /// The OpenMP team's size for this pass: one thread below 2¹⁶ elements.
+    var threads: Int { batch * channels * plane >= 1 << 16 ? BLAS.threadCount : 1 }
+
+    func forward(_ range: Range<Int>, x xv: UnsafePointer<Scalar>, rx: UnsafePointer<Scalar>?,
+                 y: UnsafeMutablePointer<Scalar>, ry: UnsafeMutablePointer<Scalar>?) {
+        let (b, c, hw) = (batch, channels, plane), n = b * hw, count = Scalar(n)
+        let beta = gamma + c, runningVar = runningMean + c
+        for ch in range {
             var mean: Scalar = 0, variance: Scalar = 0
-            if usedBatchStatistics {
+            if batchStatistics {
                 // Channel sums run over B·H·W elements: accumulate in double so float32 statistics
                 // stay accurate to rounding of the result, not of a long running sum.
                 var sum = 0.0, squares = 0.0
@@ -71,7 +123,7 @@ final class BatchNorm<Scalar: BLASScalar> {
                 mean = Scalar(sum / Double(n))
                 for bi in 0..<b { let row = xv + (bi * c + ch) * hw; for i in 0..<hw { let d = Double(row[i] - mean); squares += d * d } }
                 variance = Scalar(squares / Double(n))
-                if pass.mode == .train {
+                if train {
                     let unbiased = n > 1 ? variance * count / (count - 1) : variance
                     runningMean[ch] = (1 - momentum) * runningMean[ch] + momentum * mean
                     runningVar[ch] = (1 - momentum) * runningVar[ch] + momentum * unbiased
@@ -86,53 +138,45 @@ final class BatchNorm<Scalar: BLASScalar> {
                 let off = (bi * c + ch) * hw
                 for i in 0..<hw {
                     let h = (xv[off + i] - mean) * s
-                    xhat.pointer[off + i] = h
-                    y.value.pointer[off + i] = gamma[ch] * h + beta[ch]
+                    xhat[off + i] = h
+                    y[off + i] = gamma[ch] * h + beta[ch]
                 }
             }
-            guard let v = pass.direction, let rxh = rxhat, let ry = y.tangent else { continue }
-            let vGamma = v[parameterOffset + ch], vBeta = v[parameterOffset + c + ch]
-            if let rx = x.tangent {
-                if usedBatchStatistics {
+            guard let v, let rxh = rxhat, let ry else { continue }
+            let vGamma = v[ch], vBeta = v[c + ch]
+            if let rx {
+                if batchStatistics {
                     var rSum = 0.0, aSum = 0.0
                     for bi in 0..<b {
                         let off = (bi * c + ch) * hw
-                        for i in 0..<hw { rSum += Double(rx.pointer[off + i]); aSum += Double(xhat.pointer[off + i] * rx.pointer[off + i]) }
+                        for i in 0..<hw { rSum += Double(rx[off + i]); aSum += Double(xhat[off + i] * rx[off + i]) }
                     }
                     let rMean = Scalar(rSum / Double(n)), a = Scalar(aSum / Double(n))
-                    tangentCorrelation[ch] = a
+                    correlation[ch] = a
                     for bi in 0..<b {
                         let off = (bi * c + ch) * hw
-                        for i in 0..<hw { rxh.pointer[off + i] = s * (rx.pointer[off + i] - rMean - xhat.pointer[off + i] * a) }
+                        for i in 0..<hw { rxh[off + i] = s * (rx[off + i] - rMean - xhat[off + i] * a) }
                     }
                 } else {
                     for bi in 0..<b {
                         let off = (bi * c + ch) * hw
-                        for i in 0..<hw { rxh.pointer[off + i] = s * rx.pointer[off + i] }
+                        for i in 0..<hw { rxh[off + i] = s * rx[off + i] }
                     }
                 }
             }
             for bi in 0..<b {
                 let off = (bi * c + ch) * hw
-                for i in 0..<hw {
-                    ry.pointer[off + i] = vGamma * xhat.pointer[off + i] + gamma[ch] * rxh.pointer[off + i] + vBeta
-                }
+                for i in 0..<hw { ry[off + i] = vGamma * xhat[off + i] + gamma[ch] * rxh[off + i] + vBeta }
             }
         }
-        if pass.mode == .train { pass.buffers[bufferOffset + 2 * c] += 1 }
-        normalized = xhat
-        normalizedTangent = rxhat
-        return y
     }
 
-    func backward(_ dy: Dual<Scalar>, _ pass: Pass<Scalar>) -> Dual<Scalar> {
-        guard let xhat = normalized else { preconditionFailure("BatchNorm.backward before forward") }
-        let c = channels, b = shape[0], hw = shape.dropFirst().reduce(1, *) / c
-        let count = Scalar(b * hw)
-        let gamma = pass.parameters + parameterOffset
-        let dx = Dual<Scalar>.zeros(shape, withTangent: pass.withTangents)
-        let dyv = dy.value.pointer, xh = xhat.pointer
-        for ch in 0..<c {
+    func backward(_ range: Range<Int>, dy dyv: UnsafePointer<Scalar>, rdy: UnsafePointer<Scalar>?,
+                  dx: UnsafeMutablePointer<Scalar>, rdx: UnsafeMutablePointer<Scalar>?,
+                  gradient: UnsafeMutablePointer<Scalar>?, hvp: UnsafeMutablePointer<Scalar>?) {
+        let (b, c, hw) = (batch, channels, plane), count = Scalar(b * hw)
+        let xh = UnsafePointer(xhat)
+        for ch in range {
             let s = inverseStd[ch], g = gamma[ch]
             var accDy = 0.0, accDyX = 0.0
             for bi in 0..<b {
@@ -140,53 +184,46 @@ final class BatchNorm<Scalar: BLASScalar> {
                 for i in 0..<hw { accDy += Double(dyv[off + i]); accDyX += Double(dyv[off + i] * xh[off + i]) }
             }
             let sumDy = Scalar(accDy), sumDyX = Scalar(accDyX)
-            if let grad = pass.gradient { grad[parameterOffset + ch] += sumDyX; grad[parameterOffset + c + ch] += sumDy }
+            if let gradient { gradient[ch] += sumDyX; gradient[c + ch] += sumDy }
             // ∂x̂ = γ·∂y, so mean ∂x̂ = γ·ΣΔy/N and mean(∂x̂·x̂) = γ·Σ∂y·x̂/N.
             let meanD = g * sumDy / count, meanDX = g * sumDyX / count
             for bi in 0..<b {
                 let off = (bi * c + ch) * hw
                 for i in 0..<hw {
-                    dx.value.pointer[off + i] = usedBatchStatistics
-                        ? s * (g * dyv[off + i] - meanD - xh[off + i] * meanDX)
-                        : s * g * dyv[off + i]
+                    dx[off + i] = batchStatistics ? s * (g * dyv[off + i] - meanD - xh[off + i] * meanDX) : s * g * dyv[off + i]
                 }
             }
-            guard let v = pass.direction, let rdy = dy.tangent, let rdx = dx.tangent, let rxh = normalizedTangent
-            else { continue }
-            let vGamma = v[parameterOffset + ch]
+            guard let v, let rdy, let rdx, let rxh = rxhat else { continue }
+            let vGamma = v[ch]
             var accRdy = 0.0, accRdyX = 0.0, accDyRx = 0.0
             for bi in 0..<b {
                 let off = (bi * c + ch) * hw
                 for i in 0..<hw {
-                    accRdy += Double(rdy.pointer[off + i])
-                    accRdyX += Double(rdy.pointer[off + i] * xh[off + i])
-                    accDyRx += Double(dyv[off + i] * rxh.pointer[off + i])
+                    accRdy += Double(rdy[off + i])
+                    accRdyX += Double(rdy[off + i] * xh[off + i])
+                    accDyRx += Double(dyv[off + i] * rxh[off + i])
                 }
             }
             let sumRdy = Scalar(accRdy), sumRdyX = Scalar(accRdyX), sumDyRx = Scalar(accDyRx)
-            if let hv = pass.hvp { hv[parameterOffset + ch] += sumRdyX + sumDyRx; hv[parameterOffset + c + ch] += sumRdy }
-            if !usedBatchStatistics {
+            if let hvp { hvp[ch] += sumRdyX + sumDyRx; hvp[c + ch] += sumRdy }
+            if !batchStatistics {
                 for bi in 0..<b {
                     let off = (bi * c + ch) * hw
-                    for i in 0..<hw { rdx.pointer[off + i] = s * (vGamma * dyv[off + i] + g * rdy.pointer[off + i]) }
+                    for i in 0..<hw { rdx[off + i] = s * (vGamma * dyv[off + i] + g * rdy[off + i]) }
                 }
                 continue
             }
             // R{∂x̂} = v_γ·∂y + γ·R{∂y}; its mean and its correlation with x̂ follow from the sums above.
             let meanRD = (vGamma * sumDy + g * sumRdy) / count
             let meanRDX = (vGamma * sumDyX + g * sumRdyX + g * sumDyRx) / count
-            let rsOverS = -s * tangentCorrelation[ch]
+            let rsOverS = -s * correlation[ch]
             for bi in 0..<b {
                 let off = (bi * c + ch) * hw
                 for i in 0..<hw {
-                    let rdxh = vGamma * dyv[off + i] + g * rdy.pointer[off + i]
-                    rdx.pointer[off + i] = rsOverS * dx.value.pointer[off + i]
-                        + s * (rdxh - meanRD - rxh.pointer[off + i] * meanDX - xh[off + i] * meanRDX)
+                    let rdxh = vGamma * dyv[off + i] + g * rdy[off + i]
+                    rdx[off + i] = rsOverS * dx[off + i] + s * (rdxh - meanRD - rxh[off + i] * meanDX - xh[off + i] * meanRDX)
                 }
             }
         }
-        return dx
     }
-
-    func releaseCache() { normalized = nil; normalizedTangent = nil }
 }

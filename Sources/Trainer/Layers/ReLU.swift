@@ -17,9 +17,10 @@ final class ReLU<Scalar: BLASScalar> {
         // Written so the loops vectorise: `max` and multiplication by a 0/1 mask compile to
         // packed compares and ands; a `? :` select on the sign compiled to a branch per element
         // (mispredicted half the time on activations). NaN propagates, as in PyTorch.
-        for i in 0..<n { yv[i] = Swift.max(xv[i], 0) }
-        if let ry = y.tangent, let rx = x.tangent {
-            for i in 0..<n { let m: Scalar = xv[i] > 0 ? 1 : 0; ry.pointer[i] = rx.pointer[i] * m }
+        let (rx, ry) = (x.tangent.map { UnsafePointer($0.pointer) }, y.tangent?.pointer)
+        OpenMPTeam.forEachPart(count: n, threads: Self.threads(n)) { part in
+            Self.rectify(part, UnsafePointer(xv), yv)
+            if let rx, let ry { Self.masked(part, by: UnsafePointer(xv), rx, ry) }
         }
         output = y
         return y
@@ -32,11 +33,26 @@ final class ReLU<Scalar: BLASScalar> {
             : Dual<Scalar>.unset(y.shape, withTangent: pass.withTangents)
         let yv = y.value.pointer
         let dyv = dy.value.pointer, dxv = dx.value.pointer
-        for i in 0..<n { let m: Scalar = yv[i] > 0 ? 1 : 0; dxv[i] = dyv[i] * m }
-        if let rdx = dx.tangent, let rdy = dy.tangent {
-            for i in 0..<n { let m: Scalar = yv[i] > 0 ? 1 : 0; rdx.pointer[i] = rdy.pointer[i] * m }
+        let (rdy, rdx) = (dy.tangent.map { UnsafePointer($0.pointer) }, dx.tangent?.pointer)
+        OpenMPTeam.forEachPart(count: n, threads: Self.threads(n)) { part in
+            Self.masked(part, by: UnsafePointer(yv), UnsafePointer(dyv), dxv)
+            if let rdy, let rdx { Self.masked(part, by: UnsafePointer(yv), rdy, rdx) }
         }
         return dx
+    }
+
+    /// Activations of 2¹⁶ elements and more are split over the OpenMP team (elementwise: the
+    /// same bits on any thread count).
+    private static func threads(_ n: Int) -> Int { n >= 1 << 16 ? BLAS.threadCount : 1 }
+
+    /// y = max(x, 0) over `range`.
+    private static func rectify(_ range: Range<Int>, _ x: UnsafePointer<Scalar>, _ y: UnsafeMutablePointer<Scalar>) {
+        for i in range { y[i] = Swift.max(x[i], 0) }
+    }
+
+    /// out = d where `sign` > 0, else 0, over `range`.
+    private static func masked(_ range: Range<Int>, by sign: UnsafePointer<Scalar>, _ d: UnsafePointer<Scalar>, _ out: UnsafeMutablePointer<Scalar>) {
+        for i in range { let m: Scalar = sign[i] > 0 ? 1 : 0; out[i] = d[i] * m }
     }
 
     func releaseCache() { output = nil }

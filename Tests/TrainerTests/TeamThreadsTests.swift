@@ -1,0 +1,47 @@
+import Testing
+import Tensors
+@testable import Trainer
+
+/// BatchNorm (per channel) and ReLU (per element) split their work over the OpenMP team from
+/// 2¹⁶ elements on; every channel's sums keep their order, so one thread and two give the same
+/// bits — values, tangents, ∂x, R{∂x}, ∂θ and H·v — with batch and with running statistics.
+/// (`BLAS.withCallingThreadCount` runs the two-thread path under make test's one-thread cap.)
+struct TeamThreadsTests {
+    struct Outcome: Equatable {
+        var y: [Float], ry: [Float], dx: [Float], rdx: [Float], gradient: [Float], hvp: [Float], buffers: [Float]
+    }
+
+    static func run(threads: Int, mode: ForwardMode) -> Outcome {
+        BLAS.withCallingThreadCount(threads) {
+            let (b, c, hw) = (16, 24, 200)   // 76 800 elements
+            var rng = RandomGenerator(seed: 9)
+            func buffer(_ n: Int, scale: Float = 1) -> Buffer<Float> {
+                let t = Buffer<Float>(count: n)
+                for i in 0..<n { t.pointer[i] = scale * Float(rng.nextDouble() * 2 - 1) }
+                return t
+            }
+            let bn = BatchNorm<Float>(channels: c), relu = ReLU<Float>()
+            let theta = buffer(2 * c), v = buffer(2 * c), stats = Buffer<Float>(count: 2 * c + 1)
+            for i in 0..<c { theta.pointer[i] += 1.5; stats.pointer[c + i] = 1 + Float(i) / 10 }
+            let gradient = Buffer<Float>(count: 2 * c), hvp = Buffer<Float>(count: 2 * c)
+            let pass = Pass(parameters: UnsafePointer(theta.pointer), direction: UnsafePointer(v.pointer), gradient: gradient.pointer,
+                            hvp: hvp.pointer, buffers: stats.pointer, mode: mode)
+            let shape = [b, c, 10, 20]
+            let x = Dual(shape: shape, value: buffer(b * c * hw, scale: 3), tangent: buffer(b * c * hw))
+            let y = relu.forward(bn.forward(x, pass), pass)
+            let dy = Dual(shape: shape, value: buffer(b * c * hw), tangent: buffer(b * c * hw))
+            let dx = bn.backward(relu.backward(dy, pass), pass)
+            func array(_ p: Buffer<Float>?) -> [Float] { p.map { Array(UnsafeBufferPointer(start: $0.pointer, count: $0.count)) } ?? [] }
+            return Outcome(y: array(y.value), ry: array(y.tangent), dx: array(dx.value), rdx: array(dx.tangent),
+                           gradient: array(gradient), hvp: array(hvp), buffers: array(stats))
+        }
+    }
+
+    @Test(arguments: [ForwardMode.train, .batchStatistics, .eval])
+    func oneAndTwoThreadsGiveTheSameBits(mode: ForwardMode) {
+        let one = Self.run(threads: 1, mode: mode), two = Self.run(threads: 2, mode: mode)
+        #expect(one.y.count == 16 * 24 * 200 && one.hvp.count == 48)
+        #expect(one.gradient.contains { $0 != 0 } && one.hvp.contains { $0 != 0 } && one.rdx.contains { $0 != 0 })
+        #expect(one == two)
+    }
+}
