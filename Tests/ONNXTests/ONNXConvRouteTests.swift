@@ -90,3 +90,28 @@ struct ONNXConvRouteTests {
         }
     }
 }
+
+/// BatchNormalization's forward and gradient split their channels over the OpenMP team from
+/// 2¹⁶ elements on: one thread and two give the same bits.
+struct ONNXBatchNormalizationThreadsTests {
+    @Test(arguments: [false, true])
+    func oneAndTwoThreadsGiveTheSameBits(batchStatistics: Bool) throws {
+        var rng = SplitMix(seed: 21)
+        let x = try ONNXConvRouteTests.random([8, 12, 30, 30], &rng)
+        let scale = try ONNXConvRouteTests.random([12], &rng), bias = try ONNXConvRouteTests.random([12], &rng)
+        let mean = try ONNXConvRouteTests.random([12], &rng)
+        let variance = try Tensor<Float>(shape: [12], scalars: (0..<12).map { 0.5 + Float($0) / 8 })
+        let dy = try ONNXConvRouteTests.random([8, 12, 30, 30], &rng).scalars
+        func run(_ threads: Int) throws -> ([Float], [Float], [Float], [Float]) {
+            try BLAS.withCallingThreadCount(threads) {
+                let y = try Kernel.batchNormalization(x, scale: scale, bias: bias, mean: mean, variance: variance, epsilon: 1e-5)
+                let g = try Kernel.batchNormalizationBackward(x, scale: scale, mean: mean, variance: variance, dy, epsilon: 1e-5,
+                                                              batchStatistics: batchStatistics)
+                return (y.scalars, g.input, g.scale, g.bias)
+            }
+        }
+        let one = try run(1), two = try run(2)
+        #expect(one.0 == two.0 && one.1 == two.1 && one.2 == two.2 && one.3 == two.3)
+        #expect(one.1.contains { $0 != 0 } && one.2.contains { $0 != 0 })
+    }
+}

@@ -190,31 +190,18 @@ extension Kernel {
             throw KernelError("internal: BatchNormalization gradient of \(dy.count) elements for input \(x.shape)")
         }
         var dx = [Float](repeating: 0, count: x.count), dscale = [Float](repeating: 0, count: c), dbias = dscale
+        let part = BatchNormalizationChannels(channels: c, inner: inner, outer: outer, epsilon: Double(epsilon),
+                                              batchStatistics: batchStatistics, mean: stats.0, variance: stats.1, scale: scale.scalars)
         x.withUnsafeBufferPointer { px in
             dy.withUnsafeBufferPointer { pdy in
                 dx.withUnsafeMutableBufferPointer { pdx in
-                    guard let X = px.baseAddress, let DY = pdy.baseAddress, let DX = pdx.baseAddress else { return }
-                    for ch in 0..<c {
-                        let inv = 1 / (stats.1[ch] + Double(epsilon)).squareRoot(), mu = stats.0[ch]
-                        var sumDy: Double = 0, sumDyXhat: Double = 0
-                        for n in 0..<outer {
-                            let base = (n * c + ch) * inner, xs = X + base, g = DY + base
-                            for i in 0..<inner {
-                                let xhat = (Double(xs[i]) - mu) * inv
-                                sumDy += Double(g[i]); sumDyXhat += Double(g[i]) * xhat
-                            }
-                        }
-                        dscale[ch] = Float(sumDyXhat); dbias[ch] = Float(sumDy)
-                        let k = Double(scale.scalars[ch]) * inv, m = Double(Swift.max(outer * inner, 1)), kf = Float(k)
-                        for n in 0..<outer {
-                            let base = (n * c + ch) * inner, xs = X + base, g = DY + base, out = DX + base
-                            if batchStatistics {
-                                for i in 0..<inner {
-                                    let xhat = (Double(xs[i]) - mu) * inv
-                                    out[i] = Float(k * (Double(g[i]) - sumDy / m - xhat * sumDyXhat / m))
-                                }
-                            } else {
-                                for i in 0..<inner { out[i] = kf * g[i] }
+                    dscale.withUnsafeMutableBufferPointer { ps in
+                        dbias.withUnsafeMutableBufferPointer { pb in
+                            guard let X = px.baseAddress, let DY = pdy.baseAddress, let DX = pdx.baseAddress,
+                                  let DS = ps.baseAddress, let DB = pb.baseAddress else { return }
+                            // Channels are independent (each keeps its sums' order): split over the OpenMP team.
+                            OpenMPTeam.forEachPart(count: c, threads: x.count >= 1 << 16 ? BLAS.threadCount : 1, alignment: 1) { channels in
+                                part.backward(channels, x: X, dy: DY, dx: DX, dscale: DS, dbias: DB)
                             }
                         }
                     }
@@ -277,5 +264,43 @@ extension Kernel {
             dBias = scatter(bIndex, db.map { Float($0) }, count: bias.count)
         }
         return (dx, dScale, dBias)
+    }
+}
+
+/// BatchNormalization's gradient for a range of channels, its constants held by value so the
+/// loops read them as locals (see `OpenMPTeam.forEachPart`).
+private struct BatchNormalizationChannels {
+    let channels: Int, inner: Int, outer: Int
+    let epsilon: Double
+    let batchStatistics: Bool
+    let mean: [Double], variance: [Double], scale: [Float]
+
+    func backward(_ range: Range<Int>, x X: UnsafePointer<Float>, dy DY: UnsafePointer<Float>, dx DX: UnsafeMutablePointer<Float>,
+                  dscale: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>) {
+        let (c, inner, outer) = (channels, self.inner, self.outer)
+        for ch in range {
+            let inv = 1 / (variance[ch] + epsilon).squareRoot(), mu = mean[ch]
+            var sumDy: Double = 0, sumDyXhat: Double = 0
+            for n in 0..<outer {
+                let base = (n * c + ch) * inner, xs = X + base, g = DY + base
+                for i in 0..<inner {
+                    let xhat = (Double(xs[i]) - mu) * inv
+                    sumDy += Double(g[i]); sumDyXhat += Double(g[i]) * xhat
+                }
+            }
+            dscale[ch] = Float(sumDyXhat); dbias[ch] = Float(sumDy)
+            let k = Double(scale[ch]) * inv, m = Double(Swift.max(outer * inner, 1)), kf = Float(k)
+            for n in 0..<outer {
+                let base = (n * c + ch) * inner, xs = X + base, g = DY + base, out = DX + base
+                if batchStatistics {
+                    for i in 0..<inner {
+                        let xhat = (Double(xs[i]) - mu) * inv
+                        out[i] = Float(k * (Double(g[i]) - sumDy / m - xhat * sumDyXhat / m))
+                    }
+                } else {
+                    for i in 0..<inner { out[i] = kf * g[i] }
+                }
+            }
+        }
     }
 }

@@ -43,16 +43,34 @@ extension Kernel {
             throw KernelError("BatchNormalization \(name) of shape \(t.shape) does not match \(c) channels")
         }
         let inner = x.shape[2...].reduce(1, *), outer = x.shape[0]
+        // y = x·k + shift per channel; k and shift first, then the channels split over the
+        // OpenMP team (each element computed alone: the same bits on any thread count).
+        let k = (0..<c).map { scale.scalars[$0] / (variance.scalars[$0] + epsilon).squareRoot() }
+        let shift = (0..<c).map { bias.scalars[$0] - mean.scalars[$0] * k[$0] }
         var y = x.scalars
-        for ch in 0..<c {
-            let k = scale.scalars[ch] / (variance.scalars[ch] + epsilon).squareRoot()
-            let shift = bias.scalars[ch] - mean.scalars[ch] * k
-            for n in 0..<outer {
-                let base = (n * c + ch) * inner
-                for i in 0..<inner { y[base + i] = y[base + i] * k + shift }
+        y.withUnsafeMutableBufferPointer { py in
+            k.withUnsafeBufferPointer { pk in
+                shift.withUnsafeBufferPointer { ps in
+                    guard let Y = py.baseAddress, let K = pk.baseAddress, let S = ps.baseAddress else { return }
+                    OpenMPTeam.forEachPart(count: c, threads: x.count >= 1 << 16 ? BLAS.threadCount : 1, alignment: 1) { channels in
+                        Self.affineChannels(channels, Y, K, S, channels: c, inner: inner, outer: outer)
+                    }
+                }
             }
         }
         return try floatResult(x.shape, y)
+    }
+
+    /// y ← y·k[ch] + shift[ch] over the channels in `range` of `[outer, channels, inner]`.
+    private static func affineChannels(_ range: Range<Int>, _ y: UnsafeMutablePointer<Float>, _ k: UnsafePointer<Float>,
+                                       _ shift: UnsafePointer<Float>, channels c: Int, inner: Int, outer: Int) {
+        for ch in range {
+            let (kc, sc) = (k[ch], shift[ch])
+            for n in 0..<outer {
+                let row = y + (n * c + ch) * inner
+                for i in 0..<inner { row[i] = row[i] * kc + sc }
+            }
+        }
     }
 
     /// Layer normalisation over the dimensions from `axis` on (mean and variance in double):
