@@ -5,6 +5,15 @@ import CDNNL
 /// parallel region, so work split over them starts at once, and no second thread pool (GCD's,
 /// OpenBLAS's) competes with them for the cores.
 public enum OpenMPTeam {
+    /// Work over fewer elements than this stays on the calling thread: the team's fork and
+    /// join would cost more than the second core saves.
+    public static let minimumElements = 1 << 15
+
+    /// The team size for work over `elements` elements: `threads` from `minimumElements` on, else 1.
+    public static func threads(forElements elements: Int, _ threads: Int = BLAS.threadCount) -> Int {
+        elements >= minimumElements ? threads : 1
+    }
+
     /// Calls `body` once per thread with a contiguous part of 0..<count (boundaries on multiples
     /// of `alignment`: 16 floats is a cache line), on `threads` threads; one part on the calling
     /// thread when `threads` is 1 or `count` < 2·alignment. `body` must only touch its own part's

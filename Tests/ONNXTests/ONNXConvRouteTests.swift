@@ -92,7 +92,7 @@ struct ONNXConvRouteTests {
 }
 
 /// BatchNormalization's forward and gradient split their channels over the OpenMP team from
-/// 2¹⁶ elements on: one thread and two give the same bits.
+/// `OpenMPTeam.minimumElements` on: one thread and two give the same bits.
 struct ONNXBatchNormalizationThreadsTests {
     @Test(arguments: [false, true])
     func oneAndTwoThreadsGiveTheSameBits(batchStatistics: Bool) throws {

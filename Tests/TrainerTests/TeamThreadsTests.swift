@@ -3,7 +3,7 @@ import Tensors
 @testable import Trainer
 
 /// BatchNorm (per channel) and ReLU (per element) split their work over the OpenMP team from
-/// 2¹⁶ elements on; every channel's sums keep their order, so one thread and two give the same
+/// `OpenMPTeam.minimumElements` on; every channel's sums keep their order, so one thread and two give the same
 /// bits — values, tangents, ∂x, R{∂x}, ∂θ and H·v — with batch and with running statistics.
 /// (`BLAS.withCallingThreadCount` runs the two-thread path under make test's one-thread cap.)
 struct TeamThreadsTests {

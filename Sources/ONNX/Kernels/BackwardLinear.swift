@@ -200,7 +200,7 @@ extension Kernel {
                             guard let X = px.baseAddress, let DY = pdy.baseAddress, let DX = pdx.baseAddress,
                                   let DS = ps.baseAddress, let DB = pb.baseAddress else { return }
                             // Channels are independent (each keeps its sums' order): split over the OpenMP team.
-                            OpenMPTeam.forEachPart(count: c, threads: x.count >= 1 << 16 ? BLAS.threadCount : 1, alignment: 1) { channels in
+                            OpenMPTeam.forEachPart(count: c, threads: OpenMPTeam.threads(forElements: x.count), alignment: 1) { channels in
                                 part.backward(channels, x: X, dy: DY, dx: DX, dscale: DS, dbias: DB)
                             }
                         }

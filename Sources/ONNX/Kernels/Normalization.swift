@@ -52,7 +52,7 @@ extension Kernel {
             k.withUnsafeBufferPointer { pk in
                 shift.withUnsafeBufferPointer { ps in
                     guard let Y = py.baseAddress, let K = pk.baseAddress, let S = ps.baseAddress else { return }
-                    OpenMPTeam.forEachPart(count: c, threads: x.count >= 1 << 16 ? BLAS.threadCount : 1, alignment: 1) { channels in
+                    OpenMPTeam.forEachPart(count: c, threads: OpenMPTeam.threads(forElements: x.count), alignment: 1) { channels in
                         Self.affineChannels(channels, Y, K, S, channels: c, inner: inner, outer: outer)
                     }
                 }

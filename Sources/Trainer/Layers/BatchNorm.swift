@@ -106,8 +106,8 @@ private struct ChannelPass<Scalar: BLASScalar> {
     let inverseStd: UnsafeMutablePointer<Scalar>, correlation: UnsafeMutablePointer<Scalar>
     let xhat: UnsafeMutablePointer<Scalar>, rxhat: UnsafeMutablePointer<Scalar>?
 
-    /// The OpenMP team's size for this pass: one thread below 2¹⁶ elements.
-    var threads: Int { batch * channels * plane >= 1 << 16 ? BLAS.threadCount : 1 }
+    /// The OpenMP team's size for this pass.
+    var threads: Int { OpenMPTeam.threads(forElements: batch * channels * plane) }
 
     func forward(_ range: Range<Int>, x xv: UnsafePointer<Scalar>, rx: UnsafePointer<Scalar>?,
                  y: UnsafeMutablePointer<Scalar>, ry: UnsafeMutablePointer<Scalar>?) {

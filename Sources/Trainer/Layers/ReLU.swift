@@ -18,7 +18,7 @@ final class ReLU<Scalar: BLASScalar> {
         // packed compares and ands; a `? :` select on the sign compiled to a branch per element
         // (mispredicted half the time on activations). NaN propagates, as in PyTorch.
         let (rx, ry) = (x.tangent.map { UnsafePointer($0.pointer) }, y.tangent?.pointer)
-        OpenMPTeam.forEachPart(count: n, threads: Self.threads(n)) { part in
+        OpenMPTeam.forEachPart(count: n, threads: OpenMPTeam.threads(forElements: n)) { part in
             Self.rectify(part, UnsafePointer(xv), yv)
             if let rx, let ry { Self.masked(part, by: UnsafePointer(xv), rx, ry) }
         }
@@ -34,16 +34,12 @@ final class ReLU<Scalar: BLASScalar> {
         let yv = y.value.pointer
         let dyv = dy.value.pointer, dxv = dx.value.pointer
         let (rdy, rdx) = (dy.tangent.map { UnsafePointer($0.pointer) }, dx.tangent?.pointer)
-        OpenMPTeam.forEachPart(count: n, threads: Self.threads(n)) { part in
+        OpenMPTeam.forEachPart(count: n, threads: OpenMPTeam.threads(forElements: n)) { part in
             Self.masked(part, by: UnsafePointer(yv), UnsafePointer(dyv), dxv)
             if let rdy, let rdx { Self.masked(part, by: UnsafePointer(yv), rdy, rdx) }
         }
         return dx
     }
-
-    /// Activations of 2¹⁶ elements and more are split over the OpenMP team (elementwise: the
-    /// same bits on any thread count).
-    private static func threads(_ n: Int) -> Int { n >= 1 << 16 ? BLAS.threadCount : 1 }
 
     /// y = max(x, 0) over `range`.
     private static func rectify(_ range: Range<Int>, _ x: UnsafePointer<Scalar>, _ y: UnsafeMutablePointer<Scalar>) {

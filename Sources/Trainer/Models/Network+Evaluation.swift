@@ -144,12 +144,11 @@ extension Network {
                          hvp: direction != nil ? Tensor(vector: hvp) : nil)
     }
 
-    /// `count` zeros (one memset, as `Buffer` fills).
+    /// `count` zeros; parameter-sized, so filled on the OpenMP team, which would otherwise spin meanwhile.
     private static func zeros(_ count: Int) -> [Scalar] {
         [Scalar](unsafeUninitializedCapacity: count) { buffer, initialized in
-            // Parameter-sized: zeroed on the OpenMP team, which would otherwise spin meanwhile.
             if let base = buffer.baseAddress {
-                OpenMPTeam.forEachPart(count: count, threads: count >= 1 << 15 ? BLAS.threadCount : 1) { part in
+                OpenMPTeam.forEachPart(count: count, threads: OpenMPTeam.threads(forElements: count)) { part in
                     (base + part.lowerBound).initialize(repeating: 0, count: part.count)
                 }
             }

@@ -41,7 +41,7 @@ public struct SGD: Optimizer {
 
     /// Spans at least this long are updated on the OpenMP team's threads (a 535 000-parameter
     /// MLP's update was 3.6 % of a training step's samples on one thread while the other spun).
-    static let parallelMinimum = 1 << 15
+    static var parallelMinimum: Int { OpenMPTeam.minimumElements }
 
     public mutating func step(parameters: inout Tensor<Float>, gradient: Tensor<Float>, ranges: [Range<Int>]? = nil) throws(TrainerError) {
         try step(parameters: &parameters, gradient: gradient, ranges: ranges, threads: BLAS.threadCount)
@@ -61,7 +61,7 @@ public struct SGD: Optimizer {
                 buffer.withUnsafeMutableBufferPointer { b in
                     // Large spans on the OpenMP team (elementwise: the same bits on any thread count).
                     for span in spans {
-                        OpenMPTeam.forEachPart(count: span.count, threads: span.count >= Self.parallelMinimum ? threads : 1) { part in
+                        OpenMPTeam.forEachPart(count: span.count, threads: OpenMPTeam.threads(forElements: span.count, threads)) { part in
                             let range = (span.lowerBound + part.lowerBound)..<(span.lowerBound + part.upperBound)
                             Self.update(range, p, g, b, lr: lr, mu: mu, wd: wd, damp: damp, momentum: useMomentum, first: first, nesterov: nesterov)
                         }
