@@ -35,7 +35,9 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
 
-        .target(name: "Tensors", dependencies: ["CBLAS", "CLapacke", "CDNNL"]),
+        .target(name: "Tensors", dependencies: ["CBLAS", "CLapacke", "CDNNL", "CVector"]),
+        // Elementwise loops built for AVX-512 / AVX2+FMA, picked at run time (Swift targets the baseline x86-64).
+        .target(name: "CVector"),
         .target(name: "CheckpointFormat", dependencies: [
             "Tensors", "CArchive", "CSHA256", .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -68,7 +70,7 @@ let package = Package(
         .executableTarget(name: "basin-bench", dependencies: ["Tensors", "CheckpointFormat", "Trainer", "Analyzers", "ONNX"]),
         .executableTarget(name: "basin-gallery", dependencies: ["Render"]),
 
-        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "CVector"]),
         .testTarget(name: "CheckpointFormatTests", dependencies: ["CheckpointFormat", "Tensors"]),
         .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Tensors", "CheckpointFormat", "ONNX", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(name: "RenderTests", dependencies: ["Render"]),

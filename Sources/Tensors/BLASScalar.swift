@@ -1,6 +1,7 @@
 import Foundation
 import CBLAS
 import CDNNL
+import CVector
 import CLapacke
 
 /// A floating-point type that BLAS and LAPACK have routines for: `Float` (the `s`
@@ -30,6 +31,11 @@ where RawSignificand: FixedWidthInteger {
         x: UnsafePointer<Self>, beta: Self, y: UnsafeMutablePointer<Self>)
     /// y ← α·x + y (`cblas_?axpy`).
     static func axpy(count: Int, alpha: Self, x: UnsafePointer<Self>, y: UnsafeMutablePointer<Self>)
+    /// y[i] ← fma(α, x[i], y[i]) on the calling thread (no BLAS thread pool), vectorised for
+    /// the CPU's AVX-512 or AVX2+FMA units when it has them: the same bits as the scalar loop
+    /// `y[i] = y[i].addingProduct(α, x[i])`, which Swift, built for the baseline x86-64,
+    /// compiles to a libm `fmaf` call per element.
+    static func fusedAXPY(count: Int, alpha: Self, x: UnsafePointer<Self>, y: UnsafeMutablePointer<Self>)
     /// xᵀy (`cblas_?dot`).
     static func dot(count: Int, x: UnsafePointer<Self>, y: UnsafePointer<Self>) -> Self
     /// ‖x‖₂ (`cblas_?nrm2`, which scales to avoid overflow).
@@ -80,6 +86,9 @@ extension Float: BLASScalar {
     }
     public static func axpy(count: Int, alpha: Float, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
         cblas_saxpy(i32(count), alpha, x, 1, y, 1)
+    }
+    public static func fusedAXPY(count: Int, alpha: Float, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
+        basin_saxpy_fused(Int64(count), alpha, x, y)
     }
     public static func dot(count: Int, x: UnsafePointer<Float>, y: UnsafePointer<Float>) -> Float {
         cblas_sdot(i32(count), x, 1, y, 1)
@@ -136,6 +145,9 @@ extension Double: BLASScalar {
     }
     public static func axpy(count: Int, alpha: Double, x: UnsafePointer<Double>, y: UnsafeMutablePointer<Double>) {
         cblas_daxpy(i32(count), alpha, x, 1, y, 1)
+    }
+    public static func fusedAXPY(count: Int, alpha: Double, x: UnsafePointer<Double>, y: UnsafeMutablePointer<Double>) {
+        basin_daxpy_fused(Int64(count), alpha, x, y)
     }
     public static func dot(count: Int, x: UnsafePointer<Double>, y: UnsafePointer<Double>) -> Double {
         cblas_ddot(i32(count), x, 1, y, 1)

@@ -156,7 +156,9 @@ func gemm<S: BLASScalar>(_ transposeA: Bool, _ transposeB: Bool, m: Int, n: Int,
            a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
 }
 
-/// y ← y + α·x over `count` elements, one fused multiply-add each, on the calling thread.
+/// y ← y + α·x over `count` elements, one fused multiply-add each, on the calling thread
+/// (`BLASScalar.fusedAXPY`: vectorised in C for the CPU's AVX-512/AVX2 units; the loop written
+/// here in Swift called libm's `fmaf` per element — 40 % of a landscape point's time).
 ///
 /// Not `cblas_saxpy`: OpenBLAS splits an axpy above ~10 000 elements over its own thread pool,
 /// whose threads then spin (`sched_yield`) against the OpenMP threads of oneDNN's convolutions
@@ -164,7 +166,7 @@ func gemm<S: BLASScalar>(_ transposeA: Bool, _ transposeB: Bool, m: Int, n: Int,
 /// 6 steps ranged 1 900–3 600 samples/s with it and (see docs/PERFORMANCE.md) tightly without.
 @inline(__always)
 func axpy<S: BLASScalar>(_ count: Int, _ alpha: S, _ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>) {
-    for i in 0..<Swift.max(count, 0) { y[i] = y[i].addingProduct(alpha, x[i]) }
+    S.fusedAXPY(count: Swift.max(count, 0), alpha: alpha, x: x, y: y)
 }
 
 /// eˣ for any BLAS scalar (through `Double`; only used on [batch, classes] matrices).
