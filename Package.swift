@@ -37,7 +37,8 @@ let package = Package(
 
         .target(name: "Tensors", dependencies: ["CBLAS", "CLapacke", "CDNNL", "CVector"]),
         // Elementwise loops built for AVX-512 / AVX2+FMA, picked at run time (Swift targets the baseline x86-64).
-        .target(name: "CVector"),
+        // Optimised in debug builds too: `make test` then checks the vector code that ships.
+        .target(name: "CVector", cSettings: [.unsafeFlags(["-O2"], .when(configuration: .debug))]),
         .target(name: "CheckpointFormat", dependencies: [
             "Tensors", "CArchive", "CSHA256", .product(name: "Crypto", package: "swift-crypto"),
         ]),

@@ -3,25 +3,49 @@
 
 #include <math.h>
 
-// One loop body per scalar type, instantiated once per target below. `fma`/`fmaf` is one
+// Every expression below is rounded operation by operation, as Swift rounds the loops these
+// replace: no contraction of a·b + c into a fused multiply-add unless written as fma.
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+// The loops, each written once and instantiated per target below. `fma`/`fmaf` is one
 // correctly rounded operation on every path (the instruction where the target has it, libm
 // otherwise), so the paths agree bit for bit.
-#define AXPY_BODY(count, alpha, x, y, FMA) \
-    for (int64_t i = 0; i < (count); i++) (y)[i] = FMA((alpha), (x)[i], (y)[i]);
+#define AXPY_BODY(T, FMA) \
+    for (int64_t i = 0; i < count; i++) y[i] = FMA(alpha, x[i], y[i]);
+#define RELU_BODY(T) \
+    for (int64_t i = 0; i < count; i++) { T v = x[i]; y[i] = ((T)0 >= v) ? (T)0 : v; }
+#define MASK_BODY(T) \
+    for (int64_t i = 0; i < count; i++) out[i] = d[i] * (sign[i] > (T)0 ? (T)1 : (T)0);
+// One branch-free loop per kind, so each vectorises.
+#define SGD_BODY(T) \
+    switch (kind) { \
+    case 0: for (int64_t i = 0; i < count; i++) { T d = g[i] + wd * p[i]; p[i] = p[i] - lr * d; } break; \
+    case 1: for (int64_t i = 0; i < count; i++) { T d = g[i] + wd * p[i]; b[i] = d; p[i] = p[i] - lr * d; } break; \
+    case 2: for (int64_t i = 0; i < count; i++) { T d = g[i] + wd * p[i]; b[i] = d; p[i] = p[i] - lr * (d + mu * d); } break; \
+    case 3: for (int64_t i = 0; i < count; i++) { T d = g[i] + wd * p[i]; T m = mu * b[i] + damp * d; b[i] = m; p[i] = p[i] - lr * m; } break; \
+    default: for (int64_t i = 0; i < count; i++) { T d = g[i] + wd * p[i]; T m = mu * b[i] + damp * d; b[i] = m; p[i] = p[i] - lr * (d + mu * m); } break; \
+    }
 
-static void saxpy_baseline(int64_t count, float alpha, const float *x, float *y) { AXPY_BODY(count, alpha, x, y, fmaf) }
-static void daxpy_baseline(int64_t count, double alpha, const double *x, double *y) { AXPY_BODY(count, alpha, x, y, fma) }
+// The kernels of one path: SUFFIX names it, ATTRIBUTE selects its instruction set.
+#define KERNELS(SUFFIX, ATTRIBUTE, FMAF, FMA) \
+    ATTRIBUTE static void saxpy_##SUFFIX(int64_t count, float alpha, const float *x, float *y) { AXPY_BODY(float, FMAF) } \
+    ATTRIBUTE static void daxpy_##SUFFIX(int64_t count, double alpha, const double *x, double *y) { AXPY_BODY(double, FMA) } \
+    ATTRIBUTE static void srelu_##SUFFIX(int64_t count, const float *x, float *y) { RELU_BODY(float) } \
+    ATTRIBUTE static void drelu_##SUFFIX(int64_t count, const double *x, double *y) { RELU_BODY(double) } \
+    ATTRIBUTE static void smask_##SUFFIX(int64_t count, const float *sign, const float *d, float *out) { MASK_BODY(float) } \
+    ATTRIBUTE static void dmask_##SUFFIX(int64_t count, const double *sign, const double *d, double *out) { MASK_BODY(double) } \
+    ATTRIBUTE static void ssgd_##SUFFIX(int kind, int64_t count, float *p, const float *g, float *b, float lr, float mu, float wd, float damp) { SGD_BODY(float) }
 
+KERNELS(baseline, , fmaf, fma)
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #define BASIN_DISPATCH 1
-__attribute__((target("avx512f,avx512vl,avx2,fma")))
-static void saxpy_avx512(int64_t count, float alpha, const float *x, float *y) { AXPY_BODY(count, alpha, x, y, __builtin_fmaf) }
-__attribute__((target("avx512f,avx512vl,avx2,fma")))
-static void daxpy_avx512(int64_t count, double alpha, const double *x, double *y) { AXPY_BODY(count, alpha, x, y, __builtin_fma) }
-__attribute__((target("avx2,fma")))
-static void saxpy_avx2(int64_t count, float alpha, const float *x, float *y) { AXPY_BODY(count, alpha, x, y, __builtin_fmaf) }
-__attribute__((target("avx2,fma")))
-static void daxpy_avx2(int64_t count, double alpha, const double *x, double *y) { AXPY_BODY(count, alpha, x, y, __builtin_fma) }
+KERNELS(avx512, __attribute__((target("avx512f,avx512vl,avx2,fma"))), __builtin_fmaf, __builtin_fma)
+KERNELS(avx2, __attribute__((target("avx2,fma"))), __builtin_fmaf, __builtin_fma)
 #endif
 
 // Read once; a benign race (every thread computes the same value).
@@ -40,36 +64,43 @@ int basin_vector_level(void) {
     return l;
 }
 
-int basin_saxpy_fused_on(int which, int64_t count, float alpha, const float *x, float *y) {
-    if (which < 0 || which > basin_vector_level()) return 0;
-    if (count <= 0) return 1;
-    switch (which) {
+// Runs NAME on path `which` with ARGS; 0 (nothing done) when this CPU lacks that path.
 #ifdef BASIN_DISPATCH
-    case 2: saxpy_avx512(count, alpha, x, y); break;
-    case 1: saxpy_avx2(count, alpha, x, y); break;
-#endif
-    default: saxpy_baseline(count, alpha, x, y); break;
-    }
+#define DISPATCH(which, NAME, ARGS) \
+    if (which < 0 || which > basin_vector_level()) return 0; \
+    if (count <= 0) return 1; \
+    switch (which) { \
+    case 2: NAME##_avx512 ARGS; break; \
+    case 1: NAME##_avx2 ARGS; break; \
+    default: NAME##_baseline ARGS; break; \
+    } \
     return 1;
-}
-
-int basin_daxpy_fused_on(int which, int64_t count, double alpha, const double *x, double *y) {
-    if (which < 0 || which > basin_vector_level()) return 0;
-    if (count <= 0) return 1;
-    switch (which) {
-#ifdef BASIN_DISPATCH
-    case 2: daxpy_avx512(count, alpha, x, y); break;
-    case 1: daxpy_avx2(count, alpha, x, y); break;
-#endif
-    default: daxpy_baseline(count, alpha, x, y); break;
-    }
+#else
+#define DISPATCH(which, NAME, ARGS) \
+    if (which != 0) return 0; \
+    if (count <= 0) return 1; \
+    NAME##_baseline ARGS; \
     return 1;
+#endif
+
+int basin_saxpy_fused_on(int which, int64_t count, float alpha, const float *x, float *y) { DISPATCH(which, saxpy, (count, alpha, x, y)) }
+int basin_daxpy_fused_on(int which, int64_t count, double alpha, const double *x, double *y) { DISPATCH(which, daxpy, (count, alpha, x, y)) }
+int basin_relu_f32_on(int which, int64_t count, const float *x, float *y) { DISPATCH(which, srelu, (count, x, y)) }
+static int relu_f64_on(int which, int64_t count, const double *x, double *y) { DISPATCH(which, drelu, (count, x, y)) }
+int basin_relu_mask_f32_on(int which, int64_t count, const float *sign, const float *d, float *out) { DISPATCH(which, smask, (count, sign, d, out)) }
+static int relu_mask_f64_on(int which, int64_t count, const double *sign, const double *d, double *out) { DISPATCH(which, dmask, (count, sign, d, out)) }
+int basin_sgd_update_f32_on(int which, int kind, int64_t count, float *p, const float *g, float *b,
+                            float lr, float mu, float wd, float damp) {
+    DISPATCH(which, ssgd, (kind, count, p, g, b, lr, mu, wd, damp))
 }
 
-void basin_saxpy_fused(int64_t count, float alpha, const float *x, float *y) {
-    basin_saxpy_fused_on(basin_vector_level(), count, alpha, x, y);
-}
-
-void basin_daxpy_fused(int64_t count, double alpha, const double *x, double *y) {
-    basin_daxpy_fused_on(basin_vector_level(), count, alpha, x, y);
+void basin_saxpy_fused(int64_t count, float alpha, const float *x, float *y) { basin_saxpy_fused_on(basin_vector_level(), count, alpha, x, y); }
+void basin_daxpy_fused(int64_t count, double alpha, const double *x, double *y) { basin_daxpy_fused_on(basin_vector_level(), count, alpha, x, y); }
+void basin_relu_f32(int64_t count, const float *x, float *y) { basin_relu_f32_on(basin_vector_level(), count, x, y); }
+void basin_relu_f64(int64_t count, const double *x, double *y) { relu_f64_on(basin_vector_level(), count, x, y); }
+void basin_relu_mask_f32(int64_t count, const float *sign, const float *d, float *out) { basin_relu_mask_f32_on(basin_vector_level(), count, sign, d, out); }
+void basin_relu_mask_f64(int64_t count, const double *sign, const double *d, double *out) { relu_mask_f64_on(basin_vector_level(), count, sign, d, out); }
+void basin_sgd_update_f32(int kind, int64_t count, float *p, const float *g, float *b,
+                          float lr, float mu, float wd, float damp) {
+    basin_sgd_update_f32_on(basin_vector_level(), kind, count, p, g, b, lr, mu, wd, damp);
 }

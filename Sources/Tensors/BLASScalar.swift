@@ -36,6 +36,11 @@ where RawSignificand: FixedWidthInteger {
     /// `y[i] = y[i].addingProduct(α, x[i])`, which Swift, built for the baseline x86-64,
     /// compiles to a libm `fmaf` call per element.
     static func fusedAXPY(count: Int, alpha: Self, x: UnsafePointer<Self>, y: UnsafeMutablePointer<Self>)
+    /// y[i] = max(x[i], 0) as Swift's `max` (NaN stays NaN, −0 becomes +0), vectorised as
+    /// `fusedAXPY` (CVector), the same bits as the Swift loop.
+    static func rectify(count: Int, x: UnsafePointer<Self>, y: UnsafeMutablePointer<Self>)
+    /// out[i] = d[i] · (sign[i] > 0 ? 1 : 0): ReLU's mask on a gradient or tangent, vectorised.
+    static func maskByPositive(count: Int, sign: UnsafePointer<Self>, d: UnsafePointer<Self>, out: UnsafeMutablePointer<Self>)
     /// xᵀy (`cblas_?dot`).
     static func dot(count: Int, x: UnsafePointer<Self>, y: UnsafePointer<Self>) -> Self
     /// ‖x‖₂ (`cblas_?nrm2`, which scales to avoid overflow).
@@ -89,6 +94,12 @@ extension Float: BLASScalar {
     }
     public static func fusedAXPY(count: Int, alpha: Float, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
         basin_saxpy_fused(Int64(count), alpha, x, y)
+    }
+    public static func rectify(count: Int, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
+        basin_relu_f32(Int64(count), x, y)
+    }
+    public static func maskByPositive(count: Int, sign: UnsafePointer<Float>, d: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
+        basin_relu_mask_f32(Int64(count), sign, d, out)
     }
     public static func dot(count: Int, x: UnsafePointer<Float>, y: UnsafePointer<Float>) -> Float {
         cblas_sdot(i32(count), x, 1, y, 1)
@@ -148,6 +159,12 @@ extension Double: BLASScalar {
     }
     public static func fusedAXPY(count: Int, alpha: Double, x: UnsafePointer<Double>, y: UnsafeMutablePointer<Double>) {
         basin_daxpy_fused(Int64(count), alpha, x, y)
+    }
+    public static func rectify(count: Int, x: UnsafePointer<Double>, y: UnsafeMutablePointer<Double>) {
+        basin_relu_f64(Int64(count), x, y)
+    }
+    public static func maskByPositive(count: Int, sign: UnsafePointer<Double>, d: UnsafePointer<Double>, out: UnsafeMutablePointer<Double>) {
+        basin_relu_mask_f64(Int64(count), sign, d, out)
     }
     public static func dot(count: Int, x: UnsafePointer<Double>, y: UnsafePointer<Double>) -> Double {
         cblas_ddot(i32(count), x, 1, y, 1)

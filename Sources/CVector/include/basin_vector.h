@@ -17,6 +17,21 @@ extern "C" {
 void basin_saxpy_fused(int64_t count, float alpha, const float *x, float *y);
 void basin_daxpy_fused(int64_t count, double alpha, const double *x, double *y);
 
+/// ReLU: y[i] = (0 >= x[i]) ? 0 : x[i] (Swift's `max(x, 0)`: NaN stays NaN, −0 becomes +0).
+void basin_relu_f32(int64_t count, const float *x, float *y);
+void basin_relu_f64(int64_t count, const double *x, double *y);
+/// ReLU's mask: out[i] = d[i] · (sign[i] > 0 ? 1 : 0) (a NaN in d stays NaN).
+void basin_relu_mask_f32(int64_t count, const float *sign, const float *d, float *out);
+void basin_relu_mask_f64(int64_t count, const double *sign, const double *d, double *out);
+
+/// SGD with momentum (PyTorch's `optim.SGD` update) over `count` parameters:
+/// d = g + wd·p, then by `kind`: 0 plain p −= lr·d; 1 first momentum step b = d, p −= lr·d;
+/// 2 first Nesterov step b = d, p −= lr·(d + mu·d); 3 momentum b = mu·b + damp·d, p −= lr·b;
+/// 4 Nesterov b = mu·b + damp·d, p −= lr·(d + mu·b). Each operation rounded on its own (no
+/// contraction into fused multiply-adds), as the Swift loops it replaces. `b` is unused for kind 0.
+void basin_sgd_update_f32(int kind, int64_t count, float *p, const float *g, float *b,
+                          float lr, float mu, float wd, float damp);
+
 /// Which path the loops above take on this CPU: 2 = AVX-512, 1 = AVX2 + FMA, 0 = baseline.
 int basin_vector_level(void);
 
@@ -24,6 +39,10 @@ int basin_vector_level(void);
 /// leaves y alone when this CPU does not have that path, else 1.
 int basin_saxpy_fused_on(int level, int64_t count, float alpha, const float *x, float *y);
 int basin_daxpy_fused_on(int level, int64_t count, double alpha, const double *x, double *y);
+int basin_relu_f32_on(int level, int64_t count, const float *x, float *y);
+int basin_relu_mask_f32_on(int level, int64_t count, const float *sign, const float *d, float *out);
+int basin_sgd_update_f32_on(int level, int kind, int64_t count, float *p, const float *g, float *b,
+                            float lr, float mu, float wd, float damp);
 
 #ifdef __cplusplus
 }

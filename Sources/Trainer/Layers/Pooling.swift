@@ -32,26 +32,49 @@ final class MaxPool2d<Scalar: BLASScalar> {
             : Dual<Scalar>.unset(outShape, withTangent: pass.withTangents)
         argmax = [Int32](repeating: 0, count: planes * ho * wo)
         let xv = x.value.pointer, yv = y.value.pointer
+        let (rx, ry) = (x.tangent.map { UnsafePointer($0.pointer) }, y.tangent?.pointer)
+        let square = kernelSize == 2 && stride == 2
         argmax.withUnsafeMutableBufferPointer { am in
             guard let indices = am.baseAddress else { return }
-            if kernelSize == 2 && stride == 2 {
-                pool2x2(xv, yv, indices, planes: planes, h: h, w: w, ho: ho, wo: wo)
-            } else {
-                pool(xv, yv, indices, planes: planes, h: h, w: w, ho: ho, wo: wo)
-            }
-            if let ry = y.tangent, let rx = x.tangent {
-                for o in 0..<am.count { ry.pointer[o] = rx.pointer[Int(am[o])] }
+            // Planes on the OpenMP team: each output depends on its own plane only, so any split
+            // gives the same bits.
+            OpenMPTeam.forEachPart(count: planes, threads: OpenMPTeam.threads(forElements: planes * h * w), alignment: 1) { part in
+                if square {
+                    self.pool2x2(UnsafePointer(xv), yv, indices, planes: part, h: h, w: w, ho: ho, wo: wo)
+                } else {
+                    self.pool(UnsafePointer(xv), yv, indices, planes: part, h: h, w: w, ho: ho, wo: wo)
+                }
+                if let rx, let ry { Self.gather(part.lowerBound * ho * wo..<part.upperBound * ho * wo, rx, UnsafePointer(indices), ry) }
             }
         }
         return y
     }
 
+    /// out[o] = source[index[o]] over `range`.
+    private static func gather(_ range: Range<Int>, _ source: UnsafePointer<Scalar>, _ index: UnsafePointer<Int32>,
+                               _ out: UnsafeMutablePointer<Scalar>) {
+        for o in range { out[o] = source[Int(index[o])] }
+    }
+
+    /// out[index[o]] += d[o] over `range`, in order.
+    private static func scatterAdding(_ range: Range<Int>, _ d: UnsafePointer<Scalar>, _ index: UnsafePointer<Int32>,
+                                      _ out: UnsafeMutablePointer<Scalar>) {
+        for o in range { out[Int(index[o])] += d[o] }
+    }
+
     func backward(_ dy: Dual<Scalar>, _ pass: Pass<Scalar>) -> Dual<Scalar> {
         let dx = Dual<Scalar>.zeros(inputShape, withTangent: pass.withTangents)
+        let (dyv, dxv) = (UnsafePointer(dy.value.pointer), dx.value.pointer)
+        let (rdy, rdx) = (dy.tangent.map { UnsafePointer($0.pointer) }, dx.tangent?.pointer)
+        let planes = inputShape.count == 4 ? inputShape[0] * inputShape[1] : 1
         argmax.withUnsafeBufferPointer { am in
-            for o in 0..<am.count { dx.value.pointer[Int(am[o])] += dy.value.pointer[o] }
-            if let rdx = dx.tangent, let rdy = dy.tangent {
-                for o in 0..<am.count { rdx.pointer[Int(am[o])] += rdy.pointer[o] }
+            guard let indices = am.baseAddress, planes > 0 else { return }
+            // By planes: a plane's outputs scatter into that plane only, in the same order.
+            let perPlane = am.count / planes
+            OpenMPTeam.forEachPart(count: planes, threads: OpenMPTeam.threads(forElements: dx.value.count), alignment: 1) { part in
+                let outputs = part.lowerBound * perPlane..<part.upperBound * perPlane
+                Self.scatterAdding(outputs, dyv, indices, dxv)
+                if let rdy, let rdx { Self.scatterAdding(outputs, rdy, indices, rdx) }
             }
         }
         return dx
@@ -61,8 +84,8 @@ final class MaxPool2d<Scalar: BLASScalar> {
 
     /// Any window and stride: the first maximum in row-major window order.
     private func pool(_ x: UnsafePointer<Scalar>, _ y: UnsafeMutablePointer<Scalar>, _ am: UnsafeMutablePointer<Int32>,
-                      planes: Int, h: Int, w: Int, ho: Int, wo: Int) {
-        for pl in 0..<planes {
+                      planes: Range<Int>, h: Int, w: Int, ho: Int, wo: Int) {
+        for pl in planes {
             let base = pl * h * w
             for oh in 0..<ho {
                 for ow in 0..<wo {
@@ -82,10 +105,10 @@ final class MaxPool2d<Scalar: BLASScalar> {
     /// The 2×2, stride-2 case (every pooling layer of the shallow CNN and VGG): the same
     /// comparisons in the same order as the general loop, unrolled, with no index arithmetic per
     /// window element (the general loop was an eighth of a shallow-CNN training step).
-    @inline(__always)
+    @inline(never)  // its loops keep the pointers in registers (inlined into the team's closure, they reloaded them)
     private func pool2x2(_ x: UnsafePointer<Scalar>, _ y: UnsafeMutablePointer<Scalar>, _ am: UnsafeMutablePointer<Int32>,
-                         planes: Int, h: Int, w: Int, ho: Int, wo: Int) {
-        for pl in 0..<planes {
+                         planes: Range<Int>, h: Int, w: Int, ho: Int, wo: Int) {
+        for pl in planes {
             for oh in 0..<ho {
                 let top = pl * h * w + 2 * oh * w, bottom = top + w
                 let out = (pl * ho + oh) * wo

@@ -1,0 +1,161 @@
+import CVector
+import Testing
+@testable import Tensors
+
+/// The C kernels (CVector, vectorised per CPU) against the Swift loops they replace: the same bits
+/// on every path this CPU has, for lengths around every vector width, unaligned starts, and
+/// special values (NaN, ±0, ±∞).
+struct VectorKernelsTests {
+    static let counts = [0, 1, 3, 7, 8, 15, 16, 17, 31, 33, 63, 65, 1000, 4099]
+
+    private static func reference<S: BLASScalar>(_ alpha: S, _ x: [S], _ y: [S]) -> [S] {
+        zip(x, y).map { $1.addingProduct(alpha, $0) }
+    }
+
+    private static func fused(_ alpha: Float, _ x: [Float], _ y: inout [Float]) {
+        x.withUnsafeBufferPointer { xs in
+            y.withUnsafeMutableBufferPointer { ys in
+                if let xp = xs.baseAddress, let yp = ys.baseAddress { Float.fusedAXPY(count: min(xs.count, ys.count), alpha: alpha, x: xp, y: yp) }
+            }
+        }
+    }
+
+    private static func values<S: BLASScalar>(_ count: Int, _ rng: inout RandomGenerator, as: S.Type) -> [S] {
+        (0..<count).map { _ in S(rng.nextNormal() * 3) }
+    }
+
+    @Test func floatPathsMatchTheScalarLoop() {
+        var rng = RandomGenerator(seed: 11)
+        var paths = 0
+        for level in 0...2 {
+            for count in Self.counts {
+                for offset in 0..<3 {
+                    let x = Self.values(count + offset, &rng, as: Float.self), y = Self.values(count + offset, &rng, as: Float.self)
+                    let alpha = Float(rng.nextNormal())
+                    var out = y
+                    let ran = x.withUnsafeBufferPointer { xs in
+                        out.withUnsafeMutableBufferPointer { ys in
+                            basin_saxpy_fused_on(Int32(level), Int64(count), alpha, xs.baseAddress.map { $0 + offset },
+                                                 ys.baseAddress.map { $0 + offset })
+                        }
+                    }
+                    if ran == 0 { continue }
+                    if count == 0 && offset == 0 { paths += 1 }
+                    let expected = Array(y[..<offset]) + Self.reference(alpha, Array(x[offset...]), Array(y[offset...]))
+                    #expect(out.map(\.bitPattern) == expected.map(\.bitPattern), "path \(level), \(count) elements from \(offset)")
+                }
+            }
+        }
+        #expect(paths >= 1, "the baseline path always runs")
+        #expect(Int(basin_vector_level()) + 1 == paths, "every path up to the CPU's level runs")
+    }
+
+    @Test func doublePathsMatchTheScalarLoop() {
+        var rng = RandomGenerator(seed: 12)
+        for level in 0...2 {
+            for count in Self.counts {
+                let x = Self.values(count, &rng, as: Double.self), y = Self.values(count, &rng, as: Double.self)
+                let alpha = rng.nextNormal()
+                var out = y
+                let ran = out.withUnsafeMutableBufferPointer { ys in
+                    x.withUnsafeBufferPointer { basin_daxpy_fused_on(Int32(level), Int64(count), alpha, $0.baseAddress, ys.baseAddress) }
+                }
+                if ran == 0 { continue }
+                #expect(out.map(\.bitPattern) == Self.reference(alpha, x, y).map(\.bitPattern), "path \(level), \(count) elements")
+            }
+        }
+    }
+
+    /// One rounding, not two: α·x = 1 + 2⁻¹¹ + 2⁻²⁴ exactly, which float32 rounds to 1 + 2⁻¹¹,
+    /// so y + α·x is 2⁻²⁴ fused and 0 with a separate multiply and add.
+    @Test func oneRoundingPerElement() {
+        let a = Float(1 + 0x1p-12), y0 = -Float(1 + 0x1p-11)
+        for count in [1, 17, 64] {
+            let x = [Float](repeating: a, count: count)
+            var y = [Float](repeating: y0, count: count)
+            Self.fused(a, x, &y)
+            #expect(y.allSatisfy { $0 == 0x1p-24 }, "\(count) elements: \(y.prefix(3))")
+        }
+    }
+
+    /// x and y the same array: y ← y + α·y.
+    @Test func xMayBeY() {
+        var rng = RandomGenerator(seed: 13)
+        var y = Self.values(1001, &rng, as: Float.self)
+        let expected = Self.reference(Float(0.75), y, y)
+        y.withUnsafeMutableBufferPointer { ys in
+            if let p = ys.baseAddress { Float.fusedAXPY(count: ys.count, alpha: 0.75, x: UnsafePointer(p), y: p) }
+        }
+        #expect(y.map(\.bitPattern) == expected.map(\.bitPattern))
+    }
+
+    /// Values with every special case ReLU and SGD meet, then Gaussians.
+    private static func specials(_ count: Int, _ rng: inout RandomGenerator) -> [Float] {
+        let special: [Float] = [0, -0.0, .nan, -.nan, .infinity, -.infinity, .leastNonzeroMagnitude, -.leastNonzeroMagnitude, 1, -1]
+        return (0..<count).map { i in i % 3 == 0 ? special[(i / 3) % special.count] : Float(rng.nextNormal()) }
+    }
+
+    /// Compares bit patterns, NaNs by being NaN (their payload is not part of the contract).
+    private static func same(_ a: [Float], _ b: [Float]) -> Bool {
+        a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }
+    }
+
+    @Test func reluPathsMatchTheSwiftLoops() {
+        var rng = RandomGenerator(seed: 14)
+        for level in 0...2 {
+            for count in Self.counts {
+                let x = Self.specials(count, &rng), d = Self.specials(count, &rng)
+                var y = [Float](repeating: 7, count: count), out = [Float](repeating: 7, count: count)
+                let ran = x.withUnsafeBufferPointer { xs in
+                    y.withUnsafeMutableBufferPointer { basin_relu_f32_on(Int32(level), Int64(count), xs.baseAddress, $0.baseAddress) }
+                }
+                if ran == 0 { continue }
+                _ = x.withUnsafeBufferPointer { xs in
+                    d.withUnsafeBufferPointer { ds in
+                        out.withUnsafeMutableBufferPointer { basin_relu_mask_f32_on(Int32(level), Int64(count), xs.baseAddress, ds.baseAddress, $0.baseAddress) }
+                    }
+                }
+                #expect(Self.same(y, x.map { Swift.max($0, 0) }), "relu, path \(level), \(count) elements")
+                #expect(Self.same(out, zip(x, d).map { s, v in v * (s > 0 ? 1 : 0) }), "mask, path \(level), \(count) elements")
+            }
+        }
+        // −0 becomes +0, NaN stays NaN (Swift's max), as PyTorch's relu.
+        #expect(Self.same([Float(-0.0), .nan, -3, 2].map { v in var y: Float = 9; withUnsafePointer(to: v) { Float.rectify(count: 1, x: $0, y: &y) }; return y },
+                          [0, .nan, 0, 2]))
+    }
+
+    /// SGD's five updates, each as the Swift loop writes it (operation by operation, no fused
+    /// multiply-add), on every path.
+    @Test(arguments: [VectorKernels.SGDUpdate.plain, .firstMomentum, .firstNesterov, .momentum, .nesterov])
+    func sgdPathsMatchTheSwiftLoops(update: VectorKernels.SGDUpdate) {
+        var rng = RandomGenerator(seed: 15 + UInt64(update.rawValue))
+        let lr: Float = 0.1, mu: Float = 0.9, wd: Float = 5e-4, damp: Float = 0.75
+        for level in 0...2 {
+            for count in Self.counts {
+                let p0 = Self.specials(count, &rng), g = Self.values(count, &rng, as: Float.self), b0 = Self.values(count, &rng, as: Float.self)
+                var p = p0, b = b0
+                let ran = g.withUnsafeBufferPointer { gs in
+                    p.withUnsafeMutableBufferPointer { ps in
+                        b.withUnsafeMutableBufferPointer { bs in
+                            basin_sgd_update_f32_on(Int32(level), update.rawValue, Int64(count), ps.baseAddress, gs.baseAddress, bs.baseAddress, lr, mu, wd, damp)
+                        }
+                    }
+                }
+                if ran == 0 { continue }
+                var ep = p0, eb = b0
+                for i in 0..<count {
+                    let d = g[i] + wd * ep[i]
+                    switch update {
+                    case .plain: ep[i] -= lr * d
+                    case .firstMomentum: eb[i] = d; ep[i] -= lr * d
+                    case .firstNesterov: eb[i] = d; ep[i] -= lr * (d + mu * d)
+                    case .momentum: eb[i] = mu * eb[i] + damp * d; ep[i] -= lr * eb[i]
+                    case .nesterov: eb[i] = mu * eb[i] + damp * d; ep[i] -= lr * (d + mu * eb[i])
+                    }
+                }
+                #expect(Self.same(p, ep), "\(update), path \(level), \(count) elements: θ")
+                #expect(Self.same(b, eb), "\(update), path \(level), \(count) elements: momentum buffer")
+            }
+        }
+    }
+}
