@@ -21,6 +21,24 @@
     for (int64_t i = 0; i < count; i++) { T v = x[i]; y[i] = ((T)0 >= v) ? (T)0 : v; }
 #define MASK_BODY(T) \
     for (int64_t i = 0; i < count; i++) out[i] = d[i] * (sign[i] > (T)0 ? (T)1 : (T)0);
+// 32 lanes of double partial sums, kept in a local array (so stores to it cannot alias the
+// input) and filled position by position within each row; TERM(k) is the term at index k.
+#define LANES 32
+#define LANES_BODY(TERM) \
+    double acc[LANES]; \
+    for (int j = 0; j < LANES; j++) acc[j] = lanes[j]; \
+    for (int64_t r = 0; r < rows; r++) { \
+        const int64_t base = r * stride; \
+        int64_t i = 0; \
+        for (; i + LANES <= length; i += LANES) \
+            for (int j = 0; j < LANES; j++) { const int64_t k = base + i + j; acc[j] += TERM(k); } \
+        for (int j = 0; i + j < length; j++) { const int64_t k = base + i + j; acc[j] += TERM(k); } \
+    } \
+    for (int j = 0; j < LANES; j++) lanes[j] = acc[j];
+#define TERM_SUM(k) ((double)x[k])
+#define TERM_SQUARED_DEVIATION(k) ((double)(x[k] - mean) * (double)(x[k] - mean))
+#define TERM_PRODUCT(k) ((double)(a[k] * b[k]))
+
 // One branch-free loop per kind, so each vectorises.
 #define SGD_BODY(T) \
     switch (kind) { \
@@ -39,6 +57,12 @@
     ATTRIBUTE static void drelu_##SUFFIX(int64_t count, const double *x, double *y) { RELU_BODY(double) } \
     ATTRIBUTE static void smask_##SUFFIX(int64_t count, const float *sign, const float *d, float *out) { MASK_BODY(float) } \
     ATTRIBUTE static void dmask_##SUFFIX(int64_t count, const double *sign, const double *d, double *out) { MASK_BODY(double) } \
+    ATTRIBUTE static void ssum_##SUFFIX(const float *x, int64_t rows, int64_t stride, int64_t length, double *lanes) { LANES_BODY(TERM_SUM) } \
+    ATTRIBUTE static void dsum_##SUFFIX(const double *x, int64_t rows, int64_t stride, int64_t length, double *lanes) { LANES_BODY(TERM_SUM) } \
+    ATTRIBUTE static void ssqdev_##SUFFIX(const float *x, float mean, int64_t rows, int64_t stride, int64_t length, double *lanes) { LANES_BODY(TERM_SQUARED_DEVIATION) } \
+    ATTRIBUTE static void dsqdev_##SUFFIX(const double *x, double mean, int64_t rows, int64_t stride, int64_t length, double *lanes) { LANES_BODY(TERM_SQUARED_DEVIATION) } \
+    ATTRIBUTE static void sprod_##SUFFIX(const float *a, const float *b, int64_t rows, int64_t stride, int64_t length, double *lanes) { LANES_BODY(TERM_PRODUCT) } \
+    ATTRIBUTE static void dprod_##SUFFIX(const double *a, const double *b, int64_t rows, int64_t stride, int64_t length, double *lanes) { LANES_BODY(TERM_PRODUCT) } \
     ATTRIBUTE static void ssgd_##SUFFIX(int kind, int64_t count, float *p, const float *g, float *b, float lr, float mu, float wd, float damp) { SGD_BODY(float) }
 
 KERNELS(baseline, , fmaf, fma)
@@ -92,6 +116,57 @@ static int relu_mask_f64_on(int which, int64_t count, const double *sign, const 
 int basin_sgd_update_f32_on(int which, int kind, int64_t count, float *p, const float *g, float *b,
                             float lr, float mu, float wd, float damp) {
     DISPATCH(which, ssgd, (kind, count, p, g, b, lr, mu, wd, damp))
+}
+
+// The lane sums: nothing to add when there are no rows or no elements.
+#define LANES_DISPATCH(which, NAME, ARGS) \
+    const int64_t count = (rows > 0 && length > 0) ? 1 : 0; \
+    DISPATCH(which, NAME, ARGS)
+
+int basin_lanes_product_f32_on(int which, const float *a, const float *b, int64_t rows, int64_t stride, int64_t length, double *lanes) {
+    LANES_DISPATCH(which, sprod, (a, b, rows, stride, length, lanes))
+}
+int basin_lanes_squared_deviation_f32_on(int which, const float *x, float mean, int64_t rows, int64_t stride, int64_t length, double *lanes) {
+    LANES_DISPATCH(which, ssqdev, (x, mean, rows, stride, length, lanes))
+}
+static int lanes_sum_f32_on(int which, const float *x, int64_t rows, int64_t stride, int64_t length, double *lanes) {
+    LANES_DISPATCH(which, ssum, (x, rows, stride, length, lanes))
+}
+static int lanes_sum_f64_on(int which, const double *x, int64_t rows, int64_t stride, int64_t length, double *lanes) {
+    LANES_DISPATCH(which, dsum, (x, rows, stride, length, lanes))
+}
+static int lanes_squared_deviation_f64_on(int which, const double *x, double mean, int64_t rows, int64_t stride, int64_t length, double *lanes) {
+    LANES_DISPATCH(which, dsqdev, (x, mean, rows, stride, length, lanes))
+}
+static int lanes_product_f64_on(int which, const double *a, const double *b, int64_t rows, int64_t stride, int64_t length, double *lanes) {
+    LANES_DISPATCH(which, dprod, (a, b, rows, stride, length, lanes))
+}
+
+void basin_lanes_sum_f32(const float *x, int64_t rows, int64_t stride, int64_t length, double *lanes) {
+    lanes_sum_f32_on(basin_vector_level(), x, rows, stride, length, lanes);
+}
+void basin_lanes_squared_deviation_f32(const float *x, float mean, int64_t rows, int64_t stride, int64_t length, double *lanes) {
+    basin_lanes_squared_deviation_f32_on(basin_vector_level(), x, mean, rows, stride, length, lanes);
+}
+void basin_lanes_product_f32(const float *a, const float *b, int64_t rows, int64_t stride, int64_t length, double *lanes) {
+    basin_lanes_product_f32_on(basin_vector_level(), a, b, rows, stride, length, lanes);
+}
+void basin_lanes_sum_f64(const double *x, int64_t rows, int64_t stride, int64_t length, double *lanes) {
+    lanes_sum_f64_on(basin_vector_level(), x, rows, stride, length, lanes);
+}
+void basin_lanes_squared_deviation_f64(const double *x, double mean, int64_t rows, int64_t stride, int64_t length, double *lanes) {
+    lanes_squared_deviation_f64_on(basin_vector_level(), x, mean, rows, stride, length, lanes);
+}
+void basin_lanes_product_f64(const double *a, const double *b, int64_t rows, int64_t stride, int64_t length, double *lanes) {
+    lanes_product_f64_on(basin_vector_level(), a, b, rows, stride, length, lanes);
+}
+
+double basin_lanes_total(const double *lanes) {
+    double acc[LANES];
+    for (int j = 0; j < LANES; j++) acc[j] = lanes[j];
+    for (int width = LANES / 2; width >= 1; width /= 2)
+        for (int j = 0; j < width; j++) acc[j] += acc[j + width];
+    return acc[0];
 }
 
 void basin_saxpy_fused(int64_t count, float alpha, const float *x, float *y) { basin_saxpy_fused_on(basin_vector_level(), count, alpha, x, y); }

@@ -41,6 +41,13 @@ where RawSignificand: FixedWidthInteger {
     static func rectify(count: Int, x: UnsafePointer<Self>, y: UnsafeMutablePointer<Self>)
     /// out[i] = d[i] · (sign[i] > 0 ? 1 : 0): ReLU's mask on a gradient or tangent, vectorised.
     static func maskByPositive(count: Int, sign: UnsafePointer<Self>, d: UnsafePointer<Self>, out: UnsafeMutablePointer<Self>)
+    /// The 32 lane sums of `VectorKernels.StridedRows` (CVector's `basin_lanes_*`): Σ x, Σ (x − mean)²
+    /// and Σ a·b, each term converted to double.
+    static func addLaneSums(_ x: UnsafePointer<Self>, rows: Int, stride: Int, length: Int, into lanes: UnsafeMutablePointer<Double>)
+    static func addLaneSquaredDeviations(_ x: UnsafePointer<Self>, mean: Self, rows: Int, stride: Int, length: Int,
+                                         into lanes: UnsafeMutablePointer<Double>)
+    static func addLaneProducts(_ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, rows: Int, stride: Int, length: Int,
+                                into lanes: UnsafeMutablePointer<Double>)
     /// xᵀy (`cblas_?dot`).
     static func dot(count: Int, x: UnsafePointer<Self>, y: UnsafePointer<Self>) -> Self
     /// ‖x‖₂ (`cblas_?nrm2`, which scales to avoid overflow).
@@ -100,6 +107,17 @@ extension Float: BLASScalar {
     }
     public static func maskByPositive(count: Int, sign: UnsafePointer<Float>, d: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
         basin_relu_mask_f32(Int64(count), sign, d, out)
+    }
+    public static func addLaneSums(_ x: UnsafePointer<Float>, rows: Int, stride: Int, length: Int, into lanes: UnsafeMutablePointer<Double>) {
+        basin_lanes_sum_f32(x, Int64(rows), Int64(stride), Int64(length), lanes)
+    }
+    public static func addLaneSquaredDeviations(_ x: UnsafePointer<Float>, mean: Float, rows: Int, stride: Int, length: Int,
+                                                into lanes: UnsafeMutablePointer<Double>) {
+        basin_lanes_squared_deviation_f32(x, mean, Int64(rows), Int64(stride), Int64(length), lanes)
+    }
+    public static func addLaneProducts(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, rows: Int, stride: Int, length: Int,
+                                       into lanes: UnsafeMutablePointer<Double>) {
+        basin_lanes_product_f32(a, b, Int64(rows), Int64(stride), Int64(length), lanes)
     }
     public static func dot(count: Int, x: UnsafePointer<Float>, y: UnsafePointer<Float>) -> Float {
         cblas_sdot(i32(count), x, 1, y, 1)
@@ -165,6 +183,17 @@ extension Double: BLASScalar {
     }
     public static func maskByPositive(count: Int, sign: UnsafePointer<Double>, d: UnsafePointer<Double>, out: UnsafeMutablePointer<Double>) {
         basin_relu_mask_f64(Int64(count), sign, d, out)
+    }
+    public static func addLaneSums(_ x: UnsafePointer<Double>, rows: Int, stride: Int, length: Int, into lanes: UnsafeMutablePointer<Double>) {
+        basin_lanes_sum_f64(x, Int64(rows), Int64(stride), Int64(length), lanes)
+    }
+    public static func addLaneSquaredDeviations(_ x: UnsafePointer<Double>, mean: Double, rows: Int, stride: Int, length: Int,
+                                                into lanes: UnsafeMutablePointer<Double>) {
+        basin_lanes_squared_deviation_f64(x, mean, Int64(rows), Int64(stride), Int64(length), lanes)
+    }
+    public static func addLaneProducts(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, rows: Int, stride: Int, length: Int,
+                                       into lanes: UnsafeMutablePointer<Double>) {
+        basin_lanes_product_f64(a, b, Int64(rows), Int64(stride), Int64(length), lanes)
     }
     public static func dot(count: Int, x: UnsafePointer<Double>, y: UnsafePointer<Double>) -> Double {
         cblas_ddot(i32(count), x, 1, y, 1)

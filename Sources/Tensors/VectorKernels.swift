@@ -27,6 +27,43 @@ public enum VectorKernels {
         basin_sgd_update_f32(update.rawValue, Int64(count), p, g, b, lr, mu, wd, damp)
     }
 
+    /// `rows` rows of `length` elements, row r starting `r·stride` elements after `start`: one
+    /// channel of an NCHW tensor is `StridedRows(start: x + ch·HW, rows: N, stride: C·HW, length: HW)`.
+    /// Its sums below are double, in one fixed order on every path and thread count: the term at
+    /// position i of a row goes to lane i mod 32, rows in order, then the 32 lanes are added
+    /// pairwise (`basin_lanes_total`). 32 independent chains vectorise where one running sum
+    /// was a chain of dependent adds (a BatchNorm channel's statistics).
+    public struct StridedRows<Scalar: BLASScalar> {
+        public let start: UnsafePointer<Scalar>
+        public let rows: Int, stride: Int, length: Int
+        public init(start: UnsafePointer<Scalar>, rows: Int, stride: Int, length: Int) {
+            (self.start, self.rows, self.stride, self.length) = (start, rows, stride, length)
+        }
+
+        /// Σ x.
+        public func sum() -> Double {
+            VectorKernels.total { Scalar.addLaneSums(start, rows: rows, stride: stride, length: length, into: $0) }
+        }
+        /// Σ (double)(x − mean)², the difference rounded in `Scalar`.
+        public func squaredDeviations(from mean: Scalar) -> Double {
+            VectorKernels.total { Scalar.addLaneSquaredDeviations(start, mean: mean, rows: rows, stride: stride, length: length, into: $0) }
+        }
+        /// Σ (double)(x·y) over the same positions of `other` (laid out as this), the product rounded in `Scalar`.
+        public func dot(_ other: UnsafePointer<Scalar>) -> Double {
+            VectorKernels.total { Scalar.addLaneProducts(start, other, rows: rows, stride: stride, length: length, into: $0) }
+        }
+    }
+
+    /// Zeroed lanes filled by `fill`, then added in the fixed tree.
+    static func total(_ fill: (UnsafeMutablePointer<Double>) -> Void) -> Double {
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 32) { lanes in
+            guard let base = lanes.baseAddress else { return 0 }
+            base.initialize(repeating: 0, count: 32)
+            fill(base)
+            return basin_lanes_total(base)
+        }
+    }
+
     /// The path the kernels take on this CPU: 2 AVX-512, 1 AVX2 + FMA, 0 the baseline.
     public static var level: Int { Int(basin_vector_level()) }
 }

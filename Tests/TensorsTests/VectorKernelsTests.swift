@@ -158,4 +158,63 @@ struct VectorKernelsTests {
             }
         }
     }
+
+    /// The lane sums' documented order, written out: term at row position i into lane i mod 32,
+    /// rows in order, then lanes added pairwise (0+16, …), (0+8, …), … down to one.
+    private static func laneOrder(rows: Int, stride: Int, length: Int, _ term: (Int) -> Double) -> Double {
+        var lanes = [Double](repeating: 0, count: 32)
+        for r in 0..<rows { for i in 0..<length { lanes[i % 32] += term(r * stride + i) } }
+        var width = 16
+        while width >= 1 { for j in 0..<width { lanes[j] += lanes[j + width] }; width /= 2 }
+        return lanes[0]
+    }
+
+    /// Σx, Σ(x − m)², Σx·y over strided rows (a BatchNorm channel): every path the CPU has gives
+    /// the documented order's bits, for row lengths around the lane count, and the sums agree
+    /// with plain running sums to rounding.
+    @Test(arguments: [(1, 1), (3, 7), (5, 32), (4, 33), (2, 100), (7, 64), (3, 1000)])
+    func laneSumsFollowTheirOrderOnEveryPath(shape: (rows: Int, length: Int)) {
+        var rng = RandomGenerator(seed: 16)
+        let (rows, length) = shape, stride = length + 5
+        let count = (rows - 1) * stride + length
+        let x = Self.values(count, &rng, as: Float.self).map { $0 + 2 }, y = Self.values(count, &rng, as: Float.self)
+        let mean: Float = 1.75
+        let expected = (sum: Self.laneOrder(rows: rows, stride: stride, length: length) { Double(x[$0]) },
+                        squares: Self.laneOrder(rows: rows, stride: stride, length: length) { let d = Double(x[$0] - mean); return d * d },
+                        dot: Self.laneOrder(rows: rows, stride: stride, length: length) { Double(x[$0] * y[$0]) })
+        var plain = (sum: 0.0, dot: 0.0)
+        for r in 0..<rows { for i in 0..<length { let k = r * stride + i; plain.sum += Double(x[k]); plain.dot += Double(x[k] * y[k]) } }
+        #expect(abs(expected.sum - plain.sum) <= 1e-12 * Double(count) * 3 && abs(expected.dot - plain.dot) <= 1e-12 * Double(count) * 10)
+        var paths = 0
+        for level in 0...2 {
+            var lanes = [Double](repeating: 0, count: 32), squares = [Double](repeating: 0, count: 32)
+            let ran = x.withUnsafeBufferPointer { xs in
+                y.withUnsafeBufferPointer { ys in
+                    lanes.withUnsafeMutableBufferPointer { basin_lanes_product_f32_on(Int32(level), xs.baseAddress, ys.baseAddress, Int64(rows), Int64(stride), Int64(length), $0.baseAddress) }
+                }
+            }
+            if ran == 0 { continue }
+            paths += 1
+            _ = x.withUnsafeBufferPointer { xs in
+                squares.withUnsafeMutableBufferPointer { basin_lanes_squared_deviation_f32_on(Int32(level), xs.baseAddress, mean, Int64(rows), Int64(stride), Int64(length), $0.baseAddress) }
+            }
+            #expect(basin_lanes_total(lanes).bitPattern == expected.dot.bitPattern, "path \(level): Σx·y")
+            #expect(basin_lanes_total(squares).bitPattern == expected.squares.bitPattern, "path \(level): Σ(x − m)²")
+        }
+        #expect(paths == VectorKernels.level + 1)
+        // The public entry points (the CPU's own path), Float and Double.
+        x.withUnsafeBufferPointer { xs in
+            guard let base = xs.baseAddress else { return }
+            let strided = VectorKernels.StridedRows(start: base, rows: rows, stride: stride, length: length)
+            #expect(strided.sum().bitPattern == expected.sum.bitPattern)
+            #expect(strided.squaredDeviations(from: mean).bitPattern == expected.squares.bitPattern)
+            y.withUnsafeBufferPointer { ys in if let other = ys.baseAddress { #expect(strided.dot(other).bitPattern == expected.dot.bitPattern) } }
+        }
+        let xd = x.map(Double.init)
+        xd.withUnsafeBufferPointer { xs in
+            guard let base = xs.baseAddress else { return }
+            let strided = VectorKernels.StridedRows(start: base, rows: rows, stride: stride, length: length)
+            #expect(strided.sum().bitPattern == Self.laneOrder(rows: rows, stride: stride, length: length) { xd[$0] }.bitPattern)
+        }
+    }
 }

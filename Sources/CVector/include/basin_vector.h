@@ -32,6 +32,23 @@ void basin_relu_mask_f64(int64_t count, const double *sign, const double *d, dou
 void basin_sgd_update_f32(int kind, int64_t count, float *p, const float *g, float *b,
                           float lr, float mu, float wd, float damp);
 
+/// Sums for per-channel statistics (BatchNorm) over `rows` rows of `length` elements, row r at
+/// r·stride: each term, converted to double, is added to lane (i mod 32) of `lanes` (32
+/// doubles, i the position in its row), so 32 independent chains vectorise where one running
+/// sum was a chain of dependent adds. `basin_lanes_total` then adds the lanes in a fixed tree.
+/// The order is the same on every path, so the same bits.
+///   sum:            Σ x
+///   squared_deviation: Σ (double)(x − mean)²  (the difference in the input's precision)
+///   product:        Σ (double)(a·b)            (the product in the input's precision)
+void basin_lanes_sum_f32(const float *x, int64_t rows, int64_t stride, int64_t length, double *lanes);
+void basin_lanes_squared_deviation_f32(const float *x, float mean, int64_t rows, int64_t stride, int64_t length, double *lanes);
+void basin_lanes_product_f32(const float *a, const float *b, int64_t rows, int64_t stride, int64_t length, double *lanes);
+void basin_lanes_sum_f64(const double *x, int64_t rows, int64_t stride, int64_t length, double *lanes);
+void basin_lanes_squared_deviation_f64(const double *x, double mean, int64_t rows, int64_t stride, int64_t length, double *lanes);
+void basin_lanes_product_f64(const double *a, const double *b, int64_t rows, int64_t stride, int64_t length, double *lanes);
+/// lanes[0…31] added pairwise: (0+16, 1+17, …), then the 16 results the same way, down to one.
+double basin_lanes_total(const double *lanes);
+
 /// Which path the loops above take on this CPU: 2 = AVX-512, 1 = AVX2 + FMA, 0 = baseline.
 int basin_vector_level(void);
 
@@ -41,6 +58,8 @@ int basin_saxpy_fused_on(int level, int64_t count, float alpha, const float *x, 
 int basin_daxpy_fused_on(int level, int64_t count, double alpha, const double *x, double *y);
 int basin_relu_f32_on(int level, int64_t count, const float *x, float *y);
 int basin_relu_mask_f32_on(int level, int64_t count, const float *sign, const float *d, float *out);
+int basin_lanes_product_f32_on(int level, const float *a, const float *b, int64_t rows, int64_t stride, int64_t length, double *lanes);
+int basin_lanes_squared_deviation_f32_on(int level, const float *x, float mean, int64_t rows, int64_t stride, int64_t length, double *lanes);
 int basin_sgd_update_f32_on(int level, int kind, int64_t count, float *p, const float *g, float *b,
                             float lr, float mu, float wd, float damp);
 

@@ -106,6 +106,11 @@ private struct ChannelPass<Scalar: BLASScalar> {
     let inverseStd: UnsafeMutablePointer<Scalar>, correlation: UnsafeMutablePointer<Scalar>
     let xhat: UnsafeMutablePointer<Scalar>, rxhat: UnsafeMutablePointer<Scalar>?
 
+    /// Channel `ch` of an NCHW tensor at `x`, for its sums.
+    func rows(_ x: UnsafePointer<Scalar>, _ ch: Int) -> VectorKernels.StridedRows<Scalar> {
+        VectorKernels.StridedRows(start: x + ch * plane, rows: batch, stride: channels * plane, length: plane)
+    }
+
     /// The OpenMP team's size for this pass.
     var threads: Int { OpenMPTeam.threads(forElements: batch * channels * plane) }
 
@@ -116,13 +121,12 @@ private struct ChannelPass<Scalar: BLASScalar> {
         for ch in range {
             var mean: Scalar = 0, variance: Scalar = 0
             if batchStatistics {
-                // Channel sums run over B·H·W elements: accumulate in double so float32 statistics
-                // stay accurate to rounding of the result, not of a long running sum.
-                var sum = 0.0, squares = 0.0
-                for bi in 0..<b { let row = xv + (bi * c + ch) * hw; for i in 0..<hw { sum += Double(row[i]) } }
-                mean = Scalar(sum / Double(n))
-                for bi in 0..<b { let row = xv + (bi * c + ch) * hw; for i in 0..<hw { let d = Double(row[i] - mean); squares += d * d } }
-                variance = Scalar(squares / Double(n))
+                // Channel sums run over B·H·W elements: accumulated in double so float32 statistics
+                // stay accurate to rounding of the result, not of a long running sum; in 32 lanes
+                // (`VectorKernels.StridedRows`), the same order on every CPU and thread count.
+                let channel = rows(xv, ch)
+                mean = Scalar(channel.sum() / Double(n))
+                variance = Scalar(channel.squaredDeviations(from: mean) / Double(n))
                 if train {
                     let unbiased = n > 1 ? variance * count / (count - 1) : variance
                     runningMean[ch] = (1 - momentum) * runningMean[ch] + momentum * mean
@@ -146,11 +150,8 @@ private struct ChannelPass<Scalar: BLASScalar> {
             let vGamma = v[ch], vBeta = v[c + ch]
             if let rx {
                 if batchStatistics {
-                    var rSum = 0.0, aSum = 0.0
-                    for bi in 0..<b {
-                        let off = (bi * c + ch) * hw
-                        for i in 0..<hw { rSum += Double(rx[off + i]); aSum += Double(xhat[off + i] * rx[off + i]) }
-                    }
+                    let rChannel = rows(rx, ch)
+                    let rSum = rChannel.sum(), aSum = rChannel.dot(xhat + ch * hw)
                     let rMean = Scalar(rSum / Double(n)), a = Scalar(aSum / Double(n))
                     correlation[ch] = a
                     for bi in 0..<b {
@@ -178,11 +179,8 @@ private struct ChannelPass<Scalar: BLASScalar> {
         let xh = UnsafePointer(xhat)
         for ch in range {
             let s = inverseStd[ch], g = gamma[ch]
-            var accDy = 0.0, accDyX = 0.0
-            for bi in 0..<b {
-                let off = (bi * c + ch) * hw
-                for i in 0..<hw { accDy += Double(dyv[off + i]); accDyX += Double(dyv[off + i] * xh[off + i]) }
-            }
+            let dyChannel = rows(dyv, ch)
+            let accDy = dyChannel.sum(), accDyX = dyChannel.dot(xh + ch * hw)
             let sumDy = Scalar(accDy), sumDyX = Scalar(accDyX)
             if let gradient { gradient[ch] += sumDyX; gradient[c + ch] += sumDy }
             // ∂x̂ = γ·∂y, so mean ∂x̂ = γ·ΣΔy/N and mean(∂x̂·x̂) = γ·Σ∂y·x̂/N.
@@ -195,15 +193,8 @@ private struct ChannelPass<Scalar: BLASScalar> {
             }
             guard let v, let rdy, let rdx, let rxh = rxhat else { continue }
             let vGamma = v[ch]
-            var accRdy = 0.0, accRdyX = 0.0, accDyRx = 0.0
-            for bi in 0..<b {
-                let off = (bi * c + ch) * hw
-                for i in 0..<hw {
-                    accRdy += Double(rdy[off + i])
-                    accRdyX += Double(rdy[off + i] * xh[off + i])
-                    accDyRx += Double(dyv[off + i] * rxh[off + i])
-                }
-            }
+            let rdyChannel = rows(rdy, ch)
+            let accRdy = rdyChannel.sum(), accRdyX = rdyChannel.dot(xh + ch * hw), accDyRx = dyChannel.dot(rxh + ch * hw)
             let sumRdy = Scalar(accRdy), sumRdyX = Scalar(accRdyX), sumDyRx = Scalar(accDyRx)
             if let hvp { hvp[ch] += sumRdyX + sumDyRx; hvp[c + ch] += sumRdy }
             if !batchStatistics {
