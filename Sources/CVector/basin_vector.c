@@ -38,6 +38,7 @@
 #define TERM_SUM(k) ((double)x[k])
 #define TERM_SQUARED_DEVIATION(k) ((double)(x[k] - mean) * (double)(x[k] - mean))
 #define TERM_PRODUCT(k) ((double)(a[k] * b[k]))
+#define TERM_CENTERED_PRODUCT(k) (((double)a[k] - p) * (((double)b[k] - q) * scale))
 
 // One branch-free loop per kind, so each vectorises.
 #define SGD_BODY(T) \
@@ -63,6 +64,7 @@
     ATTRIBUTE static void dsqdev_##SUFFIX(const double *x, double mean, int64_t rows, int64_t stride, int64_t length, double *lanes) { LANES_BODY(TERM_SQUARED_DEVIATION) } \
     ATTRIBUTE static void sprod_##SUFFIX(const float *a, const float *b, int64_t rows, int64_t stride, int64_t length, double *lanes) { LANES_BODY(TERM_PRODUCT) } \
     ATTRIBUTE static void dprod_##SUFFIX(const double *a, const double *b, int64_t rows, int64_t stride, int64_t length, double *lanes) { LANES_BODY(TERM_PRODUCT) } \
+    ATTRIBUTE static void scentered_##SUFFIX(const float *a, double p, const float *b, double q, double scale, int64_t rows, int64_t stride, int64_t length, double *lanes) { LANES_BODY(TERM_CENTERED_PRODUCT) } \
     ATTRIBUTE static void ssgd_##SUFFIX(int kind, int64_t count, float *p, const float *g, float *b, float lr, float mu, float wd, float damp) { SGD_BODY(float) }
 
 KERNELS(baseline, , fmaf, fma)
@@ -128,6 +130,14 @@ int basin_lanes_product_f32_on(int which, const float *a, const float *b, int64_
 }
 int basin_lanes_squared_deviation_f32_on(int which, const float *x, float mean, int64_t rows, int64_t stride, int64_t length, double *lanes) {
     LANES_DISPATCH(which, ssqdev, (x, mean, rows, stride, length, lanes))
+}
+int basin_lanes_centered_product_f32_on(int which, const float *a, double p, const float *b, double q, double r,
+                                        int64_t rows, int64_t stride, int64_t length, double *lanes) {
+    LANES_DISPATCH(which, scentered, (a, p, b, q, r, rows, stride, length, lanes))
+}
+void basin_lanes_centered_product_f32(const float *a, double p, const float *b, double q, double r,
+                                      int64_t rows, int64_t stride, int64_t length, double *lanes) {
+    basin_lanes_centered_product_f32_on(basin_vector_level(), a, p, b, q, r, rows, stride, length, lanes);
 }
 static int lanes_sum_f32_on(int which, const float *x, int64_t rows, int64_t stride, int64_t length, double *lanes) {
     LANES_DISPATCH(which, ssum, (x, rows, stride, length, lanes))

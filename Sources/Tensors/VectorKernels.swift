@@ -67,3 +67,11 @@ public enum VectorKernels {
     /// The path the kernels take on this CPU: 2 AVX-512, 1 AVX2 + FMA, 0 the baseline.
     public static var level: Int { Int(basin_vector_level()) }
 }
+
+extension VectorKernels.StridedRows where Scalar == Float {
+    /// Σ ((double)x − p)·(((double)y − q)·r) over the same positions of `other`, all in double (the
+    /// graph's BatchNormalization: Σ ∂y·x̂ with p = 0, q = μ, r = 1/σ; Σ (x − μ)² with y = x, p = q = μ, r = 1).
+    public func centeredDot(minus p: Double, _ other: UnsafePointer<Float>, minus q: Double, times r: Double) -> Double {
+        VectorKernels.total { basin_lanes_centered_product_f32(start, p, other, q, r, Int64(rows), Int64(stride), Int64(length), $0) }
+    }
+}

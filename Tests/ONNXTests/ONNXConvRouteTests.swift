@@ -69,6 +69,26 @@ struct ONNXConvRouteTests {
         #expect(onlyInput.weight == nil && onlyInput.input == g.input)
     }
 
+    /// The bias gradient Σ_{n,pixels} ∂y[n, o, …]: the float64 sum to float rounding, the same bits
+    /// on one thread and two (channels split over the team), and not computed when not asked for.
+    @Test func biasGradientIsTheSumOverBatchAndPixels() throws {
+        var rng = SplitMix(seed: 12)
+        let x = try Self.random([6, 8, 14, 14], &rng), w = try Self.random([24, 8, 3, 3], &rng)
+        let attributes = Self.attributes(pads: [1, 1, 1, 1])
+        let l = try Kernel.ConvLayout(x.shape, w.shape, attributes, group: 1)
+        let dy = try Self.random(l.outputShape, &rng).scalars
+        let one = try BLAS.withCallingThreadCount(1) { try Kernel.convBackward(x, w, dy, attributes, group: 1, wantInput: false) }
+        let two = try BLAS.withCallingThreadCount(2) { try Kernel.convBackward(x, w, dy, attributes, group: 1, wantInput: false) }
+        #expect(one.bias.count == 24 && one.bias == two.bias)
+        for o in 0..<24 {
+            var exact = 0.0
+            for n in 0..<6 { for p in 0..<l.pixels { exact += Double(dy[(n * 24 + o) * l.pixels + p]) } }
+            #expect(abs(Double(one.bias[o]) - exact) <= 1e-6 * max(1, abs(exact)), "channel \(o): \(one.bias[o]) against \(exact)")
+        }
+        let none = try Kernel.convBackward(x, w, dy, attributes, group: 1, wantInput: false, wantBias: false)
+        #expect(none.bias.isEmpty && none.weight == one.weight)
+    }
+
     /// Handles are shared across threads (one per caller at a time) and every call brings its own
     /// scratchpad: concurrent convolutions of one geometry give the bits a lone call gives.
     @Test func concurrentCallsGiveTheSameBits() throws {

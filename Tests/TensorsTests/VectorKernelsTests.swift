@@ -202,6 +202,20 @@ struct VectorKernelsTests {
             #expect(basin_lanes_total(squares).bitPattern == expected.squares.bitPattern, "path \(level): Σ(x − m)²")
         }
         #expect(paths == VectorKernels.level + 1)
+        // Σ ((double)x − p)·(((double)y − q)·r) on every path, against its documented order.
+        let (p, q, r) = (0.25, 1.75, 0.5)
+        let centered = Self.laneOrder(rows: rows, stride: stride, length: length) { (Double(x[$0]) - p) * ((Double(y[$0]) - q) * r) }
+        for level in 0...2 {
+            var lanes = [Double](repeating: 0, count: 32)
+            let ran = x.withUnsafeBufferPointer { xs in
+                y.withUnsafeBufferPointer { ys in
+                    lanes.withUnsafeMutableBufferPointer {
+                        basin_lanes_centered_product_f32_on(Int32(level), xs.baseAddress, p, ys.baseAddress, q, r, Int64(rows), Int64(stride), Int64(length), $0.baseAddress)
+                    }
+                }
+            }
+            if ran != 0 { #expect(basin_lanes_total(lanes).bitPattern == centered.bitPattern, "path \(level): centred product") }
+        }
         // The public entry points (the CPU's own path), Float and Double.
         x.withUnsafeBufferPointer { xs in
             guard let base = xs.baseAddress else { return }

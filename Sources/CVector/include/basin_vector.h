@@ -46,6 +46,12 @@ void basin_lanes_product_f32(const float *a, const float *b, int64_t rows, int64
 void basin_lanes_sum_f64(const double *x, int64_t rows, int64_t stride, int64_t length, double *lanes);
 void basin_lanes_squared_deviation_f64(const double *x, double mean, int64_t rows, int64_t stride, int64_t length, double *lanes);
 void basin_lanes_product_f64(const double *a, const double *b, int64_t rows, int64_t stride, int64_t length, double *lanes);
+/// Σ ((double)a − p)·(((double)b − q)·r), all in double: a BatchNormalization channel's
+/// Σ ∂y·x̂ (p = 0, q = μ, r = 1/σ) and Σ (x − μ)² (a = b = x, p = q = μ, r = 1).
+void basin_lanes_centered_product_f32(const float *a, double p, const float *b, double q, double r,
+                                      int64_t rows, int64_t stride, int64_t length, double *lanes);
+int basin_lanes_centered_product_f32_on(int level, const float *a, double p, const float *b, double q, double r,
+                                        int64_t rows, int64_t stride, int64_t length, double *lanes);
 /// lanes[0…31] added pairwise: (0+16, 1+17, …), then the 16 results the same way, down to one.
 double basin_lanes_total(const double *lanes);
 

@@ -20,10 +20,11 @@ extension Kernel {
         var result = [[Float]?](repeating: nil, count: x.count)
         switch self {
         case let .conv(w, group):
-            let g = try Kernel.convBackward(try float(0), try float(1), dy, w, group: group, wantInput: want(0), wantWeight: want(1))
+            let g = try Kernel.convBackward(try float(0), try float(1), dy, w, group: group, wantInput: want(0), wantWeight: want(1),
+                                            wantBias: x.count > 2 && want(2))
             result[0] = g.input
             result[1] = g.weight
-            if x.count > 2 { result[2] = g.bias }
+            if x.count > 2, want(2) { result[2] = g.bias }
         case let .pool(w, max, ceilMode, countIncludePad):
             result[0] = try Kernel.poolBackward(try float(0), dy, w, max: max, ceilMode: ceilMode, countIncludePad: countIncludePad)
         case .globalAveragePool:

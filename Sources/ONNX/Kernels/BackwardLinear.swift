@@ -81,20 +81,20 @@ extension Kernel {
 
     /// By oneDNN over the whole batch (`ConvOneDNN.swift`), otherwise per image and group:
     /// dW_g += dY_g·colsᵀ, dCols = W_gᵀ·dY_g folded back by col2im; db = Σ dY.
-    /// `wantInput`/`wantWeight` skip the products nobody reads (the curvature wants one of the two).
+    /// `wantInput`/`wantWeight`/`wantBias` skip the products and sums nobody reads (the curvature
+    /// wants one of the first two; a Conv without bias the third: its `bias` is then empty).
     static func convBackward(_ x: Tensor<Float>, _ w: Tensor<Float>, _ dy: [Float], _ attributes: WindowAttributes, group: Int,
-                             wantInput: Bool, wantWeight: Bool = true) throws(KernelError) -> (input: [Float]?, weight: [Float]?, bias: [Float]) {
+                             wantInput: Bool, wantWeight: Bool = true, wantBias: Bool = true) throws(KernelError) -> (input: [Float]?, weight: [Float]?, bias: [Float]) {
         let l = try ConvLayout(x.shape, w.shape, attributes, group: group)
         guard dy.count == l.batch * l.outChannels * l.pixels else { throw KernelError("internal: a Conv gradient of \(dy.count) elements for output \(l.outputShape)") }
-        var db = [Float](repeating: 0, count: l.outChannels)
+        var db = [Float](repeating: 0, count: wantBias ? l.outChannels : 0)
         dy.withUnsafeBufferPointer { pdy in
-            guard let DY = pdy.baseAddress else { return }
-            for n in 0..<l.batch {
-                for o in 0..<l.outChannels {
-                    let row = DY + (n * l.outChannels + o) * l.pixels
-                    var s: Float = 0
-                    for p in 0..<l.pixels { s += row[p] }
-                    db[o] += s
+            db.withUnsafeMutableBufferPointer { pdb in
+                guard pdb.count == l.outChannels, let DY = pdy.baseAddress, let DB = pdb.baseAddress else { return }
+                // Per output channel over batch and pixels: in double, 32 lanes (`VectorKernels.StridedRows`),
+                // channels split over the OpenMP team (the same bits on any thread count).
+                OpenMPTeam.forEachPart(count: l.outChannels, threads: OpenMPTeam.threads(forElements: dy.count), alignment: 1) { channels in
+                    biasGradient(channels, DY, batch: l.batch, channels: l.outChannels, pixels: l.pixels, into: DB)
                 }
             }
         }
@@ -211,17 +211,42 @@ extension Kernel {
         return (dx, dscale, dbias)
     }
 
-    /// Per-channel mean and biased variance over N and the spatial axes (in double).
+    /// db[o] = Σ over batch and pixels of dy[n, o, …] for o in `range`.
+    private static func biasGradient(_ range: Range<Int>, _ dy: UnsafePointer<Float>, batch: Int, channels: Int, pixels: Int,
+                                     into db: UnsafeMutablePointer<Float>) {
+        for o in range {
+            db[o] = Float(VectorKernels.StridedRows(start: dy + o * pixels, rows: batch, stride: channels * pixels, length: pixels).sum())
+        }
+    }
+
+    /// Per-channel mean and biased variance over N and the spatial axes (in double; each sum in
+    /// `VectorKernels.StridedRows`' 32 lanes, channels split over the OpenMP team: the same bits
+    /// on any thread count).
     static func batchStatistics(_ x: Tensor<Float>) -> ([Double], [Double]) {
         let c = x.shape[1], inner = x.shape[2...].reduce(1, *), outer = x.shape[0], m = Double(Swift.max(outer * inner, 1))
         var mean = [Double](repeating: 0, count: c), variance = mean
-        for ch in 0..<c {
-            for n in 0..<outer { for i in 0..<inner { mean[ch] += Double(x.scalars[(n * c + ch) * inner + i]) } }
-            mean[ch] /= m
-            for n in 0..<outer { for i in 0..<inner { let d = Double(x.scalars[(n * c + ch) * inner + i]) - mean[ch]; variance[ch] += d * d } }
-            variance[ch] /= m
+        x.withUnsafeBufferPointer { px in
+            mean.withUnsafeMutableBufferPointer { pm in
+                variance.withUnsafeMutableBufferPointer { pv in
+                    guard let X = px.baseAddress, let M = pm.baseAddress, let V = pv.baseAddress else { return }
+                    OpenMPTeam.forEachPart(count: c, threads: OpenMPTeam.threads(forElements: x.count), alignment: 1) { channels in
+                        channelMoments(channels, X, channels: c, inner: inner, outer: outer, count: m, mean: M, variance: V)
+                    }
+                }
+            }
         }
         return (mean, variance)
+    }
+
+    /// `batchStatistics` for a range of channels.
+    private static func channelMoments(_ range: Range<Int>, _ x: UnsafePointer<Float>, channels c: Int, inner: Int, outer: Int,
+                                       count m: Double, mean: UnsafeMutablePointer<Double>, variance: UnsafeMutablePointer<Double>) {
+        for ch in range {
+            let rows = VectorKernels.StridedRows(start: x + ch * inner, rows: outer, stride: c * inner, length: inner)
+            let mu = rows.sum() / m
+            mean[ch] = mu
+            variance[ch] = rows.centeredDot(minus: mu, x + ch * inner, minus: mu, times: 1) / m
+        }
     }
 
     /// Training-mode batch normalisation (the batch's own statistics), as PyTorch's `train()`.
@@ -280,14 +305,9 @@ private struct BatchNormalizationChannels {
         let (c, inner, outer) = (channels, self.inner, self.outer)
         for ch in range {
             let inv = 1 / (variance[ch] + epsilon).squareRoot(), mu = mean[ch]
-            var sumDy: Double = 0, sumDyXhat: Double = 0
-            for n in 0..<outer {
-                let base = (n * c + ch) * inner, xs = X + base, g = DY + base
-                for i in 0..<inner {
-                    let xhat = (Double(xs[i]) - mu) * inv
-                    sumDy += Double(g[i]); sumDyXhat += Double(g[i]) * xhat
-                }
-            }
+            // Σ ∂y and Σ ∂y·x̂ (x̂ = (x − μ)·inv in double), each in 32 lanes (`VectorKernels.StridedRows`).
+            let dyRows = VectorKernels.StridedRows(start: DY + ch * inner, rows: outer, stride: c * inner, length: inner)
+            let sumDy = dyRows.sum(), sumDyXhat = dyRows.centeredDot(minus: 0, X + ch * inner, minus: mu, times: inv)
             dscale[ch] = Float(sumDyXhat); dbias[ch] = Float(sumDy)
             let k = Double(scale[ch]) * inv, m = Double(Swift.max(outer * inner, 1)), kf = Float(k)
             for n in 0..<outer {

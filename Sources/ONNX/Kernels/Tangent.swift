@@ -134,8 +134,8 @@ extension Kernel {
         switch self {
         case let .conv(w, group):
             // dW depends on x, dx on W: each takes the other's tangent.
-            if want(1), !isZero(t, 0) { result[1] = try Kernel.convBackward(try dot(0), try float(1), dy, w, group: group, wantInput: false).weight }
-            if want(0) { result[0] = try Kernel.convBackward(try float(0), try dot(1), dy, w, group: group, wantInput: true, wantWeight: false).input }
+            if want(1), !isZero(t, 0) { result[1] = try Kernel.convBackward(try dot(0), try float(1), dy, w, group: group, wantInput: false, wantBias: false).weight }
+            if want(0) { result[0] = try Kernel.convBackward(try float(0), try dot(1), dy, w, group: group, wantInput: true, wantWeight: false, wantBias: false).input }
         case let .gemm(alpha, beta, transA, transB):
             // da = α·dy·B'ᵀ moves with Ḃ, dB with Ȧ: each product only where that tangent is not zero.
             if want(0), !isZero(t, 1) {
