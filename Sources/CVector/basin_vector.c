@@ -40,6 +40,9 @@
 #define TERM_PRODUCT(k) ((double)(a[k] * b[k]))
 #define TERM_CENTERED_PRODUCT(k) (((double)a[k] - p) * (((double)b[k] - q) * scale))
 
+#define SELECT_BODY(T) \
+    for (int64_t i = 0; i < count; i++) out[i] = sign[i] > (T)0 ? d[i] : (T)0;
+
 // One branch-free loop per kind, so each vectorises.
 #define SGD_BODY(T) \
     switch (kind) { \
@@ -65,6 +68,7 @@
     ATTRIBUTE static void sprod_##SUFFIX(const float *a, const float *b, int64_t rows, int64_t stride, int64_t length, double *lanes) { LANES_BODY(TERM_PRODUCT) } \
     ATTRIBUTE static void dprod_##SUFFIX(const double *a, const double *b, int64_t rows, int64_t stride, int64_t length, double *lanes) { LANES_BODY(TERM_PRODUCT) } \
     ATTRIBUTE static void scentered_##SUFFIX(const float *a, double p, const float *b, double q, double scale, int64_t rows, int64_t stride, int64_t length, double *lanes) { LANES_BODY(TERM_CENTERED_PRODUCT) } \
+    ATTRIBUTE static void sselect_##SUFFIX(int64_t count, const float *sign, const float *d, float *out) { SELECT_BODY(float) } \
     ATTRIBUTE static void ssgd_##SUFFIX(int kind, int64_t count, float *p, const float *g, float *b, float lr, float mu, float wd, float damp) { SGD_BODY(float) }
 
 KERNELS(baseline, , fmaf, fma)
@@ -115,6 +119,12 @@ int basin_relu_f32_on(int which, int64_t count, const float *x, float *y) { DISP
 static int relu_f64_on(int which, int64_t count, const double *x, double *y) { DISPATCH(which, drelu, (count, x, y)) }
 int basin_relu_mask_f32_on(int which, int64_t count, const float *sign, const float *d, float *out) { DISPATCH(which, smask, (count, sign, d, out)) }
 static int relu_mask_f64_on(int which, int64_t count, const double *sign, const double *d, double *out) { DISPATCH(which, dmask, (count, sign, d, out)) }
+int basin_select_positive_f32_on(int which, int64_t count, const float *sign, const float *d, float *out) {
+    DISPATCH(which, sselect, (count, sign, d, out))
+}
+void basin_select_positive_f32(int64_t count, const float *sign, const float *d, float *out) {
+    basin_select_positive_f32_on(basin_vector_level(), count, sign, d, out);
+}
 int basin_sgd_update_f32_on(int which, int kind, int64_t count, float *p, const float *g, float *b,
                             float lr, float mu, float wd, float damp) {
     DISPATCH(which, ssgd, (kind, count, p, g, b, lr, mu, wd, damp))

@@ -64,6 +64,15 @@ public enum VectorKernels {
         }
     }
 
+    /// out[i] = sign[i] > 0 ? d[i] : 0 over `count` elements (a select, vectorised: NaN in `sign`
+    /// gives 0), split over the calling thread's OpenMP team from `OpenMPTeam.minimumElements`
+    /// on (elementwise: the same bits on any thread count).
+    public static func selectPositive(count: Int, sign: UnsafePointer<Float>, d: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
+        OpenMPTeam.forEachPart(count: count, threads: OpenMPTeam.threads(forElements: count)) { part in
+            basin_select_positive_f32(Int64(part.count), sign + part.lowerBound, d + part.lowerBound, out + part.lowerBound)
+        }
+    }
+
     /// The path the kernels take on this CPU: 2 AVX-512, 1 AVX2 + FMA, 0 the baseline.
     public static var level: Int { Int(basin_vector_level()) }
 }

@@ -124,6 +124,43 @@ struct VectorKernelsTests {
                           [0, .nan, 0, 2]))
     }
 
+    /// The graph's Relu select, sign > 0 ? d : 0, on every path (NaN in sign or d where sign ≤ 0 gives 0),
+    /// and split over the OpenMP team with the same bits.
+    @Test func selectPathsMatchTheSwiftSelect() {
+        var rng = RandomGenerator(seed: 17)
+        for level in 0...2 {
+            for count in Self.counts {
+                let sign = Self.specials(count, &rng), d = Self.specials(count, &rng)
+                var out = [Float](repeating: 7, count: count)
+                let ran = sign.withUnsafeBufferPointer { s in
+                    d.withUnsafeBufferPointer { v in
+                        out.withUnsafeMutableBufferPointer { basin_select_positive_f32_on(Int32(level), Int64(count), s.baseAddress, v.baseAddress, $0.baseAddress) }
+                    }
+                }
+                if ran == 0 { continue }
+                #expect(Self.same(out, zip(sign, d).map { $0 > 0 ? $1 : 0 }), "path \(level), \(count) elements")
+            }
+        }
+        let n = 3 * OpenMPTeam.minimumElements + 5
+        let sign = Self.specials(n, &rng), d = Self.specials(n, &rng)
+        func run(_ threads: Int) -> [Float] {
+            BLAS.withCallingThreadCount(threads) {
+                sign.withUnsafeBufferPointer { s in
+                    d.withUnsafeBufferPointer { v in
+                        [Float](unsafeUninitializedCapacity: n) { out, initialized in
+                            if let sp = s.baseAddress, let vp = v.baseAddress, let o = out.baseAddress {
+                                VectorKernels.selectPositive(count: n, sign: sp, d: vp, out: o)
+                            }
+                            initialized = n
+                        }
+                    }
+                }
+            }
+        }
+        let one = run(1), two = run(2)
+        #expect(Self.same(one, zip(sign, d).map { $0 > 0 ? $1 : 0 }) && Self.same(one, two))
+    }
+
     /// SGD's five updates, each as the Swift loop writes it (operation by operation, no fused
     /// multiply-add), on every path.
     @Test(arguments: [VectorKernels.SGDUpdate.plain, .firstMomentum, .firstNesterov, .momentum, .nesterov])

@@ -24,6 +24,11 @@ void basin_relu_f64(int64_t count, const double *x, double *y);
 void basin_relu_mask_f32(int64_t count, const float *sign, const float *d, float *out);
 void basin_relu_mask_f64(int64_t count, const double *sign, const double *d, double *out);
 
+/// out[i] = sign[i] > 0 ? d[i] : 0 (a select: NaN in `sign` gives 0, NaN in d where sign ≤ 0
+/// gives 0): the ONNX graph's Relu (d = sign) and its gradient.
+void basin_select_positive_f32(int64_t count, const float *sign, const float *d, float *out);
+int basin_select_positive_f32_on(int level, int64_t count, const float *sign, const float *d, float *out);
+
 /// SGD with momentum (PyTorch's `optim.SGD` update) over `count` parameters:
 /// d = g + wd·p, then by `kind`: 0 plain p −= lr·d; 1 first momentum step b = d, p −= lr·d;
 /// 2 first Nesterov step b = d, p −= lr·(d + mu·d); 3 momentum b = mu·b + damp·d, p −= lr·b;

@@ -169,7 +169,7 @@ extension Kernel {
     static func unaryBackward(_ op: UnaryOp, _ x: Tensor<Float>, _ y: Tensor<Float>, _ dy: [Float]) throws(KernelError) -> [Float] {
         let xs = x.scalars, ys = y.scalars
         switch op {
-        case .relu: return zipMap(dy, xs) { $1 > 0 ? $0 : 0 }
+        case .relu: return selectPositive(xs, dy)
         case let .leakyRelu(alpha): return zipMap(dy, xs) { $1 >= 0 ? $0 : alpha * $0 }
         case .sigmoid: return zipMap(dy, ys) { $0 * ($1 * (1 - $1)) }
         case .tanh: return zipMap(dy, ys) { $0 * (1 - $1 * $1) }

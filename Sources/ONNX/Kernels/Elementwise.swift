@@ -106,7 +106,7 @@ extension Kernel {
         let t = try x.floatTensor("the input")
         let xs = t.scalars, y: [Float]
         switch op {
-        case .relu: y = mapFloats(xs) { $0 > 0 ? $0 : 0 }
+        case .relu: y = selectPositive(xs, xs)
         case let .leakyRelu(alpha): y = mapFloats(xs) { $0 >= 0 ? $0 : alpha * $0 }
         case .sigmoid: y = mapFloats(xs) { 1 / (1 + Foundation.exp(-$0)) }
         case .tanh: y = mapFloats(xs) { Foundation.tanh($0) }
