@@ -4,6 +4,7 @@
 #include <oneapi/dnnl/dnnl.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -118,10 +119,10 @@ static void destroy_op(op *o) {
     o->scratch = NULL;
 }
 
-static int reorder(basin_conv *conv, port *p) {
+static int reorder(dnnl_stream_t stream, port *p) {
     dnnl_exec_arg_t args[3] = {{DNNL_ARG_FROM, p->output ? p->inner : p->user}, {DNNL_ARG_TO, p->output ? p->user : p->inner},
                                {DNNL_ARG_SCRATCHPAD, p->reorder_scratch}};
-    return dnnl_primitive_execute(p->reorder, conv->stream, p->reorder_scratch ? 3 : 2, args) != dnnl_success;
+    return dnnl_primitive_execute(p->reorder, stream, p->reorder_scratch ? 3 : 2, args) != dnnl_success;
 }
 
 // 64-byte aligned, as oneDNN's own allocations.
@@ -130,9 +131,9 @@ static void *aligned(size_t bytes) {
     return posix_memalign(&p, 64, (bytes + 63) / 64 * 64 + 64) == 0 ? p : NULL;
 }
 
-// Runs `o` on the buffers `handles` (one per port, in port order).
-static int run(basin_conv *conv, op *o, void *const *handles) {
-    omp_set_num_threads(conv->threads);
+// Runs `o` on the buffers `handles` (one per port, in port order) on `threads` threads.
+static int run(dnnl_stream_t stream, int threads, op *o, void *const *handles) {
+    omp_set_num_threads(threads);
     dnnl_exec_arg_t args[6];
     void *buffers[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
     int failed = 0, count = o->count;
@@ -153,7 +154,7 @@ static int run(basin_conv *conv, op *o, void *const *handles) {
             failed |= buffers[i] == NULL;
             if (!failed) failed |= dnnl_memory_set_data_handle(p->inner, buffers[i]) != dnnl_success;
         }
-        if (!failed && !p->output && p->reorder) failed |= reorder(conv, p);
+        if (!failed && !p->output && p->reorder) failed |= reorder(stream, p);
         args[i].arg = p->arg;
         args[i].memory = p->inner;
     }
@@ -162,13 +163,13 @@ static int run(basin_conv *conv, op *o, void *const *handles) {
         args[count].memory = o->scratch;
         count++;
     }
-    if (!failed) failed |= dnnl_primitive_execute(o->primitive, conv->stream, count, args) != dnnl_success;
+    if (!failed) failed |= dnnl_primitive_execute(o->primitive, stream, count, args) != dnnl_success;
     for (int i = 0; i < o->count && !failed; i++) {
         port *p = &o->ports[i];
-        if (p->output && p->reorder) failed |= reorder(conv, p);
+        if (p->output && p->reorder) failed |= reorder(stream, p);
     }
     // Wait even after a failure: nothing may still read a buffer when it is freed.
-    failed |= dnnl_stream_wait(conv->stream) != dnnl_success;
+    failed |= dnnl_stream_wait(stream) != dnnl_success;
     for (int i = 0; i < 6; i++) free(buffers[i]);
     return failed;
 }
@@ -283,25 +284,111 @@ void basin_conv_destroy(basin_conv *conv) {
 int basin_conv_forward(basin_conv *conv, const float *x, const float *weight, const float *bias, float *y) {
     if (conv->has_bias) {
         void *h[4] = {(void *)x, (void *)weight, (void *)(bias ? bias : conv->zero_bias), y};
-        return run(conv, &conv->forward, h);
+        return run(conv->stream, conv->threads, &conv->forward, h);
     }
     void *h[3] = {(void *)x, (void *)weight, y};
-    return run(conv, &conv->forward, h);
+    return run(conv->stream, conv->threads, &conv->forward, h);
 }
 
 int basin_conv_backward_data(basin_conv *conv, const float *weight, const float *dy, float *dx) {
     void *h[3] = {(void *)weight, (void *)dy, dx};
-    return run(conv, &conv->backward_data, h);
+    return run(conv->stream, conv->threads, &conv->backward_data, h);
 }
 
 int basin_conv_backward_weights(basin_conv *conv, const float *x, const float *dy, float *dweight, float *dbias) {
     if (conv->has_bias) {
         if (!dbias) return 1;
         void *h[4] = {(void *)x, (void *)dy, dweight, dbias};
-        return run(conv, &conv->backward_weights, h);
+        return run(conv->stream, conv->threads, &conv->backward_weights, h);
     }
     void *h[3] = {(void *)x, (void *)dy, dweight};
-    return run(conv, &conv->backward_weights, h);
+    return run(conv->stream, conv->threads, &conv->backward_weights, h);
+}
+
+struct basin_matmul {
+    dnnl_stream_t stream;
+    int threads;
+    int has_bias;
+    op product;
+};
+
+basin_matmul *basin_matmul_create(const basin_matmul_shape *s, int threads) {
+    pthread_once(&engine_once, make_engine);
+    if (!engine || !s || s->m <= 0 || s->n <= 0 || s->k <= 0) return NULL;
+    // Every row must fit its leading dimension, so oneDNN never reads or writes past a row.
+    if (s->lda < (s->transpose_a ? s->m : s->k) || s->ldb < (s->transpose_b ? s->k : s->n) || s->ldc < s->n) return NULL;
+    basin_matmul *mm = calloc(1, sizeof(basin_matmul));
+    if (!mm) return NULL;
+    mm->threads = threads < 1 ? 1 : threads;
+    mm->has_bias = s->has_bias != 0;
+    omp_set_num_threads(mm->threads);
+    // op(A) is m × k and op(B) k × n: a transposed operand is the same memory read with swapped strides.
+    dnnl_dims_t a_dims = {s->m, s->k}, b_dims = {s->k, s->n}, c_dims = {s->m, s->n}, bias_dims = {1, s->n};
+    dnnl_dims_t a_strides = {s->transpose_a ? 1 : s->lda, s->transpose_a ? s->lda : 1};
+    dnnl_dims_t b_strides = {s->transpose_b ? 1 : s->ldb, s->transpose_b ? s->ldb : 1};
+    dnnl_dims_t c_strides = {s->ldc, 1};
+    dnnl_memory_desc_t a, b, c, bias;
+    int bad = 0;
+    bad |= dnnl_memory_desc_init_by_strides(&a, 2, a_dims, dnnl_f32, a_strides) != dnnl_success;
+    bad |= dnnl_memory_desc_init_by_strides(&b, 2, b_dims, dnnl_f32, b_strides) != dnnl_success;
+    bad |= dnnl_memory_desc_init_by_strides(&c, 2, c_dims, dnnl_f32, c_strides) != dnnl_success;
+    bad |= dnnl_memory_desc_init_by_tag(&bias, 2, bias_dims, dnnl_f32, dnnl_ab) != dnnl_success;
+    if (bad || dnnl_stream_create(&mm->stream, engine, dnnl_stream_default_flags) != dnnl_success) {
+        free(mm);
+        return NULL;
+    }
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t post = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_matmul_desc_t desc;
+    bad |= dnnl_primitive_attr_clone(&attr, user_scratchpad) != dnnl_success;
+    bad |= bad || dnnl_post_ops_create(&post) != dnnl_success;
+    if (!bad && s->accumulate) bad |= dnnl_post_ops_append_sum(post, 1.0f) != dnnl_success;
+    if (!bad && s->relu) bad |= dnnl_post_ops_append_eltwise(post, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f) != dnnl_success;
+    bad |= bad || dnnl_primitive_attr_set_post_ops(attr, post) != dnnl_success;
+    bad |= bad || dnnl_matmul_desc_init(&desc, &a, &b, s->has_bias ? &bias : NULL, &c) != dnnl_success;
+    bad |= bad || dnnl_primitive_desc_create(&pd, &desc, attr, engine, NULL) != dnnl_success;
+    if (!bad) {
+        // oneDNN's reference kernels (what it falls back to for shapes its JIT kernels do not
+        // take) are far slower than `dnnl_sgemm`: the caller runs that instead.
+        const char *impl = NULL;
+        bad |= dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success;
+        bad |= !impl || strncmp(impl, "ref", 3) == 0;
+    }
+    if (!bad) {
+        op *o = &mm->product;
+        bad |= dnnl_primitive_create(&o->primitive, pd) != dnnl_success;
+        bad |= scratch_memory(pd, &o->scratch, &o->scratch_bytes);
+        bad |= add_port(o, DNNL_ARG_SRC, 0, &a, md(pd, dnnl_query_src_md, 0));
+        bad |= add_port(o, DNNL_ARG_WEIGHTS, 0, &b, md(pd, dnnl_query_weights_md, 0));
+        if (s->has_bias) bad |= add_port(o, DNNL_ARG_BIAS, 0, &bias, md(pd, dnnl_query_weights_md, 1));
+        bad |= add_port(o, DNNL_ARG_DST, 1, &c, md(pd, dnnl_query_dst_md, 0));
+    }
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (post) dnnl_post_ops_destroy(post);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (bad) {
+        basin_matmul_destroy(mm);
+        return NULL;
+    }
+    return mm;
+}
+
+void basin_matmul_destroy(basin_matmul *mm) {
+    if (!mm) return;
+    destroy_op(&mm->product);
+    if (mm->stream) dnnl_stream_destroy(mm->stream);
+    free(mm);
+}
+
+int basin_matmul_run(basin_matmul *mm, const float *a, const float *b, const float *bias, float *c) {
+    if (mm->has_bias) {
+        if (!bias) return 1;
+        void *h[4] = {(void *)a, (void *)b, (void *)bias, c};
+        return run(mm->stream, mm->threads, &mm->product, h);
+    }
+    void *h[3] = {(void *)a, (void *)b, c};
+    return run(mm->stream, mm->threads, &mm->product, h);
 }
 
 int basin_sgemm(int transpose_a, int transpose_b, int64_t m, int64_t n, int64_t k, float alpha,

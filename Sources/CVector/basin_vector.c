@@ -40,6 +40,16 @@
 #define TERM_PRODUCT(k) ((double)(a[k] * b[k]))
 #define TERM_CENTERED_PRODUCT(k) (((double)a[k] - p) * (((double)b[k] - q) * scale))
 
+// Column sums of a row-major matrix: out[j] (+)= m[0][j] + m[1][j] + … in row order, each column
+// its own chain (the inner loop runs across columns, so it vectorises without reordering a sum).
+// With `overwrite` the sums start from +0, as adding into a zeroed vector would.
+#define COLUMN_SUM_BODY(T) \
+    if (overwrite) for (int64_t j = 0; j < columns; j++) out[j] = (T)0; \
+    for (int64_t r = 0; r < rows; r++) { \
+        const T *restrict row = m + r * ld; \
+        for (int64_t j = 0; j < columns; j++) out[j] += row[j]; \
+    }
+
 #define SELECT_BODY(T) \
     for (int64_t i = 0; i < count; i++) out[i] = sign[i] > (T)0 ? d[i] : (T)0;
 
@@ -68,6 +78,8 @@
     ATTRIBUTE static void sprod_##SUFFIX(const float *a, const float *b, int64_t rows, int64_t stride, int64_t length, double *lanes) { LANES_BODY(TERM_PRODUCT) } \
     ATTRIBUTE static void dprod_##SUFFIX(const double *a, const double *b, int64_t rows, int64_t stride, int64_t length, double *lanes) { LANES_BODY(TERM_PRODUCT) } \
     ATTRIBUTE static void scentered_##SUFFIX(const float *a, double p, const float *b, double q, double scale, int64_t rows, int64_t stride, int64_t length, double *lanes) { LANES_BODY(TERM_CENTERED_PRODUCT) } \
+    ATTRIBUTE static void scolsum_##SUFFIX(int64_t rows, int64_t columns, const float *restrict m, int64_t ld, float *restrict out, int overwrite) { COLUMN_SUM_BODY(float) } \
+    ATTRIBUTE static void dcolsum_##SUFFIX(int64_t rows, int64_t columns, const double *restrict m, int64_t ld, double *restrict out, int overwrite) { COLUMN_SUM_BODY(double) } \
     ATTRIBUTE static void sselect_##SUFFIX(int64_t count, const float *sign, const float *d, float *out) { SELECT_BODY(float) } \
     ATTRIBUTE static void ssgd_##SUFFIX(int kind, int64_t count, float *p, const float *g, float *b, float lr, float mu, float wd, float damp) { SGD_BODY(float) }
 
@@ -128,6 +140,22 @@ void basin_select_positive_f32(int64_t count, const float *sign, const float *d,
 int basin_sgd_update_f32_on(int which, int kind, int64_t count, float *p, const float *g, float *b,
                             float lr, float mu, float wd, float damp) {
     DISPATCH(which, ssgd, (kind, count, p, g, b, lr, mu, wd, damp))
+}
+
+// Column sums: nothing to do without columns (no rows still clears an overwritten `out`).
+int basin_column_sums_f32_on(int which, int64_t rows, int64_t columns, const float *m, int64_t ld, float *out, int overwrite) {
+    const int64_t count = columns > 0 && rows >= 0 ? 1 : 0;
+    DISPATCH(which, scolsum, (rows, columns, m, ld, out, overwrite))
+}
+static int column_sums_f64_on(int which, int64_t rows, int64_t columns, const double *m, int64_t ld, double *out, int overwrite) {
+    const int64_t count = columns > 0 && rows >= 0 ? 1 : 0;
+    DISPATCH(which, dcolsum, (rows, columns, m, ld, out, overwrite))
+}
+void basin_column_sums_f32(int64_t rows, int64_t columns, const float *m, int64_t ld, float *out, int overwrite) {
+    basin_column_sums_f32_on(basin_vector_level(), rows, columns, m, ld, out, overwrite);
+}
+void basin_column_sums_f64(int64_t rows, int64_t columns, const double *m, int64_t ld, double *out, int overwrite) {
+    column_sums_f64_on(basin_vector_level(), rows, columns, m, ld, out, overwrite);
 }
 
 // The lane sums: nothing to add when there are no rows or no elements.

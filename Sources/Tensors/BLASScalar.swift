@@ -36,11 +36,22 @@ where RawSignificand: FixedWidthInteger {
     /// `y[i] = y[i].addingProduct(α, x[i])`, which Swift, built for the baseline x86-64,
     /// compiles to a libm `fmaf` call per element.
     static func fusedAXPY(count: Int, alpha: Self, x: UnsafePointer<Self>, y: UnsafeMutablePointer<Self>)
+    /// C = op(A)·op(B) (+ `bias` broadcast over rows) (then max(·, 0) when `relu`) (+ the old C
+    /// when `accumulate`), row-major, as one oneDNN matmul (`OneDNNMatmul`) for float32; false,
+    /// with nothing written, where that route is not taken (float64, `BASIN_GEMM=openblas`, or a
+    /// shape oneDNN has no fast kernel for) — the caller then uses `gemm`.
+    static func denseProduct(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Self>, lda: Int,
+                             b: UnsafePointer<Self>, ldb: Int, bias: UnsafePointer<Self>?, relu: Bool, accumulate: Bool,
+                             c: UnsafeMutablePointer<Self>, ldc: Int) -> Bool
     /// y[i] = max(x[i], 0) as Swift's `max` (NaN stays NaN, −0 becomes +0), vectorised as
     /// `fusedAXPY` (CVector), the same bits as the Swift loop.
     static func rectify(count: Int, x: UnsafePointer<Self>, y: UnsafeMutablePointer<Self>)
     /// out[i] = d[i] · (sign[i] > 0 ? 1 : 0): ReLU's mask on a gradient or tangent, vectorised.
     static func maskByPositive(count: Int, sign: UnsafePointer<Self>, d: UnsafePointer<Self>, out: UnsafeMutablePointer<Self>)
+    /// out[j] += Σ_r m[r·ld + j] for j < columns, the rows added in order (each column its own
+    /// running sum, so any split of the columns gives the same bits); with `overwrite`, out[j]
+    /// starts from +0. Vectorised across columns in C (CVector): a dense layer's bias gradient.
+    static func addColumnSums(rows: Int, columns: Int, _ m: UnsafePointer<Self>, ld: Int, into out: UnsafeMutablePointer<Self>, overwrite: Bool)
     /// The 32 lane sums of `VectorKernels.StridedRows` (CVector's `basin_lanes_*`): Σ x, Σ (x − mean)²
     /// and Σ a·b, each term converted to double.
     static func addLaneSums(_ x: UnsafePointer<Self>, rows: Int, stride: Int, length: Int, into lanes: UnsafeMutablePointer<Double>)
@@ -102,11 +113,21 @@ extension Float: BLASScalar {
     public static func fusedAXPY(count: Int, alpha: Float, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
         basin_saxpy_fused(Int64(count), alpha, x, y)
     }
+    public static func denseProduct(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                                    b: UnsafePointer<Float>, ldb: Int, bias: UnsafePointer<Float>?, relu: Bool, accumulate: Bool,
+                                    c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
+        let shape = OneDNNMatmul.Shape(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, lda: lda, ldb: ldb, ldc: ldc,
+                                       hasBias: bias != nil, relu: relu, accumulate: accumulate, threads: BLAS.threadCount)
+        return OneDNNMatmul.product(shape, a, b, bias: bias, into: c)
+    }
     public static func rectify(count: Int, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
         basin_relu_f32(Int64(count), x, y)
     }
     public static func maskByPositive(count: Int, sign: UnsafePointer<Float>, d: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
         basin_relu_mask_f32(Int64(count), sign, d, out)
+    }
+    public static func addColumnSums(rows: Int, columns: Int, _ m: UnsafePointer<Float>, ld: Int, into out: UnsafeMutablePointer<Float>, overwrite: Bool) {
+        basin_column_sums_f32(Int64(rows), Int64(columns), m, Int64(ld), out, overwrite ? 1 : 0)
     }
     public static func addLaneSums(_ x: UnsafePointer<Float>, rows: Int, stride: Int, length: Int, into lanes: UnsafeMutablePointer<Double>) {
         basin_lanes_sum_f32(x, Int64(rows), Int64(stride), Int64(length), lanes)
@@ -178,11 +199,17 @@ extension Double: BLASScalar {
     public static func fusedAXPY(count: Int, alpha: Double, x: UnsafePointer<Double>, y: UnsafeMutablePointer<Double>) {
         basin_daxpy_fused(Int64(count), alpha, x, y)
     }
+    public static func denseProduct(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Double>, lda: Int,
+                                    b: UnsafePointer<Double>, ldb: Int, bias: UnsafePointer<Double>?, relu: Bool, accumulate: Bool,
+                                    c: UnsafeMutablePointer<Double>, ldc: Int) -> Bool { false }
     public static func rectify(count: Int, x: UnsafePointer<Double>, y: UnsafeMutablePointer<Double>) {
         basin_relu_f64(Int64(count), x, y)
     }
     public static func maskByPositive(count: Int, sign: UnsafePointer<Double>, d: UnsafePointer<Double>, out: UnsafeMutablePointer<Double>) {
         basin_relu_mask_f64(Int64(count), sign, d, out)
+    }
+    public static func addColumnSums(rows: Int, columns: Int, _ m: UnsafePointer<Double>, ld: Int, into out: UnsafeMutablePointer<Double>, overwrite: Bool) {
+        basin_column_sums_f64(Int64(rows), Int64(columns), m, Int64(ld), out, overwrite ? 1 : 0)
     }
     public static func addLaneSums(_ x: UnsafePointer<Double>, rows: Int, stride: Int, length: Int, into lanes: UnsafeMutablePointer<Double>) {
         basin_lanes_sum_f64(x, Int64(rows), Int64(stride), Int64(length), lanes)

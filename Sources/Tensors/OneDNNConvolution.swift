@@ -75,26 +75,38 @@ public final class OneDNNConvolution: @unchecked Sendable {
 
     // MARK: Shared handles
 
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var idle: [Geometry: [OneDNNConvolution]] = [:]
-    nonisolated(unsafe) private static var lastUse: [Geometry: Int] = [:]
-    nonisolated(unsafe) private static var clock = 0
-    /// Idle handles kept for reuse (primitives only: a few kB each); the least recently used
-    /// geometry goes first beyond this.
-    static let idleLimit = 64
+    private static let shared = SharedHandles<Geometry, OneDNNConvolution>()
 
     /// Runs `body` with a handle for `geometry` taken from the shared set (built on first use and
     /// returned afterwards, so concurrent callers never share one); nil when oneDNN cannot build
     /// it, or when disabled.
     public static func withShared<R>(_ geometry: Geometry, _ body: (OneDNNConvolution) -> R) -> R? {
         guard enabled else { return nil }
-        let reused: OneDNNConvolution? = lock.withLock { idle[geometry]?.popLast() }
-        guard let conv = reused ?? OneDNNConvolution(geometry) else { return nil }
-        let result = body(conv)
+        return shared.with(geometry, make: { OneDNNConvolution($0) }, body)
+    }
+}
+
+/// Idle oneDNN handles kept for reuse by key (primitives only: a few kB each), each lent to one
+/// caller at a time, so concurrent callers never share one; the least recently used key goes
+/// first beyond `idleLimit` handles.
+final class SharedHandles<Key: Hashable, Handle: AnyObject>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var idle: [Key: [Handle]] = [:]
+    private var lastUse: [Key: Int] = [:]
+    private var clock = 0
+    let idleLimit: Int
+
+    init(idleLimit: Int = 64) { self.idleLimit = idleLimit }
+
+    /// `body` with an idle handle for `key`, or one `make` builds; nil when `make` cannot.
+    func with<R>(_ key: Key, make: (Key) -> Handle?, _ body: (Handle) -> R) -> R? {
+        let reused: Handle? = lock.withLock { idle[key]?.popLast() }
+        guard let handle = reused ?? make(key) else { return nil }
+        let result = body(handle)
         lock.withLock {
             clock += 1
-            idle[geometry, default: []].append(conv)
-            lastUse[geometry] = clock
+            idle[key, default: []].append(handle)
+            lastUse[key] = clock
             var count = idle.values.reduce(0) { $0 + $1.count }
             while count > idleLimit, let oldest = lastUse.min(by: { $0.value < $1.value })?.key {
                 count -= idle[oldest]?.count ?? 0

@@ -268,4 +268,31 @@ struct VectorKernelsTests {
             #expect(strided.sum().bitPattern == Self.laneOrder(rows: rows, stride: stride, length: length) { xd[$0] }.bitPattern)
         }
     }
+
+    /// Column sums (a dense layer's bias gradient): every path adds each column's rows in order,
+    /// as the Swift loop does — the same bits, for any leading dimension and start column; with
+    /// `overwrite` the sums start from +0 (so a column of −0 gives +0, as adding into zeros did).
+    @Test func columnSumsMatchTheRowOrderLoop() {
+        var rng = RandomGenerator(seed: 21)
+        for level in 0...2 {
+            for (rows, columns) in [(0, 5), (1, 1), (3, 17), (128, 10), (7, 33), (5, 100)] {
+                for overwrite in [false, true] {
+                    let ld = columns + 3
+                    var m = (0..<(rows * ld)).map { _ in Float(rng.nextNormal() * 4) }
+                    if rows > 2 && columns > 3 { m[ld + 1] = .nan; m[2] = .infinity; m[ld + 2] = -.infinity }
+                    if columns > 4 { for r in 0..<rows { m[r * ld + 4] = -0.0 } }
+                    let start = (0..<columns).map { _ in Float(rng.nextNormal()) }
+                    var expected = overwrite ? [Float](repeating: 0, count: columns) : start
+                    for r in 0..<rows { for j in 0..<columns { expected[j] += m[r * ld + j] } }
+                    var out = start
+                    let ran = m.withUnsafeBufferPointer { mp in
+                        out.withUnsafeMutableBufferPointer { basin_column_sums_f32_on(Int32(level), Int64(rows), Int64(columns), mp.baseAddress, Int64(ld), $0.baseAddress, overwrite ? 1 : 0) }
+                    }
+                    if ran == 0 { continue }
+                    #expect(out.map(\.bitPattern) == expected.map(\.bitPattern), "path \(level), \(rows) × \(columns), overwrite \(overwrite)")
+                    if overwrite && columns > 4 && rows > 0 { #expect(out[4].bitPattern == Float(0).bitPattern) }
+                }
+            }
+        }
+    }
 }

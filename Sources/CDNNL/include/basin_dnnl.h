@@ -41,6 +41,27 @@ int basin_conv_backward_data(basin_conv *conv, const float *weight, const float 
 /// only when the handle has no bias). Returns 0 on success.
 int basin_conv_backward_weights(basin_conv *conv, const float *x, const float *dy, float *dweight, float *dbias);
 
+typedef struct basin_matmul basin_matmul;
+
+/// One float32 matrix product C = op(A)·op(B) (+ bias, broadcast over rows) (then max(·, 0) when
+/// `relu`) (+ the old C when `accumulate`), row-major with leading dimensions lda, ldb, ldc, as
+/// one oneDNN matmul primitive (the bias and rectifier applied to each block while it is in
+/// registers, not in passes of their own).
+typedef struct {
+    int64_t m, n, k;
+    int transpose_a, transpose_b;
+    int64_t lda, ldb, ldc;
+    int has_bias, relu, accumulate;
+} basin_matmul_shape;
+
+/// The primitive for `shape` on `threads` threads; NULL when the shape is empty or inconsistent,
+/// or when oneDNN would run it with a reference kernel (the caller then uses `basin_sgemm`).
+basin_matmul *basin_matmul_create(const basin_matmul_shape *shape, int threads);
+void basin_matmul_destroy(basin_matmul *matmul);
+/// Runs the product on these buffers (`bias` [n], needed exactly when the shape has one).
+/// Returns 0 on success.
+int basin_matmul_run(basin_matmul *matmul, const float *a, const float *b, const float *bias, float *c);
+
 /// C ← α·op(A)·op(B) + β·C, row-major float32 (oneDNN's `dnnl_sgemm`: its JIT kernels use the
 /// CPU's widest vector units, AVX-512 included, whatever OpenBLAS was told), on `threads` OpenMP
 /// threads set on the calling thread. Returns 0 on success; nonzero means nothing was written

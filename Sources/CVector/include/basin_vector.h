@@ -37,6 +37,13 @@ int basin_select_positive_f32_on(int level, int64_t count, const float *sign, co
 void basin_sgd_update_f32(int kind, int64_t count, float *p, const float *g, float *b,
                           float lr, float mu, float wd, float damp);
 
+/// Column sums of the row-major `rows` × `columns` matrix m (row r at r·ld): out[j] += Σ_r m[r][j],
+/// the rows added in order, one chain per column (a dense layer's bias gradient Σ_batch ∂y).
+/// With `overwrite` nonzero, out[j] first becomes +0 (the sum of a zeroed vector and the rows).
+void basin_column_sums_f32(int64_t rows, int64_t columns, const float *m, int64_t ld, float *out, int overwrite);
+void basin_column_sums_f64(int64_t rows, int64_t columns, const double *m, int64_t ld, double *out, int overwrite);
+int basin_column_sums_f32_on(int level, int64_t rows, int64_t columns, const float *m, int64_t ld, float *out, int overwrite);
+
 /// Sums for per-channel statistics (BatchNorm) over `rows` rows of `length` elements, row r at
 /// r·stride: each term, converted to double, is added to lane (i mod 32) of `lanes` (32
 /// doubles, i the position in its row), so 32 independent chains vectorise where one running

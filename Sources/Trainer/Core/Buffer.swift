@@ -11,12 +11,31 @@ final class Buffer<Scalar: BLASScalar> {
     /// The first scalar; valid for `count` elements while the buffer is alive.
     let pointer: UnsafeMutablePointer<Scalar>
 
+    /// False for a buffer that views memory it does not own (`init(borrowing:)`).
+    private let owned: Bool
+
     /// `count` zeros.
     init(count: Int) {
         precondition(count >= 0, "Buffer needs a non-negative count")
         self.count = count
+        owned = true
         pointer = .allocate(capacity: Swift.max(count, 1))
         pointer.initialize(repeating: 0, count: Swift.max(count, 1))
+    }
+
+    /// A read-only view of `source` without a copy, for the network's input within one pass:
+    /// the caller keeps `source` alive until the pass is over and its caches are released, and
+    /// no layer writes into its input.
+    init(borrowing source: UnsafeBufferPointer<Scalar>) {
+        count = source.count
+        if let base = source.baseAddress {
+            owned = false
+            pointer = UnsafeMutablePointer(mutating: base)
+        } else {
+            owned = true
+            pointer = .allocate(capacity: 1)
+            pointer.initialize(to: 0)
+        }
     }
 
     /// `count` scalars left unset, for a caller that writes every one before anything reads
@@ -25,24 +44,26 @@ final class Buffer<Scalar: BLASScalar> {
     init(uninitializedCount count: Int) {
         precondition(count >= 0, "Buffer needs a non-negative count")
         self.count = count
+        owned = true
         pointer = .allocate(capacity: Swift.max(count, 1))
     }
 
-    /// A copy of `source`.
+    /// A copy of `source` (one pass: the copy is the only write).
     convenience init(copying source: UnsafeBufferPointer<Scalar>) {
-        self.init(count: source.count)
+        self.init(uninitializedCount: source.count)
         if let base = source.baseAddress { pointer.update(from: base, count: source.count) }
     }
 
     /// A copy of a tensor's scalars.
     convenience init(_ tensor: Tensor<Scalar>) {
-        self.init(count: tensor.count)
+        self.init(uninitializedCount: tensor.count)
         tensor.withUnsafeBufferPointer { p in
             if let base = p.baseAddress { pointer.update(from: base, count: p.count) }
         }
     }
 
     deinit {
+        guard owned else { return }
         pointer.deinitialize(count: Swift.max(count, 1))
         pointer.deallocate()
     }
@@ -131,6 +152,11 @@ struct Pass<Scalar: BLASScalar> {
     /// family's shared products, `Network+LinearFamily.swift`): the `Linear` or `Conv2d` whose
     /// parameters start at `offset` returns it instead of computing it. Plain passes only.
     var leading: (offset: Int, output: Dual<Scalar>)? = nil
+    /// True when the caller zeroed `gradient` only outside the slices of `Linear` layers: each
+    /// `Linear` then writes its slice whole (a β = 0 product, bias sums from +0) instead of adding
+    /// to it — the same values, without a pass over the parameter-sized vector to zero it.
+    /// Every `Linear` runs backward exactly once per pass (`Network.linearParameterRanges`).
+    var linearGradientsUnset = false
 
     var withTangents: Bool { direction != nil }
 
@@ -142,7 +168,9 @@ struct Pass<Scalar: BLASScalar> {
     }
 }
 
-/// C ← α·op(A)·op(B) + β·C on raw row-major pointers; skips empty products.
+/// C ← α·op(A)·op(B) + β·C on raw row-major pointers; skips empty products. With α = 1 and
+/// β = 0 or 1, float32 products run as oneDNN matmul primitives (`BLASScalar.denseProduct`),
+/// else as a GEMM.
 @inline(__always)
 func gemm<S: BLASScalar>(_ transposeA: Bool, _ transposeB: Bool, m: Int, n: Int, k: Int,
                          alpha: S = 1, _ a: UnsafePointer<S>, lda: Int, _ b: UnsafePointer<S>, ldb: Int,
@@ -150,6 +178,11 @@ func gemm<S: BLASScalar>(_ transposeA: Bool, _ transposeB: Bool, m: Int, n: Int,
     guard m > 0, n > 0 else { return }
     if k == 0 {
         if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+        return
+    }
+    if alpha == 1, beta == 0 || beta == 1,
+       S.denseProduct(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                      bias: nil, relu: false, accumulate: beta == 1, c: c, ldc: ldc) {
         return
     }
     S.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,

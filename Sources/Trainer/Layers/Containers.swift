@@ -18,9 +18,29 @@ final class Sequential<Scalar: BLASScalar> {
     func forward(_ x: Dual<Scalar>, _ pass: Pass<Scalar>, prefix: String, recorder: LayerRecorder<Scalar>?) -> Dual<Scalar> {
         var h = x
         firstDependent = children.count
-        for (i, child) in children.enumerated() {
+        var i = 0
+        while i < children.count {
+            let child = children[i]
+            // A Linear followed by a ReLU, when nothing records the Linear's own output: the
+            // product applies the rectifier (`Linear.forward(_:_:rectify:)`) and the ReLU takes
+            // that output as its own, for its backward pass.
+            if recorder == nil, i + 1 < children.count, case .linear(let linear) = child.layer,
+               case .relu(let relu) = children[i + 1].layer {
+                let (y, rectified) = linear.forward(h, pass, rectify: true)
+                h = y
+                h.constant = false
+                if firstDependent == children.count { firstDependent = i }
+                if rectified {
+                    relu.adopt(h)
+                    i += 2
+                } else {
+                    i += 1
+                }
+                continue
+            }
             h = child.layer.forward(h, pass, name: prefix.isEmpty ? child.name : "\(prefix).\(child.name)", recorder: recorder)
             if !h.constant && firstDependent == children.count { firstDependent = i }
+            i += 1
         }
         return h
     }

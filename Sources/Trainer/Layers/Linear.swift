@@ -29,18 +29,32 @@ final class Linear<Scalar: BLASScalar> {
     private var biasOffset: Int { parameterOffset + inFeatures * outFeatures }
 
     func forward(_ x: Dual<Scalar>, _ pass: Pass<Scalar>) -> Dual<Scalar> {
+        forward(x, pass, rectify: false).output
+    }
+
+    /// y = x·Wᵀ + b; with `rectify`, max(x·Wᵀ + b, 0) where the product can apply the rectifier
+    /// itself (`rectified`: a plain pass with a float32 oneDNN matmul, `Sequential` then skips
+    /// the `ReLU` that follows and hands it this output). Otherwise y, for the `ReLU` to rectify.
+    func forward(_ x: Dual<Scalar>, _ pass: Pass<Scalar>, rectify: Bool) -> (output: Dual<Scalar>, rectified: Bool) {
         precondition(x.perSample == inFeatures, "Linear expects \(inFeatures) features, got \(x.shape)")
         let b = x.batch, n = inFeatures, m = outFeatures
         input = x
-        if let y = pass.leadingOutput(offset: parameterOffset, input: x) { return y }
-        // Values: the bias broadcast (or the β = 0 product) writes every one; a tangent without
-        // a bias to broadcast starts from zero (its products accumulate).
+        if let y = pass.leadingOutput(offset: parameterOffset, input: x) { return (y, false) }
+        // Values: the product with its bias (or the bias broadcast then a β = 1 product, or a
+        // β = 0 one) writes every one; a tangent without a bias to broadcast starts from zero
+        // (its products accumulate).
         var y = Dual<Scalar>(shape: [b, m], value: Buffer(uninitializedCount: b * m),
                              tangent: pass.withTangents ? (hasBias ? Buffer(uninitializedCount: b * m) : Buffer(count: b * m)) : nil)
         let w = pass.parameters + parameterOffset
-        if hasBias { broadcastRows(pass.parameters + biasOffset, into: y.value.pointer, rows: b, columns: m) }
-        gemm(false, true, m: b, n: m, k: n, x.value.pointer, lda: n, w, ldb: n,
-             beta: hasBias ? 1 : 0, y.value.pointer, ldc: m)
+        let rectifies = rectify && !pass.withTangents
+        let fused = Scalar.denseProduct(transposeA: false, transposeB: true, m: b, n: m, k: n, a: x.value.pointer, lda: n, b: w, ldb: n,
+                                        bias: hasBias ? pass.parameters + biasOffset : nil, relu: rectifies, accumulate: false,
+                                        c: y.value.pointer, ldc: m)
+        if !fused {
+            if hasBias { broadcastRows(pass.parameters + biasOffset, into: y.value.pointer, rows: b, columns: m) }
+            gemm(false, true, m: b, n: m, k: n, x.value.pointer, lda: n, w, ldb: n,
+                 beta: hasBias ? 1 : 0, y.value.pointer, ldc: m)
+        }
         if let v = pass.direction, let ry = y.tangent {
             if hasBias { broadcastRows(v + biasOffset, into: ry.pointer, rows: b, columns: m) }
             if let rx = x.tangent, !x.constant {
@@ -50,7 +64,7 @@ final class Linear<Scalar: BLASScalar> {
                  beta: 1, ry.pointer, ldc: m)
         }
         y.shape = [b, m]
-        return y
+        return (y, fused && rectifies)
     }
 
     func backward(_ dy: Dual<Scalar>, _ pass: Pass<Scalar>) -> Dual<Scalar> {
@@ -58,9 +72,11 @@ final class Linear<Scalar: BLASScalar> {
         let b = x.batch, n = inFeatures, m = outFeatures
         let w = pass.parameters + parameterOffset
         if let g = pass.gradient {
+            // Written whole when the pass left this slice unset (`Pass.linearGradientsUnset`).
+            let fresh = pass.linearGradientsUnset
             gemm(true, false, m: m, n: n, k: b, dy.value.pointer, lda: m, x.value.pointer, ldb: n,
-                 beta: 1, g + parameterOffset, ldc: n)
-            if hasBias { sumRows(dy.value.pointer, rows: b, columns: m, into: g + biasOffset) }
+                 beta: fresh ? 0 : 1, g + parameterOffset, ldc: n)
+            if hasBias { sumRows(dy.value.pointer, rows: b, columns: m, into: g + biasOffset, overwrite: fresh) }
         }
         if x.constant {
             // Only the parameters' Hv terms; no ∂x or R{∂x} (nothing before needs them, R{x} = 0).
@@ -96,17 +112,26 @@ final class Linear<Scalar: BLASScalar> {
     func releaseCache() { input = nil }
 }
 
-/// Copies the vector `row` (`columns` long) into every row of a `[rows, columns]` matrix.
+/// Copies the vector `row` (`columns` long) into every row of a `[rows, columns]` matrix; the
+/// rows split over the OpenMP team when the matrix is large (its threads would spin meanwhile).
 @inline(__always)
 func broadcastRows<S: BLASScalar>(_ row: UnsafePointer<S>, into out: UnsafeMutablePointer<S>, rows: Int, columns: Int) {
-    for r in 0..<rows { (out + r * columns).update(from: row, count: columns) }
+    OpenMPTeam.forEachPart(count: rows, threads: OpenMPTeam.threads(forElements: rows * columns), alignment: 1) { part in
+        copyRows(part, row, out, columns)
+    }
 }
 
-/// out[j] += Σ_r m[r, j] for a `[rows, columns]` matrix.
+private func copyRows<S: BLASScalar>(_ rows: Range<Int>, _ row: UnsafePointer<S>, _ out: UnsafeMutablePointer<S>, _ columns: Int) {
+    for r in rows { (out + r * columns).update(from: row, count: columns) }
+}
+
+/// out[j] += Σ_r m[r, j] for a `[rows, columns]` matrix (with `overwrite`, out[j] = +0 + Σ_r …,
+/// the same bits as adding into zeros): the rows in order for each column, in C across the
+/// columns (`BLASScalar.addColumnSums`), the columns split over the OpenMP team when the matrix
+/// is large — each column's sum is its own, so any split gives the same bits.
 @inline(__always)
-func sumRows<S: BLASScalar>(_ m: UnsafePointer<S>, rows: Int, columns: Int, into out: UnsafeMutablePointer<S>) {
-    for r in 0..<rows {
-        let row = m + r * columns
-        for j in 0..<columns { out[j] += row[j] }
+func sumRows<S: BLASScalar>(_ m: UnsafePointer<S>, rows: Int, columns: Int, into out: UnsafeMutablePointer<S>, overwrite: Bool = false) {
+    OpenMPTeam.forEachPart(count: columns, threads: OpenMPTeam.threads(forElements: rows * columns)) { part in
+        S.addColumnSums(rows: rows, columns: part.count, m + part.lowerBound, ld: columns, into: out + part.lowerBound, overwrite: overwrite)
     }
 }

@@ -26,6 +26,10 @@ final class ReLU<Scalar: BLASScalar> {
         return y
     }
 
+    /// Takes `y`, already rectified by the layer before (a `Linear` whose product applied max(·, 0)),
+    /// as this layer's output for the backward pass: what `forward` would have cached.
+    func adopt(_ y: Dual<Scalar>) { output = y }
+
     func backward(_ dy: Dual<Scalar>, _ pass: Pass<Scalar>) -> Dual<Scalar> {
         guard let y = output else { preconditionFailure("ReLU.backward before forward") }
         let n = y.value.count

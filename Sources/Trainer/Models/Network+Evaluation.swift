@@ -117,19 +117,25 @@ extension Network {
         // A Hessian-vector pass always runs backward (H·v is R{∂L/∂θ}); the gradient itself only when wanted.
         // ∂L/∂θ and H·v accumulate straight into the arrays the returned tensors keep (no copy
         // of a parameter-sized vector per pass: a tenth of an MLP training step's serial time).
-        var gradient = Self.zeros(wantGradient ? n : 0), hvp = Self.zeros(direction != nil ? n : 0)
+        // The gradient is zeroed outside the `Linear` layers' slices only; each of those writes its
+        // slice whole (`Pass.linearGradientsUnset`).
+        var gradient = Self.zeros(wantGradient ? n : 0, except: linearParameterRanges), hvp = Self.zeros(direction != nil ? n : 0)
         var evaluation = Evaluation(loss: 0, correct: 0, count: b)
         // The pass reads v in place (no parameter-sized copy per Hessian-vector product); an
         // empty direction still marks a tangent pass.
         let empty = Buffer<Scalar>(count: 0)
         let directionScalars = direction?.scalars ?? []
+        // The inputs are read in place (`Buffer(borrowing:)`, no copy per pass); the layers' caches
+        // that hold them are released below, before `batch` can go.
+        batch.inputs.withUnsafeBufferPointer { inputs in
         directionScalars.withUnsafeBufferPointer { vb in gradient.withUnsafeMutableBufferPointer { g in hvp.withUnsafeMutableBufferPointer { h in withParameters(parameters) { theta in
             let v: UnsafePointer<Scalar>? = direction == nil ? nil : vb.baseAddress ?? UnsafePointer(empty.pointer)
             var pass = Pass(parameters: theta, direction: v, gradient: wantGradient ? g.baseAddress : nil,
                             hvp: direction != nil ? h.baseAddress : nil, buffers: bufferStorage.pointer, mode: mode)
             let skipsInput = leading != nil && v == nil && !wantGradient
             if skipsInput { pass.leading = leading }
-            let x = Dual(shape: shape, value: skipsInput ? Buffer(count: 0) : Buffer(batch.inputs),
+            pass.linearGradientsUnset = wantGradient
+            let x = Dual(shape: shape, value: skipsInput ? Buffer(count: 0) : Buffer(borrowing: inputs),
                          tangent: v != nil ? Buffer(count: batch.inputs.count) : nil, constant: true)
             let z = root.forward(x, pass, name: "", recorder: nil)
             let teacher = batch.teacherLogits.map { Buffer($0) }
@@ -137,19 +143,25 @@ extension Network {
             evaluation.loss = l.loss
             evaluation.correct = l.correct
             if wantGradient || direction != nil { _ = root.backward(l.gradient, pass) }
-        } } } }
-        root.releaseCaches()
+            root.releaseCaches()
+        } } } } }
         try throwGraphFailure()
         return RunResult(evaluation: evaluation, gradient: wantGradient ? Tensor(vector: gradient) : nil,
                          hvp: direction != nil ? Tensor(vector: hvp) : nil)
     }
 
-    /// `count` zeros; parameter-sized, so filled on the OpenMP team, which would otherwise spin meanwhile.
-    private static func zeros(_ count: Int) -> [Scalar] {
+    /// `count` zeros, except in `unset` (sorted, disjoint ranges within 0..<count), left for the
+    /// pass to write; parameter-sized, so filled on the OpenMP team, which would otherwise spin meanwhile.
+    private static func zeros(_ count: Int, except unset: [Range<Int>] = []) -> [Scalar] {
         [Scalar](unsafeUninitializedCapacity: count) { buffer, initialized in
             if let base = buffer.baseAddress {
-                OpenMPTeam.forEachPart(count: count, threads: OpenMPTeam.threads(forElements: count)) { part in
-                    (base + part.lowerBound).initialize(repeating: 0, count: part.count)
+                var start = 0
+                for gap in unset + [count..<count] where gap.lowerBound >= start && gap.upperBound <= count {
+                    let zeroed = start..<gap.lowerBound
+                    OpenMPTeam.forEachPart(count: zeroed.count, threads: OpenMPTeam.threads(forElements: zeroed.count)) { part in
+                        (base + zeroed.lowerBound + part.lowerBound).initialize(repeating: 0, count: part.count)
+                    }
+                    start = gap.upperBound
                 }
             }
             initialized = count

@@ -111,6 +111,22 @@ public final class Network<Scalar: BLASScalar> {
         bufferStorage = buffers
     }
 
+    /// The slices of θ that `Linear` layers own (weight then bias), in order: a gradient pass
+    /// leaves them unset and each `Linear` writes its own (`Pass.linearGradientsUnset`).
+    private(set) lazy var linearParameterRanges: [Range<Int>] = {
+        var ranges: [Range<Int>] = []
+        root.visitLeaves(prefix: "") { _, layer in
+            guard case .linear(let l) = layer else { return }
+            ranges.append(l.parameterOffset..<(l.parameterOffset + l.parameterShapes.reduce(0) { $0 + $1.shape.reduce(1, *) }))
+        }
+        ranges.sort { $0.lowerBound < $1.lowerBound }
+        // Disjoint and inside θ by construction (the parameter table lays them out); anything
+        // else falls back to zeroing the whole gradient.
+        for (a, b) in zip(ranges, ranges.dropFirst()) where a.upperBound > b.lowerBound { return [] }
+        if let last = ranges.last, last.upperBound > parameterCount { return [] }
+        return ranges
+    }()
+
     // MARK: Parameters and buffers
 
     /// Number of trainable scalars, the length of θ.
