@@ -50,6 +50,40 @@
         for (int64_t j = 0; j < columns; j++) out[j] += row[j]; \
     }
 
+// BatchNorm over one channel's strided rows (row r at r·stride, `length` elements each).
+// Forward: x̂ = (x − mean)·s, y = γ·x̂ + β, each operation rounded on its own.
+#define BN_NORMALIZE_BODY(T) \
+    for (int64_t r = 0; r < rows; r++) { \
+        const int64_t base = r * stride; \
+        for (int64_t i = 0; i < length; i++) { T h = (x[base + i] - mean) * s; xhat[base + i] = h; y[base + i] = gamma * h + beta; } \
+    }
+// Backward sums Σ ∂y and Σ (double)(∂y·x̂) in the lanes of LANES_BODY (the same order, so the same
+// bits as the two sums taken one after the other), and, when dx is given, ∂x = scale·∂y in the same pass.
+#define BN_BACKWARD_SUMS_BODY(T) \
+    double accS[LANES], accP[LANES]; \
+    for (int j = 0; j < LANES; j++) { accS[j] = sum_lanes[j]; accP[j] = product_lanes[j]; } \
+    for (int64_t r = 0; r < rows; r++) { \
+        const int64_t base = r * stride; \
+        int64_t i = 0; \
+        for (; i + LANES <= length; i += LANES) \
+            for (int j = 0; j < LANES; j++) { const int64_t k = base + i + j; accS[j] += (double)dy[k]; accP[j] += (double)(dy[k] * xhat[k]); } \
+        for (int j = 0; i + j < length; j++) { const int64_t k = base + i + j; accS[j] += (double)dy[k]; accP[j] += (double)(dy[k] * xhat[k]); } \
+        if (dx) for (int64_t m = 0; m < length; m++) dx[base + m] = scale * dy[base + m]; \
+    } \
+    for (int j = 0; j < LANES; j++) { sum_lanes[j] = accS[j]; product_lanes[j] = accP[j]; }
+// ∂x with batch statistics: s·((γ·∂y − mean ∂x̂) − x̂·mean(∂x̂·x̂)).
+#define BN_BACKWARD_DX_BODY(T) \
+    for (int64_t r = 0; r < rows; r++) { \
+        const int64_t base = r * stride; \
+        for (int64_t i = 0; i < length; i++) dx[base + i] = s * (g * dy[base + i] - mean_d - xhat[base + i] * mean_dx); \
+    }
+
+// Residual sums: out = a + b, and with the rectifier out = max(a + b, 0) rounded as RELU_BODY.
+#define ADD_BODY(T) \
+    for (int64_t i = 0; i < count; i++) out[i] = a[i] + b[i];
+#define ADD_RELU_BODY(T) \
+    for (int64_t i = 0; i < count; i++) { T v = a[i] + b[i]; out[i] = ((T)0 >= v) ? (T)0 : v; }
+
 #define SELECT_BODY(T) \
     for (int64_t i = 0; i < count; i++) out[i] = sign[i] > (T)0 ? d[i] : (T)0;
 
@@ -78,6 +112,16 @@
     ATTRIBUTE static void sprod_##SUFFIX(const float *a, const float *b, int64_t rows, int64_t stride, int64_t length, double *lanes) { LANES_BODY(TERM_PRODUCT) } \
     ATTRIBUTE static void dprod_##SUFFIX(const double *a, const double *b, int64_t rows, int64_t stride, int64_t length, double *lanes) { LANES_BODY(TERM_PRODUCT) } \
     ATTRIBUTE static void scentered_##SUFFIX(const float *a, double p, const float *b, double q, double scale, int64_t rows, int64_t stride, int64_t length, double *lanes) { LANES_BODY(TERM_CENTERED_PRODUCT) } \
+    ATTRIBUTE static void sbnnorm_##SUFFIX(const float *x, int64_t rows, int64_t stride, int64_t length, float mean, float s, float gamma, float beta, float *xhat, float *y) { BN_NORMALIZE_BODY(float) } \
+    ATTRIBUTE static void dbnnorm_##SUFFIX(const double *x, int64_t rows, int64_t stride, int64_t length, double mean, double s, double gamma, double beta, double *xhat, double *y) { BN_NORMALIZE_BODY(double) } \
+    ATTRIBUTE static void sbnsums_##SUFFIX(const float *dy, const float *xhat, int64_t rows, int64_t stride, int64_t length, double *sum_lanes, double *product_lanes, float scale, float *dx) { BN_BACKWARD_SUMS_BODY(float) } \
+    ATTRIBUTE static void dbnsums_##SUFFIX(const double *dy, const double *xhat, int64_t rows, int64_t stride, int64_t length, double *sum_lanes, double *product_lanes, double scale, double *dx) { BN_BACKWARD_SUMS_BODY(double) } \
+    ATTRIBUTE static void sbndx_##SUFFIX(const float *dy, const float *xhat, int64_t rows, int64_t stride, int64_t length, float s, float g, float mean_d, float mean_dx, float *dx) { BN_BACKWARD_DX_BODY(float) } \
+    ATTRIBUTE static void dbndx_##SUFFIX(const double *dy, const double *xhat, int64_t rows, int64_t stride, int64_t length, double s, double g, double mean_d, double mean_dx, double *dx) { BN_BACKWARD_DX_BODY(double) } \
+    ATTRIBUTE static void sadd_##SUFFIX(int64_t count, const float *a, const float *b, float *out) { ADD_BODY(float) } \
+    ATTRIBUTE static void dadd_##SUFFIX(int64_t count, const double *a, const double *b, double *out) { ADD_BODY(double) } \
+    ATTRIBUTE static void saddrelu_##SUFFIX(int64_t count, const float *a, const float *b, float *out) { ADD_RELU_BODY(float) } \
+    ATTRIBUTE static void daddrelu_##SUFFIX(int64_t count, const double *a, const double *b, double *out) { ADD_RELU_BODY(double) } \
     ATTRIBUTE static void scolsum_##SUFFIX(int64_t rows, int64_t columns, const float *restrict m, int64_t ld, float *restrict out, int overwrite) { COLUMN_SUM_BODY(float) } \
     ATTRIBUTE static void dcolsum_##SUFFIX(int64_t rows, int64_t columns, const double *restrict m, int64_t ld, double *restrict out, int overwrite) { COLUMN_SUM_BODY(double) } \
     ATTRIBUTE static void sselect_##SUFFIX(int64_t count, const float *sign, const float *d, float *out) { SELECT_BODY(float) } \
@@ -141,6 +185,66 @@ int basin_sgd_update_f32_on(int which, int kind, int64_t count, float *p, const 
                             float lr, float mu, float wd, float damp) {
     DISPATCH(which, ssgd, (kind, count, p, g, b, lr, mu, wd, damp))
 }
+
+// BatchNorm channel kernels: nothing to do without rows or elements.
+#define ROWS_DISPATCH(which, NAME, ARGS) \
+    const int64_t count = (rows > 0 && length > 0) ? 1 : 0; \
+    DISPATCH(which, NAME, ARGS)
+int basin_bn_normalize_f32_on(int which, const float *x, int64_t rows, int64_t stride, int64_t length, float mean, float s,
+                              float gamma, float beta, float *xhat, float *y) {
+    ROWS_DISPATCH(which, sbnnorm, (x, rows, stride, length, mean, s, gamma, beta, xhat, y))
+}
+static int bn_normalize_f64_on(int which, const double *x, int64_t rows, int64_t stride, int64_t length, double mean, double s,
+                               double gamma, double beta, double *xhat, double *y) {
+    ROWS_DISPATCH(which, dbnnorm, (x, rows, stride, length, mean, s, gamma, beta, xhat, y))
+}
+int basin_bn_backward_sums_f32_on(int which, const float *dy, const float *xhat, int64_t rows, int64_t stride, int64_t length,
+                                  double *sum_lanes, double *product_lanes, float scale, float *dx) {
+    ROWS_DISPATCH(which, sbnsums, (dy, xhat, rows, stride, length, sum_lanes, product_lanes, scale, dx))
+}
+static int bn_backward_sums_f64_on(int which, const double *dy, const double *xhat, int64_t rows, int64_t stride, int64_t length,
+                                   double *sum_lanes, double *product_lanes, double scale, double *dx) {
+    ROWS_DISPATCH(which, dbnsums, (dy, xhat, rows, stride, length, sum_lanes, product_lanes, scale, dx))
+}
+int basin_bn_backward_dx_f32_on(int which, const float *dy, const float *xhat, int64_t rows, int64_t stride, int64_t length,
+                                float s, float g, float mean_d, float mean_dx, float *dx) {
+    ROWS_DISPATCH(which, sbndx, (dy, xhat, rows, stride, length, s, g, mean_d, mean_dx, dx))
+}
+static int bn_backward_dx_f64_on(int which, const double *dy, const double *xhat, int64_t rows, int64_t stride, int64_t length,
+                                 double s, double g, double mean_d, double mean_dx, double *dx) {
+    ROWS_DISPATCH(which, dbndx, (dy, xhat, rows, stride, length, s, g, mean_d, mean_dx, dx))
+}
+void basin_bn_normalize_f32(const float *x, int64_t rows, int64_t stride, int64_t length, float mean, float s, float gamma, float beta, float *xhat, float *y) {
+    basin_bn_normalize_f32_on(basin_vector_level(), x, rows, stride, length, mean, s, gamma, beta, xhat, y);
+}
+void basin_bn_normalize_f64(const double *x, int64_t rows, int64_t stride, int64_t length, double mean, double s, double gamma, double beta, double *xhat, double *y) {
+    bn_normalize_f64_on(basin_vector_level(), x, rows, stride, length, mean, s, gamma, beta, xhat, y);
+}
+void basin_bn_backward_sums_f32(const float *dy, const float *xhat, int64_t rows, int64_t stride, int64_t length,
+                                double *sum_lanes, double *product_lanes, float scale, float *dx) {
+    basin_bn_backward_sums_f32_on(basin_vector_level(), dy, xhat, rows, stride, length, sum_lanes, product_lanes, scale, dx);
+}
+void basin_bn_backward_sums_f64(const double *dy, const double *xhat, int64_t rows, int64_t stride, int64_t length,
+                                double *sum_lanes, double *product_lanes, double scale, double *dx) {
+    bn_backward_sums_f64_on(basin_vector_level(), dy, xhat, rows, stride, length, sum_lanes, product_lanes, scale, dx);
+}
+void basin_bn_backward_dx_f32(const float *dy, const float *xhat, int64_t rows, int64_t stride, int64_t length,
+                              float s, float g, float mean_d, float mean_dx, float *dx) {
+    basin_bn_backward_dx_f32_on(basin_vector_level(), dy, xhat, rows, stride, length, s, g, mean_d, mean_dx, dx);
+}
+void basin_bn_backward_dx_f64(const double *dy, const double *xhat, int64_t rows, int64_t stride, int64_t length,
+                              double s, double g, double mean_d, double mean_dx, double *dx) {
+    bn_backward_dx_f64_on(basin_vector_level(), dy, xhat, rows, stride, length, s, g, mean_d, mean_dx, dx);
+}
+
+int basin_add_f32_on(int which, int64_t count, const float *a, const float *b, float *out) { DISPATCH(which, sadd, (count, a, b, out)) }
+int basin_add_relu_f32_on(int which, int64_t count, const float *a, const float *b, float *out) { DISPATCH(which, saddrelu, (count, a, b, out)) }
+static int add_f64_on(int which, int64_t count, const double *a, const double *b, double *out) { DISPATCH(which, dadd, (count, a, b, out)) }
+static int add_relu_f64_on(int which, int64_t count, const double *a, const double *b, double *out) { DISPATCH(which, daddrelu, (count, a, b, out)) }
+void basin_add_f32(int64_t count, const float *a, const float *b, float *out) { basin_add_f32_on(basin_vector_level(), count, a, b, out); }
+void basin_add_f64(int64_t count, const double *a, const double *b, double *out) { add_f64_on(basin_vector_level(), count, a, b, out); }
+void basin_add_relu_f32(int64_t count, const float *a, const float *b, float *out) { basin_add_relu_f32_on(basin_vector_level(), count, a, b, out); }
+void basin_add_relu_f64(int64_t count, const double *a, const double *b, double *out) { add_relu_f64_on(basin_vector_level(), count, a, b, out); }
 
 // Column sums: nothing to do without columns (no rows still clears an overwritten `out`).
 int basin_column_sums_f32_on(int which, int64_t rows, int64_t columns, const float *m, int64_t ld, float *out, int overwrite) {

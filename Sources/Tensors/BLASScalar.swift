@@ -48,6 +48,20 @@ where RawSignificand: FixedWidthInteger {
     static func rectify(count: Int, x: UnsafePointer<Self>, y: UnsafeMutablePointer<Self>)
     /// out[i] = d[i] · (sign[i] > 0 ? 1 : 0): ReLU's mask on a gradient or tangent, vectorised.
     static func maskByPositive(count: Int, sign: UnsafePointer<Self>, d: UnsafePointer<Self>, out: UnsafeMutablePointer<Self>)
+    /// BatchNorm over one channel's strided rows (CVector's `basin_bn_*`, vectorised; each operation
+    /// rounded as the Swift loops they replace): x̂ = (x − mean)·s and y = γ·x̂ + β; the backward
+    /// sums Σ ∂y and Σ ∂y·x̂ into 32 lanes each (as `addLaneSums` / `addLaneProducts`), with
+    /// ∂x = scale·∂y written in the same pass when `dx` is given; ∂x = s·((γ·∂y − meanD) − x̂·meanDX).
+    static func batchNormNormalize(_ x: UnsafePointer<Self>, rows: Int, stride: Int, length: Int, mean: Self, s: Self,
+                                   gamma: Self, beta: Self, xhat: UnsafeMutablePointer<Self>, y: UnsafeMutablePointer<Self>)
+    static func batchNormBackwardSums(_ dy: UnsafePointer<Self>, xhat: UnsafePointer<Self>, rows: Int, stride: Int, length: Int,
+                                      sumLanes: UnsafeMutablePointer<Double>, productLanes: UnsafeMutablePointer<Double>,
+                                      scale: Self, dx: UnsafeMutablePointer<Self>?)
+    static func batchNormBackwardDx(_ dy: UnsafePointer<Self>, xhat: UnsafePointer<Self>, rows: Int, stride: Int, length: Int,
+                                    s: Self, gamma: Self, meanD: Self, meanDX: Self, dx: UnsafeMutablePointer<Self>)
+    /// out[i] = a[i] + b[i], or max(a[i] + b[i], 0) when `rectified` (as `rectify` rounds it),
+    /// vectorised in C (CVector): a residual block's sum and its activation in one pass.
+    static func add(count: Int, _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, into out: UnsafeMutablePointer<Self>, rectified: Bool)
     /// out[j] += Σ_r m[r·ld + j] for j < columns, the rows added in order (each column its own
     /// running sum, so any split of the columns gives the same bits); with `overwrite`, out[j]
     /// starts from +0. Vectorised across columns in C (CVector): a dense layer's bias gradient.
@@ -125,6 +139,22 @@ extension Float: BLASScalar {
     }
     public static func maskByPositive(count: Int, sign: UnsafePointer<Float>, d: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
         basin_relu_mask_f32(Int64(count), sign, d, out)
+    }
+    public static func batchNormNormalize(_ x: UnsafePointer<Float>, rows: Int, stride: Int, length: Int, mean: Float, s: Float,
+                                          gamma: Float, beta: Float, xhat: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>) {
+        basin_bn_normalize_f32(x, Int64(rows), Int64(stride), Int64(length), mean, s, gamma, beta, xhat, y)
+    }
+    public static func batchNormBackwardSums(_ dy: UnsafePointer<Float>, xhat: UnsafePointer<Float>, rows: Int, stride: Int, length: Int,
+                                             sumLanes: UnsafeMutablePointer<Double>, productLanes: UnsafeMutablePointer<Double>,
+                                             scale: Float, dx: UnsafeMutablePointer<Float>?) {
+        basin_bn_backward_sums_f32(dy, xhat, Int64(rows), Int64(stride), Int64(length), sumLanes, productLanes, scale, dx)
+    }
+    public static func batchNormBackwardDx(_ dy: UnsafePointer<Float>, xhat: UnsafePointer<Float>, rows: Int, stride: Int, length: Int,
+                                           s: Float, gamma: Float, meanD: Float, meanDX: Float, dx: UnsafeMutablePointer<Float>) {
+        basin_bn_backward_dx_f32(dy, xhat, Int64(rows), Int64(stride), Int64(length), s, gamma, meanD, meanDX, dx)
+    }
+    public static func add(count: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, rectified: Bool) {
+        if rectified { basin_add_relu_f32(Int64(count), a, b, out) } else { basin_add_f32(Int64(count), a, b, out) }
     }
     public static func addColumnSums(rows: Int, columns: Int, _ m: UnsafePointer<Float>, ld: Int, into out: UnsafeMutablePointer<Float>, overwrite: Bool) {
         basin_column_sums_f32(Int64(rows), Int64(columns), m, Int64(ld), out, overwrite ? 1 : 0)
@@ -207,6 +237,22 @@ extension Double: BLASScalar {
     }
     public static func maskByPositive(count: Int, sign: UnsafePointer<Double>, d: UnsafePointer<Double>, out: UnsafeMutablePointer<Double>) {
         basin_relu_mask_f64(Int64(count), sign, d, out)
+    }
+    public static func batchNormNormalize(_ x: UnsafePointer<Double>, rows: Int, stride: Int, length: Int, mean: Double, s: Double,
+                                          gamma: Double, beta: Double, xhat: UnsafeMutablePointer<Double>, y: UnsafeMutablePointer<Double>) {
+        basin_bn_normalize_f64(x, Int64(rows), Int64(stride), Int64(length), mean, s, gamma, beta, xhat, y)
+    }
+    public static func batchNormBackwardSums(_ dy: UnsafePointer<Double>, xhat: UnsafePointer<Double>, rows: Int, stride: Int, length: Int,
+                                             sumLanes: UnsafeMutablePointer<Double>, productLanes: UnsafeMutablePointer<Double>,
+                                             scale: Double, dx: UnsafeMutablePointer<Double>?) {
+        basin_bn_backward_sums_f64(dy, xhat, Int64(rows), Int64(stride), Int64(length), sumLanes, productLanes, scale, dx)
+    }
+    public static func batchNormBackwardDx(_ dy: UnsafePointer<Double>, xhat: UnsafePointer<Double>, rows: Int, stride: Int, length: Int,
+                                           s: Double, gamma: Double, meanD: Double, meanDX: Double, dx: UnsafeMutablePointer<Double>) {
+        basin_bn_backward_dx_f64(dy, xhat, Int64(rows), Int64(stride), Int64(length), s, gamma, meanD, meanDX, dx)
+    }
+    public static func add(count: Int, _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>, rectified: Bool) {
+        if rectified { basin_add_relu_f64(Int64(count), a, b, out) } else { basin_add_f64(Int64(count), a, b, out) }
     }
     public static func addColumnSums(rows: Int, columns: Int, _ m: UnsafePointer<Double>, ld: Int, into out: UnsafeMutablePointer<Double>, overwrite: Bool) {
         basin_column_sums_f64(Int64(rows), Int64(columns), m, Int64(ld), out, overwrite ? 1 : 0)

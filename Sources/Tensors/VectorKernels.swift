@@ -52,6 +52,17 @@ public enum VectorKernels {
         public func dot(_ other: UnsafePointer<Scalar>) -> Double {
             VectorKernels.total { Scalar.addLaneProducts(start, other, rows: rows, stride: stride, length: length, into: $0) }
         }
+        /// `sum()` and `dot(other)` in one pass (the same bits as the two), and, when `scaledInto`
+        /// is given, scale·x written there at the same positions (BatchNorm's ∂x with fixed statistics).
+        public func sumAndDot(_ other: UnsafePointer<Scalar>, scale: Scalar = 1, scaledInto out: UnsafeMutablePointer<Scalar>? = nil) -> (sum: Double, dot: Double) {
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: 64) { lanes in
+                guard let base = lanes.baseAddress else { return (0, 0) }
+                base.initialize(repeating: 0, count: 64)
+                Scalar.batchNormBackwardSums(start, xhat: other, rows: rows, stride: stride, length: length,
+                                             sumLanes: base, productLanes: base + 32, scale: scale, dx: out)
+                return (basin_lanes_total(base), basin_lanes_total(base + 32))
+            }
+        }
     }
 
     /// Zeroed lanes filled by `fill`, then added in the fixed tree.

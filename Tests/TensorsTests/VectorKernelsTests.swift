@@ -295,4 +295,78 @@ struct VectorKernelsTests {
             }
         }
     }
+
+    /// The residual sum and its rectified form: a + b rounded once (what copy-then-fused-axpy gave),
+    /// and max(a + b, 0) as the ReLU kernel rounds it, on every path.
+    @Test func residualSumsMatchTheSwiftLoops() {
+        var rng = RandomGenerator(seed: 22)
+        for level in 0...2 {
+            for count in Self.counts {
+                var a = Self.values(count, &rng, as: Float.self), b = Self.values(count, &rng, as: Float.self)
+                if count > 5 { a[1] = .nan; b[2] = .infinity; a[3] = -0.0; b[3] = 0.0; a[4] = 1; b[4] = -1 }
+                for rectified in [false, true] {
+                    var out = [Float](repeating: 7, count: count)
+                    let ran = a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in out.withUnsafeMutableBufferPointer { op in
+                        rectified ? basin_add_relu_f32_on(Int32(level), Int64(count), ap.baseAddress, bp.baseAddress, op.baseAddress)
+                            : basin_add_f32_on(Int32(level), Int64(count), ap.baseAddress, bp.baseAddress, op.baseAddress)
+                    } } }
+                    if ran == 0 { continue }
+                    let expected = zip(a, b).map { x, y in rectified ? Swift.max(y.addingProduct(1, x), 0) : y.addingProduct(1, x) }
+                    #expect(out.map(\.bitPattern) == expected.map(\.bitPattern), "path \(level), \(count), rectified \(rectified)")
+                }
+            }
+        }
+    }
+
+    /// BatchNorm's channel kernels against the Swift loops they replace, on strided rows (a
+    /// channel of an NCHW tensor): the normalisation, the backward sums (the same bits as the
+    /// separate lane sums) with and without ∂x = scale·∂y, and ∂x with batch statistics.
+    @Test(arguments: [(rows: 5, length: 49, channels: 3), (rows: 2, length: 1024, channels: 2), (rows: 7, length: 1, channels: 4), (rows: 3, length: 33, channels: 1)])
+    func batchNormKernelsMatchTheSwiftLoops(shape: (rows: Int, length: Int, channels: Int)) {
+        var rng = RandomGenerator(seed: 23)
+        let (rows, length) = (shape.rows, shape.length), stride = shape.channels * length, total = rows * stride
+        let x = Self.values(total, &rng, as: Float.self), dy = Self.values(total, &rng, as: Float.self)
+        let (mean, s, gamma, beta) = (Float(0.3), Float(1.7), Float(-0.8), Float(0.25))
+        let (meanD, meanDX) = (Float(0.11), Float(-0.07))
+        var xhatRef = [Float](repeating: 0, count: total), yRef = xhatRef, dxRef = xhatRef, scaledRef = xhatRef
+        for r in 0..<rows {
+            for i in 0..<length {
+                let k = r * stride + i
+                let h = (x[k] - mean) * s
+                xhatRef[k] = h
+                yRef[k] = gamma * h + beta
+                dxRef[k] = s * (gamma * dy[k] - meanD - h * meanDX)
+                scaledRef[k] = (s * gamma) * dy[k]
+            }
+        }
+        let rowsOf = { (p: UnsafePointer<Float>) in VectorKernels.StridedRows(start: p, rows: rows, stride: stride, length: length) }
+        let (sumRef, dotRef) = dy.withUnsafeBufferPointer { d in xhatRef.withUnsafeBufferPointer { h -> (Double, Double) in
+            guard let dp = d.baseAddress, let hp = h.baseAddress else { return (0, 0) }
+            return (rowsOf(dp).sum(), rowsOf(dp).dot(hp))
+        } }
+        for level in 0...2 {
+            var xhat = [Float](repeating: 9, count: total), y = xhat, dx = xhat, scaled = xhat
+            var lanes = [Double](repeating: 0, count: 64)
+            let ran = x.withUnsafeBufferPointer { xp in xhat.withUnsafeMutableBufferPointer { hp in y.withUnsafeMutableBufferPointer { yp in
+                basin_bn_normalize_f32_on(Int32(level), xp.baseAddress, Int64(rows), Int64(stride), Int64(length), mean, s, gamma, beta, hp.baseAddress, yp.baseAddress)
+            } } }
+            if ran == 0 { continue }
+            dy.withUnsafeBufferPointer { dp in xhatRef.withUnsafeBufferPointer { hp in
+                dx.withUnsafeMutableBufferPointer { xp in
+                    _ = basin_bn_backward_dx_f32_on(Int32(level), dp.baseAddress, hp.baseAddress, Int64(rows), Int64(stride), Int64(length), s, gamma, meanD, meanDX, xp.baseAddress)
+                }
+                scaled.withUnsafeMutableBufferPointer { sp in lanes.withUnsafeMutableBufferPointer { lp in
+                    guard let l = lp.baseAddress else { return }
+                    _ = basin_bn_backward_sums_f32_on(Int32(level), dp.baseAddress, hp.baseAddress, Int64(rows), Int64(stride), Int64(length), l, l + 32, s * gamma, sp.baseAddress)
+                } }
+            } }
+            let written = (0..<rows).flatMap { r in (r * stride)..<(r * stride + length) }
+            let untouched = Set(0..<total).subtracting(written)
+            #expect(written.allSatisfy { xhat[$0].bitPattern == xhatRef[$0].bitPattern && y[$0].bitPattern == yRef[$0].bitPattern }, "path \(level): normalisation")
+            #expect(written.allSatisfy { dx[$0].bitPattern == dxRef[$0].bitPattern && scaled[$0].bitPattern == scaledRef[$0].bitPattern }, "path \(level): ∂x")
+            #expect(untouched.allSatisfy { xhat[$0] == 9 && y[$0] == 9 && dx[$0] == 9 && scaled[$0] == 9 }, "path \(level): other channels untouched")
+            let (sum, dot) = lanes.withUnsafeBufferPointer { l in (basin_lanes_total(l.baseAddress), basin_lanes_total(l.baseAddress.map { $0 + 32 })) }
+            #expect(sum.bitPattern == sumRef.bitPattern && dot.bitPattern == dotRef.bitPattern, "path \(level): sums \(sum) \(dot) vs \(sumRef) \(dotRef)")
+        }
+    }
 }

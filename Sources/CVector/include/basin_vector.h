@@ -37,6 +37,37 @@ int basin_select_positive_f32_on(int level, int64_t count, const float *sign, co
 void basin_sgd_update_f32(int kind, int64_t count, float *p, const float *g, float *b,
                           float lr, float mu, float wd, float damp);
 
+/// BatchNorm over one channel: rows r < rows of `length` elements at r·stride (as the lane sums).
+/// normalize: x̂ = (x − mean)·s, y = γ·x̂ + β. backward_sums: Σ ∂y into `sum_lanes` and
+/// Σ (double)(∂y·x̂) into `product_lanes`, in the lanes and order of `basin_lanes_sum_*` /
+/// `basin_lanes_product_*` (the same bits), and ∂x = scale·∂y in the same pass when dx is not NULL.
+/// backward_dx: ∂x = s·((γ·∂y − mean_d) − x̂·mean_dx). Every operation rounded on its own.
+void basin_bn_normalize_f32(const float *x, int64_t rows, int64_t stride, int64_t length, float mean, float s, float gamma, float beta, float *xhat, float *y);
+void basin_bn_normalize_f64(const double *x, int64_t rows, int64_t stride, int64_t length, double mean, double s, double gamma, double beta, double *xhat, double *y);
+void basin_bn_backward_sums_f32(const float *dy, const float *xhat, int64_t rows, int64_t stride, int64_t length,
+                                double *sum_lanes, double *product_lanes, float scale, float *dx);
+void basin_bn_backward_sums_f64(const double *dy, const double *xhat, int64_t rows, int64_t stride, int64_t length,
+                                double *sum_lanes, double *product_lanes, double scale, double *dx);
+void basin_bn_backward_dx_f32(const float *dy, const float *xhat, int64_t rows, int64_t stride, int64_t length,
+                              float s, float g, float mean_d, float mean_dx, float *dx);
+void basin_bn_backward_dx_f64(const double *dy, const double *xhat, int64_t rows, int64_t stride, int64_t length,
+                              double s, double g, double mean_d, double mean_dx, double *dx);
+int basin_bn_normalize_f32_on(int level, const float *x, int64_t rows, int64_t stride, int64_t length, float mean, float s,
+                              float gamma, float beta, float *xhat, float *y);
+int basin_bn_backward_sums_f32_on(int level, const float *dy, const float *xhat, int64_t rows, int64_t stride, int64_t length,
+                                  double *sum_lanes, double *product_lanes, float scale, float *dx);
+int basin_bn_backward_dx_f32_on(int level, const float *dy, const float *xhat, int64_t rows, int64_t stride, int64_t length,
+                                float s, float g, float mean_d, float mean_dx, float *dx);
+
+/// out[i] = a[i] + b[i] (one rounding: the same bits as out = a, then out = fma(1, b, out)), and
+/// the rectified sum out[i] = max(a[i] + b[i], 0) rounded as `basin_relu_*`: a residual block's sum.
+void basin_add_f32(int64_t count, const float *a, const float *b, float *out);
+void basin_add_f64(int64_t count, const double *a, const double *b, double *out);
+void basin_add_relu_f32(int64_t count, const float *a, const float *b, float *out);
+void basin_add_relu_f64(int64_t count, const double *a, const double *b, double *out);
+int basin_add_f32_on(int level, int64_t count, const float *a, const float *b, float *out);
+int basin_add_relu_f32_on(int level, int64_t count, const float *a, const float *b, float *out);
+
 /// Column sums of the row-major `rows` × `columns` matrix m (row r at r·ld): out[j] += Σ_r m[r][j],
 /// the rows added in order, one chain per column (a dense layer's bias gradient Σ_batch ∂y).
 /// With `overwrite` nonzero, out[j] first becomes +0 (the sum of a zeroed vector and the rows).

@@ -51,9 +51,11 @@ final class BatchNorm<Scalar: BLASScalar> {
         precondition(x.shape.count >= 2 && x.shape[1] == channels, "BatchNorm expects [B, \(channels), …], got \(x.shape)")
         shape = x.shape
         let c = channels, b = x.batch, hw = x.perSample / c
-        let y = Dual<Scalar>.zeros(x.shape, withTangent: pass.withTangents)
-        let xhat = Buffer<Scalar>(count: x.value.count)
-        let rxhat = pass.withTangents ? Buffer<Scalar>(count: x.value.count) : nil
+        // Every value, x̂ and (in a tangent pass) R{y} is written below; R{x̂} only when x has a
+        // tangent, so it starts from zero otherwise.
+        let y = Dual<Scalar>.unset(x.shape, withTangent: pass.withTangents)
+        let xhat = Buffer<Scalar>(uninitializedCount: x.value.count)
+        let rxhat = pass.withTangents ? (x.tangent != nil ? Buffer<Scalar>(uninitializedCount: x.value.count) : Buffer<Scalar>(count: x.value.count)) : nil
         usedBatchStatistics = pass.mode.usesBatchStatistics
         let inverse = Buffer<Scalar>(count: c), correlation = Buffer<Scalar>(count: c)
         let k = ChannelPass(batch: b, channels: c, plane: hw, batchStatistics: usedBatchStatistics, train: pass.mode == .train,
@@ -75,7 +77,10 @@ final class BatchNorm<Scalar: BLASScalar> {
     func backward(_ dy: Dual<Scalar>, _ pass: Pass<Scalar>) -> Dual<Scalar> {
         guard let xhat = normalized else { preconditionFailure("BatchNorm.backward before forward") }
         let c = channels, b = shape[0], hw = shape.dropFirst().reduce(1, *) / c
-        let dx = Dual<Scalar>.zeros(shape, withTangent: pass.withTangents)
+        // ∂x is written whole below; R{∂x} only when ∂y has a tangent, so it starts from zero otherwise.
+        let n = shape.reduce(1, *)
+        let dx = Dual<Scalar>(shape: shape, value: Buffer(uninitializedCount: n),
+                              tangent: pass.withTangents ? (dy.tangent != nil ? Buffer(uninitializedCount: n) : Buffer(count: n)) : nil)
         let k = ChannelPass(batch: b, channels: c, plane: hw, batchStatistics: usedBatchStatistics, train: false,
                             momentum: momentum, epsilon: epsilon, gamma: pass.parameters + parameterOffset,
                             v: pass.direction.map { $0 + parameterOffset }, runningMean: pass.buffers + bufferOffset,
@@ -138,14 +143,8 @@ private struct ChannelPass<Scalar: BLASScalar> {
             }
             let s = 1 / (variance + epsilon).squareRoot()
             inverseStd[ch] = s
-            for bi in 0..<b {
-                let off = (bi * c + ch) * hw
-                for i in 0..<hw {
-                    let h = (xv[off + i] - mean) * s
-                    xhat[off + i] = h
-                    y[off + i] = gamma[ch] * h + beta[ch]
-                }
-            }
+            Scalar.batchNormNormalize(xv + ch * hw, rows: b, stride: c * hw, length: hw, mean: mean, s: s, gamma: gamma[ch], beta: beta[ch],
+                                      xhat: xhat + ch * hw, y: y + ch * hw)
             guard let v, let rxh = rxhat, let ry else { continue }
             let vGamma = v[ch], vBeta = v[c + ch]
             if let rx {
@@ -180,16 +179,15 @@ private struct ChannelPass<Scalar: BLASScalar> {
         for ch in range {
             let s = inverseStd[ch], g = gamma[ch]
             let dyChannel = rows(dyv, ch)
-            let accDy = dyChannel.sum(), accDyX = dyChannel.dot(xh + ch * hw)
+            // Σ ∂y and Σ ∂y·x̂ in one pass; with fixed statistics ∂x = s·γ·∂y is written in it too.
+            let (accDy, accDyX) = dyChannel.sumAndDot(xh + ch * hw, scale: s * g, scaledInto: batchStatistics ? nil : dx + ch * hw)
             let sumDy = Scalar(accDy), sumDyX = Scalar(accDyX)
             if let gradient { gradient[ch] += sumDyX; gradient[c + ch] += sumDy }
             // ∂x̂ = γ·∂y, so mean ∂x̂ = γ·ΣΔy/N and mean(∂x̂·x̂) = γ·Σ∂y·x̂/N.
             let meanD = g * sumDy / count, meanDX = g * sumDyX / count
-            for bi in 0..<b {
-                let off = (bi * c + ch) * hw
-                for i in 0..<hw {
-                    dx[off + i] = batchStatistics ? s * (g * dyv[off + i] - meanD - xh[off + i] * meanDX) : s * g * dyv[off + i]
-                }
+            if batchStatistics {
+                Scalar.batchNormBackwardDx(dyv + ch * hw, xhat: xh + ch * hw, rows: b, stride: c * hw, length: hw, s: s, gamma: g,
+                                           meanD: meanD, meanDX: meanDX, dx: dx + ch * hw)
             }
             guard let v, let rdy, let rdx, let rxh = rxhat else { continue }
             let vGamma = v[ch]

@@ -96,12 +96,21 @@ final class Residual<Scalar: BLASScalar> {
         let a = main.forward(x, pass, prefix: prefix, recorder: inner)
         let b = shortcut.children.isEmpty ? x : shortcut.forward(x, pass, prefix: prefix + ".shortcut", recorder: inner)
         precondition(a.shape == b.shape, "residual branches disagree: \(a.shape) vs \(b.shape)")
-        let sum = Dual<Scalar>.zeros(a.shape, withTangent: pass.withTangents)
-        sum.value.pointer.update(from: a.value.pointer, count: a.value.count)
-        axpy(a.value.count, 1, b.value.pointer, sum.value.pointer)
+        let n = a.value.count
+        if !pass.withTangents {
+            // relu(a + b) in one pass; the activation keeps it for its backward pass.
+            let y = Dual<Scalar>.unset(a.shape, withTangent: false)
+            addOnTeam(n, a.value.pointer, b.value.pointer, into: y.value.pointer, rectified: true)
+            activation.adopt(y)
+            return y
+        }
+        // Tangents: R{s} = R{a} + R{b}, each term present or zero.
+        let sum = Dual<Scalar>(shape: a.shape, value: Buffer(uninitializedCount: n),
+                               tangent: a.tangent != nil && b.tangent != nil ? Buffer(uninitializedCount: n) : Buffer(count: n))
+        addOnTeam(n, a.value.pointer, b.value.pointer, into: sum.value.pointer, rectified: false)
         if let rs = sum.tangent {
-            if let ra = a.tangent { axpy(a.value.count, 1, ra.pointer, rs.pointer) }
-            if let rb = b.tangent { axpy(a.value.count, 1, rb.pointer, rs.pointer) }
+            if let ra = a.tangent, let rb = b.tangent { addOnTeam(n, ra.pointer, rb.pointer, into: rs.pointer, rectified: false) }
+            else if let r = a.tangent ?? b.tangent { rs.pointer.update(from: r.pointer, count: n) }
         }
         return activation.forward(sum, pass)
     }
@@ -111,13 +120,13 @@ final class Residual<Scalar: BLASScalar> {
         let dxMain = main.backward(ds, pass)
         let dxShort = shortcut.children.isEmpty ? ds : shortcut.backward(ds, pass)
         if inputConstant { return .noGradient(dxMain.shape) }
-        let dx = Dual<Scalar>.zeros(dxMain.shape, withTangent: pass.withTangents)
-        let n = dx.value.count
-        dx.value.pointer.update(from: dxMain.value.pointer, count: n)
-        axpy(n, 1, dxShort.value.pointer, dx.value.pointer)
+        let n = dxMain.value.count
+        let dx = Dual<Scalar>(shape: dxMain.shape, value: Buffer(uninitializedCount: n),
+                              tangent: pass.withTangents ? (dxMain.tangent != nil && dxShort.tangent != nil ? Buffer(uninitializedCount: n) : Buffer(count: n)) : nil)
+        addOnTeam(n, dxMain.value.pointer, dxShort.value.pointer, into: dx.value.pointer, rectified: false)
         if let rdx = dx.tangent {
-            if let r = dxMain.tangent { axpy(n, 1, r.pointer, rdx.pointer) }
-            if let r = dxShort.tangent { axpy(n, 1, r.pointer, rdx.pointer) }
+            if let ra = dxMain.tangent, let rb = dxShort.tangent { addOnTeam(n, ra.pointer, rb.pointer, into: rdx.pointer, rectified: false) }
+            else if let r = dxMain.tangent ?? dxShort.tangent { rdx.pointer.update(from: r.pointer, count: n) }
         }
         return dx
     }
@@ -127,4 +136,17 @@ final class Residual<Scalar: BLASScalar> {
         let b = shortcut.children.isEmpty ? sample : shortcut.outputShape(sample)
         return a == b ? a : nil
     }
+}
+
+/// out = a + b (or max(a + b, 0) when `rectified`) over `count` elements, on the OpenMP team when
+/// large (elementwise: the same bits on any thread count). a + b is the single rounding the
+/// copy-then-axpy it replaces gave (fma(1, b, a)).
+private func addOnTeam<S: BLASScalar>(_ count: Int, _ a: UnsafePointer<S>, _ b: UnsafePointer<S>, into out: UnsafeMutablePointer<S>, rectified: Bool) {
+    OpenMPTeam.forEachPart(count: count, threads: OpenMPTeam.threads(forElements: count)) { part in
+        addPart(part, a, b, out, rectified)
+    }
+}
+
+private func addPart<S: BLASScalar>(_ part: Range<Int>, _ a: UnsafePointer<S>, _ b: UnsafePointer<S>, _ out: UnsafeMutablePointer<S>, _ rectified: Bool) {
+    S.add(count: part.count, a + part.lowerBound, b + part.lowerBound, into: out + part.lowerBound, rectified: rectified)
 }
