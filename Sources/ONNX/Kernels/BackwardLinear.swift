@@ -189,7 +189,9 @@ extension Kernel {
         guard dy.count == x.count, scale.count == c, stats.0.count == c, stats.1.count == c else {
             throw KernelError("internal: BatchNormalization gradient of \(dy.count) elements for input \(x.shape)")
         }
-        var dx = [Float](repeating: 0, count: x.count), dscale = [Float](repeating: 0, count: c), dbias = dscale
+        // Every element of ∂x is written below (each channel's rows whole), so it starts unset.
+        var dx = [Float](unsafeUninitializedCapacity: x.count) { _, initialized in initialized = x.count }
+        var dscale = [Float](repeating: 0, count: c), dbias = dscale
         let part = BatchNormalizationChannels(channels: c, inner: inner, outer: outer, epsilon: Double(epsilon),
                                               batchStatistics: batchStatistics, mean: stats.0, variance: stats.1, scale: scale.scalars)
         x.withUnsafeBufferPointer { px in

@@ -62,12 +62,38 @@ func broadcasting<T>(_ a: [T], _ aShape: [Int], _ b: [T], _ bShape: [Int], _ f: 
     return (out, result)
 }
 
+/// a + b for arrays of one shape, vectorised in C (`BLASScalar.add`) with the elements split over
+/// the OpenMP team (elementwise: the same bits as `a[i] + b[i]` on any thread count) — a residual
+/// network's skip connections.
+func sameShapeSum(_ a: [Float], _ b: [Float]) -> [Float] {
+    let n = min(a.count, b.count)
+    return a.withUnsafeBufferPointer { pa in
+        b.withUnsafeBufferPointer { pb in
+            [Float](unsafeUninitializedCapacity: n) { out, initialized in
+                guard let x = pa.baseAddress, let y = pb.baseAddress, let o = out.baseAddress else {
+                    initialized = 0
+                    return
+                }
+                OpenMPTeam.forEachPart(count: n, threads: OpenMPTeam.threads(forElements: n)) { part in
+                    addPart(part, x, y, o)
+                }
+                initialized = n
+            }
+        }
+    }
+}
+
+private func addPart(_ part: Range<Int>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+    Float.add(count: part.count, a + part.lowerBound, b + part.lowerBound, into: out + part.lowerBound, rectified: false)
+}
+
 extension Kernel {
     static func binary(_ op: BinaryOp, _ a: ONNXValue, _ b: ONNXValue) throws(KernelError) -> ONNXValue {
         switch (a, b) {
         case let (.float(x), .float(y)):
             let r: (shape: [Int], values: [Float])
             switch op {
+            case .add where x.shape == y.shape: r = (x.shape, sameShapeSum(x.scalars, y.scalars))
             case .add: r = try broadcastFloats(x.scalars, x.shape, y.scalars, y.shape) { $0 + $1 }
             case .sub: r = try broadcastFloats(x.scalars, x.shape, y.scalars, y.shape) { $0 - $1 }
             case .mul: r = try broadcastFloats(x.scalars, x.shape, y.scalars, y.shape) { $0 * $1 }

@@ -47,13 +47,20 @@ extension Kernel {
         // OpenMP team (each element computed alone: the same bits on any thread count).
         let k = (0..<c).map { scale.scalars[$0] / (variance.scalars[$0] + epsilon).squareRoot() }
         let shift = (0..<c).map { bias.scalars[$0] - mean.scalars[$0] * k[$0] }
-        var y = x.scalars
-        y.withUnsafeMutableBufferPointer { py in
+        // y is written from x in the same pass (no copy of x to scale in place).
+        let n = x.count
+        let y = x.withUnsafeBufferPointer { px in
             k.withUnsafeBufferPointer { pk in
                 shift.withUnsafeBufferPointer { ps in
-                    guard let Y = py.baseAddress, let K = pk.baseAddress, let S = ps.baseAddress else { return }
-                    OpenMPTeam.forEachPart(count: c, threads: OpenMPTeam.threads(forElements: x.count), alignment: 1) { channels in
-                        Self.affineChannels(channels, Y, K, S, channels: c, inner: inner, outer: outer)
+                    [Float](unsafeUninitializedCapacity: n) { py, initialized in
+                        guard let X = px.baseAddress, let Y = py.baseAddress, let K = pk.baseAddress, let S = ps.baseAddress else {
+                            initialized = 0
+                            return
+                        }
+                        OpenMPTeam.forEachPart(count: c, threads: OpenMPTeam.threads(forElements: n), alignment: 1) { channels in
+                            Self.affineChannels(channels, X, Y, K, S, channels: c, inner: inner, outer: outer)
+                        }
+                        initialized = n
                     }
                 }
             }
@@ -61,14 +68,15 @@ extension Kernel {
         return try floatResult(x.shape, y)
     }
 
-    /// y ← y·k[ch] + shift[ch] over the channels in `range` of `[outer, channels, inner]`.
-    private static func affineChannels(_ range: Range<Int>, _ y: UnsafeMutablePointer<Float>, _ k: UnsafePointer<Float>,
+    /// y = x·k[ch] + shift[ch] over the channels in `range` of `[outer, channels, inner]`.
+    private static func affineChannels(_ range: Range<Int>, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ k: UnsafePointer<Float>,
                                        _ shift: UnsafePointer<Float>, channels c: Int, inner: Int, outer: Int) {
         for ch in range {
             let (kc, sc) = (k[ch], shift[ch])
             for n in 0..<outer {
-                let row = y + (n * c + ch) * inner
-                for i in 0..<inner { row[i] = row[i] * kc + sc }
+                let offset = (n * c + ch) * inner
+                let (row, out) = (x + offset, y + offset)
+                for i in 0..<inner { out[i] = row[i] * kc + sc }
             }
         }
     }
