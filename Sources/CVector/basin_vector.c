@@ -57,20 +57,31 @@
         const int64_t base = r * stride; \
         for (int64_t i = 0; i < length; i++) { T h = (x[base + i] - mean) * s; xhat[base + i] = h; y[base + i] = gamma * h + beta; } \
     }
-// Backward sums Σ ∂y and Σ (double)(∂y·x̂) in the lanes of LANES_BODY (the same order, so the same
-// bits as the two sums taken one after the other), and, when dx is given, ∂x = scale·∂y in the same pass.
-#define BN_BACKWARD_SUMS_BODY(T) \
+// Backward sums of one channel in one pass: Σ (double)∂y into sum_lanes and Σ TERM(k) into
+// product_lanes, in the lanes and order of LANES_BODY (the same bits as the two sums taken one
+// after the other), and, when dx is given, ∂x = scale·∂y in the same pass. BatchNorm's TERM is
+// (double)(∂y·x̂); the graph's BatchNormalization's ((double)∂y − p)·(((double)x − q)·r).
+#define SUM_AND_PRODUCT_BODY(TERM) \
     double accS[LANES], accP[LANES]; \
     for (int j = 0; j < LANES; j++) { accS[j] = sum_lanes[j]; accP[j] = product_lanes[j]; } \
     for (int64_t r = 0; r < rows; r++) { \
         const int64_t base = r * stride; \
         int64_t i = 0; \
         for (; i + LANES <= length; i += LANES) \
-            for (int j = 0; j < LANES; j++) { const int64_t k = base + i + j; accS[j] += (double)dy[k]; accP[j] += (double)(dy[k] * xhat[k]); } \
-        for (int j = 0; i + j < length; j++) { const int64_t k = base + i + j; accS[j] += (double)dy[k]; accP[j] += (double)(dy[k] * xhat[k]); } \
+            for (int j = 0; j < LANES; j++) { const int64_t k = base + i + j; accS[j] += (double)dy[k]; accP[j] += TERM(k); } \
+        for (int j = 0; i + j < length; j++) { const int64_t k = base + i + j; accS[j] += (double)dy[k]; accP[j] += TERM(k); } \
         if (dx) for (int64_t m = 0; m < length; m++) dx[base + m] = scale * dy[base + m]; \
     } \
     for (int j = 0; j < LANES; j++) { sum_lanes[j] = accS[j]; product_lanes[j] = accP[j]; }
+#define TERM_DY_XHAT(k) ((double)(dy[k] * xhat[k]))
+#define TERM_DY_CENTERED(k) (((double)dy[k] - p) * (((double)x[k] - q) * rscale))
+// The graph's BatchNormalization with running statistics: y = x·k + shift per channel.
+#define AFFINE_ROWS_BODY(T) \
+    for (int64_t r = 0; r < rows; r++) { \
+        const int64_t base = r * stride; \
+        for (int64_t i = 0; i < length; i++) y[base + i] = x[base + i] * k + shift; \
+    }
+
 // ∂x with batch statistics: s·((γ·∂y − mean ∂x̂) − x̂·mean(∂x̂·x̂)).
 #define BN_BACKWARD_DX_BODY(T) \
     for (int64_t r = 0; r < rows; r++) { \
@@ -114,10 +125,12 @@
     ATTRIBUTE static void scentered_##SUFFIX(const float *a, double p, const float *b, double q, double scale, int64_t rows, int64_t stride, int64_t length, double *lanes) { LANES_BODY(TERM_CENTERED_PRODUCT) } \
     ATTRIBUTE static void sbnnorm_##SUFFIX(const float *x, int64_t rows, int64_t stride, int64_t length, float mean, float s, float gamma, float beta, float *xhat, float *y) { BN_NORMALIZE_BODY(float) } \
     ATTRIBUTE static void dbnnorm_##SUFFIX(const double *x, int64_t rows, int64_t stride, int64_t length, double mean, double s, double gamma, double beta, double *xhat, double *y) { BN_NORMALIZE_BODY(double) } \
-    ATTRIBUTE static void sbnsums_##SUFFIX(const float *dy, const float *xhat, int64_t rows, int64_t stride, int64_t length, double *sum_lanes, double *product_lanes, float scale, float *dx) { BN_BACKWARD_SUMS_BODY(float) } \
-    ATTRIBUTE static void dbnsums_##SUFFIX(const double *dy, const double *xhat, int64_t rows, int64_t stride, int64_t length, double *sum_lanes, double *product_lanes, double scale, double *dx) { BN_BACKWARD_SUMS_BODY(double) } \
+    ATTRIBUTE static void sbnsums_##SUFFIX(const float *dy, const float *xhat, int64_t rows, int64_t stride, int64_t length, double *sum_lanes, double *product_lanes, float scale, float *dx) { SUM_AND_PRODUCT_BODY(TERM_DY_XHAT) } \
+    ATTRIBUTE static void dbnsums_##SUFFIX(const double *dy, const double *xhat, int64_t rows, int64_t stride, int64_t length, double *sum_lanes, double *product_lanes, double scale, double *dx) { SUM_AND_PRODUCT_BODY(TERM_DY_XHAT) } \
     ATTRIBUTE static void sbndx_##SUFFIX(const float *dy, const float *xhat, int64_t rows, int64_t stride, int64_t length, float s, float g, float mean_d, float mean_dx, float *dx) { BN_BACKWARD_DX_BODY(float) } \
     ATTRIBUTE static void dbndx_##SUFFIX(const double *dy, const double *xhat, int64_t rows, int64_t stride, int64_t length, double s, double g, double mean_d, double mean_dx, double *dx) { BN_BACKWARD_DX_BODY(double) } \
+    ATTRIBUTE static void saffine_##SUFFIX(const float *x, int64_t rows, int64_t stride, int64_t length, float k, float shift, float *y) { AFFINE_ROWS_BODY(float) } \
+    ATTRIBUTE static void scentsums_##SUFFIX(const float *dy, const float *x, int64_t rows, int64_t stride, int64_t length, double p, double q, double rscale, double *sum_lanes, double *product_lanes, float scale, float *dx) { SUM_AND_PRODUCT_BODY(TERM_DY_CENTERED) } \
     ATTRIBUTE static void sadd_##SUFFIX(int64_t count, const float *a, const float *b, float *out) { ADD_BODY(float) } \
     ATTRIBUTE static void dadd_##SUFFIX(int64_t count, const double *a, const double *b, double *out) { ADD_BODY(double) } \
     ATTRIBUTE static void saddrelu_##SUFFIX(int64_t count, const float *a, const float *b, float *out) { ADD_RELU_BODY(float) } \
@@ -235,6 +248,21 @@ void basin_bn_backward_dx_f32(const float *dy, const float *xhat, int64_t rows, 
 void basin_bn_backward_dx_f64(const double *dy, const double *xhat, int64_t rows, int64_t stride, int64_t length,
                               double s, double g, double mean_d, double mean_dx, double *dx) {
     bn_backward_dx_f64_on(basin_vector_level(), dy, xhat, rows, stride, length, s, g, mean_d, mean_dx, dx);
+}
+
+int basin_affine_rows_f32_on(int which, const float *x, int64_t rows, int64_t stride, int64_t length, float k, float shift, float *y) {
+    ROWS_DISPATCH(which, saffine, (x, rows, stride, length, k, shift, y))
+}
+void basin_affine_rows_f32(const float *x, int64_t rows, int64_t stride, int64_t length, float k, float shift, float *y) {
+    basin_affine_rows_f32_on(basin_vector_level(), x, rows, stride, length, k, shift, y);
+}
+int basin_centered_sums_f32_on(int which, const float *dy, const float *x, int64_t rows, int64_t stride, int64_t length,
+                               double p, double q, double r, double *sum_lanes, double *product_lanes, float scale, float *dx) {
+    ROWS_DISPATCH(which, scentsums, (dy, x, rows, stride, length, p, q, r, sum_lanes, product_lanes, scale, dx))
+}
+void basin_centered_sums_f32(const float *dy, const float *x, int64_t rows, int64_t stride, int64_t length,
+                             double p, double q, double r, double *sum_lanes, double *product_lanes, float scale, float *dx) {
+    basin_centered_sums_f32_on(basin_vector_level(), dy, x, rows, stride, length, p, q, r, sum_lanes, product_lanes, scale, dx);
 }
 
 int basin_add_f32_on(int which, int64_t count, const float *a, const float *b, float *out) { DISPATCH(which, sadd, (count, a, b, out)) }

@@ -89,6 +89,24 @@ public enum VectorKernels {
 }
 
 extension VectorKernels.StridedRows where Scalar == Float {
+    /// `sum()` and `centeredDot(minus: p, other, minus: q, times: r)` in one pass (the same bits as
+    /// the two), and, when `scaledInto` is given, scale·x written there at the same positions (the
+    /// graph's BatchNormalization gradient with running statistics: ∂x = k·∂y).
+    public func sumAndCenteredDot(minus p: Double, _ other: UnsafePointer<Float>, minus q: Double, times r: Double,
+                                  scale: Float = 1, scaledInto out: UnsafeMutablePointer<Float>? = nil) -> (sum: Double, dot: Double) {
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 64) { lanes in
+            guard let base = lanes.baseAddress else { return (0, 0) }
+            base.initialize(repeating: 0, count: 64)
+            basin_centered_sums_f32(start, other, Int64(rows), Int64(stride), Int64(length), p, q, r, base, base + 32, scale, out)
+            return (basin_lanes_total(base), basin_lanes_total(base + 32))
+        }
+    }
+
+    /// y = x·k + shift at every position, into `out` laid out as this (the graph's inference BatchNormalization).
+    public func affine(_ k: Float, _ shift: Float, into out: UnsafeMutablePointer<Float>) {
+        basin_affine_rows_f32(start, Int64(rows), Int64(stride), Int64(length), k, shift, out)
+    }
+
     /// Σ ((double)x − p)·(((double)y − q)·r) over the same positions of `other`, all in double (the
     /// graph's BatchNormalization: Σ ∂y·x̂ with p = 0, q = μ, r = 1/σ; Σ (x − μ)² with y = x, p = q = μ, r = 1).
     public func centeredDot(minus p: Double, _ other: UnsafePointer<Float>, minus q: Double, times r: Double) -> Double {

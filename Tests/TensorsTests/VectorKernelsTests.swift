@@ -369,4 +369,38 @@ struct VectorKernelsTests {
             #expect(sum.bitPattern == sumRef.bitPattern && dot.bitPattern == dotRef.bitPattern, "path \(level): sums \(sum) \(dot) vs \(sumRef) \(dotRef)")
         }
     }
+
+    /// The graph's BatchNormalization kernels: y = x·k + shift as the Swift loop rounds it, and Σ ∂y
+    /// with Σ (∂y − p)·((x − q)·r) in one pass — the same bits as `sum()` and `centeredDot` taken
+    /// apart — with ∂x = scale·∂y written in it, on every path; other channels untouched.
+    @Test func graphBatchNormKernelsMatchTheSeparateSums() {
+        var rng = RandomGenerator(seed: 24)
+        let (rows, length, channels) = (6, 77, 3), stride = channels * length, total = rows * stride
+        let x = Self.values(total, &rng, as: Float.self), dy = Self.values(total, &rng, as: Float.self)
+        let (k, shift, scale) = (Float(1.3), Float(-0.4), Float(0.7)), (p, q, r) = (0.0, 0.21, 1.9)
+        let (sumRef, dotRef) = dy.withUnsafeBufferPointer { d in x.withUnsafeBufferPointer { xs -> (Double, Double) in
+            guard let dp = d.baseAddress, let xp = xs.baseAddress else { return (0, 0) }
+            let rows = VectorKernels.StridedRows(start: dp, rows: rows, stride: stride, length: length)
+            return (rows.sum(), rows.centeredDot(minus: p, xp, minus: q, times: r))
+        } }
+        let written = (0..<rows).flatMap { row in (row * stride)..<(row * stride + length) }
+        for level in 0...2 {
+            var y = [Float](repeating: 9, count: total), dx = y, lanes = [Double](repeating: 0, count: 64)
+            let ran = x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in
+                basin_affine_rows_f32_on(Int32(level), xp.baseAddress, Int64(rows), Int64(stride), Int64(length), k, shift, yp.baseAddress)
+            } }
+            if ran == 0 { continue }
+            dy.withUnsafeBufferPointer { dp in x.withUnsafeBufferPointer { xp in dx.withUnsafeMutableBufferPointer { op in
+                lanes.withUnsafeMutableBufferPointer { lp in
+                    guard let l = lp.baseAddress else { return }
+                    _ = basin_centered_sums_f32_on(Int32(level), dp.baseAddress, xp.baseAddress, Int64(rows), Int64(stride), Int64(length),
+                                                   p, q, r, l, l + 32, scale, op.baseAddress)
+                }
+            } } }
+            #expect(written.allSatisfy { y[$0].bitPattern == (x[$0] * k + shift).bitPattern && dx[$0].bitPattern == (scale * dy[$0]).bitPattern }, "path \(level)")
+            #expect(Set(0..<total).subtracting(written).allSatisfy { y[$0] == 9 && dx[$0] == 9 }, "path \(level): other channels untouched")
+            let (sum, dot) = lanes.withUnsafeBufferPointer { l in (basin_lanes_total(l.baseAddress), basin_lanes_total(l.baseAddress.map { $0 + 32 })) }
+            #expect(sum.bitPattern == sumRef.bitPattern && dot.bitPattern == dotRef.bitPattern, "path \(level): \(sum) \(dot) vs \(sumRef) \(dotRef)")
+        }
+    }
 }

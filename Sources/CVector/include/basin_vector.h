@@ -59,6 +59,17 @@ int basin_bn_backward_sums_f32_on(int level, const float *dy, const float *xhat,
 int basin_bn_backward_dx_f32_on(int level, const float *dy, const float *xhat, int64_t rows, int64_t stride, int64_t length,
                                 float s, float g, float mean_d, float mean_dx, float *dx);
 
+/// The graph's BatchNormalization over one channel's strided rows: affine_rows y = x·k + shift;
+/// centered_sums Σ (double)∂y into `sum_lanes` and Σ ((double)∂y − p)·(((double)x − q)·r) into
+/// `product_lanes` (the lanes and order of `basin_lanes_sum_f32` / `basin_lanes_centered_product_f32`:
+/// the same bits), and ∂x = scale·∂y in the same pass when dx is not NULL.
+void basin_affine_rows_f32(const float *x, int64_t rows, int64_t stride, int64_t length, float k, float shift, float *y);
+void basin_centered_sums_f32(const float *dy, const float *x, int64_t rows, int64_t stride, int64_t length,
+                             double p, double q, double r, double *sum_lanes, double *product_lanes, float scale, float *dx);
+int basin_affine_rows_f32_on(int level, const float *x, int64_t rows, int64_t stride, int64_t length, float k, float shift, float *y);
+int basin_centered_sums_f32_on(int level, const float *dy, const float *x, int64_t rows, int64_t stride, int64_t length,
+                               double p, double q, double r, double *sum_lanes, double *product_lanes, float scale, float *dx);
+
 /// out[i] = a[i] + b[i] (one rounding: the same bits as out = a, then out = fma(1, b, out)), and
 /// the rectified sum out[i] = max(a[i] + b[i], 0) rounded as `basin_relu_*`: a residual block's sum.
 void basin_add_f32(int64_t count, const float *a, const float *b, float *out);

@@ -308,19 +308,18 @@ private struct BatchNormalizationChannels {
         for ch in range {
             let inv = 1 / (variance[ch] + epsilon).squareRoot(), mu = mean[ch]
             // Σ ∂y and Σ ∂y·x̂ (x̂ = (x − μ)·inv in double), each in 32 lanes (`VectorKernels.StridedRows`).
-            let dyRows = VectorKernels.StridedRows(start: DY + ch * inner, rows: outer, stride: c * inner, length: inner)
-            let sumDy = dyRows.sum(), sumDyXhat = dyRows.centeredDot(minus: 0, X + ch * inner, minus: mu, times: inv)
-            dscale[ch] = Float(sumDyXhat); dbias[ch] = Float(sumDy)
+            // With running statistics ∂x = k·∂y is written in the same pass as the sums.
             let k = Double(scale[ch]) * inv, m = Double(Swift.max(outer * inner, 1)), kf = Float(k)
+            let dyRows = VectorKernels.StridedRows(start: DY + ch * inner, rows: outer, stride: c * inner, length: inner)
+            let (sumDy, sumDyXhat) = dyRows.sumAndCenteredDot(minus: 0, X + ch * inner, minus: mu, times: inv,
+                                                              scale: kf, scaledInto: batchStatistics ? nil : DX + ch * inner)
+            dscale[ch] = Float(sumDyXhat); dbias[ch] = Float(sumDy)
+            guard batchStatistics else { continue }
             for n in 0..<outer {
                 let base = (n * c + ch) * inner, xs = X + base, g = DY + base, out = DX + base
-                if batchStatistics {
-                    for i in 0..<inner {
-                        let xhat = (Double(xs[i]) - mu) * inv
-                        out[i] = Float(k * (Double(g[i]) - sumDy / m - xhat * sumDyXhat / m))
-                    }
-                } else {
-                    for i in 0..<inner { out[i] = kf * g[i] }
+                for i in 0..<inner {
+                    let xhat = (Double(xs[i]) - mu) * inv
+                    out[i] = Float(k * (Double(g[i]) - sumDy / m - xhat * sumDyXhat / m))
                 }
             }
         }

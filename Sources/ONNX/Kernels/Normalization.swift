@@ -72,12 +72,7 @@ extension Kernel {
     private static func affineChannels(_ range: Range<Int>, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ k: UnsafePointer<Float>,
                                        _ shift: UnsafePointer<Float>, channels c: Int, inner: Int, outer: Int) {
         for ch in range {
-            let (kc, sc) = (k[ch], shift[ch])
-            for n in 0..<outer {
-                let offset = (n * c + ch) * inner
-                let (row, out) = (x + offset, y + offset)
-                for i in 0..<inner { out[i] = row[i] * kc + sc }
-            }
+            VectorKernels.StridedRows(start: x + ch * inner, rows: outer, stride: c * inner, length: inner).affine(k[ch], shift[ch], into: y + ch * inner)
         }
     }
 
