@@ -65,9 +65,10 @@ extension ONNXModel {
         }
         var gradients: [String: [Float]] = [logits: outputGradient]
         var rGradients: [String: [Float]] = withTangents ? [logits: outputGradientTangent ?? []] : [:]
+        // Taken out of the store while it is added to, so the array is not copied on write.
         func add(_ g: [Float], to name: String, in store: inout [String: [Float]]) {
-            guard var sum = store[name] else { store[name] = g; return }
-            sum.withUnsafeMutableBufferPointer { s in g.withUnsafeBufferPointer { p in for i in 0..<s.count { s[i] += p[i] } } }
+            guard var sum = store.removeValue(forKey: name) else { store[name] = g; return }
+            addInPlace(&sum, g)
             store[name] = sum
         }
         for (i, node) in nodes.enumerated().reversed() {

@@ -27,6 +27,16 @@ struct ONNXElementwiseRouteTests {
         #expect(t.scalars.map(\.bitPattern) == zip(a, b).map { ($0 + $1).bitPattern })
     }
 
+    /// A value's gradient gathered from its consumers, added in place: the bits of `s[i] += g[i]`.
+    @Test(arguments: [1, 2])
+    func gradientsAddInPlace(threads: Int) {
+        let n = 70_001
+        var sum = Self.values(n, seed: 8)
+        let g = Self.values(n, seed: 9), expected = zip(sum, g).map { $0 + $1 }
+        BLAS.withCallingThreadCount(threads) { addInPlace(&sum, g) }
+        #expect(sum.map(\.bitPattern) == expected.map(\.bitPattern))
+    }
+
     /// Inference `BatchNormalization` (running statistics): y = x·k + shift per channel, with
     /// k = scale/√(var + ε), shift = bias − mean·k, written from x in one pass.
     @Test(arguments: [1, 2])

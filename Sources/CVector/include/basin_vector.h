@@ -72,6 +72,7 @@ int basin_centered_sums_f32_on(int level, const float *dy, const float *x, int64
 
 /// out[i] = a[i] + b[i] (one rounding: the same bits as out = a, then out = fma(1, b, out)), and
 /// the rectified sum out[i] = max(a[i] + b[i], 0) rounded as `basin_relu_*`: a residual block's sum.
+/// `out` may be `a` or `b` (a sum accumulated in place).
 void basin_add_f32(int64_t count, const float *a, const float *b, float *out);
 void basin_add_f64(int64_t count, const double *a, const double *b, double *out);
 void basin_add_relu_f32(int64_t count, const float *a, const float *b, float *out);

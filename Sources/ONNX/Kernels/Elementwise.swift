@@ -83,6 +83,20 @@ func sameShapeSum(_ a: [Float], _ b: [Float]) -> [Float] {
     }
 }
 
+/// sum[i] += g[i] (the same bits as the Swift loop: one rounded addition per element), vectorised and
+/// split over the OpenMP team like `sameShapeSum`: a value's gradient gathered from its consumers.
+func addInPlace(_ sum: inout [Float], _ g: [Float]) {
+    let n = min(sum.count, g.count)
+    sum.withUnsafeMutableBufferPointer { ps in
+        g.withUnsafeBufferPointer { pg in
+            guard let s = ps.baseAddress, let x = pg.baseAddress else { return }
+            OpenMPTeam.forEachPart(count: n, threads: OpenMPTeam.threads(forElements: n)) { part in
+                addPart(part, UnsafePointer(s), x, s)
+            }
+        }
+    }
+}
+
 private func addPart(_ part: Range<Int>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
     Float.add(count: part.count, a + part.lowerBound, b + part.lowerBound, into: out + part.lowerBound, rectified: false)
 }
