@@ -55,23 +55,35 @@ public enum VectorKernels {
         /// `sum()` and `dot(other)` in one pass (the same bits as the two), and, when `scaledInto`
         /// is given, scale·x written there at the same positions (BatchNorm's ∂x with fixed statistics).
         public func sumAndDot(_ other: UnsafePointer<Scalar>, scale: Scalar = 1, scaledInto out: UnsafeMutablePointer<Scalar>? = nil) -> (sum: Double, dot: Double) {
-            withUnsafeTemporaryAllocation(of: Double.self, capacity: 64) { lanes in
-                guard let base = lanes.baseAddress else { return (0, 0) }
-                base.initialize(repeating: 0, count: 64)
+            VectorKernels.totals {
                 Scalar.batchNormBackwardSums(start, xhat: other, rows: rows, stride: stride, length: length,
-                                             sumLanes: base, productLanes: base + 32, scale: scale, dx: out)
-                return (basin_lanes_total(base), basin_lanes_total(base + 32))
+                                             sumLanes: $0, productLanes: $1, scale: scale, dx: out)
             }
         }
     }
 
     /// Zeroed lanes filled by `fill`, then added in the fixed tree.
     static func total(_ fill: (UnsafeMutablePointer<Double>) -> Void) -> Double {
-        withUnsafeTemporaryAllocation(of: Double.self, capacity: 32) { lanes in
-            guard let base = lanes.baseAddress else { return 0 }
-            base.initialize(repeating: 0, count: 32)
-            fill(base)
-            return basin_lanes_total(base)
+        totals { lanes, _ in fill(lanes) }.0
+    }
+
+    /// Two sets of zeroed lanes filled together by `fill` (one pass, two sums), each added in the fixed tree.
+    static func totals(_ fill: (UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> Void) -> (Double, Double) {
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 64) { lanes in
+            guard let base = lanes.baseAddress else { return (0, 0) }
+            base.initialize(repeating: 0, count: 64)
+            fill(base, base + 32)
+            return (basin_lanes_total(base), basin_lanes_total(base + 32))
+        }
+    }
+
+    /// out[i] = a[i] + b[i], or max(a[i] + b[i], 0) when `rectified` (`BLASScalar.add`), split over
+    /// the calling thread's OpenMP team from `OpenMPTeam.minimumElements` on (elementwise: the
+    /// same bits on any thread count). `out` may be `a` (a sum accumulated in place).
+    public static func add<S: BLASScalar>(count: Int, _ a: UnsafePointer<S>, _ b: UnsafePointer<S>, into out: UnsafeMutablePointer<S>,
+                                          rectified: Bool = false) {
+        OpenMPTeam.forEachPart(count: count, threads: OpenMPTeam.threads(forElements: count)) { part in
+            S.add(count: part.count, a + part.lowerBound, b + part.lowerBound, into: out + part.lowerBound, rectified: rectified)
         }
     }
 
@@ -94,12 +106,7 @@ extension VectorKernels.StridedRows where Scalar == Float {
     /// graph's BatchNormalization gradient with running statistics: ∂x = k·∂y).
     public func sumAndCenteredDot(minus p: Double, _ other: UnsafePointer<Float>, minus q: Double, times r: Double,
                                   scale: Float = 1, scaledInto out: UnsafeMutablePointer<Float>? = nil) -> (sum: Double, dot: Double) {
-        withUnsafeTemporaryAllocation(of: Double.self, capacity: 64) { lanes in
-            guard let base = lanes.baseAddress else { return (0, 0) }
-            base.initialize(repeating: 0, count: 64)
-            basin_centered_sums_f32(start, other, Int64(rows), Int64(stride), Int64(length), p, q, r, base, base + 32, scale, out)
-            return (basin_lanes_total(base), basin_lanes_total(base + 32))
-        }
+        VectorKernels.totals { basin_centered_sums_f32(start, other, Int64(rows), Int64(stride), Int64(length), p, q, r, $0, $1, scale, out) }
     }
 
     /// y = x·k + shift at every position, into `out` laid out as this (the graph's inference BatchNormalization).

@@ -62,9 +62,8 @@ func broadcasting<T>(_ a: [T], _ aShape: [Int], _ b: [T], _ bShape: [Int], _ f: 
     return (out, result)
 }
 
-/// a + b for arrays of one shape, vectorised in C (`BLASScalar.add`) with the elements split over
-/// the OpenMP team (elementwise: the same bits as `a[i] + b[i]` on any thread count) — a residual
-/// network's skip connections.
+/// a + b for arrays of one shape (`VectorKernels.add`: vectorised, on the OpenMP team, the same
+/// bits as `a[i] + b[i]`) — a residual network's skip connections.
 func sameShapeSum(_ a: [Float], _ b: [Float]) -> [Float] {
     let n = min(a.count, b.count)
     return a.withUnsafeBufferPointer { pa in
@@ -74,31 +73,23 @@ func sameShapeSum(_ a: [Float], _ b: [Float]) -> [Float] {
                     initialized = 0
                     return
                 }
-                OpenMPTeam.forEachPart(count: n, threads: OpenMPTeam.threads(forElements: n)) { part in
-                    addPart(part, x, y, o)
-                }
+                VectorKernels.add(count: n, x, y, into: o)
                 initialized = n
             }
         }
     }
 }
 
-/// sum[i] += g[i] (the same bits as the Swift loop: one rounded addition per element), vectorised and
-/// split over the OpenMP team like `sameShapeSum`: a value's gradient gathered from its consumers.
+/// sum[i] += g[i] (the same bits as the Swift loop: one rounded addition per element) through
+/// `VectorKernels.add`: a value's gradient gathered from its consumers.
 func addInPlace(_ sum: inout [Float], _ g: [Float]) {
     let n = min(sum.count, g.count)
     sum.withUnsafeMutableBufferPointer { ps in
         g.withUnsafeBufferPointer { pg in
             guard let s = ps.baseAddress, let x = pg.baseAddress else { return }
-            OpenMPTeam.forEachPart(count: n, threads: OpenMPTeam.threads(forElements: n)) { part in
-                addPart(part, UnsafePointer(s), x, s)
-            }
+            VectorKernels.add(count: n, UnsafePointer(s), x, into: s)
         }
     }
-}
-
-private func addPart(_ part: Range<Int>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
-    Float.add(count: part.count, a + part.lowerBound, b + part.lowerBound, into: out + part.lowerBound, rectified: false)
 }
 
 extension Kernel {

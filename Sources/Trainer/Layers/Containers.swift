@@ -100,16 +100,16 @@ final class Residual<Scalar: BLASScalar> {
         if !pass.withTangents {
             // relu(a + b) in one pass; the activation keeps it for its backward pass.
             let y = Dual<Scalar>.unset(a.shape, withTangent: false)
-            addOnTeam(n, a.value.pointer, b.value.pointer, into: y.value.pointer, rectified: true)
+            VectorKernels.add(count: n, a.value.pointer, b.value.pointer, into: y.value.pointer, rectified: true)
             activation.adopt(y)
             return y
         }
         // Tangents: R{s} = R{a} + R{b}, each term present or zero.
         let sum = Dual<Scalar>(shape: a.shape, value: Buffer(uninitializedCount: n),
                                tangent: a.tangent != nil && b.tangent != nil ? Buffer(uninitializedCount: n) : Buffer(count: n))
-        addOnTeam(n, a.value.pointer, b.value.pointer, into: sum.value.pointer, rectified: false)
+        VectorKernels.add(count: n, a.value.pointer, b.value.pointer, into: sum.value.pointer, rectified: false)
         if let rs = sum.tangent {
-            if let ra = a.tangent, let rb = b.tangent { addOnTeam(n, ra.pointer, rb.pointer, into: rs.pointer, rectified: false) }
+            if let ra = a.tangent, let rb = b.tangent { VectorKernels.add(count: n, ra.pointer, rb.pointer, into: rs.pointer, rectified: false) }
             else if let r = a.tangent ?? b.tangent { rs.pointer.update(from: r.pointer, count: n) }
         }
         return activation.forward(sum, pass)
@@ -123,9 +123,9 @@ final class Residual<Scalar: BLASScalar> {
         let n = dxMain.value.count
         let dx = Dual<Scalar>(shape: dxMain.shape, value: Buffer(uninitializedCount: n),
                               tangent: pass.withTangents ? (dxMain.tangent != nil && dxShort.tangent != nil ? Buffer(uninitializedCount: n) : Buffer(count: n)) : nil)
-        addOnTeam(n, dxMain.value.pointer, dxShort.value.pointer, into: dx.value.pointer, rectified: false)
+        VectorKernels.add(count: n, dxMain.value.pointer, dxShort.value.pointer, into: dx.value.pointer, rectified: false)
         if let rdx = dx.tangent {
-            if let ra = dxMain.tangent, let rb = dxShort.tangent { addOnTeam(n, ra.pointer, rb.pointer, into: rdx.pointer, rectified: false) }
+            if let ra = dxMain.tangent, let rb = dxShort.tangent { VectorKernels.add(count: n, ra.pointer, rb.pointer, into: rdx.pointer, rectified: false) }
             else if let r = dxMain.tangent ?? dxShort.tangent { rdx.pointer.update(from: r.pointer, count: n) }
         }
         return dx
@@ -138,15 +138,3 @@ final class Residual<Scalar: BLASScalar> {
     }
 }
 
-/// out = a + b (or max(a + b, 0) when `rectified`) over `count` elements, on the OpenMP team when
-/// large (elementwise: the same bits on any thread count). a + b is the single rounding the
-/// copy-then-axpy it replaces gave (fma(1, b, a)).
-private func addOnTeam<S: BLASScalar>(_ count: Int, _ a: UnsafePointer<S>, _ b: UnsafePointer<S>, into out: UnsafeMutablePointer<S>, rectified: Bool) {
-    OpenMPTeam.forEachPart(count: count, threads: OpenMPTeam.threads(forElements: count)) { part in
-        addPart(part, a, b, out, rectified)
-    }
-}
-
-private func addPart<S: BLASScalar>(_ part: Range<Int>, _ a: UnsafePointer<S>, _ b: UnsafePointer<S>, _ out: UnsafeMutablePointer<S>, _ rectified: Bool) {
-    S.add(count: part.count, a + part.lowerBound, b + part.lowerBound, into: out + part.lowerBound, rectified: rectified)
-}
