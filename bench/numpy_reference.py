@@ -285,12 +285,14 @@ for route in ("reuse", "per-cell", "pair"):
     with open(out) as f:
         peer[route] = json.load(f)
 
-# Values first: every cell the peer computed against Basin's float64 and float32 routes.
+# Values first: every cell the peer computed against each of Basin's product routes.
+precisions = [p for p in ("int8", "float64", "float32") if p in basin["heatmap"]]
+default = precisions[0]
 for route in ("reuse", "per-cell"):
-    for precision in ("float64", "float32"):
+    for precision in precisions:
         d = max(abs(v - basin["heatmap"][precision][int(k.split(",")[0])][int(k.split(",")[1])]) for k, v in peer[route]["values"].items())
         row(f"  max |google − Basin {precision}| ({route}, {len(peer[route]['values'])} cells)", f"{d:.1e}")
-for precision in ("float64", "float32"):
+for precision in precisions:
     row(f"  |google − Basin {precision}| pair", f"{abs(peer['pair']['values']['0,0'] - basin['pair'][precision]):.1e}")
 
 label = f"{layers}x{layers}, {width} neurons, {n // 1000}k points"
@@ -300,13 +302,13 @@ bs, bc, bm = basin["seconds"], basin["cpuSeconds"], basin["peakMB"]
 def compare(name, peer_result, job, note=""):
     t, c = peer_result["seconds"], peer_result["cpuSeconds"]
     row(name, f"{t:7.2f} s  (CPU {c:.1f} s, peak {peer_result['peakMB']:.0f} MB){note}")
-    # The summary table's row: Basin's float64 route (the default) against this peer route.
+    # The summary table's row: Basin's default route (int8 slices) against this peer route.
     cells = [(int(k.split(",")[0]), int(k.split(",")[1]), v) for k, v in peer_result["values"].items()]
-    reference = basin["heatmap"]["float64"] if job == "heatmap" else [[basin["pair"]["float64"]]]
+    reference = basin["heatmap"][default] if job == "heatmap" else [[basin["pair"][default]]]
     worst = max(abs(v - reference[i][j]) for i, j, v in cells)
     record("svcca", job, [t], f"NumPy {np.__version__}, google's algorithm: {name.split(', google')[-1].strip(', ') or 'one pair'}", worst <= 1e-6,
            check=f"max |Δ| {worst:.0e}", note=note.strip() or None)
-    for precision in ("float64", "float32"):
+    for precision in precisions:
         key = f"{job}-{precision}"
         row(f"  Basin {precision} products", f"{bs[key]:7.2f} s  (CPU {bc[key]:.1f} s, peak {bm[key]:.0f} MB): "
             f"{t / bs[key]:.1f}x faster, {c / bc[key]:.1f}x less CPU")

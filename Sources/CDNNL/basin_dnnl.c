@@ -317,6 +317,8 @@ basin_matmul *basin_matmul_create(const basin_matmul_shape *s, int threads) {
     if (!engine || !s || s->m <= 0 || s->n <= 0 || s->k <= 0) return NULL;
     // Every row must fit its leading dimension, so oneDNN never reads or writes past a row.
     if (s->lda < (s->transpose_a ? s->m : s->k) || s->ldb < (s->transpose_b ? s->k : s->n) || s->ldc < s->n) return NULL;
+    if (s->int8_exact && (s->has_bias || s->relu || s->accumulate)) return NULL;
+    dnnl_data_type_t in_type = s->int8_exact ? dnnl_s8 : dnnl_f32, out_type = s->int8_exact ? dnnl_s32 : dnnl_f32;
     basin_matmul *mm = calloc(1, sizeof(basin_matmul));
     if (!mm) return NULL;
     mm->threads = threads < 1 ? 1 : threads;
@@ -329,9 +331,9 @@ basin_matmul *basin_matmul_create(const basin_matmul_shape *s, int threads) {
     dnnl_dims_t c_strides = {s->ldc, 1};
     dnnl_memory_desc_t a, b, c, bias;
     int bad = 0;
-    bad |= dnnl_memory_desc_init_by_strides(&a, 2, a_dims, dnnl_f32, a_strides) != dnnl_success;
-    bad |= dnnl_memory_desc_init_by_strides(&b, 2, b_dims, dnnl_f32, b_strides) != dnnl_success;
-    bad |= dnnl_memory_desc_init_by_strides(&c, 2, c_dims, dnnl_f32, c_strides) != dnnl_success;
+    bad |= dnnl_memory_desc_init_by_strides(&a, 2, a_dims, in_type, a_strides) != dnnl_success;
+    bad |= dnnl_memory_desc_init_by_strides(&b, 2, b_dims, in_type, b_strides) != dnnl_success;
+    bad |= dnnl_memory_desc_init_by_strides(&c, 2, c_dims, out_type, c_strides) != dnnl_success;
     bad |= dnnl_memory_desc_init_by_tag(&bias, 2, bias_dims, dnnl_f32, dnnl_ab) != dnnl_success;
     if (bad || dnnl_stream_create(&mm->stream, engine, dnnl_stream_default_flags) != dnnl_success) {
         free(mm);
@@ -354,6 +356,8 @@ basin_matmul *basin_matmul_create(const basin_matmul_shape *s, int threads) {
         const char *impl = NULL;
         bad |= dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success;
         bad |= !impl || strncmp(impl, "ref", 3) == 0;
+        // Exact int8 products only from kernels that accumulate in int32 (AMX tiles, VNNI dot products).
+        if (!bad && s->int8_exact) bad |= !strstr(impl, "amx_int8") && !strstr(impl, "vnni");
     }
     if (!bad) {
         op *o = &mm->product;
@@ -387,6 +391,12 @@ int basin_matmul_run(basin_matmul *mm, const float *a, const float *b, const flo
         void *h[4] = {(void *)a, (void *)b, (void *)bias, c};
         return run(mm->stream, mm->threads, &mm->product, h);
     }
+    void *h[3] = {(void *)a, (void *)b, c};
+    return run(mm->stream, mm->threads, &mm->product, h);
+}
+
+int basin_matmul_run_int8(basin_matmul *mm, const int8_t *a, const int8_t *b, int32_t *c) {
+    if (mm->has_bias) return 1;
     void *h[3] = {(void *)a, (void *)b, c};
     return run(mm->stream, mm->threads, &mm->product, h);
 }

@@ -108,6 +108,37 @@
     default: for (int64_t i = 0; i < count; i++) { T d = g[i] + wd * p[i]; T m = mu * b[i] + damp * d; b[i] = m; p[i] = p[i] - lr * (d + mu * m); } break; \
     }
 
+// Splits x[0..<count] into SLICES int8 slices (SVCCA's exact products): v = x·scale, then per
+// slice q = rint(v) (|v| ≤ 127, so the cast is exact), v = (v − q)·radix; the rest
+// x − unit·(q₀ + q₁/radix + …) squared into 32 lanes (the order of LANES_BODY). `largest` is
+// max |x| first (a maximum: the same on every path).
+#define SLICE_LARGEST_BODY \
+    double m = 0; \
+    for (int64_t i = 0; i < count; i++) { double a = x[i] < 0 ? -x[i] : x[i]; m = a > m ? a : m; } \
+    *largest = m;
+#define SLICE_BODY \
+    double acc[LANES], v[LANES], value[LANES]; \
+    for (int j = 0; j < LANES; j++) acc[j] = 0; \
+    for (int64_t i0 = 0; i0 < count; i0 += LANES) { \
+        const int64_t n = count - i0 < LANES ? count - i0 : LANES; \
+        const int64_t start = i0 / block * block, length = count - start < block ? count - start : block; \
+        int8_t *const base = out + rows * start + row * length + (i0 - start); \
+        for (int64_t j = 0; j < n; j++) { v[j] = x[i0 + j] * scale; value[j] = 0; } \
+        double step = 1; \
+        for (int s = 0; s < slices; s++) { \
+            int8_t *o = base + s * slice_stride; \
+            for (int64_t j = 0; j < n; j++) { \
+                double q = __builtin_rint(v[j]); \
+                o[j] = (int8_t)q; \
+                value[j] = value[j] + q * step; \
+                v[j] = (v[j] - q) * radix; \
+            } \
+            step = step / radix; \
+        } \
+        for (int64_t j = 0; j < n; j++) { double rest = x[i0 + j] - value[j] * unit; acc[j] += rest * rest; } \
+    } \
+    for (int j = 0; j < LANES; j++) lanes[j] = acc[j];
+
 // The kernels of one path: SUFFIX names it, ATTRIBUTE selects its instruction set.
 #define KERNELS(SUFFIX, ATTRIBUTE, FMAF, FMA) \
     ATTRIBUTE static void saxpy_##SUFFIX(int64_t count, float alpha, const float *x, float *y) { AXPY_BODY(float, FMAF) } \
@@ -138,6 +169,10 @@
     ATTRIBUTE static void scolsum_##SUFFIX(int64_t rows, int64_t columns, const float *restrict m, int64_t ld, float *restrict out, int overwrite) { COLUMN_SUM_BODY(float) } \
     ATTRIBUTE static void dcolsum_##SUFFIX(int64_t rows, int64_t columns, const double *restrict m, int64_t ld, double *restrict out, int overwrite) { COLUMN_SUM_BODY(double) } \
     ATTRIBUTE static void sselect_##SUFFIX(int64_t count, const float *sign, const float *d, float *out) { SELECT_BODY(float) } \
+    ATTRIBUTE static void iadd_##SUFFIX(int64_t count, const int32_t *restrict x, int32_t *restrict y) { for (int64_t i = 0; i < count; i++) y[i] = (int32_t)((uint32_t)y[i] + (uint32_t)x[i]); } \
+    ATTRIBUTE static void addi32_##SUFFIX(int64_t count, const int32_t *restrict x, double *restrict y) { for (int64_t i = 0; i < count; i++) y[i] += (double)x[i]; } \
+    ATTRIBUTE static void dlargest_##SUFFIX(int64_t count, const double *x, double *largest) { SLICE_LARGEST_BODY } \
+    ATTRIBUTE static void dslice_##SUFFIX(int64_t count, const double *x, double scale, double unit, int slices, double radix, int8_t *out, int64_t slice_stride, int64_t block, int64_t rows, int64_t row, double *lanes) { SLICE_BODY } \
     ATTRIBUTE static void ssgd_##SUFFIX(int kind, int64_t count, float *p, const float *g, float *b, float lr, float mu, float wd, float damp) { SGD_BODY(float) }
 
 KERNELS(baseline, , fmaf, fma)
@@ -180,6 +215,18 @@ int basin_vector_level(void) {
     if (count <= 0) return 1; \
     NAME##_baseline ARGS; \
     return 1;
+#endif
+
+// Runs NAME on path `which` (already checked against this CPU) without returning.
+#ifdef BASIN_DISPATCH
+#define DISPATCH_ON(which, NAME, ARGS) \
+    switch (which) { \
+    case 2: NAME##_avx512 ARGS; break; \
+    case 1: NAME##_avx2 ARGS; break; \
+    default: NAME##_baseline ARGS; break; \
+    }
+#else
+#define DISPATCH_ON(which, NAME, ARGS) NAME##_baseline ARGS;
 #endif
 
 int basin_saxpy_fused_on(int which, int64_t count, float alpha, const float *x, float *y) { DISPATCH(which, saxpy, (count, alpha, x, y)) }
@@ -288,6 +335,33 @@ void basin_column_sums_f32(int64_t rows, int64_t columns, const float *m, int64_
 }
 void basin_column_sums_f64(int64_t rows, int64_t columns, const double *m, int64_t ld, double *out, int overwrite) {
     column_sums_f64_on(basin_vector_level(), rows, columns, m, ld, out, overwrite);
+}
+
+int basin_add_i32_on(int which, int64_t count, const int32_t *x, int32_t *y) { DISPATCH(which, iadd, (count, x, y)) }
+void basin_add_i32(int64_t count, const int32_t *x, int32_t *y) { basin_add_i32_on(basin_vector_level(), count, x, y); }
+int basin_add_i32_to_f64_on(int which, int64_t count, const int32_t *x, double *y) { DISPATCH(which, addi32, (count, x, y)) }
+void basin_add_i32_to_f64(int64_t count, const int32_t *x, double *y) { basin_add_i32_to_f64_on(basin_vector_level(), count, x, y); }
+
+int basin_slice_s8_on(int which, const double *x, int64_t count, int slices, double radix, int8_t *out, int64_t slice_stride,
+                      int64_t block, int64_t rows, int64_t row, double *unit, double *lanes) {
+    double largest = 0;
+    *unit = 0;
+    for (int j = 0; j < LANES; j++) lanes[j] = 0;
+    if (which < 0 || which > basin_vector_level() || count < 0 || slices < 0 || rows < 1 || row < 0 || row >= rows) return 0;
+    // Blocks hold whole groups of 32 (one block when the row fits in it).
+    if (block < count && (block <= 0 || block % LANES != 0)) return 0;
+    if (block > count) block = count > 0 ? count : 1;
+    {
+        DISPATCH_ON(which, dlargest, (count, x, &largest))
+    }
+    const double scale = largest > 0 ? 127 / largest : 0;
+    if (largest > 0) *unit = largest / 127;
+    DISPATCH_ON(which, dslice, (count, x, scale, *unit, slices, radix, out, slice_stride, block, rows, row, lanes))
+    return 1;
+}
+void basin_slice_s8(const double *x, int64_t count, int slices, double radix, int8_t *out, int64_t slice_stride,
+                    int64_t block, int64_t rows, int64_t row, double *unit, double *lanes) {
+    basin_slice_s8_on(basin_vector_level(), x, count, slices, radix, out, slice_stride, block, rows, row, unit, lanes);
 }
 
 // The lane sums: nothing to add when there are no rows or no elements.

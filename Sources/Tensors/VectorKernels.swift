@@ -62,6 +62,30 @@ public enum VectorKernels {
         }
     }
 
+    /// y[i] += x[i] over `count` elements, exactly while the sums stay below 2⁵³.
+    public static func addIntegers(count: Int, _ x: UnsafePointer<Int32>, into y: UnsafeMutablePointer<Double>) {
+        if count > 0 { basin_add_i32_to_f64(Int64(count), x, y) }
+    }
+
+    /// y[i] += x[i] in int32 over `count` elements; the caller keeps the sums within int32.
+    public static func addIntegers(count: Int, _ x: UnsafePointer<Int32>, into y: UnsafeMutablePointer<Int32>) {
+        if count > 0 { basin_add_i32(Int64(count), x, y) }
+    }
+
+    /// Row `row` of `rows`, `x[0..<count]`, split into `slices` int8 slices at `out + s·sliceStride`
+    /// in blocks of `block` datapoints (see `basin_slice_s8`): x ≈ unit·Σ_s q_s·radix⁻ˢ, each q_s in
+    /// [−127, 127]. Returns the unit (max|x| / 127) and Σ (x − unit·Σ_s q_s·radix⁻ˢ)², the same bits
+    /// on every path; nil for an invalid layout.
+    public static func sliceInt8(_ x: UnsafePointer<Double>, count: Int, slices: Int, radix: Double, into out: UnsafeMutablePointer<Int8>,
+                                 sliceStride: Int, block: Int, rows: Int, row: Int) -> (unit: Double, residualSquares: Double)? {
+        var unit = 0.0, ran: Int32 = 0
+        let squares = total {
+            ran = basin_slice_s8_on(basin_vector_level(), x, Int64(count), Int32(slices), radix, out, Int64(sliceStride),
+                                    Int64(block), Int64(rows), Int64(row), &unit, $0)
+        }
+        return ran == 1 ? (unit, squares) : nil
+    }
+
     /// Zeroed lanes filled by `fill`, then added in the fixed tree.
     static func total(_ fill: (UnsafeMutablePointer<Double>) -> Void) -> Double {
         totals { lanes, _ in fill(lanes) }.0

@@ -14,8 +14,8 @@ import Tensors
 ///
 /// Each Basin measurement runs in a child process (`basin-bench --svcca-child=…`) that loads
 /// the layers from those files as `analyze svcca` would, so its peak resident memory is the
-/// computation's own, comparable with the peer's; runs of the two product precisions are
-/// interleaved and the median reported. Values and timings go to `basin.json` there.
+/// computation's own, comparable with the peer's; runs of the three product precisions (int8
+/// slices, the default; float64; float32) are interleaved and the median reported. Values and timings go to `basin.json` there.
 /// --quick: 4 layers of 128 neurons on 2 000 datapoints, and a 512-neuron pair.
 enum SVCCABench {
     struct Sizes { var n: Int, width: Int, layers: Int, wide: Int }
@@ -32,6 +32,7 @@ enum SVCCABench {
         var pair: [String: Double], pairKept: [Int]
         var seconds: [String: Double], secondsRange: [String: [Double]], cpuSeconds: [String: Double], peakMB: [String: Double]
         var maxFloat32Difference: [String: Double]
+        var maxInt8Difference: [String: Double]
         var before: [String: Double]
     }
 
@@ -55,33 +56,42 @@ enum SVCCABench {
             return sorted[sorted.count / 2]
         }
         func range(_ key: String) -> [Double] { let t = (runs[key] ?? []).map(\.seconds); return [t.min() ?? 0, t.max() ?? 0] }
-        let keys = ["heatmap-float64", "heatmap-float32", "pair-float64", "pair-float32"]
+        let keys = ["heatmap-float64", "heatmap-float32", "heatmap-int8", "pair-float64", "pair-float32", "pair-int8"]
         let m = Dictionary(uniqueKeysWithValues: keys.map { ($0, median($0)) })
         func maxDiff(_ x: [[Double]], _ y: [[Double]]) -> Double { zip(x, y).map { zip($0, $1).map { abs($0 - $1) }.max() ?? 0 }.max() ?? 0 }
         let h64 = median("heatmap-float64"), h32 = median("heatmap-float32"), p64 = median("pair-float64"), p32 = median("pair-float32")
+        let h8 = median("heatmap-int8"), p8 = median("pair-int8")
         let label = "\(s.layers)×\(s.layers) of \(s.width)×\(s.n / 1000)k"
-        for (key, name) in [("heatmap-float64", "SVCCA heatmap \(label), float64"), ("heatmap-float32", "  the same, float32 products"),
-                            ("pair-float64", "SVCCA pair \(s.wide)×\(s.n / 1000)k, float64"), ("pair-float32", "  the same, float32 products")] {
+        for (key, name) in [("heatmap-int8", "SVCCA heatmap \(label), int8 slices (default)"), ("heatmap-float64", "  the same, float64 products"),
+                            ("heatmap-float32", "  the same, float32 products"),
+                            ("pair-int8", "SVCCA pair \(s.wide)×\(s.n / 1000)k, int8 slices (default)"), ("pair-float64", "  the same, float64 products"),
+                            ("pair-float32", "  the same, float32 products")] {
             let r = range(key), c = median(key)
             row(name, String(format: "%7.2f s  (%.2f–%.2f, CPU %.1f s, peak %.0f MB)", c.seconds, r[0], r[1], c.cpuSeconds, c.peakMB))
         }
-        Results.record(section: "svcca", key: "heatmap", workload: "SVCCA heatmap \(label), 99% variance (float64)",
-                       seconds: (runs["heatmap-float64"] ?? []).map(\.seconds))
-        Results.record(section: "svcca", key: "pair", workload: "SVCCA one pair \(s.wide) × \(s.n) (float64)",
-                       seconds: (runs["pair-float64"] ?? []).map(\.seconds))
+        // The table's rows: what `analyze svcca` runs by default (int8-sliced products where the
+        // CPU has AMX or VNNI, each canonical correlation within a proven 1e-7 of float64's).
+        let route = RepresentationSimilarity.productRoute(.int8, measures: [])
+        Results.record(section: "svcca", key: "heatmap", workload: "SVCCA heatmap \(label), 99% variance (\(route.rawValue) products, the default)",
+                       seconds: (runs["heatmap-\(route.rawValue)"] ?? []).map(\.seconds))
+        Results.record(section: "svcca", key: "pair", workload: "SVCCA one pair \(s.wide) × \(s.n) (\(route.rawValue) products, the default)",
+                       seconds: (runs["pair-\(route.rawValue)"] ?? []).map(\.seconds))
         let b = median("heatmap-before")
         row("  before issue 14 (per-cell dgemm, all layers held)", String(format: "%7.2f s  (one run, peak %.0f MB, max |Δ| vs float64 %.1e)",
                                                                      b.seconds, b.peakMB, maxDiff(b.heatmap, h64.heatmap)))
         row("  max |float32 − float64| heatmap / pair", String(format: "%.1e / %.1e", maxDiff(h32.heatmap, h64.heatmap), maxDiff(p32.heatmap, p64.heatmap)))
+        row("  max |int8 − float64| heatmap / pair", String(format: "%.1e / %.1e", maxDiff(h8.heatmap, h64.heatmap), maxDiff(p8.heatmap, p64.heatmap)))
         for (i, j) in [(0, 0), (0, s.layers - 1), (s.layers / 2, s.layers / 2 - 1), (s.layers - 1, s.layers - 1)] {
             row("  mean CCA cell (a\(i), b\(j))", String(format: "%.12f  (kept %d/%d)", h64.heatmap[i][j], h64.keptA[i][j], h64.keptB[i][j]))
         }
         row("  mean CCA pair", String(format: "%.12f  (kept %d/%d)", p64.heatmap[0][0], p64.keptA[0][0], p64.keptB[0][0]))
-        let record = Record(heatmap: ["float64": h64.heatmap, "float32": h32.heatmap], keptA: h64.keptA, keptB: h64.keptB,
-                            pair: ["float64": p64.heatmap[0][0], "float32": p32.heatmap[0][0]], pairKept: [p64.keptA[0][0], p64.keptB[0][0]],
+        let record = Record(heatmap: ["float64": h64.heatmap, "float32": h32.heatmap, "int8": h8.heatmap], keptA: h64.keptA, keptB: h64.keptB,
+                            pair: ["float64": p64.heatmap[0][0], "float32": p32.heatmap[0][0], "int8": p8.heatmap[0][0]],
+                            pairKept: [p64.keptA[0][0], p64.keptB[0][0]],
                             seconds: m.mapValues(\.seconds), secondsRange: Dictionary(uniqueKeysWithValues: keys.map { ($0, range($0)) }),
                             cpuSeconds: m.mapValues(\.cpuSeconds), peakMB: m.mapValues(\.peakMB),
                             maxFloat32Difference: ["heatmap": maxDiff(h32.heatmap, h64.heatmap), "pair": maxDiff(p32.heatmap, p64.heatmap)],
+                            maxInt8Difference: ["heatmap": maxDiff(h8.heatmap, h64.heatmap), "pair": maxDiff(p8.heatmap, p64.heatmap)],
                             before: ["seconds": b.seconds, "peakMB": b.peakMB])
         try JSONEncoder().encode(record).write(to: URL(fileURLWithPath: dir + "/basin.json"))
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Tensors
 
@@ -92,5 +93,57 @@ struct OneDNNMatmulTests {
             return OneDNNMatmul.product(narrow, ab, bb, bias: nil, into: cb)
         } } }
         #expect(!ran && c.allSatisfy { $0 == 7 })
+    }
+
+    /// Exact int8 products (SVCCA's sliced bases): equal to the int64 sum, at the deepest exact
+    /// depth with entries at ±127 (the largest sums) and with large positive entries whose sums
+    /// are not multiples of a power of two (a kernel passing them through float32 beyond 2²⁴ —
+    /// oneDNN's VNNI ones do — would round them). Operands with a leading
+    /// dimension wider than the depth are refused (oneDNN 2.6 would take them to its `gemm:jit`
+    /// kernels), nothing written. Needs AMX or VNNI (this machine kind has both); `make test`
+    /// requires it.
+    @Test(.enabled(if: OneDNNMatmul.exactInt8Available || ProcessInfo.processInfo.environment["BASIN_STRICT_TESTS"] == "1"))
+    func int8ProductsAreExact() throws {
+        #expect(OneDNNMatmul.exactInt8Available, "oneDNN runs int8 products on AMX or VNNI here")
+        var rng = RandomGenerator(seed: 14)
+        let depth = OneDNNMatmul.int8ExactDepth
+        for (m, n, k, ld) in [(5, 4, depth, depth), (12, 16, depth, depth), (37, 70, depth, depth), (1, 1, 1, 1), (3, 2, 1000, 1003)] {
+            var a = (0..<(m * ld)).map { i in Int8(i < ld || m < 3 ? Int(rng.next() % 255) - 127 : 100 + Int(rng.next() % 28)) }
+            var b = (0..<(n * ld)).map { i in Int8(i < 2 * ld || n < 3 ? Int(rng.next() % 255) - 127 : 100 + Int(rng.next() % 28)) }
+            // Row 0 of A and row 0 of B all +127, row 1 of B all −127: the extreme sums ±k·127².
+            for p in 0..<ld { a[p] = 127 }
+            for p in 0..<ld { b[p] = 127; if n > 1 { b[ld + p] = -127 } }
+            let shape = OneDNNMatmul.Shape(m: m, n: n, k: k, transposeA: false, transposeB: true, lda: ld, ldb: ld, ldc: n,
+                                           int8Exact: true, threads: 2)
+            var c = [Int32](repeating: 0, count: m * n)
+            let ran = a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+                guard let pa = ap.baseAddress, let pb = bp.baseAddress, let pc = cp.baseAddress else { return false }
+                return OneDNNMatmul.int8Product(shape, pa, pb, into: pc)
+            } } }
+            if ld != k {
+                #expect(!ran && c.allSatisfy { $0 == 0 }, "a strided \(m)×\(n)×\(k) product is refused")
+                continue
+            }
+            try #require(ran, "\(m)×\(n)×\(k) ran")
+            for i in 0..<m {
+                for j in 0..<n {
+                    var sum: Int64 = 0
+                    for p in 0..<k { sum += Int64(a[i * ld + p]) * Int64(b[j * ld + p]) }
+                    #expect(Int64(c[i * n + j]) == sum, "C[\(i), \(j)] of \(m)×\(n)×\(k)")
+                }
+            }
+        }
+        // No bias, rectifier or accumulation with int8 operands; a float32 handle runs no int8 product.
+        let withBias = OneDNNMatmul.Shape(m: 4, n: 4, k: 64, transposeA: false, transposeB: true, lda: 64, ldb: 64, ldc: 4,
+                                          hasBias: true, int8Exact: true, threads: 1)
+        #expect(OneDNNMatmul(withBias) == nil)
+        let float = try #require(OneDNNMatmul(.init(m: 4, n: 4, k: 64, transposeA: false, transposeB: true, lda: 64, ldb: 64, ldc: 4, threads: 1)))
+        let zeros = [Int8](repeating: 0, count: 256)
+        var out = [Int32](repeating: 5, count: 16)
+        let ran = zeros.withUnsafeBufferPointer { z in out.withUnsafeMutableBufferPointer { o in
+            guard let pz = z.baseAddress, let po = o.baseAddress else { return true }
+            return float.runInt8(pz, pz, into: po)
+        } }
+        #expect(!ran && out.allSatisfy { $0 == 5 })
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import CVector
 import Testing
 @testable import Tensors
@@ -402,5 +403,91 @@ struct VectorKernelsTests {
             let (sum, dot) = lanes.withUnsafeBufferPointer { l in (basin_lanes_total(l.baseAddress), basin_lanes_total(l.baseAddress.map { $0 + 32 })) }
             #expect(sum.bitPattern == sumRef.bitPattern && dot.bitPattern == dotRef.bitPattern, "path \(level): \(sum) \(dot) vs \(sumRef) \(dotRef)")
         }
+    }
+
+    /// SVCCA's int8 slices of a row (`basin_slice_s8`): every path writes the same slices, unit
+    /// and residual sum; the slices are in [−127, 127], each entry is its slices' value to within
+    /// unit·254⁻³/2, and the residual is Σ (x − unit·Σ_s q_s·254⁻ˢ)² as the Swift loop adds it
+    /// up to the order of the sum.
+    @Test func slicesReconstructEachRow() {
+        var rng = RandomGenerator(seed: 41)
+        let rows: [[Double]] = [
+            (0..<1000).map { _ in rng.nextNormal() / 30 },
+            (0..<37).map { i in i == 17 ? 1 : 1e-9 * Double(i) },          // one spike, tiny rest
+            [Double](repeating: 0, count: 5),                               // nothing: zero slices, unit 0
+            [-0.25],
+            (0..<64).map { i in Double(i % 7) - 3 },
+        ]
+        let (slices, radix) = (4, 254.0)
+        for x in rows {
+            let n = x.count
+            var reference: (slices: [Int8], unit: Double, squares: Double)?
+            for level in 0...VectorKernels.level {
+                var out = [Int8](repeating: 99, count: slices * n), unit = -1.0
+                var lanes = [Double](repeating: 7, count: 32)
+                let ran = x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in lanes.withUnsafeMutableBufferPointer { lp in
+                    basin_slice_s8_on(Int32(level), xp.baseAddress, Int64(n), Int32(slices), radix, op.baseAddress, Int64(n), Int64(n), 1, 0,
+                                      &unit, lp.baseAddress)
+                } } }
+                #expect(ran == 1, "path \(level) runs")
+                let squares = lanes.withUnsafeBufferPointer { basin_lanes_total($0.baseAddress) }
+                if let r = reference {
+                    #expect(out == r.slices && unit.bitPattern == r.unit.bitPattern && squares.bitPattern == r.squares.bitPattern,
+                            "path \(level) gives path 0's bits (\(n) entries)")
+                    continue
+                }
+                reference = (out, unit, squares)
+                let largest = x.map(abs).max() ?? 0
+                #expect(unit == largest / 127)
+                #expect(out.allSatisfy { $0 >= -127 && $0 <= 127 })
+                var expected = 0.0
+                for i in 0..<n {
+                    var value = 0.0, step = 1.0
+                    for s in 0..<slices { value += Double(out[s * n + i]) * step; step /= radix }
+                    let rest = x[i] - value * unit
+                    #expect(abs(rest) <= unit * 0.5 * pow(radix, -3) * (1 + 1e-9) + 1e-300, "entry \(i) of \(n): rest \(rest)")
+                    expected += rest * rest
+                }
+                #expect(abs(squares - expected) <= 1e-12 * expected + 1e-300, "residual \(squares) vs \(expected)")
+                if largest == 0 { #expect(out.allSatisfy { $0 == 0 } && unit == 0 && squares == 0) }
+            }
+        }
+    }
+
+    /// The blocked layout of `basin_slice_s8` (oneDNN's int8 kernels take dense blocks): each
+    /// entry lands where the layout says, with the same value as in one plain row; a block that
+    /// is not a multiple of 32 is refused.
+    @Test func slicesLandInTheirBlocks() {
+        var rng = RandomGenerator(seed: 43)
+        let (rows, count, block, slices) = (3, 100, 32, 4)
+        let x = (0..<(rows * count)).map { _ in rng.nextNormal() }
+        let size = rows * count
+        var blocked = [Int8](repeating: .min, count: slices * size), plain = blocked
+        var lanes = [Double](repeating: 0, count: 32), unit = 0.0
+        for r in 0..<rows {
+            x.withUnsafeBufferPointer { xp in lanes.withUnsafeMutableBufferPointer { lp in
+                let row = xp.baseAddress.map { $0 + r * count }
+                blocked.withUnsafeMutableBufferPointer {
+                    basin_slice_s8(row, Int64(count), Int32(slices), 254, $0.baseAddress, Int64(size), Int64(block), Int64(rows), Int64(r), &unit, lp.baseAddress)
+                }
+                plain.withUnsafeMutableBufferPointer {
+                    basin_slice_s8(row, Int64(count), Int32(slices), 254, $0.baseAddress.map { $0 + r * count }, Int64(size), Int64(count), 1, 0,
+                                   &unit, lp.baseAddress)
+                }
+            } }
+        }
+        for s in 0..<slices {
+            for r in 0..<rows {
+                for i in 0..<count {
+                    let start = i / block * block, length = min(block, count - start)
+                    #expect(blocked[s * size + rows * start + r * length + (i - start)] == plain[s * size + r * count + i], "slice \(s), row \(r), entry \(i)")
+                }
+            }
+        }
+        #expect(!blocked.contains(.min) && !plain.contains(.min), "every position written (slices never hold −128)")
+        let refused = x.withUnsafeBufferPointer { xp in blocked.withUnsafeMutableBufferPointer { bp in lanes.withUnsafeMutableBufferPointer { lp in
+            basin_slice_s8_on(0, xp.baseAddress, Int64(count), Int32(slices), 254, bp.baseAddress, Int64(size), 40, Int64(rows), 0, &unit, lp.baseAddress)
+        } } }
+        #expect(refused == 0)
     }
 }

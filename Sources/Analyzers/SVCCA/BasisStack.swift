@@ -16,6 +16,80 @@ extension RepresentationSimilarity {
         /// 10 000 datapoints and 500 directions); measured it is ≈ 2e-7, and the mean moves by
         /// ≈ 1e-10 (docs/PERFORMANCE.md), so this route is opt-in.
         case float32
+        /// The float64 bases split into int8 slices whose products oneDNN's AMX or VNNI kernels
+        /// accumulate exactly (`SlicedBasis`): every canonical correlation within a proven bound
+        /// (at most `SlicedBasis.tolerance` = 1e-7, reported per pair as `productBound`) of what
+        /// the exact product of the float64 bases gives, at about twice `dgemm`'s speed. A layer
+        /// whose bound would be larger, or too small for the slicing to pay, keeps its float64
+        /// basis; without such kernels, or when PWCCA or CKA is asked for, this is `float64`.
+        case int8
+    }
+
+    /// The route the products take when `requested` is asked for with `measures`: `int8` only
+    /// for SVCCA alone (PWCCA's vectors and CKA's entries are not covered by its bound) on a CPU
+    /// with exact int8 kernels, `float64` in its place otherwise.
+    public static func productRoute(_ requested: ProductPrecision, measures: Measures) -> ProductPrecision {
+        guard requested == .int8 else { return requested }
+        return measures.isDisjoint(with: [.pwcca, .cka]) && OneDNNMatmul.exactInt8Available ? .int8 : .float64
+    }
+
+    /// A basis as the products of a pair need it: transposed (`[columns, datapoints]`) in float64
+    /// or float32, or sliced.
+    enum ProductBasis: Sendable {
+        case float64([Double]), float32([Float]), sliced(SlicedBasis)
+
+        /// Below this many multiply-adds in a layer's product with itself (datapoints · columns²)
+        /// the int8 route's fixed costs outweigh `dgemm`.
+        static let slicingMinimum = 1 << 24
+
+        /// The first `columns` columns of `layer`'s basis for `precision` (the measures allow
+        /// `int8` only without PWCCA and CKA; see `LayerSimilarityMatrix.compute(cells:…)`).
+        init(_ layer: PreparedLayer, columns: Int, precision: ProductPrecision, threads: Int) {
+            switch precision {
+            case .float32:
+                self = .float32(transposedBasis(layer, columns: columns, as: Float.self))
+                return
+            case .int8:
+                let size = layer.datapoints.multipliedReportingOverflow(by: columns * columns)
+                if !size.overflow, size.partialValue >= Self.slicingMinimum,
+                   let sliced = SlicedBasis(layer, columns: columns, threads: threads),
+                   SlicedBasis.bound(sliced, sliced) <= SlicedBasis.tolerance {
+                    self = .sliced(sliced)
+                    return
+                }
+            case .float64: break
+            }
+            self = .float64(transposedBasis(layer, columns: columns, as: Double.self))
+        }
+
+        /// The basis in float64 (a sliced one as its slices represent it) and the Frobenius
+        /// norm by which it may differ from the original.
+        var float64: (rows: [Double], residual: Double) {
+            switch self {
+            case .float64(let x): return (x, 0)
+            case .float32(let x): return (x.map(Double.init), 0)
+            case .sliced(let s): return (s.reconstructed(), s.residual)
+            }
+        }
+    }
+
+    /// `U_aᵀ·U_b` of two bases (`[rowsA, rowsB]`) and, when either side is sliced, the bound on
+    /// its distance from the exact product of the float64 bases (`SlicedBasis.bound`).
+    static func product(_ a: ProductBasis, rows rowsA: Int, _ b: ProductBasis, rows rowsB: Int, datapoints n: Int,
+                        threads: Int) throws -> (product: Tensor<Double>, bound: Double?) {
+        switch (a, b) {
+        case let (.float32(x), .float32(y)):
+            return (try product(x, rows: rowsA, y, rows: rowsB, datapoints: n), nil)
+        case let (.sliced(x), .sliced(y)):
+            if let m = SlicedBasis.product(x, y, threads: threads) { return (m, SlicedBasis.bound(x, y)) }
+        case (.float64(let x), .float64(let y)):
+            return (try product(x, rows: rowsA, y, rows: rowsB, datapoints: n), nil)
+        default: break
+        }
+        // A sliced side beside a float64 one: the slices' float64 reconstruction, off by its residual.
+        let (x, ra) = a.float64, (y, rb) = b.float64
+        let bound = (SlicedBasis.basisNorm + ra) * rb + ra * SlicedBasis.basisNorm + 1e-14 * Double(max(rowsA, rowsB))
+        return (try product(x, rows: rowsA, y, rows: rowsB, datapoints: n), bound)
     }
 
     /// Datapoints per float32 block; each block's `sgemm` accumulates at most this many terms

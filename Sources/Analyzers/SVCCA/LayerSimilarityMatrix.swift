@@ -168,15 +168,10 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
         // Either layers in parallel with one BLAS thread each, or one layer at a time with
         // `blasThreads`: never a mix, so a layer's arithmetic does not depend on its neighbours.
         let workers = blasThreads > 1 ? 1 : threads
+        let route = RepresentationSimilarity.productRoute(precision, measures: measures)
         return try withBLASThreads(max(blasThreads, 1)) {
-            switch precision {
-            case .float64:
-                return try cellProducts(cells, namesA, namesB, reduction: reduction, measures: measures, inputEpsilon: inputEpsilon,
-                                        scalar: Double.self, threads: workers, progress: progress, load: load)
-            case .float32:
-                return try cellProducts(cells, namesA, namesB, reduction: reduction, measures: measures, inputEpsilon: inputEpsilon,
-                                        scalar: Float.self, threads: workers, progress: progress, load: load)
-            }
+            try cellProducts(cells, namesA, namesB, reduction: reduction, measures: measures, inputEpsilon: inputEpsilon,
+                             precision: route, threads: workers, productThreads: max(blasThreads, 1), progress: progress, load: load)
         }
     }
 
@@ -195,10 +190,10 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
         return try body()
     }
 
-    private static func cellProducts<S: BLASScalar>(_ cells: [Cell], _ namesA: [String], _ namesB: [String],
-                                                    reduction: RepresentationSimilarity.Reduction, measures: RepresentationSimilarity.Measures,
-                                                    inputEpsilon: Double, scalar: S.Type, threads: Int,
-                                                    progress: @Sendable () -> Void,
+    private static func cellProducts(_ cells: [Cell], _ namesA: [String], _ namesB: [String],
+                                     reduction: RepresentationSimilarity.Reduction, measures: RepresentationSimilarity.Measures,
+                                     inputEpsilon: Double, precision: RepresentationSimilarity.ProductPrecision, threads: Int,
+                                     productThreads: Int, progress: @Sendable () -> Void,
                                                     load: @Sendable (Side, Int) throws -> Tensor<Double>) throws -> CellResults {
         typealias RS = RepresentationSimilarity
         let basisFor = measures.contains(.cka) ? nil : reduction
@@ -212,7 +207,8 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
             defer { progress() }
             let layer = try prepare(.b, columns[n])
             let need = try RS.needed(layer, kept: layer.kept(reduction), measures: measures)
-            return (layer: try layer.droppingBasis(), basis: RS.transposedBasis(layer, columns: need, as: S.self), need: need)
+            return (layer: try layer.droppingBasis(), basis: RS.ProductBasis(layer, columns: need, precision: precision, threads: productThreads),
+                    need: need)
         }
         // Each row's cells, with their positions in `cells`.
         var grouped = [[(position: Int, column: Int)]](repeating: [], count: rowIndices.count)
@@ -222,7 +218,7 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
         let rows = try parallelMap(rowIndices.count, threads: threads) { r -> (dropped: [Int], row: [(Int, RS.Comparison)]) in
             let layer = try prepare(.a, rowIndices[r])
             progress()
-            let partners = try rowCells[r].map { cell -> (Int, RS.PreparedLayer, [S], Int, (Int, Int)) in
+            let partners = try rowCells[r].map { cell -> (Int, RS.PreparedLayer, RS.ProductBasis, Int, (Int, Int)) in
                 guard let s = slot[cell.column] else {
                     throw RS.SimilarityError.notComparable(detail: "layer '\(namesB[cell.column])' was not prepared")
                 }
@@ -230,13 +226,14 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
                 return (cell.position, b.layer, b.basis, b.need, try RS.checkPair(layer, b.layer, reduction: reduction))
             }
             let need = try RS.needed(layer, kept: layer.kept(reduction), measures: measures)
-            let aT = RS.transposedBasis(layer, columns: need, as: S.self)
+            let aT = RS.ProductBasis(layer, columns: need, precision: precision, threads: productThreads)
             let stripped = try layer.droppingBasis()
             let row = try partners.map { position, b, basis, needB, kept -> (Int, RS.Comparison) in
                 defer { progress() }
-                let m = try RS.product(aT, rows: need, basis, rows: needB, datapoints: stripped.datapoints)
-                return (position, RS.summarise(stripped, b, keptA: kept.0, keptB: kept.1,
-                                               terms: try RS.terms(product: m, stripped, b, keptA: kept.0, keptB: kept.1, measures: measures)))
+                let (m, bound) = try RS.product(aT, rows: need, basis, rows: needB, datapoints: stripped.datapoints, threads: productThreads)
+                var terms = try RS.terms(product: m, stripped, b, keptA: kept.0, keptB: kept.1, measures: measures)
+                terms.productBound = bound
+                return (position, RS.summarise(stripped, b, keptA: kept.0, keptB: kept.1, terms: terms))
             }
             return (stripped.droppedNeurons, row)
         }

@@ -326,6 +326,9 @@ public enum RepresentationSimilarity {
         public var ckaRBF: Double? = nil
         /// Procrustes distance of the activations, when asked for (`SimilarityMeasures.procrustes`).
         public var procrustes: Double? = nil
+        /// With int8-sliced products (`ProductPrecision.int8`): the proven bound on how far every
+        /// canonical correlation (so their mean) may lie from the float64 bases' exact product.
+        public var productBound: Double? = nil
     }
 
     /// What one pair contributes before it is summarised: the canonical correlations, PWCCA's
@@ -334,6 +337,7 @@ public enum RepresentationSimilarity {
         var rho: [Double]
         var pwccaWeights: [Double]?
         var ckaCross: Double?
+        var productBound: Double?
     }
 
     /// Compares two prepared layers.
@@ -372,7 +376,7 @@ public enum RepresentationSimilarity {
         return Comparison(keptA: ka, keptB: kb, correlations: rho, mean: mean,
                           googleThresholdMean: googleThresholdMean(rho),
                           pwcca: terms.pwccaWeights.map { weightedMean(rho, weights: $0) ?? mean },
-                          cka: terms.ckaCross.map { $0 / (a.gramNorm * b.gramNorm) })
+                          cka: terms.ckaCross.map { $0 / (a.gramNorm * b.gramNorm) }, productBound: terms.productBound)
     }
 
     /// Columns of each basis a pair's product needs: the kept ones, or every one for CKA.

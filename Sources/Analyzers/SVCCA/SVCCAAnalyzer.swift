@@ -34,6 +34,8 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
         public var keepDims: Int?
         @Flag(help: "No SVD reduction: plain CCA on all neurons.")
         public var noReduction = false
+        @Option(help: ArgumentHelp("How the products of two layers' kept bases are computed: int8 (the default: the float64 bases split into int8 slices multiplied exactly on AMX/VNNI units, every canonical correlation within a proven bound of at most 1e-7 of the float64 route, the bound in result.json as productBound; float64 on CPUs without such units and whenever pwcca or cka is asked for), float64 (the reference route), or float32 (faster; its error is measured, not proven).", valueName: "int8|float64|float32"))
+        public var products: RepresentationSimilarity.ProductPrecision = .int8
         @Option(help: ArgumentHelp("Convolutional activations [N, C, H, W]: pool (average over space, one neuron per channel), flatten (every channel × position a neuron), or dft (2-D DFT over space, CCA of the channels at each spatial frequency, summarised over all of them; exact flattened CCA for shift-invariant data, C neurons instead of C·H·W; svcca and cka only).", valueName: "pool|flatten|dft"))
         public var conv: ActivationDump.ConvReduction = .pool
         @Option(help: "Comma-separated layer names to use (default: all, in dump order).")
@@ -321,8 +323,9 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
                 // Decided from the whole plan (all A layers), so every shard computes a cell alike.
                 let blasThreads = LayerSimilarityMatrix.blasThreads(rows: a.layers.count, threads: context.threads)
                 let r = try LayerSimilarityMatrix.compute(cells: cells, layersA: a.layers, layersB: b.layers, reduction: options.reduction,
-                                                          measures: w.measures, inputEpsilon: w.epsilon, threads: context.threads,
-                                                          blasThreads: blasThreads, progress: { progress.advance() }) { side, i in
+                                                          measures: w.measures, inputEpsilon: w.epsilon, precision: options.products,
+                                                          threads: context.threads, blasThreads: blasThreads,
+                                                          progress: { progress.advance() }) { side, i in
                     side == .a ? try a.matrix(a.layers[i]) : try b.matrix(b.layers[i])
                 }
                 var comparisons = r.comparisons
@@ -425,12 +428,13 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
             try hd.render(to: .files(base: context.outputDirectory + "/difference", metadata: metadata))
             files += ["heatmap-diff-b.png", "heatmap-diff-b.svg", "difference.png", "difference.svg"]
         }
-        let settings = Settings(a: pathA, b: pathB, diffB: pathB2, metric: metric.rawValue, metrics: metrics.map(\.rawValue),
+        var settings = Settings(a: pathA, b: pathB, diffB: pathB2, metric: metric.rawValue, metrics: metrics.map(\.rawValue),
                                 reduction: options.reduction,
                                 conv: options.conv.rawValue, probe: dumpA.probe,
                                 rbfBandwidth: metrics.contains(.ckaRBF) ? options.bandwidth : nil,
                                 ckaBatch: metrics.contains(.ckaDebiased) ? options.ckaBatch : nil,
                                 pwccaStyle: metrics.contains(.pwcca) ? options.pwccaStyle.rawValue : nil)
+        settings.precision = options.conv == .dft ? "float64" : RepresentationSimilarity.productRoute(options.products, measures: plan.work.measures).rawValue
         return Result(settings: settings, similarity: main, diffSimilarity: second, diagonal: diagonal, warnings: warnings, files: files)
     }
 
@@ -547,3 +551,5 @@ public struct MetricSelectionError: Error, Equatable, CustomStringConvertible {
         "'\(item)' is not a measure; --metric takes \(LayerSimilarityMatrix.Metric.allCases.map(\.rawValue).joined(separator: ", ")), a comma-separated list of them, or all"
     }
 }
+
+extension RepresentationSimilarity.ProductPrecision: ExpressibleByArgument {}

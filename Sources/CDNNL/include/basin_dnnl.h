@@ -47,11 +47,19 @@ typedef struct basin_matmul basin_matmul;
 /// `relu`) (+ the old C when `accumulate`), row-major with leading dimensions lda, ldb, ldc, as
 /// one oneDNN matmul primitive (the bias and rectifier applied to each block while it is in
 /// registers, not in passes of their own).
+///
+/// With `int8_exact`, A and B are int8 and C int32 (no bias, rectifier or accumulation): the
+/// product is exact integer arithmetic, and the handle is only made when oneDNN runs it on AMX or
+/// VNNI instructions, which accumulate in int32 (its other int8 kernels add pairs in saturating
+/// int16 first). Exact as long as every sum k·|a|·|b| stays below 2²⁴ (k ≤ 1024 for |a|, |b| ≤ 127):
+/// the VNNI kernels convert their int32 sums through float32 on the way out. oneDNN 2.6 takes
+/// dense operands only (lda = k for A, ldb = k for a transposed B) to these kernels.
 typedef struct {
     int64_t m, n, k;
     int transpose_a, transpose_b;
     int64_t lda, ldb, ldc;
     int has_bias, relu, accumulate;
+    int int8_exact;
 } basin_matmul_shape;
 
 /// The primitive for `shape` on `threads` threads; NULL when the shape is empty or inconsistent,
@@ -61,6 +69,8 @@ void basin_matmul_destroy(basin_matmul *matmul);
 /// Runs the product on these buffers (`bias` [n], needed exactly when the shape has one).
 /// Returns 0 on success.
 int basin_matmul_run(basin_matmul *matmul, const float *a, const float *b, const float *bias, float *c);
+/// Runs an `int8_exact` product. Returns 0 on success.
+int basin_matmul_run_int8(basin_matmul *matmul, const int8_t *a, const int8_t *b, int32_t *c);
 
 /// C ← α·op(A)·op(B) + β·C, row-major float32 (oneDNN's `dnnl_sgemm`: its JIT kernels use the
 /// CPU's widest vector units, AVX-512 included, whatever OpenBLAS was told), on `threads` OpenMP

@@ -80,6 +80,28 @@ void basin_add_relu_f64(int64_t count, const double *a, const double *b, double 
 int basin_add_f32_on(int level, int64_t count, const float *a, const float *b, float *out);
 int basin_add_relu_f32_on(int level, int64_t count, const float *a, const float *b, float *out);
 
+/// y[i] += x[i] in int32 (the caller keeps the sums in range; wraps rather than traps beyond it).
+void basin_add_i32(int64_t count, const int32_t *x, int32_t *y);
+int basin_add_i32_on(int level, int64_t count, const int32_t *x, int32_t *y);
+/// y[i] += (double)x[i]: int32 products summed exactly (below 2⁵³) in float64.
+void basin_add_i32_to_f64(int64_t count, const int32_t *x, double *y);
+int basin_add_i32_to_f64_on(int level, int64_t count, const int32_t *x, double *y);
+
+/// Row `row` of `rows` of an SVCCA basis split into `slices` int8 slices for exact integer
+/// products: with unit = max|x| / 127, slice s holds q_s in [−127, 127] such that
+/// x ≈ unit·Σ_s q_s·radix⁻ˢ (each slice rounds what the previous ones left, times `radix` ≤ 254,
+/// to the nearest integer). The slices are laid out in blocks of `block` datapoints (a multiple of
+/// 32, or at least `count` for one block): entry i of this row in slice s is at
+/// out + s·slice_stride + rows·start + row·length + (i − start), start = ⌊i / block⌋·block,
+/// length = min(block, count − start) — [rows, length] per block. The squares of what is left,
+/// x − unit·Σ_s q_s·radix⁻ˢ, go into the 32 `lanes` (position i into lane i mod 32;
+/// `basin_lanes_total` adds them): the same bits on every path. A row of zeros gets zero slices
+/// and unit 0. Returns 0 (nothing written) when this CPU lacks the path or the layout is invalid.
+void basin_slice_s8(const double *x, int64_t count, int slices, double radix, int8_t *out, int64_t slice_stride,
+                    int64_t block, int64_t rows, int64_t row, double *unit, double *lanes);
+int basin_slice_s8_on(int level, const double *x, int64_t count, int slices, double radix, int8_t *out, int64_t slice_stride,
+                      int64_t block, int64_t rows, int64_t row, double *unit, double *lanes);
+
 /// Column sums of the row-major `rows` × `columns` matrix m (row r at r·ld): out[j] += Σ_r m[r][j],
 /// the rows added in order, one chain per column (a dense layer's bias gradient Σ_batch ∂y).
 /// With `overwrite` nonzero, out[j] first becomes +0 (the sum of a zeroed vector and the rows).
