@@ -25,6 +25,8 @@ enum SVCCABench {
         /// Wall-clock and CPU (user + system) seconds of the computation, peak resident memory.
         var seconds: Double, cpuSeconds: Double, peakMB: Double
         var heatmap: [[Double]], keptA: [[Int]], keptB: [[Int]]
+        /// The largest proven bound over the cells (int8 slices), nil when none was sliced.
+        var maxBound: Double? = nil
     }
 
     struct Record: Encodable {
@@ -64,23 +66,27 @@ enum SVCCABench {
         let label = "\(s.layers)×\(s.layers) of \(s.width)×\(s.n / 1000)k"
         for (key, name) in [("heatmap-int8", "SVCCA heatmap \(label), int8 slices (default)"), ("heatmap-float64", "  the same, float64 products"),
                             ("heatmap-float32", "  the same, float32 products"),
-                            ("pair-int8", "SVCCA pair \(s.wide)×\(s.n / 1000)k, int8 slices (default)"), ("pair-float64", "  the same, float64 products"),
+                            ("pair-int8", "SVCCA pair \(s.wide)×\(s.n / 1000)k, int8 asked (float64: one pair)"), ("pair-float64", "  the same, float64 products (default)"),
                             ("pair-float32", "  the same, float32 products")] {
             let r = range(key), c = median(key)
             row(name, String(format: "%7.2f s  (%.2f–%.2f, CPU %.1f s, peak %.0f MB)", c.seconds, r[0], r[1], c.cpuSeconds, c.peakMB))
         }
         // The table's rows: what `analyze svcca` runs by default (int8-sliced products where the
-        // CPU has AMX or VNNI, each canonical correlation within a proven 1e-7 of float64's).
-        let route = RepresentationSimilarity.productRoute(.int8, measures: [])
-        Results.record(section: "svcca", key: "heatmap", workload: "SVCCA heatmap \(label), 99% variance (\(route.rawValue) products, the default)",
-                       seconds: (runs["heatmap-\(route.rawValue)"] ?? []).map(\.seconds))
-        Results.record(section: "svcca", key: "pair", workload: "SVCCA one pair \(s.wide) × \(s.n) (\(route.rawValue) products, the default)",
-                       seconds: (runs["pair-\(route.rawValue)"] ?? []).map(\.seconds))
+        // CPU has AMX or VNNI and layers are prepared in parallel, each canonical correlation
+        // within a proven 1e-7 of float64's; float64 for the single pair).
+        let threads = BLAS.threadCount
+        for (job, rows, workload) in [("heatmap", s.layers, "SVCCA heatmap \(label), 99% variance"), ("pair", 1, "SVCCA one pair \(s.wide) × \(s.n)")] {
+            let route = RepresentationSimilarity.productRoute(.int8, measures: [],
+                                                               blasThreads: LayerSimilarityMatrix.blasThreads(rows: rows, threads: threads))
+            Results.record(section: "svcca", key: job, workload: "\(workload) (\(route.rawValue) products, the default)",
+                           seconds: (runs["\(job)-\(route.rawValue)"] ?? []).map(\.seconds))
+        }
         let b = median("heatmap-before")
         row("  before issue 14 (per-cell dgemm, all layers held)", String(format: "%7.2f s  (one run, peak %.0f MB, max |Δ| vs float64 %.1e)",
                                                                      b.seconds, b.peakMB, maxDiff(b.heatmap, h64.heatmap)))
         row("  max |float32 − float64| heatmap / pair", String(format: "%.1e / %.1e", maxDiff(h32.heatmap, h64.heatmap), maxDiff(p32.heatmap, p64.heatmap)))
         row("  max |int8 − float64| heatmap / pair", String(format: "%.1e / %.1e", maxDiff(h8.heatmap, h64.heatmap), maxDiff(p8.heatmap, p64.heatmap)))
+        row("  int8's proven bound (largest over the cells)", h8.maxBound.map { String(format: "%.1e", $0) } ?? "— (no layer sliced)")
         for (i, j) in [(0, 0), (0, s.layers - 1), (s.layers / 2, s.layers / 2 - 1), (s.layers - 1, s.layers - 1)] {
             row("  mean CCA cell (a\(i), b\(j))", String(format: "%.12f  (kept %d/%d)", h64.heatmap[i][j], h64.keptA[i][j], h64.keptB[i][j]))
         }
@@ -163,7 +169,8 @@ enum SVCCABench {
         guard let m = comparisons else { return }
         let cpu = cpuSeconds() - cpuBefore
         let result = ChildResult(seconds: time, cpuSeconds: cpu, peakMB: peakResidentMB(), heatmap: m.map { $0.map(\.mean) },
-                                 keptA: m.map { $0.map(\.keptA) }, keptB: m.map { $0.map(\.keptB) })
+                                 keptA: m.map { $0.map(\.keptA) }, keptB: m.map { $0.map(\.keptB) },
+                                 maxBound: m.joined().compactMap(\.productBound).max())
         try JSONEncoder().encode(result).write(to: URL(fileURLWithPath: parts[4]))
     }
 

@@ -111,8 +111,12 @@ struct SlicedBasisTests {
                 #expect(gap <= bound, "within \(bound): \(gap)")
             }
         }
-        // With PWCCA or CKA asked for, the route is float64.
+        // With PWCCA or CKA asked for, or with the cores on each GEMM (a single pair), the route is float64.
         #expect(RS.productRoute(.int8, measures: .cka) == .float64 && RS.productRoute(.int8, measures: .pwcca) == .float64)
+        #expect(RS.productRoute(.int8, measures: [], blasThreads: 2) == .float64 && RS.productRoute(.int8, measures: []) == .int8)
+        let pair = try LayerSimilarityMatrix.compute([a[0]], [b[0]], reduction: keep, measures: [], precision: .int8, threads: 2)
+        let pair64 = try LayerSimilarityMatrix.compute([a[0]], [b[0]], reduction: keep, measures: [], precision: .float64, threads: 2)
+        #expect(pair.comparisons[0][0] == pair64.comparisons[0][0], "a single pair is the float64 route, bit for bit")
         let withCKA = try LayerSimilarityMatrix.compute(a, b, reduction: keep, measures: .cka, precision: .int8, threads: 2)
         #expect(withCKA.comparisons.joined().allSatisfy { $0.productBound == nil })
         // One cell alone, as a shard computes it, gives the heatmap's bits.

@@ -25,12 +25,16 @@ extension RepresentationSimilarity {
         case int8
     }
 
-    /// The route the products take when `requested` is asked for with `measures`: `int8` only
-    /// for SVCCA alone (PWCCA's vectors and CKA's entries are not covered by its bound) on a CPU
-    /// with exact int8 kernels, `float64` in its place otherwise.
-    public static func productRoute(_ requested: ProductPrecision, measures: Measures) -> ProductPrecision {
+    /// The route the products take when `requested` is asked for with `measures` and
+    /// `blasThreads` (`LayerSimilarityMatrix.blasThreads`, decided from the whole heatmap):
+    /// `int8` only for SVCCA alone (PWCCA's vectors and CKA's entries are not covered by its
+    /// bound), on a CPU with exact int8 kernels, with layers prepared in parallel (one BLAS
+    /// thread each) — with the cores on each GEMM instead (fewer A layers than threads: a single
+    /// pair) `dgemm` on both cores costs less than the slicing, which runs on one (measured:
+    /// docs/PERFORMANCE.md). `float64` in its place otherwise.
+    public static func productRoute(_ requested: ProductPrecision, measures: Measures, blasThreads: Int = 1) -> ProductPrecision {
         guard requested == .int8 else { return requested }
-        return measures.isDisjoint(with: [.pwcca, .cka]) && OneDNNMatmul.exactInt8Available ? .int8 : .float64
+        return measures.isDisjoint(with: [.pwcca, .cka]) && blasThreads <= 1 && OneDNNMatmul.exactInt8Available ? .int8 : .float64
     }
 
     /// A basis as the products of a pair need it: transposed (`[columns, datapoints]`) in float64

@@ -168,7 +168,7 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
         // Either layers in parallel with one BLAS thread each, or one layer at a time with
         // `blasThreads`: never a mix, so a layer's arithmetic does not depend on its neighbours.
         let workers = blasThreads > 1 ? 1 : threads
-        let route = RepresentationSimilarity.productRoute(precision, measures: measures)
+        let route = RepresentationSimilarity.productRoute(precision, measures: measures, blasThreads: blasThreads)
         return try withBLASThreads(max(blasThreads, 1)) {
             try cellProducts(cells, namesA, namesB, reduction: reduction, measures: measures, inputEpsilon: inputEpsilon,
                              precision: route, threads: workers, productThreads: max(blasThreads, 1), progress: progress, load: load)

@@ -434,7 +434,9 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
                                 rbfBandwidth: metrics.contains(.ckaRBF) ? options.bandwidth : nil,
                                 ckaBatch: metrics.contains(.ckaDebiased) ? options.ckaBatch : nil,
                                 pwccaStyle: metrics.contains(.pwcca) ? options.pwccaStyle.rawValue : nil)
-        settings.precision = options.conv == .dft ? "float64" : RepresentationSimilarity.productRoute(options.products, measures: plan.work.measures).rawValue
+        let blasThreads = LayerSimilarityMatrix.blasThreads(rows: main.layersA.count, threads: context.threads)
+        settings.precision = options.conv == .dft ? "float64"
+            : RepresentationSimilarity.productRoute(options.products, measures: plan.work.measures, blasThreads: blasThreads).rawValue
         return Result(settings: settings, similarity: main, diffSimilarity: second, diagonal: diagonal, warnings: warnings, files: files)
     }
 
