@@ -130,6 +130,12 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         var nan = random(10, 2, seed: 7)
         nan[3, 1] = .nan
         #expect(throws: RS.SimilarityError.nonFinite(layer: "n")) { try RS.prepare(nan, name: "n") }
+        // No datapoints or no neurons: named, not a crash on an empty buffer.
+        for shape in [[0, 3], [5, 0]] {
+            #expect(throws: RS.SimilarityError.notAMatrix(layer: "empty", shape: shape)) {
+                try RS.prepare(Tensor(shape: shape, repeating: 0), name: "empty")
+            }
+        }
     }
 
     /// Both routes of `prepare` on the same layers: the comparison must not depend on the route.

@@ -173,6 +173,7 @@ public enum RepresentationSimilarity {
         guard activations.rank == 2 else { throw SimilarityError.notAMatrix(layer: name, shape: activations.shape) }
         guard activations.isFinite else { throw SimilarityError.nonFinite(layer: name) }
         let n = activations.shape[0], p = activations.shape[1]
+        guard n > 0, p > 0 else { throw SimilarityError.notAMatrix(layer: name, shape: activations.shape) }
         // One pass for column sums and magnitudes, one to centre and measure the spread;
         // both walk rows contiguously.
         var means = [Double](repeating: 0, count: p)
@@ -184,17 +185,18 @@ public enum RepresentationSimilarity {
                 scale.withUnsafeMutableBufferPointer { sc in
                     spread.withUnsafeMutableBufferPointer { sp in
                         centred.withUnsafeMutableBufferPointer { c in
+                            guard let rows = x.baseAddress, let out = c.baseAddress else { return }
                             for i in 0..<n {
-                                let row = x.baseAddress! + i * p
+                                let row = rows + i * p
                                 for j in 0..<p { mean[j] += row[j]; sc[j] = max(sc[j], abs(row[j])) }
                             }
                             let inverse = 1 / Double(max(n, 1))
                             for j in 0..<p { mean[j] *= inverse }
                             for i in 0..<n {
-                                let row = x.baseAddress! + i * p, out = c.baseAddress! + i * p
+                                let row = rows + i * p, outRow = out + i * p
                                 for j in 0..<p {
                                     let v = row[j] - mean[j]
-                                    out[j] = v
+                                    outRow[j] = v
                                     sp[j] = max(sp[j], abs(v))
                                 }
                             }
