@@ -111,11 +111,12 @@
 // Splits x[0..<count] into SLICES int8 slices (SVCCA's exact products): v = x·scale, then per
 // slice q = rint(v) (|v| ≤ 127, so the cast is exact), v = (v − q)·radix; the rest
 // x − unit·(q₀ + q₁/radix + …) squared into 32 lanes (the order of LANES_BODY). `largest` is
-// max |x| first (a maximum: the same on every path).
+// max |x| first (a maximum: the same on every path), or −1 when x holds a NaN or an infinity
+// (x − x is then NaN, and so is its sum).
 #define SLICE_LARGEST_BODY \
-    double m = 0; \
-    for (int64_t i = 0; i < count; i++) { double a = x[i] < 0 ? -x[i] : x[i]; m = a > m ? a : m; } \
-    *largest = m;
+    double m = 0, finite = 0; \
+    for (int64_t i = 0; i < count; i++) { double a = x[i] < 0 ? -x[i] : x[i]; m = a > m ? a : m; finite += x[i] - x[i]; } \
+    *largest = finite == 0 ? m : -1;
 #define SLICE_BODY \
     double acc[LANES], v[LANES], value[LANES]; \
     for (int j = 0; j < LANES; j++) acc[j] = 0; \
@@ -354,6 +355,7 @@ int basin_slice_s8_on(int which, const double *x, int64_t count, int slices, dou
     {
         DISPATCH_ON(which, dlargest, (count, x, &largest))
     }
+    if (largest < 0) return 0;
     const double scale = largest > 0 ? 127 / largest : 0;
     if (largest > 0) *unit = largest / 127;
     DISPATCH_ON(which, dslice, (count, x, scale, *unit, slices, radix, out, slice_stride, block, rows, row, lanes))

@@ -489,5 +489,17 @@ struct VectorKernelsTests {
             basin_slice_s8_on(0, xp.baseAddress, Int64(count), Int32(slices), 254, bp.baseAddress, Int64(size), 40, Int64(rows), 0, &unit, lp.baseAddress)
         } } }
         #expect(refused == 0)
+        // A NaN or an infinity is refused on every path, nothing written.
+        for bad in [Double.nan, .infinity, -.infinity] {
+            var row = (0..<70).map { Double($0) }
+            row[41] = bad
+            for level in 0...VectorKernels.level {
+                var out = [Int8](repeating: .min, count: slices * 70)
+                let ran = row.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in lanes.withUnsafeMutableBufferPointer { lp in
+                    basin_slice_s8_on(Int32(level), xp.baseAddress, 70, Int32(slices), 254, op.baseAddress, 70, 70, 1, 0, &unit, lp.baseAddress)
+                } } }
+                #expect(ran == 0 && out.allSatisfy { $0 == .min }, "\(bad) on path \(level)")
+            }
+        }
     }
 }

@@ -38,6 +38,8 @@ extension RepresentationSimilarity {
         let norms: [Double]
         /// Upper bound on `‖r‖_F`.
         let residual: Double
+        /// `reconstructed()`, computed once when a pair with an unsliced layer first asks.
+        private let reconstruction = Reconstruction()
 
         /// The bound on `‖U_aᵀU_b − computed‖₂` for a pair (before the SVD's own float64 rounding).
         /// At most the larger of the two layers' bounds with themselves: each term grows with
@@ -103,17 +105,39 @@ extension RepresentationSimilarity {
         }
 
         /// The basis the slices represent, `[rows, datapoints]` float64 (for a pair whose other
-        /// side was not sliced: within `residual` of the original in Frobenius norm).
+        /// side was not sliced: within `residual` of the original in Frobenius norm). Computed
+        /// on the first call and kept for the layer's other pairs.
         func reconstructed() -> [Double] {
-            var out = [Double](repeating: 0, count: rows * datapoints)
-            for i in 0..<rows {
-                for r in 0..<datapoints {
-                    var value = 0.0, step = 1.0
-                    for s in 0..<Self.count { value += Double(slices[position(s, i, r)]) * step; step /= Self.radix }
-                    out[i * datapoints + r] = value * unit[i]
+            reconstruction.value {
+                var out = [Double](repeating: 0, count: rows * datapoints)
+                slices.withUnsafeBufferPointer { q in
+                    out.withUnsafeMutableBufferPointer { o in
+                        for i in 0..<rows {
+                            for r in 0..<datapoints {
+                                var value = 0.0, step = 1.0
+                                for s in 0..<Self.count { value += Double(q[position(s, i, r)]) * step; step /= Self.radix }
+                                o[i * datapoints + r] = value * unit[i]
+                            }
+                        }
+                    }
+                }
+                return out
+            }
+        }
+
+        /// A value computed once, by whichever thread asks first.
+        final class Reconstruction: @unchecked Sendable {
+            private let lock = NSLock()
+            private var rows: [Double]?
+
+            func value(_ make: () -> [Double]) -> [Double] {
+                lock.withLock {
+                    if let rows { return rows }
+                    let made = make()
+                    rows = made
+                    return made
                 }
             }
-            return out
         }
 
         /// `U_aᵀ·U_b` `[a.rows, b.rows]` from the ten slice products with `s + t ≤ 3`; nil when

@@ -96,7 +96,8 @@ int basin_add_i32_to_f64_on(int level, int64_t count, const int32_t *x, double *
 /// length = min(block, count − start) — [rows, length] per block. The squares of what is left,
 /// x − unit·Σ_s q_s·radix⁻ˢ, go into the 32 `lanes` (position i into lane i mod 32;
 /// `basin_lanes_total` adds them): the same bits on every path. A row of zeros gets zero slices
-/// and unit 0. Returns 0 (nothing written) when this CPU lacks the path or the layout is invalid.
+/// and unit 0. Returns 0 (nothing written) when this CPU lacks the path, the layout is invalid
+/// or x holds a NaN or an infinity.
 void basin_slice_s8(const double *x, int64_t count, int slices, double radix, int8_t *out, int64_t slice_stride,
                     int64_t block, int64_t rows, int64_t row, double *unit, double *lanes);
 int basin_slice_s8_on(int level, const double *x, int64_t count, int slices, double radix, int8_t *out, int64_t slice_stride,
