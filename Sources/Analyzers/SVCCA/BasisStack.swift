@@ -49,21 +49,19 @@ extension RepresentationSimilarity {
         /// The first `columns` columns of `layer`'s basis for `precision` (the measures allow
         /// `int8` only without PWCCA and CKA; see `LayerSimilarityMatrix.compute(cells:…)`).
         init(_ layer: PreparedLayer, columns: Int, precision: ProductPrecision, threads: Int) {
-            switch precision {
-            case .float32:
+            if precision == .float32 {
                 self = .float32(transposedBasis(layer, columns: columns, as: Float.self))
                 return
-            case .int8:
-                let size = layer.datapoints.multipliedReportingOverflow(by: columns * columns)
-                if !size.overflow, size.partialValue >= Self.slicingMinimum,
-                   let sliced = SlicedBasis(layer, columns: columns, threads: threads),
-                   SlicedBasis.bound(sliced, sliced) <= SlicedBasis.tolerance {
-                    self = .sliced(sliced)
-                    return
-                }
-            case .float64: break
             }
-            self = .float64(transposedBasis(layer, columns: columns, as: Double.self))
+            let rows = transposedBasis(layer, columns: columns, as: Double.self)
+            let size = layer.datapoints.multipliedReportingOverflow(by: columns * columns)
+            if precision == .int8, !size.overflow, size.partialValue >= Self.slicingMinimum,
+               let sliced = SlicedBasis(transposed: rows, rows: columns, datapoints: layer.datapoints, threads: threads),
+               SlicedBasis.bound(sliced, sliced) <= SlicedBasis.tolerance {
+                self = .sliced(sliced)
+                return
+            }
+            self = .float64(rows)
         }
 
         /// The basis in float64 (a sliced one as its slices represent it) and the Frobenius

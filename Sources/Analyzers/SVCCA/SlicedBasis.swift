@@ -51,14 +51,13 @@ extension RepresentationSimilarity {
             return dropped + (basisNorm + a.residual) * b.residual + a.residual * basisNorm + rounding
         }
 
-        /// The slices of the first `columns` columns of a layer's basis; nil when this CPU has
-        /// no exact int8 kernel or one of oneDNN's products failed.
-        init?(_ layer: PreparedLayer, columns k: Int, threads: Int) {
-            let n = layer.datapoints, stride = layer.basisColumns
-            guard OneDNNMatmul.exactInt8Available, k > 0, n > 0, k <= stride else { return nil }
+        /// The slices of a basis given transposed (`rowsT`: `[k, datapoints]`, `transposedBasis`);
+        /// nil when this CPU has no exact int8 kernel, a row is not finite or one of oneDNN's
+        /// products failed.
+        init?(transposed rowsT: [Double], rows k: Int, datapoints n: Int, threads: Int) {
+            guard OneDNNMatmul.exactInt8Available, k > 0, n > 0, rowsT.count == k * n else { return nil }
             let (count, radix) = (Self.count, Self.radix)
             let size = k * n
-            let rowsT = RepresentationSimilarity.transposedBasis(layer, columns: k, as: Double.self)
             var slices = [Int8](repeating: 0, count: count * size)
             var unit = [Double](repeating: 0, count: k), squares = 0.0
             let sliced = rowsT.withUnsafeBufferPointer { x in

@@ -109,10 +109,25 @@ struct Dual<Scalar: BLASScalar> {
     }
 
     /// An activation of `shape` (and its tangent when `withTangent`) whose every element the
-    /// caller writes before reading any (`Buffer(uninitializedCount:)`).
-    static func unset(_ shape: [Int], withTangent: Bool) -> Dual {
+    /// caller writes before reading any (`Buffer(uninitializedCount:)`); the tangent starts from
+    /// zero instead when the caller only adds into it (`tangentWritten` false).
+    static func unset(_ shape: [Int], withTangent: Bool, tangentWritten: Bool = true) -> Dual {
         let n = shape.reduce(1, *)
-        return Dual(shape: shape, value: Buffer(uninitializedCount: n), tangent: withTangent ? Buffer(uninitializedCount: n) : nil)
+        let tangent: Buffer<Scalar>? = withTangent ? (tangentWritten ? Buffer(uninitializedCount: n) : Buffer(count: n)) : nil
+        return Dual(shape: shape, value: Buffer(uninitializedCount: n), tangent: tangent)
+    }
+
+    /// a + b, and R{a} + R{b} (each term present or zero) when `withTangent`: a residual block's sum.
+    static func sum(_ a: Dual, _ b: Dual, withTangent: Bool) -> Dual {
+        let n = a.value.count
+        let both = a.tangent != nil && b.tangent != nil
+        let out = Dual.unset(a.shape, withTangent: withTangent, tangentWritten: both)
+        VectorKernels.add(count: n, a.value.pointer, b.value.pointer, into: out.value.pointer, rectified: false)
+        if let rs = out.tangent {
+            if let ra = a.tangent, let rb = b.tangent { VectorKernels.add(count: n, ra.pointer, rb.pointer, into: rs.pointer, rectified: false) }
+            else if let r = a.tangent ?? b.tangent { rs.pointer.update(from: r.pointer, count: n) }
+        }
+        return out
     }
 
     /// A zero activation of `shape`, with a zero tangent when `withTangent`.

@@ -78,9 +78,7 @@ final class BatchNorm<Scalar: BLASScalar> {
         guard let xhat = normalized else { preconditionFailure("BatchNorm.backward before forward") }
         let c = channels, b = shape[0], hw = shape.dropFirst().reduce(1, *) / c
         // ∂x is written whole below; R{∂x} only when ∂y has a tangent, so it starts from zero otherwise.
-        let n = shape.reduce(1, *)
-        let dx = Dual<Scalar>(shape: shape, value: Buffer(uninitializedCount: n),
-                              tangent: pass.withTangents ? (dy.tangent != nil ? Buffer(uninitializedCount: n) : Buffer(count: n)) : nil)
+        let dx = Dual<Scalar>.unset(shape, withTangent: pass.withTangents, tangentWritten: dy.tangent != nil)
         let k = ChannelPass(batch: b, channels: c, plane: hw, batchStatistics: usedBatchStatistics, train: false,
                             momentum: momentum, epsilon: epsilon, gamma: pass.parameters + parameterOffset,
                             v: pass.direction.map { $0 + parameterOffset }, runningMean: pass.buffers + bufferOffset,

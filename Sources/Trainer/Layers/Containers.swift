@@ -105,14 +105,7 @@ final class Residual<Scalar: BLASScalar> {
             return y
         }
         // Tangents: R{s} = R{a} + R{b}, each term present or zero.
-        let sum = Dual<Scalar>(shape: a.shape, value: Buffer(uninitializedCount: n),
-                               tangent: a.tangent != nil && b.tangent != nil ? Buffer(uninitializedCount: n) : Buffer(count: n))
-        VectorKernels.add(count: n, a.value.pointer, b.value.pointer, into: sum.value.pointer, rectified: false)
-        if let rs = sum.tangent {
-            if let ra = a.tangent, let rb = b.tangent { VectorKernels.add(count: n, ra.pointer, rb.pointer, into: rs.pointer, rectified: false) }
-            else if let r = a.tangent ?? b.tangent { rs.pointer.update(from: r.pointer, count: n) }
-        }
-        return activation.forward(sum, pass)
+        return activation.forward(Dual.sum(a, b, withTangent: true), pass)
     }
 
     func backward(_ dy: Dual<Scalar>, _ pass: Pass<Scalar>) -> Dual<Scalar> {
@@ -120,15 +113,7 @@ final class Residual<Scalar: BLASScalar> {
         let dxMain = main.backward(ds, pass)
         let dxShort = shortcut.children.isEmpty ? ds : shortcut.backward(ds, pass)
         if inputConstant { return .noGradient(dxMain.shape) }
-        let n = dxMain.value.count
-        let dx = Dual<Scalar>(shape: dxMain.shape, value: Buffer(uninitializedCount: n),
-                              tangent: pass.withTangents ? (dxMain.tangent != nil && dxShort.tangent != nil ? Buffer(uninitializedCount: n) : Buffer(count: n)) : nil)
-        VectorKernels.add(count: n, dxMain.value.pointer, dxShort.value.pointer, into: dx.value.pointer, rectified: false)
-        if let rdx = dx.tangent {
-            if let ra = dxMain.tangent, let rb = dxShort.tangent { VectorKernels.add(count: n, ra.pointer, rb.pointer, into: rdx.pointer, rectified: false) }
-            else if let r = dxMain.tangent ?? dxShort.tangent { rdx.pointer.update(from: r.pointer, count: n) }
-        }
-        return dx
+        return Dual.sum(dxMain, dxShort, withTangent: pass.withTangents)
     }
 
     func outputShape(_ sample: [Int]) -> [Int]? {
@@ -137,4 +122,3 @@ final class Residual<Scalar: BLASScalar> {
         return a == b ? a : nil
     }
 }
-

@@ -43,8 +43,7 @@ final class Linear<Scalar: BLASScalar> {
         // Values: the product with its bias (or the bias broadcast then a β = 1 product, or a
         // β = 0 one) writes every one; a tangent without a bias to broadcast starts from zero
         // (its products accumulate).
-        var y = Dual<Scalar>(shape: [b, m], value: Buffer(uninitializedCount: b * m),
-                             tangent: pass.withTangents ? (hasBias ? Buffer(uninitializedCount: b * m) : Buffer(count: b * m)) : nil)
+        var y = Dual<Scalar>.unset([b, m], withTangent: pass.withTangents, tangentWritten: hasBias)
         let w = pass.parameters + parameterOffset
         let rectifies = rectify && !pass.withTangents
         let fused = Scalar.denseProduct(transposeA: false, transposeB: true, m: b, n: m, k: n, a: x.value.pointer, lda: n, b: w, ldb: n,
@@ -88,8 +87,7 @@ final class Linear<Scalar: BLASScalar> {
             return .noGradient(x.shape)
         }
         // Both written whole by β = 0 products (R{∂x}'s first one below, when there is R{∂y}).
-        var dx = Dual<Scalar>(shape: x.shape, value: Buffer(uninitializedCount: b * n),
-                              tangent: pass.withTangents ? (dy.tangent != nil ? Buffer(uninitializedCount: b * n) : Buffer(count: b * n)) : nil)
+        var dx = Dual<Scalar>.unset(x.shape, withTangent: pass.withTangents, tangentWritten: dy.tangent != nil)
         gemm(false, false, m: b, n: n, k: m, dy.value.pointer, lda: m, w, ldb: n, beta: 0, dx.value.pointer, ldc: n)
         if let v = pass.direction, let rdy = dy.tangent, let rdx = dx.tangent {
             if let hv = pass.hvp {
