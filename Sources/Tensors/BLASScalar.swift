@@ -25,6 +25,9 @@ where RawSignificand: FixedWidthInteger {
     /// half the work of the equivalent `gemm`.
     static func syrkTransposed(n: Int, k: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int,
                                beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+    /// Upper triangle of C ← α·AAᵀ + β·C for A `[n, k]`, C `[n, n]`, row-major (`cblas_?syrk`).
+    static func syrk(n: Int, k: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int,
+                     beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
     /// y ← α·op(A)·x + β·y, row-major (`cblas_?gemv`).
     static func gemv(
         transpose: Bool, m: Int, n: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int,
@@ -86,6 +89,12 @@ where RawSignificand: FixedWidthInteger {
                       vt: UnsafeMutablePointer<Self>, ldvt: Int) -> Int
     static func syevd(jobz: UInt8, n: Int, a: UnsafeMutablePointer<Self>, lda: Int,
                       w: UnsafeMutablePointer<Self>) -> Int
+    /// `?syevd` on the lower triangle of a row-major matrix — LAPACK's upper triangle of the
+    /// same memory read column-major, so LAPACKE makes no transposed copies in or out; with
+    /// `jobz = V` the eigenvectors come back as *rows*. On a matrix with both triangles equal
+    /// this is the arithmetic `syevd` does on its transposed copy, to the bit.
+    static func syevdLower(jobz: UInt8, n: Int, a: UnsafeMutablePointer<Self>, lda: Int,
+                           w: UnsafeMutablePointer<Self>) -> Int
     static func geqrf(m: Int, n: Int, a: UnsafeMutablePointer<Self>, lda: Int,
                       tau: UnsafeMutablePointer<Self>) -> Int
     static func orgqr(m: Int, n: Int, k: Int, a: UnsafeMutablePointer<Self>, lda: Int,
@@ -116,6 +125,10 @@ extension Float: BLASScalar {
     public static func syrkTransposed(n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
                                       beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, i32(n), i32(k), alpha, a, i32(lda), beta, c, i32(ldc))
+    }
+    public static func syrk(n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, i32(n), i32(k), alpha, a, i32(lda), beta, c, i32(ldc))
     }
     public static func gemv(transpose: Bool, m: Int, n: Int, alpha: Float, a: UnsafePointer<Float>,
                             lda: Int, x: UnsafePointer<Float>, beta: Float, y: UnsafeMutablePointer<Float>) {
@@ -186,6 +199,10 @@ extension Float: BLASScalar {
                              w: UnsafeMutablePointer<Float>) -> Int {
         Int(LAPACKE_ssyevd(rowMajor, CChar(jobz), CChar(UInt8(ascii: "U")), i32(n), a, i32(lda), w))
     }
+    public static func syevdLower(jobz: UInt8, n: Int, a: UnsafeMutablePointer<Float>, lda: Int,
+                                  w: UnsafeMutablePointer<Float>) -> Int {
+        Int(LAPACKE_ssyevd(Int32(LAPACK_COL_MAJOR), CChar(jobz), CChar(UInt8(ascii: "U")), i32(n), a, i32(lda), w))
+    }
     public static func geqrf(m: Int, n: Int, a: UnsafeMutablePointer<Float>, lda: Int,
                              tau: UnsafeMutablePointer<Float>) -> Int {
         Int(LAPACKE_sgeqrf(rowMajor, i32(m), i32(n), a, i32(lda), tau))
@@ -218,6 +235,10 @@ extension Double: BLASScalar {
     public static func syrkTransposed(n: Int, k: Int, alpha: Double, a: UnsafePointer<Double>, lda: Int,
                                       beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, i32(n), i32(k), alpha, a, i32(lda), beta, c, i32(ldc))
+    }
+    public static func syrk(n: Int, k: Int, alpha: Double, a: UnsafePointer<Double>, lda: Int,
+                            beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, i32(n), i32(k), alpha, a, i32(lda), beta, c, i32(ldc))
     }
     public static func gemv(transpose: Bool, m: Int, n: Int, alpha: Double, a: UnsafePointer<Double>,
                             lda: Int, x: UnsafePointer<Double>, beta: Double, y: UnsafeMutablePointer<Double>) {
@@ -283,6 +304,10 @@ extension Double: BLASScalar {
     public static func syevd(jobz: UInt8, n: Int, a: UnsafeMutablePointer<Double>, lda: Int,
                              w: UnsafeMutablePointer<Double>) -> Int {
         Int(LAPACKE_dsyevd(rowMajor, CChar(jobz), CChar(UInt8(ascii: "U")), i32(n), a, i32(lda), w))
+    }
+    public static func syevdLower(jobz: UInt8, n: Int, a: UnsafeMutablePointer<Double>, lda: Int,
+                                  w: UnsafeMutablePointer<Double>) -> Int {
+        Int(LAPACKE_dsyevd(Int32(LAPACK_COL_MAJOR), CChar(jobz), CChar(UInt8(ascii: "U")), i32(n), a, i32(lda), w))
     }
     public static func geqrf(m: Int, n: Int, a: UnsafeMutablePointer<Double>, lda: Int,
                              tau: UnsafeMutablePointer<Double>) -> Int {

@@ -27,6 +27,8 @@ enum SVCCABench {
         var heatmap: [[Double]], keptA: [[Int]], keptB: [[Int]]
         /// The largest proven bound over the cells (int8 slices), nil when none was sliced.
         var maxBound: Double? = nil
+        /// Cells whose correlations came from the Gram of the product, and the largest bound of those.
+        var gramCells: Int? = nil, maxCorrelationBound: Double? = nil
     }
 
     struct Record: Encodable {
@@ -87,6 +89,10 @@ enum SVCCABench {
         row("  max |float32 − float64| heatmap / pair", String(format: "%.1e / %.1e", maxDiff(h32.heatmap, h64.heatmap), maxDiff(p32.heatmap, p64.heatmap)))
         row("  max |int8 − float64| heatmap / pair", String(format: "%.1e / %.1e", maxDiff(h8.heatmap, h64.heatmap), maxDiff(p8.heatmap, p64.heatmap)))
         row("  int8's proven bound (largest over the cells)", h8.maxBound.map { String(format: "%.1e", $0) } ?? "— (no layer sliced)")
+        for (name, r) in [("heatmap", h8), ("pair", p64)] {
+            row("  \(name): correlations from the product's Gram", String(format: "%d of %d cells, largest proven bound %.1e", r.gramCells ?? 0,
+                                                                       r.heatmap.joined().count, r.maxCorrelationBound ?? 0))
+        }
         for (i, j) in [(0, 0), (0, s.layers - 1), (s.layers / 2, s.layers / 2 - 1), (s.layers - 1, s.layers - 1)] {
             row("  mean CCA cell (a\(i), b\(j))", String(format: "%.12f  (kept %d/%d)", h64.heatmap[i][j], h64.keptA[i][j], h64.keptB[i][j]))
         }
@@ -170,7 +176,9 @@ enum SVCCABench {
         let cpu = cpuSeconds() - cpuBefore
         let result = ChildResult(seconds: time, cpuSeconds: cpu, peakMB: peakResidentMB(), heatmap: m.map { $0.map(\.mean) },
                                  keptA: m.map { $0.map(\.keptA) }, keptB: m.map { $0.map(\.keptB) },
-                                 maxBound: m.joined().compactMap(\.productBound).max())
+                                 maxBound: m.joined().compactMap(\.productBound).max(),
+                                 gramCells: m.joined().filter { $0.correlationBound != nil }.count,
+                                 maxCorrelationBound: m.joined().compactMap(\.correlationBound).max())
         try JSONEncoder().encode(result).write(to: URL(fileURLWithPath: parts[4]))
     }
 

@@ -42,6 +42,31 @@ import Testing
         #expect(abs(v[0, 1] - v[1, 1]) < 1e-12)   // column 1 is ∝ (1, 1)
     }
 
+    /// The transpose-free routes read the lower triangle and return `symmetricEigen`'s numbers:
+    /// the vectors to the bit (as rows), the values-only route's values to rounding.
+    @Test(arguments: [1, 7, 64, 300])
+    func symmetricEigenRowsMatchesSymmetricEigen(n: Int) throws {
+        var rng = RandomGenerator(seed: UInt64(n))
+        let g = try Tensor.gram(Tensor<Double>.randomNormal(shape: [n + 5, n], using: &rng))
+        let (w, v) = try LinearAlgebra.symmetricEigen(g)
+        let (wr, vr) = try LinearAlgebra.symmetricEigenRows(g)
+        #expect(wr.scalars == w.scalars)
+        #expect(vr.scalars == (try v.transposed()).scalars)
+        // Only the lower triangle is read: garbage above the diagonal changes nothing.
+        var lower = g
+        for i in 0..<n { for j in (i + 1)..<n { lower[i, j] = 1e30 } }
+        #expect(try LinearAlgebra.symmetricEigenRows(lower).vectors.scalars == vr.scalars)
+        let values = try LinearAlgebra.symmetricEigenvalues(lower)
+        let scale = w.scalars.map(abs).max() ?? 1
+        #expect(values.maxAbsDifference(w) <= 1e-13 * scale)
+        #expect(throws: LinearAlgebraError.notSquare(routine: "syevd", shape: [2, 3])) {
+            try LinearAlgebra.symmetricEigenvalues(Tensor<Double>(zeros: [2, 3]))
+        }
+        #expect(throws: LinearAlgebraError.nonFinite(routine: "syevd")) {
+            try LinearAlgebra.symmetricEigenRows(Tensor<Double>(shape: [1, 1], scalars: [.nan]))
+        }
+    }
+
     @Test func eigenOfDiagonalIsItsSortedDiagonal() throws {
         var d = Tensor<Float>(zeros: [4, 4])
         for (i, x) in [5, -1, 2, 0.5].enumerated() { d[i, i] = Float(x) }

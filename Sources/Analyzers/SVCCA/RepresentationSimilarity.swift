@@ -235,7 +235,7 @@ public enum RepresentationSimilarity {
     static func gramRoute(_ x: Tensor<Double>, name: String, inputEpsilon: Double, dropped: [Int],
                           basisFor reduction: Reduction?) throws -> PreparedLayer? {
         let n = x.shape[0], q = x.shape[1]
-        let (values, vectors) = try LinearAlgebra.symmetricEigen(try Tensor.gram(x))
+        let (values, vectors) = try LinearAlgebra.symmetricEigenRows(try Tensor.gram(x))
         let s = values.scalars.reversed().map { max($0, 0).squareRoot() }     // descending
         guard let s1 = s.first, s1 > 0 else { return nil }
         let tolerance = rankTolerance(datapoints: n, neurons: q, inputEpsilon: inputEpsilon, largest: s1)
@@ -248,12 +248,13 @@ public enum RepresentationSimilarity {
         guard r > 0, s[r - 1] >= floor, r == q || tolerance >= 100 * gramNoise else { return nil }
         let nonZero = Array(s[0..<r])
         let c = basisColumns(nonZero, reduction)
-        // W = V_c·S_c⁻¹ [q, c] and S·Vᵀ [r, q]; syevd's eigenvectors are columns, ascending.
+        // W = V_c·S_c⁻¹ [q, c] and S·Vᵀ [r, q]; the eigenvectors are rows, ascending.
         var w = [Double](repeating: 0, count: q * c), sVt = [Double](repeating: 0, count: r * q)
         vectors.withUnsafeBufferPointer { v in
-            for a in 0..<q {
-                for i in 0..<r {
-                    let e = v[a * q + (q - 1 - i)]
+            for i in 0..<r {
+                let row = (q - 1 - i) * q
+                for a in 0..<q {
+                    let e = v[row + a]
                     if i < c { w[a * c + i] = e / s[i] }
                     sVt[i * q + a] = s[i] * e
                 }
@@ -331,6 +332,10 @@ public enum RepresentationSimilarity {
         /// With int8-sliced products (`ProductPrecision.int8`): the proven bound on how far every
         /// canonical correlation (so their mean) may lie from the float64 bases' exact product.
         public var productBound: Double? = nil
+        /// SVCCA alone: when the correlations were taken from the Gram of the product
+        /// (`canonicalCorrelations`), the proven bound on how far each lies from the product's exact
+        /// singular values (at most `gramTolerance` = 1e-8); nil when they are LAPACK's SVD's.
+        public var correlationBound: Double? = nil
     }
 
     /// What one pair contributes before it is summarised: the canonical correlations, PWCCA's
@@ -340,6 +345,7 @@ public enum RepresentationSimilarity {
         var pwccaWeights: [Double]?
         var ckaCross: Double?
         var productBound: Double?
+        var correlationBound: Double?
     }
 
     /// Compares two prepared layers.
@@ -378,7 +384,8 @@ public enum RepresentationSimilarity {
         return Comparison(keptA: ka, keptB: kb, correlations: rho, mean: mean,
                           googleThresholdMean: googleThresholdMean(rho),
                           pwcca: terms.pwccaWeights.map { weightedMean(rho, weights: $0) ?? mean },
-                          cka: terms.ckaCross.map { $0 / (a.gramNorm * b.gramNorm) }, productBound: terms.productBound)
+                          cka: terms.ckaCross.map { $0 / (a.gramNorm * b.gramNorm) }, productBound: terms.productBound,
+                          correlationBound: terms.correlationBound)
     }
 
     /// Columns of each basis a pair's product needs: the kept ones, or every one for CKA.
@@ -439,7 +446,9 @@ public enum RepresentationSimilarity {
             }
             terms.pwccaWeights = alpha
         } else {
-            terms.rho = try LinearAlgebra.singularValues(block).scalars.map { min(max($0, 0), 1) }
+            let (values, bound) = try canonicalCorrelations(block)
+            terms.rho = values.map { min(max($0, 0), 1) }
+            terms.correlationBound = bound
         }
         if measures.contains(.cka) {
             // ‖S_a·M·S_b‖²_F over every direction.
