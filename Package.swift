@@ -35,7 +35,8 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
 
-        .target(name: "Tensors", dependencies: ["CBLAS", "CLapacke", "CDNNL", "CVector"]),
+        .target(name: "Tensors", dependencies: ["CBLAS", "CLapacke", "CDNNL", "CVector"],
+                swiftSettings: [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]),
         // Elementwise loops built for AVX-512 / AVX2+FMA, picked at run time (Swift targets the baseline x86-64).
         // Optimised in debug builds too: `make test` then checks the vector code that ships.
         .target(name: "CVector", cSettings: [.unsafeFlags(["-O2"], .when(configuration: .debug))]),
