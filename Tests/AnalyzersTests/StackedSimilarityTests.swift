@@ -52,6 +52,34 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         #expect(loads.withLock { $0 } == Dictionary(uniqueKeysWithValues: (a + b).map { ($0.0, 1) }))
     }
 
+    /// Fewer A rows than threads (a pair, 1 × N): every layer is prepared first, side by side on
+    /// one BLAS thread each, then each product runs on all threads. Same comparisons as the
+    /// per-pair route, each layer loaded once, and one cell computed alone (as a shard would)
+    /// gives the heatmap's bits.
+    @Test func aSingleRowPreparesItsLayersSideBySide() throws {
+        let a = try layers("a", count: 1, n: 250, seed: 11), b = try layers("b", count: 3, n: 250, seed: 12)
+        #expect(LayerSimilarityMatrix.blasThreads(rows: a.count, threads: 2) == 2)
+        let loads = Mutex([String: Int]())
+        let m = try LayerSimilarityMatrix.compute(layersA: a.map(\.0), layersB: b.map(\.0), reduction: .variance(0.95), measures: [],
+                                                  threads: 2) { side, i in
+            let layer = (side == .a ? a : b)[i]
+            loads.withLock { $0[layer.0, default: 0] += 1 }
+            return layer.1
+        }
+        #expect(loads.withLock { $0 } == Dictionary(uniqueKeysWithValues: (a + b).map { ($0.0, 1) }))
+        for (j, y) in b.enumerated() {
+            let c = try RS.compare(try RS.prepare(a[0].1, name: a[0].0), try RS.prepare(y.1, name: y.0), reduction: .variance(0.95), measures: [])
+            #expect(m.comparisons[0][j].keptA == c.keptA && m.comparisons[0][j].keptB == c.keptB)
+            #expect(abs(m.comparisons[0][j].mean - c.mean) < 1e-12, "cell (0, \(j))")
+            let alone = try LayerSimilarityMatrix.compute(cells: [.init(row: 0, column: j)], layersA: a.map(\.0), layersB: b.map(\.0),
+                                                          reduction: .variance(0.95), measures: [], threads: 2,
+                                                          blasThreads: LayerSimilarityMatrix.blasThreads(rows: a.count, threads: 2)) { side, i in
+                (side == .a ? a : b)[i].1
+            }
+            #expect(alone.comparisons == [m.comparisons[0][j]])
+        }
+    }
+
     @Test func aLayerOnOtherDatapointsIsReported() throws {
         let a = try layers("a", count: 1, n: 200, seed: 5), b = try layers("b", count: 2, n: 200, seed: 6) + layers("c", count: 1, n: 150, seed: 7)
         #expect(throws: RS.SimilarityError.datapointMismatch(layerA: "a0", rowsA: 200, layerB: "c0", rowsB: 150)) {

@@ -165,13 +165,13 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
                                blasThreads: Int = 1,
                                progress: @Sendable () -> Void = {},
                                load: @Sendable (Side, Int) throws -> Tensor<Double>) throws -> CellResults {
-        // Either layers in parallel with one BLAS thread each, or one layer at a time with
-        // `blasThreads`: never a mix, so a layer's arithmetic does not depend on its neighbours.
-        let workers = blasThreads > 1 ? 1 : threads
+        // Layers are always prepared in parallel with one BLAS thread each; the products run
+        // either in parallel rows (one BLAS thread each) or one at a time on `blasThreads`:
+        // never a mix, so a cell's arithmetic does not depend on its neighbours.
         let route = RepresentationSimilarity.productRoute(precision, measures: measures, blasThreads: blasThreads)
         return try withBLASThreads(max(blasThreads, 1)) {
             try cellProducts(cells, namesA, namesB, reduction: reduction, measures: measures, inputEpsilon: inputEpsilon,
-                             precision: route, threads: workers, productThreads: max(blasThreads, 1), progress: progress, load: load)
+                             precision: route, threads: threads, productThreads: max(blasThreads, 1), progress: progress, load: load)
         }
     }
 
@@ -190,52 +190,75 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
         return try body()
     }
 
+    /// A layer prepared for its cells: without its `U`, and its basis as the products take it.
+    private struct ReadyLayer: Sendable {
+        var layer: RepresentationSimilarity.PreparedLayer
+        var basis: RepresentationSimilarity.ProductBasis
+        var need: Int
+    }
+
+    /// The cells: with `productThreads == 1` each A row is prepared and multiplied against the
+    /// B bases on one of `threads` workers (B's layers prepared first, in parallel); with more
+    /// (fewer rows than threads) every layer the cells touch is prepared first, all in parallel
+    /// on one BLAS thread each (a pair's two eigendecompositions side by side instead of one
+    /// after the other on both cores: `dsytrd`'s level-2 half does not scale to two threads), and
+    /// then each product runs on all `productThreads`.
     private static func cellProducts(_ cells: [Cell], _ namesA: [String], _ namesB: [String],
                                      reduction: RepresentationSimilarity.Reduction, measures: RepresentationSimilarity.Measures,
                                      inputEpsilon: Double, precision: RepresentationSimilarity.ProductPrecision, threads: Int,
                                      productThreads: Int, progress: @Sendable () -> Void,
-                                                    load: @Sendable (Side, Int) throws -> Tensor<Double>) throws -> CellResults {
+                                     load: @Sendable (Side, Int) throws -> Tensor<Double>) throws -> CellResults {
         typealias RS = RepresentationSimilarity
         let basisFor = measures.contains(.cka) ? nil : reduction
-        @Sendable func prepare(_ side: Side, _ i: Int) throws -> RS.PreparedLayer {
-            try RS.prepare(try load(side, i), name: (side == .a ? namesA : namesB)[i], inputEpsilon: inputEpsilon, basisFor: basisFor)
+        @Sendable func ready(_ side: Side, _ i: Int) throws -> ReadyLayer {
+            let layer = try RS.prepare(try load(side, i), name: (side == .a ? namesA : namesB)[i], inputEpsilon: inputEpsilon, basisFor: basisFor)
+            let need = try RS.needed(layer, kept: layer.kept(reduction), measures: measures)
+            let basis = RS.ProductBasis(layer, columns: need, precision: precision, threads: productThreads)
+            return ReadyLayer(layer: try layer.droppingBasis(), basis: basis, need: need)
         }
         let columns = Array(Set(cells.map(\.column))).sorted(), rowIndices = Array(Set(cells.map(\.row))).sorted()
         let slot = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1, $0) })
-        // B: prepared, each basis transposed and rounded; the layer kept without its `U`.
-        let layersB = try parallelMap(columns.count, threads: threads) { n in
-            defer { progress() }
-            let layer = try prepare(.b, columns[n])
-            let need = try RS.needed(layer, kept: layer.kept(reduction), measures: measures)
-            return (layer: try layer.droppingBasis(), basis: RS.ProductBasis(layer, columns: need, precision: precision, threads: productThreads),
-                    need: need)
-        }
         // Each row's cells, with their positions in `cells`.
         var grouped = [[(position: Int, column: Int)]](repeating: [], count: rowIndices.count)
         let rowSlot = Dictionary(uniqueKeysWithValues: rowIndices.enumerated().map { ($1, $0) })
         for (position, cell) in cells.enumerated() { if let r = rowSlot[cell.row] { grouped[r].append((position, cell.column)) } }
         let rowCells = grouped
-        let rows = try parallelMap(rowIndices.count, threads: threads) { r -> (dropped: [Int], row: [(Int, RS.Comparison)]) in
-            let layer = try prepare(.a, rowIndices[r])
-            progress()
-            let partners = try rowCells[r].map { cell -> (Int, RS.PreparedLayer, RS.ProductBasis, Int, (Int, Int)) in
+        /// Row `r`'s comparisons, by position in `cells`.
+        @Sendable func products(_ r: Int, _ a: ReadyLayer, _ layersB: [ReadyLayer]) throws -> [(Int, RS.Comparison)] {
+            try rowCells[r].map { cell -> (Int, RS.Comparison) in
+                defer { progress() }
                 guard let s = slot[cell.column] else {
                     throw RS.SimilarityError.notComparable(detail: "layer '\(namesB[cell.column])' was not prepared")
                 }
                 let b = layersB[s]
-                return (cell.position, b.layer, b.basis, b.need, try RS.checkPair(layer, b.layer, reduction: reduction))
-            }
-            let need = try RS.needed(layer, kept: layer.kept(reduction), measures: measures)
-            let aT = RS.ProductBasis(layer, columns: need, precision: precision, threads: productThreads)
-            let stripped = try layer.droppingBasis()
-            let row = try partners.map { position, b, basis, needB, kept -> (Int, RS.Comparison) in
-                defer { progress() }
-                let (m, bound) = try RS.product(aT, rows: need, basis, rows: needB, datapoints: stripped.datapoints, threads: productThreads)
-                var terms = try RS.terms(product: m, stripped, b, keptA: kept.0, keptB: kept.1, measures: measures)
+                let kept = try RS.checkPair(a.layer, b.layer, reduction: reduction)
+                let (m, bound) = try RS.product(a.basis, rows: a.need, b.basis, rows: b.need, datapoints: a.layer.datapoints, threads: productThreads)
+                var terms = try RS.terms(product: m, a.layer, b.layer, keptA: kept.0, keptB: kept.1, measures: measures)
                 terms.productBound = bound
-                return (position, RS.summarise(stripped, b, keptA: kept.0, keptB: kept.1, terms: terms))
+                return (cell.position, RS.summarise(a.layer, b.layer, keptA: kept.0, keptB: kept.1, terms: terms))
             }
-            return (stripped.droppedNeurons, row)
+        }
+        let layersB: [ReadyLayer]
+        let rows: [(dropped: [Int], row: [(Int, RS.Comparison)])]
+        if productThreads > 1 {
+            let all = try parallelMap(columns.count + rowIndices.count, threads: threads) { k -> ReadyLayer in
+                defer { progress() }
+                return k < columns.count ? try ready(.b, columns[k]) : try ready(.a, rowIndices[k - columns.count])
+            }
+            layersB = Array(all[0..<columns.count])
+            let layersA = Array(all[columns.count...])
+            rows = try rowIndices.indices.map { r in (layersA[r].layer.droppedNeurons, try products(r, layersA[r], layersB)) }
+        } else {
+            let b = try parallelMap(columns.count, threads: threads) { n -> ReadyLayer in
+                defer { progress() }
+                return try ready(.b, columns[n])
+            }
+            layersB = b
+            rows = try parallelMap(rowIndices.count, threads: threads) { r in
+                let a = try ready(.a, rowIndices[r])
+                progress()
+                return (a.layer.droppedNeurons, try products(r, a, b))
+            }
         }
         var comparisons = [RS.Comparison?](repeating: nil, count: cells.count)
         for (_, row) in rows { for (position, c) in row { comparisons[position] = c } }
