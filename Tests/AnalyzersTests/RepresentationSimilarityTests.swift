@@ -138,6 +138,17 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         }
     }
 
+    /// `prepare` centres a layer in its own storage only when it holds the only reference: a
+    /// caller that keeps its tensor gets it back untouched, and both ways give the same bits.
+    @Test func preparingLeavesTheCallersActivationsAlone() throws {
+        let x = random(50, 6, seed: 21)
+        let kept = x
+        let shared = try RS.prepare(x, name: "x", basisFor: .variance(0.99))
+        #expect(x.scalars == kept.scalars)
+        let handedOver = try RS.prepare(random(50, 6, seed: 21), name: "x", basisFor: .variance(0.99))
+        #expect(shared.u.scalars == handedOver.u.scalars && shared.singularValues == handedOver.singularValues)
+    }
+
     /// Both routes of `prepare` on the same layers: the comparison must not depend on the route.
     func expectRoutesAgree(_ x: Tensor<Double>, _ y: Tensor<Double>, inputEpsilon: Double = Double.ulpOfOne,
                            xRoute: RS.Route, tolerance: Double) throws {

@@ -159,7 +159,10 @@ public enum RepresentationSimilarity {
     ///   - basisFor: when given, `U` is formed only for the directions this reduction keeps
     ///     (enough for SVCCA and PWCCA; CKA needs the full basis, `nil`).
     /// - Throws: `SimilarityError` for non-matrices, non-finite values or a layer with no variance.
-    public static func prepare(_ activations: Tensor<Double>, name: String,
+    ///
+    /// The activations are centred in their own storage when the caller hands over the only
+    /// reference (a layer just loaded), so a layer costs no second copy of itself.
+    public static func prepare(_ activations: consuming Tensor<Double>, name: String,
                                inputEpsilon: Double = Double.ulpOfOne, basisFor reduction: Reduction? = nil) throws -> PreparedLayer {
         try prepare(activations, name: name, inputEpsilon: inputEpsilon, allowGram: true, basisFor: reduction)
     }
@@ -168,37 +171,35 @@ public enum RepresentationSimilarity {
     static let gramConditionLimit = 2000.0
 
     /// `prepare`, with the Gram route optionally disabled (tests compare the two routes).
-    static func prepare(_ activations: Tensor<Double>, name: String, inputEpsilon: Double,
+    static func prepare(_ activations: consuming Tensor<Double>, name: String, inputEpsilon: Double,
                         allowGram: Bool, basisFor reduction: Reduction? = nil) throws -> PreparedLayer {
-        guard activations.rank == 2 else { throw SimilarityError.notAMatrix(layer: name, shape: activations.shape) }
-        guard activations.isFinite else { throw SimilarityError.nonFinite(layer: name) }
-        let n = activations.shape[0], p = activations.shape[1]
-        guard n > 0, p > 0 else { throw SimilarityError.notAMatrix(layer: name, shape: activations.shape) }
-        // One pass for column sums and magnitudes, one to centre and measure the spread;
-        // both walk rows contiguously.
+        var x = consume activations
+        guard x.rank == 2 else { throw SimilarityError.notAMatrix(layer: name, shape: x.shape) }
+        guard x.isFinite else { throw SimilarityError.nonFinite(layer: name) }
+        let n = x.shape[0], p = x.shape[1]
+        guard n > 0, p > 0 else { throw SimilarityError.notAMatrix(layer: name, shape: x.shape) }
+        // One pass for column sums and magnitudes, one to centre (in place) and measure the
+        // spread; both walk rows contiguously.
         var means = [Double](repeating: 0, count: p)
         var scale = [Double](repeating: 0, count: p)
         var spread = [Double](repeating: 0, count: p)
-        var centred = [Double](repeating: 0, count: n * p)
-        activations.withUnsafeBufferPointer { x in
+        x.withUnsafeMutableBufferPointer { b in
             means.withUnsafeMutableBufferPointer { mean in
                 scale.withUnsafeMutableBufferPointer { sc in
                     spread.withUnsafeMutableBufferPointer { sp in
-                        centred.withUnsafeMutableBufferPointer { c in
-                            guard let rows = x.baseAddress, let out = c.baseAddress else { return }
-                            for i in 0..<n {
-                                let row = rows + i * p
-                                for j in 0..<p { mean[j] += row[j]; sc[j] = max(sc[j], abs(row[j])) }
-                            }
-                            let inverse = 1 / Double(max(n, 1))
-                            for j in 0..<p { mean[j] *= inverse }
-                            for i in 0..<n {
-                                let row = rows + i * p, outRow = out + i * p
-                                for j in 0..<p {
-                                    let v = row[j] - mean[j]
-                                    outRow[j] = v
-                                    sp[j] = max(sp[j], abs(v))
-                                }
+                        guard let rows = b.baseAddress else { return }
+                        for i in 0..<n {
+                            let row = rows + i * p
+                            for j in 0..<p { mean[j] += row[j]; sc[j] = max(sc[j], abs(row[j])) }
+                        }
+                        let inverse = 1 / Double(max(n, 1))
+                        for j in 0..<p { mean[j] *= inverse }
+                        for i in 0..<n {
+                            let row = rows + i * p
+                            for j in 0..<p {
+                                let v = row[j] - mean[j]
+                                row[j] = v
+                                sp[j] = max(sp[j], abs(v))
                             }
                         }
                     }
@@ -210,16 +211,19 @@ public enum RepresentationSimilarity {
         let keep = (0..<p).filter { spread[$0] > 1e-10 * max(scale[$0], 1e-300) && spread[$0] > 0 }
         guard !keep.isEmpty else { throw SimilarityError.noVariance(layer: name) }
         let dropped: [Int]
+        let matrix: Tensor<Double>
         if keep.count < p {
             let kept = Set(keep)
             dropped = (0..<p).filter { !kept.contains($0) }
             var compact = [Double](repeating: 0, count: n * keep.count)
-            for i in 0..<n { for (c, j) in keep.enumerated() { compact[i * keep.count + c] = centred[i * p + j] } }
-            centred = compact
+            x.withUnsafeBufferPointer { centred in
+                for i in 0..<n { for (c, j) in keep.enumerated() { compact[i * keep.count + c] = centred[i * p + j] } }
+            }
+            matrix = try Tensor(shape: [n, keep.count], scalars: compact)
         } else {
             dropped = []
+            matrix = x
         }
-        let matrix = try Tensor(shape: [n, keep.count], scalars: centred)
         if allowGram, let layer = try gramRoute(matrix, name: name, inputEpsilon: inputEpsilon, dropped: dropped, basisFor: reduction) {
             return layer
         }
