@@ -161,6 +161,9 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
         MatMul, activation, pooling, normalisation and Add nodes, named by module path). \
         Computed in float64. Writes result.json, matrix.csv, pairs.csv and heatmap figures; \
         --metric svcca (the default) is the fastest, PWCCA and CKA are computed when named. \
+        For SVCCA alone each pair's correlations come from the Gram of the product of its bases \
+        when that is provably within 1e-8 of its SVD (the bound per cell in result.json as \
+        correlationBound), else from the SVD. \
         --shard k/N splits the heatmap's cells (with --diff-b, both heatmaps'), balanced by their \
         products' cost; each shard reads and prepares only the layers its cells use.
 
