@@ -147,7 +147,9 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
     /// each basis transposed and kept (its activations and float64 `U` dropped); then each A
     /// layer is loaded, prepared, multiplied against the bases of its cells' B layers and
     /// dropped. Memory: those B bases (`datapoints × Σ k_b` scalars of the product precision)
-    /// plus, per thread, one layer being prepared.
+    /// plus, per thread, one layer being prepared. With fewer A rows than threads
+    /// (`blasThreads > 1`: a pair, 1 × N) the A layers are prepared beside B's, before any
+    /// product (see `cellProducts`).
     ///
     /// A cell's numbers depend on its two layers only, never on the other cells computed with
     /// it: each cell's product is its own GEMM (`U_aᵀ·U_b`, `[k_a, datapoints] × [datapoints, k_b]`),
