@@ -45,7 +45,10 @@ public enum AtomicFile {
         try write(to: path) { (fd: Int32) throws(CheckpointError) in
             var offset = 0
             while offset < bytes.count {
-                let n = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+                let n = bytes.withUnsafeBytes { raw -> Int in
+                    guard let base = raw.baseAddress else { errno = EINVAL; return -1 }
+                    return Foundation.write(fd, base + offset, raw.count - offset)
+                }
                 if n < 0 {
                     if errno == EINTR { continue }
                     throw .writeFailed(path: path, detail: String(cString: strerror(errno)))

@@ -21,9 +21,8 @@ public enum LinearAlgebra {
                 s.withUnsafeMutableBufferPointer { sp in
                     u.withUnsafeMutableBufferPointer { up in
                         vt.withUnsafeMutableBufferPointer { vp in
-                            S.gesdd(jobz: UInt8(ascii: "S"), m: m, n: n, a: w.baseAddress!, lda: n,
-                                    s: sp.baseAddress!, u: up.baseAddress!, ldu: r,
-                                    vt: vp.baseAddress!, ldvt: n)
+                            guard let a = w.baseAddress, let sb = sp.baseAddress, let ub = up.baseAddress, let vb = vp.baseAddress else { return unreachable }
+                            return S.gesdd(jobz: UInt8(ascii: "S"), m: m, n: n, a: a, lda: n, s: sb, u: ub, ldu: r, vt: vb, ldvt: n)
                         }
                     }
                 }
@@ -50,8 +49,8 @@ public enum LinearAlgebra {
                     unused.withUnsafeMutableBufferPointer { up in
                         // U and Vᵀ are not referenced, but LAPACKE still checks their leading
                         // dimensions against the thin shapes.
-                        S.gesdd(jobz: UInt8(ascii: "N"), m: m, n: n, a: w.baseAddress!, lda: n,
-                                s: sp.baseAddress!, u: up.baseAddress!, ldu: r, vt: up.baseAddress!, ldvt: n)
+                        guard let a = w.baseAddress, let sb = sp.baseAddress, let ub = up.baseAddress else { return unreachable }
+                        return S.gesdd(jobz: UInt8(ascii: "N"), m: m, n: n, a: a, lda: n, s: sb, u: ub, ldu: r, vt: ub, ldvt: n)
                     }
                 }
             }
@@ -75,7 +74,8 @@ public enum LinearAlgebra {
         if n > 0 {
             let info = v.withUnsafeMutableBufferPointer { vp in
                 w.withUnsafeMutableBufferPointer { wp in
-                    S.syevd(jobz: UInt8(ascii: "V"), n: n, a: vp.baseAddress!, lda: n, w: wp.baseAddress!)
+                    guard let a = vp.baseAddress, let wb = wp.baseAddress else { return unreachable }
+                    return S.syevd(jobz: UInt8(ascii: "V"), n: n, a: a, lda: n, w: wb)
                 }
             }
             try check(info, "syevd")
@@ -133,7 +133,8 @@ public enum LinearAlgebra {
         if k > 0 {
             let info = f.withUnsafeMutableBufferPointer { fp in
                 tau.withUnsafeMutableBufferPointer { tp in
-                    S.geqrf(m: m, n: n, a: fp.baseAddress!, lda: n, tau: tp.baseAddress!)
+                    guard let a = fp.baseAddress, let t = tp.baseAddress else { return unreachable }
+                    return S.geqrf(m: m, n: n, a: a, lda: n, tau: t)
                 }
             }
             try check(info, "geqrf")
@@ -146,7 +147,8 @@ public enum LinearAlgebra {
         if k > 0 {
             let info = q.withUnsafeMutableBufferPointer { qp in
                 tau.withUnsafeBufferPointer { tp in
-                    S.orgqr(m: m, n: k, k: k, a: qp.baseAddress!, lda: k, tau: tp.baseAddress!)
+                    guard let a = qp.baseAddress, let t = tp.baseAddress else { return unreachable }
+                    return S.orgqr(m: m, n: k, k: k, a: a, lda: k, tau: t)
                 }
             }
             try check(info, "orgqr")
@@ -163,7 +165,7 @@ public enum LinearAlgebra {
         guard m == n else { throw .notSquare(routine: "potrf", shape: a.shape) }
         var l = a.scalars
         if n > 0 {
-            let info = l.withUnsafeMutableBufferPointer { lp in S.potrf(n: n, a: lp.baseAddress!, lda: n) }
+            let info = l.withUnsafeMutableBufferPointer { lp in lp.baseAddress.map { S.potrf(n: n, a: $0, lda: n) } ?? unreachable }
             if info > 0 { throw .notPositiveDefinite(order: info) }
             try check(info, "potrf")
         }
@@ -199,8 +201,8 @@ public enum LinearAlgebra {
             let info = work.withUnsafeMutableBufferPointer { ap in
                 bb.withUnsafeMutableBufferPointer { bp in
                     s.withUnsafeMutableBufferPointer { sp in
-                        S.gelsd(m: m, n: n, nrhs: nrhs, a: ap.baseAddress!, lda: n, b: bp.baseAddress!,
-                                ldb: ldb, s: sp.baseAddress!, rcond: rcond, rank: &rank)
+                        guard let a = ap.baseAddress, let bb = bp.baseAddress, let sb = sp.baseAddress else { return unreachable }
+                        return S.gelsd(m: m, n: n, nrhs: nrhs, a: a, lda: n, b: bb, ldb: ldb, s: sb, rcond: rcond, rank: &rank)
                     }
                 }
             }
@@ -218,6 +220,10 @@ public enum LinearAlgebra {
         }
         return (a.shape[0], a.shape[1])
     }
+
+    /// The `info` a call reports when a non-empty buffer had no base address (which Swift never
+    /// does): LAPACK's code for an illegal first argument, so `check` throws instead of trapping.
+    private static let unreachable = -1
 
     private static func check(_ info: Int, _ routine: String) throws(LinearAlgebraError) {
         if info < 0 { throw .illegalArgument(routine: routine, position: -info) }
