@@ -55,29 +55,23 @@ public struct NDArray: Sendable, Equatable {
     /// dtype except 64-bit integers beyond 2⁵³).
     public func doubles() -> [Double] {
         let n = count
-        // float64 is copied as it lies (little-endian, as `floats()` copies float32); float32
-        // widened in one loop into the array's storage, not through a `map` over indices.
-        if dtype == .float64 {
-            return [Double](unsafeUninitializedCapacity: n) { buf, initialized in
-                bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(buf).copyMemory(from: $0) }
-                initialized = n
-            }
-        }
-        if dtype == .float32 {
-            return [Double](unsafeUninitializedCapacity: n) { buf, initialized in
-                bytes.withUnsafeBytes { raw in
-                    for i in 0..<n { buf[i] = Double(Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))) }
-                }
-                initialized = n
-            }
-        }
         return bytes.withUnsafeBytes { raw -> [Double] in
             func load<T: FixedWidthInteger>(_: T.Type, _ i: Int) -> T {
                 T(littleEndian: raw.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: T.self))
             }
             switch dtype {
-            case .float32: return (0..<n).map { Double(Float(bitPattern: load(UInt32.self, $0))) }
-            case .float64: return (0..<n).map { Double(bitPattern: load(UInt64.self, $0)) }
+            // float64 copied as it lies (little-endian, as `floats()` copies float32), float32
+            // widened in one loop into the array's storage.
+            case .float32:
+                return [Double](unsafeUninitializedCapacity: n) { buf, initialized in
+                    for i in 0..<n { buf[i] = Double(Float(bitPattern: load(UInt32.self, i))) }
+                    initialized = n
+                }
+            case .float64:
+                return [Double](unsafeUninitializedCapacity: n) { buf, initialized in
+                    UnsafeMutableRawBufferPointer(buf).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[0..<(8 * n)]))
+                    initialized = n
+                }
             case .float16: return (0..<n).map { Double(halfToFloat(load(UInt16.self, $0))) }
             case .int8: return (0..<n).map { Double(Int8(bitPattern: raw[$0])) }
             case .uint8: return (0..<n).map { Double(raw[$0]) }

@@ -67,20 +67,8 @@ public enum LinearAlgebra {
     ///   (column `j` belongs to `values[j]`), as LAPACK and NumPy's `eigh` return them.
     public static func symmetricEigen<S: BLASScalar>(_ a: Tensor<S>) throws(LinearAlgebraError)
         -> (values: Tensor<S>, vectors: Tensor<S>) {
-        let (m, n) = try matrixShape(a, "syevd")
-        guard m == n else { throw .notSquare(routine: "syevd", shape: a.shape) }
-        var v = a.scalars
-        var w = [S](repeating: 0, count: n)
-        if n > 0 {
-            let info = v.withUnsafeMutableBufferPointer { vp in
-                w.withUnsafeMutableBufferPointer { wp in
-                    guard let a = vp.baseAddress, let wb = wp.baseAddress else { return unreachable }
-                    return S.syevd(jobz: UInt8(ascii: "V"), n: n, a: a, lda: n, w: wb)
-                }
-            }
-            try check(info, "syevd")
-        }
-        return (Tensor(uncheckedShape: [n], scalars: w), Tensor(uncheckedShape: [n, n], scalars: v))
+        let (v, w) = try eigen(a, jobz: "V", S.syevd)
+        return (Tensor(uncheckedShape: [w.count], scalars: w), Tensor(uncheckedShape: [w.count, w.count], scalars: v))
     }
 
     /// `symmetricEigen` without LAPACKE's two transposed copies of the matrix (in and out),
@@ -91,7 +79,7 @@ public enum LinearAlgebra {
     /// - Returns: eigenvalues `[n]` ascending and eigenvectors `[n, n]`, row `j` belonging to `values[j]`.
     public static func symmetricEigenRows<S: BLASScalar>(_ a: Tensor<S>) throws(LinearAlgebraError)
         -> (values: Tensor<S>, vectors: Tensor<S>) {
-        let (v, w) = try lowerEigen(a, jobz: "V")
+        let (v, w) = try eigen(a, jobz: "V", S.syevdLower)
         return (Tensor(uncheckedShape: [w.count], scalars: w), Tensor(uncheckedShape: [w.count, w.count], scalars: v))
     }
 
@@ -99,23 +87,27 @@ public enum LinearAlgebra {
     /// copies). Only the lower triangle of `a` is read.
     /// - Parameter a: `[n, n]`, symmetric.
     public static func symmetricEigenvalues<S: BLASScalar>(_ a: Tensor<S>) throws(LinearAlgebraError) -> Tensor<S> {
-        let (_, w) = try lowerEigen(a, jobz: "N")
+        let (_, w) = try eigen(a, jobz: "N", S.syevdLower)
         return Tensor(uncheckedShape: [w.count], scalars: w)
     }
 
-    /// `syevdLower` on a copy of `a`: the overwritten matrix and the eigenvalues.
-    private static func lowerEigen<S: BLASScalar>(_ a: Tensor<S>, jobz: Unicode.Scalar) throws(LinearAlgebraError) -> ([S], [S]) {
+    /// `routine` (`syevd` or `syevdLower`) on a copy of `a`: the overwritten matrix and the eigenvalues.
+    private static func eigen<S: BLASScalar>(_ a: Tensor<S>, jobz: Unicode.Scalar,
+                                             _ routine: (UInt8, Int, UnsafeMutablePointer<S>, Int, UnsafeMutablePointer<S>) -> Int)
+        throws(LinearAlgebraError) -> ([S], [S]) {
         let (m, n) = try matrixShape(a, "syevd")
         guard m == n else { throw .notSquare(routine: "syevd", shape: a.shape) }
         var v = a.scalars
         var w = [S](repeating: 0, count: n)
-        let info = v.withUnsafeMutableBufferPointer { vp in
-            w.withUnsafeMutableBufferPointer { wp in
-                guard let vb = vp.baseAddress, let wb = wp.baseAddress else { return 0 }
-                return S.syevdLower(jobz: UInt8(ascii: jobz), n: n, a: vb, lda: n, w: wb)
+        if n > 0 {
+            let info = v.withUnsafeMutableBufferPointer { vp in
+                w.withUnsafeMutableBufferPointer { wp in
+                    guard let vb = vp.baseAddress, let wb = wp.baseAddress else { return unreachable }
+                    return routine(UInt8(ascii: jobz), n, vb, n, wb)
+                }
             }
+            try check(info, "syevd")
         }
-        try check(info, "syevd")
         return (v, w)
     }
 

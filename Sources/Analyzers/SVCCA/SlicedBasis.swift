@@ -184,6 +184,8 @@ extension RepresentationSimilarity {
             static let blocksPerFlush = 127
             let count: Int
             var small: [Int32], total: [Double]
+            /// Where a block after the first in `small` is written before it is added.
+            var scratch: [Int32]
             /// Blocks in `small`; 0 means it holds nothing (the next block is written over it).
             var pending = 0
 
@@ -191,17 +193,24 @@ extension RepresentationSimilarity {
                 self.count = count
                 small = [Int32](repeating: 0, count: count)
                 total = [Double](repeating: 0, count: count)
+                scratch = [Int32](repeating: 0, count: count)
             }
 
             /// Runs `write` into a buffer of `count` int32 and adds what it wrote; false when `write` fails.
-            mutating func add(_ write: (UnsafeMutablePointer<Int32>) -> Bool, scratch: UnsafeMutablePointer<Int32>) -> Bool {
+            mutating func add(_ write: (UnsafeMutablePointer<Int32>) -> Bool) -> Bool {
                 if pending == Self.blocksPerFlush { flush() }
                 if pending == 0 {
                     guard small.withUnsafeMutableBufferPointer({ $0.baseAddress.map(write) ?? false }) else { return false }
                 } else {
-                    guard write(scratch) else { return false }
                     let n = count
-                    small.withUnsafeMutableBufferPointer { if let p = $0.baseAddress { VectorKernels.addIntegers(count: n, scratch, into: p) } }
+                    let added = scratch.withUnsafeMutableBufferPointer { s in
+                        small.withUnsafeMutableBufferPointer { t -> Bool in
+                            guard let ps = s.baseAddress, let pt = t.baseAddress, write(ps) else { return false }
+                            VectorKernels.addIntegers(count: n, ps, into: pt)
+                            return true
+                        }
+                    }
+                    guard added else { return false }
                 }
                 pending += 1
                 return true
@@ -232,17 +241,13 @@ extension RepresentationSimilarity {
         static func exactProduct(_ a: UnsafeBufferPointer<Int8>, rows m: Int, _ b: UnsafeBufferPointer<Int8>, rows n: Int,
                                  datapoints points: Int, threads: Int, into sum: inout IntegerSum) -> Bool {
             guard let pa = a.baseAddress, let pb = b.baseAddress, a.count >= m * points, b.count >= n * points, sum.count == m * n else { return false }
-            var scratch = [Int32](repeating: 0, count: m * n)
-            return scratch.withUnsafeMutableBufferPointer { buffer in
-                guard let ps = buffer.baseAddress else { return false }
-                for start in Swift.stride(from: 0, to: points, by: OneDNNMatmul.int8ExactDepth) {
-                    let depth = min(OneDNNMatmul.int8ExactDepth, points - start)
-                    let shape = OneDNNMatmul.Shape(m: m, n: n, k: depth, transposeA: false, transposeB: true, lda: depth, ldb: depth,
-                                                   ldc: n, int8Exact: true, threads: threads)
-                    guard sum.add({ OneDNNMatmul.int8Product(shape, pa + m * start, pb + n * start, into: $0) }, scratch: ps) else { return false }
-                }
-                return true
+            for start in Swift.stride(from: 0, to: points, by: OneDNNMatmul.int8ExactDepth) {
+                let depth = min(OneDNNMatmul.int8ExactDepth, points - start)
+                let shape = OneDNNMatmul.Shape(m: m, n: n, k: depth, transposeA: false, transposeB: true, lda: depth, ldb: depth,
+                                               ldc: n, int8Exact: true, threads: threads)
+                guard sum.add({ OneDNNMatmul.int8Product(shape, pa + m * start, pb + n * start, into: $0) }) else { return false }
             }
+            return true
         }
     }
 }
