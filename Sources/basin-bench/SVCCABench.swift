@@ -89,6 +89,7 @@ enum SVCCABench {
         row("  max |float32 − float64| heatmap / pair", String(format: "%.1e / %.1e", maxDiff(h32.heatmap, h64.heatmap), maxDiff(p32.heatmap, p64.heatmap)))
         row("  max |int8 − float64| heatmap / pair", String(format: "%.1e / %.1e", maxDiff(h8.heatmap, h64.heatmap), maxDiff(p8.heatmap, p64.heatmap)))
         row("  int8's proven bound (largest over the cells)", h8.maxBound.map { String(format: "%.1e", $0) } ?? "— (no layer sliced)")
+        row("  pair: product from the activations (X_aᵀX_b), proven bound", p64.maxBound.map { String(format: "%.1e", $0) } ?? "— (bases' product)")
         for (name, r) in [("heatmap", h8), ("pair", p64)] {
             row("  \(name): correlations from the product's Gram", String(format: "%d of %d cells, largest proven bound %.1e", r.gramCells ?? 0,
                                                                        r.heatmap.joined().count, r.maxCorrelationBound ?? 0))

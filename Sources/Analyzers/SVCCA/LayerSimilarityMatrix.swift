@@ -171,9 +171,14 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
         // either in parallel rows (one BLAS thread each) or one at a time on `blasThreads`:
         // never a mix, so a cell's arithmetic does not depend on its neighbours.
         let route = RepresentationSimilarity.productRoute(precision, measures: measures, blasThreads: blasThreads)
+        // A heatmap that is one pair (decided from the whole heatmap, so a shard holding its
+        // cell computes it alike) multiplies activations, not bases, when that is proven accurate.
+        let crossPair = namesA.count == 1 && namesB.count == 1 && cells.count == 1 && route == .float64
+            && measures.isDisjoint(with: [.pwcca, .cka])
         return try withBLASThreads(max(blasThreads, 1)) {
             try cellProducts(cells, namesA, namesB, reduction: reduction, measures: measures, inputEpsilon: inputEpsilon,
-                             precision: route, threads: threads, productThreads: max(blasThreads, 1), progress: progress, load: load)
+                             precision: route, threads: threads, productThreads: max(blasThreads, 1), crossPair: crossPair,
+                             progress: progress, load: load)
         }
     }
 
@@ -204,16 +209,22 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
     /// (fewer rows than threads) every layer the cells touch is prepared first, all in parallel
     /// on one BLAS thread each (a pair's two eigendecompositions side by side instead of one
     /// after the other on both cores: `dsytrd`'s level-2 half does not scale to two threads), and
-    /// then each product runs on all `productThreads`.
+    /// then each product runs on all `productThreads`. With `crossPair` (the single cell of a 1 × 1
+    /// heatmap) both layers are prepared without their bases and the cell takes
+    /// `RepresentationSimilarity.crossProduct` when `crossBound` allows, the bases otherwise.
     private static func cellProducts(_ cells: [Cell], _ namesA: [String], _ namesB: [String],
                                      reduction: RepresentationSimilarity.Reduction, measures: RepresentationSimilarity.Measures,
                                      inputEpsilon: Double, precision: RepresentationSimilarity.ProductPrecision, threads: Int,
-                                     productThreads: Int, progress: @Sendable () -> Void,
+                                     productThreads: Int, crossPair: Bool = false, progress: @Sendable () -> Void,
                                      load: @Sendable (Side, Int) throws -> Tensor<Double>) throws -> CellResults {
         typealias RS = RepresentationSimilarity
         let basisFor = measures.contains(.cka) ? nil : reduction
-        @Sendable func ready(_ side: Side, _ i: Int) throws -> ReadyLayer {
-            let layer = try RS.prepare(try load(side, i), name: (side == .a ? namesA : namesB)[i], inputEpsilon: inputEpsilon, basisFor: basisFor)
+        @Sendable func prepared(_ side: Side, _ i: Int, deferBasis: Bool = false) throws -> RS.PreparedLayer {
+            try RS.prepare(try load(side, i), name: (side == .a ? namesA : namesB)[i], inputEpsilon: inputEpsilon,
+                           allowGram: true, basisFor: basisFor, deferBasis: deferBasis)
+        }
+        @Sendable func ready(_ side: Side, _ i: Int) throws -> ReadyLayer { try ready(try prepared(side, i)) }
+        @Sendable func ready(_ layer: RS.PreparedLayer) throws -> ReadyLayer {
             let need = try RS.needed(layer, kept: layer.kept(reduction), measures: measures)
             let basis = RS.ProductBasis(layer, columns: need, precision: precision, threads: productThreads)
             return ReadyLayer(layer: try layer.droppingBasis(), basis: basis, need: need)
@@ -239,6 +250,27 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
                 terms.productBound = bound
                 return (cell.position, RS.summarise(a.layer, b.layer, keptA: kept.0, keptB: kept.1, terms: terms))
             }
+        }
+        if crossPair, let cell = cells.first, rowCells.count == 1 {
+            let both = try parallelMap(2, threads: threads) { k -> RS.PreparedLayer in
+                defer { progress() }
+                return k == 0 ? try prepared(.b, cell.column, deferBasis: true) : try prepared(.a, cell.row, deferBasis: true)
+            }
+            let (a, b) = (both[1], both[0])
+            let dropped = (a: [cell.row: a.droppedNeurons], b: [cell.column: b.droppedNeurons])
+            let kept = try RS.checkPair(a, b, reduction: reduction)
+            let needA = try RS.needed(a, kept: kept.0, measures: measures), needB = try RS.needed(b, kept: kept.1, measures: measures)
+            if let bound = RS.crossBound(a, columns: needA, b, columns: needB), bound <= RS.crossTolerance {
+                defer { progress() }
+                var terms = try RS.terms(product: try RS.crossProduct(a, columns: needA, b, columns: needB), a, b,
+                                         keptA: kept.0, keptB: kept.1, measures: measures)
+                terms.productBound = bound
+                return CellResults(comparisons: [RS.summarise(a, b, keptA: kept.0, keptB: kept.1, terms: terms)],
+                                   droppedA: dropped.a, droppedB: dropped.b)
+            }
+            // The bases after all, formed as `prepare` forms them (in parallel, one BLAS thread each).
+            let formed = try parallelMap(2, threads: threads) { k in try ready(try (k == 0 ? b : a).formingBasis()) }
+            return CellResults(comparisons: try products(0, formed[1], [formed[0]]).map(\.1), droppedA: dropped.a, droppedB: dropped.b)
         }
         let layersB: [ReadyLayer]
         let rows: [(dropped: [Int], row: [(Int, RS.Comparison)])]

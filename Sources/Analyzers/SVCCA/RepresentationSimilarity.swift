@@ -89,15 +89,27 @@ public enum RepresentationSimilarity {
         public let singularValues: [Double]
         /// `S·Vᵀ`, `[rank, neurons]`: the coordinates of each neuron in the basis `U` (PWCCA's weights).
         let sVt: Tensor<Double>
+        /// When `prepare` was asked to defer the basis (a single pair, `crossProduct`): what `U`
+        /// is made of, and `u` is empty.
+        var deferred: DeferredBasis? = nil
 
         public var rank: Int { singularValues.count }
-        /// Columns of `U` computed: `rank`, or the directions kept when `prepare` was told the reduction.
-        public var basisColumns: Int { u.shape[1] }
+        /// Columns of `U` computed (or, deferred, to be computed): `rank`, or the directions kept
+        /// when `prepare` was told the reduction.
+        public var basisColumns: Int { deferred?.w.shape[1] ?? u.shape[1] }
         /// `‖XᵀX‖_F = ‖s²‖₂`, CKA's normaliser.
         var gramNorm: Double { singularValues.reduce(0) { $0 + $1 * $1 * $1 * $1 }.squareRoot() }
 
         /// Directions kept under a reduction (at least 1 when the layer has any variance).
         public func kept(_ reduction: Reduction) -> Int { RepresentationSimilarity.kept(singularValues, reduction) }
+
+        /// The layer with its deferred basis formed, `U = X·W` — the same product, so the same
+        /// bits, as `prepare` without deferring; itself when nothing was deferred.
+        func formingBasis() throws -> PreparedLayer {
+            guard let d = deferred else { return self }
+            return PreparedLayer(name: name, datapoints: datapoints, neurons: neurons, droppedNeurons: droppedNeurons, route: route,
+                                 u: try Tensor.matmul(d.centred, d.w), singularValues: singularValues, sVt: sVt)
+        }
 
         /// The layer without its basis `U` (everything else kept), once the basis has been
         /// copied where it is needed (`BasisStack`): the largest part of a prepared layer.
@@ -105,6 +117,16 @@ public enum RepresentationSimilarity {
             PreparedLayer(name: name, datapoints: datapoints, neurons: neurons, droppedNeurons: droppedNeurons, route: route,
                           u: try Tensor(shape: [datapoints, 0], scalars: []), singularValues: singularValues, sVt: sVt)
         }
+    }
+
+    /// A Gram-route layer's basis before it is formed: `U = X·W` with `W = V_c·S_c⁻¹`.
+    struct DeferredBasis: Sendable {
+        /// The centred activations `X`, `[datapoints, neurons]` (zero-variance neurons dropped).
+        let centred: Tensor<Double>
+        /// `W`, `[neurons, basisColumns]`.
+        let w: Tensor<Double>
+        /// The trace of the computed Gram matrix `XᵀX`: `‖X‖²_F` up to its rounding.
+        let gramTrace: Double
     }
 
     /// Why two layers cannot be compared.
@@ -171,8 +193,10 @@ public enum RepresentationSimilarity {
     static let gramConditionLimit = 2000.0
 
     /// `prepare`, with the Gram route optionally disabled (tests compare the two routes).
+    /// - Parameter deferBasis: on the Gram route, keep `X` and `W` instead of forming `U = X·W`
+    ///   (`PreparedLayer.deferred`; `formingBasis` forms it later).
     static func prepare(_ activations: consuming Tensor<Double>, name: String, inputEpsilon: Double,
-                        allowGram: Bool, basisFor reduction: Reduction? = nil) throws -> PreparedLayer {
+                        allowGram: Bool, basisFor reduction: Reduction? = nil, deferBasis: Bool = false) throws -> PreparedLayer {
         var x = consume activations
         guard x.rank == 2 else { throw SimilarityError.notAMatrix(layer: name, shape: x.shape) }
         guard x.isFinite else { throw SimilarityError.nonFinite(layer: name) }
@@ -224,7 +248,8 @@ public enum RepresentationSimilarity {
             dropped = []
             matrix = x
         }
-        if allowGram, let layer = try gramRoute(matrix, name: name, inputEpsilon: inputEpsilon, dropped: dropped, basisFor: reduction) {
+        if allowGram, let layer = try gramRoute(matrix, name: name, inputEpsilon: inputEpsilon, dropped: dropped, basisFor: reduction,
+                                                deferBasis: deferBasis) {
             return layer
         }
         return try svdRoute(matrix, name: name, inputEpsilon: inputEpsilon, dropped: dropped, basisFor: reduction)
@@ -237,9 +262,11 @@ public enum RepresentationSimilarity {
 
     /// The Gram route of `prepare`, or nil when the layer is too ill-conditioned for it.
     static func gramRoute(_ x: Tensor<Double>, name: String, inputEpsilon: Double, dropped: [Int],
-                          basisFor reduction: Reduction?) throws -> PreparedLayer? {
+                          basisFor reduction: Reduction?, deferBasis: Bool = false) throws -> PreparedLayer? {
         let n = x.shape[0], q = x.shape[1]
-        let (values, vectors) = try LinearAlgebra.symmetricEigenRows(try Tensor.gram(x))
+        let gram = try Tensor.gram(x)
+        let trace = gram.withUnsafeBufferPointer { g in (0..<q).reduce(0.0) { $0 + g[$1 * q + $1] } }
+        let (values, vectors) = try LinearAlgebra.symmetricEigenRows(gram)
         let s = values.scalars.reversed().map { max($0, 0).squareRoot() }     // descending
         guard let s1 = s.first, s1 > 0 else { return nil }
         let tolerance = rankTolerance(datapoints: n, neurons: q, inputEpsilon: inputEpsilon, largest: s1)
@@ -264,9 +291,11 @@ public enum RepresentationSimilarity {
                 }
             }
         }
-        let u = try Tensor.matmul(x, try Tensor(shape: [q, c], scalars: w))
-        return PreparedLayer(name: name, datapoints: n, neurons: q, droppedNeurons: dropped, route: .gram,
-                             u: u, singularValues: nonZero, sVt: try Tensor(shape: [r, q], scalars: sVt))
+        let basis = DeferredBasis(centred: x, w: try Tensor(shape: [q, c], scalars: w), gramTrace: trace)
+        let layer = PreparedLayer(name: name, datapoints: n, neurons: q, droppedNeurons: dropped, route: .gram,
+                                  u: try Tensor(shape: [n, 0], scalars: []), singularValues: nonZero,
+                                  sVt: try Tensor(shape: [r, q], scalars: sVt), deferred: basis)
+        return deferBasis ? layer : try layer.formingBasis()
     }
 
     /// The SVD route of `prepare`: thin `dgesdd` of the centred activations.
@@ -333,8 +362,9 @@ public enum RepresentationSimilarity {
         public var ckaRBF: Double? = nil
         /// Procrustes distance of the activations, when asked for (`SimilarityMeasures.procrustes`).
         public var procrustes: Double? = nil
-        /// With int8-sliced products (`ProductPrecision.int8`): the proven bound on how far every
-        /// canonical correlation (so their mean) may lie from the float64 bases' exact product.
+        /// With int8-sliced products (`ProductPrecision.int8`), or a single pair's product from its
+        /// activations (`crossProduct`): the proven bound on how far every canonical correlation
+        /// (so their mean) may lie from the float64 bases' exact product.
         public var productBound: Double? = nil
         /// SVCCA alone: when the correlations were taken from the Gram of the product
         /// (`canonicalCorrelations`), the proven bound on how far each lies from the product's exact
