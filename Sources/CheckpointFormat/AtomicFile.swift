@@ -4,7 +4,8 @@ import Foundation
 /// half-written one: write to a hidden temporary file in the same directory, `fsync` it,
 /// `rename` it over the target (atomic on POSIX file systems), then `fsync` the directory
 /// so the rename itself survives a crash. On any failure the temporary file is removed
-/// and the previous file, if any, is untouched.
+/// and the previous file, if any, is untouched. A large previous file is released in the
+/// background (`closeLater`).
 public enum AtomicFile {
     /// Calls `body` with a file descriptor open for writing, then publishes the file at `path`.
     public static func write(to path: String, _ body: (Int32) throws(CheckpointError) -> Void) throws(CheckpointError) {
@@ -33,11 +34,38 @@ public enum AtomicFile {
         }
         close(fd)
         FaultInjection.reached(path, .before)
-        guard rename(temp, path) == 0 else { throw .writeFailed(path: path, detail: "rename: \(String(cString: strerror(errno)))") }
+        // The file being replaced, held open across the rename: for a large one, freeing its
+        // blocks is most of the rename's cost (≈ 0.07 s for 200 MB), and it happens at the last
+        // close instead — off the caller's path (`closeLater`).
+        let previous = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)
+        guard rename(temp, path) == 0 else {
+            let why = String(cString: strerror(errno))
+            if previous >= 0 { close(previous) }
+            throw .writeFailed(path: path, detail: "rename: \(why)")
+        }
         published = true
         let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 { fsync(dfd); close(dfd) }
+        if previous >= 0 { closeLater(previous) }
         FaultInjection.reached(path, .after)
+    }
+
+    /// Files at least this large that a write replaced are closed on a background queue.
+    static let deferredCloseBytes = 1 << 20
+
+    private static let closer = DispatchQueue(label: "basin.atomic-file.close", qos: .utility)
+
+    /// Closes `fd` — the last reference to a file a write just replaced — on a background queue
+    /// when it is a regular file of at least `deferredCloseBytes` (the kernel frees its blocks
+    /// then), now otherwise. The new file is already published and synced: nothing waits for it,
+    /// and a process that exits first closes it on the way out.
+    static func closeLater(_ fd: Int32) {
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size >= deferredCloseBytes else {
+            close(fd)
+            return
+        }
+        closer.async { _ = close(fd) }
     }
 
     /// Atomically replaces `path` with `bytes`.

@@ -80,6 +80,40 @@ import Tensors
         #expect(String(decoding: readBytes(path), as: UTF8.self) == "old")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["result.json"])
     }
+
+    /// A replaced file of ≥ 1 MiB is released on a background queue (`closeLater`): the new file
+    /// is in place when `write` returns and the old one is unlinked (a reader holding it still
+    /// sees its bytes), with nothing else left in the folder.
+    @Test func aLargeReplacedFileIsReleasedInTheBackground() throws {
+        let dir = temporaryDirectory()
+        let path = dir + "/big.bin"
+        let old = [UInt8](repeating: 7, count: 4 << 20)
+        try AtomicFile.write(old, to: path)
+        let watcher = open(path, O_RDONLY)
+        defer { close(watcher) }
+        try AtomicFile.write(Array("new".utf8), to: path)
+        #expect(String(decoding: readBytes(path), as: UTF8.self) == "new")
+        var info = stat()
+        #expect(fstat(watcher, &info) == 0 && info.st_nlink == 0 && info.st_size == 4 << 20)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["big.bin"])
+    }
+
+    /// What the path holds is only replaced, never opened in a way that blocks or reaches past it:
+    /// a FIFO (nobody writing) and a symbolic link are replaced by the file, the link's target kept.
+    @Test func aFIFOOrALinkAtThePathIsReplacedWithoutBlocking() throws {
+        let dir = temporaryDirectory()
+        let fifo = dir + "/pipe.json"
+        #expect(mkfifo(fifo, 0o644) == 0)
+        try AtomicFile.write(Array("one".utf8), to: fifo)
+        #expect(String(decoding: readBytes(fifo), as: UTF8.self) == "one")
+        let target = dir + "/target.bin", link = dir + "/link.bin"
+        try AtomicFile.write([UInt8](repeating: 1, count: 2 << 20), to: target)
+        #expect(symlink(target, link) == 0)
+        try AtomicFile.write(Array("two".utf8), to: link)
+        #expect(String(decoding: readBytes(link), as: UTF8.self) == "two")
+        #expect(readBytes(target).count == 2 << 20)
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: link)) == nil)
+    }
 }
 
 @Suite struct CorruptCheckpointTests {
