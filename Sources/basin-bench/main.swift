@@ -15,8 +15,18 @@ BLASCore.preferAVX512Kernels()
 BLAS.setThreadCount(Int(ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] ?? "") ?? 2)
 let arguments = CommandLine.arguments.dropFirst()
 let quick = arguments.contains("--quick")
+
+/// Runs a section that reads or writes files; what it throws (a missing input, a full disk)
+/// ends the benchmark with one line on stderr and exit code 1 instead of a trap.
+func section(_ name: String, _ body: () throws -> Void) {
+    do { try body() } catch {
+        FileHandle.standardError.write(Data("basin-bench: \(name): \(error)\n".utf8))
+        exit(1)
+    }
+}
+
 if let spec = arguments.first(where: { $0.hasPrefix("--svcca-child=") }) {
-    try SVCCABench.childMain(String(spec.dropFirst("--svcca-child=".count)))
+    section("svcca child") { try SVCCABench.childMain(String(spec.dropFirst("--svcca-child=".count))) }
     exit(0)
 }
 // Sections to run (`basin-bench svcca hessian`); all when none is named.
@@ -48,9 +58,9 @@ print(String(repeating: "-", count: 72))
 
 // Checkpoint write and read, and the data loaders: IOBench.swift.
 var rng = RandomGenerator(seed: 1)
-if enabled("checkpoint") { try IOBench.checkpoint(directory: directory, parameters: parameters, count: tensorCount, quick: quick) }
-if sections.contains("checkpoint-round") { try IOBench.checkpointRound(directory: directory, parameters: parameters, count: tensorCount) }
-if enabled("loaders") { try IOBench.loaders(directory: directory, quick: quick) }
+if enabled("checkpoint") { section("checkpoint") { try IOBench.checkpoint(directory: directory, parameters: parameters, count: tensorCount, quick: quick) } }
+if sections.contains("checkpoint-round") { section("checkpoint-round") { try IOBench.checkpointRound(directory: directory, parameters: parameters, count: tensorCount) } }
+if enabled("loaders") { section("loaders") { try IOBench.loaders(directory: directory, quick: quick) } }
 
 // Matrix products (sgemm), the kernel of dense and im2col-convolution layers.
 if enabled("numerics") {
@@ -181,7 +191,7 @@ if enabled("landscape") {
 
 // SVCCA (issues 6, 14): a 10×10 layer heatmap and one wide pair, each run in a child process
 // for its peak memory; see SVCCABench.swift.
-if enabled("svcca") { try SVCCABench.run(directory: directory, quick: quick) }
+if enabled("svcca") { section("svcca") { try SVCCABench.run(directory: directory, quick: quick) } }
 
 // Hessian (issues 7, 14): top-5 Lanczos on MLP 784-512-256-10 over 10 000 random samples (mean
 // cross-entropy, batches of 500, both cores), as `analyze hessian` runs it. The weights,
