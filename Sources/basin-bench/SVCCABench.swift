@@ -160,7 +160,9 @@ enum SVCCABench {
             throw CheckpointError.invalidInput(path: spec, detail: "expected JOB,PRECISION,LAYERS,DIR,OUT")
         }
         let dir = parts[3]
-        let (namesA, namesB) = parts[0].hasPrefix("pair") ? (["pair_a"], ["pair_b"]) : ((0..<layers).map { "a\($0)" }, (0..<layers).map { "b\($0)" })
+        // JOB: pair (the wide pair), row (a0 against every B layer: 1 × LAYERS), or a heatmap.
+        let namesB = parts[0].hasPrefix("pair") ? ["pair_b"] : (0..<layers).map { "b\($0)" }
+        let namesA = parts[0].hasPrefix("pair") ? ["pair_a"] : parts[0].hasPrefix("row") ? ["a0"] : (0..<layers).map { "a\($0)" }
         var comparisons: [[RepresentationSimilarity.Comparison]]?
         let cpuBefore = cpuSeconds()
         let time = try seconds {

@@ -83,9 +83,11 @@ import Tensors
         #expect(ua.u == direct.u && ua.singularValues == direct.singularValues && ua.deferred == nil)
     }
 
-    /// A 1 × 1 heatmap takes the cross product (its bound reported as `productBound`) and agrees
-    /// with the per-pair `compare`; a 1 × 2 heatmap keeps the bases (each is used twice).
-    @Test func aSinglePairHeatmapMultipliesActivations() throws {
+    /// Heatmaps of one A layer (1 × 1, 1 × 2) take the cross product in every cell (its bound
+    /// reported as `productBound`) and agree with the per-pair `compare`; a cell computed alone, as
+    /// a shard would, gives the heatmap's bits. A 2 × 1 heatmap (B's basis used twice) and one with
+    /// CKA keep the bases.
+    @Test func aSingleRowHeatmapMultipliesActivations() throws {
         var rng = RandomGenerator(seed: 8)
         let shared = Tensor<Double>.randomNormal(shape: [900, 10], using: &rng)
         let a = [("a", try Self.layer(n: 900, values: (0..<30).map { 10 * exp(-Double($0) / 8) }, seed: 3, shared: shared))]
@@ -93,33 +95,46 @@ import Tensors
                  ("b1", try Self.layer(n: 900, values: (0..<24).map { 1 / (1 + Double($0)) }, seed: 6, shared: shared))]
         let one = try LayerSimilarityMatrix.compute(a, [b[0]], reduction: .variance(0.99), measures: [], threads: 2)
         let two = try LayerSimilarityMatrix.compute(a, b, reduction: .variance(0.99), measures: [], threads: 2)
-        let cell = one.comparisons[0][0]
-        let bound = try #require(cell.productBound)
-        #expect(bound <= RS.crossTolerance)
-        #expect(two.comparisons[0].allSatisfy { $0.productBound == nil })
-        let c = try RS.compare(try RS.prepare(a[0].1, name: "a"), try RS.prepare(b[0].1, name: "b0"), reduction: .variance(0.99), measures: [])
-        #expect(cell.keptA == c.keptA && cell.keptB == c.keptB)
-        #expect(zip(cell.correlations, c.correlations).allSatisfy { abs($0 - $1) <= bound + 1e-12 })
-        #expect(abs(cell.mean - two.comparisons[0][0].mean) <= bound + 1e-12)
-        // With PWCCA or CKA asked for, the pair keeps its bases.
+        #expect(one.comparisons[0][0] == two.comparisons[0][0])
+        for (j, y) in b.enumerated() {
+            let cell = two.comparisons[0][j]
+            let bound = try #require(cell.productBound)
+            #expect(bound <= RS.crossTolerance)
+            let c = try RS.compare(try RS.prepare(a[0].1, name: "a"), try RS.prepare(y.1, name: y.0), reduction: .variance(0.99), measures: [])
+            #expect(cell.keptA == c.keptA && cell.keptB == c.keptB)
+            #expect(zip(cell.correlations, c.correlations).allSatisfy { abs($0 - $1) <= bound + 1e-12 }, "cell (0, \(j))")
+            let alone = try LayerSimilarityMatrix.compute(cells: [.init(row: 0, column: j)], layersA: ["a"], layersB: b.map(\.0),
+                                                          reduction: .variance(0.99), measures: [], threads: 2,
+                                                          blasThreads: LayerSimilarityMatrix.blasThreads(rows: 1, threads: 2)) { side, i in
+                side == .a ? a[0].1 : b[i].1
+            }
+            #expect(alone.comparisons == [cell])
+        }
+        let column = try LayerSimilarityMatrix.compute(a + [("a2", b[1].1)], [b[0]], reduction: .variance(0.99), measures: [], threads: 2)
+        #expect(column.comparisons.joined().allSatisfy { $0.productBound == nil })
         let withCKA = try LayerSimilarityMatrix.compute(a, [b[0]], reduction: .variance(0.99), measures: .cka, threads: 2)
         #expect(withCKA.comparisons[0][0].productBound == nil)
     }
 
     /// Layers whose kept directions span a 1 500-fold range (still the Gram route): the rounding of
     /// `X_aᵀX_b` reaches `M` amplified by `‖X_a‖_F·‖X_b‖_F / (s_a·s_b)`, so the bound exceeds the
-    /// tolerance and the pair keeps its bases — the bits of the same cell in a 1 × 2 heatmap.
-    @Test func anIllConditionedPairKeepsItsBases() throws {
+    /// tolerance and the cell gets its bases — beside a cell of the same row that passes, with the
+    /// bits the pair alone gets, and within rounding of `compare`.
+    @Test func anIllConditionedCellKeepsItsBases() throws {
         let values = (0..<64).map { pow(1500, -Double($0) / 63) }
         let xa = try Self.layer(n: 3000, values: values, seed: 21), xb = try Self.layer(n: 3000, values: values.reversed(), seed: 22)
+        let xc = try Self.layer(n: 3000, values: (0..<48).map { 1 - Double($0) / 100 }, seed: 23)
         let a = try RS.prepare(xa, name: "a", inputEpsilon: .ulpOfOne, allowGram: true, basisFor: RS.Reduction.none, deferBasis: true)
         let b = try RS.prepare(xb, name: "b", inputEpsilon: .ulpOfOne, allowGram: true, basisFor: RS.Reduction.none, deferBasis: true)
         #expect(a.route == .gram && b.route == .gram && a.rank == 64)
         let bound = try #require(RS.crossBound(a, columns: 64, b, columns: 64))
         #expect(bound > RS.crossTolerance)
         let one = try LayerSimilarityMatrix.compute([("a", xa)], [("b", xb)], reduction: .none, measures: [], threads: 2)
-        let two = try LayerSimilarityMatrix.compute([("a", xa)], [("b", xb), ("c", xa)], reduction: .none, measures: [], threads: 2)
+        let row = try LayerSimilarityMatrix.compute([("a", xa)], [("b", xb), ("c", xc)], reduction: .none, measures: [], threads: 2)
         #expect(one.comparisons[0][0].productBound == nil)
-        #expect(one.comparisons[0][0] == two.comparisons[0][0])
+        #expect(one.comparisons[0][0] == row.comparisons[0][0])
+        #expect(row.comparisons[0][1].productBound.map { $0 <= RS.crossTolerance } == true)
+        let c = try RS.compare(try RS.prepare(xa, name: "a"), try RS.prepare(xb, name: "b"), reduction: .none, measures: [])
+        #expect(zip(one.comparisons[0][0].correlations, c.correlations).allSatisfy { abs($0 - $1) < 1e-12 })
     }
 }

@@ -2,14 +2,16 @@ import Foundation
 import Tensors
 
 extension RepresentationSimilarity {
-    /// `M = U_aᵀ·U_b` of a heatmap that is a single pair, without forming either basis.
+    /// `M = U_aᵀ·U_b` of a cell in a heatmap of one A layer (a pair, 1 × N), without forming
+    /// either basis.
     ///
     /// With `U = X·W` (`W = V_c·S_c⁻¹` from the Gram route), `M = W_aᵀ·(X_aᵀ·X_b)·W_b`: one
     /// `datapoints × q_a × q_b` product of the centred activations and two small ones, instead of
     /// two `datapoints × q × k` products forming the bases and their `datapoints × k_a × k_b`
     /// product — for a 2048-neuron pair on 10 000 datapoints, 1.0·10¹¹ multiply-adds instead of
-    /// 1.4·10¹¹, and the two `U`s never exist (docs/PERFORMANCE.md). A heatmap of several pairs
-    /// reuses each basis, and there the bases win.
+    /// 1.4·10¹¹, and the two `U`s never exist (docs/PERFORMANCE.md). In a 1 × N heatmap only A's
+    /// basis would be used twice; with several A layers every basis is reused, and there the
+    /// bases (and the int8 products) win.
     ///
     /// Both routes approximate the same exact `M` (of the float64 `X` and `W`); this one only when
     /// `crossBound` proves it within `crossTolerance`, which by Weyl's inequality bounds how far
@@ -51,7 +53,7 @@ extension RepresentationSimilarity {
         return try Tensor(shape: [ka, kb], scalars: m)
     }
 
-    /// The largest `crossBound` for which a single pair takes `crossProduct`: as the int8
+    /// The largest `crossBound` for which a cell takes `crossProduct`: as the int8
     /// products' `SlicedBasis.tolerance`, far below the 1e-6 the correlations are checked to.
     static let crossTolerance = 1e-7
 

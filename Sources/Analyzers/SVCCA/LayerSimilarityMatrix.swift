@@ -171,13 +171,13 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
         // either in parallel rows (one BLAS thread each) or one at a time on `blasThreads`:
         // never a mix, so a cell's arithmetic does not depend on its neighbours.
         let route = RepresentationSimilarity.productRoute(precision, measures: measures, blasThreads: blasThreads)
-        // A heatmap that is one pair (decided from the whole heatmap, so a shard holding its
-        // cell computes it alike) multiplies activations, not bases, when that is proven accurate.
-        let crossPair = namesA.count == 1 && namesB.count == 1 && cells.count == 1 && route == .float64
-            && measures.isDisjoint(with: [.pwcca, .cka])
+        // A heatmap of one A layer uses every B basis once: its cells multiply activations, not
+        // bases, when that is proven accurate (decided from the whole heatmap, so a shard holding a
+        // cell computes it alike).
+        let crossRow = namesA.count == 1 && route == .float64 && measures.isDisjoint(with: [.pwcca, .cka])
         return try withBLASThreads(max(blasThreads, 1)) {
             try cellProducts(cells, namesA, namesB, reduction: reduction, measures: measures, inputEpsilon: inputEpsilon,
-                             precision: route, threads: threads, productThreads: max(blasThreads, 1), crossPair: crossPair,
+                             precision: route, threads: threads, productThreads: max(blasThreads, 1), crossRow: crossRow,
                              progress: progress, load: load)
         }
     }
@@ -209,13 +209,14 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
     /// (fewer rows than threads) every layer the cells touch is prepared first, all in parallel
     /// on one BLAS thread each (a pair's two eigendecompositions side by side instead of one
     /// after the other on both cores: `dsytrd`'s level-2 half does not scale to two threads), and
-    /// then each product runs on all `productThreads`. With `crossPair` (the single cell of a 1 × 1
-    /// heatmap) both layers are prepared without their bases and the cell takes
-    /// `RepresentationSimilarity.crossProduct` when `crossBound` allows, the bases otherwise.
+    /// then each product runs on all `productThreads`. With `crossRow` (a heatmap of one A layer,
+    /// 1 × N: no basis is used twice but A's) every layer is prepared without its basis and each
+    /// cell takes `RepresentationSimilarity.crossProduct` when `crossBound` allows; the others get
+    /// the bases of their two layers after all.
     private static func cellProducts(_ cells: [Cell], _ namesA: [String], _ namesB: [String],
                                      reduction: RepresentationSimilarity.Reduction, measures: RepresentationSimilarity.Measures,
                                      inputEpsilon: Double, precision: RepresentationSimilarity.ProductPrecision, threads: Int,
-                                     productThreads: Int, crossPair: Bool = false, progress: @Sendable () -> Void,
+                                     productThreads: Int, crossRow: Bool = false, progress: @Sendable () -> Void,
                                      load: @Sendable (Side, Int) throws -> Tensor<Double>) throws -> CellResults {
         typealias RS = RepresentationSimilarity
         let basisFor = measures.contains(.cka) ? nil : reduction
@@ -236,14 +237,14 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
         let rowSlot = Dictionary(uniqueKeysWithValues: rowIndices.enumerated().map { ($1, $0) })
         for (position, cell) in cells.enumerated() { if let r = rowSlot[cell.row] { grouped[r].append((position, cell.column)) } }
         let rowCells = grouped
-        /// Row `r`'s comparisons, by position in `cells`.
-        @Sendable func products(_ r: Int, _ a: ReadyLayer, _ layersB: [ReadyLayer]) throws -> [(Int, RS.Comparison)] {
-            try rowCells[r].map { cell -> (Int, RS.Comparison) in
+        /// The comparisons of A layer `a`'s `cells` from the bases, by position in `cells`.
+        @Sendable func products(_ cells: [(position: Int, column: Int)], _ a: ReadyLayer,
+                                _ layerB: (Int) -> ReadyLayer?) throws -> [(Int, RS.Comparison)] {
+            try cells.map { cell -> (Int, RS.Comparison) in
                 defer { progress() }
-                guard let s = slot[cell.column] else {
+                guard let b = layerB(cell.column) else {
                     throw RS.SimilarityError.notComparable(detail: "layer '\(namesB[cell.column])' was not prepared")
                 }
-                let b = layersB[s]
                 let kept = try RS.checkPair(a.layer, b.layer, reduction: reduction)
                 let (m, bound) = try RS.product(a.basis, rows: a.need, b.basis, rows: b.need, datapoints: a.layer.datapoints, threads: productThreads)
                 var terms = try RS.terms(product: m, a.layer, b.layer, keptA: kept.0, keptB: kept.1, measures: measures)
@@ -251,26 +252,43 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
                 return (cell.position, RS.summarise(a.layer, b.layer, keptA: kept.0, keptB: kept.1, terms: terms))
             }
         }
-        if crossPair, let cell = cells.first, rowCells.count == 1 {
-            let both = try parallelMap(2, threads: threads) { k -> RS.PreparedLayer in
+        if crossRow, rowIndices.count == 1, let row = rowIndices.first {
+            let all = try parallelMap(columns.count + 1, threads: threads) { k -> RS.PreparedLayer in
                 defer { progress() }
-                return k == 0 ? try prepared(.b, cell.column, deferBasis: true) : try prepared(.a, cell.row, deferBasis: true)
+                return k < columns.count ? try prepared(.b, columns[k], deferBasis: true) : try prepared(.a, row, deferBasis: true)
             }
-            let (a, b) = (both[1], both[0])
-            let dropped = (a: [cell.row: a.droppedNeurons], b: [cell.column: b.droppedNeurons])
-            let kept = try RS.checkPair(a, b, reduction: reduction)
-            let needA = try RS.needed(a, kept: kept.0, measures: measures), needB = try RS.needed(b, kept: kept.1, measures: measures)
-            if let bound = RS.crossBound(a, columns: needA, b, columns: needB), bound <= RS.crossTolerance {
-                defer { progress() }
+            let a = all[columns.count]
+            var comparisons: [(Int, RS.Comparison)] = [], viaBases: [(position: Int, column: Int)] = []
+            for cell in rowCells[0] {
+                guard let s = slot[cell.column] else {
+                    throw RS.SimilarityError.notComparable(detail: "layer '\(namesB[cell.column])' was not prepared")
+                }
+                let b = all[s]
+                let kept = try RS.checkPair(a, b, reduction: reduction)
+                let needA = try RS.needed(a, kept: kept.0, measures: measures), needB = try RS.needed(b, kept: kept.1, measures: measures)
+                guard let bound = RS.crossBound(a, columns: needA, b, columns: needB), bound <= RS.crossTolerance else {
+                    viaBases.append(cell)
+                    continue
+                }
                 var terms = try RS.terms(product: try RS.crossProduct(a, columns: needA, b, columns: needB), a, b,
                                          keptA: kept.0, keptB: kept.1, measures: measures)
                 terms.productBound = bound
-                return CellResults(comparisons: [RS.summarise(a, b, keptA: kept.0, keptB: kept.1, terms: terms)],
-                                   droppedA: dropped.a, droppedB: dropped.b)
+                comparisons.append((cell.position, RS.summarise(a, b, keptA: kept.0, keptB: kept.1, terms: terms)))
+                progress()
             }
-            // The bases after all, formed as `prepare` forms them (in parallel, one BLAS thread each).
-            let formed = try parallelMap(2, threads: threads) { k in try ready(try (k == 0 ? b : a).formingBasis()) }
-            return CellResults(comparisons: try products(0, formed[1], [formed[0]]).map(\.1), droppedA: dropped.a, droppedB: dropped.b)
+            if !viaBases.isEmpty {
+                // The bases after all, formed as `prepare` forms them (in parallel, one BLAS thread each).
+                let formSlots = Array(Set(viaBases.compactMap { slot[$0.column] })).sorted()
+                let formed = try parallelMap(formSlots.count + 1, threads: threads) { k in
+                    try ready(try (k < formSlots.count ? all[formSlots[k]] : a).formingBasis())
+                }
+                let bySlot = Dictionary(uniqueKeysWithValues: zip(formSlots, formed))
+                comparisons += try products(viaBases, formed[formSlots.count]) { column in slot[column].flatMap { bySlot[$0] } }
+            }
+            var ordered = [RS.Comparison?](repeating: nil, count: cells.count)
+            for (position, c) in comparisons { ordered[position] = c }
+            return CellResults(comparisons: ordered.compactMap { $0 }, droppedA: [row: a.droppedNeurons],
+                               droppedB: Dictionary(uniqueKeysWithValues: zip(columns, all[0..<columns.count].map(\.droppedNeurons))))
         }
         let layersB: [ReadyLayer]
         let rows: [(dropped: [Int], row: [(Int, RS.Comparison)])]
@@ -281,7 +299,9 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
             }
             layersB = Array(all[0..<columns.count])
             let layersA = Array(all[columns.count...])
-            rows = try rowIndices.indices.map { r in (layersA[r].layer.droppedNeurons, try products(r, layersA[r], layersB)) }
+            rows = try rowIndices.indices.map { r in
+                (layersA[r].layer.droppedNeurons, try products(rowCells[r], layersA[r]) { slot[$0].map { layersB[$0] } })
+            }
         } else {
             let b = try parallelMap(columns.count, threads: threads) { n -> ReadyLayer in
                 defer { progress() }
@@ -291,7 +311,7 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
             rows = try parallelMap(rowIndices.count, threads: threads) { r in
                 let a = try ready(.a, rowIndices[r])
                 progress()
-                return (a.layer.droppedNeurons, try products(r, a, b))
+                return (a.layer.droppedNeurons, try products(rowCells[r], a) { slot[$0].map { b[$0] } })
             }
         }
         var comparisons = [RS.Comparison?](repeating: nil, count: cells.count)

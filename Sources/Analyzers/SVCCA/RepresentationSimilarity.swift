@@ -89,7 +89,7 @@ public enum RepresentationSimilarity {
         public let singularValues: [Double]
         /// `S·Vᵀ`, `[rank, neurons]`: the coordinates of each neuron in the basis `U` (PWCCA's weights).
         let sVt: Tensor<Double>
-        /// When `prepare` was asked to defer the basis (a single pair, `crossProduct`): what `U`
+        /// When `prepare` was asked to defer the basis (a heatmap of one A layer, `crossProduct`): what `U`
         /// is made of, and `u` is empty.
         var deferred: DeferredBasis? = nil
 
@@ -362,7 +362,7 @@ public enum RepresentationSimilarity {
         public var ckaRBF: Double? = nil
         /// Procrustes distance of the activations, when asked for (`SimilarityMeasures.procrustes`).
         public var procrustes: Double? = nil
-        /// With int8-sliced products (`ProductPrecision.int8`), or a single pair's product from its
+        /// With int8-sliced products (`ProductPrecision.int8`), or a product from the two layers'
         /// activations (`crossProduct`): the proven bound on how far every canonical correlation
         /// (so their mean) may lie from the float64 bases' exact product.
         public var productBound: Double? = nil

@@ -163,9 +163,10 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
         --metric svcca (the default) is the fastest, PWCCA and CKA are computed when named. \
         For SVCCA alone each pair's correlations come from the Gram of the product of its bases \
         when that is provably within 1e-8 of its SVD (the bound per cell in result.json as \
-        correlationBound), else from the SVD. A single pair (one layer on each side) multiplies \
-        the two layers' activations once instead of forming both bases, when that is provably \
-        within 1e-7 of the bases' product (the bound in result.json as productBound). \
+        correlationBound), else from the SVD. With one layer of A (a pair, or one layer against \
+        several of B) each cell multiplies the two layers' activations once instead of forming \
+        their bases, when that is provably within 1e-7 of the bases' product (the bound in \
+        result.json as productBound). \
         --shard k/N splits the heatmap's cells (with --diff-b, both heatmaps'), balanced by their \
         products' cost; each shard reads and prepares only the layers its cells use.
 
