@@ -80,6 +80,22 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         }
     }
 
+    /// A heatmap's layers are prepared with their bases deferred and formed transposed,
+    /// `Uᵀ = Wᵀ·Xᵀ` (`transposedBasis`): the transpose of the `U` that `prepare` forms, to rounding,
+    /// in float64 and rounded to float32 alike.
+    @Test func aDeferredBasisIsFormedTransposed() throws {
+        let x = try layers("a", count: 3, n: 400, seed: 13)[2].1
+        let deferred = try RS.prepare(x, name: "a", inputEpsilon: .ulpOfOne, allowGram: true, basisFor: .variance(0.9), deferBasis: true)
+        let formed = try RS.prepare(x, name: "a", basisFor: .variance(0.9))
+        #expect(deferred.deferred != nil && deferred.basisColumns == formed.basisColumns)
+        let k = formed.basisColumns, n = 400
+        let direct = RS.transposedBasis(deferred, columns: k, as: Double.self)
+        let viaU = RS.transposedBasis(formed, columns: k, as: Double.self)
+        #expect(direct.count == k * n && zip(direct, viaU).allSatisfy { abs($0 - $1) < 1e-13 })
+        let single = RS.transposedBasis(deferred, columns: k, as: Float.self)
+        #expect(zip(single, direct).allSatisfy { $0 == Float($1) })
+    }
+
     @Test func aLayerOnOtherDatapointsIsReported() throws {
         let a = try layers("a", count: 1, n: 200, seed: 5), b = try layers("b", count: 2, n: 200, seed: 6) + layers("c", count: 1, n: 150, seed: 7)
         #expect(throws: RS.SimilarityError.datapointMismatch(layerA: "a0", rowsA: 200, layerB: "c0", rowsB: 150)) {

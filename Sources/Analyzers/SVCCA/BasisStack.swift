@@ -99,9 +99,25 @@ extension RepresentationSimilarity {
     static let float32Block = 1024
 
     /// The leading `columns` columns of a prepared layer's basis, transposed to
-    /// `[columns, datapoints]` and rounded to `S`.
+    /// `[columns, datapoints]` and rounded to `S`. A deferred basis is formed transposed,
+    /// `Uᵀ = W_{:,:columns}ᵀ·Xᵀ` in one `dgemm`, without `U` itself.
     static func transposedBasis<S: BLASScalar>(_ layer: PreparedLayer, columns: Int, as: S.Type) -> [S] {
         let n = layer.datapoints, stride = layer.basisColumns
+        if let d = layer.deferred, columns <= stride {
+            let q = layer.neurons
+            var rows = [Double](repeating: 0, count: columns * n)
+            d.w.withUnsafeBufferPointer { w in
+                d.centred.withUnsafeBufferPointer { x in
+                    rows.withUnsafeMutableBufferPointer { o in
+                        guard let pw = w.baseAddress, let px = x.baseAddress, let po = o.baseAddress, columns > 0, n > 0, q > 0 else { return }
+                        Double.gemm(transposeA: true, transposeB: true, m: columns, n: n, k: q, alpha: 1,
+                                    a: pw, lda: stride, b: px, ldb: q, beta: 0, c: po, ldc: n)
+                    }
+                }
+            }
+            if let same = rows as? [S] { return same }
+            return rows.map { S($0) }
+        }
         var out = [S](repeating: 0, count: columns * n)
         layer.u.withUnsafeBufferPointer { u in
             out.withUnsafeMutableBufferPointer { o in

@@ -224,7 +224,8 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
             try RS.prepare(try load(side, i), name: (side == .a ? namesA : namesB)[i], inputEpsilon: inputEpsilon,
                            allowGram: true, basisFor: basisFor, deferBasis: deferBasis)
         }
-        @Sendable func ready(_ side: Side, _ i: Int) throws -> ReadyLayer { try ready(try prepared(side, i)) }
+        // Deferred: the product bases are formed transposed from `X` and `W` (`transposedBasis`).
+        @Sendable func ready(_ side: Side, _ i: Int) throws -> ReadyLayer { try ready(try prepared(side, i, deferBasis: true)) }
         @Sendable func ready(_ layer: RS.PreparedLayer) throws -> ReadyLayer {
             let need = try RS.needed(layer, kept: layer.kept(reduction), measures: measures)
             let basis = RS.ProductBasis(layer, columns: need, precision: precision, threads: productThreads)
