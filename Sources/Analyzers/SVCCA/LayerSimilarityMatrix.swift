@@ -278,10 +278,10 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
                 progress()
             }
             if !viaBases.isEmpty {
-                // The bases after all, formed as `prepare` forms them (in parallel, one BLAS thread each).
+                // The bases after all, as every other heatmap forms them (in parallel, one BLAS thread each).
                 let formSlots = Array(Set(viaBases.compactMap { slot[$0.column] })).sorted()
                 let formed = try parallelMap(formSlots.count + 1, threads: threads) { k in
-                    try ready(try (k < formSlots.count ? all[formSlots[k]] : a).formingBasis())
+                    try ready(k < formSlots.count ? all[formSlots[k]] : a)
                 }
                 let bySlot = Dictionary(uniqueKeysWithValues: zip(formSlots, formed))
                 comparisons += try products(viaBases, formed[formSlots.count]) { column in slot[column].flatMap { bySlot[$0] } }
