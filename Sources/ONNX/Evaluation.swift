@@ -25,6 +25,11 @@ extension ONNXModel {
             }
             values[input.name] = .float(t)
         }
+        var live = LiveValues(limit: liveElementLimit)
+        for input in inputs {
+            guard let v = values[input.name] else { continue }
+            do { try live.add(v) } catch { throw .invalidGraphValue(path: path, name: input.name, reason: error.reason) }
+        }
         for name in feeds.keys where !inputs.contains(where: { $0.name == name }) {
             throw .invalidGraphValue(path: path, name: name, reason: "not a graph input (inputs: \(inputs.map(\.name).joined(separator: ", ")))")
         }
@@ -41,7 +46,11 @@ extension ONNXModel {
                 throw .evaluation(path: path, node: node.name, reason: "the node names no output")
             }
             values[output] = result
-            for input in Set(node.inputs) where lastUse[input] == i && constants[input] == nil { values[input] = nil }
+            do { try live.add(result) } catch { throw .evaluation(path: path, node: node.name, reason: "\(node.op.rawValue): \(error.reason)") }
+            for input in Set(node.inputs) where lastUse[input] == i && constants[input] == nil {
+                live.remove(values[input])
+                values[input] = nil
+            }
         }
         var result: [String: Tensor<Float>] = [:]
         for name in wanted {

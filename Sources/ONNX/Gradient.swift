@@ -124,7 +124,7 @@ extension ONNXModel {
         }
         do { _ = try checkedCount(x.shape) } catch { throw .invalidGraphValue(path: path, name: input.name, reason: error.reason) }
         values[input.name] = .float(x)
-        var lastUse: [String: Int] = [:]
+        var lastUse: [String: Int] = [:], live = LiveValues(limit: liveElementLimit)
         if keeping != nil { for (i, node) in nodes.enumerated() { for input in node.inputs where !input.isEmpty { lastUse[input] = i } } }
         for (i, node) in nodes.enumerated() {
             let operands = node.inputs.map { $0.isEmpty ? nil : values[$0] }
@@ -143,8 +143,12 @@ extension ONNXModel {
             }
             guard let output = node.outputs.first, !output.isEmpty else { throw .evaluation(path: path, node: node.name, reason: "the node names no output") }
             values[output] = aliases[output] != nil ? parameters[output].map { .float($0) } ?? result : result
+            do { try live.add(result) } catch { throw .evaluation(path: path, node: node.name, reason: "\(node.op.rawValue): \(error.reason)") }
             if let keeping {
-                for input in Set(node.inputs) where lastUse[input] == i && !keeping.contains(input) && constants[input] == nil { values[input] = nil }
+                for input in Set(node.inputs) where lastUse[input] == i && !keeping.contains(input) && constants[input] == nil {
+                    live.remove(values[input])
+                    values[input] = nil
+                }
             }
         }
         return values

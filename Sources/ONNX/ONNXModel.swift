@@ -69,6 +69,8 @@ public struct ONNXModel: Sendable {
     let kernels: [Kernel]
     /// The initializers as graph values (float32 or Int64), converted once.
     let constants: [String: ONNXValue]
+    /// The elements an evaluation's live values may hold together (`liveElementBudget`; tests lower it).
+    var liveElementLimit = liveElementBudget
 
     /// Bounds on what a file may make Basin read.
     public struct Limits: Sendable {

@@ -71,6 +71,33 @@ struct KernelError: Error {
 /// otherwise ask for any allocation.
 let maxElementsPerValue = 1 << 28
 
+/// The float32 elements all live values of one evaluation may hold together: half of the memory
+/// this process may use (`MemoryLimit`). With `maxElementsPerValue` per value, an evaluation
+/// stops at most one value past it, so a graph that expands a tiny input into many large live
+/// values is refused naming the node instead of exhausting memory.
+let liveElementBudget = Int(min(MemoryLimit.bytes / 8, UInt64(Int.max)))
+
+/// The elements held by an evaluation's live values (constants not counted), checked against
+/// `liveElementBudget` as values are added.
+struct LiveValues {
+    let limit: Int
+    private(set) var elements = 0
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Counts a new value; throws when the live values would exceed the budget.
+    mutating func add(_ value: ONNXValue) throws(KernelError) {
+        elements += value.count
+        guard elements <= limit else {
+            throw KernelError("the graph's live values would hold \(elements) elements (\(String(format: "%.1f GB", Double(elements) * 4 / 1e9))), "
+                              + "more than the \(limit) (\(String(format: "%.1f GB", Double(limit) * 4 / 1e9))) Basin allows "
+                              + "(half of this process's \(MemoryLimit.description))")
+        }
+    }
+
+    mutating func remove(_ value: ONNXValue?) { if let value { elements -= value.count } }
+}
+
 /// The element count of `shape`, checked for negative dimensions, overflow and the limit.
 func checkedCount(_ shape: [Int]) throws(KernelError) -> Int {
     // Dimensions are bounded too: an empty tensor of shape [0, 2⁶²] holds nothing, but window

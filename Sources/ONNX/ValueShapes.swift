@@ -19,7 +19,7 @@ extension ONNXModel {
         var values = constants
         values[input.name] = .float(Tensor(zeros: inputShape))
         var shapes = values.mapValues(\.shape)
-        var lastUse: [String: Int] = [:]
+        var lastUse: [String: Int] = [:], live = LiveValues(limit: liveElementLimit)
         for (i, node) in nodes.enumerated() { for name in node.inputs where !name.isEmpty { lastUse[name] = i } }
         for (i, node) in nodes.enumerated() {
             let operands = node.inputs.map { $0.isEmpty ? nil : values[$0] }
@@ -30,8 +30,12 @@ extension ONNXModel {
             if let output = node.outputs.first, !output.isEmpty {
                 values[output] = result
                 shapes[output] = result.shape
+                do { try live.add(result) } catch { throw .evaluation(path: path, node: node.name, reason: "\(node.op.rawValue): \(error.reason)") }
             }
-            for name in Set(node.inputs) where lastUse[name] == i && constants[name] == nil { values[name] = nil }
+            for name in Set(node.inputs) where lastUse[name] == i && constants[name] == nil {
+                live.remove(values[name])
+                values[name] = nil
+            }
         }
         return shapes
     }

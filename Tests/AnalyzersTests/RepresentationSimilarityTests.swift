@@ -138,6 +138,27 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         }
     }
 
+    /// A layer with more neurons than datapoints takes the thin SVD, never the neurons × neurons
+    /// Gram (4 × 200 000 would ask for 320 GB): its singular values are the SVD's, and SVCCA of
+    /// such a pair is refused for too few datapoints, naming the layer.
+    @Test func wideLayersTakeTheThinSVD() throws {
+        let wide = random(30, 400, seed: 41)
+        let layer = try RS.prepare(wide, name: "wide", basisFor: .variance(0.99))
+        #expect(layer.route == .svd && layer.rank == 29 && layer.neurons == 400)
+        var centred = wide
+        for j in 0..<400 {
+            let mean = (0..<30).reduce(0.0) { $0 + wide[$1, j] } / 30
+            for i in 0..<30 { centred[i, j] -= mean }
+        }
+        let s = try LinearAlgebra.singularValues(centred).scalars
+        #expect(zip(layer.singularValues, s).allSatisfy { abs($0 - $1) <= 1e-12 * s[0] })
+        let huge = random(4, 200_000, seed: 42)
+        let a = try RS.prepare(huge, name: "a", basisFor: .variance(0.99)), b = try RS.prepare(huge, name: "b", basisFor: .variance(0.99))
+        #expect(throws: RS.SimilarityError.tooFewDatapoints(layer: "a", neurons: 3, datapoints: 4)) {
+            try RS.compare(a, b, reduction: .variance(0.99), measures: [])
+        }
+    }
+
     /// `prepare` centres a layer in its own storage only when it holds the only reference: a
     /// caller that keeps its tensor gets it back untouched, and both ways give the same bits.
     @Test func preparingLeavesTheCallersActivationsAlone() throws {

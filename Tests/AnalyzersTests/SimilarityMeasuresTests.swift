@@ -117,6 +117,41 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         #expect(abs(try SM.procrustes(a, b) - (2 - 2 * corr)) < 1e-12)
     }
 
+    /// Layers wider than their datapoints (p·q > n²) take the `[n, n]` routes — `⟨XXᵀ, YYᵀ⟩` for
+    /// debiased CKA, the singular values of `R_x·R_yᵀ` for Procrustes — and give what the
+    /// explicit `[p, q]` product gives (written out here; the [n, n] route for Procrustes
+    /// checked on one wide and one narrow side too).
+    @Test func wideLayersNeverFormTheNeuronsProduct() throws {
+        let x = random(24, 300, seed: 31)
+        var y = try Tensor.matmul(x, random(300, 260, seed: 32))
+        let noise = random(24, 260, seed: 33)
+        for i in 0..<24 { for j in 0..<260 { y[i, j] += 20 * noise[i, j] } }
+        #expect(abs(try SM.debiasedCKA(x, y) - (try naiveDebiasedCKA(x, y))) < 1e-10)
+        func explicitProcrustes(_ a: Tensor<Double>, _ b: Tensor<Double>) throws -> Double {
+            let (xc, yc) = (try Tensor(shape: a.shape, scalars: SM.centred(a)), try Tensor(shape: b.shape, scalars: SM.centred(b)))
+            let m = try Tensor.matmul(xc, yc, transposeA: true)
+            let norms = (xc.scalars.reduce(0) { $0 + $1 * $1 } * yc.scalars.reduce(0) { $0 + $1 * $1 }).squareRoot()
+            return max(2 - 2 * (try LinearAlgebra.singularValues(m)).scalars.reduce(0, +) / norms, 0)
+        }
+        for (a, b) in [(x, y), (x, random(24, 5, seed: 34))] {
+            let d = try SM.procrustes(a, b)
+            #expect(abs(d - (try explicitProcrustes(a, b))) < 1e-12 && d > 0)
+        }
+    }
+
+    /// RBF CKA's `[n, n]` kernels are refused, naming the layer, before they are allocated when
+    /// they would not fit in the machine (a 1 048 576-datapoint layer of one neuron: 8 MB of input,
+    /// 35 TB of kernel).
+    @Test func anRBFKernelLargerThanMemoryIsRefused() throws {
+        let x = Tensor<Double>(shape: [1 << 20, 1], repeating: 1)
+        do {
+            _ = try SM.rbfKernel(x, bandwidth: 0.5, name: "huge")
+            Issue.record("a 2^20 × 2^20 kernel was formed")
+        } catch let error as RS.SimilarityError {
+            #expect(error.description.contains("layer 'huge' has 1048576 datapoints") && error.description.contains("more than this machine's"))
+        }
+    }
+
     /// `fixtures/svcca/make_pwcca_google_fixture.py`: google/svcca's algorithm in NumPy.
     @Test func googlePWCCAMatchesTheNumPyFixture() throws {
         let a = try NPYFile.read(path: fixtures + "/svcca/google_a.npy").doubleTensor()

@@ -197,3 +197,53 @@ extension ONNXHostileGraphTests {
         }
     }
 }
+
+extension ONNXHostileGraphTests {
+    static func int64Tensor(_ name: String, _ values: [Int64]) -> Onnx_TensorProto {
+        var t = Onnx_TensorProto()
+        t.name = name
+        t.dataType = 7
+        t.dims = [Int64(values.count)]
+        t.int64Data = values
+        return t
+    }
+
+    /// Slice steps at the ends of int64 (a crafted file's) take what the step of the axis's length
+    /// takes — at most one element — instead of overflowing the index arithmetic.
+    @Test(arguments: [(Int64.max, Int64(0), Int64(4), Int64(1), [Float(10)]), (Int64.min, 3, -5, 1, [13]),
+                      (Int64.min + 1, -1, Int64.min, 1, [13]), (1 << 62, 0, 1, 0, [10, 11, 12, 13])])
+    func extremeSliceStepsTakeAtMostOneElement(step: Int64, start: Int64, end: Int64, axis: Int64, expected: [Float]) throws {
+        let bytes = try Self.model([Self.node("Slice", "cut", inputs: ["x", "starts", "ends", "axes", "steps"], outputs: ["y"])],
+                                   initializers: [Self.int64Tensor("starts", [start]), Self.int64Tensor("ends", [end]),
+                                                  Self.int64Tensor("axes", [axis]), Self.int64Tensor("steps", [step])])
+        let model = try ONNXModel(bytes: bytes, path: Self.path)
+        let y = try #require(try model.evaluate(["x": try Tensor(shape: [1, 4], scalars: [10, 11, 12, 13])])["y"])
+        #expect(y.scalars == expected)
+    }
+}
+
+extension ONNXHostileGraphTests {
+    /// A graph that expands its input into many large values alive at once is refused at the node
+    /// that crosses the live-value budget (half this process's memory; lowered here to 4 000
+    /// elements), naming it, in evaluation, shape evaluation and the gradient's forward pass —
+    /// where each value alone is allowed. Under the budget the same graph evaluates.
+    @Test func liveValuesBeyondTheBudgetAreRefusedNamingTheNode() throws {
+        // x [1, 4] → e0 = Expand(x, [256, 4]) (1 024 elements), then e1…e3 = e0 + e0, all alive until
+        // the final sum; y = ReduceMean of the sum over axis 0, keeping [1, 4].
+        var nodes = [Self.node("Expand", "grow", inputs: ["x", "shape"], outputs: ["e0"])]
+        for i in 1...3 { nodes.append(Self.node("Add", "add\(i)", inputs: ["e0", "e0"], outputs: ["e\(i)"])) }
+        nodes.append(Self.node("Add", "sum12", inputs: ["e1", "e2"], outputs: ["s12"]))
+        nodes.append(Self.node("Add", "sum123", inputs: ["s12", "e3"], outputs: ["s"]))
+        nodes.append(Self.node("ReduceMean", "y", inputs: ["s"], outputs: ["y"], ints: ["axes": [0]]))
+        let bytes = try Self.model(nodes, initializers: [Self.int64Tensor("shape", [256, 4])])
+        var model = try ONNXModel(bytes: bytes, path: Self.path)
+        let x = try Tensor<Float>(shape: [1, 4], scalars: [1, 2, 3, 4])
+        let y = try #require(try model.evaluate(["x": x])["y"])
+        #expect(y.scalars == [6, 12, 18, 24])
+        model.liveElementLimit = 4_000
+        // Live at add3 (x dropped after Expand): e0, e1, e2, e3, 1 024 each.
+        let reason = "Add: the graph's live values would hold 4096 elements (0.0 GB), more than the 4000 (0.0 GB) Basin allows (half of this process's \(MemoryLimit.description))"
+        #expect(throws: ONNXError.evaluation(path: Self.path, node: "add3", reason: reason)) { try model.evaluate(["x": x]) }
+        #expect(throws: ONNXError.self) { try model.valueShapes(inputShape: [1, 4]) }
+    }
+}

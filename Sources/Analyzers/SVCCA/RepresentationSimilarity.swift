@@ -248,8 +248,12 @@ public enum RepresentationSimilarity {
             dropped = []
             matrix = x
         }
-        if allowGram, let layer = try gramRoute(matrix, name: name, inputEpsilon: inputEpsilon, dropped: dropped, basisFor: reduction,
-                                                deferBasis: deferBasis) {
+        // The Gram route only for at most as many neurons as datapoints: the rank is at most the
+        // datapoints, and the neurons² Gram is then never larger than the activations themselves
+        // (a 4 × 200 000 layer would ask for 320 GB); the thin SVD takes wide layers.
+        if allowGram, matrix.shape[1] <= n,
+           let layer = try gramRoute(matrix, name: name, inputEpsilon: inputEpsilon, dropped: dropped, basisFor: reduction,
+                                     deferBasis: deferBasis) {
             return layer
         }
         return try svdRoute(matrix, name: name, inputEpsilon: inputEpsilon, dropped: dropped, basisFor: reduction)

@@ -50,9 +50,17 @@ public enum SimilarityMeasures {
         return out
     }
 
-    /// `‖AᵀB‖²_F` for row blocks `a [n, p]`, `b [n, q]`.
+    /// `‖AᵀB‖²_F` for row blocks `a [n, p]`, `b [n, q]`: from the `[p, q]` product, or for wide
+    /// layers (`p·q > n²`) as `⟨AAᵀ, BBᵀ⟩_F` from two `[n, n]` Grams — never larger than the
+    /// smaller of the two (a 4 × 200 000 layer would otherwise ask for 320 GB).
     static func crossSquared(_ a: [Double], _ b: [Double], rows n: Int, _ p: Int, _ q: Int) throws -> Double {
-        let m = try Tensor.matmul(try Tensor(shape: [n, p], scalars: a), try Tensor(shape: [n, q], scalars: b), transposeA: true)
+        let x = try Tensor(shape: [n, p], scalars: a), y = try Tensor(shape: [n, q], scalars: b)
+        let wide = p.multipliedReportingOverflow(by: q), square = n.multipliedReportingOverflow(by: n)
+        if wide.overflow || (!square.overflow && wide.partialValue > square.partialValue) {
+            let k = try Tensor.matmul(x, x, transposeB: true), l = try Tensor.matmul(y, y, transposeB: true)
+            return zip(k.scalars, l.scalars).reduce(0) { $0 + $1.0 * $1.1 }
+        }
+        let m = try Tensor.matmul(x, y, transposeA: true)
         return m.scalars.reduce(0) { $0 + $1 * $1 }
     }
 
@@ -156,6 +164,14 @@ public enum SimilarityMeasures {
         guard x.rank == 2 else { throw SimilarityError.notAMatrix(layer: name, shape: x.shape) }
         guard x.isFinite else { throw SimilarityError.nonFinite(layer: name) }
         let n = x.shape[0]
+        // Forming the kernel holds a few [n, n] float64 arrays at once (the Gram, the distances,
+        // the kernel): refused before any is allocated when four would not fit in this machine.
+        let cells = n.multipliedReportingOverflow(by: n), bytes = cells.partialValue.multipliedReportingOverflow(by: 32)
+        guard !cells.overflow, !bytes.overflow, UInt64(bytes.partialValue) <= MemoryLimit.bytes else {
+            throw SimilarityError.notComparable(detail: "RBF CKA: layer '\(name)' has \(n) datapoints; its \(n) × \(n) kernel needs "
+                + "\(cells.overflow ? "more" : String(format: "%.1f GB", Double(bytes.partialValue) / 1e9)) of working memory, "
+                + "more than this machine's \(MemoryLimit.description) (use fewer datapoints, or another --metric)")
+        }
         let k = try centredRBF(centred(x), n: n, p: x.shape[1], bandwidth: bandwidth, name: name)
         return CentredKernel(datapoints: n, values: k, norm: k.reduce(0) { $0 + $1 * $1 }.squareRoot())
     }
@@ -202,7 +218,20 @@ public enum SimilarityMeasures {
         let nx = xc.reduce(0) { $0 + $1 * $1 }.squareRoot(), ny = yc.reduce(0) { $0 + $1 * $1 }.squareRoot()
         guard nx > 0 else { throw SimilarityError.noVariance(layer: names.0) }
         guard ny > 0 else { throw SimilarityError.noVariance(layer: names.1) }
-        let m = try Tensor.matmul(try Tensor(shape: [n, p], scalars: xc), try Tensor(shape: [n, q], scalars: yc), transposeA: true)
+        let x = try Tensor(shape: [n, p], scalars: xc), y = try Tensor(shape: [n, q], scalars: yc)
+        let wide = p.multipliedReportingOverflow(by: q), square = n.multipliedReportingOverflow(by: n)
+        let m: Tensor<Double>
+        if wide.overflow || (!square.overflow && wide.partialValue > square.partialValue) {
+            // Wide layers: with Xᵀ = Q_x·R_x (thin QR when p > n, else R_x = Xᵀ), XᵀY = Q_x·(R_x·R_yᵀ)·Q_yᵀ
+            // has the singular values of the small R_x·R_yᵀ; the [p, q] product is never formed.
+            func factor(_ t: Tensor<Double>) throws -> Tensor<Double> {
+                let transposed = try t.transposed()
+                return t.shape[1] > t.shape[0] ? try LinearAlgebra.qr(transposed).r : transposed
+            }
+            m = try Tensor.matmul(try factor(x), try factor(y), transposeB: true)
+        } else {
+            m = try Tensor.matmul(x, y, transposeA: true)
+        }
         let nuclear = try LinearAlgebra.singularValues(m).scalars.reduce(0, +) / (nx * ny)
         return max(2 - 2 * nuclear, 0)
     }

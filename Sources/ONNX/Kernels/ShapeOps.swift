@@ -204,8 +204,11 @@ extension Kernel {
         var begin = [Int](repeating: 0, count: rank), step = [Int](repeating: 1, count: rank), out = x.shape
         for k in 0..<starts.count {
             let a = try normalizedAxis(axisList[k], rank: rank, "Slice axis")
-            let d = x.shape[a], s = stepList[k]
-            guard s != 0 else { throw KernelError("Slice step 0") }
+            let d = x.shape[a]
+            guard stepList[k] != 0 else { throw KernelError("Slice step 0") }
+            // A step of |s| ≥ d takes at most the first element, as the step d does: clamped, the
+            // arithmetic below (and the stride `s·stride`) cannot overflow whatever the file says.
+            let s = stepList[k] > 0 ? Swift.min(stepList[k], Swift.max(d, 1)) : Swift.max(stepList[k], -Swift.max(d, 1))
             // Clamp as ONNX says: negative values count from the end, then clip to the valid range.
             func clamp(_ v: Int, _ lo: Int, _ hi: Int) -> Int { Swift.min(Swift.max(v < 0 ? (v <= Int.min + d ? lo : v + d) : v, lo), hi) }
             let b = s > 0 ? clamp(starts[k], 0, d) : clamp(starts[k], 0, d - 1)
