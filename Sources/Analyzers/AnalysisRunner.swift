@@ -137,7 +137,8 @@ public enum AnalysisRunner {
         let old = staging + ".old"
         let hadOld = fm.fileExists(atPath: outDir)
         let kept = keeping.filter { fm.fileExists(atPath: outDir + "/" + $0) }
-        let keep = hadOld ? Array(Set(OutputFolder.nonResults(in: outDir) + kept)).sorted() : []
+        let fresh = Set((try? fm.contentsOfDirectory(atPath: staging)) ?? [])
+        let keep = hadOld ? Array(Set(OutputFolder.nonResults(in: outDir, replacedBy: fresh) + kept)).sorted() : []
         let taken = keep.filter { fm.fileExists(atPath: staging + "/" + $0) }
         guard taken.isEmpty else {
             throw AnalysisError.outputRefused(path: outDir, reason: "the results would overwrite \(taken.prefix(3).joined(separator: ", ")) there, which earlier results did not write", forceAllowed: false)

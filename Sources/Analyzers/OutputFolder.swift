@@ -58,13 +58,30 @@ public enum OutputFolder {
 
     private struct Header: Decodable { var analyzer: String; var outputs: [String]? }
 
-    /// The entries of a results folder that its result.json does not list as written by the
-    /// analysis (none when it lists nothing: results from before Basin recorded them).
-    static func nonResults(in path: String) -> [String] {
+    /// Extensions of the files analyses write: a listed entry with another one is not taken for
+    /// an earlier result (a result.json edited by hand, or from elsewhere, cannot make Basin
+    /// delete `notes.txt`).
+    static let resultExtensions: Set<String> = ["json", "jsonl", "csv", "png", "svg", "pdf", "html", "npy", "npz",
+                                                "ckpt", "acts", "onnx", "log", "gz", "sbatch"]
+
+    /// The entries of a results folder that are not earlier results, to be kept beside the new
+    /// ones: those its result.json does not list as written by the analysis, and of those it
+    /// lists, any that is not a regular file with a result's extension — a folder or a link is a
+    /// result only when the new results replace it with one of the same name (`replacedBy`).
+    /// None when result.json lists nothing (results from before Basin recorded them).
+    static func nonResults(in path: String, replacedBy newEntries: Set<String> = []) -> [String] {
         guard let data = FileManager.default.contents(atPath: path + "/result.json"),
               let header = try? JSONDecoder().decode(Header.self, from: data), let outputs = header.outputs else { return [] }
         let written = Set(outputs)
-        return ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { !written.contains($0) }.sorted()
+        return ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { name in
+            guard written.contains(name), name != "result.json" else { return name != "result.json" }
+            var info = stat()
+            guard lstat(path + "/" + name, &info) == 0 else { return false }
+            if (info.st_mode & S_IFMT) == S_IFREG {
+                return !resultExtensions.contains((name as NSString).pathExtension.lowercased())
+            }
+            return !newEntries.contains(name)
+        }.sorted()
     }
 
     /// Why `path` must never be replaced, or nil.

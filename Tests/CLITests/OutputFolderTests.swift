@@ -98,6 +98,30 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: run + "/analyses") == ["norms-1-2"])
     }
 
+    /// An earlier result.json whose `outputs` was edited to list the user's own files: a listed
+    /// folder, a listed file of a kind analyses never write, and an unlisted file are all kept
+    /// beside the new results; a listed stale result file (a CSV) is replaced as before.
+    @Test func anEditedOutputsListDeletesNoUserFiles() throws {
+        let (dir, run) = try makeRun()
+        let out = dir + "/norms-out"
+        #expect(try analyze(["norms", run, "--epochs", "1", "--out", out]).status == 0)
+        try Data("precious\n".utf8).write(to: URL(fileURLWithPath: out + "/mydata.txt"))
+        try FileManager.default.createDirectory(atPath: out + "/photos/2023", withIntermediateDirectories: true)
+        try Data("jpg".utf8).write(to: URL(fileURLWithPath: out + "/photos/2023/a.jpg"))
+        try Data("a,b\n".utf8).write(to: URL(fileURLWithPath: out + "/stale.csv"))
+        try Data("x".utf8).write(to: URL(fileURLWithPath: out + "/unlisted.png"))
+        var envelope = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/result.json"))) as? [String: Any])
+        envelope["outputs"] = ((envelope["outputs"] as? [String]) ?? []) + ["mydata.txt", "photos", "stale.csv"]
+        try JSONSerialization.data(withJSONObject: envelope).write(to: URL(fileURLWithPath: out + "/result.json"))
+        let again = try analyze(["norms", run, "--epochs", "1,2", "--out", out])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(FileManager.default.contents(atPath: out + "/mydata.txt") == Data("precious\n".utf8))
+        #expect(FileManager.default.contents(atPath: out + "/photos/2023/a.jpg") == Data("jpg".utf8))
+        #expect(FileManager.default.contents(atPath: out + "/unlisted.png") == Data("x".utf8))
+        #expect(!FileManager.default.fileExists(atPath: out + "/stale.csv"))
+        #expect(try String(contentsOfFile: out + "/result.json", encoding: .utf8).contains("epoch-0002.ckpt"))
+    }
+
     @Test func resultOfAnotherAnalyzerIsRefused() throws {
         let (dir, run) = try makeRun()
         let out = dir + "/barrier-out"
