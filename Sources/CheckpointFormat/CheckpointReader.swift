@@ -17,6 +17,9 @@ public final class CheckpointReader: @unchecked Sendable {
     public let manifestSHA256: String?
     /// The manifest exactly as read: every later pass checks the file still holds it.
     private let manifestBytes: [UInt8]
+    /// Each tensor's position in `manifest.tensors` by name (names are unique: the manifest's
+    /// decoder refuses duplicates), so finding records is not a scan per name.
+    private let recordIndex: [String: Int]
 
     /// Opens `path` and reads its manifest (the first entry) and, in format version 2, the
     /// manifest checksum (the second), without touching tensor data.
@@ -29,6 +32,7 @@ public final class CheckpointReader: @unchecked Sendable {
         manifest = opened.manifest
         manifestSHA256 = opened.checksum
         manifestBytes = opened.bytes
+        recordIndex = Dictionary(opened.manifest.tensors.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     private struct Opened {
@@ -66,7 +70,7 @@ public final class CheckpointReader: @unchecked Sendable {
     public var names: [String] { manifest.tensors.map(\.name) }
 
     /// The manifest row for a tensor, or nil.
-    public func record(named name: String) -> TensorRecord? { manifest.tensors.first { $0.name == name } }
+    public func record(named name: String) -> TensorRecord? { recordIndex[name].map { manifest.tensors[$0] } }
 
     /// The checks every read runs, in one pass over the whole archive.
     ///

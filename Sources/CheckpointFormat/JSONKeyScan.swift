@@ -35,14 +35,15 @@ enum JSONKeyScan {
                 }
                 guard i < bytes.count else { return nil }
                 i += 1
-                guard let last = frames.last, var keys = last.keys, last.expectKey else { continue }
+                guard let top = frames.indices.last, frames[top].keys != nil, frames[top].expectKey else { continue }
                 let token = Array(bytes[start..<i])
                 let key = escaped ? ((try? JSONSerialization.jsonObject(with: Data(token), options: .fragmentsAllowed)) as? String)
                     : String(decoding: token.dropFirst().dropLast(), as: UTF8.self)
                 guard let key else { return nil }
-                if keys.contains(key) { return "key '\(key)' appears more than once" }
-                keys.insert(key)
-                frames[frames.count - 1] = (keys, false)
+                if frames[top].keys?.contains(key) == true { return "key '\(key)' appears more than once" }
+                // In place: a copy of the set per key made a header of n keys cost n².
+                frames[top].keys?.insert(key)
+                frames[top].expectKey = false
             default:
                 i += 1
             }

@@ -87,6 +87,23 @@ struct RecordedWalkTests {
         #expect(try Self.walk(run, ["--source", "recorded", "--points", "3", "--train-limit", "40"]).epochs.first?.steps.count == 2)
     }
 
+    /// A step record whose iteration is at the end of int64 (the walk adds one to the last) is
+    /// refused naming the file and the line, and nothing is left in the run's analyses/.
+    @Test func anIterationBeyondAnyRunIsRefused() throws {
+        let run = try Self.run(model: .mlp(inputShape: [4], widths: [], classes: 3),
+                               data: DatasetSpec(source: .blobs(classes: 3, perClass: 40, dimensions: 4), validationCount: 30, seed: 5),
+                               points: 3, trainLimit: 40, maxSteps: 2)
+        var lines = try String(contentsOfFile: run.walkPath, encoding: .utf8).split(separator: "\n").map(String.init)
+        let step = try #require(lines.firstIndex { $0.contains("\"step\"") })
+        var record = try #require(try JSONSerialization.jsonObject(with: Data(lines[step].utf8)) as? [String: Any])
+        record["iteration"] = Int.max
+        lines[step] = String(decoding: try JSONSerialization.data(withJSONObject: record), as: UTF8.self)
+        try (lines.joined(separator: "\n") + "\n").write(toFile: run.walkPath, atomically: true, encoding: .utf8)
+        #expect(throws: AnalysisError.unusable(path: run.walkPath, detail: "line \(step + 1): epoch 2 and iteration \(Int.max) must lie in 0…\(1 << 53)")) {
+            try Self.walk(run, ["--source", "recorded"])
+        }
+    }
+
     @Test func recordedWalkShardsMergeBitForBit() throws {
         let run = try Self.run(model: .mlp(inputShape: [4], widths: [], classes: 3),
                                data: DatasetSpec(source: .blobs(classes: 3, perClass: 40, dimensions: 4), validationCount: 30, seed: 5),

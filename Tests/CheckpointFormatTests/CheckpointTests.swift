@@ -33,6 +33,21 @@ import Tensors
         #expect(readBytes(dir + "/a.ckpt") == readBytes(dir + "/b.ckpt"))
     }
 
+    /// A checkpoint of 20 000 tensors: every record is found by name through an index, and
+    /// reading them all is linear in their number (a scan per name made `norms` on such a file
+    /// take minutes). The bound is generous for a debug build on a shared machine.
+    @Test func manyTensorsAreFoundByNameInLinearTime() throws {
+        let dir = temporaryDirectory()
+        let sources = (0..<20_000).map { TensorSource(name: "t\($0)", tensor: Tensor<Float>(shape: [1], repeating: Float($0))) }
+        try CheckpointWriter.write(sources, manifest: sampleManifest(), to: dir + "/many.ckpt")
+        let start = Date()
+        let reader = try CheckpointReader(path: dir + "/many.ckpt")
+        #expect((0..<20_000).allSatisfy { reader.record(named: "t\($0)")?.shape == [1] } && reader.record(named: "t20000") == nil)
+        let arrays = try reader.arrays(named: reader.names)
+        #expect(arrays.count == 20_000 && arrays["t19999"]?.floatTensor().scalars == [19_999])
+        #expect(Date().timeIntervalSince(start) < 30)
+    }
+
     @Test func readsOnlyTheTensorsAskedFor() throws {
         let dir = temporaryDirectory()
         try CheckpointWriter.write(sampleTensors(), manifest: sampleManifest(), to: dir + "/c.ckpt")

@@ -28,6 +28,18 @@ import Testing
     let two = #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"U8","shape":[4],"data_offsets":[8,12]}}"#
     let data: [UInt8] = Array(0..<12)
 
+    /// A header of 100 000 (empty) tensors reads in time linear in its size: its duplicate-key
+    /// scan copied the set of keys seen for every key, minutes for a 12 MB header. The bound is
+    /// generous (debug build, shared machine); the quadratic scan took over a minute here.
+    @Test func aHeaderOfManyTensorsReadsInLinearTime() throws {
+        let header = "{" + (0..<100_000).map { #""t\#($0)":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}"# }.joined(separator: ",") + "}"
+        let start = Date()
+        let (tensors, _) = try Safetensors.read(path: file(header, data: [], name: "many.safetensors"))
+        #expect(tensors.count == 100_000 && tensors.last?.array.count == 0)
+        #expect(Date().timeIntervalSince(start) < 20)
+        #expect(JSONKeyScan.problem(in: Array(#"{"a":1,"b":{"a":2},"a":3}"#.utf8)) == "key 'a' appears more than once")
+    }
+
     @Test func aValidFileReads() throws {
         let (tensors, _) = try Safetensors.read(path: file(two, data: data, padTo: 112))
         #expect(tensors.map(\.name) == ["a", "b"])

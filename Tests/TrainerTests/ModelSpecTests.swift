@@ -55,6 +55,19 @@ struct ModelSpecTests {
         #expect(throws: TrainerError.self) { try Model(spec: spec, rng: RandomGenerator(seed: 0)) }
     }
 
+    /// Every number within its bound, the product not: refused before the storage is allocated,
+    /// with the count and the machine's memory (4.4 TB of parameters for two 2²⁰-wide layers).
+    @Test func aModelLargerThanMemoryIsRefusedBeforeAllocation() {
+        let spec = ModelSpec.mlp(inputShape: [1, 28, 28], widths: [1 << 20, 1 << 20], classes: 10)
+        do {
+            _ = try Model(spec: spec, rng: RandomGenerator(seed: 0))
+            Issue.record("a 4.4 TB model was built")
+        } catch {
+            guard case .invalidSpec(let message) = error else { Issue.record("unexpected \(error)"); return }
+            #expect(message.contains("the model has 1100346294282 parameters") && message.contains("more than this machine's"), "\(message)")
+        }
+    }
+
     @Test("load round-trips a state dict and names a tensor of the wrong shape")
     func loadStateDict() throws {
         let spec = ModelSpec.vgg(depth: 11, classes: 10, widthMultiplier: 0.125, batchNorm: true)

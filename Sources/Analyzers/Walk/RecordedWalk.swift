@@ -7,6 +7,8 @@ import Trainer
 /// profile at α = 0, 1/points, …, 1.
 struct RecordedWalk {
     struct Step { var epoch: Int; var iteration: Int; var profile: [Double] }
+    /// The largest epoch or iteration a step record may carry (2⁵³: exact in JSON's doubles).
+    static let largestCount = 1 << 53
 
     var path: String
     var points: Int
@@ -33,6 +35,10 @@ struct RecordedWalk {
             guard kind == "step", let e = (o["epoch"] as? NSNumber)?.intValue, let i = (o["iteration"] as? NSNumber)?.intValue,
                   let profile = (o["profile"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.doubleValue }) else {
                 throw AnalysisError.unusable(path: path, detail: "line \(n + 1) is not a step record with epoch, iteration and profile")
+            }
+            // Counts a run could reach (the walk adds one to the last iteration).
+            guard (0...Self.largestCount).contains(e), (0...Self.largestCount).contains(i) else {
+                throw AnalysisError.unusable(path: path, detail: "line \(n + 1): epoch \(e) and iteration \(i) must lie in 0…\(Self.largestCount)")
             }
             steps.append(Step(epoch: e, iteration: i, profile: profile))
         }

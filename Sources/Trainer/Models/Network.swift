@@ -73,6 +73,14 @@ public final class Network<Scalar: BLASScalar> {
         makeRoot = { (try? Architectures.build(spec, as: Scalar.self)) ?? .sequential(Sequential([])) }
         var t = ParameterTable()
         root.layout(prefix: "", into: &t)
+        // Each number of a spec is bounded, their product is not: a spec from a file could ask
+        // for terabytes of parameters. Refused before the storage is allocated.
+        let bytes = (t.parameterCount + t.bufferCount).multipliedReportingOverflow(by: MemoryLayout<Scalar>.size)
+        guard !bytes.overflow, UInt64(bytes.partialValue) <= MemoryLimit.bytes else {
+            throw .invalidSpec("the model has \(t.parameterCount) parameters and \(t.bufferCount) buffer values "
+                               + "(\(String(format: "%.1f GB", Double(t.parameterCount + t.bufferCount) * Double(MemoryLayout<Scalar>.size) / 1e9))), "
+                               + "more than this machine's \(MemoryLimit.description)")
+        }
         table = t
         parameterStorage = Buffer(count: t.parameterCount)
         bufferStorage = Buffer(count: t.bufferCount)
