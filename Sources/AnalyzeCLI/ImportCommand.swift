@@ -1,3 +1,4 @@
+import Analyzers
 import ArgumentParser
 import CheckpointFormat
 import Tensors
@@ -353,6 +354,8 @@ struct ExportCommand: ParsableCommand {
             if !force { throw .writeFailed(path: to, detail: "file exists; pass --force to replace it") }
         case .folder:
             if !isDirectory.boolValue { throw .writeFailed(path: to, detail: "it is a file, not a folder") }
+            // A run, its checkpoints/ or activations/, the working directory…: never, as for --out.
+            if let reason = OutputFolder.protection(to) { throw .writeFailed(path: to, detail: reason) }
             let contents = (try? FileManager.default.contentsOfDirectory(atPath: to)) ?? []
             if !contents.isEmpty && !force {
                 throw .writeFailed(path: to, detail: "the folder exists and is not empty; pass --force to replace its files")

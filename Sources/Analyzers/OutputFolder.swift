@@ -85,7 +85,7 @@ public enum OutputFolder {
     }
 
     /// Why `path` must never be replaced, or nil.
-    static func protection(_ path: String) -> String? {
+    public static func protection(_ path: String) -> String? {
         let fm = FileManager.default
         let url = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath()
         let name = url.lastPathComponent

@@ -161,9 +161,8 @@ public struct CheckpointManifest: Codable, Equatable, Sendable {
         guard let format = head.format else { throw .invalidManifest(path: path, detail: "no 'format' field") }
         guard format == formatName else { throw .unsupportedFormat(path: path, found: format, expected: formatName) }
         guard let version = head.formatVersion else { throw .invalidManifest(path: path, detail: "no 'formatVersion' field") }
-        guard version >= 1 && version <= currentVersion else {
-            throw .unsupportedVersion(path: path, found: version, supported: currentVersion)
-        }
+        guard version >= 1 else { throw .invalidManifest(path: path, detail: "formatVersion \(version) is not a version (1…\(currentVersion))") }
+        guard version <= currentVersion else { throw .unsupportedVersion(path: path, found: version, supported: currentVersion) }
         let manifest: CheckpointManifest
         do { manifest = try JSONDecoder().decode(CheckpointManifest.self, from: data) } catch {
             throw .invalidManifest(path: path, detail: describe(error))

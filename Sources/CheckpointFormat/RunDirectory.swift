@@ -101,16 +101,25 @@ public struct RunDirectory: Sendable {
 
     private func list(_ directory: String, suffix: String) -> [RunPoint] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        // Only the names Basin writes (epoch-0001, not epoch-1 beside it): one file per point.
         return names.filter { $0.hasSuffix(suffix) && !$0.hasPrefix(".") }
-            .compactMap { RunPoint(fileStem: String($0.dropLast(suffix.count))) }
+            .compactMap { name -> RunPoint? in
+                let stem = String(name.dropLast(suffix.count))
+                return RunPoint(fileStem: stem).flatMap { $0.fileStem == stem ? $0 : nil }
+            }
             .sorted()
     }
 
     /// The checkpoint file for a point the user named.
     /// - Throws: `CheckpointError.missingCheckpoint` listing the checkpoints that exist.
+    /// - Throws: also `.invalidInput` for a link that leads nowhere.
     public func checkpoint(_ point: RunPoint) throws(CheckpointError) -> String {
         let file = checkpointPath(for: point)
         guard FileManager.default.fileExists(atPath: file) else {
+            var info = stat()
+            if lstat(file, &info) == 0 {
+                throw .invalidInput(path: file, detail: "a symbolic link that leads nowhere (a loop, or its target is missing)")
+            }
             throw .missingCheckpoint(run: path, requested: point.description, available: checkpoints().map(\.description))
         }
         return file

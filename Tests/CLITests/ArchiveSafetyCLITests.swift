@@ -166,5 +166,16 @@ import Testing
         let file = try analyze(["export", dir + "/c.ckpt", "--to", out + "/notes.txt/", "--force"])
         #expect(file.status == 1 && FileManager.default.contents(atPath: out + "/notes.txt") == Data("mine".utf8))
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).allSatisfy { !$0.hasPrefix(".") })
+        // A run or its checkpoints/ is refused even with --force, as analyzers' --out is.
+        let run = dir + "/run"
+        for point in ["1", "2"] {
+            #expect(try analyze(["import", fixtures + "/interop/state_dict", "--run", run, "--epoch", point]).status == 0)
+        }
+        for target in [run + "/checkpoints/", run + "/"] {
+            let before = try FileManager.default.contentsOfDirectory(atPath: target).sorted()
+            let refused = try analyze(["export", dir + "/c.ckpt", "--to", target, "--force"])
+            #expect(refused.status == 1 && refused.stderr.contains("run"), "\(refused.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: target).sorted() == before)
+        }
     }
 }

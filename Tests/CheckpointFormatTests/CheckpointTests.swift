@@ -287,6 +287,28 @@ import Tensors
         #expect(throws: CheckpointError.self) { try RunDirectory.parsePoints("seventy") }
     }
 
+    /// Only the names Basin writes count (`epoch-1.ckpt` beside `epoch-0001.ckpt` is not a second
+    /// epoch 1), and a checkpoint that is a link leading nowhere is named as such, not as missing.
+    @Test func oddNamesAndDeadLinksInCheckpoints() throws {
+        let run = try makeRun()
+        try CheckpointWriter.write(sampleTensors(), manifest: sampleManifest(), to: run.checkpointsDirectory + "/epoch-10.ckpt")
+        #expect(run.checkpoints() == [.epoch(10), .epoch(70), .epoch(150), .iteration(123)])
+        let loop = run.checkpointPath(for: .epoch(5))
+        #expect(symlink(loop, loop) == 0)
+        #expect(throws: CheckpointError.invalidInput(path: loop, detail: "a symbolic link that leads nowhere (a loop, or its target is missing)")) {
+            try run.checkpoint(.epoch(5))
+        }
+    }
+
+    /// A format version below 1 is malformed, not a newer format.
+    @Test func aNegativeFormatVersionIsNotNewer() throws {
+        let path = temporaryDirectory() + "/negative.ckpt"
+        try writeRawTar([("manifest.json", Array(#"{"format": "basin-checkpoint", "formatVersion": -1, "kind": "checkpoint"}"#.utf8))], to: path)
+        #expect(throws: CheckpointError.invalidManifest(path: path, detail: "formatVersion -1 is not a version (1…2)")) {
+            try CheckpointReader(path: path)
+        }
+    }
+
     @Test func notADirectory() {
         #expect(throws: CheckpointError.notARunDirectory(path: "/nonexistent-run", detail: "no such directory")) {
             try RunDirectory(path: "/nonexistent-run")

@@ -28,6 +28,22 @@ struct RunTrainerTests {
         return out
     }
 
+    /// A run.json that decodes to the wrong shape gets one line naming the field, not
+    /// DecodingError's debug description.
+    @Test func aMalformedRunSpecIsOneLine() throws {
+        let run = try RunDirectory.create(path: folder())
+        for (text, expected) in [("[]", "not a Basin run spec: the top level is not an object"),
+                                 (#"{"name": "x"}"#, "not a Basin run spec: the field 'model' is missing")] {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: run.runJSONPath))
+            do {
+                _ = try RunSpec.load(run)
+                Issue.record("\(text) loaded")
+            } catch let error as CheckpointError {
+                #expect(error.description.contains(expected) && !error.description.contains("Debug description"), "\(error)")
+            }
+        }
+    }
+
     @Test("a run writes what the analyzers need")
     func emission() throws {
         let path = folder()

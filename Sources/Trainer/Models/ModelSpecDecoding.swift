@@ -38,21 +38,21 @@ extension ModelSpec {
     static func describe(_ error: DecodingError) -> String {
         func field(_ path: [any CodingKey], _ key: (any CodingKey)? = nil) -> String {
             let parts = (path + (key.map { [$0] } ?? [])).map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
-            return parts.isEmpty ? "the top level" : "'" + parts.joined(separator: ".").replacingOccurrences(of: ".[", with: "[") + "'"
+            return parts.isEmpty ? "the top level" : "the field '" + parts.joined(separator: ".").replacingOccurrences(of: ".[", with: "[") + "'"
         }
         func help(_ key: String?) -> String { key.flatMap { fieldHelp[$0] }.map { " (\($0))" } ?? "" }
         switch error {
         case let .keyNotFound(key, context):
-            return "the field \(field(context.codingPath, key)) is missing\(help(key.stringValue)); see docs/TRAINING.md"
+            return "\(field(context.codingPath, key)) is missing\(help(key.stringValue)); see docs/TRAINING.md"
         case let .typeMismatch(type, context):
-            return "the field \(field(context.codingPath)) is not \(article(type))\(help(context.codingPath.last?.stringValue))"
+            return "\(field(context.codingPath)) is not \(article(type))\(help(context.codingPath.last?.stringValue))"
         case let .valueNotFound(type, context):
-            return "the field \(field(context.codingPath)) is null, expected \(article(type))\(help(context.codingPath.last?.stringValue))"
+            return "\(field(context.codingPath)) is null, expected \(article(type))\(help(context.codingPath.last?.stringValue))"
         case let .dataCorrupted(context):
             if context.codingPath.last?.stringValue == "kind" {
                 return "the field 'kind' is not one Basin builds\(help("kind"))"
             }
-            return context.codingPath.isEmpty ? "not valid JSON" : "the field \(field(context.codingPath)): \(context.debugDescription)"
+            return context.codingPath.isEmpty ? "not valid JSON" : "\(field(context.codingPath)): \(context.debugDescription)"
         @unknown default:
             return "\(error)"
         }

@@ -82,7 +82,9 @@ public struct RunSpec: Codable, Equatable, Sendable {
         }
         let spec: RunSpec
         do { spec = try JSONDecoder().decode(RunSpec.self, from: data) } catch {
-            throw CheckpointError.invalidInput(path: run.runJSONPath, detail: "not a Basin run spec: \(error)")
+            // One line: the field and what is wrong, not DecodingError's debug dump.
+            throw CheckpointError.invalidInput(path: run.runJSONPath,
+                                               detail: "not a Basin run spec: " + ((error as? DecodingError).map(ModelSpec.describe) ?? "\(error)"))
         }
         do { try spec.validate() } catch {
             throw CheckpointError.invalidInput(path: run.runJSONPath, detail: error.description)
