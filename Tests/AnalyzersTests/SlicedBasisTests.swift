@@ -45,13 +45,13 @@ struct SlicedBasisTests {
         let x = try Self.layers("a", count: 2, n: size.datapoints, neurons: size.neurons, seed: 3)
         let a = try RS.prepare(x[0].1, name: "a", basisFor: .variance(0.99)), b = try RS.prepare(x[1].1, name: "b", basisFor: .variance(0.99))
         let (ka, kb) = (a.kept(.variance(0.99)), b.kept(.variance(0.99)))
-        func sliced(_ l: RS.PreparedLayer, _ k: Int) -> Sliced? {
-            Sliced(transposed: RS.transposedBasis(l, columns: k, as: Double.self), rows: k, datapoints: l.datapoints, threads: 2)
+        func sliced(_ l: RS.PreparedLayer, _ k: Int) throws -> Sliced? {
+            Sliced(transposed: try RS.transposedBasis(l, columns: k, as: Double.self), rows: k, datapoints: l.datapoints, threads: 2)
         }
-        let sa = try #require(sliced(a, ka)), sb = try #require(sliced(b, kb))
+        let sa = try #require(try sliced(a, ka)), sb = try #require(try sliced(b, kb))
         let n = a.datapoints
         for (layer, sliced, k) in [(a, sa, ka), (b, sb, kb)] {
-            let original = RS.transposedBasis(layer, columns: k, as: Double.self)
+            let original = try RS.transposedBasis(layer, columns: k, as: Double.self)
             // The residual: ‖U − Σ_s A_s‖_F.
             let parts = (0..<Sliced.count).map { Self.slice(sliced, $0) }
             var squares = 0.0

@@ -89,10 +89,10 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         let formed = try RS.prepare(x, name: "a", basisFor: .variance(0.9))
         #expect(deferred.deferred != nil && deferred.basisColumns == formed.basisColumns)
         let k = formed.basisColumns, n = 400
-        let direct = RS.transposedBasis(deferred, columns: k, as: Double.self)
-        let viaU = RS.transposedBasis(formed, columns: k, as: Double.self)
+        let direct = try RS.transposedBasis(deferred, columns: k, as: Double.self)
+        let viaU = try RS.transposedBasis(formed, columns: k, as: Double.self)
         #expect(direct.count == k * n && zip(direct, viaU).allSatisfy { abs($0 - $1) < 1e-13 })
-        let single = RS.transposedBasis(deferred, columns: k, as: Float.self)
+        let single = try RS.transposedBasis(deferred, columns: k, as: Float.self)
         #expect(zip(single, direct).allSatisfy { $0 == Float($1) })
     }
 

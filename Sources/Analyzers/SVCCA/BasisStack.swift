@@ -48,12 +48,12 @@ extension RepresentationSimilarity {
 
         /// The first `columns` columns of `layer`'s basis for `precision` (the measures allow
         /// `int8` only without PWCCA and CKA; see `LayerSimilarityMatrix.compute(cells:…)`).
-        init(_ layer: PreparedLayer, columns: Int, precision: ProductPrecision, threads: Int) {
+        init(_ layer: PreparedLayer, columns: Int, precision: ProductPrecision, threads: Int) throws {
             if precision == .float32 {
-                self = .float32(transposedBasis(layer, columns: columns, as: Float.self))
+                self = .float32(try transposedBasis(layer, columns: columns, as: Float.self))
                 return
             }
-            let rows = transposedBasis(layer, columns: columns, as: Double.self)
+            let rows = try transposedBasis(layer, columns: columns, as: Double.self)
             let size = layer.datapoints.multipliedReportingOverflow(by: columns * columns)
             if precision == .int8, !size.overflow, size.partialValue >= Self.slicingMinimum,
                let sliced = SlicedBasis(transposed: rows, rows: columns, datapoints: layer.datapoints, threads: threads),
@@ -101,20 +101,11 @@ extension RepresentationSimilarity {
     /// The leading `columns` columns of a prepared layer's basis, transposed to
     /// `[columns, datapoints]` and rounded to `S`. A deferred basis is formed transposed,
     /// `Uᵀ = W_{:,:columns}ᵀ·Xᵀ` in one `dgemm`, without `U` itself.
-    static func transposedBasis<S: BLASScalar>(_ layer: PreparedLayer, columns: Int, as: S.Type) -> [S] {
+    static func transposedBasis<S: BLASScalar>(_ layer: PreparedLayer, columns: Int, as: S.Type) throws -> [S] {
         let n = layer.datapoints, stride = layer.basisColumns
-        if let d = layer.deferred, columns <= stride {
-            let q = layer.neurons
-            var rows = [Double](repeating: 0, count: columns * n)
-            d.w.withUnsafeBufferPointer { w in
-                d.centred.withUnsafeBufferPointer { x in
-                    rows.withUnsafeMutableBufferPointer { o in
-                        guard let pw = w.baseAddress, let px = x.baseAddress, let po = o.baseAddress, columns > 0, n > 0, q > 0 else { return }
-                        Double.gemm(transposeA: true, transposeB: true, m: columns, n: n, k: q, alpha: 1,
-                                    a: pw, lda: stride, b: px, ldb: q, beta: 0, c: po, ldc: n)
-                    }
-                }
-            }
+        if let d = layer.deferred {
+            let w = columns == stride ? d.w : try RepresentationSimilarity.columns(d.w, columns)
+            let rows = try Tensor.matmul(w, d.centred, transposeA: true, transposeB: true).scalars
             if let same = rows as? [S] { return same }
             return rows.map { S($0) }
         }

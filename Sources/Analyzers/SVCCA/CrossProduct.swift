@@ -22,35 +22,10 @@ extension RepresentationSimilarity {
               ka > 0, kb > 0, ka <= da.w.shape[1], kb <= db.w.shape[1] else {
             throw SimilarityError.notComparable(detail: "layers '\(a.name)' and '\(b.name)': no activations kept for their cross product")
         }
-        let n = a.datapoints, qa = a.neurons, qb = b.neurons, ca = da.w.shape[1], cb = db.w.shape[1]
-        // C = X_aᵀ·X_b [qa, qb], T = W_{a,:ka}ᵀ·C [ka, qb], M = T·W_{b,:kb} [ka, kb].
-        var c = [Double](repeating: 0, count: qa * qb)
-        var t = [Double](repeating: 0, count: ka * qb)
-        var m = [Double](repeating: 0, count: ka * kb)
-        da.centred.withUnsafeBufferPointer { xa in
-            db.centred.withUnsafeBufferPointer { xb in
-                da.w.withUnsafeBufferPointer { wa in
-                    db.w.withUnsafeBufferPointer { wb in
-                        c.withUnsafeMutableBufferPointer { cp in
-                            t.withUnsafeMutableBufferPointer { tp in
-                                m.withUnsafeMutableBufferPointer { mp in
-                                    guard let pxa = xa.baseAddress, let pxb = xb.baseAddress, let pwa = wa.baseAddress,
-                                          let pwb = wb.baseAddress, let pc = cp.baseAddress, let pt = tp.baseAddress,
-                                          let pm = mp.baseAddress else { return }
-                                    Double.gemm(transposeA: true, transposeB: false, m: qa, n: qb, k: n, alpha: 1,
-                                                a: pxa, lda: qa, b: pxb, ldb: qb, beta: 0, c: pc, ldc: qb)
-                                    Double.gemm(transposeA: true, transposeB: false, m: ka, n: qb, k: qa, alpha: 1,
-                                                a: pwa, lda: ca, b: pc, ldb: qb, beta: 0, c: pt, ldc: qb)
-                                    Double.gemm(transposeA: false, transposeB: false, m: ka, n: kb, k: qb, alpha: 1,
-                                                a: pt, lda: qb, b: pwb, ldb: cb, beta: 0, c: pm, ldc: kb)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        return try Tensor(shape: [ka, kb], scalars: m)
+        // C = X_aᵀ·X_b [q_a, q_b], T = W_{a,:ka}ᵀ·C [ka, q_b], M = T·W_{b,:kb} [ka, kb].
+        let wa = ka == da.w.shape[1] ? da.w : try columns(da.w, ka), wb = kb == db.w.shape[1] ? db.w : try columns(db.w, kb)
+        let c = try Tensor.matmul(da.centred, db.centred, transposeA: true)
+        return try Tensor.matmul(try Tensor.matmul(wa, c, transposeA: true), wb)
     }
 
     /// The largest `crossBound` for which a cell takes `crossProduct`: as the int8

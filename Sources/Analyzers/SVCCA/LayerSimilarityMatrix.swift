@@ -220,16 +220,24 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
                                      load: @Sendable (Side, Int) throws -> Tensor<Double>) throws -> CellResults {
         typealias RS = RepresentationSimilarity
         let basisFor = measures.contains(.cka) ? nil : reduction
-        @Sendable func prepared(_ side: Side, _ i: Int, deferBasis: Bool = false) throws -> RS.PreparedLayer {
+        // Bases deferred: the product bases are formed transposed from `X` and `W` (`transposedBasis`),
+        // or not at all (`crossProduct`).
+        @Sendable func prepared(_ side: Side, _ i: Int) throws -> RS.PreparedLayer {
             try RS.prepare(try load(side, i), name: (side == .a ? namesA : namesB)[i], inputEpsilon: inputEpsilon,
-                           allowGram: true, basisFor: basisFor, deferBasis: deferBasis)
+                           allowGram: true, basisFor: basisFor, deferBasis: true)
         }
-        // Deferred: the product bases are formed transposed from `X` and `W` (`transposedBasis`).
-        @Sendable func ready(_ side: Side, _ i: Int) throws -> ReadyLayer { try ready(try prepared(side, i, deferBasis: true)) }
+        @Sendable func ready(_ side: Side, _ i: Int) throws -> ReadyLayer { try ready(try prepared(side, i)) }
         @Sendable func ready(_ layer: RS.PreparedLayer) throws -> ReadyLayer {
             let need = try RS.needed(layer, kept: layer.kept(reduction), measures: measures)
-            let basis = RS.ProductBasis(layer, columns: need, precision: precision, threads: productThreads)
+            let basis = try RS.ProductBasis(layer, columns: need, precision: precision, threads: productThreads)
             return ReadyLayer(layer: try layer.droppingBasis(), basis: basis, need: need)
+        }
+        /// A cell's comparison from its product of bases `m` (and that product's bound).
+        @Sendable func comparison(_ a: RS.PreparedLayer, _ b: RS.PreparedLayer, kept: (Int, Int), product m: Tensor<Double>,
+                                  bound: Double?) throws -> RS.Comparison {
+            var terms = try RS.terms(product: m, a, b, keptA: kept.0, keptB: kept.1, measures: measures)
+            terms.productBound = bound
+            return RS.summarise(a, b, keptA: kept.0, keptB: kept.1, terms: terms)
         }
         let columns = Array(Set(cells.map(\.column))).sorted(), rowIndices = Array(Set(cells.map(\.row))).sorted()
         let slot = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1, $0) })
@@ -248,15 +256,13 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
                 }
                 let kept = try RS.checkPair(a.layer, b.layer, reduction: reduction)
                 let (m, bound) = try RS.product(a.basis, rows: a.need, b.basis, rows: b.need, datapoints: a.layer.datapoints, threads: productThreads)
-                var terms = try RS.terms(product: m, a.layer, b.layer, keptA: kept.0, keptB: kept.1, measures: measures)
-                terms.productBound = bound
-                return (cell.position, RS.summarise(a.layer, b.layer, keptA: kept.0, keptB: kept.1, terms: terms))
+                return (cell.position, try comparison(a.layer, b.layer, kept: kept, product: m, bound: bound))
             }
         }
         if crossRow, rowIndices.count == 1, let row = rowIndices.first {
             let all = try parallelMap(columns.count + 1, threads: threads) { k -> RS.PreparedLayer in
                 defer { progress() }
-                return k < columns.count ? try prepared(.b, columns[k], deferBasis: true) : try prepared(.a, row, deferBasis: true)
+                return k < columns.count ? try prepared(.b, columns[k]) : try prepared(.a, row)
             }
             let a = all[columns.count]
             var comparisons: [(Int, RS.Comparison)] = [], viaBases: [(position: Int, column: Int)] = []
@@ -271,10 +277,8 @@ public struct LayerSimilarityMatrix: Codable, Sendable {
                     viaBases.append(cell)
                     continue
                 }
-                var terms = try RS.terms(product: try RS.crossProduct(a, columns: needA, b, columns: needB), a, b,
-                                         keptA: kept.0, keptB: kept.1, measures: measures)
-                terms.productBound = bound
-                comparisons.append((cell.position, RS.summarise(a, b, keptA: kept.0, keptB: kept.1, terms: terms)))
+                let m = try RS.crossProduct(a, columns: needA, b, columns: needB)
+                comparisons.append((cell.position, try comparison(a, b, kept: kept, product: m, bound: bound)))
                 progress()
             }
             if !viaBases.isEmpty {

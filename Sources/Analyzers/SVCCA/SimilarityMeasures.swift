@@ -50,13 +50,19 @@ public enum SimilarityMeasures {
         return out
     }
 
+    /// Whether a `[p, q]` product of two layers' neurons would be larger than an `[n, n]` one of
+    /// their datapoints (then the measures go through the datapoints).
+    static func wide(datapoints n: Int, _ p: Int, _ q: Int) -> Bool {
+        let product = p.multipliedReportingOverflow(by: q), square = n.multipliedReportingOverflow(by: n)
+        return product.overflow || (!square.overflow && product.partialValue > square.partialValue)
+    }
+
     /// `‖AᵀB‖²_F` for row blocks `a [n, p]`, `b [n, q]`: from the `[p, q]` product, or for wide
     /// layers (`p·q > n²`) as `⟨AAᵀ, BBᵀ⟩_F` from two `[n, n]` Grams — never larger than the
     /// smaller of the two (a 4 × 200 000 layer would otherwise ask for 320 GB).
     static func crossSquared(_ a: [Double], _ b: [Double], rows n: Int, _ p: Int, _ q: Int) throws -> Double {
         let x = try Tensor(shape: [n, p], scalars: a), y = try Tensor(shape: [n, q], scalars: b)
-        let wide = p.multipliedReportingOverflow(by: q), square = n.multipliedReportingOverflow(by: n)
-        if wide.overflow || (!square.overflow && wide.partialValue > square.partialValue) {
+        if wide(datapoints: n, p, q) {
             let k = try Tensor.matmul(x, x, transposeB: true), l = try Tensor.matmul(y, y, transposeB: true)
             return zip(k.scalars, l.scalars).reduce(0) { $0 + $1.0 * $1.1 }
         }
@@ -219,9 +225,8 @@ public enum SimilarityMeasures {
         guard nx > 0 else { throw SimilarityError.noVariance(layer: names.0) }
         guard ny > 0 else { throw SimilarityError.noVariance(layer: names.1) }
         let x = try Tensor(shape: [n, p], scalars: xc), y = try Tensor(shape: [n, q], scalars: yc)
-        let wide = p.multipliedReportingOverflow(by: q), square = n.multipliedReportingOverflow(by: n)
         let m: Tensor<Double>
-        if wide.overflow || (!square.overflow && wide.partialValue > square.partialValue) {
+        if wide(datapoints: n, p, q) {
             // Wide layers: with Xᵀ = Q_x·R_x (thin QR when p > n, else R_x = Xᵀ), XᵀY = Q_x·(R_x·R_yᵀ)·Q_yᵀ
             // has the singular values of the small R_x·R_yᵀ; the [p, q] product is never formed.
             func factor(_ t: Tensor<Double>) throws -> Tensor<Double> {
