@@ -121,8 +121,8 @@ struct TrainCommand: ParsableCommand {
             spec = try RunSpec.load(try RunDirectory(path: outPath))
         } else if let config {
             guard let data = FileManager.default.contents(atPath: config) else { throw CheckpointError.fileNotFound(path: config) }
-            do { spec = try JSONDecoder().decode(RunSpec.self, from: data) } catch {
-                throw CheckpointError.invalidInput(path: config, detail: "not a run spec: \(error)")
+            do { spec = try RunSpec.decode(data) } catch {
+                throw CheckpointError.invalidInput(path: config, detail: "not a run spec: " + error.line)
             }
         } else {
             guard let p = Presets.named(preset ?? "", seed: seed ?? 1, fixtures: fixtureFolder) else {

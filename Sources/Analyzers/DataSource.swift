@@ -133,10 +133,10 @@ public struct DataSource: Equatable, Sendable, CustomStringConvertible {
             guard let data = FileManager.default.contents(atPath: path) else { throw CheckpointError.fileNotFound(path: path) }
             do {
                 // Either a whole run.json or a bare DatasetSpec.
-                if let run = try? JSONDecoder().decode(RunSpec.self, from: data) { spec = run.data } else {
-                    spec = try JSONDecoder().decode(DatasetSpec.self, from: data)
+                if let run = try? RunSpec.decode(data) { spec = run.data } else {
+                    spec = try decodeJSON(DatasetSpec.self, from: data)
                 }
-            } catch { throw CheckpointError.invalidInput(path: path, detail: "not a dataset spec or run.json (\(Self.oneLine(error)))") }
+            } catch { throw CheckpointError.invalidInput(path: path, detail: "not a dataset spec or run.json (\(error.line))") }
             label = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         case .folder(let path):
             if FileManager.default.fileExists(atPath: path + "/run.json") {

@@ -43,7 +43,7 @@ final class ArchiveReader {
             // deinit frees the handle: a class whose stored properties are set runs deinit
             // even when its initialiser throws.
             let error = failure(nil)
-            guard case .archiveFailure(_, _, let detail) = error else { throw error }
+            guard let detail = ArchiveReader.damagedStart(error) else { throw error }
             if ArchiveReader.startsLikeBasinArchive(path) {
                 throw .truncated(path: path, entry: nil, detail: "data ends early or is damaged (\(detail))")
             }
@@ -93,11 +93,26 @@ final class ArchiveReader {
         let detail = (after ? "after entry '\(entry ?? "")': " : "")
             + (message ?? (compressed ? "compressed data ends early or is damaged" : "unreadable archive"))
         let entry = after ? nil : entry
+        if lower.contains("too much memory") {
+            return .archiveFailure(path: path, entry: entry, detail: detail + ArchiveReader.memoryAdvice)
+        }
         if lower.contains("truncat") || lower.contains("premature") || lower.contains("unexpected end")
             || (message == nil && compressed) {
             return .truncated(path: path, entry: entry, detail: detail)
         }
         return .archiveFailure(path: path, entry: entry, detail: detail)
+    }
+
+    /// What a stream the decompressor refuses for its memory needs (zstd's "Frame requires too
+    /// much memory for decoding": a window beyond 128 MiB, as `zstd --long=31` writes) is: not
+    /// truncated, and readable once recompressed.
+    static let memoryAdvice = " — the compressed stream needs a larger decoding window than readers allow (128 MiB; `zstd --long` writes up to 2 GiB); recompress it with default settings"
+
+    /// Whether an open or first-header failure is a damaged start (reported as truncated for
+    /// a file that starts like a Basin archive) rather than a refusal with its own reason.
+    private static func damagedStart(_ error: CheckpointError) -> String? {
+        guard case .archiveFailure(_, _, let detail) = error, !detail.hasSuffix(memoryAdvice) else { return nil }
+        return detail
     }
 
     /// Advances to the next entry and returns its name, or nil at the end of the archive.
@@ -113,7 +128,7 @@ final class ArchiveReader {
         }
         guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let e = entry else {
             let error = failure(currentEntry, after: currentEntry != nil)
-            if currentEntry == nil, case .archiveFailure(_, _, let detail) = error {
+            if currentEntry == nil, let detail = ArchiveReader.damagedStart(error) {
                 if ArchiveReader.startsLikeBasinArchive(path) {
                     throw .truncated(path: path, entry: nil, detail: "data ends early or is damaged (\(detail))")
                 }

@@ -155,8 +155,8 @@ public struct CheckpointManifest: Codable, Equatable, Sendable {
         struct Head: Decodable { var format: String?; var formatVersion: Int? }
         let data = Data(bytes)
         let head: Head
-        do { head = try JSONDecoder().decode(Head.self, from: data) } catch {
-            throw .invalidManifest(path: path, detail: "not valid JSON")
+        do { head = try decodeJSON(Head.self, from: data) } catch {
+            throw .invalidManifest(path: path, detail: error.line)
         }
         guard let format = head.format else { throw .invalidManifest(path: path, detail: "no 'format' field") }
         guard format == formatName else { throw .unsupportedFormat(path: path, found: format, expected: formatName) }
@@ -164,8 +164,8 @@ public struct CheckpointManifest: Codable, Equatable, Sendable {
         guard version >= 1 else { throw .invalidManifest(path: path, detail: "formatVersion \(version) is not a version (1…\(currentVersion))") }
         guard version <= currentVersion else { throw .unsupportedVersion(path: path, found: version, supported: currentVersion) }
         let manifest: CheckpointManifest
-        do { manifest = try JSONDecoder().decode(CheckpointManifest.self, from: data) } catch {
-            throw .invalidManifest(path: path, detail: describe(error))
+        do { manifest = try decodeJSON(CheckpointManifest.self, from: data) } catch {
+            throw .invalidManifest(path: path, detail: error.line)
         }
         var entries = Set<String>(), names = Set<String>()
         var total = 0
@@ -222,20 +222,4 @@ public struct CheckpointManifest: Codable, Equatable, Sendable {
 
 private func isHexDigit(_ c: UInt8) -> Bool {
     (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46)
-}
-
-/// A short description of a decoding error (the field path and what was wrong).
-func describe(_ error: Error) -> String {
-    guard let e = error as? DecodingError else { return "\(error)" }
-    func path(_ c: DecodingError.Context) -> String {
-        let p = c.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
-        return p.isEmpty ? "" : "field '\(p)': "
-    }
-    switch e {
-    case let .keyNotFound(key, c): return "\(path(c))missing field '\(key.stringValue)'"
-    case let .typeMismatch(_, c): return "\(path(c))\(c.debugDescription)"
-    case let .valueNotFound(_, c): return "\(path(c))\(c.debugDescription)"
-    case let .dataCorrupted(c): return "\(path(c))\(c.debugDescription)"
-    @unknown default: return "\(error)"
-    }
 }

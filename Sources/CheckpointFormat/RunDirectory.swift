@@ -110,9 +110,12 @@ public struct RunDirectory: Sendable {
             .sorted()
     }
 
-    /// The checkpoint file for a point the user named.
+    /// The checkpoint file for a point the user named, checked to be that point: a file whose
+    /// manifest names another epoch (or iteration) was renamed or copied from elsewhere, and
+    /// an analysis of it would be labelled with the wrong point.
     /// - Throws: `CheckpointError.missingCheckpoint` listing the checkpoints that exist.
-    /// - Throws: also `.invalidInput` for a link that leads nowhere.
+    /// - Throws: also `.invalidInput` for a link that leads nowhere or a mislabelled file, and
+    ///   whatever reading its manifest throws.
     public func checkpoint(_ point: RunPoint) throws(CheckpointError) -> String {
         let file = checkpointPath(for: point)
         guard FileManager.default.fileExists(atPath: file) else {
@@ -122,17 +125,34 @@ public struct RunDirectory: Sendable {
             }
             throw .missingCheckpoint(run: path, requested: point.description, available: checkpoints().map(\.description))
         }
+        try RunDirectory.checkLabel(of: file, is: point)
         return file
     }
 
-    /// The activation dump for a point. Fails listing the dumps that exist.
+    /// The activation dump for a point, checked like `checkpoint(_:)`. Fails listing the dumps that exist.
     public func activations(_ point: RunPoint) throws(CheckpointError) -> String {
         let file = activationsPath(for: point)
         guard FileManager.default.fileExists(atPath: file) else {
             throw .missingCheckpoint(run: path, requested: "activations at \(point)",
                                      available: activationDumps().map { "activations at \($0)" })
         }
+        try RunDirectory.checkLabel(of: file, is: point)
         return file
+    }
+
+    /// Refuses an archive whose manifest records a different point than its file name: an
+    /// epoch file's `epoch`, an iteration file's `iteration` (either may be absent: imports
+    /// without one are taken by their name).
+    static func checkLabel(of file: String, is point: RunPoint) throws(CheckpointError) {
+        let manifest = try CheckpointReader(path: file).manifest
+        let recorded: RunPoint?
+        switch point {
+        case .epoch: recorded = manifest.epoch.map(RunPoint.epoch)
+        case .iteration: recorded = manifest.iteration.map(RunPoint.iteration)
+        }
+        if let recorded, recorded != point {
+            throw .invalidInput(path: file, detail: "its manifest says \(recorded), but its name says \(point) (renamed, or copied from another point?); rename it to \(recorded.fileStem)\(file.hasSuffix(".acts") ? ".acts" : ".ckpt") or import it again with the right point")
+        }
     }
 
     /// Parses a comma-separated list of points (`10,150`, `epoch:3,it:120`).
@@ -163,7 +183,7 @@ public struct RunDirectory: Sendable {
     public func runInfo() throws(CheckpointError) -> JSONValue? {
         guard let data = FileManager.default.contents(atPath: runJSONPath) else { return nil }
         do { return try JSONDecoder().decode(JSONValue.self, from: data) } catch {
-            throw .invalidInput(path: runJSONPath, detail: "not valid JSON: \(describe(error))")
+            throw .invalidInput(path: runJSONPath, detail: describeDecoding(error))
         }
     }
 }

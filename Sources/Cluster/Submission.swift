@@ -72,8 +72,8 @@ public struct Submission: Codable, Sendable, Equatable {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         let record: Submission
-        do { record = try decoder.decode(Submission.self, from: data) } catch {
-            throw .invalidRecord(path: path, detail: "not a valid submission record: \(Self.describe(error))")
+        do { record = try decodeJSON(Submission.self, from: data, decoder: decoder) } catch {
+            throw .invalidRecord(path: path, detail: "not a valid submission record: " + error.line)
         }
         guard record.formatVersion == formatVersion else {
             throw .invalidRecord(path: path, detail: "submission record format version \(record.formatVersion); this Basin reads \(formatVersion)")
@@ -104,16 +104,6 @@ public struct Submission: Codable, Sendable, Equatable {
         do { data = try encoder.encode(self) } catch { throw .writeFailed(path: layout.record, detail: "\(error)") }
         do { try AtomicFile.write(Array(data) + [0x0A], to: layout.record) } catch {
             throw .writeFailed(path: layout.record, detail: error.description)
-        }
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        switch error as? DecodingError {
-        case let .dataCorrupted(c)?: return c.debugDescription
-        case let .keyNotFound(key, _)?: return "no '\(key.stringValue)'"
-        case let .typeMismatch(_, c)?, let .valueNotFound(_, c)?:
-            return "'\(c.codingPath.map(\.stringValue).joined(separator: "."))': \(c.debugDescription)"
-        default: return "\(error)"
         }
     }
 }

@@ -80,6 +80,39 @@ import Tensors
 
     /// A manifest shape far larger than its entry: the entry's declared size is checked
     /// against the shape before it is read or skipped.
+    /// A zstd frame asking for a 2 GiB window (`zstd --long=31`) is refused by the decoder for
+    /// its memory, not because data is missing: the message says so and how to fix it. The
+    /// same frame with a 1 MiB window reads, so the hand-made frame is a valid one.
+    @Test func aZstdFrameNeedingAHugeWindowIsNotCalledTruncated() throws {
+        let dir = temporaryDirectory()
+        try CheckpointWriter.write(sampleTensors(), manifest: sampleManifest(), to: dir + "/plain.ckpt")
+        let tar = readBytes(dir + "/plain.ckpt")
+        func frame(windowDescriptor: UInt8) -> [UInt8] {
+            // Magic, a descriptor without single-segment, checksum or content size, the window,
+            // then raw blocks of at most 128 KiB (3-byte headers: size << 3 | type 0 | last).
+            var out: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD, 0x00, windowDescriptor]
+            var start = 0
+            repeat {
+                let end = min(start + (1 << 17), tar.count)
+                let header = (end - start) << 3 | (end == tar.count ? 1 : 0)
+                out += [UInt8(header & 0xFF), UInt8(header >> 8 & 0xFF), UInt8(header >> 16 & 0xFF)]
+                out += tar[start..<end]
+                start = end
+            } while start < tar.count
+            return out
+        }
+        let fine = dir + "/fine.ckpt", huge = dir + "/huge.ckpt"
+        writeBytes(frame(windowDescriptor: 10 << 3), fine)      // 2^(10 + 10) = 1 MiB
+        writeBytes(frame(windowDescriptor: 21 << 3), huge)      // 2^(10 + 21) = 2 GiB
+        #expect(try CheckpointReader(path: fine).manifest.epoch == 3)
+        #expect {
+            try CheckpointReader(path: huge)
+        } throws: { error in
+            guard case let .archiveFailure(p, _, detail)? = error as? CheckpointError else { return false }
+            return p == huge && detail.hasSuffix(ArchiveReader.memoryAdvice) && detail.lowercased().contains("memory")
+        }
+    }
+
     @Test func entrySmallerThanItsShapeIsRefusedEvenWhenSkipped() throws {
         let dir = temporaryDirectory()
         let path = dir + "/small.ckpt"

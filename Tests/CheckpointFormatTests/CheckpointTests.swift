@@ -257,9 +257,33 @@ import Tensors
     func makeRun() throws -> RunDirectory {
         let run = try RunDirectory.create(path: temporaryDirectory("run"))
         for p in [RunPoint.epoch(10), .epoch(150), .epoch(70), .iteration(123)] {
-            try CheckpointWriter.write(sampleTensors(), manifest: sampleManifest(), to: run.checkpointPath(for: p))
+            try CheckpointWriter.write(sampleTensors(), manifest: sampleManifest(at: p), to: run.checkpointPath(for: p))
         }
         return run
+    }
+
+    /// A checkpoint renamed (or copied from another run's point) would be analysed, and its
+    /// results labelled, as the point its name says: refused naming both.
+    @Test func aMislabelledCheckpointIsRefusedNamingBothPoints() throws {
+        let run = try makeRun()
+        let file = run.checkpointPath(for: .epoch(70))
+        try CheckpointWriter.write(sampleTensors(), manifest: sampleManifest(at: .epoch(71)), to: file)
+        #expect(throws: CheckpointError.invalidInput(path: file, detail: "its manifest says epoch 71, but its name says epoch 70 (renamed, or copied from another point?); rename it to epoch-0071.ckpt or import it again with the right point")) {
+            try run.checkpoint(.epoch(70))
+        }
+        #expect(throws: CheckpointError.self) { try run.resolvePair("10,70") }
+        // An iteration file is checked against its iteration; the epoch it fell in is not its label.
+        let iteration = run.checkpointPath(for: .iteration(123))
+        var m = sampleManifest(at: .iteration(124)); m.epoch = 3
+        try CheckpointWriter.write(sampleTensors(), manifest: m, to: iteration)
+        #expect(throws: CheckpointError.self) { try run.checkpoint(.iteration(123)) }
+        m.iteration = 123
+        try CheckpointWriter.write(sampleTensors(), manifest: m, to: iteration)
+        #expect(try run.checkpoint(.iteration(123)) == iteration)
+        // A manifest without a point (an import that named none) is taken by its name.
+        var unlabelled = sampleManifest(); unlabelled.epoch = nil; unlabelled.iteration = nil
+        try CheckpointWriter.write(sampleTensors(), manifest: unlabelled, to: file)
+        #expect(try run.checkpoint(.epoch(70)) == file)
     }
 
     @Test func listsCheckpointsInTrainingOrder() throws {

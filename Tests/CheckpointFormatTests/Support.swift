@@ -37,6 +37,16 @@ func sampleManifest() -> CheckpointManifest {
                        epoch: 3, iteration: 120, learningRate: 0.05, metrics: ["train_loss": 0.5])
 }
 
+/// `sampleManifest()` labelled with the point a run directory files it under.
+func sampleManifest(at point: RunPoint) -> CheckpointManifest {
+    var m = sampleManifest()
+    switch point {
+    case .epoch(let e): m.epoch = e
+    case .iteration(let i): m.epoch = nil; m.iteration = i
+    }
+    return m
+}
+
 func readBytes(_ path: String) -> [UInt8] { FileManager.default.contents(atPath: path).map { [UInt8]($0) } ?? [] }
 func writeBytes(_ bytes: [UInt8], _ path: String) { FileManager.default.createFile(atPath: path, contents: Data(bytes)) }
 

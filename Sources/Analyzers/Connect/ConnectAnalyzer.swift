@@ -315,8 +315,8 @@ struct ConnectionCurve {
             throw CheckpointError.fileNotFound(path: recordPath)
         }
         let record: ConnectionRecord
-        do { record = try JSONDecoder().decode(ConnectionRecord.self, from: bytes) } catch {
-            throw CheckpointError.invalidInput(path: recordPath, detail: "not a connect curve record: \(DataSource.oneLine(error))")
+        do { record = try decodeJSON(ConnectionRecord.self, from: bytes) } catch {
+            throw CheckpointError.invalidInput(path: recordPath, detail: "not a connect curve record: " + error.line)
         }
         func same(_ x: String, _ y: String) -> Bool { URL(fileURLWithPath: x).standardizedFileURL.path == URL(fileURLWithPath: y).standardizedFileURL.path }
         guard same(record.a, pair.a), same(record.b, pair.b) else {

@@ -111,8 +111,8 @@ enum ShardFile {
         struct Only: Decodable { var header: ShardHeader }
         let data = try bytes(path)
         let header: ShardHeader
-        do { header = try decoder().decode(Only.self, from: data).header } catch {
-            throw AnalysisError.unusable(path: path, detail: "not a readable shard result (\(describe(error))); run the shard again")
+        do { header = try decodeJSON(Only.self, from: data, decoder: decoder()).header } catch {
+            throw AnalysisError.unusable(path: path, detail: "not a readable shard result (\(error.line)); run the shard again")
         }
         guard header.format == ShardHeader.formatName, header.formatVersion == ShardHeader.currentFormatVersion else {
             throw AnalysisError.unusable(path: path, detail: "format '\(header.format)' version \(header.formatVersion), expected '\(ShardHeader.formatName)' version \(ShardHeader.currentFormatVersion)")
@@ -124,8 +124,8 @@ enum ShardFile {
     static func values<V: Codable>(_ path: String, as type: V.Type) throws -> [V] {
         let data = try bytes(path)
         let partial: ShardPartial<V>
-        do { partial = try decoder().decode(ShardPartial<V>.self, from: data) } catch {
-            throw AnalysisError.unusable(path: path, detail: "the shard's values cannot be read (\(describe(error))); run the shard again")
+        do { partial = try decodeJSON(ShardPartial<V>.self, from: data, decoder: decoder()) } catch {
+            throw AnalysisError.unusable(path: path, detail: "the shard's values cannot be read (\(error.line)); run the shard again")
         }
         guard partial.values.count == partial.header.items.count else {
             throw AnalysisError.unusable(path: path, detail: "\(partial.values.count) values for \(partial.header.items.count) items; run the shard again")
@@ -134,19 +134,5 @@ enum ShardFile {
             throw AnalysisError.unusable(path: path, detail: "the values do not match their SHA-256 (the file was changed or damaged); run the shard again")
         }
         return partial.values
-    }
-
-    /// A decoding error in a few words (DecodingError's own description is several lines).
-    static func describe(_ error: any Error) -> String {
-        switch error {
-        case DecodingError.dataCorrupted(let c): return "corrupt JSON" + (c.codingPath.isEmpty ? "" : " at \(path(c.codingPath))")
-        case DecodingError.keyNotFound(let key, let c): return "no '\(key.stringValue)'" + (c.codingPath.isEmpty ? "" : " in \(path(c.codingPath))")
-        case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c): return "unexpected value at \(path(c.codingPath))"
-        default: return "\(error)"
-        }
-    }
-
-    private static func path(_ keys: [any CodingKey]) -> String {
-        keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
     }
 }

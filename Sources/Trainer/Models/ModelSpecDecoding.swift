@@ -20,10 +20,8 @@ extension ModelSpec {
     /// - Parameter path: the file named in the error.
     /// - Throws: `CheckpointError.invalidInput` naming the file and the field.
     public static func decode(json data: Data, path: String) throws(CheckpointError) -> ModelSpec {
-        do { return try JSONDecoder().decode(ModelSpec.self, from: data) } catch let error as DecodingError {
-            throw .invalidInput(path: path, detail: "model spec: " + describe(error))
-        } catch {
-            throw .invalidInput(path: path, detail: "model spec: \(error)")
+        do { return try decodeJSON(ModelSpec.self, from: data, describe: describe) } catch {
+            throw .invalidInput(path: path, detail: "model spec: " + error.line)
         }
     }
 
@@ -34,39 +32,15 @@ extension ModelSpec {
         return try decode(json: data, path: path)
     }
 
-    /// One line for a decoding error: the field, what is wrong and what it should hold.
-    static func describe(_ error: DecodingError) -> String {
-        func field(_ path: [any CodingKey], _ key: (any CodingKey)? = nil) -> String {
-            let parts = (path + (key.map { [$0] } ?? [])).map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
-            return parts.isEmpty ? "the top level" : "the field '" + parts.joined(separator: ".").replacingOccurrences(of: ".[", with: "[") + "'"
+    /// One line for a decoding error: the field, what is wrong and what it should hold
+    /// (`describeDecoding` with the model spec's field help).
+    static func describe(_ error: any Error) -> String {
+        let decoding = error as? DecodingError
+        if case let .dataCorrupted(context)? = decoding, context.codingPath.last?.stringValue == "kind" {
+            return "the field 'kind' is not one Basin builds" + (fieldHelp["kind"].map { " (\($0))" } ?? "")
         }
-        func help(_ key: String?) -> String { key.flatMap { fieldHelp[$0] }.map { " (\($0))" } ?? "" }
-        switch error {
-        case let .keyNotFound(key, context):
-            return "\(field(context.codingPath, key)) is missing\(help(key.stringValue)); see docs/TRAINING.md"
-        case let .typeMismatch(type, context):
-            return "\(field(context.codingPath)) is not \(article(type))\(help(context.codingPath.last?.stringValue))"
-        case let .valueNotFound(type, context):
-            return "\(field(context.codingPath)) is null, expected \(article(type))\(help(context.codingPath.last?.stringValue))"
-        case let .dataCorrupted(context):
-            if context.codingPath.last?.stringValue == "kind" {
-                return "the field 'kind' is not one Basin builds\(help("kind"))"
-            }
-            return context.codingPath.isEmpty ? "not valid JSON" : "\(field(context.codingPath)): \(context.debugDescription)"
-        @unknown default:
-            return "\(error)"
-        }
-    }
-
-    private static func article(_ type: Any.Type) -> String {
-        switch "\(type)" {
-        case "Int": return "an integer"
-        case "Double", "Float": return "a number"
-        case "Bool": return "true or false"
-        case "String": return "a string"
-        case let t where t.hasPrefix("Array"): return "an array"
-        case let t where t.hasPrefix("Dictionary"): return "an object"
-        default: return "a \(type)"
-        }
+        let line = describeDecoding(error, help: { fieldHelp[$0] })
+        if case .keyNotFound? = decoding { return line + "; see docs/TRAINING.md" }
+        return line
     }
 }

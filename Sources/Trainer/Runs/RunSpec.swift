@@ -75,16 +75,20 @@ public struct RunSpec: Codable, Equatable, Sendable {
         self.optimizer = optimizer; self.training = training; self.save = save; self.teacher = teacher; self.preset = preset
     }
 
+    /// Decodes a run spec (`run.json`, `train --config`); a refusal is one line naming the field,
+    /// not DecodingError's debug dump.
+    public static func decode(_ data: Data) throws(DecodingProblem) -> RunSpec {
+        try decodeJSON(RunSpec.self, from: data, describe: ModelSpec.describe)
+    }
+
     /// Reads `run.json` and checks its settings (`validate()`).
     public static func load(_ run: RunDirectory) throws -> RunSpec {
         guard let data = FileManager.default.contents(atPath: run.runJSONPath) else {
             throw CheckpointError.notARunDirectory(path: run.path, detail: "no run.json (was it made by `analyze train`?)")
         }
         let spec: RunSpec
-        do { spec = try JSONDecoder().decode(RunSpec.self, from: data) } catch {
-            // One line: the field and what is wrong, not DecodingError's debug dump.
-            throw CheckpointError.invalidInput(path: run.runJSONPath,
-                                               detail: "not a Basin run spec: " + ((error as? DecodingError).map(ModelSpec.describe) ?? "\(error)"))
+        do { spec = try decode(data) } catch {
+            throw CheckpointError.invalidInput(path: run.runJSONPath, detail: "not a Basin run spec: " + error.line)
         }
         do { try spec.validate() } catch {
             throw CheckpointError.invalidInput(path: run.runJSONPath, detail: error.description)
