@@ -441,3 +441,8 @@ static _Thread_local int calling_thread_count = 0;
 void basin_set_calling_thread_count(int threads) { calling_thread_count = threads < 0 ? 0 : threads; }
 
 int basin_calling_thread_count(void) { return calling_thread_count; }
+
+int basin_dnnl_int8_on_amx(void) {
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return ((unsigned)isa & (unsigned)dnnl_cpu_isa_avx512_core_amx) == (unsigned)dnnl_cpu_isa_avx512_core_amx;
+}

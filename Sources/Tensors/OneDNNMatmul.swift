@@ -82,6 +82,11 @@ public final class OneDNNMatmul: @unchecked Sendable {
         OneDNNMatmul(Shape(m: 16, n: 16, k: 64, transposeA: false, transposeB: true, lda: 64, ldb: 64, ldc: 16,
                            int8Exact: true, threads: 1)) != nil
 
+    /// Whether those int8 products run on AMX tiles (≈ 19× `dgemm`'s rate per multiply-add on a
+    /// Sapphire Rapids core) rather than VNNI instructions (≈ 8× on a Zen 4 core, where the ten
+    /// slice products of an exact product cost more than one `dgemm`: docs/PERFORMANCE.md).
+    public static let int8OnAMX: Bool = exactInt8Available && basin_dnnl_int8_on_amx() == 1
+
     private static let shared = SharedHandles<Shape, OneDNNMatmul>()
 
     /// Runs `shape`'s product with a shared handle; false (nothing written) when float32 GEMMs

@@ -66,7 +66,10 @@ enum SVCCABench {
         let h64 = median("heatmap-float64"), h32 = median("heatmap-float32"), p64 = median("pair-float64"), p32 = median("pair-float32")
         let h8 = median("heatmap-int8"), p8 = median("pair-int8")
         let label = "\(s.layers)×\(s.layers) of \(s.width)×\(s.n / 1000)k"
-        for (key, name) in [("heatmap-int8", "SVCCA heatmap \(label), int8 slices (default)"), ("heatmap-float64", "  the same, float64 products"),
+        let heatmapDefault = RepresentationSimilarity.productRoute(.auto, measures: [], blasThreads: 1)
+        func heatmapName(_ p: RepresentationSimilarity.ProductPrecision) -> String { p == heatmapDefault ? " (default here)" : "" }
+        for (key, name) in [("heatmap-int8", "SVCCA heatmap \(label), int8 slices\(heatmapName(.int8))"),
+                            ("heatmap-float64", "  the same, float64 products\(heatmapName(.float64))"),
                             ("heatmap-float32", "  the same, float32 products"),
                             ("pair-int8", "SVCCA pair \(s.wide)×\(s.n / 1000)k, int8 asked (float64: one pair)"), ("pair-float64", "  the same, float64 products (default)"),
                             ("pair-float32", "  the same, float32 products")] {
@@ -74,11 +77,11 @@ enum SVCCABench {
             row(name, String(format: "%7.2f s  (%.2f–%.2f, CPU %.1f s, peak %.0f MB)", c.seconds, r[0], r[1], c.cpuSeconds, c.peakMB))
         }
         // The table's rows: what `analyze svcca` runs by default (int8-sliced products where the
-        // CPU has AMX or VNNI and layers are prepared in parallel, each canonical correlation
-        // within a proven 1e-7 of float64's; float64 for the single pair).
+        // CPU runs them on AMX and layers are prepared in parallel, each canonical correlation
+        // within a proven 1e-7 of float64's; float64 for the single pair and without AMX).
         let threads = BLAS.threadCount
         for (job, rows, workload) in [("heatmap", s.layers, "SVCCA heatmap \(label), 99% variance"), ("pair", 1, "SVCCA one pair \(s.wide) × \(s.n)")] {
-            let route = RepresentationSimilarity.productRoute(.int8, measures: [],
+            let route = RepresentationSimilarity.productRoute(.auto, measures: [],
                                                                blasThreads: LayerSimilarityMatrix.blasThreads(rows: rows, threads: threads))
             Results.record(section: "svcca", key: job, workload: "\(workload) (\(route.rawValue) products, the default)",
                            seconds: (runs["\(job)-\(route.rawValue)"] ?? []).map(\.seconds))

@@ -117,6 +117,11 @@ struct SlicedBasisTests {
         // With PWCCA or CKA asked for, or with the cores on each GEMM (a single pair), the route is float64.
         #expect(RS.productRoute(.int8, measures: .cka) == .float64 && RS.productRoute(.int8, measures: .pwcca) == .float64)
         #expect(RS.productRoute(.int8, measures: [], blasThreads: 2) == .float64 && RS.productRoute(.int8, measures: []) == .int8)
+        // The default, auto: int8 only where the int8 products run on AMX tiles (VNNI's ten slice
+        // products cost more than one dgemm), under the same conditions as int8.
+        #expect(RS.productRoute(.auto, measures: [], amx: true) == .int8 && RS.productRoute(.auto, measures: [], amx: false) == .float64)
+        #expect(RS.productRoute(.auto, measures: .cka, amx: true) == .float64 && RS.productRoute(.auto, measures: [], blasThreads: 2, amx: true) == .float64)
+        #expect(try SVCCAAnalyzer.Options.parse(["--a", "x.acts", "--b", "y.acts"]).products == .auto)
         let pair = try LayerSimilarityMatrix.compute([a[0]], [b[0]], reduction: keep, measures: [], precision: .int8, threads: 2)
         let pair64 = try LayerSimilarityMatrix.compute([a[0]], [b[0]], reduction: keep, measures: [], precision: .float64, threads: 2)
         #expect(pair.comparisons[0][0] == pair64.comparisons[0][0], "a single pair is the float64 route, bit for bit")

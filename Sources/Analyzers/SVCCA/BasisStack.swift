@@ -23,6 +23,10 @@ extension RepresentationSimilarity {
         /// whose bound would be larger, or too small for the slicing to pay, keeps its float64
         /// basis; without such kernels, or when PWCCA or CKA is asked for, this is `float64`.
         case int8
+        /// `int8` where the int8 products run on AMX tiles (`OneDNNMatmul.int8OnAMX`), where they
+        /// cost less than `dgemm`; `float64` elsewhere (VNNI's ten slice products cost more than
+        /// one `dgemm`: measured on a Zen 4 core, docs/PERFORMANCE.md). The analyzer's default.
+        case auto
     }
 
     /// The route the products take when `requested` is asked for with `measures` and
@@ -32,7 +36,10 @@ extension RepresentationSimilarity {
     /// thread each) — with the cores on each GEMM instead (fewer A layers than threads: a single
     /// pair) `dgemm` on both cores costs less than the slicing, which runs on one (measured:
     /// docs/PERFORMANCE.md). `float64` in its place otherwise.
-    public static func productRoute(_ requested: ProductPrecision, measures: Measures, blasThreads: Int = 1) -> ProductPrecision {
+    /// `auto` is `int8` under the same conditions when the int8 products run on AMX (`amx`).
+    public static func productRoute(_ requested: ProductPrecision, measures: Measures, blasThreads: Int = 1,
+                                    amx: Bool = OneDNNMatmul.int8OnAMX) -> ProductPrecision {
+        if requested == .auto { return amx ? productRoute(.int8, measures: measures, blasThreads: blasThreads) : .float64 }
         guard requested == .int8 else { return requested }
         return measures.isDisjoint(with: [.pwcca, .cka]) && blasThreads <= 1 && OneDNNMatmul.exactInt8Available ? .int8 : .float64
     }

@@ -34,8 +34,8 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
         public var keepDims: Int?
         @Flag(help: "No SVD reduction: plain CCA on all neurons.")
         public var noReduction = false
-        @Option(help: ArgumentHelp("How the products of two layers' kept bases are computed: int8 (the default: the float64 bases split into int8 slices multiplied exactly on AMX/VNNI units, every canonical correlation within a proven bound of at most 1e-7 of the float64 route, the bound in result.json as productBound; float64 on CPUs without such units and whenever pwcca or cka is asked for), float64 (the reference route), or float32 (faster; its error is measured, not proven).", valueName: "int8|float64|float32"))
-        public var products: RepresentationSimilarity.ProductPrecision = .int8
+        @Option(help: ArgumentHelp("How the products of two layers' kept bases are computed: auto (the default: int8 on CPUs whose int8 products run on AMX tiles, float64 elsewhere), int8 (the float64 bases split into int8 slices multiplied exactly on AMX or VNNI units, every canonical correlation within a proven bound of at most 1e-7 of the float64 route, the bound in result.json as productBound; float64 without such units and whenever pwcca or cka is asked for), float64 (the reference route), or float32 (faster; its error is measured, not proven). result.json's settings.precision says which ran.", valueName: "auto|int8|float64|float32"))
+        public var products: RepresentationSimilarity.ProductPrecision = .auto
         @Option(help: ArgumentHelp("Convolutional activations [N, C, H, W]: pool (average over space, one neuron per channel), flatten (every channel × position a neuron), or dft (2-D DFT over space, CCA of the channels at each spatial frequency, summarised over all of them; exact flattened CCA for shift-invariant data, C neurons instead of C·H·W; svcca and cka only).", valueName: "pool|flatten|dft"))
         public var conv: ActivationDump.ConvReduction = .pool
         @Option(help: "Comma-separated layer names to use (default: all, in dump order).")

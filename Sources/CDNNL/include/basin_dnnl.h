@@ -69,6 +69,10 @@ void basin_matmul_destroy(basin_matmul *matmul);
 /// Runs the product on these buffers (`bias` [n], needed exactly when the shape has one).
 /// Returns 0 on success.
 int basin_matmul_run(basin_matmul *matmul, const float *a, const float *b, const float *bias, float *c);
+/// 1 when oneDNN's int8 kernels run on AMX tiles here (its effective ISA includes
+/// avx512_core_amx), 0 otherwise (VNNI or none).
+int basin_dnnl_int8_on_amx(void);
+
 /// Runs an `int8_exact` product. Returns 0 on success.
 int basin_matmul_run_int8(basin_matmul *matmul, const int8_t *a, const int8_t *b, int32_t *c);
 
