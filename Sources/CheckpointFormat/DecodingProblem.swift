@@ -62,23 +62,33 @@ public func decodeJSON<T: Decodable>(_ type: T.Type, from data: Data, decoder: J
     }
 }
 
+/// How many numbers `decodeJSON` tries replacing: each try decodes the whole document again,
+/// so large documents (a manifest may hold 64 MiB) get fewer.
+private func candidateLimit(bytes: Int) -> Int { bytes <= 1 << 20 ? 64 : bytes <= 16 << 20 ? 8 : 2 }
+
 /// A JSON refusal in one line: the field and what it should hold.
 public struct DecodingProblem: Error, CustomStringConvertible, Sendable {
     public let line: String
     public var description: String { line }
 }
 
-/// Whether a decoding error is Foundation's field-less "not valid JSON".
+/// Whether a decoding error is Foundation's field-less "not valid JSON" (a type's own
+/// top-level refusal, with its own words, is not).
 private func fieldless(_ error: any Error) -> Bool {
-    if case let .dataCorrupted(context)? = error as? DecodingError { return context.codingPath.isEmpty }
+    if case let .dataCorrupted(context)? = error as? DecodingError {
+        return context.codingPath.isEmpty && context.debugDescription.lowercased().contains("not valid json")
+    }
     return false
 }
 
 private func nonIntegerNumber<T: Decodable>(_ type: T.Type, in data: Data, decoder: JSONDecoder, refusal: any Error) -> String? {
     guard fieldless(refusal), let tree = try? JSONDecoder().decode(JSONValue.self, from: data) else { return nil }
+    // The bytes are JSON: Foundation refused a number where an integer belongs.
+    let unnamed = "a number where an integer belongs is fractional or out of range (the JSON itself parses)"
+    let limit = candidateLimit(bytes: data.count)
     var candidates: [(path: [String], value: Double)] = []
     func collect(_ v: JSONValue, _ path: [String]) {
-        guard candidates.count < 64 else { return }
+        guard candidates.count < limit else { return }
         switch v {
         case .number(let x) where x.rounded() != x || abs(x) >= 0x1p63: candidates.append((path, x))
         case .array(let items): for (i, item) in items.enumerated() { collect(item, path + ["[\(i)]"]) }
@@ -92,13 +102,13 @@ private func nonIntegerNumber<T: Decodable>(_ type: T.Type, in data: Data, decod
         do { _ = try decoder.decode(T.self, from: bytes); return false } catch { return fieldless(error) }
     }
     // Re-encoding must keep the refusal, or a replacement cannot be told apart from it.
-    guard refused(tree) else { return nil }
+    guard refused(tree) else { return unnamed }
     for c in candidates where !refused(tree.replacing(at: c.path[...], with: .number(0))) {
         let name = c.path.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
         let shown = abs(c.value) < 1e15 ? "\(c.value)" : String(format: "%g", c.value)
         return "the field '\(name)' is \(shown), not an integer" + (c.value.rounded() == c.value ? " in range" : "")
     }
-    return nil
+    return unnamed
 }
 
 private extension JSONValue {

@@ -22,6 +22,20 @@ import Testing
         #expect(try decodeJSON(Point.self, from: Data(#"{"epoch": 2.0, "rate": 0.1}"#.utf8)).epoch == 2)
     }
 
+    /// Each candidate costs a decode of the whole document: large documents try few, and when
+    /// none is found the line still says what kind of thing is wrong.
+    @Test func theSearchIsBoundedAndStillSaysWhatIsWrong() throws {
+        struct Wide: Decodable { var rates: [Double]; var step: Int }
+        let rates = (0..<300_000).map { _ in "0.5" }.joined(separator: ",")
+        let json = #"{"rates": ["# + rates + #"], "step": 1.5}"#
+        #expect(json.utf8.count > 1 << 20)
+        let started = Date()
+        #expect(throws: DecodingProblem(line: "a number where an integer belongs is fractional or out of range (the JSON itself parses)")) {
+            try decodeJSON(Wide.self, from: Data(json.utf8))
+        }
+        #expect(Date().timeIntervalSince(started) < 30)
+    }
+
     @Test func aManifestWithAFractionalEpochNamesTheField() throws {
         let text = String(decoding: try sampleManifest().encoded(), as: UTF8.self)
         #expect(text.contains(#""epoch" : 3"#))
