@@ -218,7 +218,7 @@ struct ImportCommand: ParsableCommand {
         }
         let written = try Importer.importArchive(arrays, source: source, to: destination, manifest: manifest, compression: compression)
         let elements = written.tensors.reduce(0) { $0 + $1.shape.reduce(1, *) }
-        print("imported \(written.tensors.count) tensors (\(grouped(elements)) elements) into \(destination)")
+        print("imported \(written.tensors.count) tensor\(written.tensors.count == 1 ? "" : "s") (\(grouped(elements)) element\(elements == 1 ? "" : "s")) into \(destination)")
     }
 
     func isFolder(_ path: String) -> Bool {
