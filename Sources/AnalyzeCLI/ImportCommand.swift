@@ -179,8 +179,9 @@ struct ImportCommand: ParsableCommand {
         } else {
             destination = out ?? ""
         }
-        if FileManager.default.fileExists(atPath: destination) && !force {
-            throw CheckpointError.writeFailed(path: destination, detail: "file exists; pass --force to replace it")
+        if FileManager.default.fileExists(atPath: destination) {
+            if !force { throw CheckpointError.writeFailed(path: destination, detail: "file exists; pass --force to replace it") }
+            try Self.requireReplaceableArchive(destination)
         }
         var manifest = CheckpointManifest(kind: kind, createdBy: "basin \(BasinVersion.string) import", epoch: epoch,
                                           iteration: iteration, learningRate: learningRate,
@@ -298,6 +299,20 @@ struct ImportCommand: ParsableCommand {
                 throw CheckpointError.invalidInput(path: source, detail: "the activation matrices have different row counts \(rows.sorted()) but all have \(c) columns: read datapoints-first their datapoints differ; neurons-first they are \(c) datapoints each; \(hint)")
             }
             return arrays
+        }
+    }
+}
+
+extension ImportCommand {
+    /// Refuses to let `--force` replace `path` unless it is an earlier Basin archive (a
+    /// checkpoint or activation dump that opens as one): never a folder, a run's run.json, or
+    /// any other file a mistyped `--out` may name.
+    static func requireReplaceableArchive(_ path: String) throws(CheckpointError) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return }
+        if isDirectory.boolValue { throw .writeFailed(path: path, detail: "it is a folder, not a file; --force replaces only an earlier checkpoint or activation dump") }
+        guard (try? CheckpointReader(path: path)) != nil else {
+            throw .writeFailed(path: path, detail: "it is not a Basin checkpoint or activation dump, the only files --force replaces")
         }
     }
 }

@@ -60,6 +60,7 @@ extension ImportCommand {
         } else {
             plan = [Planned(source: source, destination: out ?? "", epoch: epoch, iteration: iteration)]
         }
+        if force { for p in plan { try Self.requireReplaceableArchive(p.destination) } }
         if !force, let existing = plan.first(where: { FileManager.default.fileExists(atPath: $0.destination) }) {
             let count = plan.filter { FileManager.default.fileExists(atPath: $0.destination) }.count
             throw CheckpointError.writeFailed(path: existing.destination, detail: count > 1

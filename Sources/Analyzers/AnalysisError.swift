@@ -42,7 +42,7 @@ public enum AnalysisError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(analyzer): give the run directory argument (\(because))"
         case let .outputRefused(path, reason, forceAllowed):
             return "\(path): will not write the results here: \(reason)"
-                + (forceAllowed ? "; choose another --out, or pass --force to replace it" : "; choose another --out")
+                + (forceAllowed ? "; choose another --out, or pass --force to add the results beside them" : "; choose another --out")
         }
     }
 }

@@ -8,8 +8,9 @@ import Foundation
 /// else is refused unless `force` — and then a folder of other files keeps them all, the results
 /// being added beside them (`Publication.merge`) — and some things are refused even then: a plain file, a run
 /// directory (run.json or checkpoints/), a checkpoints/ or activations/ folder, any folder that
-/// contains one of those, the working directory or one of its ancestors, the home folder, and a
-/// tree too large to have been written by an analysis.
+/// contains one of those, the working directory or one of its ancestors, the home folder, a
+/// tree too large to have been written by an analysis, and results of another kind (only earlier
+/// results of the same kind, whose result.json lists what they wrote, are ever replaced).
 public enum OutputFolder {
     /// Entries scanned for protected folders before giving up (analysis folders hold dozens).
     static let scanLimit = 10_000
@@ -30,8 +31,9 @@ public enum OutputFolder {
         case merge
     }
 
+    /// - Parameter forceOffered: whether the command has a `--force` a refusal may suggest.
     @discardableResult
-    public static func check(_ path: String, kind: String, force: Bool,
+    public static func check(_ path: String, kind: String, force: Bool, forceOffered: Bool = true,
                              accepts: (String) -> Bool) throws(AnalysisError) -> Publication {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
@@ -42,18 +44,30 @@ public enum OutputFolder {
         if let reason = protection(path) { throw .outputRefused(path: path, reason: reason, forceAllowed: false) }
         let entries = (try? fm.contentsOfDirectory(atPath: path)) ?? []
         if entries.isEmpty || accepts(path) { return .replace }
-        // Another analyzer's results are results: --force replaces them.
-        if force { return holdsResult(of: nil, at: path) ? .replace : .merge }
+        // Results of another kind (or a result.json of unknown origin) are never replaced, nor
+        // merged into: --force would only fail later on the shared names.
+        if entries.contains("result.json") {
+            let other = resultHeader(at: path).map { "results of \($0.analyzer)" } ?? "a result.json Basin did not write"
+            throw .outputRefused(path: path, reason: "it holds \(other), not \(kind)", forceAllowed: false)
+        }
+        if force { return .merge }
         let found = entries.sorted().prefix(3).joined(separator: ", ") + (entries.count > 3 ? ", …" : "")
-        throw .outputRefused(path: path, reason: "the folder holds other files (\(found)), not \(kind)", forceAllowed: true)
+        throw .outputRefused(path: path, reason: "the folder holds other files (\(found)), not \(kind)", forceAllowed: forceOffered)
     }
 
-    /// True when `path/result.json` was written by `analyzer` (any analyzer when nil): earlier
-    /// results it may replace.
+    /// True when `path/result.json` was written by `analyzer` (any analyzer when nil) and lists
+    /// what it wrote (`outputs`): earlier results it may replace. A result.json without that list
+    /// (hand-made, or from before Basin recorded it) does not say which files are results, so
+    /// it makes nothing replaceable.
     public static func holdsResult(of analyzer: String?, at path: String) -> Bool {
-        guard let data = FileManager.default.contents(atPath: path + "/result.json"),
-              let envelope = try? JSONDecoder().decode(Header.self, from: data) else { return false }
+        guard let envelope = resultHeader(at: path), envelope.outputs != nil else { return false }
         return analyzer == nil || envelope.analyzer == analyzer
+    }
+
+    /// `path/result.json`'s analyzer and outputs, when it parses as a Basin result.
+    private static func resultHeader(at path: String) -> Header? {
+        guard let data = FileManager.default.contents(atPath: path + "/result.json") else { return nil }
+        return try? JSONDecoder().decode(Header.self, from: data)
     }
 
     private struct Header: Decodable { var analyzer: String; var outputs: [String]? }
@@ -70,8 +84,7 @@ public enum OutputFolder {
     /// result only when the new results replace it with one of the same name (`replacedBy`).
     /// None when result.json lists nothing (results from before Basin recorded them).
     static func nonResults(in path: String, replacedBy newEntries: Set<String> = []) -> [String] {
-        guard let data = FileManager.default.contents(atPath: path + "/result.json"),
-              let header = try? JSONDecoder().decode(Header.self, from: data), let outputs = header.outputs else { return [] }
+        guard let outputs = resultHeader(at: path)?.outputs else { return [] }
         let written = Set(outputs)
         return ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { name in
             guard written.contains(name), name != "result.json" else { return name != "result.json" }

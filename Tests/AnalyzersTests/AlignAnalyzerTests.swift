@@ -69,6 +69,13 @@ struct AlignAnalyzerTests {
             try AnalysisRunner.run(AlignAnalyzer(options: again), run: nil, outputDirectory: out, arguments: [], progress: .silent)
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: plain)) == before)
+        // Nor does it add a file to a run's checkpoints/, where it would pass for a saved point.
+        let stray = run.path + "/checkpoints/epoch-0500.ckpt"
+        let intoRun = try AlignAnalyzer.Options.parse(["--a", run.path + "/:40", "--b", perm, "--checkpoint-out", stray])
+        #expect(throws: AnalysisError.self) {
+            try AnalysisRunner.run(AlignAnalyzer(options: intoRun), run: nil, outputDirectory: out, arguments: [], progress: .silent)
+        }
+        #expect(!FileManager.default.fileExists(atPath: stray))
     }
 
     /// The repository's `fixtures/fashion-mnist-mini` (256 train, 128 test images).

@@ -184,6 +184,11 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         let dump1 = try ActivationDump(opening: run.activationsPath(for: .epoch(1)), layers: nil, conv: .pool)
         let dump2 = try ActivationDump(opening: run.activationsPath(for: .epoch(2)), layers: nil, conv: .pool)
         let x = try dump1.loading(["shared"]).matrix("shared"), y = try dump2.loading(["noise"]).matrix("noise")
+        // A layer the dump lacks is named with the ones it holds (a mistyped --layers).
+        #expect { try ActivationDump(opening: run.activationsPath(for: .epoch(1)), layers: ["shared", "nonexist"], conv: .pool) } throws: { error in
+            let text = "\(error)"
+            return text.contains("has no layer 'nonexist'") && text.contains("shared") && text.contains("--layers")
+        }
         let i = try #require(m.layersA.firstIndex(of: "shared")), j = try #require(m.layersB.firstIndex(of: "noise"))
         #expect(abs(m.values(.ckaDebiased)[i][j] - (try SM.debiasedCKA(x, y, batchSize: 100))) < 1e-12)
         #expect(abs(m.values(.ckaRBF)[i][j] - (try SM.rbfCKA(x, y, bandwidth: 0.8))) < 1e-12)

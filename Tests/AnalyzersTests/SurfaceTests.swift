@@ -11,6 +11,16 @@ import Trainer
 /// softmax regression, PCA of a planar trajectory, the analyzer contract and sharding.
 @Suite("Surface: directions and known answers")
 struct SurfaceTests {
+    /// A range is two finite coordinates within ±1e6, the first below the second: anything else
+    /// is a usage error before any work (a ±1e308 range used to fail in cairo after the grid).
+    @Test func rangesBeyondDrawableCoordinatesAreUsageErrors() {
+        for bad in ["-1e308:1e308", "-1e7:0", "0:1e7", "1:1", "2:1", "nan:1", "-1:inf", "1", "0:1e-300"] {
+            #expect(SurfaceAnalyzer.AxisRange(argument: bad) == nil, "\(bad)")
+        }
+        #expect(SurfaceAnalyzer.AxisRange(argument: "-1e6:1e6") == SurfaceAnalyzer.AxisRange(lo: -1e6, hi: 1e6))
+        #expect(SurfaceAnalyzer.AxisRange(argument: "-0.5:2") == SurfaceAnalyzer.AxisRange(lo: -0.5, hi: 2))
+    }
+
     static func norm(_ v: ArraySlice<Float>) -> Double { v.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot() }
 
     @Test(arguments: [SurfaceDirections.Ignore.biasbn, .none])

@@ -133,6 +133,24 @@ import Testing
         #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("truncated") && r.stderr.contains("manifest.json"), "\(r.stderr)")
     }
 
+    /// `import --force` replaces an earlier Basin archive only: never a run's run.json, a text
+    /// file or a folder that --out names by mistake.
+    @Test func importForceReplacesOnlyAnEarlierArchive() throws {
+        let dir = temporaryDirectory()
+        _ = try unpacked(dir)
+        #expect(try analyze(["export", dir + "/c.ckpt", "--to", dir + "/sd.npz"]).status == 0)
+        try Data(#"{"name": "my run"}"#.utf8).write(to: URL(fileURLWithPath: dir + "/run.json"))
+        try FileManager.default.createDirectory(atPath: dir + "/folder.ckpt", withIntermediateDirectories: true)
+        for target in ["run.json", "folder.ckpt"] {
+            let before = FileManager.default.contents(atPath: dir + "/" + target)
+            let r = try analyze(["import", dir + "/sd.npz", "--out", dir + "/" + target, "--force"])
+            #expect(r.status == 1 && r.stderr.split(separator: "\n").count == 1 && r.stderr.contains(target), "\(r.stderr)")
+            #expect(FileManager.default.contents(atPath: dir + "/" + target) == before)
+        }
+        #expect(try analyze(["import", dir + "/sd.npz", "--out", dir + "/again.ckpt"]).status == 0)
+        #expect(try analyze(["import", dir + "/sd.npz", "--out", dir + "/again.ckpt", "--force"]).status == 0)
+    }
+
     @Test(arguments: ["c.npz", "c.safetensors"])
     func exportRefusesToOverwriteAFileWithoutForce(name: String) throws {
         let dir = temporaryDirectory()

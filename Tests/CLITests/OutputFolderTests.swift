@@ -122,16 +122,38 @@ import Testing
         #expect(try String(contentsOfFile: out + "/result.json", encoding: .utf8).contains("epoch-0002.ckpt"))
     }
 
-    @Test func resultOfAnotherAnalyzerIsRefused() throws {
+    /// Another analyzer's results are never replaced, with or without --force (only earlier
+    /// results of the same kind are).
+    @Test func resultOfAnotherAnalyzerIsRefusedEvenWithForce() throws {
         let (dir, run) = try makeRun()
-        let out = dir + "/barrier-out"
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let envelope = #"{"analyzer": "barrier", "schemaVersion": 1, "result": {}}"#
-        try Data(envelope.utf8).write(to: URL(fileURLWithPath: out + "/result.json"))
+        let out = dir + "/norms-out"
+        #expect(try analyze(["norms", run, "--epochs", "1", "--out", out]).status == 0)
+        try Data("mine\n".utf8).write(to: URL(fileURLWithPath: out + "/notes.txt"))
         let before = snapshot(dir)
-        let r = try analyze(["norms", run, "--epochs", "1,2", "--out", out])
-        #expect(r.status == 1 && r.stderr.contains("not norms results") && r.stderr.contains("--force"), "\(r.stderr)")
-        #expect(snapshot(dir) == before)
+        for force in [[], ["--force"]] {
+            let r = try analyze(["barrier", run, "--pairs", "1,2", "--points", "3", "--out", out] + force)
+            #expect(r.status == 1 && r.stderr.contains("results of norms, not barrier results") && !r.stderr.contains("--force"), "\(r.stderr)")
+            #expect(snapshot(dir) == before)
+        }
+    }
+
+    /// A result.json that does not list what it wrote (hand-made, or of another tool) makes nothing
+    /// replaceable, whatever analyzer it names: the folder is refused, with or without --force,
+    /// and every file in it stays.
+    @Test(arguments: ["norms", "my-own-tool"])
+    func aResultWithoutItsOutputsListMakesNothingReplaceable(analyzer: String) throws {
+        let (dir, run) = try makeRun()
+        let out = dir + "/project"
+        try FileManager.default.createDirectory(atPath: out + "/data", withIntermediateDirectories: true)
+        try Data(#"{"analyzer": "\#(analyzer)"}"#.utf8).write(to: URL(fileURLWithPath: out + "/result.json"))
+        try Data("thesis\n".utf8).write(to: URL(fileURLWithPath: out + "/thesis.tex"))
+        try Data("raw".utf8).write(to: URL(fileURLWithPath: out + "/data/raw.bin"))
+        let before = snapshot(dir)
+        for force in [[], ["--force"]] {
+            let r = try analyze(["norms", run, "--epochs", "1,2", "--out", out] + force)
+            #expect(r.status == 1 && r.stderr.split(separator: "\n").count == 1, "\(force): \(r.stderr)")
+            #expect(snapshot(dir) == before, "\(force): files changed")
+        }
     }
 
     /// Someone's website is not an earlier report: its index.html is never overwritten.

@@ -95,6 +95,43 @@ struct RunTrainerTests {
         }
     }
 
+    /// A learning rate that blows the loss up stops the run at the first non-finite loss with one
+    /// line saying so; metrics.jsonl keeps whole JSON lines with finite numbers only, and no
+    /// checkpoint after the divergence is written.
+    @Test func aDivergingRunStopsAtTheFirstNonFiniteLoss() throws {
+        let path = folder()
+        let run = try RunDirectory.create(path: path)
+        var s = spec(epochs: 3)
+        s.training.schedule = .step(initial: 1e30, milestones: [2], factor: 0.5, unit: .epoch)
+        do {
+            try RunTrainer(spec: s, run: run).train(resume: false)
+            Issue.record("a learning rate of 1e30 trained")
+        } catch let error as TrainerError {
+            guard case .diverged = error else { Issue.record("\(error)"); return }
+            #expect(error.description.hasPrefix("training diverged: the training loss is") && !error.description.contains("\n"), "\(error)")
+        }
+        let text = try String(contentsOfFile: run.metricsPath, encoding: .utf8)
+        for line in text.split(separator: "\n") {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(object != nil && !line.contains("null") && !line.lowercased().contains("nan"), "\(line)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: run.checkpointPath(for: .epoch(3))))
+    }
+
+    /// A model the data cannot train (another input shape, fewer classes than the labels) is
+    /// refused naming the spec's field, before the run folder gets anything.
+    @Test(arguments: [(ModelSpec.mlp(inputShape: [5], widths: [8], classes: 3), "model.inputShape is [5]"),
+                      (ModelSpec.mlp(inputShape: [4], widths: [8], classes: 2), "model.classes is 2")])
+    func aModelTheDataCannotTrainIsRefusedBeforeAnythingIsWritten(model: ModelSpec, message: String) throws {
+        let run = try RunDirectory.create(path: folder())
+        var s = spec(epochs: 1)
+        s.model = model
+        #expect { try RunTrainer(spec: s, run: run).train(resume: false) } throws: { error in
+            (error as? TrainerError)?.description.contains(message) == true
+        }
+        #expect(!FileManager.default.fileExists(atPath: run.runJSONPath) && run.checkpoints().isEmpty)
+    }
+
     @Test("starting over an existing run is refused; nothing is overwritten")
     func existingRun() throws {
         let path = folder()

@@ -150,6 +150,11 @@ public struct AlignAnalyzer: Analyzer {
 
     /// `--checkpoint-out` may replace only an aligned checkpoint an earlier `align` wrote.
     static func requireReplaceable(_ path: String) throws {
+        // A file in a run's checkpoints/ or activations/ is taken for one of the run's points.
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL.resolvingSymlinksInPath().lastPathComponent
+        if folder == "checkpoints" || folder == "activations" {
+            throw AnalysisError.unusable(path: path, detail: "--checkpoint-out must not write into a run's \(folder)/ folder (a file there is taken for one of the run's saved points); choose another path")
+        }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             let parent = URL(fileURLWithPath: path).deletingLastPathComponent().path

@@ -19,7 +19,7 @@ public enum RunReport {
         guard let first = runs.first else { throw AnalysisError.unusable(path: ".", detail: "no run directory given") }
         let out = outputDirectory ?? first.path + "/report"
         // The report writes index.html and figures into the folder: only a new or empty one, or an earlier report.
-        try OutputFolder.check(out, kind: "a report", force: false) { folder in
+        try OutputFolder.check(out, kind: "a report", force: false, forceOffered: false) { folder in
             let page = FileManager.default.contents(atPath: folder + "/index.html").map { String(decoding: $0, as: UTF8.self) } ?? ""
             return page.contains("<meta name=\"generator\" content=\"\(HTMLReport.generator)\">")
         }

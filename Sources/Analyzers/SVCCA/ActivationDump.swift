@@ -56,7 +56,10 @@ public struct ActivationDump: Sendable {
         var shapes: [String: [Int]] = [:]
         var epsilon = 0.0
         for name in names {
-            guard let record = reader.record(named: name) else { throw CheckpointError.missingEntry(path: path, entry: name + ".npy") }
+            guard let record = reader.record(named: name) else {
+                let known = reader.names
+                throw CheckpointError.invalidInput(path: path, detail: "has no layer '\(name)' (it holds \(known.prefix(12).joined(separator: ", "))\(known.count > 12 ? ", … (\(known.count) in all)" : "")); check --layers")
+            }
             try ActivationDump.checkShape(record.shape, path: path, name: name)
             shapes[name] = record.shape
             epsilon = max(epsilon, ActivationDump.epsilon(record.dtype))

@@ -23,7 +23,7 @@ public struct SurfaceAnalyzer: ShardableAnalyzer {
         public var ignore: SurfaceDirections.Ignore = .biasbn
         @Option(help: "filter or none (default: filter for random directions, none for pca and file directions).")
         public var normalize: Normalization?
-        @Option(parsing: .unconditional, help: "α and β range, e.g. --range -1:1 (default -1:1; pca: the iterates plus 20 %).")
+        @Option(parsing: .unconditional, help: "α and β range, e.g. --range -1:1 (default -1:1; pca: the iterates plus 20 %); within ±1e6.")
         public var range: AxisRange?
         @Option(parsing: .unconditional, help: "α range, e.g. --xrange -2:1 (overrides --range).")
         public var xrange: AxisRange?
@@ -82,10 +82,15 @@ public struct SurfaceAnalyzer: ShardableAnalyzer {
         public init(lo: Double, hi: Double) { self.lo = lo; self.hi = hi }
         public init?(argument: String) {
             let parts = argument.split(separator: ":", omittingEmptySubsequences: false)
-            guard parts.count == 2, let lo = Double(parts[0]), let hi = Double(parts[1]), lo.isFinite, hi.isFinite, lo < hi else { return nil }
+            // Coordinates are multiples of the (normalised) directions: beyond ±10⁶ the weights are
+            // meaningless and the figure's axis cannot be drawn.
+            guard parts.count == 2, let lo = Double(parts[0]), let hi = Double(parts[1]), lo.isFinite, hi.isFinite, lo < hi,
+                  abs(lo) <= Self.limit, abs(hi) <= Self.limit, (hi - lo) >= Self.limit * 1e-12 else { return nil }
             self.lo = lo; self.hi = hi
         }
         public var description: String { "\(lo):\(hi)" }
+        /// The largest |coordinate| a range may reach.
+        public static let limit = 1e6
         func axis(_ n: Int) -> [Double] { (0..<n).map { lo + (hi - lo) * Double($0) / Double(n - 1) } }
     }
 

@@ -22,6 +22,9 @@ public enum TrainerError: Error, Equatable, CustomStringConvertible {
     case invalidOption(String)
     /// An ONNX graph could not be evaluated (the message names the file and the node).
     case graph(String)
+    /// The loss stopped being a finite number (`epoch` and `iteration` 1-based: the step or epoch
+    /// end where it was first seen).
+    case diverged(what: String, value: Double, epoch: Int, iteration: Int, learningRate: Double)
 
     public var description: String {
         switch self {
@@ -36,6 +39,9 @@ public enum TrainerError: Error, Equatable, CustomStringConvertible {
         case .dataset(let m): return "dataset: \(m)"
         case .invalidOption(let m): return "invalid option: \(m)"
         case .graph(let m): return m
+        case let .diverged(what, value, epoch, iteration, lr):
+            return "training diverged: the \(what) is \(value) at epoch \(epoch), iteration \(iteration) (learning rate \(lr)); "
+                + "the run keeps the epochs saved before it — lower the learning rate (or add warmup) and train into a new folder"
         }
     }
 }

@@ -33,6 +33,7 @@ public final class RunTrainer {
         let teacher = try spec.teacher.map { try ModelCheckpoint.load(try TeacherLocator.resolve($0)).model }
         let model = try Model(spec: spec.model, initialization: spec.initialization,
                               rng: RandomGenerator(seed: spec.training.seed).split("init"))
+        try Self.checkFits(model.spec, data)
         var optimizer = try spec.optimizer.make(seed: spec.training.seed)
         var startEpoch = 0, startIteration = 0
         var initial = model.parameters
@@ -98,9 +99,16 @@ public final class RunTrainer {
             if spec.save.iterationEpochs.contains(1) { try saveIteration(0, model: model) }
         }
         loop.progress = { [weak self] done, total in self?.progress?("epoch \(loop.epoch + 1)/\(self?.spec.training.epochs ?? 0)", done, total) }
+        loop.shouldStop = { failure != nil }
         loop.onStep = { [weak self] m in
             guard let self, failure == nil else { return }
             let epoch = m.epoch + 1, iteration = m.iteration + 1
+            // A non-finite loss never recovers (the parameters follow it): stop before logging it.
+            guard m.loss.isFinite else {
+                failure = TrainerError.diverged(what: "training loss", value: m.loss, epoch: epoch, iteration: iteration,
+                                                learningRate: m.learningRate)
+                return
+            }
             if iteration % max(self.spec.save.logEvery, 1) == 0 || iteration % perEpoch == 0 {
                 var line: [String: JSONValue] = ["kind": .string("step"), "epoch": .number(Double(epoch)), "iteration": .number(Double(iteration)),
                                                  "lr": .number(m.learningRate), "loss": .number(m.loss), "accuracy": .number(m.accuracy),
@@ -118,6 +126,10 @@ public final class RunTrainer {
         loop.onEpoch = { [weak self] m in
             guard let self, failure == nil else { return }
             let epoch = m.epoch + 1
+            for (what, value) in [("training loss", m.trainLoss), ("validation loss", m.validationLoss ?? 0)] where !value.isFinite {
+                failure = TrainerError.diverged(what: what, value: value, epoch: epoch, iteration: m.iteration, learningRate: m.learningRate)
+                return
+            }
             var line: [String: JSONValue] = ["kind": .string("epoch"), "epoch": .number(Double(epoch)), "iteration": .number(Double(m.iteration)),
                                              "lr": .number(m.learningRate), "train_loss": .number(m.trainLoss), "train_acc": .number(m.trainAccuracy)]
             var values = ["train_loss": m.trainLoss, "train_acc": m.trainAccuracy]
@@ -141,10 +153,25 @@ public final class RunTrainer {
             } catch { failure = error }
         }
         let history = try loop.train(on: data.train, validation: data.validation)
+        // After a divergence metrics.jsonl stays as the last saved epoch left it.
+        if let diverged = failure as? TrainerError, case .diverged = diverged { throw diverged }
         try metrics.flush()
         if failure == nil { try walk?.flush() }
         if let failure { throw failure }
         return history
+    }
+
+    /// Refuses a model the data cannot train before anything is written: samples of another
+    /// shape than `model.inputShape`, or labels beyond `model.classes` (the run spec's fields).
+    static func checkFits(_ model: ModelSpec, _ data: RunData) throws(TrainerError) {
+        for set in [data.train, data.validation, data.test].compactMap({ $0 }) {
+            guard set.sampleShape == model.inputShape || set.sampleSize == model.inputShape.reduce(1, *) else {
+                throw .invalidSpec("model.inputShape is \(model.inputShape), but the samples of \(set.name) are \(set.sampleShape)")
+            }
+            if let top = set.labels.max(), top >= model.classes {
+                throw .invalidSpec("model.classes is \(model.classes), but \(set.name) has labels up to \(top) (\(top + 1) classes)")
+            }
+        }
     }
 
     // MARK: saving

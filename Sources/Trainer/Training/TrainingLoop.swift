@@ -26,6 +26,9 @@ public final class TrainingLoop {
     public var onEpoch: ((EpochMetrics) -> Void)?
     /// Progress within the current epoch: (batches done, batches in the epoch).
     public var progress: ((_ done: Int, _ total: Int) -> Void)?
+    /// Asked after every step (after `onStep`): true ends `train` there, returning the epochs
+    /// completed so far.
+    public var shouldStop: (() -> Bool)?
 
     private var autoDecay: AutoDecay?
     private var initialParameters: Tensor<Float>
@@ -109,6 +112,7 @@ public final class TrainingLoop {
                 previousGradient = result.gradient
                 iteration += 1
                 progress?(b + 1, perEpoch)
+                if shouldStop?() == true { return history }
             }
             var metrics = EpochMetrics(epoch: epoch, iteration: iteration, learningRate: lr,
                                        trainLoss: seen > 0 ? lossSum / Double(seen) : 0,
