@@ -150,6 +150,12 @@ struct TrainCommand: ParsableCommand {
             throw CheckpointError.incompatible(pathA: outPath + "/run.json", pathB: "the requested settings",
                                                detail: "resuming needs the same run spec; drop the overrides or start a new run")
         }
+        // A spec the trainer refuses is the config file's fault: name it (run.json's when resuming).
+        if let source = config ?? (resume ? outPath + "/run.json" : nil) {
+            do { try spec.validate() } catch {
+                throw CheckpointError.invalidInput(path: source, detail: error.description)
+            }
+        }
         let existed = FileManager.default.fileExists(atPath: outPath)
         try Self.checkOutput(outPath)
         let run = try RunDirectory.create(path: outPath)

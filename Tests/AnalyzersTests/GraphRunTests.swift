@@ -82,6 +82,16 @@ private let graphFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComp
         let s2 = try AnalyzerTestKit.checkContract(SVCCAAnalyzer.self, options: try SVCCAAnalyzer.Options.parse(common), run: onnx)
         #expect(s2.similarity.layersA.contains { $0.hasPrefix("fc1") }, "\(s2.similarity.layersA)")
         let s1 = try AnalyzerTestKit.checkContract(SVCCAAnalyzer.self, options: try SVCCAAnalyzer.Options.parse(common + ["--layers", "layers.0,layers.2"]), run: native)
+        // Dumps the run saved on another probe set do not stand in for the activations --data asks for.
+        for epoch in [1, 3] {
+            var rng = RandomGenerator(seed: UInt64(epoch))
+            let manifest = CheckpointManifest(kind: .activations, createdBy: "test", epoch: epoch,
+                                              probe: ProbeSet(dataset: "decoy", split: "val", count: 50, seed: 0))
+            try CheckpointWriter.write(["layers.0", "layers.2"].map { TensorSource(name: $0, tensor: Tensor<Float>.randomNormal(shape: [50, 32], using: &rng), role: .activation) },
+                                       manifest: manifest, to: native.activationsPath(for: .epoch(epoch)))
+        }
+        let again = try AnalyzerTestKit.checkContract(SVCCAAnalyzer.self, options: try SVCCAAnalyzer.Options.parse(common + ["--layers", "layers.0,layers.2"]), run: native)
+        #expect(again.settings.probe == s1.settings.probe && again.diagonal == s1.diagonal, "\(String(describing: again.settings.probe))")
         let gemms = s2.similarity.layersA.filter { $0.hasSuffix("Gemm") }
         let s3 = try AnalyzerTestKit.checkContract(SVCCAAnalyzer.self,
                                                    options: try SVCCAAnalyzer.Options.parse(common + ["--layers", gemms.prefix(2).joined(separator: ",")]), run: onnx)

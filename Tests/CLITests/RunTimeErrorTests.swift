@@ -30,6 +30,19 @@ import Testing
         for m in mentions { #expect(r.stderr.contains(m), "\(arguments): '\(m)' not in \(r.stderr)") }
     }
 
+    /// A run spec the trainer refuses names the config file, and nothing is written; a model the
+    /// data cannot train names the spec's field, before the run folder gets anything.
+    @Test func aRefusedRunSpecNamesItsFileAndWritesNothing() throws {
+        let (dir, _) = try Self.makeRun()
+        let text = try String(contentsOfFile: dir + "/config.json", encoding: .utf8)
+        for (name, edited, mentions) in [("batch.json", text.replacingOccurrences(of: #""batchSize": 16"#, with: #""batchSize": 0"#), ["batch.json", "batch size"]),
+                                         ("classes.json", text.replacingOccurrences(of: #""classes": 3}"#, with: #""classes": 2}"#), ["model.classes is 2"])] {
+            try Data(edited.utf8).write(to: URL(fileURLWithPath: dir + "/" + name))
+            try expectOneLineFailure(["train", "--config", dir + "/" + name, "--out", dir + "/out-" + name, "--quiet"], mentions: mentions)
+            #expect(!FileManager.default.fileExists(atPath: dir + "/out-" + name + "/run.json"))
+        }
+    }
+
     @Test func failuresFoundWhileRunningAreOneLineExitOne() throws {
         let (dir, run) = try Self.makeRun()
         // A checkpoint away from its run: nothing says which data it trained on.

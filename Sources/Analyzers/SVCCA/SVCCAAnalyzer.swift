@@ -44,7 +44,7 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
         public var layersA: String?
         @Option(name: .customLong("layers-b"), help: "Layers of --b and --diff-b only (the heatmap's columns).")
         public var layersB: String?
-        @Option(help: ArgumentHelp("With --epochs, where the run saved no activations (an imported run): compute them at the checkpoints on this data (same forms as barrier's --data); its validation, else test, else training split is the probe set.", valueName: "source"),
+        @Option(help: ArgumentHelp("With --epochs: compute the activations at the checkpoints on this data (same forms as barrier's --data), also where the run saved dumps on its own probe set (an imported run has none); its validation, else test, else training split is the probe set.", valueName: "source"),
                 transform: DataSource.parse)
         public var data: DataSource?
         @Option(help: "With --data: the probe set is the split's first N samples, in file order.")
@@ -461,11 +461,12 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
         for (index, point) in try RunDirectory.parsePoints(epochs).enumerated() {
             let layers = index == 0 ? layersA : layersB
             let saved = run.activationsPath(for: point)
-            if FileManager.default.fileExists(atPath: saved) {
+            let checkpoint = run.checkpointPath(for: point)
+            // --data asks for activations on that data: a dump saved on the run's probe set is not them.
+            if FileManager.default.fileExists(atPath: saved) && (options.data == nil || !FileManager.default.fileExists(atPath: checkpoint)) {
                 dumps.append(try ActivationDump(opening: saved, layers: layers, conv: conv))
                 continue
             }
-            let checkpoint = run.checkpointPath(for: point)
             if let source = options.data, FileManager.default.fileExists(atPath: checkpoint) {
                 if probe == nil { probe = try Self.probe(source, first: options.probeFirst, scale: options.scale, seed: context.seed) }
                 guard let (p, data) = probe else { continue }
