@@ -29,7 +29,17 @@ struct ReportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let directories = try runs.map { path throws(CheckpointError) in try RunDirectory(path: path) }
+        let directories = try runs.map { path throws(CheckpointError) in
+            let run = try RunDirectory(path: path)
+            // A report goes into the run: a folder of other files with nothing of a run is refused,
+            // not filled (an empty one is a run with nothing to report yet).
+            let markers = ["run.json", "checkpoints", "analyses", "metrics.jsonl", "report"]
+            let entries = ((try? FileManager.default.contentsOfDirectory(atPath: run.path)) ?? []).filter { !$0.hasPrefix(".") }
+            guard entries.isEmpty || entries.contains(where: markers.contains) else {
+                throw CheckpointError.notARunDirectory(path: path, detail: "no run.json, checkpoints/, analyses/ or metrics.jsonl here")
+            }
+            return run
+        }
         let index = try RunReport.write(runs: directories, analyzers: AnalyzeCLI.analyzers, outputDirectory: out)
         print("report: \(index)")
     }

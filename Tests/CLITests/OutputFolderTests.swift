@@ -177,7 +177,11 @@ import Testing
         for out in [run, run + "/checkpoints", dir + "/notes.txt", dir + "/thesis"] {
             let r = try analyze(["report", run, "--out", out])
             #expect(r.status == 1 && r.stderr.split(separator: "\n").count == 1 && r.stderr.hasPrefix("Error: "), "\(out): \(r.stderr)")
+            #expect(!r.stderr.contains("--force"), "report has no --force: \(r.stderr)")
         }
+        // A folder with nothing of a run is not made into one.
+        let notARun = try analyze(["report", dir + "/thesis"])
+        #expect(notARun.status == 1 && notARun.stderr.contains("no run.json"), "\(notARun.stderr)")
         #expect(snapshot(dir) == before)
         #expect(try analyze(["report", run]).status == 0)
         #expect(try analyze(["report", run]).status == 0, "an earlier report is refreshed")

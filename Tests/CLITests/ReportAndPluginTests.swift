@@ -64,6 +64,7 @@ import Testing
         let r = try analyze(["report", dir])
         #expect(r.status == 0)
         #expect(try String(contentsOfFile: dir + "/report/index.html", encoding: .utf8).contains("Nothing to report yet"))
+        #expect(try analyze(["report", dir]).status == 0, "the earlier report is refreshed")
         #expect(try analyze(["report", dir + "/missing"]).status != 0)
     }
 }
