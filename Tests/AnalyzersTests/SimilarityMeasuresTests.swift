@@ -200,7 +200,8 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         for (bad, message) in [(["--metric", "cka", "--rbf-bandwidth", "0.5"], "applies to --metric cka-rbf"),
                                (["--metric", "cka-debiased", "--cka-batch", "3"], "--cka-batch must be in 4"),
                                (["--metric", "svcca", "--pwcca-style", "google"], "applies to --metric pwcca"),
-                               (["--metric", "procrustes", "--conv", "dft"], "not available with --conv dft")] {
+                               (["--metric", "procrustes", "--conv", "dft"], "not available with --conv dft"),
+                               (["--probe-first", "100"], "--probe-first applies to --data")] {
             let error = usageError(SVCCAAnalyzer.Options.self, ["--epochs", "1,2"] + bad)
             #expect(error?.contains(message) == true, "\(bad): \(error ?? "accepted")")
         }

@@ -146,7 +146,7 @@ public enum RepresentationSimilarity {
             case let .datapointMismatch(a, ra, b, rb):
                 return "layers '\(a)' (\(ra) datapoints) and '\(b)' (\(rb) datapoints) were not computed on the same probe set"
             case let .tooFewDatapoints(layer, neurons, datapoints):
-                return "layer '\(layer)': \(neurons) directions but only \(datapoints) datapoints; CCA needs more datapoints than neurons (use a larger probe set, --keep-dims K or --keep-variance below 1, or --conv pool or --conv dft for convolutional layers)"
+                return "layer '\(layer)': \(neurons) directions but only \(datapoints) datapoints; CCA needs at least two datapoints more than directions (centring takes one; use a larger probe set, --keep-dims K or --keep-variance below 1, or --conv pool or --conv dft for convolutional layers)"
             case let .nonFinite(layer): return "layer '\(layer)': activations contain NaN or infinite values"
             case let .notComparable(detail): return detail
             case let .basisTooNarrow(layer, columns, needed):

@@ -47,8 +47,8 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
         @Option(help: ArgumentHelp("With --epochs: compute the activations at the checkpoints on this data (same forms as barrier's --data), also where the run saved dumps on its own probe set (an imported run has none); its validation, else test, else training split is the probe set.", valueName: "source"),
                 transform: DataSource.parse)
         public var data: DataSource?
-        @Option(help: "With --data: the probe set is the split's first N samples, in file order.")
-        public var probeFirst: Int = 1000
+        @Option(help: "With --data: the probe set is the split's first N samples, in file order (default 1000).")
+        public var probeFirst: Int?
         @Option(help: "With --data: multiply npy:, npz: and csv: inputs by this (e.g. 1/255 for uint8 images).")
         public var scale: Double = 1
 
@@ -61,7 +61,8 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
             if !(keepVariance > 0 && keepVariance <= 1) { throw ValidationError("--keep-variance must be in (0, 1], got \(keepVariance)") }
             if let k = keepDims, !(1...(1 << 24)).contains(k) { throw ValidationError("--keep-dims must be in 1…16777216, got \(k)") }
             if data != nil && epochs == nil { throw ValidationError("--data computes activations at a run's checkpoints: give --epochs too") }
-            if !(1...(1 << 24)).contains(probeFirst) { throw ValidationError("--probe-first must be in 1…16777216, got \(probeFirst)") }
+            if let n = probeFirst, !(1...(1 << 24)).contains(n) { throw ValidationError("--probe-first must be in 1…16777216, got \(n)") }
+            if probeFirst != nil && data == nil { throw ValidationError("--probe-first applies to --data (the run's own dumps keep their probe set)") }
             if !(scale.isFinite && scale != 0) { throw ValidationError("--scale must be a finite nonzero number, got \(scale)") }
             if conv == .dft && metrics.contains(.pwcca) {
                 throw ValidationError("--metric pwcca is not defined with --conv dft (complex canonical variates have no real neuron weights); use svcca or cka, or --conv pool/flatten for PWCCA")
@@ -468,7 +469,7 @@ public struct SVCCAAnalyzer: ShardableAnalyzer {
                 continue
             }
             if let source = options.data, FileManager.default.fileExists(atPath: checkpoint) {
-                if probe == nil { probe = try Self.probe(source, first: options.probeFirst, scale: options.scale, seed: context.seed) }
+                if probe == nil { probe = try Self.probe(source, first: options.probeFirst ?? 1000, scale: options.scale, seed: context.seed) }
                 guard let (p, data) = probe else { continue }
                 let model = try ModelCheckpoint.load(checkpoint).model
                 let fitted = try EvaluationData.fit(data, model: model, modelPath: checkpoint, label: source.text)
