@@ -56,6 +56,17 @@ enum LandscapeFixtures {
 
 @Suite("Curves: endpoints, bends, weights")
 struct CurveShapeTests {
+    /// Two models of one kind that differ in a setting are refused naming both settings, not
+    /// just "mlp vs mlp".
+    @Test func mismatchedModelsOfOneKindShowTheirSettings() throws {
+        let a = try Model(spec: .mlp(inputShape: [4], widths: [8], classes: 3), rng: RandomGenerator(seed: 1))
+        let b = try Model(spec: .mlp(inputShape: [4], widths: [9], classes: 3), rng: RandomGenerator(seed: 1))
+        #expect { try LandscapeCheckpoints.requireCompatible(a, "a.ckpt", b, "b.ckpt") } throws: { error in
+            let text = "\(error)"
+            return text.contains("[8]") && text.contains("[9]") && text.contains("a.ckpt") && text.contains("b.ckpt")
+        }
+    }
+
     @Test(arguments: [CurveKind.polychain, .bezier], [1, 2, 3])
     func curveEndsAtItsEndpoints(kind: CurveKind, bends: Int) {
         let shape = CurveShape(kind: kind, bends: bends)

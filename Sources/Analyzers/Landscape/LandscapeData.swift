@@ -102,7 +102,15 @@ public enum LandscapeCheckpoints {
     /// Fails unless `b` has the same architecture and parameter layout as `a`, naming both files.
     public static func requireCompatible(_ a: Model, _ pathA: String, _ b: Model, _ pathB: String) throws {
         if a.spec != b.spec {
-            throw CheckpointError.incompatible(pathA: pathA, pathB: pathB, detail: "different model specs (\(a.spec.kind.rawValue) vs \(b.spec.kind.rawValue), \(a.parameterCount) vs \(b.parameterCount) parameters)")
+            // The same kind differs in its settings (widths, classes…): show them, shortened.
+            func brief(_ m: Model) -> String {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                let text = (try? encoder.encode(m.spec)).map { String(decoding: $0, as: UTF8.self) } ?? m.spec.kind.rawValue
+                return text.count > 160 ? String(text.prefix(160)) + "…" : text
+            }
+            let kinds = a.spec.kind == b.spec.kind ? "\(brief(a)) vs \(brief(b))" : "\(a.spec.kind.rawValue) vs \(b.spec.kind.rawValue)"
+            throw CheckpointError.incompatible(pathA: pathA, pathB: pathB, detail: "different model specs (\(kinds), \(a.parameterCount) vs \(b.parameterCount) parameters)")
         }
         let na = a.namedParameters, nb = b.namedParameters
         if na.count != nb.count {
