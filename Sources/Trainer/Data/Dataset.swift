@@ -44,6 +44,10 @@ public struct Dataset: Sendable {
     /// Scalars per sample.
     public var sampleSize: Int { sampleShape.reduce(1, *) }
 
+    /// Whether a model taking `inputShape` can read these samples: the same shape, or the same
+    /// number of scalars (flattened images into an MLP).
+    public func fits(inputShape: [Int]) -> Bool { sampleShape == inputShape || sampleSize == inputShape.reduce(1, *) }
+
     /// The samples at `indices`, in that order, as a batch `[indices.count] + sampleShape`.
     public func batch(_ indices: [Int]) -> Batch<Float> {
         let d = sampleSize

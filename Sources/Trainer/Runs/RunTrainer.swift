@@ -165,7 +165,7 @@ public final class RunTrainer {
     /// shape than `model.inputShape`, or labels beyond `model.classes` (the run spec's fields).
     static func checkFits(_ model: ModelSpec, _ data: RunData) throws(TrainerError) {
         for set in [data.train, data.validation, data.test].compactMap({ $0 }) {
-            guard set.sampleShape == model.inputShape || set.sampleSize == model.inputShape.reduce(1, *) else {
+            guard set.fits(inputShape: model.inputShape) else {
                 throw .invalidSpec("model.inputShape is \(model.inputShape), but the samples of \(set.name) are \(set.sampleShape)")
             }
             if let top = set.labels.max(), top >= model.classes {

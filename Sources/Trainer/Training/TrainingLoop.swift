@@ -78,7 +78,7 @@ public final class TrainingLoop {
     /// - Returns: the metrics of the epochs run by this call.
     @discardableResult
     public func train(on data: Dataset, validation: Dataset? = nil) throws(TrainerError) -> [EpochMetrics] {
-        guard data.sampleShape == model.spec.inputShape || data.sampleSize == model.spec.inputShape.reduce(1, *) else {
+        guard data.fits(inputShape: model.spec.inputShape) else {
             throw .inputShape(expected: model.spec.inputShape, got: [data.count] + data.sampleShape)
         }
         var history: [EpochMetrics] = []
